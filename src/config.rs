@@ -1,0 +1,74 @@
+//! The validated, high-level configuration every model runs from.
+//!
+//! The CLI (`cli.rs`) parses raw strings once and builds a [`Config`]; nothing
+//! downstream ever sees an unvalidated value.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Which concurrency model serves the connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// One thread, one `mio::Poll`, non-blocking sockets (the default).
+    Reactor,
+    /// Thread-per-client with blocking sockets.
+    Threads,
+    /// One client at a time, blocking; for teaching only.
+    Iterative,
+}
+
+impl Model {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Reactor => "reactor",
+            Model::Threads => "threads",
+            Model::Iterative => "iterative",
+        }
+    }
+}
+
+/// Everything a model needs to run; built once at startup.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Concurrency model.
+    pub model: Model,
+    /// Addresses to listen on (at least one).
+    pub listen: Vec<SocketAddr>,
+    /// `listen(2)` backlog.
+    pub backlog: i32,
+    /// Set TCP_NODELAY on accepted connections.
+    pub nodelay: bool,
+    /// Most connections served at once; `None` means no limit of our own
+    /// (the file-descriptor limit still applies).
+    pub max_conns: Option<usize>,
+    /// Most bytes of echo one connection may have pending before the server
+    /// stops reading from it. Also the size of each pooled buffer.
+    pub max_buffer: usize,
+    /// Close connections with no traffic for this long; `None` disables.
+    pub idle_timeout: Option<Duration>,
+    /// How long to keep flushing pending echoes after SIGINT/SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+/// Smallest `--max-buffer` accepted: below this the per-event syscall cost
+/// dominates and nothing is gained.
+pub const MIN_MAX_BUFFER: usize = 512;
+/// Largest `--max-buffer` accepted: one buffer of this size per busy
+/// connection is already a lot of memory.
+pub const MAX_MAX_BUFFER: usize = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            model: Model::Reactor,
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 7007))],
+            backlog: 1024,
+            nodelay: true,
+            max_conns: None,
+            max_buffer: 64 << 10,
+            idle_timeout: None,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! echod: an RFC 862 echo daemon and a laboratory for concurrency models.
+//!
+//! Every byte a client sends comes back, in order, on the same connection.
+//! Three models serve the same protocol so they can be measured against
+//! each other:
+//!
+//! - [`Model::Reactor`] (the default): one thread, one `mio::Poll`,
+//!   non-blocking sockets, per-connection buffers from a pool, explicit
+//!   backpressure. See [`reactor`].
+//! - [`Model::Threads`]: a blocking thread per client. See [`models::threads`].
+//! - [`Model::Iterative`]: one client at a time. See [`models::iterative`].
+//!
+//! ```no_run
+//! let config = echod::Config::default(); // 127.0.0.1:7007, reactor
+//! echod::run(config).expect("echod failed");
+//! ```
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod listen;
+pub mod models;
+pub mod net;
+pub mod reactor;
+
+use std::fmt;
+
+pub use config::{Config, Model};
+
+/// Why the daemon stopped, when it stopped on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// A first SIGINT/SIGTERM: pending echoes were flushed (or the
+    /// shutdown timeout ran out). The process should exit 0.
+    Drained,
+    /// A second signal arrived while draining; the process should exit at
+    /// once with status 128 + the signal number, as a shell would report.
+    Forced(i32),
+}
+
+/// A failure that stops the daemon.
+#[derive(Debug)]
+pub enum Error {
+    /// Could not start: a listener could not be opened, and so on. The
+    /// message names the address or flag involved.
+    Startup(String),
+    /// The event loop itself failed after startup.
+    Runtime(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Startup(m) | Error::Runtime(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Binds every listener in `config`, announces them on stdout (one line
+/// each: `listening on tcp://ADDR`, with the real port) and serves with the
+/// configured model until a signal stops it.
+///
+/// Either every listener is bound and announced, or none is and
+/// [`Error::Startup`] names the address that failed.
+pub fn run(config: Config) -> Result<Stopped, Error> {
+    net::raise_fd_limit();
+    let listeners = listen::bind_all(&config)?;
+    match config.model {
+        Model::Reactor => reactor::run(&config, listeners),
+        Model::Threads => models::threads::run(&config, listeners),
+        Model::Iterative => models::iterative::run(&config, listeners),
+    }
+}

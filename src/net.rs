@@ -1,0 +1,79 @@
+//! Small predicates and socket chores shared by every model.
+//!
+//! Kept tiny and named so the hot loops read as prose: `if would_block(&e)`.
+
+use std::io;
+
+/// The operation would block: readiness was a hint, or is used up.
+pub fn would_block(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A signal interrupted the call; retry it.
+pub fn interrupted(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::Interrupted
+}
+
+/// Out of file descriptors, for the process (EMFILE) or the system (ENFILE).
+pub fn fd_exhausted(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// Errors `accept(2)` reports for a connection that died in the queue, or
+/// for memory pressure: the listener itself is fine and accepting goes on.
+pub fn accept_transient(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNABORTED)
+            | Some(libc::EPROTO)
+            | Some(libc::EPERM)
+            | Some(libc::ENOBUFS)
+            | Some(libc::ENOMEM)
+    ) || err.kind() == io::ErrorKind::ConnectionAborted
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, as most daemons do: the
+/// soft default (often 1024) is far below what the hard limit allows, and
+/// every connection costs a descriptor. Failure is harmless: we keep the
+/// limit we have and handle EMFILE when it comes.
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        #[allow(unused_mut)]
+        let mut want = lim.rlim_max;
+        // macOS refuses values above OPEN_MAX (10240) even when the hard
+        // limit is "unlimited".
+        #[cfg(target_os = "macos")]
+        {
+            want = want.min(10240);
+        }
+        if want > lim.rlim_cur {
+            lim.rlim_cur = want;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// The current soft RLIMIT_NOFILE, for log messages.
+pub fn fd_limit() -> u64 {
+    // SAFETY: as above.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+        let cur = lim.rlim_cur as u64;
+        cur
+    }
+}

@@ -1,0 +1,250 @@
+//! One client connection: its socket, its pending echo, and what the
+//! reactor knows of its readiness.
+//!
+//! Data flows one way: socket → [`Buffer`] → socket. The connection owns
+//! its buffer; the reactor lends it the pool and the registry for the
+//! duration of one [`Connection::drive`] call.
+//!
+//! # Readiness is remembered, not re-asked
+//!
+//! mio is edge-triggered: an event says "this became readable", once. So
+//! the connection keeps `readable`/`writable` flags, set by events and
+//! cleared only when a syscall answers `WouldBlock`. That is what lets the
+//! reactor stop early (fairness budget, full buffer) and resume later
+//! without a new event: a connection that stopped with `readable` still
+//! set is put on the reactor's ready queue, and one that stopped because
+//! its buffer was full resumes reading as soon as a write makes room.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::time::Instant;
+
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use super::buffer::{Buffer, Pool};
+use super::Counters;
+use crate::net::{interrupted, would_block};
+
+/// Bytes read from one connection per turn before the others get theirs.
+/// Large enough that a bulk transfer moves in big syscalls, small enough
+/// that one flooding client cannot hold the loop for long.
+pub const READ_BUDGET: usize = 64 << 10;
+
+/// What the reactor should do with a connection after driving it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Drive {
+    /// Keep it. `more` means it stopped only because its budget ran out
+    /// and must be driven again without waiting for an event.
+    Open {
+        /// Work is left that no event will announce.
+        more: bool,
+    },
+    /// Close it: the peer finished, failed, or shutdown is complete.
+    Close,
+}
+
+/// What one drive may use that the reactor owns.
+pub struct Ctx<'a> {
+    /// The buffer pool.
+    pub pool: &'a mut Pool,
+    /// For switching WRITABLE interest on and off.
+    pub registry: &'a Registry,
+    /// This connection's token.
+    pub token: Token,
+    /// The loop's cached clock.
+    pub now: Instant,
+    /// Shutdown in progress: flush, take no new input.
+    pub draining: bool,
+    /// Counters to bump.
+    pub counters: &'a mut Counters,
+}
+
+/// A client connection.
+#[derive(Debug)]
+pub struct Connection {
+    sock: TcpStream,
+    /// Unique for the daemon's lifetime; slab keys are reused, ids are not.
+    pub id: u64,
+    /// The pending echo; `None` whenever nothing is pending.
+    buf: Option<Buffer>,
+    readable: bool,
+    writable: bool,
+    /// The peer shut down its write side (read returned 0).
+    eof: bool,
+    /// WRITABLE is part of the registered interest.
+    write_interest: bool,
+    /// Shutdown only: our write side is shut and input is discarded while
+    /// we wait for the peer to close (closing with unread input would send
+    /// a reset that can destroy echoes still in flight).
+    lingering: bool,
+    /// Last time bytes moved, for the idle timeout.
+    pub last_active: Instant,
+    /// On the reactor's ready queue already.
+    pub queued: bool,
+}
+
+impl Connection {
+    /// Wraps an accepted socket that is registered for READABLE only.
+    pub fn new(sock: TcpStream, id: u64, now: Instant) -> Connection {
+        Connection {
+            sock,
+            id,
+            buf: None,
+            // An accepted socket is writable; whether data is already
+            // waiting, the registration's first event will tell.
+            readable: false,
+            writable: true,
+            eof: false,
+            write_interest: false,
+            lingering: false,
+            last_active: now,
+            queued: false,
+        }
+    }
+
+    /// The socket, for registration.
+    pub fn socket(&mut self) -> &mut TcpStream {
+        &mut self.sock
+    }
+
+    /// Folds an event into the remembered readiness. Errors and hang-ups
+    /// count as both: the next syscall reports what really happened.
+    pub fn on_event(&mut self, event: &Event) {
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.readable = true;
+        }
+        if event.is_writable() || event.is_write_closed() || event.is_error() {
+            self.writable = true;
+        }
+    }
+
+    /// Bytes of echo held for this connection.
+    pub fn pending(&self) -> usize {
+        self.buf.as_ref().map_or(0, Buffer::len)
+    }
+
+    /// Nothing pending and no input known to be waiting: closing now loses
+    /// nothing and sends a clean FIN.
+    pub fn is_quiet(&self) -> bool {
+        self.pending() == 0 && !self.readable
+    }
+
+    /// Moves as many bytes as readiness, budget and `--max-buffer` allow,
+    /// then sets the interest to match what is left.
+    pub fn drive(&mut self, cx: &mut Ctx<'_>) -> Drive {
+        let more = match self.pump(cx) {
+            Ok(more) => more,
+            // Resets, broken pipes, timeouts: this peer is gone, and only
+            // this connection pays for it.
+            Err(_) => {
+                cx.counters.peer_errors += 1;
+                return Drive::Close;
+            }
+        };
+        if self.buf.as_ref().is_some_and(Buffer::is_empty) {
+            cx.pool.put(self.buf.take().expect("checked above"));
+        }
+        let pending = self.buf.is_some();
+        if self.eof && !pending {
+            return Drive::Close;
+        }
+        if pending != self.write_interest {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if cx.registry.reregister(&mut self.sock, cx.token, interest).is_err() {
+                return Drive::Close;
+            }
+            self.write_interest = pending;
+        }
+        Drive::Open { more }
+    }
+
+    /// Gives the buffer back before the connection is dropped.
+    pub fn release(&mut self, pool: &mut Pool) {
+        if let Some(buf) = self.buf.take() {
+            pool.put(buf);
+        }
+    }
+
+    /// The loop behind [`drive`](Self::drive): flush, read, repeat. Returns
+    /// whether it stopped on the budget with input still waiting.
+    fn pump(&mut self, cx: &mut Ctx<'_>) -> io::Result<bool> {
+        let mut budget = READ_BUDGET;
+        loop {
+            if let Some(buf) = self.buf.as_mut() {
+                if self.writable && !buf.is_empty() {
+                    self.writable = flush(&mut self.sock, buf, cx.counters)?;
+                    self.last_active = cx.now;
+                }
+            }
+            if cx.draining && !self.lingering && !self.eof && self.pending() == 0 {
+                // Everything echoed: the client sees EOF after its last byte.
+                self.sock.shutdown(Shutdown::Write)?;
+                self.lingering = true;
+            }
+            if self.eof || !self.readable {
+                return Ok(false);
+            }
+            if budget == 0 {
+                return Ok(true);
+            }
+            if cx.draining && !self.lingering {
+                // Still flushing; take no new input. WRITABLE brings us back.
+                return Ok(false);
+            }
+            let got = if self.lingering {
+                let mut sink = [0u8; 4096];
+                let n = budget.min(sink.len());
+                self.sock.read(&mut sink[..n])
+            } else {
+                let buf = self.buf.get_or_insert_with(|| cx.pool.take());
+                if buf.room() == 0 {
+                    // Backpressure: no reads until a write makes room.
+                    // `readable` stays set, so that write resumes reading.
+                    return Ok(false);
+                }
+                match self.sock.read(buf.spare(budget)) {
+                    Ok(n) => {
+                        buf.filled(n);
+                        Ok(n)
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match got {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    budget -= n;
+                    self.last_active = cx.now;
+                }
+                Err(e) if would_block(&e) => self.readable = false,
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Writes pending bytes until none are left or the socket is full.
+/// Returns whether the socket may still be writable.
+fn flush(sock: &mut TcpStream, buf: &mut Buffer, counters: &mut Counters) -> io::Result<bool> {
+    while !buf.is_empty() {
+        match sock.write(buf.pending()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                // A partial write is normal: keep the rest for WRITABLE.
+                buf.consumed(n);
+                counters.bytes_echoed += n as u64;
+            }
+            Err(e) if would_block(&e) => return Ok(false),
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}

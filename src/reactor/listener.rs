@@ -1,0 +1,78 @@
+//! Listening sockets, and the spare descriptor that lets us refuse
+//! connections cleanly when the process runs out of descriptors.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mio::net::TcpListener;
+
+/// First wait before retrying `accept` after EMFILE/ENFILE; doubles up to
+/// [`MAX_ACCEPT_BACKOFF`] while the shortage lasts.
+pub const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+/// Longest wait between `accept` retries while out of descriptors.
+pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A listener registered with the reactor.
+#[derive(Debug)]
+pub struct Listener {
+    /// The non-blocking socket.
+    pub sock: TcpListener,
+    /// Where it listens (for log messages).
+    pub addr: SocketAddr,
+    /// Unique id (slab keys are reused, ids are not).
+    pub id: u64,
+    /// Out of descriptors: accepting waits for the retry timer.
+    pub paused: bool,
+    /// Wait before the next retry while paused.
+    pub backoff: Duration,
+}
+
+impl Listener {
+    /// Wraps a registered listener.
+    pub fn new(sock: TcpListener, addr: SocketAddr, id: u64) -> Listener {
+        Listener {
+            sock,
+            addr,
+            id,
+            paused: false,
+            backoff: MIN_ACCEPT_BACKOFF,
+        }
+    }
+}
+
+/// One descriptor held in reserve (on `/dev/null`).
+///
+/// When `accept` fails with EMFILE the pending connection stays in the
+/// kernel's queue, and under edge-triggered readiness nothing will tell us
+/// about it again. Closing the reserve frees exactly one descriptor, which
+/// is enough to accept the waiting connections one by one and close them:
+/// the clients get a prompt, clean close instead of hanging in the backlog.
+/// (libuv and nginx use the same trick.)
+#[derive(Debug)]
+pub struct Reserve(Option<File>);
+
+impl Reserve {
+    /// Opens the reserve; if even that fails we run without one.
+    pub fn new() -> Reserve {
+        Reserve(File::open("/dev/null").ok())
+    }
+
+    /// Frees the reserved descriptor. Returns false if there was none.
+    pub fn release(&mut self) -> bool {
+        self.0.take().is_some()
+    }
+
+    /// Takes a descriptor back into reserve, if one is free.
+    pub fn refill(&mut self) {
+        if self.0.is_none() {
+            self.0 = File::open("/dev/null").ok();
+        }
+    }
+}
+
+impl Default for Reserve {
+    fn default() -> Self {
+        Reserve::new()
+    }
+}

@@ -1,0 +1,460 @@
+//! The single-threaded reactor: one `mio::Poll`, one slab, no locks.
+//!
+//! # The loop
+//!
+//! Each turn:
+//! 1. `poll`, sleeping until an event or the earliest timer; not at all if
+//!    connections are left with work from the previous turn.
+//! 2. Drive the *ready queue*: connections (and listeners) that stopped
+//!    last turn only because their budget ran out. This runs before new
+//!    events so no accept can reuse a slab key they still name.
+//! 3. Dispatch this turn's events by token.
+//! 4. Fire due timers: idle timeouts, accept retries, the shutdown deadline.
+//! 5. Reap: remove the entries closed during this turn from the slab.
+//!
+//! # Stale events
+//!
+//! Closing a connection frees its descriptor at once but leaves an
+//! [`Entry::Closed`] in its slab slot until step 5. A later event of the
+//! same batch for that token finds `Closed` and is dropped, instead of
+//! reaching a new connection that reused the key. Timers and ready-queue
+//! entries carry the entry's unique id as well as its key for the same
+//! reason.
+//!
+//! # Fairness and backpressure
+//!
+//! A connection reads at most [`connection::READ_BUDGET`] bytes per turn,
+//! a listener accepts at most [`ACCEPT_BUDGET`] connections per turn, and
+//! a connection whose pending echo reaches `--max-buffer` stops reading
+//! until the client reads some of it: memory per connection is bounded by
+//! one buffer, and a client that never reads only stalls itself.
+
+pub mod buffer;
+pub mod connection;
+pub mod listener;
+pub mod timers;
+
+use std::io;
+use std::time::Instant;
+
+use mio::event::Event;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::listen::Bound;
+use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
+use crate::{Config, Error, Stopped};
+use buffer::Pool;
+use connection::{Connection, Ctx, Drive};
+use listener::{Listener, Reserve, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF};
+use timers::{Timer, Timers};
+
+/// Connections accepted from one listener per turn before others get a go.
+pub const ACCEPT_BUDGET: usize = 128;
+
+/// Free buffers the pool keeps after a burst.
+const POOL_KEEP: usize = 64;
+
+/// Signals arrive as events on this token; slab keys never reach it.
+const SIGNAL_TOKEN: Token = Token(usize::MAX);
+
+/// What lives in a slab slot.
+#[derive(Debug)]
+pub enum Entry {
+    /// A listening socket.
+    Listener(Listener),
+    /// A client connection.
+    Conn(Connection),
+    /// Closed during this turn; removed at the end of it.
+    Closed,
+}
+
+/// Running totals, the seed of the metrics endpoint.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    /// Connections accepted and served.
+    pub accepted: u64,
+    /// Connections closed at once because `--max-conns` was reached.
+    pub refused_max_conns: u64,
+    /// Connections accepted and closed at once because descriptors ran out.
+    pub shed_no_fds: u64,
+    /// Connections closed by `--idle-timeout`.
+    pub idle_closed: u64,
+    /// Connections closed because the peer failed (reset, broken pipe...).
+    pub peer_errors: u64,
+    /// Bytes written back to clients.
+    pub bytes_echoed: u64,
+}
+
+/// The reactor's whole state. Owned by one thread; nothing is shared.
+pub struct Reactor {
+    poll: Poll,
+    entries: Slab<Entry>,
+    signals: Signals,
+    pool: Pool,
+    timers: Timers,
+    /// `(key, id)` of entries with work left over from their budget.
+    ready: Vec<(usize, u64)>,
+    /// Keys closed this turn, removed from the slab at the end of it.
+    closed: Vec<usize>,
+    reserve: Reserve,
+    conns: usize,
+    next_id: u64,
+    now: Instant,
+    draining: bool,
+    config: Config,
+    /// Totals since startup.
+    pub counters: Counters,
+}
+
+/// Runs the reactor model on already bound listeners until a signal stops
+/// it.
+pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+    let mut reactor = Reactor::new(config, listeners)
+        .map_err(|e| Error::Startup(format!("cannot start the reactor: {e}")))?;
+    reactor
+        .run()
+        .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))
+}
+
+impl Reactor {
+    /// Registers the listeners and the signal handlers. SIGINT and SIGTERM
+    /// are caught from here on.
+    pub fn new(config: &Config, listeners: Vec<Bound>) -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        let mut reactor = Reactor {
+            poll,
+            entries: Slab::with_capacity(1024),
+            signals,
+            pool: Pool::new(config.max_buffer, POOL_KEEP),
+            timers: Timers::default(),
+            ready: Vec::new(),
+            closed: Vec::new(),
+            reserve: Reserve::new(),
+            conns: 0,
+            next_id: 1,
+            now: Instant::now(),
+            draining: false,
+            config: config.clone(),
+            counters: Counters::default(),
+        };
+        for bound in listeners {
+            let mut sock = mio::net::TcpListener::from_std(bound.socket);
+            let key = reactor.entries.vacant_key();
+            reactor
+                .poll
+                .registry()
+                .register(&mut sock, Token(key), Interest::READABLE)?;
+            let id = reactor.fresh_id();
+            reactor
+                .entries
+                .insert(Entry::Listener(Listener::new(sock, bound.addr, id)));
+        }
+        Ok(reactor)
+    }
+
+    /// The event loop. Returns when shutdown has drained (or timed out), or
+    /// at once on a second signal.
+    pub fn run(&mut self) -> io::Result<Stopped> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = if self.ready.is_empty() {
+                self.timers.timeout(Instant::now())
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if interrupted(&e) {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.now = Instant::now();
+            self.run_ready();
+            for event in events.iter() {
+                if event.token() == SIGNAL_TOKEN {
+                    if let Some(stop) = self.on_signals() {
+                        return Ok(stop);
+                    }
+                } else {
+                    self.on_event(event);
+                }
+            }
+            if self.fire_timers() {
+                return Ok(Stopped::Drained);
+            }
+            self.reap();
+            if self.draining && self.conns == 0 {
+                return Ok(Stopped::Drained);
+            }
+        }
+    }
+
+    /// Connections currently open.
+    pub fn connections(&self) -> usize {
+        self.conns
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        let key = event.token().0;
+        match self.entries.get_mut(key) {
+            Some(Entry::Listener(_)) => self.accept(key),
+            Some(Entry::Conn(conn)) => {
+                conn.on_event(event);
+                self.drive(key);
+            }
+            // Closed earlier in this batch: a stale event, not the new
+            // owner's.
+            Some(Entry::Closed) | None => {}
+        }
+    }
+
+    /// Drives the entries that stopped on their budget last turn.
+    fn run_ready(&mut self) {
+        let ready = std::mem::take(&mut self.ready);
+        for (key, id) in ready {
+            match self.entries.get_mut(key) {
+                Some(Entry::Conn(c)) if c.id == id => {
+                    c.queued = false;
+                    self.drive(key);
+                }
+                Some(Entry::Listener(l)) if l.id == id => self.accept(key),
+                _ => {}
+            }
+        }
+    }
+
+    fn drive(&mut self, key: usize) {
+        let Some(Entry::Conn(conn)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let mut cx = Ctx {
+            pool: &mut self.pool,
+            registry: self.poll.registry(),
+            token: Token(key),
+            now: self.now,
+            draining: self.draining,
+            counters: &mut self.counters,
+        };
+        match conn.drive(&mut cx) {
+            Drive::Open { more: true } if !conn.queued => {
+                conn.queued = true;
+                self.ready.push((key, conn.id));
+            }
+            Drive::Open { .. } => {}
+            Drive::Close => self.close(key),
+        }
+    }
+
+    /// Frees the connection's descriptor and buffer now; the slab slot
+    /// stays `Closed` until [`reap`](Self::reap) so stale events of this
+    /// batch cannot reach a new owner.
+    fn close(&mut self, key: usize) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            if let Entry::Conn(mut conn) = std::mem::replace(entry, Entry::Closed) {
+                conn.release(&mut self.pool);
+                // Dropping the socket closes it, which also removes it from
+                // the epoll/kqueue set: no deregister syscall needed.
+                drop(conn);
+                self.conns -= 1;
+                self.closed.push(key);
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        for key in self.closed.drain(..) {
+            self.entries.remove(key);
+        }
+    }
+
+    /// Accepts up to [`ACCEPT_BUDGET`] connections from listener `key`.
+    fn accept(&mut self, key: usize) {
+        for _ in 0..ACCEPT_BUDGET {
+            let Some(Entry::Listener(l)) = self.entries.get_mut(key) else {
+                return;
+            };
+            if l.paused {
+                return;
+            }
+            match l.sock.accept() {
+                Ok((sock, _peer)) => {
+                    l.backoff = MIN_ACCEPT_BACKOFF;
+                    self.admit(sock);
+                }
+                Err(e) if would_block(&e) => return,
+                Err(e) if interrupted(&e) || accept_transient(&e) => {}
+                Err(e) if fd_exhausted(&e) => return self.out_of_fds(key),
+                Err(e) => {
+                    // Unknown trouble with the listener itself: back off
+                    // rather than spin on it, and say so.
+                    let (addr, id) = (l.addr, l.id);
+                    eprintln!("echod: accept on tcp://{addr} failed: {e}; retrying");
+                    return self.pause(key, id);
+                }
+            }
+        }
+        // Budget spent with the queue maybe non-empty: come back next turn.
+        if let Some(Entry::Listener(l)) = self.entries.get(key) {
+            self.ready.push((key, l.id));
+        }
+    }
+
+    /// Takes an accepted connection into the slab, or closes it at once
+    /// when `--max-conns` is reached or shutdown is under way.
+    fn admit(&mut self, sock: mio::net::TcpStream) {
+        if self.draining || self.config.max_conns.is_some_and(|max| self.conns >= max) {
+            self.counters.refused_max_conns += 1;
+            return; // dropped: the client sees the connection close
+        }
+        if self.config.nodelay {
+            // Echo replies are small and latency-bound; failure only costs
+            // latency, not correctness.
+            let _ = sock.set_nodelay(true);
+        }
+        let key = self.entries.vacant_key();
+        let mut sock = sock;
+        if self
+            .poll
+            .registry()
+            .register(&mut sock, Token(key), Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        let id = self.fresh_id();
+        self.entries
+            .insert(Entry::Conn(Connection::new(sock, id, self.now)));
+        self.conns += 1;
+        self.counters.accepted += 1;
+        if let Some(idle) = self.config.idle_timeout {
+            self.timers
+                .add(self.now + idle, Timer::Idle { key, id });
+        }
+    }
+
+    /// EMFILE/ENFILE on `accept`: shed what is queued using the reserve
+    /// descriptor, then retry on a timer (no event will announce the
+    /// connections that arrive meanwhile, nor descriptors freed elsewhere).
+    fn out_of_fds(&mut self, key: usize) {
+        let Some(Entry::Listener(l)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let (addr, id) = (l.addr, l.id);
+        if l.backoff == MIN_ACCEPT_BACKOFF {
+            // Once per episode, not once per connection.
+            eprintln!(
+                "echod: out of file descriptors (limit {}) on tcp://{addr}: \
+                 closing new connections until some free up",
+                fd_limit()
+            );
+        }
+        if self.reserve.release() {
+            for _ in 0..ACCEPT_BUDGET {
+                match l.sock.accept() {
+                    // Closed at once with the descriptor the reserve freed.
+                    Ok(_) => self.counters.shed_no_fds += 1,
+                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
+                    Err(_) => break,
+                }
+            }
+            self.reserve.refill();
+        }
+        self.pause(key, id);
+    }
+
+    fn pause(&mut self, key: usize, id: u64) {
+        if let Some(Entry::Listener(l)) = self.entries.get_mut(key) {
+            l.paused = true;
+            let wait = l.backoff;
+            l.backoff = (l.backoff * 2).min(MAX_ACCEPT_BACKOFF);
+            self.timers.add(self.now + wait, Timer::AcceptRetry { key, id });
+        }
+    }
+
+    /// Handles due timers. Returns true when the shutdown deadline passed.
+    fn fire_timers(&mut self) -> bool {
+        while let Some(timer) = self.timers.pop_due(self.now) {
+            match timer {
+                Timer::Idle { key, id } => self.check_idle(key, id),
+                Timer::AcceptRetry { key, id } => {
+                    if let Some(Entry::Listener(l)) = self.entries.get_mut(key) {
+                        if l.id == id {
+                            l.paused = false;
+                            self.reserve.refill();
+                            self.accept(key);
+                        }
+                    }
+                }
+                Timer::ShutdownDeadline => return true,
+            }
+        }
+        false
+    }
+
+    fn check_idle(&mut self, key: usize, id: u64) {
+        let Some(idle) = self.config.idle_timeout else {
+            return;
+        };
+        let Some(Entry::Conn(c)) = self.entries.get(key) else {
+            return;
+        };
+        if c.id != id {
+            return; // the connection this timer was for is gone
+        }
+        let deadline = c.last_active + idle;
+        if deadline <= self.now {
+            self.counters.idle_closed += 1;
+            self.close(key);
+        } else {
+            // Activity since arming: sleep until the new deadline.
+            self.timers.add(deadline, Timer::Idle { key, id });
+        }
+    }
+
+    /// Reads pending signals. The first starts a graceful shutdown; a
+    /// second one while draining stops at once.
+    fn on_signals(&mut self) -> Option<Stopped> {
+        let signals: Vec<i32> = self.signals.pending().collect();
+        for sig in signals {
+            if self.draining {
+                return Some(Stopped::Forced(sig));
+            }
+            self.begin_shutdown();
+        }
+        None
+    }
+
+    /// Stops accepting, closes quiet connections, and lets the others flush
+    /// their pending echo until the shutdown deadline.
+    fn begin_shutdown(&mut self) {
+        self.draining = true;
+        self.timers.add(
+            self.now + self.config.shutdown_timeout,
+            Timer::ShutdownDeadline,
+        );
+        let keys: Vec<usize> = self.entries.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            match &self.entries[key] {
+                Entry::Listener(_) => {
+                    // Closing the listener makes new connects fail fast.
+                    self.entries[key] = Entry::Closed;
+                    self.closed.push(key);
+                }
+                Entry::Conn(c) if c.is_quiet() => self.close(key),
+                Entry::Conn(_) => self.drive(key),
+                Entry::Closed => {}
+            }
+        }
+    }
+}
