@@ -58,9 +58,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Binds every listener in `config`, announces them on stdout (one line
-/// each: `listening on tcp://ADDR`, with the real port) and serves with the
-/// configured model until a signal stops it.
+/// Binds every listener in `config`, sets up the configured model, announces
+/// the listeners on stdout (one line each: `listening on tcp://ADDR`, with
+/// the real port; printed once signals are handled) and serves until a
+/// signal stops it.
 ///
 /// Either every listener is bound and announced, or none is and
 /// [`Error::Startup`] names the address that failed.

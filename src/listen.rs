@@ -34,21 +34,28 @@ pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<Bound> {
     Ok(Bound { socket, addr })
 }
 
-/// Binds every `--listen` address, then prints one `listening on tcp://ADDR`
-/// line per listener on stdout and flushes it (scripts and tests wait for
-/// these lines to learn the ports).
+/// Binds every `--listen` address. Either all succeed or the error names
+/// the address that failed.
 pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
-    let mut bound = Vec::with_capacity(config.listen.len());
-    for &addr in &config.listen {
-        let b = bind(addr, config.backlog)
-            .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))?;
-        bound.push(b);
-    }
+    config
+        .listen
+        .iter()
+        .map(|&addr| {
+            bind(addr, config.backlog)
+                .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))
+        })
+        .collect()
+}
+
+/// Prints one `listening on tcp://ADDR` line per listener on stdout and
+/// flushes it. Scripts and tests take these lines to mean "ready": a model
+/// calls this only once it is fully set up, signal handlers included, so a
+/// SIGTERM sent right after the line is read drains instead of killing.
+pub fn announce(addrs: &[SocketAddr]) {
     let mut out = io::stdout().lock();
-    for b in &bound {
+    for addr in addrs {
         // A closed stdout must not stop a daemon that is otherwise fine.
-        let _ = writeln!(out, "listening on tcp://{}", b.addr);
+        let _ = writeln!(out, "listening on tcp://{addr}");
     }
     let _ = out.flush();
-    Ok(bound)
 }

@@ -106,7 +106,9 @@ impl Acceptor {
                                         fd_limit()
                                     );
                                 } else {
-                                    eprintln!("echod: accept on tcp://{addr} failed: {e}; retrying");
+                                    eprintln!(
+                                        "echod: accept on tcp://{addr} failed: {e}; retrying"
+                                    );
                                 }
                             }
                             self.retry_at = Some(Instant::now() + self.backoff);

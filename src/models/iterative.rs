@@ -14,10 +14,12 @@ use crate::{Config, Error, Stopped};
 
 /// Serves clients one after another until SIGINT/SIGTERM.
 pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+    let addrs: Vec<_> = listeners.iter().map(|b| b.addr).collect();
     let mut acceptor = Acceptor::new(listeners)
         .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
     let clients = Arc::new(Clients::default());
     let stop = watch_signals(config, acceptor.waker(), clients.clone())?;
+    crate::listen::announce(&addrs);
     let mut buf = vec![0u8; config.max_buffer];
     while let Some(mut stream) = acceptor
         .next(&stop)

@@ -20,10 +20,12 @@ const STACK: usize = 128 << 10;
 /// Serves until SIGINT/SIGTERM, then waits up to `--shutdown-timeout` for
 /// the clients to finish their echoes.
 pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+    let addrs: Vec<_> = listeners.iter().map(|b| b.addr).collect();
     let mut acceptor = Acceptor::new(listeners)
         .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
     let clients = Arc::new(Clients::default());
     let stop = watch_signals(config, acceptor.waker(), clients.clone())?;
+    crate::listen::announce(&addrs);
     serve(config, &mut acceptor, &clients, &stop)?;
     clients.wait_empty(Instant::now() + config.shutdown_timeout);
     Ok(Stopped::Drained)

@@ -156,7 +156,11 @@ impl Connection {
             } else {
                 Interest::READABLE
             };
-            if cx.registry.reregister(&mut self.sock, cx.token, interest).is_err() {
+            if cx
+                .registry
+                .reregister(&mut self.sock, cx.token, interest)
+                .is_err()
+            {
                 return Drive::Close;
             }
             self.write_interest = pending;

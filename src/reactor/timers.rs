@@ -83,7 +83,10 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Timers::default();
         t.add(t0 + Duration::from_millis(20), Timer::ShutdownDeadline);
-        t.add(t0 + Duration::from_millis(10), Timer::Idle { key: 1, id: 7 });
+        t.add(
+            t0 + Duration::from_millis(10),
+            Timer::Idle { key: 1, id: 7 },
+        );
         assert_eq!(t.timeout(t0), Some(Duration::from_millis(10)));
         assert_eq!(t.pop_due(t0), None);
         let later = t0 + Duration::from_millis(25);

@@ -1,0 +1,267 @@
+//! Helpers shared by the integration tests: start echod as a child process
+//! on port 0, talk to it over real loopback sockets, look at its process.
+//!
+//! Everything here is bounded in time: sockets get timeouts, waits take a
+//! limit, and a `Server` is killed when dropped.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+
+/// Generous: the CI machine is shared and has 2 cores.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running echod child. Killed (SIGKILL) on drop if still alive.
+pub struct Server {
+    child: Child,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Starts echod with `args`, adding `--listen 127.0.0.1:0` unless the
+    /// args name a listener, and waits for its `listening on` lines.
+    pub fn start(args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
+        cmd.args(args);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        let listeners = args.iter().filter(|a| **a == "--listen").count().max(1);
+        Server::spawn(cmd, listeners)
+    }
+
+    /// Starts a prepared command (e.g. with `pre_exec` limits) that prints
+    /// `listeners` listening lines.
+    pub fn spawn(mut cmd: Command, listeners: usize) -> Server {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn echod");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut addrs = Vec::new();
+            while addrs.len() < listeners {
+                match lines.next() {
+                    Some(Ok(line)) => {
+                        let addr = line
+                            .strip_prefix("listening on tcp://")
+                            .unwrap_or_else(|| panic!("unexpected stdout line: {line:?}"));
+                        addrs.push(addr.parse::<SocketAddr>().expect("address"));
+                    }
+                    _ => break,
+                }
+            }
+            let _ = tx.send(addrs);
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let addrs = rx.recv_timeout(IO_TIMEOUT).unwrap_or_default();
+        if addrs.len() < listeners {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "echod did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Server { child, addrs }
+    }
+
+    /// The first listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Every listener's address, in `--listen` order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `sig` to the child.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+    }
+
+    /// Waits up to `limit` for the child to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// True while the child has not exited.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Everything the child wrote to stderr (call after it exited).
+    pub fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Resident set size in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:")
+    }
+
+    /// Peak resident set size in KiB, from /proc.
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+
+    /// User + system CPU time consumed so far, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the parenthesised command name; utime and stime are
+        // fields 14 and 15 of the whole line.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    /// Open descriptors of the child.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kib(pid: i32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{key} not in /proc/{pid}/status"))
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes; for process
+/// state (exit, RSS, fd count) that no socket event announces.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A connected client with read and write timeouts, so no test hangs.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+/// A client whose kernel buffers are set small *before* connecting (the
+/// receive window is fixed at the handshake), to force partial writes.
+pub fn connect_small(addr: SocketAddr, sndbuf: usize, rcvbuf: usize) -> TcpStream {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    sock.set_send_buffer_size(sndbuf).unwrap();
+    sock.set_recv_buffer_size(rcvbuf).unwrap();
+    sock.connect_timeout(&addr.into(), IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+/// Makes `close` send RST instead of FIN.
+pub fn set_linger_zero(s: &TcpStream) {
+    socket2::SockRef::from(s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+}
+
+/// Deterministic, non-repeating test bytes.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            // xorshift64*
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+/// Reads exactly `n` bytes (or fails on timeout/EOF).
+pub fn read_n(s: &mut TcpStream, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// Reads until EOF; errors (timeout, reset) are returned.
+pub fn read_to_eof(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Sends `data` from a writer thread in `chunk`-sized writes, then shuts
+/// the write side; reads everything back until EOF on this thread.
+/// Returns what came back.
+pub fn echo_all(s: TcpStream, data: Vec<u8>, chunk: usize) -> Vec<u8> {
+    let mut w = s.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        for c in data.chunks(chunk.max(1)) {
+            w.write_all(c).expect("write");
+        }
+        w.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let mut r = s;
+    let got = read_to_eof(&mut r).expect("read echo");
+    writer.join().expect("writer");
+    got
+}
+
+/// One request, one full reply, on an open connection.
+pub fn ping(s: &mut TcpStream, msg: &[u8]) {
+    s.write_all(msg).expect("write");
+    let got = read_n(s, msg.len()).expect("read reply");
+    assert_eq!(got, msg, "echo differs");
+}
