@@ -21,11 +21,53 @@ use signal_hook::iterator::Signals;
 
 use crate::listen::Bound;
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
-use crate::{Config, Error};
+use crate::{Config, Error, Stopped};
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What a blocking model runs on: the acceptor, the registry of live
+/// clients, and the stop flag the first signal sets.
+pub struct Server {
+    acceptor: Acceptor,
+    /// Live clients; a model registers each one before serving it.
+    pub clients: Arc<Clients>,
+    stop: Arc<AtomicBool>,
+    grace: Duration,
+}
+
+impl Server {
+    /// Registers the listeners, installs the signal handling, then
+    /// announces the listeners (so "listening" means signals are handled).
+    pub fn start(config: &Config, listeners: Vec<Bound>) -> Result<Server, Error> {
+        let addrs: Vec<_> = listeners.iter().map(|b| b.addr).collect();
+        let acceptor = Acceptor::new(listeners)
+            .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
+        let clients = Arc::new(Clients::default());
+        let stop = watch_signals(config, acceptor.waker(), clients.clone())?;
+        crate::listen::announce(&addrs);
+        Ok(Server {
+            acceptor,
+            clients,
+            stop,
+            grace: config.shutdown_timeout,
+        })
+    }
+
+    /// The next client, blocking; `None` once shutdown has begun.
+    pub fn next_client(&mut self) -> Result<Option<TcpStream>, Error> {
+        self.acceptor
+            .next(&self.stop)
+            .map_err(|e| Error::Runtime(format!("accept loop failed: {e}")))
+    }
+
+    /// Waits up to `--shutdown-timeout` for live clients to finish.
+    pub fn finish(self) -> Stopped {
+        self.clients.wait_empty(Instant::now() + self.grace);
+        Stopped::Drained
+    }
+}
 
 /// Waits for connections on every listener, or for shutdown.
 pub struct Acceptor {

@@ -5,11 +5,7 @@
 //! client costs a thread (stack, scheduling), which is what the comparison
 //! with the reactor is about.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::Instant;
-
-use super::blocking::{configure, echo, watch_signals, Acceptor, Clients};
+use super::blocking::{configure, echo, Server};
 use crate::listen::Bound;
 use crate::{Config, Error, Stopped};
 
@@ -20,30 +16,11 @@ const STACK: usize = 128 << 10;
 /// Serves until SIGINT/SIGTERM, then waits up to `--shutdown-timeout` for
 /// the clients to finish their echoes.
 pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
-    let addrs: Vec<_> = listeners.iter().map(|b| b.addr).collect();
-    let mut acceptor = Acceptor::new(listeners)
-        .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
-    let clients = Arc::new(Clients::default());
-    let stop = watch_signals(config, acceptor.waker(), clients.clone())?;
-    crate::listen::announce(&addrs);
-    serve(config, &mut acceptor, &clients, &stop)?;
-    clients.wait_empty(Instant::now() + config.shutdown_timeout);
-    Ok(Stopped::Drained)
-}
-
-fn serve(
-    config: &Config,
-    acceptor: &mut Acceptor,
-    clients: &Arc<Clients>,
-    stop: &AtomicBool,
-) -> Result<(), Error> {
+    let mut server = Server::start(config, listeners)?;
     let mut spawn_failed = false;
-    while let Some(mut stream) = acceptor
-        .next(stop)
-        .map_err(|e| Error::Runtime(format!("accept loop failed: {e}")))?
-    {
+    while let Some(mut stream) = server.next_client()? {
         // Over --max-conns (or shutting down): dropped, so closed at once.
-        let Some(member) = clients.join(&stream, config.max_conns) else {
+        let Some(member) = server.clients.join(&stream, config.max_conns) else {
             continue;
         };
         if configure(&stream, config).is_err() {
@@ -72,5 +49,5 @@ fn serve(
             }
         }
     }
-    Ok(())
+    Ok(server.finish())
 }
