@@ -77,3 +77,43 @@ pub fn fd_limit() -> u64 {
         cur
     }
 }
+
+/// Bytes written to `fd` that the kernel has not sent yet (Linux
+/// SIOCOUTQNSD), or `None` where the platform cannot tell.
+///
+/// Closing a socket that still holds such bytes is not lossless: data the
+/// peer sends after the close makes our kernel answer with a reset and
+/// drop them. Bytes already sent but not yet acknowledged do not count:
+/// the closed socket still retransmits them, and a peer's delayed ACK
+/// (up to 40 ms) must not make an idle connection look busy.
+pub fn unsent_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut n: libc::c_int = 0;
+        // SAFETY: SIOCOUTQNSD writes one int through the pointer.
+        let rc = unsafe { libc::ioctl(fd, libc::SIOCOUTQNSD as _, &mut n) };
+        (rc == 0).then_some(n.max(0) as usize)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        None
+    }
+}
+
+/// Bytes received on `fd` and not read yet (FIONREAD), or `None` if the
+/// kernel will not say.
+pub fn unread_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD as _, &mut n) };
+    (rc == 0).then_some(n.max(0) as usize)
+}
+
+/// Closing `fd` now loses nothing: no output is waiting to be sent and no
+/// input is waiting to be read (unread input makes `close` send a reset,
+/// which discards output still in flight). False where the platform cannot
+/// tell, so callers take the careful path.
+pub fn close_is_lossless(fd: std::os::fd::RawFd) -> bool {
+    unsent_bytes(fd) == Some(0) && unread_bytes(fd) == Some(0)
+}

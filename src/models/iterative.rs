@@ -18,7 +18,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             continue;
         };
         if configure(&stream, config).is_ok() {
-            let _ = echo(&mut stream, &mut buf);
+            let _ = echo(&mut stream, &mut buf, &member);
         }
         drop(member);
     }

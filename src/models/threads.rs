@@ -33,7 +33,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             .spawn(move || {
                 let mut buf = vec![0u8; size];
                 // Errors are the peer's: this connection ends, no other.
-                let _ = echo(&mut stream, &mut buf);
+                let _ = echo(&mut stream, &mut buf, &member);
                 drop(member); // leave the registry before the fd closes
                 drop(stream);
             });

@@ -125,10 +125,15 @@ impl Connection {
         self.buf.as_ref().map_or(0, Buffer::len)
     }
 
-    /// Nothing pending and no input known to be waiting: closing now loses
-    /// nothing and sends a clean FIN.
+    /// Nothing pending here or in the kernel's send queue, and no input
+    /// waiting: closing now loses nothing and sends a clean FIN.
+    /// Where the kernel cannot say, the answer is no and shutdown takes the
+    /// careful path (flush, shut the write side, wait for the client).
     pub fn is_quiet(&self) -> bool {
-        self.pending() == 0 && !self.readable
+        use std::os::fd::AsRawFd;
+        self.pending() == 0
+            && !self.readable
+            && crate::net::close_is_lossless(self.sock.as_raw_fd())
     }
 
     /// Moves as many bytes as readiness, budget and `--max-buffer` allow,

@@ -1,0 +1,71 @@
+//! The signal thread of the blocking models.
+//!
+//! Blocking code cannot wait on a signal and a socket at once, so signals
+//! get a thread of their own.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::Waker;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::clients::Clients;
+use crate::Error;
+
+/// Starts the signal thread and returns the flag the first signal sets.
+///
+/// On the first SIGINT/SIGTERM it stops the listeners (new connects are
+/// refused at once, even while the iterative model is busy with a client),
+/// wakes the acceptor, and starts every client draining. After `grace` the
+/// process exits 0 even if a client is stuck (say, writing to a peer that
+/// never reads). A second signal exits at once with 128 + its number.
+///
+/// `listeners` must stay open for the life of the process.
+pub fn watch(
+    grace: Duration,
+    listeners: Vec<RawFd>,
+    waker: Arc<Waker>,
+    clients: Arc<Clients>,
+) -> Result<Arc<AtomicBool>, Error> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::Builder::new()
+        .name("echod-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if s.swap(true, Ordering::SeqCst) {
+                    std::process::exit(128 + sig);
+                }
+                for &fd in &listeners {
+                    stop_listening(fd);
+                }
+                let _ = waker.wake();
+                clients.drain_all();
+                std::thread::Builder::new()
+                    .name("echod-deadline".into())
+                    .spawn(move || {
+                        // This sleep *is* the deadline, not a synchronisation.
+                        std::thread::sleep(grace);
+                        std::process::exit(0);
+                    })
+                    .ok();
+            }
+        })
+        .map_err(|e| Error::Startup(format!("cannot start the signal thread: {e}")))?;
+    Ok(stop)
+}
+
+/// Makes a listening socket refuse connections without closing its
+/// descriptor (which the accepting thread still owns). On Linux,
+/// `shutdown(SHUT_RD)` on a listener stops it listening and resets what is
+/// queued. Elsewhere it may do nothing, and the listener closes when the
+/// accepting thread next looks, as it does after the current client.
+fn stop_listening(fd: RawFd) {
+    // SAFETY: the descriptor stays open for the life of the process.
+    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+}

@@ -1,0 +1,467 @@
+//! Graceful shutdown: the first SIGTERM/SIGINT closes the listener, closes
+//! quiet connections, flushes pending echo (a byte-exact prefix of what was
+//! sent, then EOF) and exits 0; `--shutdown-timeout` bounds the flush; a
+//! second signal exits at once with 128 + its number.
+
+mod util;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use libc::{SIGINT, SIGTERM};
+use util::{connect, connect_small, pattern, ping, read_to_eof, wait_until, Server, IO_TIMEOUT};
+
+/// What a non-reading client sends: more than the kernel queues on both
+/// ends absorb (their autotuned buffers took ~4.5 MiB on the dev machine),
+/// so the server's own 64 KiB buffer fills and echo is pending inside it.
+const SENT: usize = 16 << 20;
+
+/// The client's bytes repeat with this (prime) period: cheap to generate
+/// for [`SENT`] bytes, and any lost, duplicated or reordered stretch not a
+/// multiple of ~1 MB long still shows.
+const PERIOD: usize = 999_983;
+
+/// TCP_ESTABLISHED in /proc/net/tcp's `st` column.
+const ESTABLISHED: u8 = 1;
+
+/// The state and send/receive queues (bytes) of the IPv4 TCP socket
+/// `local -> remote`, from /proc/net/tcp; `None` once it is gone. Local
+/// helper: tests/util has no socket probe.
+fn tcp_socket(local: SocketAddr, remote: SocketAddr) -> Option<(u8, u64, u64)> {
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("IPv4 only"),
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || f[1] != local || f[2] != remote {
+            return None;
+        }
+        let (tx, rx) = f[4].split_once(':')?;
+        Some((
+            u8::from_str_radix(f[3], 16).ok()?,
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// The send and receive queues of `local -> remote`, if it exists.
+fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
+    tcp_socket(local, remote).map(|(_, tx, rx)| (tx, rx))
+}
+
+/// Waits until the server's end of `client` has both unsent output and
+/// unread input: it stopped reading because it cannot write, so echo is
+/// pending inside the server. Returns the unsent bytes seen then, which
+/// the client must get back whatever happens next.
+fn wait_server_backpressured(server: SocketAddr, client: &TcpStream) -> u64 {
+    let peer = client.local_addr().unwrap();
+    let mut held = 0;
+    let ok = wait_until(IO_TIMEOUT, || {
+        match tcp_queues(server, peer) {
+            Some((tx, rx)) if tx > 0 && rx > 0 => held = tx,
+            _ => {}
+        }
+        held > 0
+    });
+    assert!(ok, "the server never held pending echo for the client");
+    held
+}
+
+/// True once a new connection to `addr` fails: the listener is closed.
+fn refuses(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+}
+
+/// True when the server has closed `s`: EOF or reset, no data.
+fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => panic!("unexpected data: {:?}", &buf[..n]),
+        Err(e) => matches!(
+            e.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+        ),
+    }
+}
+
+/// A client with small kernel buffers that sends [`SENT`] bytes from a
+/// writer thread and reads nothing until told to.
+struct NonReader {
+    stream: TcpStream,
+    period: Vec<u8>,
+    /// Echo the server held (unsent) when it was seen backpressured.
+    held: u64,
+    writer: thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl NonReader {
+    /// Connects, starts sending, and returns once the server is holding
+    /// echo it cannot deliver.
+    fn start(server: &Server, seed: u64) -> NonReader {
+        let stream = connect_small(server.addr(), 64 << 10, 64 << 10);
+        let period = pattern(seed, PERIOD);
+        let mut w = stream.try_clone().unwrap();
+        let copy = period.clone();
+        let writer = thread::spawn(move || {
+            let mut left = SENT;
+            while left > 0 {
+                let n = left.min(PERIOD);
+                w.write_all(&copy[..n])?;
+                left -= n;
+            }
+            Ok(())
+        });
+        let held = wait_server_backpressured(server.addr(), &stream);
+        NonReader {
+            stream,
+            period,
+            held,
+            writer,
+        }
+    }
+
+    /// Reads to EOF and checks what came back is a byte-exact prefix of
+    /// what was sent, at least as long as the echo the server was seen
+    /// holding (so pending bytes were flushed, not dropped).
+    ///
+    /// `lingers`: the server keeps reading (and discarding) after its EOF
+    /// until the client closes, so a client still sending is never reset
+    /// (the reactor). The blocking models close once their read sees EOF,
+    /// so the rest of the client's writes may meet a reset. That is fine
+    /// only if the echo was complete: a reset that lands first throws away
+    /// the echo still queued in the server, and when the writer thread is
+    /// the one that collects the reset error, the reader sees a clean but
+    /// early EOF. The `held` check is what catches that.
+    fn read_drained_echo(mut self, what: &str, lingers: bool) {
+        let got = read_to_eof(&mut self.stream)
+            .unwrap_or_else(|e| panic!("{what}: reading the drained echo: {e}"));
+        assert!(got.len() <= SENT, "{what}: more echoed than sent");
+        for (i, chunk) in got.chunks(PERIOD).enumerate() {
+            if chunk != &self.period[..chunk.len()] {
+                let at = chunk.iter().zip(&self.period).position(|(a, b)| a != b);
+                panic!(
+                    "{what}: echo differs at byte {} of {}",
+                    i * PERIOD + at.unwrap_or(0),
+                    got.len()
+                );
+            }
+        }
+        assert!(
+            got.len() as u64 >= self.held,
+            "{what}: {} bytes echoed, but the server held {}: pending echo dropped",
+            got.len(),
+            self.held
+        );
+        match self.writer.join().unwrap() {
+            Ok(()) => {}
+            Err(e) if !lingers && reset(&e) => {}
+            Err(e) => panic!("{what}: the client's writes failed during the drain: {e}"),
+        }
+    }
+}
+
+/// The peer reset the connection (or we wrote after its reset).
+fn reset(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe)
+}
+
+/// Waits for the exit and checks its status code.
+fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) -> Duration {
+    let t = Instant::now();
+    let status = server
+        .wait_exit(within)
+        .unwrap_or_else(|| panic!("{what}: still running after {within:?}"));
+    assert_eq!(status.code(), Some(code), "{what}: exit status {status:?}");
+    t.elapsed()
+}
+
+#[test]
+fn reactor_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
+    let mut server = Server::start(&["--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let client = NonReader::start(&server, 1);
+    server.signal(SIGTERM);
+    assert!(
+        wait_until(IO_TIMEOUT, || refuses(addr)),
+        "listener still accepting after SIGTERM"
+    );
+    assert!(server.alive(), "exited with echo still pending");
+    client.read_drained_echo("reactor", true);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "reactor");
+}
+
+#[test]
+fn threads_sigterm_flushes_pending_echo_and_exits_0() {
+    let mut server = Server::start(&["--model", "threads", "--shutdown-timeout", "30s"]);
+    let client = NonReader::start(&server, 2);
+    server.signal(SIGTERM);
+    client.read_drained_echo("threads", false);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "threads");
+}
+
+#[test]
+fn iterative_sigterm_flushes_pending_echo_and_exits_0() {
+    let mut server = Server::start(&["--model", "iterative", "--shutdown-timeout", "30s"]);
+    let client = NonReader::start(&server, 3);
+    server.signal(SIGTERM);
+    client.read_drained_echo("iterative", false);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "iterative");
+}
+
+/// New connections must be refused as soon as shutdown begins, even while
+/// an earlier client is still draining: otherwise the kernel completes
+/// their handshakes into a backlog nobody will ever accept from, and they
+/// hang until the process exits.
+fn listener_closes_while_a_client_drains(model: &str) {
+    let server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let _client = NonReader::start(&server, 4);
+    server.signal(SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(3), || refuses(addr)),
+        "{model}: listener still accepting 3 s after SIGTERM while a client drains"
+    );
+}
+
+#[test]
+fn reactor_sigterm_closes_listener_while_a_client_drains() {
+    listener_closes_while_a_client_drains("reactor");
+}
+
+#[test]
+fn threads_sigterm_closes_listener_while_a_client_drains() {
+    listener_closes_while_a_client_drains("threads");
+}
+
+#[test]
+fn iterative_sigterm_closes_listener_while_a_client_drains() {
+    listener_closes_while_a_client_drains("iterative");
+}
+
+/// Quiet connections at the signal get EOF at once and, with nothing
+/// pending, the server exits 0 long before its 30 s flush deadline.
+fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32, clients: usize) {
+    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let mut quiet: Vec<TcpStream> = (0..clients)
+        .map(|i| {
+            let mut c = connect(server.addr());
+            ping(&mut c, format!("quiet {i}").as_bytes());
+            c
+        })
+        .collect();
+    server.signal(sig);
+    for (i, c) in quiet.iter_mut().enumerate() {
+        assert!(
+            closed_by_server(c, Duration::from_secs(10)),
+            "{model}: quiet connection {i} not closed after signal {sig}"
+        );
+    }
+    assert_exits(&mut server, Duration::from_secs(10), 0, model);
+}
+
+#[test]
+fn reactor_sigterm_closes_quiet_connections_and_exits_0_promptly() {
+    quiet_connections_close_and_exit_is_prompt("reactor", SIGTERM, 3);
+}
+
+#[test]
+fn reactor_sigint_behaves_like_sigterm() {
+    quiet_connections_close_and_exit_is_prompt("reactor", SIGINT, 3);
+}
+
+#[test]
+fn threads_sigterm_closes_quiet_connections_and_exits_0_promptly() {
+    quiet_connections_close_and_exit_is_prompt("threads", SIGTERM, 3);
+}
+
+#[test]
+fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
+    // Iterative serves one client; a second would only wait in the backlog.
+    quiet_connections_close_and_exit_is_prompt("iterative", SIGINT, 1);
+}
+
+/// A client that never reads holds echo pending forever; the flush gives
+/// up after `--shutdown-timeout` (500 ms) and the server still exits 0.
+fn shutdown_timeout_bounds_the_flush(model: &str) {
+    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "500ms"]);
+    let _client = NonReader::start(&server, 5);
+    let t = Instant::now();
+    server.signal(SIGTERM);
+    assert_exits(&mut server, Duration::from_secs(10), 0, model);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(400),
+        "{model}: exited after {took:?}, before the 500 ms flush period"
+    );
+}
+
+#[test]
+fn reactor_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
+    shutdown_timeout_bounds_the_flush("reactor");
+}
+
+#[test]
+fn threads_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
+    shutdown_timeout_bounds_the_flush("threads");
+}
+
+/// With a flush that would take 30 s, SIGTERM then SIGINT exits at once
+/// with 130 (128 + SIGINT). The second signal is sent only once the first
+/// has visibly been handled (a quiet connection got EOF), so the two
+/// cannot be coalesced into one.
+fn second_signal_exits_at_once(model: &str) {
+    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let mut quiet = connect(server.addr());
+    ping(&mut quiet, b"quiet");
+    let _client = NonReader::start(&server, 6);
+    server.signal(SIGTERM);
+    assert!(
+        closed_by_server(&mut quiet, Duration::from_secs(10)),
+        "{model}: first signal not handled"
+    );
+    assert!(server.alive(), "{model}: exited with echo still pending");
+    server.signal(SIGINT);
+    let took = assert_exits(&mut server, Duration::from_secs(10), 130, model);
+    assert!(took < Duration::from_secs(5), "{model}: took {took:?}");
+}
+
+#[test]
+fn reactor_second_signal_exits_at_once_with_130() {
+    second_signal_exits_at_once("reactor");
+}
+
+#[test]
+fn threads_second_signal_exit_at_once_with_130() {
+    second_signal_exits_at_once("threads");
+}
+
+/// A client streaming full duplex (writing and reading as fast as it can)
+/// when the signal comes must get a byte-exact prefix of its stream and
+/// then a clean EOF: never a reset, which would destroy echo still queued
+/// in the server. The server has to keep consuming (and discarding) input
+/// after its EOF until the client closes; closing a socket with unread
+/// input makes the kernel send RST and drop the unsent echo.
+fn streaming_client_gets_eof_not_reset(model: &str) {
+    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let mut r = connect(server.addr());
+    let period = pattern(9, PERIOD);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut w = r.try_clone().unwrap();
+    let (copy, flag) = (period.clone(), stop.clone());
+    let writer = thread::spawn(move || -> std::io::Result<usize> {
+        let mut sent = 0;
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            w.write_all(&copy[..64 << 10])?;
+            sent += 64 << 10;
+        }
+        Ok(sent)
+    });
+    // Stream for a while before the signal, then until EOF.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 << 10];
+    let mut signalled = false;
+    let end = loop {
+        if !signalled && got >= 4 << 20 {
+            server.signal(SIGTERM);
+            signalled = true;
+        }
+        match r.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                for (i, b) in buf[..n].iter().enumerate() {
+                    let at = got + i;
+                    assert_eq!(*b, period[at % (64 << 10)], "{model}: byte {at} differs");
+                }
+                got += n;
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The reactor keeps consuming input until the client closes, so the
+    // writer is never reset.
+    let sent = writer.join().unwrap();
+    assert!(sent.is_ok(), "{model}: writer failed: {sent:?}");
+    assert!(signalled, "{model}: EOF before the signal");
+    if let Err(e) = end {
+        panic!("{model}: after {got} bytes the drain ended in {e}, not EOF");
+    }
+    drop(r);
+    assert_exits(&mut server, IO_TIMEOUT, 0, model);
+}
+
+#[test]
+fn reactor_streaming_client_gets_eof_not_reset_on_sigterm() {
+    streaming_client_gets_eof_not_reset("reactor");
+}
+
+/// Input that arrives after the server has decided to stop (a client
+/// still talking when the signal comes) must not destroy the echo the
+/// server has already queued. Here the whole echo sits in the server's
+/// socket when the signal arrives; the server ends its side (EOF after
+/// the queued bytes), the client then sends a little more before reading.
+/// Closing a socket outright and then receiving data makes the kernel
+/// answer with RST and throw away the unsent echo; a server that
+/// half-closes and keeps discarding input until the client closes does
+/// not.
+fn late_input_does_not_destroy_queued_echo(model: &str) {
+    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let mut c = connect(addr);
+    let peer = c.local_addr().unwrap();
+    let data = pattern(11, 512 << 10);
+    c.write_all(&data).unwrap();
+    // All of it read by the server, much of it queued for us unread.
+    let queued = wait_until(IO_TIMEOUT, || {
+        tcp_queues(addr, peer).is_some_and(|(tx, rx)| rx == 0 && tx >= 64 << 10)
+    });
+    assert!(queued, "{model}: the echo never queued up in the server");
+    server.signal(SIGTERM);
+    let ended = wait_until(IO_TIMEOUT, || {
+        !matches!(tcp_socket(addr, peer), Some((ESTABLISHED, _, _)))
+    });
+    assert!(
+        ended,
+        "{model}: the server never ended its side after SIGTERM"
+    );
+    c.write_all(b"one more thing").unwrap();
+    let got = read_to_eof(&mut c).unwrap_or_else(|e| {
+        panic!("{model}: the queued echo was destroyed ({e}) by input sent after the signal")
+    });
+    assert!(
+        got.len() >= data.len(),
+        "{model}: {} of {} bytes echoed",
+        got.len(),
+        data.len()
+    );
+    assert_eq!(&got[..data.len()], &data[..], "{model}: echo differs");
+    drop(c);
+    assert_exits(&mut server, IO_TIMEOUT, 0, model);
+}
+
+#[test]
+fn reactor_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("reactor");
+}
+
+#[test]
+fn threads_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("threads");
+}
+
+#[test]
+fn iterative_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("iterative");
+}
