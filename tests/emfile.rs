@@ -7,7 +7,7 @@
 
 mod util;
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use libc::SIGTERM;
-use util::{connect, ping, wait_until, Server, IO_TIMEOUT};
+use util::{await_echo, connect, ping, probe, wait_until, Outcome, Server, IO_TIMEOUT};
 
 /// Descriptors the server gets: a few go to stdio, epoll, the signal pipe
 /// and the listener; the rest (~55) to clients.
@@ -41,57 +41,6 @@ fn start_with_fd_limit(model: &str) -> Server {
         });
     }
     Server::spawn(cmd, 1)
-}
-
-/// What became of a request on a connection.
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    /// Echoed: the connection is served.
-    Echoed,
-    /// Closed by the server (EOF or reset) without an echo.
-    Closed,
-    /// No answer within the timeout: still queued.
-    Silent,
-}
-
-/// Sends `msg`, then waits up to `timeout` for its echo. Local helper
-/// (tests/util's `ping` panics on anything but an echo).
-fn probe(s: &mut TcpStream, msg: &[u8], timeout: Duration) -> Outcome {
-    let closed = |k: ErrorKind| {
-        matches!(
-            k,
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
-        )
-    };
-    if let Err(e) = s.write_all(msg) {
-        assert!(closed(e.kind()), "write: {e}");
-        return Outcome::Closed;
-    }
-    s.set_read_timeout(Some(timeout)).unwrap();
-    let outcome = await_echo(s, msg, closed);
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    outcome
-}
-
-/// Reads until `msg` has come back, or the connection closes or times out.
-fn await_echo(s: &mut TcpStream, msg: &[u8], closed: impl Fn(ErrorKind) -> bool) -> Outcome {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 256];
-    while got.len() < msg.len() {
-        match s.read(&mut buf) {
-            Ok(0) if got.is_empty() => return Outcome::Closed,
-            Ok(0) => panic!("EOF after a partial echo {got:?}"),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if closed(e.kind()) && got.is_empty() => return Outcome::Closed,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                assert!(got.is_empty(), "partial echo {got:?}, then silence");
-                return Outcome::Silent;
-            }
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-    assert_eq!(got, msg, "echo differs");
-    Outcome::Echoed
 }
 
 /// Opens connections, pinging each, until one is not served. Returns the

@@ -8,10 +8,9 @@ mod util;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use socket2::{Domain, Socket, Type};
 use util::{
-    connect, connect_small, echo_all, pattern, ping, set_linger_zero, wait_until, Server,
-    IO_TIMEOUT,
+    connect, connect_non_reader, connect_small, echo_all, pattern, ping, set_linger_zero,
+    tcp_queues, wait_until, Server, IO_TIMEOUT,
 };
 
 /// Threads of process `pid`, from /proc. Local helper: tests/util counts
@@ -22,32 +21,6 @@ fn thread_count(pid: i32) -> usize {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())
         .expect("Threads: in /proc/pid/status")
-}
-
-/// Send and receive queues of the TCP socket `local -> remote`, from
-/// /proc/net/tcp. Local helper: tests/util has no socket-queue probe.
-fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
-    let hex = |a: SocketAddr| match a {
-        SocketAddr::V4(v4) => format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(v4.ip().octets()),
-            v4.port()
-        ),
-        SocketAddr::V6(_) => unreachable!("IPv4 only"),
-    };
-    let (local, remote) = (hex(local), hex(remote));
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || f[1] != local || f[2] != remote {
-            return None;
-        }
-        let (tx, rx) = f[4].split_once(':')?;
-        Some((
-            u64::from_str_radix(tx, 16).ok()?,
-            u64::from_str_radix(rx, 16).ok()?,
-        ))
-    })
 }
 
 /// Writes as much of `data` as the socket takes without blocking.
@@ -185,16 +158,8 @@ fn threads_shrug_off_clients_that_reset_right_after_connecting() {
 
 /// A client that never reads: a 4 KiB receive buffer, so the server can
 /// hand it almost nothing, and a 1 MiB send buffer, so it can push fast
-/// enough to fill the server quickly. Local helper: `connect_small` makes
-/// both buffers small.
-fn connect_non_reader(addr: SocketAddr) -> TcpStream {
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
-    sock.set_send_buffer_size(1 << 20).unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    sock.connect_timeout(&addr.into(), IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    sock.into()
-}
+/// enough to fill the server quickly.
+const NON_READER_SNDBUF: usize = 1 << 20;
 
 /// Pushes data through a client that never reads until the server is seen
 /// stuck: the client can send nothing more, and the server's end has echo
@@ -233,7 +198,9 @@ fn reset_while_blocked(model: &str) {
     ping(&mut healthy, b"before");
     let base = Baseline::of(&server);
     // Several at once, so the server has many blocked peers when they go.
-    let mut stuck: Vec<TcpStream> = (0..4).map(|_| connect_non_reader(server.addr())).collect();
+    let mut stuck: Vec<TcpStream> = (0..4)
+        .map(|_| connect_non_reader(server.addr(), NON_READER_SNDBUF))
+        .collect();
     for s in &mut stuck {
         block_server_on_full_send_buffer(server.addr(), s);
     }
@@ -245,7 +212,7 @@ fn reset_while_blocked(model: &str) {
     base.assert_recovered(&mut server, &mut healthy, model);
     // Once more on the same server: the reset path must not have left it
     // in a state where the next blocked client is handled differently.
-    let mut s = connect_non_reader(server.addr());
+    let mut s = connect_non_reader(server.addr(), NON_READER_SNDBUF);
     block_server_on_full_send_buffer(server.addr(), &mut s);
     reset(s);
     base.assert_recovered(&mut server, &mut healthy, model);

@@ -8,8 +8,11 @@ mod util;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
-use socket2::{Domain, Socket, Type};
-use util::{connect, pattern, ping, read_n, read_to_eof, wait_until, Server, IO_TIMEOUT};
+use socket2::SockRef;
+use util::{
+    connect, connect_non_reader, overflowing_size, pattern, ping, read_n, read_to_eof, tcp_socket,
+    wait_until, Server, IO_TIMEOUT,
+};
 
 const MODELS: [&str; 3] = ["reactor", "threads", "iterative"];
 
@@ -20,64 +23,25 @@ const CLOSE_WAIT: u8 = 0x08;
 /// it wrote is still in the kernel's send queue, on its way.
 const LAST_ACK: u8 = 0x09;
 
-/// State, send queue and receive queue of the TCP socket `local -> remote`
-/// from /proc/net/tcp. Local helper: tests/util has no socket-state probe.
-fn tcp_socket(local: SocketAddr, remote: SocketAddr) -> Option<(u8, u64, u64)> {
-    let hex = |a: SocketAddr| match a {
-        SocketAddr::V4(v4) => format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(v4.ip().octets()),
-            v4.port()
-        ),
-        SocketAddr::V6(_) => unreachable!("IPv4 only"),
-    };
-    let (local, remote) = (hex(local), hex(remote));
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || f[1] != local || f[2] != remote {
-            return None;
-        }
-        let (tx, rx) = f[4].split_once(':')?;
-        Some((
-            u8::from_str_radix(f[3], 16).ok()?,
-            u64::from_str_radix(tx, 16).ok()?,
-            u64::from_str_radix(rx, 16).ok()?,
-        ))
-    })
-}
-
 /// More than the server's kernel send buffer can ever hold (Linux autotunes
 /// it up to the third `tcp_wmem` value): past that, with the client not
 /// reading, echo has to wait in the server itself.
-fn overflowing_size() -> usize {
-    let max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2)?.parse::<usize>().ok())
-        .unwrap_or(4 << 20);
-    max.min(32 << 20) + (1 << 20)
+fn transfer_size() -> usize {
+    overflowing_size(32 << 20, 1 << 20)
 }
 
 /// A client with a large send buffer and a 4 KiB receive buffer (both set
 /// before connecting): it can queue megabytes without reading, while the
 /// server can hand it almost nothing. Returns the socket and how much it
-/// can queue without reading. Local helper: `connect_small` makes both
-/// buffers small.
+/// can queue without reading.
 fn connect_big_send_small_receive(addr: SocketAddr) -> (TcpStream, usize) {
-    let want = overflowing_size();
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
-    sock.set_send_buffer_size(want).unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    sock.connect_timeout(&addr.into(), IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let want = transfer_size();
+    let s = connect_non_reader(addr, want);
     // The kernel doubles the request (for overhead) but caps it at
     // net.core.wmem_max; half of what we got is data we can surely queue,
     // on top of what the server takes in.
-    let queue = want.min(sock.send_buffer_size().unwrap() / 2 + (1 << 20));
-    let s: TcpStream = sock.into();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    (s, queue)
+    let sndbuf = SockRef::from(&s).send_buffer_size().unwrap();
+    (s, want.min(sndbuf / 2 + (1 << 20)))
 }
 
 fn assert_echo(got: &[u8], want: &[u8], what: &str) {
@@ -136,7 +100,7 @@ fn pending_echo_survives_fin(server: &Server, what: &str, fully_read: bool) {
     // it cannot send (both queues non-empty) with the FIN queued behind
     // input it has not read. (Only if this machine could not queue enough
     // may the server have handed everything to its kernel and closed.)
-    let small = n < overflowing_size();
+    let small = n < transfer_size();
     if small {
         eprintln!("note: {what}: only {n} bytes queue; echo may all fit in the kernel");
     }

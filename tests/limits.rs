@@ -4,58 +4,12 @@
 
 mod util;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{connect, ping, wait_until, Server, IO_TIMEOUT};
-
-/// How a connection ended from the client's point of view.
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    /// The server closed it (EOF or reset) without echoing anything.
-    Closed,
-    /// The echo came back: the connection is served.
-    Echoed,
-    /// Neither within the read timeout.
-    Silent,
-}
-
-/// Sends `msg` and reports what came back. A refused connection may be
-/// closed before or after our write lands, so EOF, reset, broken pipe and
-/// aborted all count as `Closed`; any echoed byte counts as `Echoed`.
-fn probe(s: &mut TcpStream, msg: &[u8], timeout: Duration) -> Outcome {
-    s.set_read_timeout(Some(timeout)).unwrap();
-    let closed = |k: ErrorKind| {
-        matches!(
-            k,
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
-        )
-    };
-    if let Err(e) = s.write_all(msg) {
-        assert!(closed(e.kind()), "write: {e}");
-        return Outcome::Closed;
-    }
-    let mut got = Vec::new();
-    let mut buf = [0u8; 256];
-    while got.len() < msg.len() {
-        match s.read(&mut buf) {
-            Ok(0) if got.is_empty() => return Outcome::Closed,
-            Ok(0) => panic!("EOF after a partial echo {got:?}"),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if closed(e.kind()) && got.is_empty() => return Outcome::Closed,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                assert!(got.is_empty(), "partial echo {got:?} then silence");
-                return Outcome::Silent;
-            }
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-    assert_eq!(got, msg, "echo differs");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    Outcome::Echoed
-}
+use util::{connect, ping, probe, wait_until, Outcome, Server, IO_TIMEOUT};
 
 /// With N connections served, the next is closed at once, the N carry on,
 /// and closing one of them makes room for a new one.

@@ -10,43 +10,16 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use util::{connect, connect_small, echo_all, pattern, ping, wait_until, Server, IO_TIMEOUT};
-
-/// The send and receive queues (bytes) of the TCP socket `local -> remote`,
-/// from /proc/net/tcp. Local helper: tests/util has no socket-queue probe.
-fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
-    let hex = |a: SocketAddr| match a {
-        SocketAddr::V4(v4) => format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(v4.ip().octets()),
-            v4.port()
-        ),
-        SocketAddr::V6(_) => unreachable!("IPv4 only"),
-    };
-    let (local, remote) = (hex(local), hex(remote));
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || f[1] != local || f[2] != remote {
-            return None;
-        }
-        let (tx, rx) = f[4].split_once(':')?;
-        Some((
-            u64::from_str_radix(tx, 16).ok()?,
-            u64::from_str_radix(rx, 16).ok()?,
-        ))
-    })
-}
+use util::{
+    connect, connect_small, echo_all, overflowing_size, pattern, ping, tcp_queues, wait_until,
+    Server, IO_TIMEOUT,
+};
 
 /// A transfer larger than the server's send buffer can ever grow to (Linux
 /// autotunes it up to the third `tcp_wmem` value): only then must a server
 /// facing a stalled reader see its writes come up short and stop reading.
-fn overflowing_size() -> usize {
-    let max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2)?.parse::<usize>().ok())
-        .unwrap_or(4 << 20);
-    max.min(64 << 20) + (4 << 20)
+fn transfer_size() -> usize {
+    overflowing_size(64 << 20, 4 << 20)
 }
 
 /// Waits until the server's end of `client` has unsent output and unread
@@ -66,13 +39,13 @@ fn server_backpressured(server: SocketAddr, client: &TcpStream) -> bool {
     })
 }
 
-/// Sends [`overflowing_size`] bytes from a writer thread through a client
+/// Sends [`transfer_size`] bytes from a writer thread through a client
 /// whose kernel buffers are 4 KiB, reading the echo back in small, uneven
 /// reads. Early on the reader stops altogether until the server is seen
 /// backpressured, so the server really does hit a full socket mid-echo.
 fn slow_reader_echo(server: &Server, seed: u64) {
     let addr = server.addr();
-    let total = overflowing_size();
+    let total = transfer_size();
     let data = pattern(seed, total);
     let mut r = connect_small(addr, 4096, 4096);
     let mut w = r.try_clone().unwrap();
@@ -146,7 +119,7 @@ fn reactor_with_smallest_max_buffer_echoes_byte_exact_to_a_slow_reader() {
 fn reactor_client_that_stops_reading_stalls_only_itself() {
     let server = Server::start(&["--model", "reactor"]);
     let addr = server.addr();
-    let total = overflowing_size();
+    let total = transfer_size();
     let data = pattern(5, total);
     let mut stuck = connect_small(addr, 4096, 4096);
     let mut w = stuck.try_clone().unwrap();

@@ -11,7 +11,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use libc::{SIGINT, SIGTERM};
-use util::{connect, connect_small, pattern, ping, read_to_eof, wait_until, Server, IO_TIMEOUT};
+use util::{
+    connect, connect_small, pattern, ping, read_to_eof, tcp_queues, tcp_socket, wait_until, Server,
+    IO_TIMEOUT,
+};
 
 /// What a non-reading client sends: more than the kernel queues on both
 /// ends absorb (their autotuned buffers took ~4.5 MiB on the dev machine),
@@ -25,39 +28,6 @@ const PERIOD: usize = 999_983;
 
 /// TCP_ESTABLISHED in /proc/net/tcp's `st` column.
 const ESTABLISHED: u8 = 1;
-
-/// The state and send/receive queues (bytes) of the IPv4 TCP socket
-/// `local -> remote`, from /proc/net/tcp; `None` once it is gone. Local
-/// helper: tests/util has no socket probe.
-fn tcp_socket(local: SocketAddr, remote: SocketAddr) -> Option<(u8, u64, u64)> {
-    let hex = |a: SocketAddr| match a {
-        SocketAddr::V4(v4) => format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(v4.ip().octets()),
-            v4.port()
-        ),
-        SocketAddr::V6(_) => unreachable!("IPv4 only"),
-    };
-    let (local, remote) = (hex(local), hex(remote));
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 || f[1] != local || f[2] != remote {
-            return None;
-        }
-        let (tx, rx) = f[4].split_once(':')?;
-        Some((
-            u8::from_str_radix(f[3], 16).ok()?,
-            u64::from_str_radix(tx, 16).ok()?,
-            u64::from_str_radix(rx, 16).ok()?,
-        ))
-    })
-}
-
-/// The send and receive queues of `local -> remote`, if it exists.
-fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
-    tcp_socket(local, remote).map(|(_, tx, rx)| (tx, rx))
-}
 
 /// Waits until the server's end of `client` has both unsent output and
 /// unread input: it stopped reading because it cannot write, so echo is

@@ -5,7 +5,7 @@
 //! limit, and a `Server` is killed when dropped.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -193,8 +193,8 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
-/// A client whose kernel buffers are set small *before* connecting (the
-/// receive window is fixed at the handshake), to force partial writes.
+/// A client whose kernel buffers are set *before* connecting (the receive
+/// window is fixed at the handshake); small ones force partial writes.
 pub fn connect_small(addr: SocketAddr, sndbuf: usize, rcvbuf: usize) -> TcpStream {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
     sock.set_send_buffer_size(sndbuf).unwrap();
@@ -264,4 +264,99 @@ pub fn ping(s: &mut TcpStream, msg: &[u8]) {
     s.write_all(msg).expect("write");
     let got = read_n(s, msg.len()).expect("read reply");
     assert_eq!(got, msg, "echo differs");
+}
+
+/// State, send and receive queue of IPv4 TCP socket `local -> remote` in /proc/net/tcp, if any.
+pub fn tcp_socket(local: SocketAddr, remote: SocketAddr) -> Option<(u8, u64, u64)> {
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("IPv4 only"),
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || f[1] != local || f[2] != remote {
+            return None;
+        }
+        let (tx, rx) = f[4].split_once(':')?;
+        Some((
+            u8::from_str_radix(f[3], 16).ok()?,
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// Send and receive queues of IPv4 TCP socket `local -> remote`: [`tcp_socket`] without the state.
+pub fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
+    tcp_socket(local, remote).map(|(_, tx, rx)| (tx, rx))
+}
+
+/// More than a send buffer autotunes to: max `tcp_wmem` (else 4 MiB), at most `cap`, + `margin`.
+pub fn overflowing_size(cap: usize, margin: usize) -> usize {
+    let max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    max.min(cap) + margin
+}
+
+/// [`connect_small`] with a `sndbuf` send and a 4 KiB receive buffer: pushes fast, takes in little.
+pub fn connect_non_reader(addr: SocketAddr, sndbuf: usize) -> TcpStream {
+    connect_small(addr, sndbuf, 4096)
+}
+
+/// How a request on a connection ended, from the client's point of view.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The echo came back: the connection is served.
+    Echoed,
+    /// The server closed it (EOF or reset) without echoing anything.
+    Closed,
+    /// Neither within the read timeout (e.g. still queued).
+    Silent,
+}
+
+/// Sends `msg`, awaits its echo up to `timeout` (then back to [`IO_TIMEOUT`]), says what came.
+pub fn probe(s: &mut TcpStream, msg: &[u8], timeout: Duration) -> Outcome {
+    let closed = |k: ErrorKind| {
+        matches!(
+            k,
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+        )
+    };
+    if let Err(e) = s.write_all(msg) {
+        assert!(closed(e.kind()), "write: {e}");
+        return Outcome::Closed;
+    }
+    s.set_read_timeout(Some(timeout)).unwrap();
+    let outcome = await_echo(s, msg, closed);
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    outcome
+}
+
+/// Reads until `msg` is echoed (`Echoed`), EOF or `closed` error (`Closed`), or timeout (`Silent`).
+pub fn await_echo(s: &mut TcpStream, msg: &[u8], closed: impl Fn(ErrorKind) -> bool) -> Outcome {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while got.len() < msg.len() {
+        match s.read(&mut buf) {
+            Ok(0) if got.is_empty() => return Outcome::Closed,
+            Ok(0) => panic!("EOF after a partial echo {got:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if closed(e.kind()) && got.is_empty() => return Outcome::Closed,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                assert!(got.is_empty(), "partial echo {got:?}, then silence");
+                return Outcome::Silent;
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    assert_eq!(got, msg, "echo differs");
+    Outcome::Echoed
 }
