@@ -1,0 +1,430 @@
+//! `loadgen check`: is this really an echo server? Run it before trusting a
+//! server's numbers.
+//!
+//! Each check runs in its own thread against a deadline: every socket
+//! operation gets the time that is left as its timeout, and the coordinator
+//! stops waiting for the check when the deadline passes. A server that
+//! hangs therefore fails a check; it cannot hang `check`.
+//!
+//! The data sent is the same verifiable payload `run` uses, so a failure can
+//! say which byte differed, and whether it came from another connection.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::cli::{resolve, CheckArgs};
+use crate::payload;
+use crate::verify::{StreamVerifier, Verdict};
+
+type CheckResult = Result<String, String>;
+
+/// A check's name and body. The body gets the target and its deadline and
+/// returns a short detail on success or the reason for failure.
+struct Check {
+    name: &'static str,
+    run: fn(SocketAddr, Instant, u32) -> CheckResult,
+}
+
+const CHECKS: [Check; 7] = [
+    Check {
+        name: "byte-exact echo, 1 B .. 1 MiB",
+        run: sizes,
+    },
+    Check {
+        name: "chunked writes (1 B, 7 B, 1000 B, mixed)",
+        run: chunkings,
+    },
+    Check {
+        name: "pipelined requests",
+        run: pipelined,
+    },
+    Check {
+        name: "partial writes against a slow reader",
+        run: slow_reader,
+    },
+    Check {
+        name: "half-close: everything echoed, then EOF",
+        run: half_close,
+    },
+    Check {
+        name: "many concurrent connections",
+        run: concurrent,
+    },
+    Check {
+        name: "no bytes mixed between connections",
+        run: isolation,
+    },
+];
+
+/// Runs every check against `args.target` and prints a pass/fail table.
+/// Exit status 0 only when all pass.
+///
+/// # Errors
+/// Only a target that does not resolve (a usage error).
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let target = resolve("--target", &args.target)?;
+    let mut out = format!(
+        "checking the echo server at {target} (each check limited to {:?})\n",
+        args.timeout
+    );
+    out.push_str(&format!(
+        "{:<44}{:<8}{:>9}  detail\n",
+        "check", "result", "time"
+    ));
+    crate::print(&out)?;
+    let mut passed = 0;
+    for check in &CHECKS {
+        let start = Instant::now();
+        let deadline = start + args.timeout;
+        let (tx, rx) = mpsc::channel();
+        let (run, conns) = (check.run, args.connections.max(1));
+        std::thread::spawn(move || {
+            let _ = tx.send(run(target, deadline, conns));
+        });
+        // A little beyond the deadline: the check's own socket timeouts
+        // should end it first, with a more useful message.
+        let result = rx
+            .recv_timeout(args.timeout + Duration::from_millis(500))
+            .unwrap_or_else(|_| Err(format!("timed out after {:?}", args.timeout)));
+        let elapsed = start.elapsed();
+        let (verdict, detail) = match result {
+            Ok(d) => {
+                passed += 1;
+                ("pass", d)
+            }
+            Err(e) => ("FAIL", e),
+        };
+        crate::print(&format!(
+            "{:<44}{:<8}{:>7}ms  {detail}\n",
+            check.name,
+            verdict,
+            elapsed.as_millis()
+        ))?;
+    }
+    crate::print(&format!("{passed}/{} checks passed\n", CHECKS.len()))?;
+    Ok(if passed == CHECKS.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err("deadline passed".into());
+    }
+    Ok(left)
+}
+
+fn connect(target: SocketAddr, deadline: Instant) -> Result<TcpStream, String> {
+    let s = TcpStream::connect_timeout(&target, remaining(deadline)?)
+        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// Deterministic, checkable bytes of any length (`seed` makes streams differ).
+fn pattern(seed: u32, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len.max(payload::MIN_SIZE));
+    payload::append(&mut v, seed, len as u64, len.max(payload::MIN_SIZE));
+    v.truncate(len);
+    v
+}
+
+/// Reads exactly `buf.len()` bytes before `deadline`.
+fn read_exact_by(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Result<(), String> {
+    let mut got = 0;
+    while got < buf.len() {
+        s.set_read_timeout(Some(
+            remaining(deadline).map_err(|_| timed_out(got, buf.len()))?,
+        ))
+        .map_err(|e| e.to_string())?;
+        match s.read(&mut buf[got..]) {
+            Ok(0) => {
+                return Err(format!(
+                    "server closed the connection after {got} of {} bytes",
+                    buf.len()
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(timed_out(got, buf.len()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(format!(
+                    "read failed after {got} of {} bytes: {e}",
+                    buf.len()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn timed_out(got: usize, want: usize) -> String {
+    format!("timed out with {got} of {want} bytes echoed")
+}
+
+fn write_all_by(s: &mut TcpStream, data: &[u8], deadline: Instant) -> Result<(), String> {
+    s.set_write_timeout(Some(remaining(deadline)?))
+        .map_err(|e| e.to_string())?;
+    s.write_all(data).map_err(|e| format!("write failed: {e}"))
+}
+
+fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
+    match sent.iter().zip(got).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "byte {i} of {} differs: sent {:#04x}, got {:#04x}",
+            sent.len(),
+            sent[i],
+            got[i]
+        )),
+    }
+}
+
+/// Sends `data` in pieces of the sizes `chunks` yields (cycling) from a
+/// writer thread while this thread reads the echo, so that large transfers
+/// cannot deadlock on full buffers; then checks the echo byte for byte.
+fn exchange(
+    s: &mut TcpStream,
+    data: &[u8],
+    chunks: &[usize],
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
+    let owned = data.to_vec();
+    let plan = chunks.to_vec();
+    let writer = std::thread::spawn(move || -> Result<(), String> {
+        let mut at = 0;
+        for size in plan.iter().cycle() {
+            if at == owned.len() {
+                break;
+            }
+            let end = (at + size).min(owned.len());
+            write_all_by(&mut w, &owned[at..end], deadline)?;
+            at = end;
+        }
+        Ok(())
+    });
+    let mut got = vec![0u8; data.len()];
+    let read = read_exact_by(s, &mut got, deadline);
+    let wrote = writer
+        .join()
+        .unwrap_or_else(|_| Err("writer thread panicked".into()));
+    read?;
+    wrote?;
+    compare(data, &got)
+}
+
+fn sizes(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+    let mut s = connect(target, deadline)?;
+    let sizes = [1, 2, 23, 24, 100, 1000, 1460, 4096, 65_536, 1 << 20];
+    for (i, &n) in sizes.iter().enumerate() {
+        let data = pattern(i as u32, n);
+        exchange(&mut s, &data, &[n], deadline).map_err(|e| format!("{n}-byte message: {e}"))?;
+    }
+    Ok(format!("{} sizes on one connection", sizes.len()))
+}
+
+fn chunkings(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+    let plans: [(&str, &[usize]); 4] = [
+        ("1 B", &[1]),
+        ("7 B", &[7]),
+        ("1000 B", &[1000]),
+        ("mixed", &[1, 3000, 17, 512, 2, 9000, 64]),
+    ];
+    for (name, plan) in plans {
+        let mut s = connect(target, deadline)?;
+        let data = pattern(100 + plan.len() as u32, 16 * 1024);
+        exchange(&mut s, &data, plan, deadline).map_err(|e| format!("{name} chunks: {e}"))?;
+    }
+    Ok("16 KiB in each chunking".into())
+}
+
+/// Sends requests back to back without waiting, then verifies the replies
+/// in order with the same verifier `run` uses.
+fn pipelined(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+    const N: u64 = 1000;
+    const SIZE: usize = 64;
+    let mut s = connect(target, deadline)?;
+    let mut data = Vec::with_capacity(N as usize * SIZE);
+    for seq in 0..N {
+        payload::append(&mut data, 7, seq, SIZE);
+    }
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
+    let writer = std::thread::spawn(move || write_all_by(&mut w, &data, deadline));
+    let mut got = vec![0u8; N as usize * SIZE];
+    let read = read_exact_by(&mut s, &mut got, deadline);
+    writer
+        .join()
+        .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
+    read?;
+    let mut v = StreamVerifier::new(7, SIZE);
+    let mut bad = Vec::new();
+    v.feed(&got, |seq, verdict| {
+        if verdict.is_bad() {
+            bad.push((seq, verdict));
+        }
+    });
+    match bad.first() {
+        None => Ok(format!("{N} x {SIZE} B in one burst, replies in order")),
+        Some((seq, verdict)) => Err(format!(
+            "{} bad replies; first: reply {seq} {verdict:?}",
+            bad.len()
+        )),
+    }
+}
+
+fn slow_reader(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+    const TOTAL: usize = 16 << 20;
+    let mut s = connect(target, deadline)?;
+    // A small receive buffer makes the server's writes come up short sooner.
+    // Not smaller than 64 KiB: below the loopback MSS the kernel's
+    // silly-window avoidance stalls the connection for seconds, whatever the
+    // server does.
+    let small: libc::c_int = 64 * 1024;
+    // SAFETY: setsockopt with a valid int option value on our own socket.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&small as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    let data = pattern(42, TOTAL);
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || write_all_by(&mut w, &sent, deadline));
+    // The load pattern under test, not synchronisation: read nothing at
+    // first so the server's socket buffer fills, then read in small sips.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut got = vec![0u8; TOTAL];
+    let mut at = 0;
+    while at < TOTAL {
+        let end = (at + 16 * 1024).min(TOTAL);
+        read_exact_by(&mut s, &mut got[at..end], deadline)
+            .map_err(|e| format!("at byte {at}: {e}"))?;
+        at = end;
+        if at < TOTAL / 4 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    writer
+        .join()
+        .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
+    compare(&data, &got)?;
+    Ok("16 MiB through a 64 KiB receive buffer, read slowly at first".into())
+}
+
+fn half_close(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+    const TOTAL: usize = 256 * 1024;
+    let mut s = connect(target, deadline)?;
+    let data = pattern(9, TOTAL);
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || -> Result<(), String> {
+        write_all_by(&mut w, &sent, deadline)?;
+        w.shutdown(Shutdown::Write)
+            .map_err(|e| format!("shutdown: {e}"))
+    });
+    let mut got = vec![0u8; TOTAL];
+    let read = read_exact_by(&mut s, &mut got, deadline);
+    writer
+        .join()
+        .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
+    read?;
+    compare(&data, &got)?;
+    // Now the server must close its side: read must return 0, not hang and
+    // not produce more bytes.
+    let mut extra = [0u8; 1];
+    s.set_read_timeout(Some(remaining(deadline)?))
+        .map_err(|e| e.to_string())?;
+    match s.read(&mut extra) {
+        Ok(0) => Ok("256 KiB echoed, then EOF".into()),
+        Ok(_) => Err("extra bytes after the echo".into()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err("all bytes echoed but the server never closed its side after our half-close".into())
+        }
+        Err(e) => Err(format!("error instead of EOF after half-close: {e}")),
+    }
+}
+
+fn concurrent(target: SocketAddr, deadline: Instant, conns: u32) -> CheckResult {
+    const ROUNDS: u64 = 5;
+    const SIZE: usize = 128;
+    // All connections are open at once before any is served.
+    let mut socks = Vec::new();
+    for _ in 0..conns {
+        socks.push(connect(target, deadline)?);
+    }
+    let mut buf = vec![0u8; SIZE];
+    for round in 0..ROUNDS {
+        for (i, s) in socks.iter_mut().enumerate() {
+            let mut req = Vec::with_capacity(SIZE);
+            payload::append(&mut req, i as u32, round, SIZE);
+            write_all_by(s, &req, deadline).map_err(|e| format!("connection {i}: {e}"))?;
+            read_exact_by(s, &mut buf, deadline)
+                .map_err(|e| format!("connection {i}, round {round}: {e}"))?;
+            compare(&req, &buf).map_err(|e| format!("connection {i}: {e}"))?;
+        }
+    }
+    Ok(format!(
+        "{conns} connections open at once, {ROUNDS} round trips each"
+    ))
+}
+
+/// Interleaves distinct streams over many connections, writing to all of
+/// them before reading any, and checks each got only its own bytes back.
+fn isolation(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+    const CONNS: u32 = 20;
+    const ROUNDS: u64 = 20;
+    const SIZE: usize = 512;
+    let mut socks = Vec::new();
+    for id in 0..CONNS {
+        socks.push((connect(target, deadline)?, StreamVerifier::new(id, SIZE)));
+    }
+    let mut buf = vec![0u8; SIZE];
+    for round in 0..ROUNDS {
+        for (id, (s, _)) in socks.iter_mut().enumerate() {
+            let mut req = Vec::with_capacity(SIZE);
+            payload::append(&mut req, id as u32, round, SIZE);
+            write_all_by(s, &req, deadline).map_err(|e| format!("connection {id}: {e}"))?;
+        }
+        for (id, (s, v)) in socks.iter_mut().enumerate() {
+            read_exact_by(s, &mut buf, deadline).map_err(|e| format!("connection {id}: {e}"))?;
+            let mut verdict = Verdict::Intact;
+            v.feed(&buf, |_, d| verdict = d);
+            match verdict {
+                Verdict::Intact => {}
+                Verdict::Foreign { got } => {
+                    return Err(format!(
+                        "connection {id} received bytes sent on connection {got}"
+                    ))
+                }
+                other => return Err(format!("connection {id}, round {round}: {other:?}")),
+            }
+        }
+    }
+    Ok(format!(
+        "{CONNS} interleaved streams, each got only its own bytes"
+    ))
+}

@@ -1,0 +1,145 @@
+//! The machine a measurement was taken on, and the knobs `loadgen` turns on
+//! it (CPU pinning, the open-file limit). Numbers without this context are
+//! hard to compare, so every JSON result carries an [`Env`].
+
+use std::io;
+
+use serde::Serialize;
+
+/// Facts about the machine and process, recorded beside every result.
+#[derive(Clone, Debug, Serialize)]
+pub struct Env {
+    /// `uname -sr`, e.g. `Linux 6.1.0`.
+    pub kernel: String,
+    /// CPUs online.
+    pub cpu_count: usize,
+    /// CPUs the generator may run on (its affinity mask).
+    pub generator_cpus: Vec<usize>,
+    /// CPUs the server was pinned to, when `loadgen` started it and pinned it.
+    pub server_cpus: Option<Vec<usize>>,
+    /// True when the generator and server were pinned to disjoint CPUs.
+    pub pinned: bool,
+    /// Soft and hard `RLIMIT_NOFILE` after `loadgen` raised the soft one.
+    pub fd_limit: FdLimit,
+}
+
+/// The open-file limit.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FdLimit {
+    /// Soft limit (what applies).
+    pub soft: u64,
+    /// Hard limit (the most the soft limit may be raised to).
+    pub hard: u64,
+}
+
+impl Env {
+    /// Describes this machine and process now.
+    pub fn capture(server_cpus: Option<Vec<usize>>) -> Env {
+        let generator_cpus = affinity().unwrap_or_default();
+        let pinned = server_cpus
+            .as_ref()
+            .is_some_and(|s| !s.is_empty() && s.iter().all(|c| !generator_cpus.contains(c)));
+        Env {
+            kernel: kernel(),
+            // SAFETY: sysconf has no preconditions.
+            cpu_count: unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize,
+            generator_cpus,
+            server_cpus,
+            pinned,
+            fd_limit: fd_limit(),
+        }
+    }
+}
+
+fn kernel() -> String {
+    // SAFETY: utsname is plain data; uname fills it in.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!("{} {}", field(&u.sysname), field(&u.release))
+}
+
+/// The open-file limit now.
+pub fn fd_limit() -> FdLimit {
+    // SAFETY: rlimit is plain data; getrlimit fills it in.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `r` is a valid rlimit.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) };
+    FdLimit {
+        soft: r.rlim_cur as u64,
+        hard: r.rlim_max as u64,
+    }
+}
+
+/// Raises the soft open-file limit to the hard one. Thousands of
+/// connections need thousands of descriptors, and a default soft limit of
+/// 1024 would otherwise fail a sweep halfway. Children inherit the limit.
+pub fn raise_fd_limit() {
+    // SAFETY: as in `fd_limit`.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `r` is a valid rlimit in both calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// CPUs the calling thread may run on.
+pub fn affinity() -> io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it in.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: CPU_ISSET only reads the set.
+    Ok((0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect())
+}
+
+/// Restricts the calling thread (and the threads and children it creates
+/// afterwards) to `cpus`.
+///
+/// Safe to call between `fork` and `exec`: it only makes one syscall.
+pub fn pin(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: CPU_SET writes inside `set`; c is below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_describes_this_machine() {
+        let e = Env::capture(None);
+        assert!(e.kernel.starts_with("Linux"), "{}", e.kernel);
+        assert!(e.cpu_count >= 1);
+        assert!(!e.generator_cpus.is_empty());
+        assert!(e.fd_limit.soft >= 1 && e.fd_limit.soft <= e.fd_limit.hard);
+        assert!(!e.pinned);
+    }
+}

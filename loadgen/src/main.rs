@@ -1,0 +1,154 @@
+//! `loadgen`: a verifying, coordinated-omission-free load generator for TCP
+//! echo servers.
+//!
+//! This file is the binary's edge: it parses the command line, dispatches to
+//! one subcommand, and turns the outcome into an exit status. Exit codes:
+//! 0 clean, 1 the server misbehaved or something failed at run time, 2 the
+//! command line was wrong. Errors are printed on one line, naming the flag,
+//! address or file involved.
+
+#![deny(missing_docs)]
+
+mod check;
+mod cli;
+mod compare;
+mod env;
+mod hdrlog;
+mod merge;
+mod payload;
+mod procstat;
+mod report;
+mod run;
+mod serve;
+mod stats;
+mod verify;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, UsageError};
+
+const EXIT_FAULT: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: print and succeed.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", one_line(&e.to_string()));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Command::Serve(args) = cli.command {
+        return serve::serve(args.args);
+    }
+    env::raise_fd_limit();
+    let outcome = match cli.command {
+        Command::Run(args) => commands::run(args),
+        Command::Compare(args) => commands::compare(args),
+        Command::Check(args) => commands::check(args),
+        Command::Merge(args) => commands::merge(args),
+        Command::Serve(_) => unreachable!("handled above"),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => {
+            // Piped into `head` or similar: the reader left, nothing to report.
+            ExitCode::from(EXIT_FAULT)
+        }
+        Err(e) => {
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAULT })
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Folds clap's multi-line messages ("error: …\n\n  --flag\n\nUsage: …") into
+/// the one line a script can log, dropping the usage hint.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writes `text` to stdout, reporting a closed pipe as an error the caller
+/// can recognise.
+fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+mod commands {
+    //! One function per subcommand: validate, act, report, choose the exit
+    //! status.
+
+    use std::process::ExitCode;
+
+    use anyhow::Context;
+
+    use super::{print, EXIT_FAULT};
+    use crate::cli::{CheckArgs, CompareArgs, MergeArgs, RunArgs};
+    use crate::env::Env;
+    use crate::report::summary::RunSummary;
+    use crate::run::{self, Load};
+
+    pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+        let (cfg, out) = args.validate()?;
+        let result = run::run(&cfg, &mut |_| {})?;
+        let summary = RunSummary::new(&cfg, &result, Env::capture(None));
+        if !out.quiet {
+            print(&summary.render())?;
+        }
+        for w in summary.warnings() {
+            eprintln!("{w}");
+        }
+        if let Some(path) = &out.json {
+            crate::report::json::write(path, &summary)?;
+        }
+        if let Some(path) = &out.hdr_log {
+            let open = matches!(cfg.load, Load::Open { .. });
+            crate::hdrlog::write(path, result.window_start, &result.intervals(), open)
+                .with_context(|| "--hdr-log")?;
+        }
+        if !summary.clean && out.quiet {
+            for e in &summary.error_messages {
+                eprintln!("fault: {e}");
+            }
+        }
+        Ok(if summary.clean {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_FAULT)
+        })
+    }
+
+    pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+        let cfg = args.validate()?;
+        crate::compare::compare(&cfg)
+    }
+
+    pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+        crate::check::check(args)
+    }
+
+    pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+        crate::merge::merge(args)
+    }
+}

@@ -1,0 +1,258 @@
+//! The figures a run is judged by, derived once from its raw measurements:
+//! throughput, fairness, percentiles, schedule lag, and whether the
+//! generator itself kept up. Both the text report and `--json` print this.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::run::result::{Counters, RunResult};
+use crate::run::{Load, RunConfig};
+use crate::stats::{self, Percentiles};
+
+/// p99 of the generator's own dispatch lag above which it is reported as
+/// not keeping up with its schedule.
+pub const GENERATOR_LAG_LIMIT: Duration = Duration::from_millis(1);
+
+/// How much the p99 send lag may exceed the p99 dispatch lag before the
+/// report notes server backpressure.
+pub const BACKPRESSURE_NOTE: Duration = Duration::from_millis(10);
+
+/// Requests and bytes per second.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Throughput {
+    /// Replies counted per second of the window.
+    pub requests_per_sec: f64,
+    /// Echoed payload bytes per second (one direction).
+    pub bytes_per_sec: f64,
+    /// `bytes_per_sec / 10^6`.
+    pub mb_per_sec: f64,
+    /// Jain's index over the per-connection reply counts (1 = perfectly fair).
+    pub jain_fairness: f64,
+}
+
+/// Lag figures in microseconds.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Lag {
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// How well the open-loop schedule was kept.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ScheduleReport {
+    /// `--rate`.
+    pub target_rate: f64,
+    /// Replies counted per second.
+    pub achieved_rate: f64,
+    /// How late the generator took due requests off its schedule (its own
+    /// timer and loop delay).
+    pub dispatch_lag_us: Lag,
+    /// How late requests were handed to their sockets (adds waiting for a
+    /// server that stopped reading).
+    pub send_lag_us: Lag,
+    /// False when the generator's own lag was large enough to distort the run.
+    pub generator_kept_up: bool,
+}
+
+/// Everything a run reports. Serialised as the `--json` document.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// `loadgen` and its version.
+    pub tool: String,
+    /// The configuration that ran.
+    pub config: RunConfig,
+    /// The machine it ran on.
+    pub env: Env,
+    /// Replies counted in the window.
+    pub requests: u64,
+    /// Reordered or truncated replies and failed connections.
+    pub errors: u64,
+    /// Damaged replies, including bytes from another connection.
+    pub corrupt: u64,
+    /// Every counter, broken down.
+    pub counters: Counters,
+    /// Requests and bytes per second, and fairness.
+    pub throughput: Throughput,
+    /// Latency from intended send time (the one to trust).
+    pub latency_us: Percentiles,
+    /// Open loop: latency from actual send time, for comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_us_uncorrected: Option<Percentiles>,
+    /// Open loop: how well the schedule was kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleReport>,
+    /// `(quantile, µs)` pairs of the latency distribution, for plots.
+    pub spectrum_us: Vec<(f64, f64)>,
+    /// The first few fault messages.
+    pub error_messages: Vec<String>,
+    /// True when no faults occurred.
+    pub clean: bool,
+}
+
+fn lag(h: &stats::Hist) -> Lag {
+    let p = Percentiles::of(h);
+    Lag {
+        p99: p.p99,
+        max: p.max,
+    }
+}
+
+impl RunSummary {
+    /// Derives the summary of `result`, which ran `cfg` on `env`.
+    pub fn new(cfg: &RunConfig, result: &RunResult, env: Env) -> RunSummary {
+        let m = &result.m;
+        let secs = result.window.as_secs_f64();
+        let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
+        let rps = m.counters.requests as f64 / secs;
+        let throughput = Throughput {
+            requests_per_sec: rps,
+            bytes_per_sec: rps * cfg.size as f64,
+            mb_per_sec: rps * cfg.size as f64 / 1e6,
+            jain_fairness: stats::jain_index(&per_conn),
+        };
+        let (uncorrected, schedule) = match cfg.load {
+            Load::Closed { .. } => (None, None),
+            Load::Open { rate } => {
+                let dispatch = lag(&m.dispatch_lag);
+                let kept_up = dispatch.p99 <= GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6;
+                let s = ScheduleReport {
+                    target_rate: rate,
+                    achieved_rate: rps,
+                    dispatch_lag_us: dispatch,
+                    send_lag_us: lag(&m.send_lag),
+                    generator_kept_up: kept_up,
+                };
+                (Some(Percentiles::of(&m.uncorrected)), Some(s))
+            }
+        };
+        RunSummary {
+            tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
+            config: cfg.clone(),
+            env,
+            requests: m.counters.requests,
+            errors: m.counters.errors_total(),
+            corrupt: m.counters.corrupt_total(),
+            counters: m.counters,
+            throughput,
+            latency_us: Percentiles::of(&m.corrected),
+            latency_us_uncorrected: uncorrected,
+            schedule,
+            spectrum_us: stats::spectrum(&m.corrected),
+            error_messages: m.errors.clone(),
+            clean: m.counters.clean(),
+        }
+    }
+
+    /// Warnings that must be seen even with `--quiet` (one per line).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if let Some(s) = &self.schedule {
+            if !s.generator_kept_up {
+                w.push(format!(
+                    "WARNING: THE GENERATOR COULD NOT KEEP UP WITH ITS OWN SCHEDULE: requests were taken off the \
+                     schedule {:.0} µs late at p99 ({:.0} µs max). Latencies include this lag. Use more --threads, \
+                     fewer --connections or a lower --rate.",
+                    s.dispatch_lag_us.p99, s.dispatch_lag_us.max
+                ));
+            }
+            // Send lag beyond the generator's own dispatch lag is time spent
+            // waiting for the server to read.
+            if s.send_lag_us.p99 - s.dispatch_lag_us.p99 > BACKPRESSURE_NOTE.as_secs_f64() * 1e6 {
+                w.push(format!(
+                    "note: requests waited up to {:.1} ms (p99) to be sent because the server was not reading \
+                     (backpressure); corrected latency counts that wait, uncorrected latency hides it.",
+                    s.send_lag_us.p99 / 1000.0
+                ));
+            }
+        }
+        if self.counters.unsent > 0 {
+            w.push(format!(
+                "WARNING: {} requests scheduled in the window were never sent: the server stopped taking data, \
+                 the generator fell behind, or a connection failed. The latency percentiles do not include them, so they \
+                 UNDERSTATE the latency of this run. Lower --rate.",
+                self.counters.unsent
+            ));
+        }
+        if self.requests == 0 {
+            w.push("WARNING: no request completed in the measurement window.".into());
+        }
+        w
+    }
+
+    /// The human-readable report.
+    pub fn render(&self) -> String {
+        let c = &self.config;
+        let mut s = String::new();
+        let load = match c.load {
+            Load::Closed { depth } => format!("closed loop, depth {depth}"),
+            Load::Open { rate } => format!("open loop, {rate} req/s"),
+        };
+        let _ = writeln!(
+            s,
+            "target {}  {load}  {} connections x {} B  {:?} (+{:?} warm-up)  {} thread(s)",
+            c.target, c.connections, c.size, c.duration, c.warmup, c.threads
+        );
+        let t = &self.throughput;
+        let _ = writeln!(
+            s,
+            "requests   {:>12}   {:.0} req/s   {:.2} MB/s   fairness (Jain) {:.4}",
+            self.requests, t.requests_per_sec, t.mb_per_sec, t.jain_fairness
+        );
+        let _ = writeln!(
+            s,
+            "{:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+            "latency µs", "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean"
+        );
+        let row = |name: &str, p: &Percentiles| {
+            format!(
+                "{name:<10}{:>10.1}{:>10.1}{:>10.1}{:>10.1}{:>10.1}{:>10.1}{:>10.1}",
+                p.p50, p.p90, p.p99, p.p999, p.p9999, p.max, p.mean
+            )
+        };
+        match &self.latency_us_uncorrected {
+            None => {
+                let _ = writeln!(s, "{}", row("", &self.latency_us));
+            }
+            Some(u) => {
+                let _ = writeln!(
+                    s,
+                    "{}   <- from intended send time",
+                    row("corrected", &self.latency_us)
+                );
+                let _ = writeln!(s, "{}   <- from actual send time", row("uncorr.", u));
+            }
+        }
+        if let Some(sch) = &self.schedule {
+            let _ = writeln!(
+                s,
+                "schedule   target {:.0} req/s, achieved {:.0} req/s; dispatch lag p99 {:.0} µs max {:.0} µs; \
+                 send lag p99 {:.0} µs max {:.0} µs",
+                sch.target_rate,
+                sch.achieved_rate,
+                sch.dispatch_lag_us.p99,
+                sch.dispatch_lag_us.max,
+                sch.send_lag_us.p99,
+                sch.send_lag_us.max
+            );
+        }
+        let k = &self.counters;
+        if self.clean {
+            let _ = writeln!(s, "faults     none: every echoed byte verified");
+        } else {
+            let _ = writeln!(
+                s,
+                "FAULTS     corrupt {}  foreign {}  reordered {}  truncated {}  connection errors {}",
+                k.corrupt, k.foreign, k.reordered, k.truncated, k.connection_errors
+            );
+            for e in &self.error_messages {
+                let _ = writeln!(s, "  {e}");
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,555 @@
+//! One generator event loop: a `mio::Poll`, a timer, and a share of the
+//! connections. `--threads T` runs T of these, each on its own thread, with
+//! nothing shared between them but the start instant and two progress
+//! counters.
+//!
+//! # The loop
+//! Each turn: move the phase on if its deadline passed, take every due
+//! open-loop slot off the schedule (in deadline order, from a heap), arm the
+//! timer for the next deadline, poll, then serve socket events. Readiness is
+//! edge-triggered, so every read drains to `WouldBlock` and every write goes
+//! until the buffer is empty or `WouldBlock`.
+//!
+//! # What is counted
+//! A reply counts when its request was *intended* inside the measurement
+//! window `[warmup_end, end)`. In closed loop the intended time is simply
+//! the moment the previous reply freed the slot; in open loop it is the
+//! schedule's. Faults (damaged, reordered, missing replies, failed
+//! connections) are counted whenever they happen, warm-up included: a
+//! corrupt byte is never acceptable.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::conn::{Conn, Inflight, ReadEnd};
+use super::result::Measurements;
+use super::schedule::Schedule;
+use super::timer::Timer;
+use super::Load;
+use crate::stats;
+use crate::verify::Verdict;
+
+const TIMER: Token = Token(usize::MAX);
+
+/// Phase deadlines, in ns since the run's base instant.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeline {
+    /// End of warm-up and start of the measurement window.
+    pub warmup_end: u64,
+    /// End of the measurement window: no new requests after this.
+    pub end: u64,
+    /// Give up waiting for outstanding replies at this time.
+    pub drain_deadline: u64,
+}
+
+/// What one engine is asked to do.
+#[derive(Clone, Debug)]
+pub struct EngineSpec {
+    /// The server.
+    pub target: SocketAddr,
+    /// Global indices of this engine's connections.
+    pub conn_ids: Vec<u32>,
+    /// Connections across all engines (for the schedule's interleaving).
+    pub total_conns: u32,
+    /// Request size in bytes.
+    pub size: usize,
+    /// Closed or open loop.
+    pub load: Load,
+    /// Phase deadlines.
+    pub timeline: Timeline,
+    /// `--hdr-log` interval length, when intervals are wanted.
+    pub interval: Option<Duration>,
+}
+
+/// Counters the coordinator reads for the progress display.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Replies counted in the window so far.
+    pub completed: AtomicU64,
+    /// Faults so far.
+    pub faults: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Warmup,
+    Measure,
+    Drain,
+}
+
+/// An engine with its connections established, ready to run.
+pub struct Engine {
+    spec: EngineSpec,
+    poll: Poll,
+    timer: Timer,
+    conns: Vec<Conn>,
+    schedules: Vec<Schedule>,
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
+    m: Measurements,
+    phase: Phase,
+    /// The run's time zero; all times are ns since this instant.
+    base: Instant,
+    scratch: Vec<u8>,
+    done: Vec<(Inflight, Verdict)>,
+}
+
+fn interrupted(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}
+
+impl Engine {
+    /// Opens every connection of `spec`, waiting at most `timeout` for all
+    /// of them.
+    ///
+    /// # Errors
+    /// The first connection that fails, or `TimedOut`. The caller adds the
+    /// address to the message.
+    pub fn connect(spec: EngineSpec, timeout: Duration) -> io::Result<Engine> {
+        let mut poll = Poll::new()?;
+        let mut conns = Vec::with_capacity(spec.conn_ids.len());
+        for (i, &id) in spec.conn_ids.iter().enumerate() {
+            let mut stream = TcpStream::connect(spec.target)?;
+            poll.registry().register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            conns.push(Conn::new(stream, id, spec.size));
+        }
+        wait_connected(&mut poll, &mut conns, timeout)?;
+        let mut timer = Timer::new()?;
+        poll.registry()
+            .register(&mut timer, TIMER, Interest::READABLE)?;
+        let m = Measurements::new(spec.total_conns as usize);
+        Ok(Engine {
+            spec,
+            poll,
+            timer,
+            conns,
+            schedules: Vec::new(),
+            heap: BinaryHeap::new(),
+            m,
+            phase: Phase::Warmup,
+            base: Instant::now(),
+            scratch: vec![0; 64 * 1024],
+            done: Vec::new(),
+        })
+    }
+
+    /// Runs the timeline from `base` to the end of the drain and returns
+    /// what was measured. Progress is published to `live` as it happens.
+    ///
+    /// # Errors
+    /// Only failures of the poller or timer; connection failures are
+    /// measurements, not errors.
+    pub fn run(mut self, base: Instant, live: &Live) -> io::Result<Measurements> {
+        let t = self.spec.timeline;
+        self.base = base;
+        // Wait for the common start so all engines share one timeline.
+        while Instant::now() < base {
+            std::thread::sleep(base.saturating_duration_since(Instant::now()));
+        }
+        self.start();
+        if t.warmup_end == 0 {
+            self.phase = Phase::Measure;
+        }
+        let mut events = Events::with_capacity(1024);
+        let mut armed: Option<u64> = None;
+        let mut published = (0, 0);
+        loop {
+            let now = self.clock();
+            if self.phase == Phase::Warmup && now >= t.warmup_end {
+                self.dispatch_due(t.warmup_end - 1);
+                self.phase = Phase::Measure;
+                self.restart_schedules(t.warmup_end);
+            }
+            if self.phase != Phase::Drain {
+                self.dispatch_due(now.min(t.end - 1));
+                if now >= t.end {
+                    self.phase = Phase::Drain;
+                }
+            }
+            if self.phase == Phase::Drain
+                && (now >= t.drain_deadline || self.conns.iter().all(|c| !c.open || c.drained()))
+            {
+                break;
+            }
+            let faults = self.m.counters.corrupt_total() + self.m.counters.errors_total();
+            let counts = (self.m.counters.requests, faults);
+            if counts != published {
+                live.completed
+                    .fetch_add(counts.0 - published.0, Ordering::Relaxed);
+                live.faults
+                    .fetch_add(counts.1 - published.1, Ordering::Relaxed);
+                published = counts;
+            }
+            let next = self.next_deadline();
+            if armed != Some(next) {
+                self.timer
+                    .arm(Duration::from_nanos(next.saturating_sub(now)))?;
+                armed = Some(next);
+            }
+            // The timeout is only a safety net; the timer is what wakes us.
+            match self
+                .poll
+                .poll(&mut events, Some(Duration::from_millis(250)))
+            {
+                Ok(()) => {}
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                if event.token() == TIMER {
+                    self.timer.ack();
+                    armed = None;
+                    continue;
+                }
+                let i = event.token().0;
+                if !self.conns[i].open {
+                    continue;
+                }
+                let closing = event.is_read_closed() || event.is_error();
+                if event.is_readable() || closing {
+                    self.on_readable(i, closing);
+                }
+                if self.conns[i].open {
+                    self.send(i);
+                }
+            }
+        }
+        self.finish();
+        live.completed
+            .fetch_add(self.m.counters.requests - published.0, Ordering::Relaxed);
+        Ok(self.m)
+    }
+
+    /// Now, in ns since the base instant. Read afresh wherever a time is
+    /// recorded: one turn of the loop can take long under heavy load, and a
+    /// stale time would hide exactly that.
+    fn clock(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+
+    fn in_window(&self, intended: u64) -> bool {
+        let t = self.spec.timeline;
+        intended >= t.warmup_end && intended < t.end
+    }
+
+    fn start(&mut self) {
+        let now = self.clock();
+        match self.spec.load {
+            Load::Closed { depth } => {
+                for i in 0..self.conns.len() {
+                    for _ in 0..depth {
+                        self.conns[i].issue(now, now);
+                    }
+                    self.send(i);
+                }
+            }
+            Load::Open { rate } => {
+                for (i, c) in self.conns.iter().enumerate() {
+                    let s = Schedule::new(0, c.id, self.spec.total_conns, rate);
+                    self.heap.push(Reverse((s.next_due(), i)));
+                    self.schedules.push(s);
+                }
+            }
+        }
+    }
+
+    fn restart_schedules(&mut self, origin: u64) {
+        if self.schedules.is_empty() {
+            return;
+        }
+        self.heap.clear();
+        for (i, s) in self.schedules.iter_mut().enumerate() {
+            s.restart(origin);
+            if self.conns[i].open {
+                self.heap.push(Reverse((s.next_due(), i)));
+            }
+        }
+    }
+
+    /// Moves every schedule slot due by `limit` into its connection's backlog.
+    fn dispatch_due(&mut self, limit: u64) {
+        while let Some(&Reverse((due, i))) = self.heap.peek() {
+            if due > limit {
+                break;
+            }
+            let now = self.clock();
+            self.heap.pop();
+            if !self.conns[i].open {
+                continue;
+            }
+            let t = self.spec.timeline;
+            let (conn, lag) = (&mut self.conns[i], &mut self.m.dispatch_lag);
+            self.schedules[i].take_due(limit, |intended| {
+                if intended >= t.warmup_end && intended < t.end {
+                    stats::record(lag, now.saturating_sub(intended));
+                }
+                conn.backlog.push_back(intended);
+            });
+            self.heap.push(Reverse((self.schedules[i].next_due(), i)));
+            self.send(i);
+        }
+    }
+
+    fn next_deadline(&self) -> u64 {
+        let t = self.spec.timeline;
+        let phase_end = match self.phase {
+            Phase::Warmup => t.warmup_end,
+            Phase::Measure => t.end,
+            Phase::Drain => t.drain_deadline,
+        };
+        match self.heap.peek() {
+            Some(&Reverse((due, _))) if self.phase != Phase::Drain => due.min(phase_end),
+            _ => phase_end,
+        }
+    }
+
+    /// Issues backlogged requests while there is room, then writes.
+    ///
+    /// Once the window has ended nothing more is issued: the drain only
+    /// collects replies to what is already sent. A backlog left then means
+    /// the server could not keep up; it is counted as unsent, not fed to an
+    /// overloaded server for another few seconds.
+    fn send(&mut self, i: usize) {
+        let end = self.spec.timeline.end;
+        loop {
+            // The clock is read only when there is something to issue: in
+            // closed loop the backlog is always empty and this is hot.
+            let mut issuing = false;
+            if !self.conns[i].backlog.is_empty() {
+                let now = self.clock();
+                issuing = now < end;
+                while issuing && self.conns[i].has_room() {
+                    let Some(intended) = self.conns[i].backlog.pop_front() else {
+                        break;
+                    };
+                    if self.in_window(intended) {
+                        stats::record(&mut self.m.send_lag, now.saturating_sub(intended));
+                    }
+                    self.conns[i].issue(intended, now);
+                }
+            }
+            if let Err(e) = self.conns[i].flush() {
+                self.fail(i, &e.to_string());
+                return;
+            }
+            if let Err(e) = self.watch_writable(i) {
+                self.fail(i, &e.to_string());
+                return;
+            }
+            // Stop when the socket is full or there is nothing left to issue.
+            if self.conns[i].unsent() > 0 || self.conns[i].backlog.is_empty() || !issuing {
+                return;
+            }
+        }
+    }
+
+    /// Asks for writable events only while connection `i` has bytes the
+    /// socket would not take. Registered for them all the time, every ACK
+    /// that frees send-buffer space would wake the loop for nothing, and in
+    /// ping-pong, where writes never block, that is most of the events.
+    /// Re-registering makes epoll check readiness again at once, so a socket
+    /// that drained in between is not missed.
+    fn watch_writable(&mut self, i: usize) -> io::Result<()> {
+        let c = &mut self.conns[i];
+        let want = c.unsent() > 0;
+        if want != c.write_interest {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            self.poll
+                .registry()
+                .reregister(&mut c.stream, Token(i), interest)?;
+            c.write_interest = want;
+        }
+        Ok(())
+    }
+
+    fn on_readable(&mut self, i: usize, closing: bool) {
+        let mut done = std::mem::take(&mut self.done);
+        let end = self.conns[i].read(&mut self.scratch, closing, &mut done);
+        let now = self.clock();
+        let completed = done.len();
+        for (timing, verdict) in done.drain(..) {
+            self.on_reply(i, timing, verdict, now);
+        }
+        self.done = done;
+        match end {
+            Ok(ReadEnd::Drained) => {}
+            Ok(ReadEnd::Eof) => {
+                self.fail(i, "server closed the connection");
+                return;
+            }
+            Err(e) => {
+                self.fail(i, &e.to_string());
+                return;
+            }
+        }
+        if let Load::Closed { .. } = self.spec.load {
+            if now < self.spec.timeline.end {
+                for _ in 0..completed {
+                    self.conns[i].issue(now, now);
+                }
+            }
+        }
+    }
+
+    fn on_reply(&mut self, i: usize, timing: Inflight, verdict: Verdict, now: u64) {
+        let id = self.conns[i].id;
+        if self.in_window(timing.intended) {
+            let corrected = now.saturating_sub(timing.intended);
+            let uncorrected = now.saturating_sub(timing.sent);
+            self.m.counters.requests += 1;
+            self.m.per_conn[id as usize] += 1;
+            stats::record(&mut self.m.corrected, corrected);
+            // In closed loop a request is sent when it is due: the two
+            // latencies are one, and the second record would be wasted work.
+            if let Load::Open { .. } = self.spec.load {
+                stats::record(&mut self.m.uncorrected, uncorrected);
+            }
+            if let Some(len) = self.spec.interval {
+                let idx = ((now - self.spec.timeline.warmup_end) / len.as_nanos() as u64) as usize;
+                if self.m.intervals.len() <= idx {
+                    self.m.intervals.resize(idx + 1, None);
+                }
+                let (c, u) = self.m.intervals[idx]
+                    .get_or_insert_with(|| (stats::new_hist(), stats::new_hist()));
+                stats::record(c, corrected);
+                stats::record(u, uncorrected);
+            }
+        }
+        let what = match verdict {
+            Verdict::Intact => return,
+            Verdict::Corrupt => {
+                self.m.counters.corrupt += 1;
+                "corrupt reply (bytes differ from the request)".to_string()
+            }
+            Verdict::Reordered { got } => {
+                self.m.counters.reordered += 1;
+                format!("reordered reply (carried request #{got} of this connection)")
+            }
+            Verdict::Foreign { got } => {
+                self.m.counters.foreign += 1;
+                format!("reply carried bytes sent on connection {got}")
+            }
+        };
+        let msg = format!("{} connection {id}: {what}", self.spec.target);
+        self.m.note_error(msg);
+    }
+
+    /// Closes connection `i` after a failure, charging everything it still
+    /// owed as truncated or unsent.
+    fn fail(&mut self, i: usize, why: &str) {
+        let t = self.spec.timeline;
+        let c = &mut self.conns[i];
+        c.open = false;
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        let owed = c.outstanding();
+        let unsent = c
+            .backlog
+            .iter()
+            .filter(|&&x| x >= t.warmup_end && x < t.end)
+            .count() as u64;
+        c.backlog.clear();
+        c.inflight.clear();
+        let id = c.id;
+        self.m.counters.connection_errors += 1;
+        self.m.counters.truncated += owed;
+        self.m.counters.unsent += unsent;
+        let msg = format!(
+            "{} connection {id}: {why} ({owed} replies outstanding)",
+            self.spec.target
+        );
+        self.m.note_error(msg);
+    }
+
+    /// Charges what is still missing when the drain ends.
+    fn finish(&mut self) {
+        let t = self.spec.timeline;
+        for c in self.conns.iter_mut().filter(|c| c.open) {
+            let owed = c.outstanding();
+            let unsent = c
+                .backlog
+                .iter()
+                .filter(|&&x| x >= t.warmup_end && x < t.end)
+                .count() as u64;
+            self.m.counters.unsent += unsent;
+            if owed > 0 {
+                self.m.counters.truncated += owed;
+                let msg = format!(
+                    "{} connection {}: {owed} replies still missing at the drain deadline ({} bytes of one received)",
+                    self.spec.target,
+                    c.id,
+                    c.partial_reply()
+                );
+                if self.m.errors.len() < super::result::MAX_ERROR_MESSAGES {
+                    self.m.errors.push(msg);
+                }
+            }
+        }
+    }
+}
+
+/// Waits until every connection has completed its handshake.
+fn wait_connected(poll: &mut Poll, conns: &mut [Conn], timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut connected = vec![false; conns.len()];
+    let mut left = conns.len();
+    let mut events = Events::with_capacity(1024);
+    while left > 0 {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{left} of {} connections not established after {timeout:?}",
+                    conns.len()
+                ),
+            ));
+        }
+        match poll.poll(&mut events, Some(remaining)) {
+            Ok(()) => {}
+            Err(e) if interrupted(&e) => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            let i = event.token().0;
+            if connected[i] {
+                continue;
+            }
+            let s = &mut conns[i].stream;
+            if let Some(e) = s.take_error()? {
+                return Err(e);
+            }
+            match s.peer_addr() {
+                Ok(_) => {
+                    // Latency is the point: never let Nagle hold a request back.
+                    s.set_nodelay(true)?;
+                    // From now on writable events are wanted only while a
+                    // write is blocked (see `Engine::watch_writable`).
+                    poll.registry()
+                        .reregister(s, Token(i), Interest::READABLE)?;
+                    conns[i].write_interest = false;
+                    connected[i] = true;
+                    left -= 1;
+                }
+                // Still connecting (or a spurious event): wait for the next one.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}

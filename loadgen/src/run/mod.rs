@@ -1,0 +1,266 @@
+//! `loadgen run`: drive one server, measure it, and merge what every engine
+//! saw.
+//!
+//! The coordinator (this file) spreads the connections over `threads`
+//! engines ([`engine`]), waits until every connection is established, gives
+//! all engines one common start instant, shows progress while they run, and
+//! merges their [`result::Measurements`]. Engines never talk to each other;
+//! the only data flowing back during the run is two progress counters.
+
+pub mod conn;
+pub mod engine;
+pub mod result;
+pub mod schedule;
+pub mod timer;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use engine::{Engine, EngineSpec, Live, Timeline};
+use result::{Measurements, RunResult};
+
+/// How requests are paced.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Load {
+    /// Each connection keeps `depth` requests in flight.
+    Closed {
+        /// Requests in flight per connection (1 = ping-pong).
+        depth: u32,
+    },
+    /// Requests go out on a fixed schedule at `rate` per second in total.
+    Open {
+        /// Total requests per second over all connections.
+        rate: f64,
+    },
+}
+
+/// A validated `loadgen run` configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunConfig {
+    /// The server.
+    pub target: SocketAddr,
+    /// Connections in total.
+    pub connections: u32,
+    /// Bytes per request.
+    pub size: usize,
+    /// Pacing.
+    pub load: Load,
+    /// Length of the measurement window.
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    /// Traffic before the window that is not counted.
+    #[serde(serialize_with = "secs")]
+    pub warmup: Duration,
+    /// Event loops (threads) the connections are spread over.
+    pub threads: u32,
+    /// `--hdr-log` interval length, when intervals are wanted.
+    #[serde(skip)]
+    pub interval: Option<Duration>,
+    /// Show a live progress bar (only drawn on a terminal).
+    #[serde(skip)]
+    pub progress: bool,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// How long to wait for every connection's handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long after the window ends outstanding replies are still awaited.
+/// Anything still missing then is counted as truncated.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Moments in a run the caller may want to act on (e.g. sample a server's
+/// CPU time exactly around the measurement window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// The measurement window begins (warm-up is over).
+    WindowStart,
+    /// The measurement window ends (the drain begins).
+    WindowEnd,
+}
+
+/// Runs the load described by `cfg` and returns the merged measurements.
+///
+/// `on_moment` is called from the calling thread within a few milliseconds
+/// of each [`Moment`].
+///
+/// # Errors
+/// When a connection cannot be established (the message names the target
+/// address) or an engine's poller fails. Server misbehaviour is not an
+/// error: it is counted in the result.
+pub fn run(cfg: &RunConfig, on_moment: &mut dyn FnMut(Moment)) -> io::Result<RunResult> {
+    let threads = cfg.threads.clamp(1, cfg.connections);
+    let warmup = cfg.warmup.as_nanos() as u64;
+    let timeline = Timeline {
+        warmup_end: warmup,
+        end: warmup + cfg.duration.as_nanos() as u64,
+        drain_deadline: warmup + (cfg.duration + DRAIN_TIMEOUT).as_nanos() as u64,
+    };
+    let live = Arc::new(Live::default());
+    let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
+    let mut go = Vec::new();
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let spec = EngineSpec {
+            target: cfg.target,
+            conn_ids: (t..cfg.connections).step_by(threads as usize).collect(),
+            total_conns: cfg.connections,
+            size: cfg.size,
+            load: cfg.load,
+            timeline,
+            interval: cfg.interval,
+        };
+        let (go_tx, go_rx) = mpsc::channel::<Option<Instant>>();
+        go.push(go_tx);
+        let ready = ready_tx.clone();
+        let live = Arc::clone(&live);
+        let handle = std::thread::Builder::new()
+            .name(format!("loadgen-engine-{t}"))
+            .spawn(move || -> io::Result<Option<Measurements>> {
+                let engine = match Engine::connect(spec, CONNECT_TIMEOUT) {
+                    Ok(e) => {
+                        let _ = ready.send(Ok(()));
+                        e
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return Ok(None);
+                    }
+                };
+                match go_rx.recv() {
+                    Ok(Some(base)) => engine.run(base, &live).map(Some),
+                    _ => Ok(None),
+                }
+            })?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+
+    let mut failure = None;
+    for _ in 0..threads {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(_) => {
+                failure.get_or_insert(io::Error::other("a generator thread died while connecting"));
+            }
+        }
+    }
+    if let Some(e) = failure {
+        for g in &go {
+            let _ = g.send(None);
+        }
+        for h in handles {
+            let _ = h.join();
+        }
+        return Err(io::Error::new(
+            e.kind(),
+            format!("cannot connect to {}: {e}", cfg.target),
+        ));
+    }
+
+    // A short lead so every engine is parked before the start.
+    let base = Instant::now() + Duration::from_millis(2);
+    let wall_base = SystemTime::now() + Duration::from_millis(2);
+    for g in &go {
+        let _ = g.send(Some(base));
+    }
+    watch(cfg, base, &timeline, &live, &handles, on_moment);
+
+    let mut merged = Measurements::new(cfg.connections as usize);
+    for h in handles {
+        match h.join() {
+            Ok(Ok(Some(m))) => merged.merge(&m),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("a generator thread panicked")),
+        }
+    }
+    Ok(RunResult {
+        m: merged,
+        window: cfg.duration,
+        window_start: wall_base + cfg.warmup,
+        interval: cfg.interval,
+    })
+}
+
+/// Shows progress and fires the moment callbacks until every engine is done.
+fn watch<T>(
+    cfg: &RunConfig,
+    base: Instant,
+    t: &Timeline,
+    live: &Live,
+    handles: &[std::thread::JoinHandle<T>],
+    on_moment: &mut dyn FnMut(Moment),
+) {
+    let total = t.end;
+    let bar = if cfg.progress {
+        // indicatif hides itself when stderr is not a terminal.
+        ProgressBar::with_draw_target(Some(total / 1_000_000), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {elapsed_precise} {msg}")
+            .expect("constant template")
+            .progress_chars("=> "),
+    );
+    let at = |ns: u64| base + Duration::from_nanos(ns);
+    let mut pending = vec![
+        (at(t.warmup_end), Moment::WindowStart),
+        (at(t.end), Moment::WindowEnd),
+    ];
+    let tick = Duration::from_millis(100);
+    let mut last = (Instant::now(), 0u64);
+    let mut rate = 0.0;
+    while handles.iter().any(|h| !h.is_finished()) {
+        let now = Instant::now();
+        while let Some(&(when, moment)) = pending.first() {
+            if now < when {
+                break;
+            }
+            on_moment(moment);
+            pending.remove(0);
+        }
+        let done = live.completed.load(Ordering::Relaxed);
+        let faults = live.faults.load(Ordering::Relaxed);
+        if now.duration_since(last.0) >= Duration::from_millis(500) {
+            rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+            last = (now, done);
+        }
+        let elapsed = now.saturating_duration_since(base).as_nanos() as u64;
+        let phase = if elapsed < t.warmup_end {
+            "warm-up"
+        } else if elapsed < t.end {
+            "measuring"
+        } else {
+            "draining"
+        };
+        bar.set_position(elapsed.min(total) / 1_000_000);
+        bar.set_message(format!(
+            "{phase}  {done} requests  {rate:.0} req/s  {faults} faults"
+        ));
+        // Sleep until the next tick or moment, whichever is first: this is a
+        // display refresh, not synchronisation; `is_finished` decides the end.
+        let next = pending
+            .first()
+            .map_or(now + tick, |&(w, _)| w.min(now + tick));
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    for (_, moment) in pending {
+        on_moment(moment);
+    }
+    bar.finish_and_clear();
+}

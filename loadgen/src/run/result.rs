@@ -1,0 +1,186 @@
+//! What a run measured: produced by the engines, merged by the coordinator,
+//! read by the reports. Plain data, no behaviour beyond merging.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::stats::{self, Hist};
+
+/// Event counts of a run. Everything but `requests` and `unsent` is a fault
+/// of the server (or the network) and makes `loadgen run` exit 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Replies completed for requests intended inside the measurement window.
+    pub requests: u64,
+    /// Replies whose bytes were damaged.
+    pub corrupt: u64,
+    /// Replies carrying another request of the same connection.
+    pub reordered: u64,
+    /// Replies carrying bytes sent on another connection.
+    pub foreign: u64,
+    /// Requests whose reply was cut short or never came: the connection
+    /// failed or closed, or the drain deadline passed.
+    pub truncated: u64,
+    /// Connections that failed (reset, unexpected EOF, extra bytes, …).
+    pub connection_errors: u64,
+    /// Open loop: requests due inside the window that were never sent.
+    pub unsent: u64,
+}
+
+impl Counters {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &Counters) {
+        self.requests += o.requests;
+        self.corrupt += o.corrupt;
+        self.reordered += o.reordered;
+        self.foreign += o.foreign;
+        self.truncated += o.truncated;
+        self.connection_errors += o.connection_errors;
+        self.unsent += o.unsent;
+    }
+
+    /// Damaged replies of any kind: corrupt, foreign (mixed connections).
+    pub fn corrupt_total(&self) -> u64 {
+        self.corrupt + self.foreign
+    }
+
+    /// Faults other than damaged bytes: reordering, truncation, failed
+    /// connections.
+    pub fn errors_total(&self) -> u64 {
+        self.reordered + self.truncated + self.connection_errors
+    }
+
+    /// True when the server did nothing wrong.
+    pub fn clean(&self) -> bool {
+        self.corrupt_total() == 0 && self.errors_total() == 0
+    }
+}
+
+/// Latency recorded during one `--hdr-log` interval.
+#[derive(Clone, Debug)]
+pub struct Interval {
+    /// Start, relative to the start of the measurement window.
+    pub start: Duration,
+    /// Length of the interval.
+    pub length: Duration,
+    /// Latency from intended send time.
+    pub corrected: Hist,
+    /// Latency from actual send time.
+    pub uncorrected: Hist,
+}
+
+/// Everything one engine (or, merged, the whole run) measured.
+#[derive(Clone, Debug)]
+pub struct Measurements {
+    /// Event counts.
+    pub counters: Counters,
+    /// Latency from each request's intended send time to its complete reply.
+    pub corrected: Hist,
+    /// Latency from each request's actual send time to its complete reply.
+    pub uncorrected: Hist,
+    /// Open loop: how late the generator took each due slot off the schedule
+    /// (its own timer and loop delay, independent of the server).
+    pub dispatch_lag: Hist,
+    /// Open loop: how late each request was handed to its socket (includes
+    /// waiting behind a server that stopped reading).
+    pub send_lag: Hist,
+    /// Replies counted per connection, indexed by global connection index.
+    pub per_conn: Vec<u64>,
+    /// `--hdr-log` intervals, by index from the window start.
+    pub intervals: Vec<Option<(Hist, Hist)>>,
+    /// The first few failure messages, each naming its connection.
+    pub errors: Vec<String>,
+}
+
+/// How many failure messages are kept verbatim.
+pub const MAX_ERROR_MESSAGES: usize = 5;
+
+impl Measurements {
+    /// Empty measurements for `conns` connections.
+    pub fn new(conns: usize) -> Measurements {
+        Measurements {
+            counters: Counters::default(),
+            corrected: stats::new_hist(),
+            uncorrected: stats::new_hist(),
+            dispatch_lag: stats::new_hist(),
+            send_lag: stats::new_hist(),
+            per_conn: vec![0; conns],
+            intervals: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Adds `o` into `self`.
+    pub fn merge(&mut self, o: &Measurements) {
+        self.counters.add(&o.counters);
+        stats::merge(&mut self.corrected, &o.corrected);
+        stats::merge(&mut self.uncorrected, &o.uncorrected);
+        stats::merge(&mut self.dispatch_lag, &o.dispatch_lag);
+        stats::merge(&mut self.send_lag, &o.send_lag);
+        for (a, b) in self.per_conn.iter_mut().zip(&o.per_conn) {
+            *a += b;
+        }
+        if self.intervals.len() < o.intervals.len() {
+            self.intervals.resize(o.intervals.len(), None);
+        }
+        for (a, b) in self.intervals.iter_mut().zip(&o.intervals) {
+            match (a.as_mut(), b) {
+                (Some((ac, au)), Some((bc, bu))) => {
+                    stats::merge(ac, bc);
+                    stats::merge(au, bu);
+                }
+                (None, Some(b)) => *a = Some(b.clone()),
+                _ => {}
+            }
+        }
+        for e in &o.errors {
+            if self.errors.len() < MAX_ERROR_MESSAGES {
+                self.errors.push(e.clone());
+            }
+        }
+    }
+
+    /// Records a failure message if fewer than [`MAX_ERROR_MESSAGES`] are kept.
+    pub fn note_error(&mut self, msg: String) {
+        if self.errors.len() < MAX_ERROR_MESSAGES {
+            self.errors.push(msg);
+        }
+    }
+}
+
+/// The merged result of a run, with the wall-clock time its window began.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Merged measurements of all engines.
+    pub m: Measurements,
+    /// Length of the measurement window.
+    pub window: Duration,
+    /// Wall-clock time the measurement window began.
+    pub window_start: SystemTime,
+    /// Length of one `--hdr-log` interval, if intervals were recorded.
+    pub interval: Option<Duration>,
+}
+
+impl RunResult {
+    /// The recorded intervals, in order, skipping ones with no data.
+    pub fn intervals(&self) -> Vec<Interval> {
+        let Some(len) = self.interval else {
+            return Vec::new();
+        };
+        self.m
+            .intervals
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let (c, u) = v.as_ref()?;
+                Some(Interval {
+                    start: len * i as u32,
+                    length: len,
+                    corrected: c.clone(),
+                    uncorrected: u.clone(),
+                })
+            })
+            .collect()
+    }
+}

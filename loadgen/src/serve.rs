@@ -1,0 +1,182 @@
+//! echod, in this binary and as a child process.
+//!
+//! `loadgen serve -- ARGS` runs `echod::cli::run` with ARGS, so `compare`
+//! and the tests need no separately built echod binary: they start
+//! `current_exe() serve -- --model M --listen 127.0.0.1:0` and learn the port
+//! from the `listening on tcp://ADDR` line echod prints.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::procstat::{self, Memory};
+
+/// Runs echod in this process with `args` (not including a program name)
+/// until it is signalled; returns its exit status.
+pub fn serve(args: Vec<OsString>) -> ExitCode {
+    echod::cli::run(std::iter::once(OsString::from("echod")).chain(args))
+}
+
+/// How long a child gets to print its listening line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running echod child process, killed on drop if still alive.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// How a server child ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Stopped {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// True when it ignored SIGTERM and had to be killed.
+    pub killed: bool,
+}
+
+impl ServerProcess {
+    /// Starts `echod --model MODEL --listen 127.0.0.1:0` as a child of this
+    /// binary, pinned to `cpus` when given, and waits for its address.
+    ///
+    /// # Errors
+    /// When the child cannot start, exits, or prints no address within 10 s;
+    /// the message includes what it wrote to stderr.
+    pub fn spawn(model: &str, cpus: Option<Vec<usize>>) -> io::Result<ServerProcess> {
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--", "--model", model, "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(cpus) = cpus {
+            // SAFETY: `pin` makes one sched_setaffinity call on memory set up
+            // before the fork: async-signal-safe, as pre_exec requires.
+            unsafe {
+                cmd.pre_exec(move || crate::env::pin(&cpus));
+            }
+        }
+        let mut child = cmd.spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            // Keep draining so a chatty server never blocks on a full pipe;
+            // keep only the start, which is where a startup error is.
+            let mut r = BufReader::new(stderr_pipe);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                if s.len() < 16 * 1024 {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Some(addr) = line.strip_prefix("listening on tcp://") {
+                        sent = tx.send(addr.trim().to_owned()).is_ok();
+                    }
+                }
+            }
+        });
+        let addr = rx.recv_timeout(STARTUP_TIMEOUT);
+        let mut server = ServerProcess {
+            child,
+            addr: "0.0.0.0:0".parse().expect("constant"),
+            stderr,
+        };
+        match addr {
+            Ok(a) => {
+                server.addr = a.parse().map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("echod printed a bad address {a:?}: {e}"),
+                    )
+                })?;
+                Ok(server)
+            }
+            Err(_) => {
+                let _ = server.child.kill();
+                let _ = server.child.wait();
+                Err(io::Error::other(format!(
+                    "echod --model {model} did not report a listening address: {}",
+                    server.stderr_text().trim()
+                )))
+            }
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the child has written to stderr so far (the first 16 KiB).
+    pub fn stderr_text(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The child's CPU time so far.
+    pub fn cpu_time(&self) -> io::Result<Duration> {
+        procstat::cpu_time(self.pid())
+    }
+
+    /// The child's resident memory now.
+    pub fn memory(&self) -> io::Result<Memory> {
+        procstat::memory(self.pid())
+    }
+
+    /// Sends SIGTERM and waits up to `grace` for a clean exit, then kills.
+    pub fn stop(mut self, grace: Duration) -> io::Result<Stopped> {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Stopped {
+                    status,
+                    killed: false,
+                });
+            }
+            if Instant::now() >= deadline {
+                self.child.kill()?;
+                let status = self.child.wait()?;
+                return Ok(Stopped {
+                    status,
+                    killed: true,
+                });
+            }
+            // Polling a child's exit: there is no readiness to wait on here
+            // short of a SIGCHLD handler, and 10 ms is negligible next to `grace`.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

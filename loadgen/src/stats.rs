@@ -1,0 +1,161 @@
+//! Latency histograms, percentile summaries and fairness.
+//!
+//! Latencies are recorded in **nanoseconds** in HdrHistograms with three
+//! significant digits (so any value is within 0.1% of the truth, far finer
+//! than the microsecond the reports print), between 1 ns and one hour; longer
+//! values saturate at one hour rather than being dropped. Nanoseconds are also
+//! the unit HdrHistogram's own log tools assume, so `--hdr-log` files need no
+//! unit flags.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Largest value a latency histogram tracks: one hour, in nanoseconds.
+pub const MAX_NS: u64 = 3_600_000_000_000;
+
+/// The histogram type used for every latency and lag.
+pub type Hist = Histogram<u64>;
+
+/// An empty latency histogram (1 ns .. 1 h, 3 significant digits).
+pub fn new_hist() -> Hist {
+    Histogram::new_with_bounds(1, MAX_NS, 3).expect("constant histogram bounds are valid")
+}
+
+/// Records `ns`, clamped to the histogram's range so nothing is ever lost.
+pub fn record(h: &mut Hist, ns: u64) {
+    h.saturating_record(ns.clamp(1, MAX_NS));
+}
+
+/// Adds `from` into `into`. Both come from [`new_hist`], so this cannot fail.
+pub fn merge(into: &mut Hist, from: &Hist) {
+    into.add(from).expect("histograms share bounds");
+}
+
+/// The summary every report prints, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// 99.99th percentile.
+    pub p9999: f64,
+    /// Largest recorded value.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Number of recorded values.
+    pub count: u64,
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+impl Percentiles {
+    /// Summarises `h` (values in ns). An empty histogram gives all zeros.
+    pub fn of(h: &Hist) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        // `value_at_quantile` returns the highest value equivalent to the
+        // bucket, so a percentile never understates the latency.
+        let q = |q: f64| us(h.value_at_quantile(q));
+        Percentiles {
+            p50: q(0.50),
+            p90: q(0.90),
+            p99: q(0.99),
+            p999: q(0.999),
+            p9999: q(0.9999),
+            max: us(h.max()),
+            mean: h.mean() / 1000.0,
+            count: h.len(),
+        }
+    }
+}
+
+/// Quantiles of the latency spectrum that reports plot.
+pub const SPECTRUM: [f64; 12] = [
+    0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 0.99999, 1.0,
+];
+
+/// `(quantile, microseconds)` at every point of [`SPECTRUM`].
+pub fn spectrum(h: &Hist) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    SPECTRUM
+        .iter()
+        .map(|&q| (q, us(h.value_at_quantile(q))))
+        .collect()
+}
+
+/// Jain's fairness index of `xs`: `(Σx)² / (n·Σx²)`.
+///
+/// 1.0 when every value is equal, `1/n` when one value takes everything.
+/// An empty slice, or all zeros, is reported as 1.0 (nothing to be unfair
+/// about) so the caller need not special-case idle runs.
+pub fn jain_index(xs: &[f64]) -> f64 {
+    let sum: f64 = xs.iter().sum();
+    let sum_sq: f64 = xs.iter().map(|x| x * x).sum();
+    if xs.is_empty() || sum_sq == 0.0 {
+        return 1.0;
+    }
+    sum * sum / (xs.len() as f64 * sum_sq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jain_is_one_when_equal_and_one_over_n_when_one_hogs() {
+        assert!((jain_index(&[5.0, 5.0, 5.0, 5.0]) - 1.0).abs() < 1e-12);
+        assert!((jain_index(&[9.0, 0.0, 0.0]) - 1.0 / 3.0).abs() < 1e-12);
+        assert!((jain_index(&[1.0, 3.0]) - 16.0 / 20.0).abs() < 1e-12);
+        assert_eq!(jain_index(&[]), 1.0);
+    }
+
+    #[test]
+    fn percentiles_of_a_uniform_ramp() {
+        let mut h = new_hist();
+        for us in 1..=10_000u64 {
+            record(&mut h, us * 1000);
+        }
+        let p = Percentiles::of(&h);
+        let close = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 0.001;
+        assert!(close(p.p50, 5000.0), "p50 {}", p.p50);
+        assert!(close(p.p90, 9000.0), "p90 {}", p.p90);
+        assert!(close(p.p99, 9900.0), "p99 {}", p.p99);
+        assert!(close(p.p999, 9990.0), "p999 {}", p.p999);
+        assert!(close(p.p9999, 9999.0), "p9999 {}", p.p9999);
+        assert!(close(p.max, 10_000.0), "max {}", p.max);
+        assert!(close(p.mean, 5000.5), "mean {}", p.mean);
+        assert_eq!(p.count, 10_000);
+    }
+
+    #[test]
+    fn one_slow_request_in_ten_thousand_shows_only_above_p9999() {
+        let mut h = new_hist();
+        for _ in 0..99_999 {
+            record(&mut h, 100_000);
+        }
+        record(&mut h, 500_000_000);
+        let p = Percentiles::of(&h);
+        assert!(p.p9999 < 101.0, "p9999 {}", p.p9999);
+        assert!(p.max >= 499_000.0, "max {}", p.max);
+    }
+
+    #[test]
+    fn out_of_range_values_saturate_instead_of_vanishing() {
+        let mut h = new_hist();
+        record(&mut h, 0);
+        record(&mut h, u64::MAX);
+        assert_eq!(h.len(), 2);
+        assert!(h.max() >= MAX_NS - MAX_NS / 1000);
+    }
+}

@@ -1,0 +1,200 @@
+//! Verification of an echoed byte stream, one connection at a time.
+//!
+//! An echo server may split or merge replies however TCP pleases, so replies
+//! are not messages: they are positions in a byte stream. Byte `p` of the
+//! stream received on connection `c` must equal byte `p % size` of request
+//! `p / size` sent on `c`. The verifier walks the stream by position and
+//! recomputes the expected bytes with [`payload::matches`], so it holds no copy of
+//! what was sent.
+//!
+//! # Verdicts
+//! Each completed reply gets exactly one [`Verdict`]. When a reply differs
+//! from what was sent, its header says why: a valid header for another
+//! sequence on this connection means the server reordered (or dropped, or
+//! duplicated) data; a valid header for another connection means it mixed
+//! connections; anything else is corruption. After a damaged reply the
+//! verifier keeps walking by position, so one lost byte makes every later
+//! reply on that connection bad too: that is deliberate, a stream that has
+//! slipped is not trustworthy.
+
+use crate::payload::{self, Header, HEADER_LEN};
+
+/// What one completed reply turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Byte-for-byte the request that was sent.
+    Intact,
+    /// The bytes of another request from this connection (`got` is its
+    /// sequence number): reordered, duplicated or lost data.
+    Reordered {
+        /// Sequence number found in the reply's header.
+        got: u64,
+    },
+    /// The bytes of a request sent on another connection.
+    Foreign {
+        /// Connection index found in the reply's header.
+        got: u32,
+    },
+    /// Damaged bytes.
+    Corrupt,
+}
+
+impl Verdict {
+    /// True for every verdict but [`Verdict::Intact`].
+    pub fn is_bad(self) -> bool {
+        self != Verdict::Intact
+    }
+}
+
+/// Incremental verifier for the replies of one connection.
+#[derive(Debug)]
+pub struct StreamVerifier {
+    conn: u32,
+    size: usize,
+    /// Sequence number of the reply being received.
+    seq: u64,
+    /// Bytes of that reply received so far.
+    offset: usize,
+    /// The reply's header bytes as received, kept only to explain a mismatch.
+    header: [u8; HEADER_LEN],
+    mismatch: bool,
+}
+
+impl StreamVerifier {
+    /// A verifier for connection `conn` whose requests are `size` bytes.
+    pub fn new(conn: u32, size: usize) -> StreamVerifier {
+        StreamVerifier {
+            conn,
+            size,
+            seq: 0,
+            offset: 0,
+            header: [0; HEADER_LEN],
+            mismatch: false,
+        }
+    }
+
+    /// Bytes of the current reply received so far (0 between replies).
+    pub fn partial(&self) -> usize {
+        self.offset
+    }
+
+    /// Number of replies completed so far.
+    #[cfg(test)]
+    pub fn completed(&self) -> u64 {
+        self.seq
+    }
+
+    /// Consumes the next `data` bytes of the echoed stream and calls
+    /// `on_reply(seq, verdict)` once for every reply that `data` completes,
+    /// in stream order.
+    ///
+    /// The caller must not feed more bytes than it has sent; bytes beyond
+    /// that are not an echo and are the caller's to report.
+    pub fn feed(&mut self, mut data: &[u8], mut on_reply: impl FnMut(u64, Verdict)) {
+        while !data.is_empty() {
+            let n = (self.size - self.offset).min(data.len());
+            if self.offset < HEADER_LEN {
+                let h = (HEADER_LEN - self.offset).min(n);
+                self.header[self.offset..self.offset + h].copy_from_slice(&data[..h]);
+            }
+            // Once a reply is known bad, its remaining bytes need no checking.
+            if !self.mismatch
+                && !payload::matches(self.conn, self.seq, self.size, self.offset, &data[..n])
+            {
+                self.mismatch = true;
+            }
+            self.offset += n;
+            data = &data[n..];
+            if self.offset == self.size {
+                let verdict = self.verdict();
+                on_reply(self.seq, verdict);
+                self.seq += 1;
+                self.offset = 0;
+                self.mismatch = false;
+            }
+        }
+    }
+
+    fn verdict(&self) -> Verdict {
+        if !self.mismatch {
+            return Verdict::Intact;
+        }
+        match Header::decode(&self.header) {
+            Some(h) if h.conn != self.conn => Verdict::Foreign { got: h.conn },
+            Some(h) if h.seq != self.seq => Verdict::Reordered { got: h.seq },
+            _ => Verdict::Corrupt,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::append;
+
+    fn stream(conn: u32, seqs: &[u64], size: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for &s in seqs {
+            append(&mut v, conn, s, size);
+        }
+        v
+    }
+
+    fn verdicts(conn: u32, size: usize, data: &[u8], chunk: usize) -> Vec<(u64, Verdict)> {
+        let mut v = StreamVerifier::new(conn, size);
+        let mut out = Vec::new();
+        for piece in data.chunks(chunk) {
+            v.feed(piece, |s, d| out.push((s, d)));
+        }
+        out
+    }
+
+    #[test]
+    fn intact_stream_passes_under_any_chunking() {
+        let data = stream(4, &[0, 1, 2, 3, 4], 40);
+        for chunk in [1, 3, 8, 39, 40, 41, 200] {
+            let got = verdicts(4, 40, &data, chunk);
+            assert_eq!(got.len(), 5);
+            assert!(
+                got.iter().all(|(_, v)| *v == Verdict::Intact),
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flipped_body_byte_is_corrupt() {
+        let mut data = stream(1, &[0, 1, 2], 64);
+        data[64 + 50] ^= 0x20;
+        let got = verdicts(1, 64, &data, 7);
+        assert_eq!(got[0].1, Verdict::Intact);
+        assert_eq!(got[1].1, Verdict::Corrupt);
+        assert_eq!(got[2].1, Verdict::Intact);
+    }
+
+    #[test]
+    fn swapped_replies_are_reordered() {
+        let data = stream(2, &[0, 2, 1], 32);
+        let got = verdicts(2, 32, &data, 5);
+        assert_eq!(got[0].1, Verdict::Intact);
+        assert_eq!(got[1].1, Verdict::Reordered { got: 2 });
+        assert_eq!(got[2].1, Verdict::Reordered { got: 1 });
+    }
+
+    #[test]
+    fn bytes_from_another_connection_are_foreign() {
+        let mut data = stream(2, &[0], 32);
+        data.extend(stream(9, &[1], 32));
+        let got = verdicts(2, 32, &data, 32);
+        assert_eq!(got[1].1, Verdict::Foreign { got: 9 });
+    }
+
+    #[test]
+    fn partial_reply_is_reported_as_partial() {
+        let data = stream(0, &[0, 1], 50);
+        let mut v = StreamVerifier::new(0, 50);
+        v.feed(&data[..70], |_, _| {});
+        assert_eq!(v.completed(), 1);
+        assert_eq!(v.partial(), 20);
+    }
+}

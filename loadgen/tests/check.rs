@@ -1,0 +1,52 @@
+//! `loadgen check` against a correct server and against broken ones. A broken
+//! server must make it fail, never hang.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use util::{loadgen, stdout, Behaviour, Echod, TestServer};
+
+#[test]
+fn echod_passes_every_check() {
+    let server = Echod::start(&[]);
+    let out = loadgen(
+        &["check", "--target", &server.target()],
+        Duration::from_secs(90),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("7/7 checks passed"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+}
+
+#[test]
+fn corrupting_server_fails_the_check() {
+    let server = TestServer::start(Behaviour::Corrupting { every: 5000 });
+    let out = loadgen(
+        &["check", "--target", &server.target(), "--timeout", "5s"],
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL") && text.contains("differs"), "{text}");
+}
+
+#[test]
+fn silent_server_fails_every_check_within_its_time_limit() {
+    let server = TestServer::start(Behaviour::BlackHole);
+    let start = Instant::now();
+    let out = loadgen(
+        &["check", "--target", &server.target(), "--timeout", "1s"],
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("0/7 checks passed"), "{text}");
+    // Seven checks of at most ~1.5 s each.
+    assert!(
+        start.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        start.elapsed()
+    );
+}

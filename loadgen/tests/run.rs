@@ -1,0 +1,365 @@
+//! `loadgen run` end to end: against echod, against servers that misbehave on
+//! purpose, and with bad command lines.
+
+mod util;
+
+use std::time::Duration;
+
+use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn run_json(target: &str, name: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let dir = scratch(name);
+    let json = dir.join("result.json");
+    let mut args = vec!["run", "--target", target, "--json", json.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = loadgen(&args, LIMIT);
+    let value = read_json(&json);
+    (out, value)
+}
+
+fn f(v: &serde_json::Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+#[test]
+fn closed_loop_against_echod_is_clean_and_reports_everything() {
+    let server = Echod::start(&[]);
+    let (out, v) = run_json(
+        &server.target(),
+        "closed",
+        &[
+            "--connections",
+            "4",
+            "--depth",
+            "2",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "--quiet printed: {}", stdout(&out));
+    assert!(f(&v, "requests") > 100.0);
+    assert_eq!(f(&v, "errors"), 0.0);
+    assert_eq!(f(&v, "corrupt"), 0.0);
+    assert!(f(&v, "throughput.requests_per_sec") > 100.0);
+    assert_eq!(
+        f(&v, "throughput.bytes_per_sec"),
+        f(&v, "throughput.requests_per_sec") * 512.0
+    );
+    let p = |k: &str| f(&v, &format!("latency_us.{k}"));
+    assert!(p("p50") > 0.0 && p("p50") <= p("p90") && p("p90") <= p("p99"));
+    assert!(p("p99") <= p("p999") && p("p999") <= p("p9999") && p("p9999") <= p("max"));
+    assert!(p("mean") > 0.0);
+    assert!(
+        v.get("latency_us_uncorrected").is_none(),
+        "closed loop has one latency"
+    );
+    assert_eq!(v["config"]["load"]["mode"], "closed");
+    assert_eq!(f(&v, "config.load.depth"), 2.0);
+    assert!(v["env"]["kernel"].as_str().unwrap().starts_with("Linux"));
+    assert!(f(&v, "env.cpu_count") >= 1.0);
+    assert!(f(&v, "env.fd_limit.soft") >= 1.0);
+    assert!(v["env"]["pinned"].is_boolean());
+    // Four connections, equal work: close to perfectly fair.
+    assert!(f(&v, "throughput.jain_fairness") > 0.9);
+}
+
+#[test]
+fn open_loop_against_echod_keeps_the_rate_and_reports_both_latencies() {
+    let server = Echod::start(&[]);
+    let (out, v) = run_json(
+        &server.target(),
+        "open",
+        &[
+            "--connections",
+            "5",
+            "--rate",
+            "2000",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("corrected") && text.contains("uncorr."),
+        "{text}"
+    );
+    // 2000/s for 1 s, by schedule: exactly 2000 slots are intended in the window.
+    assert_eq!(f(&v, "requests"), 2000.0);
+    assert_eq!(f(&v, "counters.unsent"), 0.0);
+    assert!(f(&v, "latency_us_uncorrected.p50") > 0.0);
+    // Intended time never comes after the actual send time.
+    assert!(f(&v, "latency_us.p50") >= f(&v, "latency_us_uncorrected.p50") - 1.0);
+    assert_eq!(f(&v, "schedule.target_rate"), 2000.0);
+    assert!(v["schedule"]["generator_kept_up"].is_boolean());
+}
+
+#[test]
+fn several_threads_share_the_connections() {
+    let server = Echod::start(&[]);
+    let (out, v) = run_json(
+        &server.target(),
+        "threads",
+        &[
+            "--connections",
+            "6",
+            "--threads",
+            "2",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(f(&v, "requests") > 100.0);
+    assert_eq!(f(&v, "config.threads"), 2.0);
+}
+
+#[test]
+fn corrupting_server_is_caught_and_exits_1() {
+    let server = TestServer::start(Behaviour::Corrupting { every: 5000 });
+    let (out, v) = run_json(
+        &server.target(),
+        "corrupt",
+        &[
+            "--connections",
+            "2",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "0s",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(f(&v, "corrupt") > 0.0, "{v}");
+    assert!(stdout(&out).contains("FAULTS"), "{}", stdout(&out));
+    assert!(!v["clean"].as_bool().unwrap());
+}
+
+/// Also pins down a regression: the generator skips the `recv` that would
+/// only say `WouldBlock` after a short read, and once missed a FIN that came
+/// in with the last data, waiting for the drain deadline instead.
+#[test]
+fn server_that_hangs_up_midway_is_reported_as_truncated() {
+    let server = TestServer::start(Behaviour::Truncating { limit: 10_000 });
+    let (out, v) = run_json(
+        &server.target(),
+        "truncated",
+        &["--duration", "500ms", "--warmup", "0s", "--quiet"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(f(&v, "counters.truncated") >= 1.0, "{v}");
+    assert!(f(&v, "counters.connection_errors") >= 1.0, "{v}");
+    assert!(f(&v, "errors") >= 2.0);
+    let messages = v["error_messages"].to_string();
+    assert!(
+        messages.contains("server closed the connection"),
+        "{messages}"
+    );
+}
+
+#[test]
+fn freezing_server_shows_its_stall_in_the_rate_mode_p99() {
+    // 300 ms of silence every second: a third of the requests intended during a
+    // freeze wait for its end, so the corrected p99 must be near 300 ms.
+    let frozen = TestServer::start(Behaviour::Freezing {
+        period: Duration::from_secs(1),
+        freeze: Duration::from_millis(300),
+    });
+    let healthy = TestServer::start(Behaviour::Healthy);
+    let args = [
+        "--connections",
+        "4",
+        "--rate",
+        "400",
+        "--duration",
+        "3s",
+        "--warmup",
+        "0s",
+        "--quiet",
+    ];
+    let (out, stalled) = run_json(&frozen.target(), "frozen", &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (out, fine) = run_json(&healthy.target(), "healthy", &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stalled_p99 = f(&stalled, "latency_us.p99");
+    let fine_p99 = f(&fine, "latency_us.p99");
+    assert!(
+        stalled_p99 >= 200_000.0,
+        "frozen server p99 only {stalled_p99} µs"
+    );
+    assert!(fine_p99 < 50_000.0, "healthy server p99 {fine_p99} µs");
+}
+
+#[test]
+fn hdr_log_is_an_interval_log() {
+    let server = Echod::start(&[]);
+    let dir = scratch("hdrlog");
+    let log = dir.join("run.hlog");
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--rate",
+            "1000",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--hdr-interval",
+            "250ms",
+            "--quiet",
+            "--hdr-log",
+            log.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("#[StartTime: "), "{text}");
+    assert!(text.contains(
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+    ));
+    let untagged = text
+        .lines()
+        .filter(|l| l.contains(",HISTF") && !l.starts_with("Tag="))
+        .count();
+    let tagged = text
+        .lines()
+        .filter(|l| l.starts_with("Tag=uncorrected,"))
+        .count();
+    assert!(untagged >= 4, "{text}");
+    assert_eq!(untagged, tagged);
+}
+
+#[test]
+fn bad_command_lines_exit_2_with_one_line_naming_the_flag() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["run", "--target", "127.0.0.1:1", "--size", "8"], "--size"),
+        (
+            &["run", "--target", "127.0.0.1:1", "--duration", "5x"],
+            "--duration",
+        ),
+        (
+            &["run", "--target", "127.0.0.1:1", "--rate", "-5"],
+            "--rate",
+        ),
+        (
+            &["run", "--target", "127.0.0.1:1", "--connections", "0"],
+            "--connections",
+        ),
+        (&["run", "--target", "not an address"], "--target"),
+        (&["run"], "--target"),
+    ];
+    for (args, flag) in cases {
+        let out = loadgen(args, LIMIT);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn connection_refused_names_the_address() {
+    let addr = util::dead_address().to_string();
+    let out = loadgen(&["run", "--target", &addr, "--duration", "1s"], LIMIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&addr) && err.to_lowercase().contains("refused"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn help_lists_every_flag_with_its_default() {
+    let out = loadgen(&["run", "--help"], LIMIT);
+    let help = stdout(&out);
+    assert!(out.status.success());
+    for flag in [
+        "--target",
+        "--connections",
+        "--size",
+        "--duration",
+        "--depth",
+        "--rate",
+        "--warmup",
+        "--threads",
+        "--json",
+        "--hdr-log",
+        "--quiet",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from help");
+    }
+    for default in [
+        "[default: 1]",
+        "[default: 512]",
+        "[default: 5s]",
+        "[default: 1s]",
+    ] {
+        assert!(
+            help.contains(default),
+            "{default} missing from help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn generator_that_cannot_keep_up_says_so_loudly() {
+    // Two million requests/s over 500 connections from one event loop is far
+    // beyond what one thread can schedule, let alone what the server answers.
+    let server = Echod::start(&[]);
+    let (out, v) = run_json(
+        &server.target(),
+        "overload",
+        &[
+            "--connections",
+            "500",
+            "--rate",
+            "2000000",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "0s",
+            "--quiet",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(v["schedule"]["generator_kept_up"], false, "{v}");
+    assert!(err.contains("GENERATOR COULD NOT KEEP UP"), "{err}");
+    assert!(f(&v, "counters.unsent") > 0.0, "{v}");
+    assert!(err.contains("UNDERSTATE"), "{err}");
+    // Overload is not a fault of the server: nothing was lost or damaged.
+    assert!(out.status.success(), "{err}");
+}
+
+#[test]
+fn server_that_never_echoes_fails_the_run_after_the_drain_deadline() {
+    let server = TestServer::start(Behaviour::BlackHole);
+    let (out, v) = run_json(
+        &server.target(),
+        "blackhole",
+        &["--duration", "200ms", "--warmup", "0s", "--quiet"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(f(&v, "requests"), 0.0);
+    assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
+    assert!(stderr(&out).contains("drain deadline"), "{}", stderr(&out));
+}

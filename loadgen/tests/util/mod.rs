@@ -1,0 +1,208 @@
+//! Shared helpers for the integration tests: the `loadgen` binary with a time
+//! limit, echod started through the hidden `serve` subcommand, and small echo
+//! servers that misbehave on purpose.
+//!
+//! Every server here listens on 127.0.0.1 port 0 and is torn down on drop.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
+
+/// Runs `loadgen ARGS`, killing it if it has not finished within `limit`.
+pub fn loadgen(args: &[&str], limit: Duration) -> Output {
+    let child = Command::new(LOADGEN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn loadgen");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for loadgen"),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("loadgen {args:?} did not finish within {limit:?}");
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("loadgen-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// echod, started as `loadgen serve -- --listen 127.0.0.1:0 ...`.
+pub struct Echod {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Echod {
+    pub fn start(extra: &[&str]) -> Echod {
+        let mut child = Command::new(LOADGEN)
+            .args(["serve", "--", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn loadgen serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Blocks until echod prints its address (or exits, ending stdout).
+        let line = lines.next().expect("echod printed nothing").unwrap();
+        let addr = line
+            .strip_prefix("listening on tcp://")
+            .unwrap_or_else(|| panic!("unexpected: {line}"));
+        let addr = addr.trim().parse().unwrap();
+        // Keep draining stdout so echod never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Echod { child, addr }
+    }
+
+    pub fn target(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for Echod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a test server treats the bytes it echoes.
+#[derive(Clone, Copy, Debug)]
+pub enum Behaviour {
+    /// A correct echo server.
+    Healthy,
+    /// Flips one bit in every `every`-th byte it echoes.
+    Corrupting { every: u64 },
+    /// Stops serving for `freeze` at the end of every `period`.
+    Freezing { period: Duration, freeze: Duration },
+    /// Echoes the first `limit` bytes of each connection, then closes it.
+    Truncating { limit: u64 },
+    /// Reads and discards everything; never replies, never closes.
+    BlackHole,
+}
+
+/// A thread-per-connection echo server with a [`Behaviour`].
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestServer {
+    pub fn start(behaviour: Behaviour) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let epoch = Instant::now();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                std::thread::spawn(move || serve(conn, behaviour, epoch));
+            }
+        });
+        TestServer { addr, stop }
+    }
+
+    pub fn target(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(mut conn: TcpStream, behaviour: Behaviour, epoch: Instant) {
+    let _ = conn.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut echoed: u64 = 0;
+    loop {
+        let n = match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = &mut buf[..n];
+        match behaviour {
+            Behaviour::Healthy => {}
+            Behaviour::Corrupting { every } => {
+                for (i, b) in chunk.iter_mut().enumerate() {
+                    if (echoed + i as u64 + 1) % every == 0 {
+                        *b ^= 0x01;
+                    }
+                }
+            }
+            Behaviour::Freezing { period, freeze } => {
+                // The stall under test: hold every reply that falls in the
+                // frozen part of the period until the period ends.
+                let into = epoch.elapsed().as_nanos() % period.as_nanos();
+                let frozen_from = (period - freeze).as_nanos();
+                if into >= frozen_from {
+                    std::thread::sleep(Duration::from_nanos((period.as_nanos() - into) as u64));
+                }
+            }
+            Behaviour::Truncating { limit } => {
+                let keep = limit.saturating_sub(echoed).min(n as u64) as usize;
+                let _ = conn.write_all(&chunk[..keep]);
+                if echoed + n as u64 >= limit {
+                    return; // drops the connection
+                }
+                echoed += n as u64;
+                continue;
+            }
+            Behaviour::BlackHole => continue,
+        }
+        if conn.write_all(chunk).is_err() {
+            break;
+        }
+        echoed += n as u64;
+    }
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+}
+
+/// An address nothing listens on (bound, then released).
+pub fn dead_address() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
