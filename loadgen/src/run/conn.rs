@@ -205,6 +205,15 @@ impl Conn {
         }
     }
 
+    /// Backlogged requests (never sent) whose intended time falls in the
+    /// measurement window `[from, to)`: owed to the report as unsent.
+    pub fn unsent_in(&self, from: u64, to: u64) -> u64 {
+        self.backlog
+            .iter()
+            .filter(|&&x| x >= from && x < to)
+            .count() as u64
+    }
+
     /// Requests sent whose replies are missing or incomplete.
     pub fn outstanding(&self) -> u64 {
         self.inflight.len() as u64

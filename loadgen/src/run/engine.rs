@@ -457,11 +457,7 @@ impl Engine {
         let _ = self.poll.registry().deregister(&mut c.stream);
         let _ = c.stream.shutdown(std::net::Shutdown::Both);
         let owed = c.outstanding();
-        let unsent = c
-            .backlog
-            .iter()
-            .filter(|&&x| x >= t.warmup_end && x < t.end)
-            .count() as u64;
+        let unsent = c.unsent_in(t.warmup_end, t.end);
         c.backlog.clear();
         c.inflight.clear();
         let id = c.id;
@@ -480,12 +476,7 @@ impl Engine {
         let t = self.spec.timeline;
         for c in self.conns.iter_mut().filter(|c| c.open) {
             let owed = c.outstanding();
-            let unsent = c
-                .backlog
-                .iter()
-                .filter(|&&x| x >= t.warmup_end && x < t.end)
-                .count() as u64;
-            self.m.counters.unsent += unsent;
+            self.m.counters.unsent += c.unsent_in(t.warmup_end, t.end);
             if owed > 0 {
                 self.m.counters.truncated += owed;
                 let msg = format!(
