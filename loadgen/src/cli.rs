@@ -58,7 +58,57 @@ pub enum Command {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (try e.g. 5s or 500ms)"))
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        format!(
+            "'{}' is not a duration ({e}; try e.g. 5s or 500ms)",
+            shorten(s)
+        )
+    })?;
+    // Anything longer is a typo, and would overflow `Instant + Duration`.
+    if d > MAX_DURATION {
+        return Err(format!(
+            "'{}' is longer than the most allowed, 7d",
+            shorten(s)
+        ));
+    }
+    Ok(d)
+}
+
+/// The longest duration any flag takes.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A byte count such as `512`, `1K`, `64KiB` or `16M` (powers of 1024),
+/// as echod's `--max-buffer` takes them.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{}' is not a size (try 512, 1K or 16M)", shorten(s)))?;
+    let mult = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        _ => return Err(format!("'{}' has an unknown unit (use K or M)", shorten(s))),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{}' is too large", shorten(s)))
+}
+
+/// `s`, cut to a length that fits in a one-line message.
+pub fn shorten(s: &str) -> String {
+    const MAX: usize = 40;
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if clean.chars().count() <= MAX {
+        clean
+    } else {
+        let head: String = clean.chars().take(MAX).collect();
+        format!("{head}… ({} chars)", clean.chars().count())
+    }
 }
 
 /// `loadgen run` as typed.
@@ -68,31 +118,53 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub target: String,
     /// Connections in total.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub connections: u32,
-    /// Bytes per request (at least 24: the header carrying connection and sequence).
-    #[arg(long, value_name = "BYTES", default_value_t = 512)]
+    /// Bytes per request (at least 24: the header carrying connection and sequence);
+    /// suffixes K, M.
+    #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
     pub size: u64,
     /// Length of the measurement window, e.g. 10s.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Duration,
     /// Closed loop: requests in flight per connection (1 = ping-pong). Ignored with --rate.
-    #[arg(long, value_name = "D", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub depth: u32,
-    /// Open loop: total requests per second, sent on schedule whether or not replies arrive
-    /// [default: none, i.e. closed loop].
+    /// Open loop: total requests per second, sent on schedule whether or not replies arrive;
+    /// fractions are honoured (0.5 = one request every 2 s) [default: none, i.e. closed loop].
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Traffic before measuring that is not counted.
     #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
     pub warmup: Duration,
     /// Event loops (threads) to spread the connections over.
-    #[arg(long, value_name = "T", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub threads: u32,
-    /// Write the result as JSON to PATH [default: none].
+    /// After the window, wait for outstanding replies as long as bytes keep arriving;
+    /// count them as truncated once none has for DUR (the drain never exceeds 30 s or
+    /// four windows).
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Write the result as JSON to PATH (checked before the run starts) [default: none].
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Write an HdrHistogram interval log (HistogramLogAnalyzer format) to PATH [default: none].
+    /// Write an HdrHistogram interval log (HistogramLogAnalyzer format) to PATH (checked
+    /// before the run starts) [default: none].
     #[arg(long, value_name = "PATH")]
     pub hdr_log: Option<PathBuf>,
     /// Length of one --hdr-log interval.
@@ -116,14 +188,37 @@ pub struct Outputs {
 
 /// Resolves `value` of `flag` to one socket address.
 pub fn resolve(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
+    let shown = shorten(value);
     let mut addrs = value.to_socket_addrs().map_err(|e| {
         usage(format!(
-            "{flag} {value}: not a reachable address ({e}); expected HOST:PORT"
+            "{flag} {shown}: not a reachable address ({e}); expected HOST:PORT"
         ))
     })?;
     addrs
         .next()
-        .ok_or_else(|| usage(format!("{flag} {value}: resolves to no address")))
+        .ok_or_else(|| usage(format!("{flag} {shown}: resolves to no address")))
+}
+
+/// Descriptors the generator needs besides one per connection: stdio, one
+/// poller and one timer per engine thread, a server child's pipes, slack.
+const FD_RESERVE: u64 = 64;
+
+/// Refuses `connections` that the generator's own open-file limit cannot
+/// hold, *before* anything is measured. The soft limit has already been
+/// raised to the hard one (`env::raise_fd_limit`), so this is the real
+/// ceiling; without the check a run waits for connects that fail with
+/// EMFILE, which reads like the server's fault.
+pub fn check_fd_budget(flag: &str, connections: u32) -> Result<(), UsageError> {
+    let limit = crate::env::fd_limit();
+    let need = u64::from(connections) + FD_RESERVE;
+    if need > limit.soft {
+        return Err(usage(format!(
+            "{flag} {connections}: the generator needs about {need} open files but its own limit is {} \
+             (hard limit {}); raise it (ulimit -n) or use fewer connections",
+            limit.soft, limit.hard
+        )));
+    }
+    Ok(())
 }
 
 /// Checks a request size.
@@ -158,6 +253,15 @@ impl RunArgs {
         if self.duration.is_zero() {
             return Err(usage("--duration 0s: must be longer than zero"));
         }
+        if self.drain_timeout.is_zero() {
+            return Err(usage("--drain-timeout 0s: must be longer than zero"));
+        }
+        check_fd_budget("--connections", connections)?;
+        for (flag, path) in [("--json", &self.json), ("--hdr-log", &self.hdr_log)] {
+            if let Some(p) = path {
+                crate::outputs::check_file(flag, p)?;
+            }
+        }
         if self.hdr_interval < Duration::from_millis(1) {
             return Err(usage("--hdr-interval: must be at least 1ms"));
         }
@@ -165,6 +269,13 @@ impl RunArgs {
             Some(r) if !(r.is_finite() && r > 0.0) => {
                 return Err(usage(format!(
                     "--rate {r}: must be a positive number of requests per second"
+                )))
+            }
+            // Below one request per window the run would measure nothing.
+            Some(r) if r * self.duration.as_secs_f64() < 1.0 => {
+                return Err(usage(format!(
+                    "--rate {r}: schedules no request in --duration {:?}; raise either",
+                    self.duration
                 )))
             }
             Some(rate) => Load::Open { rate },
@@ -180,6 +291,7 @@ impl RunArgs {
             duration: self.duration,
             warmup: self.warmup,
             threads,
+            drain_timeout: self.drain_timeout,
             interval: self.hdr_log.is_some().then_some(self.hdr_interval),
             progress: !self.quiet,
         };
@@ -211,25 +323,51 @@ pub struct CompareArgs {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "1,10,100,1000"
+        default_value = "1,10,100,1000",
+        allow_negative_numbers = true
     )]
     pub connections: Vec<u32>,
-    /// Bytes per request.
-    #[arg(long, value_name = "BYTES", default_value_t = 512)]
+    /// Bytes per request; suffixes K, M.
+    #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
     pub size: u64,
     /// Requests in flight per connection.
-    #[arg(long, value_name = "D", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub depth: u32,
-    /// Measurement window of each point.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    /// Measurement window of each point in each round.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Uncounted warm-up before each point.
     #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
     pub warmup: Duration,
+    /// Times every point is measured, the models taking turns within each round; the
+    /// report gives the median and the min–max spread.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 3,
+        allow_negative_numbers = true
+    )]
+    pub rounds: u32,
     /// Generator event loops.
-    #[arg(long, value_name = "T", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub threads: u32,
-    /// Directory for results.json, report.md and the SVG plots.
+    /// As for `run`: give up on outstanding replies once none has moved for DUR.
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Directory for results.json, report.md and the SVG plots. Created if missing and
+    /// checked before the first point; files an earlier compare wrote there
+    /// (results.json, report.md, throughput.svg, latency_c*.svg) are replaced or removed,
+    /// anything else is left alone.
     #[arg(long, value_name = "DIR", default_value = "report")]
     pub out: PathBuf,
     /// Do not pin the server and the generator to different CPUs.
@@ -258,8 +396,12 @@ pub struct CompareConfig {
     pub duration: Duration,
     /// Warm-up of each point.
     pub warmup: Duration,
+    /// Rounds per point.
+    pub rounds: u32,
     /// Generator threads.
     pub threads: u32,
+    /// Drain stall timeout.
+    pub drain_timeout: Duration,
     /// Output directory.
     pub out: PathBuf,
     /// Pin server and generator apart when there are CPUs enough.
@@ -274,10 +416,15 @@ impl CompareArgs {
         for m in &self.models {
             if !MODELS.contains(&m.as_str()) {
                 return Err(usage(format!(
-                    "--models {m}: unknown model; expected one of {}",
+                    "--models {}: unknown model; expected one of {}",
+                    shorten(m),
                     MODELS.join(", ")
                 )));
             }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(m) = self.models.iter().find(|m| !seen.insert(m.as_str())) {
+            return Err(usage(format!("--models {m}: listed twice")));
         }
         if self.models.is_empty() || self.connections.is_empty() {
             return Err(usage(
@@ -290,6 +437,12 @@ impl CompareArgs {
         if self.duration.is_zero() {
             return Err(usage("--duration 0s: must be longer than zero"));
         }
+        if self.drain_timeout.is_zero() {
+            return Err(usage("--drain-timeout 0s: must be longer than zero"));
+        }
+        let most = self.connections.iter().copied().max().unwrap_or(1);
+        check_fd_budget("--connections", most)?;
+        crate::outputs::check_dir("--out", &self.out)?;
         Ok(CompareConfig {
             models: self.models,
             connections: self.connections,
@@ -297,7 +450,9 @@ impl CompareArgs {
             depth: positive("--depth", self.depth)?,
             duration: self.duration,
             warmup: self.warmup,
+            rounds: positive("--rounds", self.rounds)?,
             threads: positive("--threads", self.threads)?,
+            drain_timeout: self.drain_timeout,
             out: self.out,
             pin: !self.no_pin,
             progress: !self.quiet,
@@ -315,8 +470,41 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Connections opened at once by the concurrency check.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        allow_negative_numbers = true
+    )]
     pub connections: u32,
+}
+
+/// A validated `loadgen check` configuration.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    /// The server.
+    pub target: SocketAddr,
+    /// Time limit of each check.
+    pub timeout: Duration,
+    /// Connections of the concurrency check.
+    pub connections: u32,
+}
+
+impl CheckArgs {
+    /// Validates the arguments.
+    pub fn validate(self) -> Result<CheckConfig, UsageError> {
+        let target = resolve("--target", &self.target)?;
+        if self.timeout.is_zero() {
+            return Err(usage("--timeout 0s: must be longer than zero"));
+        }
+        let connections = positive("--connections", self.connections)?;
+        check_fd_budget("--connections", connections)?;
+        Ok(CheckConfig {
+            target,
+            timeout: self.timeout,
+            connections,
+        })
+    }
 }
 
 /// `loadgen merge` as typed.
@@ -331,6 +519,18 @@ pub struct MergeArgs {
     /// Write the combined summary as JSON to PATH [default: none].
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+}
+
+impl MergeArgs {
+    /// Checks the output paths before any log is read.
+    pub fn validate(self) -> Result<MergeArgs, UsageError> {
+        for (flag, path) in [("--out", &self.out), ("--json", &self.json)] {
+            if let Some(p) = path {
+                crate::outputs::check_file(flag, p)?;
+            }
+        }
+        Ok(self)
+    }
 }
 
 /// `loadgen serve` as typed: everything after it goes to echod untouched.

@@ -7,139 +7,41 @@
 //! that point alone. When the machine has two or more CPUs the server and the
 //! generator are pinned to disjoint ones, so neither steals the other's core.
 //!
+//! # Rounds
+//! `--rounds R` measures every point R times. Inside a round the models take
+//! turns at each connection count (and the order of the models rotates from
+//! round to round), so whatever drifts on the machine during the sweep
+//! falls on all of them alike. The data types and the statistics over the
+//! rounds are in `sweep.rs`.
+//!
+//! # Interruptions
+//! On the first SIGINT or SIGTERM the point being measured closes its
+//! window at once, and the sweep stops there: every round measured so far
+//! is kept, the report is written, and the points not reached say "not
+//! run". The server child is stopped as usual; if loadgen itself dies, the
+//! kernel kills the server (see `serve.rs`).
+//!
 //! # The iterative model
 //! It serves one client at a time: with N > 1 connections, N − 1 of them
 //! wait forever and a run would only measure a timeout. It is therefore run
 //! at 1 connection only and reported as "n/a" at every other count.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Serialize;
 
 use crate::cli::CompareConfig;
 use crate::env::{self, Env};
-use crate::procstat::{self, Memory};
-use crate::report::{self, summary::RunSummary};
-use crate::run::{self, Load, Moment, RunConfig};
+use crate::interrupt::Interrupt;
+use crate::machine::{self, MachineLoad};
+use crate::procstat;
+use crate::run::{self, Load, Moment, RunConfig, RunError};
 use crate::serve::ServerProcess;
-use crate::stats::Percentiles;
-
-/// What happened at one (model, connections) point.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "snake_case", tag = "status")]
-pub enum Outcome {
-    /// Measured.
-    Ok(Box<Metrics>),
-    /// Not meaningful for this model (see the module docs).
-    NotApplicable {
-        /// Why.
-        reason: String,
-    },
-    /// The point could not be measured.
-    Failed {
-        /// Why, naming the model and address.
-        error: String,
-    },
-}
-
-/// The figures of one measured point.
-#[derive(Clone, Debug, Serialize)]
-pub struct Metrics {
-    /// Replies per second.
-    pub requests_per_sec: f64,
-    /// Echoed megabytes per second.
-    pub mb_per_sec: f64,
-    /// Latency percentiles (µs).
-    pub latency_us: Percentiles,
-    /// `(quantile, µs)` latency spectrum.
-    pub spectrum_us: Vec<(f64, f64)>,
-    /// Jain's fairness index over connections.
-    pub jain_fairness: f64,
-    /// Replies counted.
-    pub requests: u64,
-    /// Reordered/truncated replies and failed connections.
-    pub errors: u64,
-    /// Damaged replies.
-    pub corrupt: u64,
-    /// Server CPU (user + system) per reply, in µs.
-    pub server_cpu_us_per_request: f64,
-    /// Server CPU time over the window, as a fraction of one CPU.
-    pub server_cpu_utilisation: f64,
-    /// Server memory at the end of the window.
-    pub server_memory: Memory,
-    /// The generator's own CPU time over the window, as a fraction of one
-    /// CPU. Near 1.0 with a server well below it means the point measured
-    /// the generator, not the server (see [`Metrics::generator_bound`]).
-    pub generator_cpu_utilisation: f64,
-    /// How the server exited when stopped.
-    pub server_exit: String,
-}
-
-/// One row of the sweep.
-#[derive(Clone, Debug, Serialize)]
-pub struct Point {
-    /// echod model.
-    pub model: String,
-    /// Connections.
-    pub connections: u32,
-    /// Result.
-    #[serde(flatten)]
-    pub outcome: Outcome,
-}
-
-impl Metrics {
-    /// True when the generator used (nearly) all of a CPU per generator
-    /// thread while the server did not: the point then says more about the
-    /// generator than about the server, and the reports flag it.
-    pub fn generator_bound(&self, threads: u32) -> bool {
-        self.generator_cpu_utilisation >= 0.95 * threads as f64 && self.server_cpu_utilisation < 0.9
-    }
-}
-
-impl Point {
-    /// The metrics, when the point was measured.
-    pub fn metrics(&self) -> Option<&Metrics> {
-        match &self.outcome {
-            Outcome::Ok(m) => Some(m),
-            _ => None,
-        }
-    }
-}
-
-/// Configuration as recorded in `results.json`.
-#[derive(Clone, Debug, Serialize)]
-pub struct SweepConfig {
-    /// Models compared.
-    pub models: Vec<String>,
-    /// Connection counts.
-    pub connections: Vec<u32>,
-    /// Request size in bytes.
-    pub size: usize,
-    /// Requests in flight per connection.
-    pub depth: u32,
-    /// Window of each point, in seconds.
-    pub duration_s: f64,
-    /// Warm-up of each point, in seconds.
-    pub warmup_s: f64,
-    /// Generator threads.
-    pub threads: u32,
-}
-
-/// The whole comparison, as written to `results.json`.
-#[derive(Clone, Debug, Serialize)]
-pub struct CompareReport {
-    /// `loadgen` and its version.
-    pub tool: String,
-    /// The sweep.
-    pub config: SweepConfig,
-    /// Machine and pinning.
-    pub env: Env,
-    /// One entry per (model, connections), models outermost.
-    pub points: Vec<Point>,
-}
+use crate::stats::{self, Percentiles};
+use crate::sweep::{
+    self, CompareReport, Metrics, Outcome, Point, Round, Spread, Summary, SweepConfig,
+};
 
 /// Grace period for a server to drain and exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -156,12 +58,19 @@ pub fn plan_pinning(available: &[usize], gen_threads: usize) -> Option<(Vec<usiz
     Some((server.to_vec(), generator.to_vec()))
 }
 
-/// Runs the sweep in `cfg`, prints the table and writes the report files.
+/// Runs the sweep in `cfg` and returns what it measured. Progress goes to
+/// stderr, one line per round of each point; `on_point` is called once per
+/// point when its last round is done (the caller prints it).
 ///
 /// # Errors
-/// Only failures to write the output directory; a point that cannot be
-/// measured is reported in the table and makes the exit status 1.
-pub fn compare(cfg: &CompareConfig) -> anyhow::Result<ExitCode> {
+/// Only failures to pin the generator. A point that cannot be measured is
+/// recorded as failed; an interruption ends the sweep early and is recorded
+/// in the report.
+pub fn compare(
+    cfg: &CompareConfig,
+    stop: &Interrupt,
+    on_point: &mut dyn FnMut(&Point),
+) -> anyhow::Result<CompareReport> {
     let available = env::affinity().unwrap_or_default();
     let plan = if cfg.pin {
         plan_pinning(&available, cfg.threads as usize)
@@ -178,52 +87,96 @@ pub fn compare(cfg: &CompareConfig) -> anyhow::Result<ExitCode> {
     };
     let env = Env::capture(server_cpus.clone());
     eprintln!(
-        "compare: models {} x connections {:?}, {} B, depth {}, {:?} per point (+{:?} warm-up); {}",
+        "compare: models {} x connections {:?}, {} B, depth {}, {:?} per point (+{:?} warm-up), {} round(s); {}",
         cfg.models.join(","),
         cfg.connections,
         cfg.size,
         cfg.depth,
         cfg.duration,
         cfg.warmup,
+        cfg.rounds,
         match &plan {
             Some((s, g)) => format!("server pinned to CPUs {s:?}, generator to {g:?}"),
             None => "not pinned (fewer than 2 CPUs, or --no-pin)".into(),
         }
     );
-    let mut points = Vec::new();
-    for model in &cfg.models {
+    let before = machine::Sample::now();
+    let mut points: Vec<Point> = cfg
+        .connections
+        .iter()
+        .flat_map(|&c| {
+            cfg.models.iter().map(move |m| Point {
+                model: m.clone(),
+                connections: c,
+                outcome: if m == "iterative" && c > 1 {
+                    Outcome::NotApplicable {
+                        reason: "serves one client at a time".into(),
+                    }
+                } else {
+                    Outcome::NotRun
+                },
+                rounds: Vec::new(),
+            })
+        })
+        .collect();
+    let mut interrupted = false;
+    'sweep: for round in 0..cfg.rounds {
         for &conns in &cfg.connections {
-            let outcome = if model == "iterative" && conns > 1 {
-                Outcome::NotApplicable {
-                    reason: "serves one client at a time".into(),
+            // Rotate the models' order each round: no model always runs
+            // first (on a cold machine) or last (after the others heated it).
+            let n = cfg.models.len();
+            for k in 0..n {
+                let model = &cfg.models[(k + round as usize) % n];
+                let Some(point) = points
+                    .iter_mut()
+                    .find(|p| &p.model == model && p.connections == conns)
+                else {
+                    continue;
+                };
+                if matches!(point.outcome, Outcome::NotApplicable { .. }) {
+                    continue;
                 }
-            } else {
-                match measure(cfg, model, conns, server_cpus.clone()) {
-                    Ok(m) => Outcome::Ok(Box::new(m)),
-                    Err(e) => Outcome::Failed {
+                if stop.raised() {
+                    interrupted = true;
+                    break 'sweep;
+                }
+                let r = match measure(cfg, model, conns, server_cpus.clone(), stop) {
+                    Ok(Some(m)) => Round::Ok(Box::new(m)),
+                    Ok(None) => {
+                        interrupted = true;
+                        break 'sweep;
+                    }
+                    Err(e) => Round::Failed {
                         error: format!("{e:#}"),
                     },
-                }
-            };
-            let point = Point {
-                model: model.clone(),
-                connections: conns,
-                outcome,
-            };
-            eprintln!("{}", report::table::one_line(&point));
-            if point
-                .metrics()
-                .is_some_and(|m| m.generator_bound(cfg.threads.min(conns)))
-            {
+                };
                 eprintln!(
-                    "WARNING: {model} x {conns}: the generator used all of its CPU while the server did not; \
-                     this point measures the generator. Try --threads or --depth."
+                    "round {}/{} {model} x {conns}: {}",
+                    round + 1,
+                    cfg.rounds,
+                    round_line(&r)
                 );
+                let cut_short = matches!(&r, Round::Ok(m) if m.interrupted);
+                point.rounds.push(r);
+                if round + 1 == cfg.rounds || cut_short {
+                    point.outcome = summarise(&point.rounds, cfg.threads.min(conns));
+                    on_point(point);
+                }
+                if cut_short {
+                    interrupted = true;
+                    break 'sweep;
+                }
             }
-            points.push(point);
         }
     }
-    let report = CompareReport {
+    for p in &mut points {
+        if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
+            p.outcome = summarise(&p.rounds, cfg.threads.min(p.connections));
+        }
+    }
+    let machine_load = MachineLoad::between(before, machine::Sample::now(), env.cpu_count);
+    let rankings = sweep::rank(&points, &cfg.connections);
+    Ok(CompareReport {
         tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
         config: SweepConfig {
             models: cfg.models.clone(),
@@ -233,49 +186,116 @@ pub fn compare(cfg: &CompareConfig) -> anyhow::Result<ExitCode> {
             duration_s: cfg.duration.as_secs_f64(),
             warmup_s: cfg.warmup.as_secs_f64(),
             threads: cfg.threads,
+            rounds: cfg.rounds,
         },
         env,
+        machine_load,
+        interrupted,
         points,
-    };
-    crate::print(&report::table::render(&report.points))?;
-    write_outputs(&cfg.out, &report)?;
-    println!(
-        "report written to {}/ (results.json, report.md, *.svg)",
-        cfg.out.display()
-    );
-    let clean = report.points.iter().all(|p| match &p.outcome {
-        Outcome::Ok(m) => m.errors == 0 && m.corrupt == 0,
-        Outcome::NotApplicable { .. } => true,
-        Outcome::Failed { .. } => false,
-    });
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+        rankings,
     })
 }
 
-fn write_outputs(dir: &Path, report: &CompareReport) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
-    report::json::write(&dir.join("results.json"), report)?;
-    let plots = report::plot::write_all(dir, report)
-        .with_context(|| format!("plotting into {}", dir.display()))?;
-    let md = report::markdown::render(report, &plots);
-    let path = dir.join("report.md");
-    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+/// The exit status of a finished sweep: 0 clean, 1 a failed or faulty
+/// point, 128 + signal when interrupted.
+pub fn exit_status(report: &CompareReport, stop: &Interrupt) -> ExitCode {
+    if report.interrupted {
+        ExitCode::from(stop.exit_status())
+    } else if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn round_line(r: &Round) -> String {
+    match r {
+        Round::Ok(m) => format!(
+            "{:.0} req/s, p99 {:.1} µs, server {:.2} µs CPU/req, {} faults{}{}",
+            m.requests_per_sec,
+            m.latency_us.p99,
+            m.server_cpu_us_per_request,
+            m.errors + m.corrupt,
+            if m.generator_bound {
+                " (generator-bound)"
+            } else {
+                ""
+            },
+            if m.interrupted { " (interrupted)" } else { "" }
+        ),
+        Round::Failed { error } => format!("FAILED: {error}"),
+    }
+}
+
+/// Medians, spreads and pooled latency of a point's measured rounds.
+fn summarise(rounds: &[Round], threads: u32) -> Outcome {
+    let ok: Vec<&Metrics> = rounds
+        .iter()
+        .filter_map(|r| match r {
+            Round::Ok(m) => Some(m.as_ref()),
+            Round::Failed { .. } => None,
+        })
+        .collect();
+    if ok.is_empty() {
+        return match rounds.first() {
+            Some(Round::Failed { error }) => Outcome::Failed {
+                error: error.clone(),
+            },
+            _ => Outcome::NotRun,
+        };
+    }
+    let spread = |f: fn(&Metrics) -> f64| Spread::of(&ok.iter().map(|m| f(m)).collect::<Vec<_>>());
+    let mut pooled = stats::new_hist();
+    for m in &ok {
+        stats::merge(&mut pooled, &m.histogram);
+    }
+    let gen_cpu = spread(|m| m.generator_cpu_utilisation).median;
+    let srv_cpu = spread(|m| m.server_cpu_utilisation).median;
+    Outcome::Ok(Box::new(Summary {
+        rounds_measured: ok.len(),
+        requests_per_sec: spread(|m| m.requests_per_sec),
+        server_cpu_us_per_request: spread(|m| m.server_cpu_us_per_request),
+        p99_us: spread(|m| m.latency_us.p99),
+        mb_per_sec: spread(|m| m.mb_per_sec).median,
+        latency_us: Percentiles::of(&pooled),
+        spectrum: stats::spectrum(&pooled),
+        jain_fairness: spread(|m| m.jain_fairness).median,
+        requests: ok.iter().map(|m| m.requests).sum(),
+        errors: ok.iter().map(|m| m.errors).sum(),
+        corrupt: ok.iter().map(|m| m.corrupt).sum(),
+        server_cpu_utilisation: srv_cpu,
+        server_memory: procstat::Memory {
+            rss_kib: ok
+                .iter()
+                .map(|m| m.server_memory.rss_kib)
+                .max()
+                .unwrap_or(0),
+            hwm_kib: ok
+                .iter()
+                .map(|m| m.server_memory.hwm_kib)
+                .max()
+                .unwrap_or(0),
+        },
+        generator_cpu_utilisation: gen_cpu,
+        generator_bound: 2 * ok.iter().filter(|m| m.generator_bound).count() > ok.len()
+            || sweep::generator_bound(gen_cpu, srv_cpu, threads),
+        interrupted: ok.iter().any(|m| m.interrupted),
+    }))
 }
 
 /// Starts a fresh `model` server, drives `conns` connections at it and
-/// samples its CPU and memory around the window.
+/// samples its CPU and memory around the window. `Ok(None)`: interrupted
+/// before anything was measured.
 fn measure(
     cfg: &CompareConfig,
     model: &str,
     conns: u32,
     cpus: Option<Vec<usize>>,
-) -> anyhow::Result<Metrics> {
+    stop: &Interrupt,
+) -> anyhow::Result<Option<Metrics>> {
     let server = ServerProcess::spawn(model, cpus)
         .with_context(|| format!("starting echod --model {model}"))?;
+    let threads = cfg.threads.min(conns);
     let run_cfg = RunConfig {
         target: server.addr,
         connections: conns,
@@ -283,7 +303,8 @@ fn measure(
         load: Load::Closed { depth: cfg.depth },
         duration: cfg.duration,
         warmup: cfg.warmup,
-        threads: cfg.threads.min(conns),
+        threads,
+        drain_timeout: cfg.drain_timeout,
         interval: None,
         progress: cfg.progress,
     };
@@ -293,21 +314,31 @@ fn measure(
     let mut gen_end = None;
     let mut memory = None;
     let me = std::process::id();
-    let result = run::run(&run_cfg, &mut |moment| match moment {
-        Moment::WindowStart => {
-            cpu_start = server.cpu_time().ok();
-            gen_start = procstat::cpu_time(me).ok();
-        }
-        Moment::WindowEnd => {
-            cpu_end = server.cpu_time().ok();
-            gen_end = procstat::cpu_time(me).ok();
-            memory = server.memory().ok();
-        }
-    });
+    let result = run::run(
+        &run_cfg,
+        &mut |moment| match moment {
+            Moment::WindowStart => {
+                cpu_start = server.cpu_time().ok();
+                gen_start = procstat::cpu_time(me).ok();
+            }
+            Moment::WindowEnd => {
+                cpu_end = server.cpu_time().ok();
+                gen_end = procstat::cpu_time(me).ok();
+                memory = server.memory().ok();
+            }
+        },
+        stop,
+    );
     let stderr = server.stderr_text();
     let stopped = server.stop(STOP_GRACE);
-    let result = result.with_context(|| format!("echod --model {model}"))?;
-    let summary = RunSummary::new(&run_cfg, &result, Env::capture(None));
+    let result = match result {
+        Ok(r) => r,
+        Err(RunError::Interrupted) => return Ok(None),
+        Err(e) => return Err(anyhow::anyhow!("echod --model {model}: {e}")),
+    };
+    if result.interrupted && result.window.is_zero() {
+        return Ok(None);
+    }
     let cpu = match (cpu_start, cpu_end) {
         (Some(a), Some(b)) => b.saturating_sub(a),
         _ => anyhow::bail!(
@@ -320,27 +351,33 @@ fn measure(
         Ok(s) => s.status.to_string(),
         Err(e) => format!("could not be stopped: {e}"),
     };
-    let requests = summary.requests.max(1) as f64;
-    let window = cfg.duration.as_secs_f64();
+    let m = &result.m;
+    let window = result.window.as_secs_f64();
+    let requests = m.counters.requests;
+    let rps = result.requests_per_sec();
     let generator_cpu = match (gen_start, gen_end) {
         (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / window,
         _ => 0.0,
     };
-    Ok(Metrics {
-        requests_per_sec: summary.throughput.requests_per_sec,
-        mb_per_sec: summary.throughput.mb_per_sec,
-        latency_us: summary.latency_us,
-        spectrum_us: summary.spectrum_us,
-        jain_fairness: summary.throughput.jain_fairness,
-        requests: summary.requests,
-        errors: summary.errors,
-        corrupt: summary.corrupt,
-        server_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / requests,
-        server_cpu_utilisation: cpu.as_secs_f64() / window,
+    let server_cpu = cpu.as_secs_f64() / window;
+    let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
+    Ok(Some(Metrics {
+        requests_per_sec: rps,
+        mb_per_sec: rps * cfg.size as f64 / 1e6,
+        latency_us: Percentiles::of(&m.corrected),
+        jain_fairness: stats::jain_index(&per_conn),
+        requests,
+        errors: m.counters.errors_total(),
+        corrupt: m.counters.corrupt_total(),
+        server_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / requests.max(1) as f64,
+        server_cpu_utilisation: server_cpu,
         server_memory: memory.unwrap_or_default(),
         generator_cpu_utilisation: generator_cpu,
+        generator_bound: sweep::generator_bound(generator_cpu, server_cpu, threads),
         server_exit,
-    })
+        interrupted: result.interrupted,
+        histogram: m.corrected.clone(),
+    }))
 }
 
 #[cfg(test)]

@@ -14,13 +14,17 @@ mod cli;
 mod compare;
 mod env;
 mod hdrlog;
+mod interrupt;
+mod machine;
 mod merge;
+mod outputs;
 mod payload;
 mod procstat;
 mod report;
 mod run;
 mod serve;
 mod stats;
+mod sweep;
 mod verify;
 
 use std::io::{self, Write};
@@ -99,6 +103,7 @@ mod commands {
     //! One function per subcommand: validate, act, report, choose the exit
     //! status.
 
+    use std::path::Path;
     use std::process::ExitCode;
 
     use anyhow::Context;
@@ -106,12 +111,44 @@ mod commands {
     use super::{print, EXIT_FAULT};
     use crate::cli::{CheckArgs, CompareArgs, MergeArgs, RunArgs};
     use crate::env::Env;
+    use crate::interrupt::Interrupt;
     use crate::report::summary::RunSummary;
-    use crate::run::{self, Load};
+    use crate::report::{self, table};
+    use crate::run::{self, Load, RunError};
+    use crate::sweep::CompareReport;
 
     pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let (cfg, out) = args.validate()?;
-        let result = run::run(&cfg, &mut |_| {})?;
+        let stop = Interrupt::install().context("installing signal handlers")?;
+        let result = match run::run(&cfg, &mut |_| {}, &stop) {
+            Ok(r) => r,
+            Err(RunError::Interrupted) => {
+                eprintln!(
+                    "{} before the measurement began: nothing measured, nothing written",
+                    stop.signal_name()
+                );
+                return Ok(ExitCode::from(stop.exit_status()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let c = &result.m.counters;
+        if c.requests == 0
+            && c.connection_errors >= u64::from(cfg.connections)
+            && !result.interrupted
+        {
+            // Every connection died before a single reply: a table of zeros
+            // would bury the one fact that matters.
+            anyhow::bail!(
+                "{}: all {} connection(s) failed before any reply was counted; first: {}",
+                cfg.target,
+                cfg.connections,
+                result
+                    .m
+                    .errors
+                    .first()
+                    .map_or("(no detail)", String::as_str)
+            );
+        }
         let summary = RunSummary::new(&cfg, &result, Env::capture(None));
         if !out.quiet {
             print(&summary.render())?;
@@ -132,7 +169,9 @@ mod commands {
                 eprintln!("fault: {e}");
             }
         }
-        Ok(if summary.clean {
+        Ok(if result.interrupted {
+            ExitCode::from(stop.exit_status())
+        } else if summary.clean {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(EXIT_FAULT)
@@ -141,14 +180,41 @@ mod commands {
 
     pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let cfg = args.validate()?;
-        crate::compare::compare(&cfg)
+        let stop = Interrupt::install().context("installing signal handlers")?;
+        let report = crate::compare::compare(&cfg, &stop, &mut |p| {
+            eprintln!("{}", table::one_line(p));
+        })?;
+        print(&table::render(&report))?;
+        write_compare(&cfg.out, &report)?;
+        println!(
+            "report written to {}/ (results.json, report.md{})",
+            cfg.out.display(),
+            if report.points.iter().any(|p| p.summary().is_some()) {
+                ", *.svg"
+            } else {
+                "; no plots: nothing was measured"
+            }
+        );
+        Ok(crate::compare::exit_status(&report, &stop))
+    }
+
+    /// Replaces an earlier compare's files in `dir` with this one's.
+    fn write_compare(dir: &Path, r: &CompareReport) -> anyhow::Result<()> {
+        crate::outputs::clear_ours(dir).with_context(|| format!("--out {}", dir.display()))?;
+        report::json::write(&dir.join("results.json"), r)?;
+        let plots = report::plot::write_all(dir, r)
+            .with_context(|| format!("plotting into {}", dir.display()))?;
+        let md = report::markdown::render(r, &plots);
+        let path = dir.join("report.md");
+        std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
     }
 
     pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-        crate::check::check(args)
+        crate::check::check(&args.validate()?)
     }
 
     pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
-        crate::merge::merge(args)
+        crate::merge::merge(args.validate()?)
     }
 }

@@ -1,12 +1,44 @@
 //! `loadgen merge`: one report from the interval logs of several generator
 //! processes or machines that loaded the same server at the same time.
 //!
-//! Intervals are aligned on absolute (wall-clock) time, so the logs must come
-//! from machines with synchronised clocks; intervals that start within the
-//! same `length` slot are added together. Throughput is the total count over
-//! the union of the logs' time spans. Histograms add exactly, so the merged
-//! percentiles are those of all requests together, not an average of
-//! percentiles.
+//! # What the numbers mean
+//! - **A log's span** runs from its earliest interval start to its latest
+//!   interval end. A `run --hdr-log` log tiles its measurement window
+//!   exactly (intervals by intended send time, the last one cut to the
+//!   window, empty ones kept), so its span *is* that window and its
+//!   requests / span is the req/s `run` printed.
+//! - **req/s** is the sum over the logs of requests / span. Merging one log
+//!   gives exactly what `run` printed; merging logs of runs that ran side by
+//!   side gives the sum of their req/s, the load the server carried.
+//! - **The common window** is the intersection of the spans: the time every
+//!   generator was measuring. When the spans differ (one process started
+//!   late, ran longer, or was interrupted), each log still contributes its
+//!   own average rate over its own span; the sum is the load while they all
+//!   ran only if each ran steadily. A warning on stderr says so when the
+//!   common window is under [`GOOD_OVERLAP`] of the union of the spans, or
+//!   empty (then the logs were not simultaneous, or the clocks disagree:
+//!   times are absolute, so the machines' clocks must be synchronised).
+//! - **Latency** percentiles are those of all requests together:
+//!   histograms add exactly, nothing averages percentiles.
+//!
+//! # The merged log (`--out`)
+//! Intervals are re-slotted onto one grid: it starts at the earliest start,
+//! its step is the coarsest interval length of the inputs, and its last
+//! slot ends at the latest end, so the slots tile the union of the spans
+//! with their true lengths (the last may be shorter). Slots some input
+//! covered are kept even when empty; a stretch no input covers (between
+//! logs that do not overlap) is written as one empty interval as long as
+//! the stretch, so the log still tiles the union without a histogram per
+//! missing slot.
+//!
+//! A histogram cannot be split, so each input interval goes whole into the
+//! slot holding its midpoint: when inputs are aligned and their lengths
+//! divide the coarsest one, every slot is exact; otherwise a slot may hold
+//! up to one input interval of its neighbours' requests. Totals and
+//! percentiles are exact either way. Read back alone, the merged log gives
+//! all requests / the union span, which is the summed req/s when the inputs'
+//! spans coincide. Tags other than `uncorrected` are not ours to interpret
+//! and are left out.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -20,19 +52,56 @@ use crate::hdrlog::{self, LoggedInterval, UNCORRECTED_TAG};
 use crate::run::result::Interval;
 use crate::stats::{self, Hist, Percentiles};
 
+/// Below this share of the union of the spans, the common window is
+/// reported as a poor overlap.
+pub const GOOD_OVERLAP: f64 = 0.9;
+
+/// One input log, as read.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// The file, as named on the command line.
+    pub name: String,
+    /// Its intervals, all tags.
+    pub intervals: Vec<LoggedInterval>,
+}
+
+/// What one input contributed.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputSummary {
+    /// The file.
+    pub file: String,
+    /// Requests in its untagged intervals.
+    pub requests: u64,
+    /// Start of its span, in seconds since the Unix epoch.
+    pub start_s: f64,
+    /// Its span (earliest interval start to latest interval end), seconds.
+    pub span_s: f64,
+    /// `requests / span_s` (0 for a log that spans no time).
+    pub requests_per_sec: f64,
+    /// Its longest interval, in seconds.
+    pub interval_s: f64,
+}
+
 /// The combined result, as printed and written with `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct MergeSummary {
     /// Input files.
     pub files: Vec<String>,
+    /// Each input's contribution, in command-line order.
+    pub inputs: Vec<InputSummary>,
     /// Intervals read (all tags).
     pub intervals: usize,
-    /// Requests in untagged intervals.
+    /// Requests in untagged intervals, all inputs.
     pub requests: u64,
-    /// From the earliest interval start to the latest interval end, in seconds.
-    pub span_s: f64,
-    /// `requests / span_s`.
+    /// The sum of the inputs' `requests_per_sec`.
     pub requests_per_sec: f64,
+    /// Union of the inputs' spans: earliest start to latest end, seconds.
+    pub span_s: f64,
+    /// Length of the common window (the intersection of the spans), seconds;
+    /// 0 when the spans do not overlap.
+    pub common_s: f64,
+    /// Step of the merged log's intervals: the coarsest input interval.
+    pub interval_s: f64,
     /// Latency of untagged intervals (from intended send time for loadgen logs).
     pub latency_us: Percentiles,
     /// Latency of `uncorrected`-tagged intervals, when present.
@@ -40,109 +109,258 @@ pub struct MergeSummary {
     pub latency_us_uncorrected: Option<Percentiles>,
 }
 
+/// Everything [`combine`] works out.
+#[derive(Clone, Debug)]
+pub struct Merged {
+    /// The summary.
+    pub summary: MergeSummary,
+    /// The re-slotted intervals, relative to `start`.
+    pub intervals: Vec<Interval>,
+    /// Earliest start, as time since the Unix epoch.
+    pub start: Duration,
+    /// Warnings for stderr, one line each.
+    pub warnings: Vec<String>,
+}
+
 /// Runs `loadgen merge`.
 ///
 /// # Errors
-/// Unreadable or malformed logs (naming the file), or an unwritable output.
+/// Unreadable, malformed or empty logs (naming the file), or an unwritable
+/// output (naming the flag and file).
 pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
-    let mut all: Vec<LoggedInterval> = Vec::new();
+    let mut inputs = Vec::new();
     for path in &args.logs {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let intervals = hdrlog::read(&bytes)
-            .with_context(|| format!("{}: not an interval log", path.display()))?;
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        let intervals = hdrlog::read(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         if intervals.is_empty() {
-            anyhow::bail!("{}: contains no intervals", path.display());
+            anyhow::bail!("{name}: contains no intervals");
         }
-        all.extend(intervals);
+        inputs.push(Input { name, intervals });
     }
-    let files = args.logs.iter().map(|p| p.display().to_string()).collect();
-    let (summary, merged, start) = combine(files, &all);
-    crate::print(&render(&summary))?;
+    let merged = combine(&inputs);
+    crate::print(&render(&merged.summary))?;
+    for w in &merged.warnings {
+        eprintln!("{w}");
+    }
     if let Some(path) = &args.json {
-        crate::report::json::write(path, &summary)?;
+        crate::report::json::write(path, &merged.summary)?;
     }
     if let Some(path) = &args.out {
-        let tagged = summary.latency_us_uncorrected.is_some();
-        hdrlog::write(path, UNIX_EPOCH + start, &merged, tagged).with_context(|| "--out")?;
+        let tagged = merged.summary.latency_us_uncorrected.is_some();
+        hdrlog::write(path, UNIX_EPOCH + merged.start, &merged.intervals, tagged)
+            .with_context(|| "--out")?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Adds `all` together: the summary, the time-aligned merged intervals, and
-/// the earliest start (since the epoch).
-pub fn combine(
-    files: Vec<String>,
-    all: &[LoggedInterval],
-) -> (MergeSummary, Vec<Interval>, Duration) {
-    let start = all.iter().map(|i| i.start).min().unwrap_or_default();
-    let end = all
+/// A log's extent: earliest start, latest end (since the epoch), longest
+/// interval.
+fn extent(intervals: &[LoggedInterval]) -> (Duration, Duration, Duration) {
+    let start = intervals.iter().map(|i| i.start).min().unwrap_or_default();
+    let end = intervals.iter().map(|i| i.start + i.length).max();
+    let longest = intervals.iter().map(|i| i.length).max();
+    (start, end.unwrap_or_default(), longest.unwrap_or_default())
+}
+
+/// Adds `from` into `into`. Our own logs share [`stats::new_hist`]'s range;
+/// another tool's histogram may reach beyond it, and its values are then
+/// clamped (as `run` clamps) rather than refused.
+fn add(into: &mut Hist, from: &Hist) {
+    if into.add(from).is_err() {
+        for v in from.iter_recorded() {
+            let value = v.value_iterated_to().clamp(1, stats::MAX_NS);
+            into.saturating_record_n(value, v.count_at_value());
+        }
+    }
+}
+
+/// Adds `inputs` together: see the module doc for what each number means.
+pub fn combine(inputs: &[Input]) -> Merged {
+    let mut warnings = Vec::new();
+    let mut summaries = Vec::new();
+    let mut extents = Vec::new();
+    for input in inputs {
+        let (start, end, longest) = extent(&input.intervals);
+        let span = end.saturating_sub(start);
+        let requests: u64 = input
+            .intervals
+            .iter()
+            .filter(|i| i.tag.is_none())
+            .map(|i| i.hist.len())
+            .sum();
+        if span.is_zero() && requests > 0 {
+            warnings.push(format!(
+                "WARNING: {}: its intervals cover no time, so its {requests} requests add nothing to req/s",
+                input.name
+            ));
+        }
+        summaries.push(InputSummary {
+            file: input.name.clone(),
+            requests,
+            start_s: start.as_secs_f64(),
+            span_s: span.as_secs_f64(),
+            requests_per_sec: rate(requests, span),
+            interval_s: longest.as_secs_f64(),
+        });
+        extents.push((start, end, longest));
+    }
+    let start = extents.iter().map(|e| e.0).min().unwrap_or_default();
+    let end = extents.iter().map(|e| e.1).max().unwrap_or_default();
+    let common_start = extents.iter().map(|e| e.0).max().unwrap_or_default();
+    let common_end = extents.iter().map(|e| e.1).min().unwrap_or_default();
+    let (span, common) = (end - start, common_end.saturating_sub(common_start));
+    if inputs.len() > 1 {
+        warnings.extend(overlap_warning(inputs, &extents, span, common));
+    }
+
+    let step = extents
         .iter()
-        .map(|i| i.start + i.length)
+        .map(|e| e.2)
         .max()
-        .unwrap_or_default();
-    let slot = all
-        .iter()
-        .map(|i| i.length)
         .filter(|l| !l.is_zero())
-        .min()
         .unwrap_or(Duration::from_secs(1));
+    // Only slots some input interval falls in are built: logs hours or
+    // years apart (unsynchronised clocks) must not cost a histogram per
+    // slot in between.
+    let mut slots: BTreeMap<u128, (Hist, Hist)> = BTreeMap::new();
     let mut total = stats::new_hist();
     let mut total_unc: Option<Hist> = None;
-    let mut slots: BTreeMap<u64, (Hist, Hist)> = BTreeMap::new();
-    for i in all {
-        let k = ((i.start - start).as_nanos() / slot.as_nanos()) as u64;
+    for i in inputs.iter().flat_map(|input| &input.intervals) {
+        let mid = i.start + i.length / 2 - start;
         let (c, u) = slots
-            .entry(k)
+            .entry(mid.as_nanos() / step.as_nanos())
             .or_insert_with(|| (stats::new_hist(), stats::new_hist()));
         match i.tag.as_deref() {
             None => {
-                stats::merge(&mut total, &i.hist);
-                stats::merge(c, &i.hist);
+                add(&mut total, &i.hist);
+                add(c, &i.hist);
             }
             Some(UNCORRECTED_TAG) => {
-                stats::merge(total_unc.get_or_insert_with(stats::new_hist), &i.hist);
-                stats::merge(u, &i.hist);
+                add(total_unc.get_or_insert_with(stats::new_hist), &i.hist);
+                add(u, &i.hist);
             }
             // Other tools' tags: not ours to interpret.
             Some(_) => {}
         }
     }
-    let span = end.saturating_sub(start);
+    let merged = tile(slots, step, span);
+
     let summary = MergeSummary {
-        files,
-        intervals: all.len(),
-        requests: total.len(),
+        files: inputs.iter().map(|i| i.name.clone()).collect(),
+        intervals: inputs.iter().map(|i| i.intervals.len()).sum(),
+        requests: summaries.iter().map(|s| s.requests).sum(),
+        requests_per_sec: summaries.iter().map(|s| s.requests_per_sec).sum(),
+        inputs: summaries,
         span_s: span.as_secs_f64(),
-        requests_per_sec: if span.is_zero() {
-            0.0
-        } else {
-            total.len() as f64 / span.as_secs_f64()
-        },
+        common_s: common.as_secs_f64(),
+        interval_s: step.as_secs_f64(),
         latency_us: Percentiles::of(&total),
         latency_us_uncorrected: total_unc.as_ref().map(Percentiles::of),
     };
-    let merged = slots
-        .into_iter()
-        .map(|(k, (c, u))| Interval {
-            start: slot * k as u32,
-            length: slot,
-            corrected: c,
-            uncorrected: u,
-        })
-        .collect();
-    (summary, merged, start)
+    Merged {
+        summary,
+        intervals: merged,
+        start,
+        warnings,
+    }
+}
+
+/// The merged log's intervals: `slots` (by index on a grid of `step` from
+/// 0) in order, the last cut at `span`, and each stretch of slots no input
+/// fell in as one empty interval, so the whole tiles `[0, span)`.
+fn tile(slots: BTreeMap<u128, (Hist, Hist)>, step: Duration, span: Duration) -> Vec<Interval> {
+    let at = |k: u128| Duration::from_nanos((step.as_nanos() * k).min(span.as_nanos()) as u64);
+    let mut out = Vec::new();
+    let mut next = 0;
+    for (k, (corrected, uncorrected)) in slots {
+        if k > next {
+            out.push(Interval {
+                start: at(next),
+                length: at(k) - at(next),
+                corrected: stats::new_hist(),
+                uncorrected: stats::new_hist(),
+            });
+        }
+        out.push(Interval {
+            start: at(k),
+            length: at(k + 1) - at(k),
+            corrected,
+            uncorrected,
+        });
+        next = k + 1;
+    }
+    out
+}
+
+fn rate(requests: u64, span: Duration) -> f64 {
+    if span.is_zero() {
+        0.0
+    } else {
+        requests as f64 / span.as_secs_f64()
+    }
+}
+
+/// The stderr line for logs that do not overlap, or overlap poorly.
+fn overlap_warning(
+    inputs: &[Input],
+    extents: &[(Duration, Duration, Duration)],
+    span: Duration,
+    common: Duration,
+) -> Option<String> {
+    if common.is_zero() {
+        // The pair that proves it: the log that ends first, the one that
+        // starts last.
+        let first_end = (0..inputs.len()).min_by_key(|&k| extents[k].1)?;
+        let last_start = (0..inputs.len()).max_by_key(|&k| extents[k].0)?;
+        return Some(format!(
+            "WARNING: the logs do not overlap in time ({} ends before {} starts): \
+             req/s adds rates that never ran at once; were the generators run together, \
+             on machines with synchronised clocks?",
+            inputs[first_end].name, inputs[last_start].name
+        ));
+    }
+    let share = common.as_secs_f64() / span.as_secs_f64();
+    (share < GOOD_OVERLAP).then(|| {
+        format!(
+            "WARNING: the logs overlap for only {:.3} s of the {:.3} s they span ({:.0}%): \
+             req/s adds each log's average over its own span, which is the load at any \
+             one moment only if every generator ran steadily",
+            common.as_secs_f64(),
+            span.as_secs_f64(),
+            share * 100.0
+        )
+    })
 }
 
 fn render(s: &MergeSummary) -> String {
-    let mut out = format!(
-        "merged {} log(s), {} intervals: {} requests over {:.3} s = {:.0} req/s\n",
-        s.files.len(),
-        s.intervals,
-        s.requests,
-        s.span_s,
-        s.requests_per_sec
-    );
+    let mut out = match &s.inputs[..] {
+        [one] => format!(
+            "merged 1 log(s), {} intervals: {} requests over {:.3} s = {:.0} req/s\n",
+            s.intervals, s.requests, one.span_s, s.requests_per_sec
+        ),
+        many => {
+            let mut out = format!(
+                "merged {} log(s), {} intervals: {} requests, {:.0} req/s \
+                 (the sum of each log's requests / its span)\n",
+                many.len(),
+                s.intervals,
+                s.requests,
+                s.requests_per_sec
+            );
+            for i in many {
+                out.push_str(&format!(
+                    "  {}: {} requests over {:.3} s = {:.0} req/s\n",
+                    i.file, i.requests, i.span_s, i.requests_per_sec
+                ));
+            }
+            out.push_str(&format!(
+                "  common window {:.3} s of the {:.3} s spanned\n",
+                s.common_s, s.span_s
+            ));
+            out
+        }
+    };
     let row = |name: &str, p: &Percentiles| {
         format!(
             "{name:<10}{:>10.1}{:>10.1}{:>10.1}{:>10.1}{:>10.1}{:>10.1}{:>10.1}\n",
@@ -165,46 +383,223 @@ mod tests {
     use super::*;
     use crate::stats::record;
 
-    fn interval(start_s: u64, tag: Option<&str>, values_us: &[u64]) -> LoggedInterval {
+    const T0: u64 = 1_700_000_000;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// An interval at `T0 + start`, `count` requests of `us` µs each.
+    fn iv(
+        start: Duration,
+        length: Duration,
+        tag: Option<&str>,
+        count: u64,
+        us: u64,
+    ) -> LoggedInterval {
         let mut hist = stats::new_hist();
-        for v in values_us {
-            record(&mut hist, v * 1000);
+        for _ in 0..count {
+            record(&mut hist, us * 1000);
         }
         LoggedInterval {
             tag: tag.map(str::to_owned),
-            start: Duration::from_secs(start_s),
-            length: Duration::from_secs(1),
+            start: Duration::from_secs(T0) + start,
+            length,
             hist,
         }
     }
 
+    /// A log as `run` writes it: `window` tiled by `len`, the last interval
+    /// cut short, `per_sec` requests a second spread evenly.
+    fn run_log(
+        name: &str,
+        offset: Duration,
+        window: Duration,
+        len: Duration,
+        per_sec: u64,
+        us: u64,
+    ) -> Input {
+        let mut intervals = Vec::new();
+        let mut at = Duration::ZERO;
+        while at < window {
+            let length = len.min(window - at);
+            let count = (per_sec as f64 * length.as_secs_f64()).round() as u64;
+            intervals.push(iv(offset + at, length, None, count, us));
+            at += len;
+        }
+        Input {
+            name: name.into(),
+            intervals,
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
     #[test]
-    fn overlapping_logs_add_counts_and_share_time() {
-        // Two generators over the same two seconds, plus an uncorrected tag.
-        let all = [
-            interval(100, None, &[100; 50]),
-            interval(101, None, &[100; 50]),
-            interval(100, None, &[300; 50]),
-            interval(101, None, &[300; 50]),
-            interval(100, Some(UNCORRECTED_TAG), &[90; 10]),
-        ];
-        let (s, merged, start) = combine(vec!["a".into(), "b".into()], &all);
-        assert_eq!(s.requests, 200);
-        assert!((s.span_s - 2.0).abs() < 1e-9);
-        assert!((s.requests_per_sec - 100.0).abs() < 1e-9);
+    fn one_log_with_a_partial_last_interval_gives_runs_own_rate() {
+        // Issue 6: 2.5 s of 1 s intervals; the last is 0.5 s, not 1 s.
+        let log = run_log("a", ms(0), ms(2500), ms(1000), 1000, 100);
+        assert_eq!(log.intervals[2].length, ms(500));
+        let m = combine(&[log]);
+        let s = &m.summary;
+        assert_eq!(s.requests, 2500);
+        assert!(close(s.span_s, 2.5), "{}", s.span_s);
         assert!(
-            (s.latency_us.p50 - 100.0).abs() < 0.2,
+            close(s.requests_per_sec, 2500.0 / 2.5),
+            "{}",
+            s.requests_per_sec
+        );
+        assert!(close(s.common_s, 2.5));
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        let lengths: Vec<_> = m.intervals.iter().map(|i| i.length).collect();
+        assert_eq!(lengths, [ms(1000), ms(1000), ms(500)]);
+        assert!(
+            render(s).contains("2500 requests over 2.500 s = 1000 req/s"),
+            "{}",
+            render(s)
+        );
+    }
+
+    #[test]
+    fn an_empty_interval_mid_run_is_time_that_passed() {
+        let mut log = run_log("a", ms(0), ms(3000), ms(1000), 100, 100);
+        log.intervals[1].hist.reset();
+        let s = combine(&[log]).summary;
+        assert_eq!(s.requests, 200);
+        assert!(
+            close(s.requests_per_sec, 200.0 / 3.0),
+            "{}",
+            s.requests_per_sec
+        );
+    }
+
+    #[test]
+    fn simultaneous_logs_add_their_rates_and_latencies() {
+        let a = run_log("a", ms(0), ms(2500), ms(1000), 1000, 100);
+        let mut b = run_log("b", ms(3), ms(2500), ms(1000), 3000, 300);
+        b.intervals
+            .push(iv(ms(3), ms(1000), Some(UNCORRECTED_TAG), 10, 90));
+        let m = combine(&[a, b]);
+        let s = &m.summary;
+        assert_eq!(s.requests, 2500 + 7500);
+        assert!(
+            close(s.requests_per_sec, 1000.0 + 3000.0),
+            "{}",
+            s.requests_per_sec
+        );
+        assert!(close(s.span_s, 2.503) && close(s.common_s, 2.497), "{s:?}");
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        // Histograms add: a quarter of the requests at 100 µs, the rest at 300.
+        assert!(
+            (s.latency_us.p50 - 300.0).abs() < 0.5,
             "{}",
             s.latency_us.p50
         );
-        assert!(
-            (s.latency_us.p90 - 300.0).abs() < 0.5,
-            "{}",
-            s.latency_us.p90
-        );
+        assert!((s.latency_us.p90 - 300.0).abs() < 0.5);
+        assert!((Percentiles::of(&m.intervals[0].corrected).p50 - 300.0).abs() < 0.5);
         assert_eq!(s.latency_us_uncorrected.unwrap().count, 10);
-        assert_eq!(start, Duration::from_secs(100));
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[1].corrected.len(), 100);
+        assert_eq!(m.start, Duration::from_secs(T0));
+        let total: u64 = m.intervals.iter().map(|i| i.corrected.len()).sum();
+        assert_eq!(total, s.requests);
+    }
+
+    #[test]
+    fn different_interval_lengths_reslot_onto_the_coarsest() {
+        // Same 2.5 s window, one log in 1 s intervals, one in 250 ms.
+        let a = run_log("a", ms(0), ms(2500), ms(1000), 1000, 100);
+        let b = run_log("b", ms(0), ms(2500), ms(250), 400, 100);
+        assert_eq!(b.intervals.len(), 10);
+        let m = combine(&[a, b]);
+        let s = &m.summary;
+        assert!(close(s.requests_per_sec, 1400.0), "{}", s.requests_per_sec);
+        assert!(close(s.interval_s, 1.0));
+        let slots: Vec<_> = m
+            .intervals
+            .iter()
+            .map(|i| (i.start, i.length, i.corrected.len()))
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                (ms(0), ms(1000), 1400),
+                (ms(1000), ms(1000), 1400),
+                (ms(2000), ms(500), 700)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_merged_log_reads_back_with_its_lengths_and_rate() {
+        let a = run_log("a", ms(0), ms(2500), ms(1000), 1000, 100);
+        let b = run_log("b", ms(0), ms(2500), ms(250), 400, 100);
+        let m = combine(&[a, b]);
+        let mut buf = Vec::new();
+        hdrlog::write_to(&mut buf, UNIX_EPOCH + m.start, &m.intervals, false).unwrap();
+        let back = Input {
+            name: "merged".into(),
+            intervals: hdrlog::read(&buf).unwrap(),
+        };
+        let again = combine(&[back]).summary;
+        assert_eq!(again.requests, m.summary.requests);
+        assert!(close(again.span_s, 2.5));
+        // The spans coincide, so one log of everything has the summed rate.
+        assert!(close(again.requests_per_sec, m.summary.requests_per_sec));
+    }
+
+    #[test]
+    fn logs_that_overlap_poorly_or_not_at_all_are_warned_about() {
+        let a = || run_log("a.hlog", ms(0), ms(2000), ms(1000), 100, 100);
+        let late = run_log("b.hlog", ms(1000), ms(2000), ms(1000), 100, 100);
+        let m = combine(&[a(), late]);
+        // Each log still counts at its own rate.
+        assert!(close(m.summary.requests_per_sec, 200.0));
+        assert!(close(m.summary.common_s, 1.0) && close(m.summary.span_s, 3.0));
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert!(
+            m.warnings[0].contains("overlap for only 1.000 s of the 3.000 s"),
+            "{:?}",
+            m.warnings
+        );
+
+        let apart = run_log("b.hlog", ms(5000), ms(2000), ms(1000), 100, 100);
+        let m = combine(&[a(), apart]);
+        assert!(close(m.summary.common_s, 0.0));
+        assert!(
+            m.warnings[0].contains("do not overlap in time (a.hlog ends before b.hlog starts)"),
+            "{:?}",
+            m.warnings
+        );
+        // The merged log tiles the whole union; the stretch no log covers
+        // is one empty interval.
+        let lengths: Vec<_> = m.intervals.iter().map(|i| i.length).collect();
+        assert_eq!(lengths, [ms(1000), ms(1000), ms(3000), ms(1000), ms(1000)]);
+        assert_eq!(m.intervals[2].start, ms(2000));
+    }
+
+    #[test]
+    fn logs_years_apart_cost_no_histogram_per_missing_slot() {
+        // A clock set wrong by ten years, with 1 ms intervals: 3·10¹¹ slots
+        // in between, which must not be built.
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let a = run_log("a.hlog", ms(0), ms(10), ms(1), 1000, 100);
+        let b = run_log("b.hlog", year * 10, ms(10), ms(1), 1000, 100);
+        let m = combine(&[a, b]);
+        assert_eq!(m.intervals.len(), 21);
+        let total: Duration = m.intervals.iter().map(|i| i.length).sum();
+        assert_eq!(total, year * 10 + ms(10));
+        assert!(m.warnings[0].contains("do not overlap"), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn a_foreign_histogram_beyond_our_range_is_clamped_not_refused() {
+        let mut wide = hdrhistogram::Histogram::<u64>::new_with_bounds(1, u64::MAX / 4, 3).unwrap();
+        wide.record(stats::MAX_NS * 10).unwrap();
+        wide.record(1000).unwrap();
+        let mut into = stats::new_hist();
+        add(&mut into, &wide);
+        assert_eq!(into.len(), 2);
+        assert!(into.max() <= stats::MAX_NS * 101 / 100);
     }
 }

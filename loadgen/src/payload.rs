@@ -8,9 +8,16 @@
 //! any slice of the echoed stream instead of keeping a copy of what was sent,
 //! so memory does not grow with depth, size or connection count.
 //!
+//! The same holds one level up: a connection sends requests 0, 1, 2, … back to
+//! back, all of one size, so byte `p` of its outgoing stream is byte
+//! `p % size` of request `p / size`. [`append_stream`] generates any range of
+//! that stream, which lets the sender produce it a bounded chunk at a time
+//! instead of holding whole requests.
+//!
 //! # Contract
-//! - [`append`] and [`matches`] are deterministic across runs, threads and machines (no
-//!   randomness beyond the arguments).
+//! - [`append`], [`fill`], [`append_stream`] and [`matches`] are deterministic
+//!   across runs, threads and machines (no randomness beyond the arguments),
+//!   and agree with each other byte for byte.
 //! - Two requests that differ in connection or sequence differ in their
 //!   header and, with overwhelming probability, in every 8-byte body word, so
 //!   a reply echoed on the wrong connection or out of order is caught.
@@ -94,13 +101,16 @@ impl Header {
     }
 }
 
-/// The test oracle: writes bytes `start .. start + out.len()` of request `(conn, seq)` of
+/// Writes bytes `start .. start + out.len()` of request `(conn, seq)` of
 /// `size` bytes into `out`.
+///
+/// Slower per byte than [`append`] (it handles a header cut anywhere and a
+/// body starting mid-word); [`append_stream`] uses it only for the cut ends
+/// of a range.
 ///
 /// # Panics
 /// If the range runs past `size`, or `size < MIN_SIZE` (both are caller bugs:
 /// sizes are validated once, at the command line).
-#[cfg(test)]
 pub fn fill(conn: u32, seq: u64, size: usize, start: usize, out: &mut [u8]) {
     assert!(
         size >= MIN_SIZE && start + out.len() <= size,
@@ -232,6 +242,37 @@ pub fn append(buf: &mut Vec<u8>, conn: u32, seq: u64, size: usize) {
     }
 }
 
+/// Appends bytes `pos .. pos + len` of connection `conn`'s outgoing stream
+/// to `buf`: requests 0, 1, 2, … of `size` bytes each, back to back, so the
+/// range may start and end inside a request and span any number of them.
+///
+/// Whole requests inside the range are written by [`append`], the fast path
+/// (in ping-pong every call is exactly one whole request); only a request cut
+/// by either end of the range goes through [`fill`].
+///
+/// # Panics
+/// If `size < MIN_SIZE`.
+pub fn append_stream(buf: &mut Vec<u8>, conn: u32, size: usize, pos: u64, len: usize) {
+    assert!(size >= MIN_SIZE, "request smaller than its header");
+    buf.reserve(len);
+    let size64 = size as u64;
+    let (mut seq, mut offset) = (pos / size64, (pos % size64) as usize);
+    let mut left = len;
+    while left > 0 {
+        let n = (size - offset).min(left);
+        if n == size {
+            append(buf, conn, seq, size);
+        } else {
+            let at = buf.len();
+            buf.resize(at + n, 0);
+            fill(conn, seq, size, offset, &mut buf[at..]);
+        }
+        left -= n;
+        seq += 1;
+        offset = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +341,83 @@ mod tests {
         }
         assert!(!matches(11, 5, size, 0, &whole));
         assert!(!matches(12, 4, size, 0, &whole));
+    }
+
+    /// Requests `0..count` of `(conn, size)`, concatenated: what the stream
+    /// must be, built the slow obvious way.
+    fn whole_stream(conn: u32, size: usize, count: u64) -> Vec<u8> {
+        let mut all = Vec::new();
+        for seq in 0..count {
+            append(&mut all, conn, seq, size);
+        }
+        all
+    }
+
+    #[test]
+    fn append_stream_of_every_small_range_matches_whole_requests() {
+        for size in [MIN_SIZE, 25, 31, 32, 33, 40] {
+            let all = whole_stream(9, size, 4);
+            for pos in 0..all.len() {
+                for len in 0..=(all.len() - pos) {
+                    let mut got = vec![1u8, 2];
+                    append_stream(&mut got, 9, size, pos as u64, len);
+                    assert_eq!(got[..2], [1, 2]);
+                    assert_eq!(
+                        got[2..],
+                        all[pos..pos + len],
+                        "size {size} pos {pos} len {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The sender's way of producing the stream (a range at a time, cut
+        /// at arbitrary points, from an arbitrary starting offset) must give
+        /// exactly the concatenation of whole requests.
+        #[test]
+        fn chunked_stream_equals_concatenated_requests(
+            conn in proptest::prelude::any::<u32>(),
+            size in MIN_SIZE..300usize,
+            count in 1u64..12,
+            start_frac in 0.0f64..1.0,
+            cuts in proptest::collection::vec(0usize..700, 0..20),
+        ) {
+            let all = whole_stream(conn, size, count);
+            let start = ((all.len() as f64 * start_frac) as usize).min(all.len());
+            let mut got = Vec::new();
+            let mut pos = start;
+            for cut in cuts {
+                let len = cut.min(all.len() - pos);
+                append_stream(&mut got, conn, size, pos as u64, len);
+                pos += len;
+            }
+            append_stream(&mut got, conn, size, pos as u64, all.len() - pos);
+            proptest::prop_assert_eq!(&got[..], &all[start..]);
+        }
+
+        /// Far into the stream (large sequence numbers, positions past
+        /// `u32`), a range still equals the requests it covers.
+        #[test]
+        fn stream_range_far_from_the_start_matches_its_requests(
+            size in MIN_SIZE..5000usize,
+            first_seq in 0u64..(1 << 40),
+            offset_frac in 0.0f64..1.0,
+            len in 0usize..12_000,
+        ) {
+            let offset = ((size as f64 * offset_frac) as usize).min(size - 1);
+            let pos = first_seq * size as u64 + offset as u64;
+            let mut want = Vec::new();
+            let mut seq = first_seq;
+            while want.len() < offset + len {
+                append(&mut want, 4, seq, size);
+                seq += 1;
+            }
+            let mut got = Vec::new();
+            append_stream(&mut got, 4, size, pos, len);
+            proptest::prop_assert_eq!(&got[..], &want[offset..offset + len]);
+        }
     }
 
     #[test]

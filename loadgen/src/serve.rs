@@ -21,6 +21,23 @@ pub fn serve(args: Vec<OsString>) -> ExitCode {
     echod::cli::run(std::iter::once(OsString::from("echod")).chain(args))
 }
 
+/// Makes the kernel kill this (child) process when `parent` dies, however
+/// it dies: a supervisor's `kill PID`, a second Ctrl-C, SIGKILL, a crash.
+/// Without it a `compare` killed mid-sweep would leave its server
+/// listening. Call between fork and exec.
+fn die_with_parent(parent: libc::pid_t) -> io::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The parent may have died before the prctl: then no signal will come.
+    // SAFETY: getppid and _exit have no preconditions.
+    if unsafe { libc::getppid() } != parent {
+        unsafe { libc::_exit(1) };
+    }
+    Ok(())
+}
+
 /// How long a child gets to print its listening line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,12 +73,23 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(cpus) = cpus {
-            // SAFETY: `pin` makes one sched_setaffinity call on memory set up
-            // before the fork: async-signal-safe, as pre_exec requires.
-            unsafe {
-                cmd.pre_exec(move || crate::env::pin(&cpus));
-            }
+        // Its own process group: a Ctrl-C typed at the terminal reaches
+        // loadgen alone, which then ends the window, writes what it has and
+        // stops the server itself, instead of the server starting to drain
+        // in the middle of a measurement.
+        cmd.process_group(0);
+        // SAFETY: the closure only makes raw syscalls (prctl, getppid,
+        // sched_setaffinity, _exit) on memory set up before the fork: all
+        // async-signal-safe, as pre_exec requires.
+        let parent = std::process::id() as libc::pid_t;
+        unsafe {
+            cmd.pre_exec(move || {
+                die_with_parent(parent)?;
+                match &cpus {
+                    Some(cpus) => crate::env::pin(cpus),
+                    None => Ok(()),
+                }
+            });
         }
         let mut child = cmd.spawn()?;
         let stdout = child.stdout.take().expect("stdout is piped");

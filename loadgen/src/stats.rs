@@ -78,20 +78,57 @@ impl Percentiles {
     }
 }
 
-/// Quantiles of the latency spectrum that reports plot.
-pub const SPECTRUM: [f64; 12] = [
-    0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 0.99999, 1.0,
-];
+/// One point of a latency percentile spectrum.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SpectrumPoint {
+    /// Fraction of requests at or below `latency_us`.
+    pub quantile: f64,
+    /// Latency at that quantile, µs.
+    pub latency_us: f64,
+    /// Requests slower than `latency_us`: how many samples the curve beyond
+    /// this point rests on. Below [`THIN`], the tail is anecdote, not
+    /// distribution, and the plots say so.
+    pub beyond: u64,
+}
 
-/// `(quantile, microseconds)` at every point of [`SPECTRUM`].
-pub fn spectrum(h: &Hist) -> Vec<(f64, f64)> {
-    if h.is_empty() {
+/// Fewer samples than this beyond a spectrum point make the curve "thin".
+pub const THIN: u64 = 10;
+
+/// Points per halving of the distance to 100%: HdrHistogram's percentile
+/// plot convention (`outputPercentileDistribution` uses 5).
+const TICKS_PER_HALF_DISTANCE: u32 = 5;
+
+/// The full percentile spectrum of `h`, HdrHistogram style: quantiles
+/// that step ever closer to 100% (5 steps per halving of the distance),
+/// ending with the maximum at quantile 1. Empty for an empty histogram.
+pub fn spectrum(h: &Hist) -> Vec<SpectrumPoint> {
+    let total = h.len();
+    if total == 0 {
         return Vec::new();
     }
-    SPECTRUM
-        .iter()
-        .map(|&q| (q, us(h.value_at_quantile(q))))
-        .collect()
+    let mut out: Vec<SpectrumPoint> = Vec::new();
+    for v in h.iter_quantiles(TICKS_PER_HALF_DISTANCE) {
+        let quantile = v.quantile_iterated_to();
+        let below = (v.quantile() * total as f64).round() as u64;
+        let p = SpectrumPoint {
+            quantile,
+            latency_us: us(h.highest_equivalent(v.value_iterated_to())),
+            beyond: total.saturating_sub(below),
+        };
+        // The iterator repeats the last value while it walks to 100%.
+        if out.last().is_some_and(|l| l.quantile >= p.quantile) {
+            continue;
+        }
+        out.push(p);
+    }
+    if !matches!(out.last(), Some(l) if l.quantile >= 1.0) {
+        out.push(SpectrumPoint {
+            quantile: 1.0,
+            latency_us: us(h.max()),
+            beyond: 0,
+        });
+    }
+    out
 }
 
 /// Jain's fairness index of `xs`: `(Σx)² / (n·Σx²)`.
@@ -148,6 +185,26 @@ mod tests {
         let p = Percentiles::of(&h);
         assert!(p.p9999 < 101.0, "p9999 {}", p.p9999);
         assert!(p.max >= 499_000.0, "max {}", p.max);
+    }
+
+    #[test]
+    fn spectrum_walks_to_the_maximum_and_counts_what_lies_beyond() {
+        let mut h = new_hist();
+        for us in 1..=100_000u64 {
+            record(&mut h, us * 1000);
+        }
+        let s = spectrum(&h);
+        assert!(s.len() > 50, "{} points", s.len());
+        assert!(s.windows(2).all(|w| w[0].quantile < w[1].quantile));
+        assert!(s.windows(2).all(|w| w[0].latency_us <= w[1].latency_us));
+        let last = s.last().unwrap();
+        assert_eq!((last.quantile, last.beyond), (1.0, 0));
+        assert!((last.latency_us - 100_000.0).abs() < 100.0);
+        // Near p99 about 1000 samples lie beyond; the thin tail is marked.
+        let p99 = s.iter().find(|p| p.quantile >= 0.99).unwrap();
+        assert!((900..=1100).contains(&p99.beyond), "{p99:?}");
+        assert!(s.iter().any(|p| p.beyond < THIN && p.quantile < 1.0));
+        assert!(spectrum(&new_hist()).is_empty());
     }
 
     #[test]

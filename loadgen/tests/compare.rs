@@ -1,5 +1,5 @@
-//! `loadgen compare` on a small sweep: every model in its own process, a
-//! table, and the report files.
+//! `loadgen compare` on a small sweep: every model in its own process, over
+//! rounds, a table with spreads, and the report files.
 
 mod util;
 
@@ -10,6 +10,9 @@ use util::{loadgen, read_json, scratch, stderr, stdout};
 #[test]
 fn small_sweep_writes_table_json_markdown_and_plots() {
     let dir = scratch("compare");
+    // Left by an earlier run: must not survive into this report.
+    std::fs::write(dir.join("latency_c99.svg"), "<svg/>").unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let out = loadgen(
         &[
             "compare",
@@ -17,6 +20,8 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
             "reactor,threads,iterative",
             "--connections",
             "1,3",
+            "--rounds",
+            "2",
             "--duration",
             "300ms",
             "--warmup",
@@ -25,13 +30,16 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
             "--out",
             dir.to_str().unwrap(),
         ],
-        Duration::from_secs(60),
+        Duration::from_secs(90),
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains("req/s") && text.contains("n/a"), "{text}");
 
     let v = read_json(&dir.join("results.json"));
+    assert_eq!(v["config"]["rounds"], 2);
+    assert_eq!(v["interrupted"], false);
+    assert!(v["machine_load"]["before"]["loadavg"].is_array(), "{v}");
     let points = v["points"].as_array().unwrap();
     assert_eq!(points.len(), 6);
     for p in points {
@@ -44,32 +52,40 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
             continue;
         }
         assert_eq!(p["status"], "ok", "{p}");
-        assert!(p["requests_per_sec"].as_f64().unwrap() > 0.0, "{p}");
-        assert!(
-            p["server_cpu_us_per_request"].as_f64().unwrap() >= 0.0,
-            "{p}"
+        assert_eq!(p["rounds_measured"], 2, "{p}");
+        let rps = &p["requests_per_sec"];
+        let (lo, mid, hi) = (
+            rps["min"].as_f64().unwrap(),
+            rps["median"].as_f64().unwrap(),
+            rps["max"].as_f64().unwrap(),
         );
+        assert!(0.0 < lo && lo <= mid && mid <= hi, "{p}");
+        assert!(p["server_cpu_us_per_request"]["median"].as_f64().unwrap() >= 0.0);
+        assert!(p["p99_us"]["median"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(p["spectrum"].as_array().unwrap().len() > 20, "{p}");
         assert!(p["server_memory"]["rss_kib"].as_u64().unwrap() > 0, "{p}");
-        assert!(
-            p["generator_cpu_utilisation"].as_f64().unwrap() > 0.0,
-            "{p}"
-        );
         assert_eq!(p["errors"].as_u64(), Some(0), "{p}");
         assert_eq!(p["corrupt"].as_u64(), Some(0), "{p}");
-        // SIGTERM made the server drain and exit 0.
-        assert!(
-            p["server_exit"]
-                .as_str()
-                .unwrap()
-                .contains("exit status: 0"),
-            "{p}"
-        );
+        let rounds = p["rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), 2, "{p}");
+        for r in rounds {
+            // SIGTERM made the server drain and exit 0.
+            assert!(
+                r["server_exit"]
+                    .as_str()
+                    .unwrap()
+                    .contains("exit status: 0"),
+                "{r}"
+            );
+        }
     }
-    assert!(v["env"]["pinned"].is_boolean());
+    let rankings = v["rankings"].as_array().unwrap();
+    assert_eq!(rankings.len(), 2, "{v}");
+    assert!(rankings[0]["verdict"].as_str().unwrap().len() > 10);
 
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(
-        md.contains("| reactor | 1 |") && md.contains("throughput.svg"),
+        md.contains("reactor") && md.contains("throughput.svg"),
         "{md}"
     );
     for svg in ["throughput.svg", "latency_c1.svg", "latency_c3.svg"] {
@@ -80,6 +96,40 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
         );
         assert!(text.contains("reactor"), "{svg} has no legend");
     }
+    assert!(
+        !dir.join("latency_c99.svg").exists(),
+        "a stale plot survived"
+    );
+    assert!(
+        dir.join("notes.txt").exists(),
+        "a file not ours was removed"
+    );
+}
+
+#[test]
+fn a_sweep_that_measures_nothing_draws_no_plot() {
+    let dir = scratch("compare-empty");
+    let out = loadgen(
+        &[
+            "compare",
+            "--models",
+            "iterative",
+            "--connections",
+            "3",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("results.json").exists());
+    let svgs = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".svg"))
+        .count();
+    assert_eq!(svgs, 0);
 }
 
 #[test]

@@ -86,12 +86,27 @@ pub struct RunSummary {
     /// Open loop: how well the schedule was kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleReport>,
-    /// `(quantile, µs)` pairs of the latency distribution, for plots.
-    pub spectrum_us: Vec<(f64, f64)>,
+    /// The latency percentile spectrum (HdrHistogram plot convention).
+    pub spectrum: Vec<stats::SpectrumPoint>,
+    /// True when a signal closed the window early: the figures cover
+    /// `window_s` seconds, not `config.duration`.
+    pub interrupted: bool,
+    /// Seconds of measurement window the figures cover.
+    pub window_s: f64,
     /// The first few fault messages.
     pub error_messages: Vec<String>,
     /// True when no faults occurred.
     pub clean: bool,
+}
+
+/// A rate for people: whole numbers where that loses nothing, a few
+/// decimals below 10/s (`--rate 0.5` is half a request per second, not 0).
+pub fn rate_text(r: f64) -> String {
+    if r >= 10.0 || r == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.3}")
+    }
 }
 
 fn lag(h: &stats::Hist) -> Lag {
@@ -106,9 +121,8 @@ impl RunSummary {
     /// Derives the summary of `result`, which ran `cfg` on `env`.
     pub fn new(cfg: &RunConfig, result: &RunResult, env: Env) -> RunSummary {
         let m = &result.m;
-        let secs = result.window.as_secs_f64();
         let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
-        let rps = m.counters.requests as f64 / secs;
+        let rps = result.requests_per_sec();
         let throughput = Throughput {
             requests_per_sec: rps,
             bytes_per_sec: rps * cfg.size as f64,
@@ -142,7 +156,9 @@ impl RunSummary {
             latency_us: Percentiles::of(&m.corrected),
             latency_us_uncorrected: uncorrected,
             schedule,
-            spectrum_us: stats::spectrum(&m.corrected),
+            spectrum: stats::spectrum(&m.corrected),
+            interrupted: result.interrupted,
+            window_s: result.window.as_secs_f64(),
             error_messages: m.errors.clone(),
             clean: m.counters.clean(),
         }
@@ -178,6 +194,13 @@ impl RunSummary {
                 self.counters.unsent
             ));
         }
+        if self.interrupted {
+            w.push(format!(
+                "INTERRUPTED: the window was closed after {:.2} s of the {:.2} s asked for; the figures cover that part only.",
+                self.window_s,
+                self.config.duration.as_secs_f64()
+            ));
+        }
         if self.requests == 0 {
             w.push("WARNING: no request completed in the measurement window.".into());
         }
@@ -190,18 +213,28 @@ impl RunSummary {
         let mut s = String::new();
         let load = match c.load {
             Load::Closed { depth } => format!("closed loop, depth {depth}"),
-            Load::Open { rate } => format!("open loop, {rate} req/s"),
+            Load::Open { rate } => format!("open loop, {} req/s", rate_text(rate)),
         };
         let _ = writeln!(
             s,
             "target {}  {load}  {} connections x {} B  {:?} (+{:?} warm-up)  {} thread(s)",
             c.target, c.connections, c.size, c.duration, c.warmup, c.threads
         );
+        if self.interrupted {
+            let _ = writeln!(
+                s,
+                "INTERRUPTED after {:.2} s of the window: figures below cover that part only",
+                self.window_s
+            );
+        }
         let t = &self.throughput;
         let _ = writeln!(
             s,
-            "requests   {:>12}   {:.0} req/s   {:.2} MB/s   fairness (Jain) {:.4}",
-            self.requests, t.requests_per_sec, t.mb_per_sec, t.jain_fairness
+            "requests   {:>12}   {} req/s   {:.2} MB/s   fairness (Jain) {:.4}",
+            self.requests,
+            rate_text(t.requests_per_sec),
+            t.mb_per_sec,
+            t.jain_fairness
         );
         let _ = writeln!(
             s,
@@ -230,10 +263,10 @@ impl RunSummary {
         if let Some(sch) = &self.schedule {
             let _ = writeln!(
                 s,
-                "schedule   target {:.0} req/s, achieved {:.0} req/s; dispatch lag p99 {:.0} µs max {:.0} µs; \
+                "schedule   target {} req/s, achieved {} req/s; dispatch lag p99 {:.0} µs max {:.0} µs; \
                  send lag p99 {:.0} µs max {:.0} µs",
-                sch.target_rate,
-                sch.achieved_rate,
+                rate_text(sch.target_rate),
+                rate_text(sch.achieved_rate),
                 sch.dispatch_lag_us.p99,
                 sch.dispatch_lag_us.max,
                 sch.send_lag_us.p99,

@@ -45,8 +45,10 @@ pub struct Timeline {
     pub warmup_end: u64,
     /// End of the measurement window: no new requests after this.
     pub end: u64,
-    /// Give up waiting for outstanding replies at this time.
-    pub drain_deadline: u64,
+    /// During the drain, give up once no byte has moved for this long.
+    pub drain_stall: u64,
+    /// The drain never lasts longer than this after `end`.
+    pub drain_cap: u64,
 }
 
 /// What one engine is asked to do.
@@ -68,13 +70,27 @@ pub struct EngineSpec {
     pub interval: Option<Duration>,
 }
 
-/// Counters the coordinator reads for the progress display.
-#[derive(Debug, Default)]
+/// What engines and the coordinator share while a run is going: two
+/// progress counters up, one cut instant down.
+#[derive(Debug)]
 pub struct Live {
     /// Replies counted in the window so far.
     pub completed: AtomicU64,
     /// Faults so far.
     pub faults: AtomicU64,
+    /// When the coordinator was interrupted: the instant (ns since the
+    /// base) at which every engine closes its window. `u64::MAX` = never.
+    pub cut: AtomicU64,
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        Live {
+            completed: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
+            cut: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +114,8 @@ pub struct Engine {
     base: Instant,
     scratch: Vec<u8>,
     done: Vec<(Inflight, Verdict)>,
+    /// During the drain: the last time a byte moved on any connection.
+    last_progress: u64,
 }
 
 fn interrupted(e: &io::Error) -> bool {
@@ -140,6 +158,7 @@ impl Engine {
             base: Instant::now(),
             scratch: vec![0; 64 * 1024],
             done: Vec::new(),
+            last_progress: 0,
         })
     }
 
@@ -150,20 +169,29 @@ impl Engine {
     /// Only failures of the poller or timer; connection failures are
     /// measurements, not errors.
     pub fn run(mut self, base: Instant, live: &Live) -> io::Result<Measurements> {
-        let t = self.spec.timeline;
         self.base = base;
         // Wait for the common start so all engines share one timeline.
         while Instant::now() < base {
             std::thread::sleep(base.saturating_duration_since(Instant::now()));
         }
         self.start();
-        if t.warmup_end == 0 {
+        if self.spec.timeline.warmup_end == 0 {
             self.phase = Phase::Measure;
         }
         let mut events = Events::with_capacity(1024);
         let mut armed: Option<u64> = None;
         let mut published = (0, 0);
         loop {
+            let cut = live.cut.load(Ordering::Relaxed);
+            if cut < self.spec.timeline.end {
+                // Interrupted: the window closes at the common cut instant.
+                // Requests issued since then were intended after it and so
+                // are not counted; they are drained like any other.
+                let t = &mut self.spec.timeline;
+                t.end = cut.max(1);
+                t.warmup_end = t.warmup_end.min(t.end);
+            }
+            let t = self.spec.timeline;
             let now = self.clock();
             if self.phase == Phase::Warmup && now >= t.warmup_end {
                 self.dispatch_due(t.warmup_end - 1);
@@ -174,10 +202,12 @@ impl Engine {
                 self.dispatch_due(now.min(t.end - 1));
                 if now >= t.end {
                     self.phase = Phase::Drain;
+                    self.last_progress = now;
                 }
             }
             if self.phase == Phase::Drain
-                && (now >= t.drain_deadline || self.conns.iter().all(|c| !c.open || c.drained()))
+                && (now >= self.drain_deadline()
+                    || self.conns.iter().all(|c| !c.open || c.drained()))
             {
                 break;
             }
@@ -215,12 +245,18 @@ impl Engine {
                 if !self.conns[i].open {
                     continue;
                 }
+                let moved = self.conns[i].received + self.conns[i].written;
                 let closing = event.is_read_closed() || event.is_error();
                 if event.is_readable() || closing {
                     self.on_readable(i, closing);
                 }
                 if self.conns[i].open {
                     self.send(i);
+                }
+                if self.phase == Phase::Drain
+                    && self.conns[i].received + self.conns[i].written != moved
+                {
+                    self.last_progress = self.clock();
                 }
             }
         }
@@ -305,12 +341,20 @@ impl Engine {
         let phase_end = match self.phase {
             Phase::Warmup => t.warmup_end,
             Phase::Measure => t.end,
-            Phase::Drain => t.drain_deadline,
+            Phase::Drain => self.drain_deadline(),
         };
         match self.heap.peek() {
             Some(&Reverse((due, _))) if self.phase != Phase::Drain => due.min(phase_end),
             _ => phase_end,
         }
+    }
+
+    /// When the drain gives up: `drain_stall` after the last byte moved,
+    /// and never later than `drain_cap` after the window. A slow server that
+    /// is still echoing is waited for; one that stopped is not.
+    fn drain_deadline(&self) -> u64 {
+        let t = self.spec.timeline;
+        (self.last_progress + t.drain_stall).min(t.end + t.drain_cap)
     }
 
     /// Issues backlogged requests while there is room, then writes.
@@ -419,7 +463,11 @@ impl Engine {
                 stats::record(&mut self.m.uncorrected, uncorrected);
             }
             if let Some(len) = self.spec.interval {
-                let idx = ((now - self.spec.timeline.warmup_end) / len.as_nanos() as u64) as usize;
+                // By intended time, like the window itself: the intervals then
+                // tile the window exactly, and a reply that completes during
+                // the drain still belongs to the interval it was meant for.
+                let since = timing.intended - self.spec.timeline.warmup_end;
+                let idx = (since / len.as_nanos() as u64) as usize;
                 if self.m.intervals.len() <= idx {
                     self.m.intervals.resize(idx + 1, None);
                 }
@@ -480,9 +528,12 @@ impl Engine {
             if owed > 0 {
                 self.m.counters.truncated += owed;
                 let msg = format!(
-                    "{} connection {}: {owed} replies still missing at the drain deadline ({} bytes of one received)",
+                    "{} connection {}: {owed} replies still missing when the drain gave up, after {:?} \
+                     without a byte moving or {:?} after the window ({} bytes of one received)",
                     self.spec.target,
                     c.id,
+                    Duration::from_nanos(t.drain_stall),
+                    Duration::from_nanos(t.drain_cap),
                     c.partial_reply()
                 );
                 if self.m.errors.len() < super::result::MAX_ERROR_MESSAGES {

@@ -25,6 +25,8 @@ use serde::Serialize;
 use engine::{Engine, EngineSpec, Live, Timeline};
 use result::{Measurements, RunResult};
 
+use crate::interrupt::Interrupt;
+
 /// How requests are paced.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
@@ -60,6 +62,10 @@ pub struct RunConfig {
     pub warmup: Duration,
     /// Event loops (threads) the connections are spread over.
     pub threads: u32,
+    /// After the window, give up on outstanding replies once no byte has
+    /// moved for this long (see [`drain_cap`]).
+    #[serde(serialize_with = "secs")]
+    pub drain_timeout: Duration,
     /// `--hdr-log` interval length, when intervals are wanted.
     #[serde(skip)]
     pub interval: Option<Duration>,
@@ -75,9 +81,14 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 /// How long to wait for every connection's handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long after the window ends outstanding replies are still awaited.
-/// Anything still missing then is counted as truncated.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest drain, however steadily bytes still trickle in: 30 s or four
+/// windows, whichever is longer. A slow but correct server (64 MiB requests,
+/// a deep pipeline) keeps moving bytes and is waited for; a server that
+/// stops moving them is charged after `--drain-timeout`; and a server that
+/// dribbles a byte a second cannot hold the run hostage.
+pub fn drain_cap(duration: Duration) -> Duration {
+    (duration * 4).max(Duration::from_secs(30))
+}
 
 /// Moments in a run the caller may want to act on (e.g. sample a server's
 /// CPU time exactly around the measurement window).
@@ -89,22 +100,51 @@ pub enum Moment {
     WindowEnd,
 }
 
+/// Why a run produced no measurements.
+#[derive(Debug)]
+pub enum RunError {
+    /// The connections could not be set up; the message names the address
+    /// and, for the generator's own limits, says they are the generator's.
+    Connect(io::Error),
+    /// Interrupted before the measurement window began.
+    Interrupted,
+    /// The generator itself failed (poller, timer, thread).
+    Generator(io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Connect(e) | RunError::Generator(e) => write!(f, "{e}"),
+            RunError::Interrupted => f.write_str("interrupted before the measurement began"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
 /// Runs the load described by `cfg` and returns the merged measurements.
 ///
 /// `on_moment` is called from the calling thread within a few milliseconds
-/// of each [`Moment`].
+/// of each [`Moment`]. When `stop` is raised during the run, the window
+/// closes at that instant (both moments still fire, in order), what is in
+/// flight is drained, and the result is marked interrupted.
 ///
 /// # Errors
-/// When a connection cannot be established (the message names the target
-/// address) or an engine's poller fails. Server misbehaviour is not an
-/// error: it is counted in the result.
-pub fn run(cfg: &RunConfig, on_moment: &mut dyn FnMut(Moment)) -> io::Result<RunResult> {
+/// See [`RunError`]. Server misbehaviour is not an error: it is counted in
+/// the result.
+pub fn run(
+    cfg: &RunConfig,
+    on_moment: &mut dyn FnMut(Moment),
+    stop: &Interrupt,
+) -> Result<RunResult, RunError> {
     let threads = cfg.threads.clamp(1, cfg.connections);
     let warmup = cfg.warmup.as_nanos() as u64;
     let timeline = Timeline {
         warmup_end: warmup,
         end: warmup + cfg.duration.as_nanos() as u64,
-        drain_deadline: warmup + (cfg.duration + DRAIN_TIMEOUT).as_nanos() as u64,
+        drain_stall: cfg.drain_timeout.as_nanos() as u64,
+        drain_cap: drain_cap(cfg.duration).as_nanos() as u64,
     };
     let live = Arc::new(Live::default());
     let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
@@ -141,7 +181,8 @@ pub fn run(cfg: &RunConfig, on_moment: &mut dyn FnMut(Moment)) -> io::Result<Run
                     Ok(Some(base)) => engine.run(base, &live).map(Some),
                     _ => Ok(None),
                 }
-            })?;
+            })
+            .map_err(RunError::Generator)?;
         handles.push(handle);
     }
     drop(ready_tx);
@@ -158,17 +199,17 @@ pub fn run(cfg: &RunConfig, on_moment: &mut dyn FnMut(Moment)) -> io::Result<Run
             }
         }
     }
-    if let Some(e) = failure {
+    if failure.is_some() || stop.raised() {
         for g in &go {
             let _ = g.send(None);
         }
         for h in handles {
             let _ = h.join();
         }
-        return Err(io::Error::new(
-            e.kind(),
-            format!("cannot connect to {}: {e}", cfg.target),
-        ));
+        return Err(match failure {
+            Some(e) => RunError::Connect(connect_error(cfg, e)),
+            None => RunError::Interrupted,
+        });
     }
 
     // A short lead so every engine is parked before the start.
@@ -177,26 +218,66 @@ pub fn run(cfg: &RunConfig, on_moment: &mut dyn FnMut(Moment)) -> io::Result<Run
     for g in &go {
         let _ = g.send(Some(base));
     }
-    watch(cfg, base, &timeline, &live, &handles, on_moment);
+    let cut = watch(cfg, base, &timeline, &live, &handles, on_moment, stop);
 
     let mut merged = Measurements::new(cfg.connections as usize);
     for h in handles {
         match h.join() {
             Ok(Ok(Some(m))) => merged.merge(&m),
             Ok(Ok(None)) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(io::Error::other("a generator thread panicked")),
+            Ok(Err(e)) => return Err(RunError::Generator(e)),
+            Err(_) => {
+                return Err(RunError::Generator(io::Error::other(
+                    "a generator thread panicked",
+                )))
+            }
         }
     }
+    // An interruption closes the window early; the result covers what was
+    // really measured, so req/s and the interval log stay exact.
+    let (window_from, window_to) = match cut {
+        Some(c) => (timeline.warmup_end.min(c), timeline.end.min(c)),
+        None => (timeline.warmup_end, timeline.end),
+    };
     Ok(RunResult {
         m: merged,
-        window: cfg.duration,
-        window_start: wall_base + cfg.warmup,
+        window: Duration::from_nanos(window_to - window_from),
+        window_start: wall_base + Duration::from_nanos(window_from),
         interval: cfg.interval,
+        interrupted: cut.is_some(),
     })
 }
 
-/// Shows progress and fires the moment callbacks until every engine is done.
+/// Words a failed connection setup so that it blames the right party.
+fn connect_error(cfg: &RunConfig, e: io::Error) -> io::Error {
+    let target = cfg.target;
+    match e.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            let l = crate::env::fd_limit();
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "the generator ran out of file descriptors opening {} connections to {target} \
+                     (its open-file limit is {}, hard limit {}): {e}",
+                    cfg.connections, l.soft, l.hard
+                ),
+            )
+        }
+        Some(libc::EADDRNOTAVAIL) => io::Error::new(
+            e.kind(),
+            format!(
+                "cannot connect to {target}: the generator ran out of local ports \
+                 (net.ipv4.ip_local_port_range) for {} connections: {e}",
+                cfg.connections
+            ),
+        ),
+        _ => io::Error::new(e.kind(), format!("cannot connect to {target}: {e}")),
+    }
+}
+
+/// Shows progress and fires the moment callbacks until every engine is
+/// done. Returns the instant (ns since `base`) at which `stop` cut the
+/// window short, if it did.
 fn watch<T>(
     cfg: &RunConfig,
     base: Instant,
@@ -204,7 +285,8 @@ fn watch<T>(
     live: &Live,
     handles: &[std::thread::JoinHandle<T>],
     on_moment: &mut dyn FnMut(Moment),
-) {
+    stop: &Interrupt,
+) -> Option<u64> {
     let total = t.end;
     let bar = if cfg.progress {
         // indicatif hides itself when stderr is not a terminal.
@@ -225,8 +307,29 @@ fn watch<T>(
     let tick = Duration::from_millis(100);
     let mut last = (Instant::now(), 0u64);
     let mut rate = 0.0;
+    let mut cut = None;
     while handles.iter().any(|h| !h.is_finished()) {
         let now = Instant::now();
+        if cut.is_none() && stop.raised() {
+            let at = now.saturating_duration_since(base).as_nanos() as u64;
+            if at < t.end {
+                // Engines read this on their next turn (at most 250 ms
+                // away) and close their windows at `at`, all at the same
+                // instant. The moments left fire now, in order.
+                live.cut.store(at, Ordering::SeqCst);
+                cut = Some(at);
+                for (_, moment) in pending.drain(..) {
+                    on_moment(moment);
+                }
+                let msg = format!(
+                    "{} received: measurement window closed after {:.1} s; draining what is in flight \
+                     (send it again to quit at once)",
+                    stop.signal_name(),
+                    Duration::from_nanos(at.saturating_sub(t.warmup_end)).as_secs_f64()
+                );
+                bar.suspend(|| eprintln!("{msg}"));
+            }
+        }
         while let Some(&(when, moment)) = pending.first() {
             if now < when {
                 break;
@@ -241,7 +344,9 @@ fn watch<T>(
             last = (now, done);
         }
         let elapsed = now.saturating_duration_since(base).as_nanos() as u64;
-        let phase = if elapsed < t.warmup_end {
+        let phase = if cut.is_some() {
+            "interrupted, draining"
+        } else if elapsed < t.warmup_end {
             "warm-up"
         } else if elapsed < t.end {
             "measuring"
@@ -263,4 +368,5 @@ fn watch<T>(
         on_moment(moment);
     }
     bar.finish_and_clear();
+    cut
 }

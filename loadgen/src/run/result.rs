@@ -160,27 +160,60 @@ pub struct RunResult {
     pub window_start: SystemTime,
     /// Length of one `--hdr-log` interval, if intervals were recorded.
     pub interval: Option<Duration>,
+    /// True when a signal closed the window before `--duration` was up;
+    /// `window` is then the part really measured.
+    pub interrupted: bool,
 }
 
 impl RunResult {
-    /// The recorded intervals, in order, skipping ones with no data.
+    /// Replies counted per second of the window (0 for an empty window).
+    pub fn requests_per_sec(&self) -> f64 {
+        let secs = self.window.as_secs_f64();
+        if secs > 0.0 {
+            self.m.counters.requests as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+impl RunResult {
+    /// The `--hdr-log` intervals, tiling the measurement window exactly.
+    ///
+    /// Interval *k* starts at `k × interval` from the window start. Every
+    /// interval is `interval` long except the last, which ends with the
+    /// window: a window that is not a whole number of intervals (2.5 s of
+    /// 1 s intervals, or a run cut short) ends with a shorter one, never
+    /// one that runs past the window. Intervals in which no reply was
+    /// counted are returned too, with empty histograms: that time passed,
+    /// and leaving it out would shorten the span a reader computes. So the
+    /// intervals' lengths add up to `window`, their counts to the requests
+    /// counted, and a reader's requests / span is `run`'s own req/s.
+    ///
+    /// Replies are filed by intended send time, which lies inside the
+    /// window, so nothing is recorded past it; anything that were would be
+    /// left out rather than given time outside the window. Empty when no
+    /// intervals were asked for.
     pub fn intervals(&self) -> Vec<Interval> {
-        let Some(len) = self.interval else {
+        let Some(len) = self.interval.filter(|l| !l.is_zero()) else {
             return Vec::new();
         };
-        self.m
-            .intervals
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| {
-                let (c, u) = v.as_ref()?;
-                Some(Interval {
-                    start: len * i as u32,
-                    length: len,
-                    corrected: c.clone(),
-                    uncorrected: u.clone(),
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        let mut start = Duration::ZERO;
+        while start < self.window {
+            let recorded = self.m.intervals.get(out.len()).and_then(Option::as_ref);
+            let (corrected, uncorrected) = match recorded {
+                Some((c, u)) => (c.clone(), u.clone()),
+                None => (stats::new_hist(), stats::new_hist()),
+            };
+            out.push(Interval {
+                start,
+                length: len.min(self.window - start),
+                corrected,
+                uncorrected,
+            });
+            start += len;
+        }
+        out
     }
 }

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -18,13 +18,32 @@ pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
 /// Runs `loadgen ARGS`, killing it if it has not finished within `limit`.
 pub fn loadgen(args: &[&str], limit: Duration) -> Output {
-    let child = Command::new(LOADGEN)
-        .args(args)
+    let child = loadgen_cmd(args).spawn().expect("spawn loadgen");
+    wait_output(child, args, limit)
+}
+
+/// `loadgen ARGS` ready to spawn, with piped output, SIGINT at its default
+/// disposition (a test harness started in the background may have it
+/// ignored, which children inherit).
+pub fn loadgen_cmd(args: &[&str]) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(LOADGEN);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn loadgen");
+        .stderr(Stdio::piped());
+    // SAFETY: signal(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Waits for `child`'s output, killing it if it has not finished in `limit`.
+pub fn wait_output(child: Child, args: &[&str], limit: Duration) -> Output {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -114,12 +133,17 @@ pub enum Behaviour {
     Truncating { limit: u64 },
     /// Reads and discards everything; never replies, never closes.
     BlackHole,
+    /// A correct echo server that echoes at most `bytes_per_sec` per
+    /// connection: slow, but never wrong and never stuck.
+    Throttled { bytes_per_sec: u64 },
 }
 
 /// A thread-per-connection echo server with a [`Behaviour`].
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    echoed: Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
 }
 
 impl TestServer {
@@ -128,6 +152,10 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let echoed = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&echoed);
+        let received = Arc::new(AtomicU64::new(0));
+        let got = Arc::clone(&received);
         let epoch = Instant::now();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -135,14 +163,40 @@ impl TestServer {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                std::thread::spawn(move || serve(conn, behaviour, epoch));
+                let (count, got) = (Arc::clone(&count), Arc::clone(&got));
+                std::thread::spawn(move || serve(conn, behaviour, epoch, &count, &got));
             }
         });
-        TestServer { addr, stop }
+        TestServer {
+            addr,
+            stop,
+            echoed,
+            received,
+        }
     }
 
     pub fn target(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// Bytes echoed so far, over all connections.
+    pub fn echoed(&self) -> u64 {
+        self.echoed.load(Ordering::SeqCst)
+    }
+
+    /// Bytes received so far, over all connections.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
+    /// Waits (bounded by `limit`) until the server has echoed at least
+    /// `bytes`: proof that a client's traffic is flowing.
+    pub fn wait_echoed(&self, bytes: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.echoed() < bytes {
+            assert!(Instant::now() < deadline, "no traffic within {limit:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -154,15 +208,23 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(mut conn: TcpStream, behaviour: Behaviour, epoch: Instant) {
+fn serve(
+    mut conn: TcpStream,
+    behaviour: Behaviour,
+    epoch: Instant,
+    count: &AtomicU64,
+    got: &AtomicU64,
+) {
     let _ = conn.set_nodelay(true);
     let mut buf = vec![0u8; 64 * 1024];
+    let started = Instant::now();
     let mut echoed: u64 = 0;
     loop {
         let n = match conn.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        got.fetch_add(n as u64, Ordering::SeqCst);
         let chunk = &mut buf[..n];
         match behaviour {
             Behaviour::Healthy => {}
@@ -192,11 +254,21 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, epoch: Instant) {
                 continue;
             }
             Behaviour::BlackHole => continue,
+            Behaviour::Throttled { bytes_per_sec } => {
+                // Hold each chunk until the byte budget since the start
+                // allows it.
+                let due =
+                    Duration::from_secs_f64((echoed + n as u64) as f64 / bytes_per_sec as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
         }
         if conn.write_all(chunk).is_err() {
             break;
         }
         echoed += n as u64;
+        count.fetch_add(n as u64, Ordering::SeqCst);
     }
     let _ = conn.shutdown(std::net::Shutdown::Write);
 }

@@ -1,0 +1,415 @@
+//! What a `compare` sweep measured, as plain data.
+//!
+//! `compare.rs` produces these types and the reports (`report/`) render
+//! them; neither looks back at the other. Everything here is serialised
+//! as-is into `results.json`.
+//!
+//! # Rounds and spread
+//! Every (model, connections) point is measured `--rounds` times, each time
+//! against a fresh server, with the models alternated inside each round, so
+//! a slow drift of the machine (another job starting, thermal throttling)
+//! hits every model alike instead of whichever happened to run last. A
+//! point reports the median of its rounds and their min–max [`Spread`]; the
+//! latency percentiles and the spectrum are those of all rounds' requests
+//! pooled (histograms add exactly). A [`Ranking`] whose spreads overlap is
+//! "no clear difference", never a winner.
+
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::machine::MachineLoad;
+use crate::procstat::Memory;
+use crate::stats::{Hist, Percentiles, SpectrumPoint};
+
+/// Median and range of one figure over a point's measured rounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Spread {
+    /// Median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// Smallest round.
+    pub min: f64,
+    /// Largest round.
+    pub max: f64,
+    /// Rounds it is taken over.
+    pub n: usize,
+}
+
+impl Spread {
+    /// The spread of `xs`; all zeros for an empty slice.
+    pub fn of(xs: &[f64]) -> Spread {
+        if xs.is_empty() {
+            return Spread::default();
+        }
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Spread {
+            median,
+            min: v[0],
+            max: v[n - 1],
+            n,
+        }
+    }
+}
+
+/// The figures of one round of one point.
+#[derive(Clone, Debug, Serialize)]
+pub struct Metrics {
+    /// Replies per second.
+    pub requests_per_sec: f64,
+    /// Echoed megabytes per second.
+    pub mb_per_sec: f64,
+    /// Latency percentiles (µs).
+    pub latency_us: Percentiles,
+    /// Jain's fairness index over connections.
+    pub jain_fairness: f64,
+    /// Replies counted.
+    pub requests: u64,
+    /// Reordered/truncated replies and failed connections.
+    pub errors: u64,
+    /// Damaged replies.
+    pub corrupt: u64,
+    /// Server CPU (user + system) per reply, in µs.
+    pub server_cpu_us_per_request: f64,
+    /// Server CPU time over the window, as a fraction of one CPU.
+    pub server_cpu_utilisation: f64,
+    /// Server memory at the end of the window.
+    pub server_memory: Memory,
+    /// The generator's own CPU time over the window, as a fraction of one
+    /// CPU. Near 1.0 per generator thread with a server well below it means
+    /// the round measured the generator, not the server.
+    pub generator_cpu_utilisation: f64,
+    /// True when the generator was at its limit and the server was not
+    /// (see [`generator_bound`]).
+    pub generator_bound: bool,
+    /// How the server exited when stopped.
+    pub server_exit: String,
+    /// True when Ctrl-C (or SIGTERM) cut this round's window short.
+    pub interrupted: bool,
+    /// Latency from intended send time, kept to pool the rounds.
+    #[serde(skip)]
+    pub histogram: Hist,
+}
+
+/// True when the generator used (nearly) all of a CPU per generator thread
+/// while the server did not: such a measurement says more about the
+/// generator than about the server, and the reports flag it.
+pub fn generator_bound(generator_cpu: f64, server_cpu: f64, threads: u32) -> bool {
+    generator_cpu >= 0.95 * threads as f64 && server_cpu < 0.9
+}
+
+/// One round of one point.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Round {
+    /// Measured.
+    Ok(Box<Metrics>),
+    /// This round could not be measured.
+    Failed {
+        /// Why, naming the model and address.
+        error: String,
+    },
+}
+
+/// A point's rounds summarised: medians, spreads and pooled latency.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Rounds that were measured (failed ones are in [`Point::rounds`]).
+    pub rounds_measured: usize,
+    /// Replies per second over the rounds.
+    pub requests_per_sec: Spread,
+    /// Server CPU per reply (µs) over the rounds.
+    pub server_cpu_us_per_request: Spread,
+    /// p99 latency (µs) over the rounds.
+    pub p99_us: Spread,
+    /// Median echoed MB/s.
+    pub mb_per_sec: f64,
+    /// Latency percentiles of all rounds' requests together (µs).
+    pub latency_us: Percentiles,
+    /// The spectrum of all rounds' requests together.
+    pub spectrum: Vec<SpectrumPoint>,
+    /// Median Jain's index.
+    pub jain_fairness: f64,
+    /// Replies counted, all rounds.
+    pub requests: u64,
+    /// Errors, all rounds.
+    pub errors: u64,
+    /// Damaged replies, all rounds.
+    pub corrupt: u64,
+    /// Median server CPU utilisation (fraction of one CPU).
+    pub server_cpu_utilisation: f64,
+    /// Largest server memory seen over the rounds.
+    pub server_memory: Memory,
+    /// Median generator CPU utilisation (fraction of one CPU).
+    pub generator_cpu_utilisation: f64,
+    /// True when most measured rounds were generator-bound.
+    pub generator_bound: bool,
+    /// True when a round was cut short by an interruption.
+    pub interrupted: bool,
+}
+
+/// What happened at one (model, connections) point over all rounds.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Outcome {
+    /// At least one round was measured.
+    Ok(Box<Summary>),
+    /// Not meaningful for this model (the iterative model with more than
+    /// one connection).
+    NotApplicable {
+        /// Why.
+        reason: String,
+    },
+    /// No round could be measured.
+    Failed {
+        /// The first round's error.
+        error: String,
+    },
+    /// The sweep was interrupted before this point was measured.
+    NotRun,
+}
+
+/// One row of the sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct Point {
+    /// echod model.
+    pub model: String,
+    /// Connections.
+    pub connections: u32,
+    /// The summary over rounds.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Every round, in the order run.
+    pub rounds: Vec<Round>,
+}
+
+impl Point {
+    /// The summary, when at least one round was measured.
+    pub fn summary(&self) -> Option<&Summary> {
+        match &self.outcome {
+            Outcome::Ok(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// True when the point counts against a clean exit: a failed round, or
+    /// any fault in a measured one.
+    pub fn faulty(&self) -> bool {
+        self.rounds.iter().any(|r| match r {
+            Round::Ok(m) => m.errors + m.corrupt > 0,
+            Round::Failed { .. } => true,
+        })
+    }
+}
+
+/// The ranking of the models at one connection count, by median req/s.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ranking {
+    /// Connections.
+    pub connections: u32,
+    /// Highest median req/s.
+    pub leader: String,
+    /// Second highest, when two or more models were measured.
+    pub runner_up: Option<String>,
+    /// Leader's median over the runner-up's.
+    pub ratio: Option<f64>,
+    /// True only when the leader's slowest round beat the runner-up's
+    /// fastest (and there were at least two rounds to judge by).
+    pub clear: bool,
+    /// The verdict in words.
+    pub verdict: String,
+}
+
+/// Configuration as recorded in `results.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepConfig {
+    /// Models compared.
+    pub models: Vec<String>,
+    /// Connection counts.
+    pub connections: Vec<u32>,
+    /// Request size in bytes.
+    pub size: usize,
+    /// Requests in flight per connection.
+    pub depth: u32,
+    /// Window of each point, in seconds.
+    pub duration_s: f64,
+    /// Warm-up of each point, in seconds.
+    pub warmup_s: f64,
+    /// Generator threads.
+    pub threads: u32,
+    /// Rounds per point.
+    pub rounds: u32,
+}
+
+/// The whole comparison, as written to `results.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareReport {
+    /// `loadgen` and its version.
+    pub tool: String,
+    /// The sweep.
+    pub config: SweepConfig,
+    /// Machine and pinning.
+    pub env: Env,
+    /// How busy the machine was before and after, and warnings.
+    pub machine_load: MachineLoad,
+    /// True when Ctrl-C or SIGTERM ended the sweep early; the points not
+    /// reached are [`Outcome::NotRun`].
+    pub interrupted: bool,
+    /// One entry per (model, connections), in the order of
+    /// `config.connections` then `config.models`.
+    pub points: Vec<Point>,
+    /// One ranking per connection count with two or more measured models.
+    pub rankings: Vec<Ranking>,
+}
+
+impl CompareReport {
+    /// True when every point was measured (or not applicable) and clean.
+    pub fn clean(&self) -> bool {
+        !self.interrupted
+            && self.points.iter().all(|p| {
+                !p.faulty() && matches!(p.outcome, Outcome::Ok(_) | Outcome::NotApplicable { .. })
+            })
+    }
+
+    /// Points measured at `conns` connections.
+    pub fn at(&self, conns: u32) -> impl Iterator<Item = &Point> {
+        self.points.iter().filter(move |p| p.connections == conns)
+    }
+}
+
+/// Ranks the measured models at each connection count in `points`.
+pub fn rank(points: &[Point], connections: &[u32]) -> Vec<Ranking> {
+    let mut out = Vec::new();
+    for &c in connections {
+        let mut measured: Vec<(&str, &Spread)> = points
+            .iter()
+            .filter(|p| p.connections == c)
+            .filter_map(|p| Some((p.model.as_str(), &p.summary()?.requests_per_sec)))
+            .collect();
+        if measured.is_empty() {
+            continue;
+        }
+        measured.sort_by(|a, b| b.1.median.total_cmp(&a.1.median));
+        let (leader, ls) = measured[0];
+        let Some(&(second, ss)) = measured.get(1) else {
+            out.push(Ranking {
+                connections: c,
+                leader: leader.into(),
+                runner_up: None,
+                ratio: None,
+                clear: false,
+                verdict: format!("only {leader} was measured"),
+            });
+            continue;
+        };
+        let ratio = (ss.median > 0.0).then(|| ls.median / ss.median);
+        let judged = ls.n >= 2 && ss.n >= 2;
+        let clear = judged && ls.min > ss.max;
+        let ratio_text = ratio.map_or(String::new(), |r| format!(" ({r:.2}x the median req/s)"));
+        let verdict = if clear {
+            format!("{leader} ahead of {second}{ratio_text}; every round of {leader} beat every round of {second}")
+        } else if !judged {
+            format!(
+                "{leader} ahead of {second}{ratio_text} in a single round: no spread to judge noise by (use --rounds 3 or more)"
+            )
+        } else {
+            format!(
+                "no clear difference between {leader} and {second}: their req/s ranges over {} rounds overlap",
+                ls.n.min(ss.n)
+            )
+        };
+        out.push(Ranking {
+            connections: c,
+            leader: leader.into(),
+            runner_up: Some(second.into()),
+            ratio,
+            clear,
+            verdict,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_takes_the_middle_and_the_ends() {
+        let s = Spread::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        assert_eq!(Spread::of(&[4.0, 1.0, 2.0, 3.0]).median, 2.5);
+        assert_eq!(Spread::of(&[]).n, 0);
+    }
+
+    fn point(model: &str, rps: &[f64]) -> Point {
+        let summary = Summary {
+            rounds_measured: rps.len(),
+            requests_per_sec: Spread::of(rps),
+            server_cpu_us_per_request: Spread::default(),
+            p99_us: Spread::default(),
+            mb_per_sec: 0.0,
+            latency_us: Percentiles::default(),
+            spectrum: Vec::new(),
+            jain_fairness: 1.0,
+            requests: 0,
+            errors: 0,
+            corrupt: 0,
+            server_cpu_utilisation: 0.0,
+            server_memory: Memory::default(),
+            generator_cpu_utilisation: 0.0,
+            generator_bound: false,
+            interrupted: false,
+        };
+        Point {
+            model: model.into(),
+            connections: 10,
+            outcome: Outcome::Ok(Box::new(summary)),
+            rounds: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn overlapping_spreads_are_no_clear_difference() {
+        // The case: 24k vs 45k in one run, 33k vs 34k in the next.
+        let points = [
+            point("reactor", &[24e3, 33e3, 30e3]),
+            point("threads", &[45e3, 34e3, 31e3]),
+        ];
+        let r = &rank(&points, &[10])[0];
+        assert_eq!(r.leader, "threads");
+        assert!(!r.clear, "{}", r.verdict);
+        assert!(
+            r.verdict.starts_with("no clear difference"),
+            "{}",
+            r.verdict
+        );
+    }
+
+    #[test]
+    fn disjoint_spreads_name_a_leader() {
+        let points = [
+            point("threads", &[90e3, 95e3, 99e3]),
+            point("reactor", &[160e3, 170e3, 175e3]),
+        ];
+        let r = &rank(&points, &[10])[0];
+        assert!(r.clear && r.leader == "reactor", "{}", r.verdict);
+        assert!((r.ratio.unwrap() - 170.0 / 95.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_round_is_never_a_clear_win() {
+        let points = [point("threads", &[90e3]), point("reactor", &[170e3])];
+        let r = &rank(&points, &[10])[0];
+        assert!(
+            !r.clear && r.verdict.contains("single round"),
+            "{}",
+            r.verdict
+        );
+    }
+}

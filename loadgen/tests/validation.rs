@@ -1,0 +1,283 @@
+//! Everything a command line can get wrong is refused before the first
+//! connection, in one line that names the flag, with exit status 2; and the
+//! errors that do happen at run time blame the right party.
+//!
+//! Regression tests for issue 6: a typo in an output path used to cost the
+//! whole run, and a generator out of descriptors blamed the server.
+
+mod util;
+
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use util::{loadgen, loadgen_cmd, read_json, scratch, stderr, stdout, wait_output, Echod};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Exit 2, one line on stderr containing `needle`, no panic, and quickly:
+/// nothing was measured first.
+fn refused(args: &[&str], needle: &str) {
+    let start = Instant::now();
+    let out = loadgen(args, LIMIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{args:?} took {:?}: it measured before refusing",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn output_paths_are_checked_before_the_run_in_one_format() {
+    // A live server and a long window: if the check came after the run,
+    // these would take 60 s each instead of failing at once.
+    let server = Echod::start(&[]);
+    let t = server.target();
+    let dir = scratch("outputs");
+    let missing = dir.join("missing-dir/x.json");
+    let missing = missing.to_str().unwrap();
+    refused(
+        &[
+            "run",
+            "--target",
+            &t,
+            "--duration",
+            "60s",
+            "--json",
+            missing,
+        ],
+        "--json ",
+    );
+    refused(
+        &[
+            "run",
+            "--target",
+            &t,
+            "--duration",
+            "60s",
+            "--hdr-log",
+            missing,
+        ],
+        "--hdr-log ",
+    );
+    refused(
+        &["compare", "--duration", "60s", "--out", "/proc/nope"],
+        "--out /proc/nope: cannot write here",
+    );
+    refused(&["merge", "x.hlog", "--json", missing], "--json ");
+    for flag in ["--json", "--hdr-log"] {
+        let out = loadgen(
+            &["run", "--target", &t, "--duration", "60s", flag, missing],
+            LIMIT,
+        );
+        assert!(
+            stderr(&out).contains(": cannot write here: "),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Nothing was left behind by the checks.
+    assert!(!dir.join("missing-dir").exists());
+}
+
+#[test]
+fn connections_beyond_the_generators_own_fd_limit_are_refused_naming_both_numbers() {
+    let server = Echod::start(&[]);
+    let mut cmd = loadgen_cmd(&[
+        "run",
+        "--target",
+        &server.target(),
+        "--connections",
+        "30000",
+    ]);
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let r = libc::rlimit {
+                rlim_cur: 512,
+                rlim_max: 512,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let out = wait_output(cmd.spawn().unwrap(), &[], LIMIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.contains("--connections 30000") && err.contains("generator"),
+        "{err}"
+    );
+    assert!(err.contains("512"), "the limit is not named: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_numbers_are_refused_naming_their_flag() {
+    let t = "127.0.0.1:1";
+    refused(
+        &["run", "--target", t, "--connections", "-1"],
+        "--connections",
+    );
+    refused(&["run", "--target", t, "--depth", "-3"], "--depth");
+    refused(&["run", "--target", t, "--size", "-5"], "--size");
+    refused(&["run", "--target", t, "--size", "65M"], "--size");
+    refused(
+        &["run", "--target", t, "--duration", "500000000000y"],
+        "--duration",
+    );
+    refused(
+        &["run", "--target", t, "--rate", "0.5", "--duration", "1s"],
+        "--rate 0.5",
+    );
+    refused(&["check", "--target", t, "--timeout", "0s"], "--timeout");
+    refused(
+        &["check", "--target", t, "--connections", "0"],
+        "--connections 0",
+    );
+    refused(&["compare", "--rounds", "0"], "--rounds 0");
+    refused(
+        &["compare", "--models", "reactor,reactor"],
+        "--models reactor",
+    );
+    let long = "x".repeat(100_000);
+    let out = loadgen(&["run", "--target", &long], LIMIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(300)]);
+    assert!(err.len() < 300, "{} bytes of stderr", err.len());
+}
+
+#[test]
+fn size_takes_suffixes_and_slow_rates_are_honoured() {
+    let server = Echod::start(&[]);
+    let dir = scratch("suffix");
+    let json = dir.join("r.json");
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--size",
+            "1K",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read_json(&json)["config"]["size"], 1024);
+
+    // Half a request per second for 4 s: two requests, and the report says
+    // 0.5, not 0.
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--rate",
+            "0.5",
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("0.500 req/s"), "{text}");
+    assert_eq!(read_json(&json)["requests"], 2, "{text}");
+}
+
+#[test]
+fn nothing_listening_is_one_cannot_connect_line() {
+    let addr = util::dead_address().to_string();
+    for args in [
+        vec!["run", "--target", &addr, "--duration", "1s"],
+        vec!["check", "--target", &addr],
+    ] {
+        let out = loadgen(&args, LIMIT);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("cannot connect to {addr}")),
+            "{args:?}: {err}"
+        );
+        assert!(!stdout(&out).contains("FAIL"), "{args:?}: {}", stdout(&out));
+        assert!(
+            !stdout(&out).contains("latency"),
+            "{args:?}: a table of zeros"
+        );
+    }
+}
+
+#[test]
+fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
+    // 1 MiB requests echoed at 256 KiB/s: a reply takes 4 s, longer than the
+    // default 3 s drain timeout, but bytes never stop moving.
+    let server = util::TestServer::start(util::Behaviour::Throttled {
+        bytes_per_sec: 256 * 1024,
+    });
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--size",
+            "1M",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "0s",
+            "--quiet",
+        ],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_server_that_closes_every_connection_at_once_is_one_line_not_a_table_of_zeros() {
+    let server = util::TestServer::start(util::Behaviour::Truncating { limit: 0 });
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--connections",
+            "3",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "0s",
+        ],
+        LIMIT,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("all 3 connection(s) failed before any reply"),
+        "{err}"
+    );
+    assert!(err.contains("server closed the connection"), "{err}");
+    assert!(!stdout(&out).contains("latency"), "{}", stdout(&out));
+}
