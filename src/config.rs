@@ -46,8 +46,11 @@ pub struct Config {
     /// stops reading from it. Also the size of each pooled buffer.
     pub max_buffer: usize,
     /// Close connections with no traffic for this long; `None` disables.
+    /// Any value is safe, even `Duration::MAX`: deadlines saturate (see
+    /// [`crate::time`]) rather than overflow.
     pub idle_timeout: Option<Duration>,
-    /// How long to keep flushing pending echoes after SIGINT/SIGTERM.
+    /// How long to keep flushing pending echoes after SIGINT/SIGTERM. Any
+    /// value is safe, as for `idle_timeout`.
     pub shutdown_timeout: Duration,
 }
 
@@ -57,6 +60,13 @@ pub const MIN_MAX_BUFFER: usize = 512;
 /// Largest `--max-buffer` accepted: one buffer of this size per busy
 /// connection is already a lot of memory.
 pub const MAX_MAX_BUFFER: usize = 64 << 20;
+/// Longest `--idle-timeout` and `--shutdown-timeout` the command line
+/// accepts. A year is "never" for a connection or a drain, and a value
+/// far beyond it is a typo (`500000000000y`), not a wish; the engine would
+/// cope (deadlines saturate), but the user is told at once instead.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// [`MAX_TIMEOUT`] as the command line spells it.
+pub const MAX_TIMEOUT_TEXT: &str = "365d";
 
 impl Default for Config {
     fn default() -> Config {

@@ -19,9 +19,12 @@
 pub mod cli;
 pub mod config;
 pub mod listen;
+pub mod log;
 pub mod models;
 pub mod net;
 pub mod reactor;
+pub mod signals;
+pub mod time;
 
 use std::fmt;
 

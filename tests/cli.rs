@@ -5,100 +5,9 @@
 
 mod util;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use util::{ping, Server, IO_TIMEOUT};
-
-/// What one finished run of the binary left behind.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs echod with `args` to completion, bounded in time: a run that does
-/// not exit (say, because bad input was accepted and it started serving)
-/// is killed and fails the test. Local helper: `Server` expects a daemon
-/// that starts, these runs are expected to end.
-fn run(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn echod");
-    // Drain both pipes on threads so a chatty child can never block.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let end = Instant::now() + IO_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("echod {args:?} did not exit within {IO_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-/// The usage-error contract: status 2, silence on stdout, one stderr line
-/// starting `echod: ` that contains `needle` (the flag or address), and no
-/// panic.
-fn assert_usage_error(args: &[&str], needle: &str) {
-    let r = run(args);
-    assert_eq!(
-        r.status.code(),
-        Some(2),
-        "{args:?}: status, stderr {:?}",
-        r.stderr
-    );
-    assert_eq!(r.stdout, "", "{args:?}: stdout must stay empty");
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{args:?}: want one stderr line, got {:?}",
-        r.stderr
-    );
-    assert!(
-        lines[0].starts_with("echod: "),
-        "{args:?}: line lacks the `echod: ` prefix: {:?}",
-        lines[0]
-    );
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: line does not name {needle:?}: {:?}",
-        lines[0]
-    );
-    assert!(
-        !r.stderr.contains("panicked"),
-        "{args:?}: panicked: {:?}",
-        r.stderr
-    );
-}
+use util::{assert_usage_error, ping, run, Server};
 
 /// The part of `--help` that documents `flag`: from its line up to the
 /// next flag's line.
@@ -184,9 +93,43 @@ fn bad_arguments_exit_2_with_one_line_naming_the_flag() {
         (&["--model", "bogus"], "--model"),
         (&["--backlog", "0"], "--backlog"),
         (&["--max-conns", "many"], "--max-conns"),
+        (&["--idle-timeout", "366d"], "--idle-timeout"),
+        (&["--shutdown-timeout", "366d"], "--shutdown-timeout"),
+        (&["--backlog", "2147483648"], "--backlog"),
+        (&["--max-conns", "99999999999999999999999"], "--max-conns"),
+        (&["--max-buffer", "-64K"], "--max-buffer"),
+        // A flag where a value belongs is that flag's bad value.
+        (&["--max-conns", "--listen"], "--max-conns"),
     ];
     for (args, needle) in cases {
         assert_usage_error(args, needle);
+    }
+}
+
+#[test]
+fn largest_timeouts_are_accepted_and_serve() {
+    let server = Server::start(&["--idle-timeout", "365d", "--shutdown-timeout", "365d"]);
+    let mut c = util::connect(server.addr());
+    ping(&mut c, b"a year is fine");
+}
+
+/// Newlines, escape sequences and bidi overrides in arguments come back
+/// escaped: the message stays one line and cannot repaint a terminal.
+#[test]
+fn unprintable_arguments_are_escaped_in_the_one_line() {
+    for (args, needle) in [
+        (&["--listen", "1.2.3.4:5\nfake: line"][..], "--listen"),
+        (&["--model", "\u{1b}[2Jthreads"], "--model"),
+        (&["--max-conns", "1\u{202e}0"], "--max-conns"),
+        (&["--bo\ngus"], "unexpected argument"),
+    ] {
+        assert_usage_error(args, needle);
+        let r = run(args);
+        let line = r.stderr.trim_end_matches('\n');
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{args:?}: {line:?}"
+        );
     }
 }
 

@@ -26,3 +26,150 @@ fn sigterm_right_after_the_listening_line_drains_instead_of_killing() {
         }
     }
 }
+
+const MODELS: [&str; 3] = ["reactor", "threads", "iterative"];
+
+/// The line every model logs for a SIGHUP it ignores.
+const SIGHUP_LINE: &str = "echod: SIGHUP ignored (no configuration to reload)";
+
+// Bug (issue 6): `--idle-timeout 500000000000y` (or `18446744073709551615s`)
+// was accepted, and the first connection panicked with "overflow when
+// adding duration to instant": exit 101, a backtrace, every other client
+// gone. Now refused at parse time, naming the flag and the limit.
+#[test]
+fn huge_idle_timeout_panicked_on_the_first_connection() {
+    for model in MODELS {
+        for value in ["500000000000y", "18446744073709551615s"] {
+            let args = ["--model", model, "--idle-timeout", value];
+            assert_usage_error(&args, "--idle-timeout");
+            assert_usage_error(&args, "must be at most 365d");
+        }
+    }
+}
+
+// Bug (issue 6): `--shutdown-timeout 500000000000y` then SIGTERM panicked
+// (reactor and both blocking models) instead of exiting 0.
+#[test]
+fn huge_shutdown_timeout_panicked_at_sigterm() {
+    for model in MODELS {
+        let args = ["--model", model, "--shutdown-timeout", "500000000000y"];
+        assert_usage_error(&args, "--shutdown-timeout");
+        assert_usage_error(&args, "must be at most 365d");
+    }
+}
+
+// The other half of issue 6's overflow fix: the largest timeouts the CLI
+// accepts arm real deadlines on connect and at SIGTERM, and every model
+// serves, then drains an idle client and exits 0 without a panic. (Values
+// beyond what an Instant holds are covered in-process: see the
+// `duration_max` unit tests in src/reactor and src/models/blocking.)
+#[test]
+fn largest_accepted_timeouts_serve_and_exit_0_on_sigterm() {
+    for model in MODELS {
+        let mut server = Server::start(&[
+            "--model",
+            model,
+            "--idle-timeout",
+            "365d",
+            "--shutdown-timeout",
+            "365d",
+        ]);
+        let mut client = connect(server.addr());
+        ping(&mut client, b"deadline a year away");
+        server.signal(libc::SIGTERM);
+        let status = server
+            .wait_exit(IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{model}: no exit after SIGTERM"));
+        let stderr = server.stderr();
+        assert_eq!(status.code(), Some(0), "{model}: {status:?}, {stderr:?}");
+        assert!(!stderr.contains("panicked"), "{model}: {stderr:?}");
+    }
+}
+
+// Bug (issue 6): `--max-buffer -5`, `--max-conns -1`, `--backlog -1`,
+// `--idle-timeout -1s` printed "unexpected argument '-5' found", which does
+// not say which flag the value was for.
+#[test]
+fn negative_numbers_were_called_unexpected_arguments() {
+    for (flag, value) in [
+        ("--max-buffer", "-5"),
+        ("--max-conns", "-1"),
+        ("--backlog", "-1"),
+        ("--idle-timeout", "-1s"),
+        ("--shutdown-timeout", "-1s"),
+    ] {
+        let r = run(&[flag, value]);
+        assert_eq!(r.status.code(), Some(2), "{flag} {value}: {:?}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            format!("echod: {flag} {value}: must not be negative (see --help)\n")
+        );
+    }
+}
+
+// Bug (issue 6): a 100 kB argument came back as one 100 kB stderr line,
+// in our messages and in clap's alike.
+#[test]
+fn a_100_kb_argument_came_back_as_a_100_kb_stderr_line() {
+    let huge = "x".repeat(100_000);
+    let unknown = format!("--{huge}");
+    let glued = format!("--listen={huge}");
+    for args in [
+        vec![unknown.as_str()],
+        vec!["--listen", &huge],
+        vec![glued.as_str()],
+        vec!["--model", &huge],
+        vec!["--max-buffer", &huge],
+        vec!["--idle-timeout", &huge],
+    ] {
+        let what = format!("{:?}", args[0].get(..20).unwrap_or(args[0]));
+        let r = run(&args);
+        assert_eq!(r.status.code(), Some(2), "{what}: {:?}", r.status);
+        assert_eq!(r.stderr.lines().count(), 1, "{what}: not one line");
+        assert!(
+            r.stderr.len() < 300,
+            "{what}: {} bytes: {}",
+            r.stderr.len(),
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("… (10000"),
+            "{what}: the cut is not marked with the full length: {}",
+            r.stderr
+        );
+    }
+}
+
+// Bug (issue 6): SIGHUP killed the daemon silently (the default action),
+// dropping every client. echod has no configuration to reload, so every
+// model logs one line, ignores it, and goes on serving; SIGTERM still
+// drains and exits 0.
+#[test]
+fn sighup_killed_the_daemon_silently() {
+    for model in MODELS {
+        let mut server = Server::start(&["--model", model]);
+        let stderr = server.stderr_lines();
+        let mut client = connect(server.addr());
+        ping(&mut client, b"before");
+        server.signal(libc::SIGHUP);
+        // The line is written once the signal is handled: from here on a
+        // default-action death would already have happened.
+        let line = stderr
+            .recv_timeout(IO_TIMEOUT)
+            .unwrap_or_else(|_| panic!("{model}: no log line after SIGHUP"));
+        assert_eq!(line, SIGHUP_LINE, "{model}");
+        assert!(server.alive(), "{model}: died of SIGHUP");
+        ping(&mut client, b"after, same connection");
+        if model != "iterative" {
+            // (iterative would queue a second client behind the first)
+            ping(&mut connect(server.addr()), b"after, new connection");
+        }
+        server.signal(libc::SIGTERM);
+        let status = server
+            .wait_exit(IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{model}: no exit after SIGTERM"));
+        assert_eq!(status.code(), Some(0), "{model}: {status:?}");
+        let rest: Vec<String> = stderr.try_iter().collect();
+        assert!(rest.is_empty(), "{model}: more on stderr: {rest:?}");
+    }
+}

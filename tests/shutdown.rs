@@ -1,7 +1,8 @@
 //! Graceful shutdown: the first SIGTERM/SIGINT closes the listener, closes
 //! quiet connections, flushes pending echo (a byte-exact prefix of what was
 //! sent, then EOF) and exits 0; `--shutdown-timeout` bounds the flush; a
-//! second signal exits at once with 128 + its number.
+//! second signal exits at once with 128 + its number; SIGHUP changes none
+//! of that.
 
 mod util;
 
@@ -10,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libc::{SIGINT, SIGTERM};
+use libc::{SIGHUP, SIGINT, SIGTERM};
 use util::{
     connect, connect_small, pattern, ping, read_to_eof, tcp_queues, tcp_socket, wait_until, Server,
     IO_TIMEOUT,
@@ -315,6 +316,44 @@ fn reactor_second_signal_exits_at_once_with_130() {
 #[test]
 fn threads_second_signal_exit_at_once_with_130() {
     second_signal_exits_at_once("threads");
+}
+
+/// SIGHUP is not a second signal: while a client drains it is logged and
+/// ignored like at any other time, and neither forces an exit (129) nor
+/// ends the flush early.
+fn sighup_while_draining_changes_nothing(model: &str, lingers: bool) {
+    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let stderr = server.stderr_lines();
+    let client = NonReader::start(&server, 7);
+    server.signal(SIGTERM);
+    assert!(
+        wait_until(IO_TIMEOUT, || refuses(addr)),
+        "{model}: first signal not handled"
+    );
+    server.signal(SIGHUP);
+    let line = stderr
+        .recv_timeout(IO_TIMEOUT)
+        .unwrap_or_else(|_| panic!("{model}: no log line for SIGHUP"));
+    assert!(line.contains("SIGHUP ignored"), "{model}: {line:?}");
+    assert!(server.alive(), "{model}: SIGHUP ended the drain");
+    client.read_drained_echo(model, lingers);
+    assert_exits(&mut server, IO_TIMEOUT, 0, model);
+}
+
+#[test]
+fn reactor_sighup_while_draining_changes_nothing() {
+    sighup_while_draining_changes_nothing("reactor", true);
+}
+
+#[test]
+fn threads_sighup_while_draining_changes_nothing() {
+    sighup_while_draining_changes_nothing("threads", false);
+}
+
+#[test]
+fn iterative_sighup_while_draining_changes_nothing() {
+    sighup_while_draining_changes_nothing("iterative", false);
 }
 
 /// A client streaming full duplex (writing and reading as fast as it can)

@@ -14,11 +14,11 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     let mut server = Server::start(config, listeners)?;
     let mut buf = vec![0u8; config.max_buffer];
     while let Some(mut stream) = server.next_client()? {
-        let Some(member) = server.clients.join(&stream, None) else {
+        let Some(member) = server.clients.join(None) else {
             continue;
         };
         if configure(&stream, config).is_ok() {
-            let _ = echo(&mut stream, &mut buf, &member);
+            let _ = echo(&mut stream, &mut buf, &member, config.idle_timeout);
         }
         drop(member);
     }

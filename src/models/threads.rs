@@ -20,20 +20,21 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     let mut spawn_failed = false;
     while let Some(mut stream) = server.next_client()? {
         // Over --max-conns (or shutting down): dropped, so closed at once.
-        let Some(member) = server.clients.join(&stream, config.max_conns) else {
+        let Some(member) = server.clients.join(config.max_conns) else {
             continue;
         };
         if configure(&stream, config).is_err() {
             continue;
         }
         let size = config.max_buffer;
+        let idle = config.idle_timeout;
         let spawned = std::thread::Builder::new()
             .name("echod-client".into())
             .stack_size(STACK)
             .spawn(move || {
                 let mut buf = vec![0u8; size];
                 // Errors are the peer's: this connection ends, no other.
-                let _ = echo(&mut stream, &mut buf, &member);
+                let _ = echo(&mut stream, &mut buf, &member, idle);
                 drop(member); // leave the registry before the fd closes
                 drop(stream);
             });
@@ -43,7 +44,9 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
                 // Out of threads or memory: this client is refused (its
                 // closure, with the stream, is dropped) and the others go on.
                 if !spawn_failed {
-                    eprintln!("echod: cannot start a client thread: {e}; refusing connections");
+                    crate::log::line(format_args!(
+                        "cannot start a client thread: {e}; refusing connections"
+                    ));
                 }
                 spawn_failed = true;
             }

@@ -39,12 +39,12 @@ use std::time::Instant;
 
 use mio::event::Event;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::listen::Bound;
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
+use crate::time::deadline;
 use crate::{Config, Error, Stopped};
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
@@ -122,11 +122,11 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
 }
 
 impl Reactor {
-    /// Registers the listeners and the signal handlers. SIGINT and SIGTERM
-    /// are caught from here on.
+    /// Registers the listeners and the signal handlers. SIGINT, SIGTERM and
+    /// SIGHUP are caught from here on.
     pub fn new(config: &Config, listeners: Vec<Bound>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new(crate::signals::HANDLED)?;
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         let mut reactor = Reactor {
@@ -301,7 +301,7 @@ impl Reactor {
                     // Unknown trouble with the listener itself: back off
                     // rather than spin on it, and say so.
                     let (addr, id) = (l.addr, l.id);
-                    eprintln!("echod: accept on tcp://{addr} failed: {e}; retrying");
+                    crate::log::line(format_args!("accept on tcp://{addr} failed: {e}; retrying"));
                     return self.pause(key, id);
                 }
             }
@@ -340,7 +340,8 @@ impl Reactor {
         self.conns += 1;
         self.counters.accepted += 1;
         if let Some(idle) = self.config.idle_timeout {
-            self.timers.add(self.now + idle, Timer::Idle { key, id });
+            self.timers
+                .add(deadline(self.now, idle), Timer::Idle { key, id });
         }
     }
 
@@ -354,11 +355,11 @@ impl Reactor {
         let (addr, id) = (l.addr, l.id);
         if l.backoff == MIN_ACCEPT_BACKOFF {
             // Once per episode, not once per connection.
-            eprintln!(
-                "echod: out of file descriptors (limit {}) on tcp://{addr}: \
+            crate::log::line(format_args!(
+                "out of file descriptors (limit {}) on tcp://{addr}: \
                  closing new connections until some free up",
                 fd_limit()
-            );
+            ));
         }
         if self.reserve.release() {
             for _ in 0..ACCEPT_BUDGET {
@@ -378,9 +379,9 @@ impl Reactor {
         if let Some(Entry::Listener(l)) = self.entries.get_mut(key) {
             l.paused = true;
             let wait = l.backoff;
-            l.backoff = (l.backoff * 2).min(MAX_ACCEPT_BACKOFF);
+            l.backoff = l.backoff.saturating_mul(2).min(MAX_ACCEPT_BACKOFF);
             self.timers
-                .add(self.now + wait, Timer::AcceptRetry { key, id });
+                .add(deadline(self.now, wait), Timer::AcceptRetry { key, id });
         }
     }
 
@@ -414,21 +415,26 @@ impl Reactor {
         if c.id != id {
             return; // the connection this timer was for is gone
         }
-        let deadline = c.last_active + idle;
-        if deadline <= self.now {
+        let due = deadline(c.last_active, idle);
+        if due <= self.now {
             self.counters.idle_closed += 1;
             self.close(key);
         } else {
             // Activity since arming: sleep until the new deadline.
-            self.timers.add(deadline, Timer::Idle { key, id });
+            self.timers.add(due, Timer::Idle { key, id });
         }
     }
 
-    /// Reads pending signals. The first starts a graceful shutdown; a
-    /// second one while draining stops at once.
+    /// Reads pending signals. SIGHUP is logged and ignored (see
+    /// [`crate::signals`]). The first SIGINT/SIGTERM starts a graceful
+    /// shutdown; a second one while draining stops at once.
     fn on_signals(&mut self) -> Option<Stopped> {
         let signals: Vec<i32> = self.signals.pending().collect();
         for sig in signals {
+            if !crate::signals::stops(sig) {
+                crate::signals::ignore_hangup();
+                continue;
+            }
             if self.draining {
                 return Some(Stopped::Forced(sig));
             }
@@ -442,7 +448,7 @@ impl Reactor {
     fn begin_shutdown(&mut self) {
         self.draining = true;
         self.timers.add(
-            self.now + self.config.shutdown_timeout,
+            deadline(self.now, self.config.shutdown_timeout),
             Timer::ShutdownDeadline,
         );
         let keys: Vec<usize> = self.entries.iter().map(|(k, _)| k).collect();
@@ -468,9 +474,14 @@ mod tests {
     use std::time::Duration;
 
     fn reactor() -> (Reactor, std::net::SocketAddr) {
+        reactor_with(Config::default())
+    }
+
+    /// A reactor on a fresh loopback port, with `config` otherwise.
+    fn reactor_with(config: Config) -> (Reactor, std::net::SocketAddr) {
         let config = Config {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
-            ..Config::default()
+            ..config
         };
         let bound = crate::listen::bind(config.listen[0], 16).unwrap();
         let addr = bound.addr;
@@ -556,5 +567,31 @@ mod tests {
             }
         }
         panic!("new connection was not served");
+    }
+
+    // Regression guard for issue 6: `--idle-timeout 500000000000y` made the
+    // first connection panic with "overflow when adding duration to
+    // instant", and `--shutdown-timeout` did the same at SIGTERM. The CLI
+    // now refuses such values, but a Config built in code can still carry
+    // Duration::MAX: arming, re-arming and firing timers must not panic.
+    #[test]
+    fn duration_max_timeouts_do_not_overflow_deadlines() {
+        let (mut r, addr) = reactor_with(Config {
+            idle_timeout: Some(Duration::MAX),
+            shutdown_timeout: Duration::MAX,
+            ..Config::default()
+        });
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let key = admit_one(&mut r); // arms the idle timer
+        let id = match &r.entries[key] {
+            Entry::Conn(c) => c.id,
+            _ => unreachable!(),
+        };
+        r.check_idle(key, id); // re-arms it from the last activity
+        assert_eq!(r.connections(), 1, "closed as idle after no time at all");
+        r.begin_shutdown(); // arms the shutdown deadline
+        assert!(!r.fire_timers(), "the shutdown deadline fired at once");
+        let wait = r.timers.timeout(Instant::now()).expect("a timer is armed");
+        assert!(wait > Duration::from_secs(100 * 365 * 86_400), "{wait:?}");
     }
 }

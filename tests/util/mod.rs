@@ -116,6 +116,23 @@ impl Server {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
+    /// The child's stderr, line by line as it is written, from a reader
+    /// thread: for a test that must see a log line before it goes on. After
+    /// this, [`stderr`](Self::stderr) returns nothing.
+    pub fn stderr_lines(&mut self) -> mpsc::Receiver<String> {
+        let stderr = self.child.stderr.take().expect("stderr not taken yet");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
     /// Everything the child wrote to stderr (call after it exited).
     pub fn stderr(&mut self) -> String {
         let mut s = String::new();
@@ -158,6 +175,96 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What one finished run of the binary left behind.
+pub struct Run {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+/// Runs echod with `args` to completion, bounded in time: a run that does
+/// not exit (say, because bad input was accepted and it started serving)
+/// is killed and fails the test. `Server` is for a daemon that starts;
+/// these runs are expected to end.
+pub fn run(args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echod");
+    // Drain both pipes on threads so a chatty child can never block.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let end = Instant::now() + IO_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("echod {args:?} did not exit within {IO_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// The usage-error contract: status 2, silence on stdout, one stderr line
+/// starting `echod: ` that contains `needle` (the flag or address), and no
+/// panic.
+pub fn assert_usage_error(args: &[&str], needle: &str) {
+    let r = run(args);
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{args:?}: status, stderr {:?}",
+        r.stderr
+    );
+    assert_eq!(r.stdout, "", "{args:?}: stdout must stay empty");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: want one stderr line, got {:?}",
+        r.stderr
+    );
+    assert!(
+        lines[0].starts_with("echod: "),
+        "{args:?}: line lacks the `echod: ` prefix: {:?}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: line does not name {needle:?}: {:?}",
+        lines[0]
+    );
+    assert!(
+        !r.stderr.contains("panicked"),
+        "{args:?}: panicked: {:?}",
+        r.stderr
+    );
 }
 
 fn proc_status_kib(pid: i32, key: &str) -> u64 {

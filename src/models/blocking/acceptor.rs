@@ -14,6 +14,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::listen::Bound;
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
+use crate::time::deadline;
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
@@ -100,18 +101,18 @@ impl Acceptor {
                             // after a pause instead of spinning.
                             if self.backoff == MIN_BACKOFF {
                                 if fd_exhausted(&e) {
-                                    eprintln!(
-                                        "echod: out of file descriptors (limit {}) on tcp://{addr}; retrying",
+                                    crate::log::line(format_args!(
+                                        "out of file descriptors (limit {}) on tcp://{addr}; retrying",
                                         fd_limit()
-                                    );
+                                    ));
                                 } else {
-                                    eprintln!(
-                                        "echod: accept on tcp://{addr} failed: {e}; retrying"
-                                    );
+                                    crate::log::line(format_args!(
+                                        "accept on tcp://{addr} failed: {e}; retrying"
+                                    ));
                                 }
                             }
-                            self.retry_at = Some(Instant::now() + self.backoff);
-                            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                            self.retry_at = Some(deadline(Instant::now(), self.backoff));
+                            self.backoff = self.backoff.saturating_mul(2).min(MAX_BACKOFF);
                             break;
                         }
                     }

@@ -2,97 +2,61 @@
 //!
 //! # Draining without losing echoes
 //!
-//! A blocked `read` cannot be woken portably, and `shutdown(SHUT_RD)` is no
-//! way to do it: afterwards `read` returns 0 whenever the receive queue is
-//! momentarily empty, so the thread can no longer wait for the client's
-//! EOF, and closing while the client still sends answers its data with a
-//! reset that destroys echo still queued in our send buffer.
+//! A blocked `read` cannot be woken portably, and no other thread may
+//! safely do it with `shutdown`:
+//! - `shutdown(SHUT_RD)` makes `read` return 0 whenever the receive queue is
+//!   momentarily empty, so the thread can no longer wait for the client's
+//!   EOF, and input arriving afterwards is answered with a reset that
+//!   destroys echo still queued in our send buffer;
+//! - `shutdown(SHUT_WR)` (or both sides) from the signal thread races with
+//!   a `read` that has just returned: the bytes it took are in the client
+//!   thread's hands, the kernel's queues look empty, and once the write side
+//!   is shut they can never be echoed. (An earlier version did this and lost
+//!   up to one buffer of echo in about one shutdown in six.)
 //!
-//! So each client thread publishes where it is in a [`Phase`], and the
-//! signal thread acts only where that is safe:
-//! - a client in `READING` has nothing pending in user space: the signal
-//!   thread shuts its *write* side (FIN after every queued echo byte), or
-//!   both sides when the kernel holds nothing unsent or unread, which also
-//!   wakes the blocked `read` so a quiet client is closed at once;
-//! - a client in `WRITING` is echoing bytes it read before the signal: it
-//!   finishes, then shuts its write side itself.
+//! So only a client's own thread ever shuts its socket. The signal thread
+//! raises one shared flag ([`Clients::drain_all`]); every client thread
+//! reads with a short receive timeout ([`POLL`]) and looks at the flag
+//! whenever its `read` returns, with data or without:
+//! - with data, it echoes that data (it was read, so it is pending echo),
+//!   then shuts its write side: the client sees EOF after its last byte;
+//! - without (the timeout), it shuts both sides at once if the kernel holds
+//!   nothing unsent or unread, which closes a quiet client within [`POLL`],
+//!   or else only the write side.
 //!
-//! Either way the client ends in `DRAINING`: input is read and discarded
-//! until the client closes (or the shutdown deadline ends the process), so
-//! the socket is never closed under the client's feet.
+//! Either way the thread then lingers: input is read and discarded until
+//! the client closes (or the shutdown deadline ends the process), so the
+//! socket is never closed under the client's feet. The price of the
+//! timeout is one wake-up per [`POLL`] of an *idle* client; a busy one
+//! never times out, so the echo path is the plain read-then-write.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::net::interrupted;
 
-/// Where a client thread is, as seen by the signal thread.
-pub struct Phase(AtomicU8);
-
-const READING: u8 = 0;
-const WRITING: u8 = 1;
-const DRAINING: u8 = 2;
-
-impl Phase {
-    /// Shutdown for this client: shut its write side now if it is waiting
-    /// for input, or ask it to do so after its current write.
-    fn drain(&self, fd: RawFd) {
-        if self
-            .0
-            .compare_exchange(READING, DRAINING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // Nothing of ours in flight: shutting both sides is lossless
-            // and wakes the blocked read (it returns 0), so the thread ends
-            // now. Otherwise shut only the write side and let the read
-            // block until the client closes.
-            let how = if crate::net::close_is_lossless(fd) {
-                libc::SHUT_RDWR
-            } else {
-                libc::SHUT_WR
-            };
-            // SAFETY: fd is open while the client is registered (see
-            // Membership).
-            unsafe { libc::shutdown(fd, how) };
-        } else {
-            // WRITING: the thread sees DRAINING when its write is done.
-            let _ = self
-                .0
-                .compare_exchange(WRITING, DRAINING, Ordering::AcqRel, Ordering::Acquire);
-        }
-    }
-
-    /// Got input; echo it unless shutdown got here first.
-    fn start_write(&self) -> bool {
-        self.0
-            .compare_exchange(READING, WRITING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    /// Echo written; back to reading unless shutdown arrived meanwhile.
-    fn end_write(&self) -> bool {
-        self.0
-            .compare_exchange(WRITING, READING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-}
+/// How often an idle client thread looks at the drain flag: also how long
+/// a quiet client waits to be closed after SIGTERM, and the granularity of
+/// `--idle-timeout` in the blocking models.
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// The registry of live clients, so shutdown can reach them.
 #[derive(Default)]
 pub struct Clients {
     inner: Mutex<Registry>,
     gone: Condvar,
+    draining: AtomicBool,
 }
 
 #[derive(Default)]
 struct Registry {
     next: u64,
-    live: HashMap<u64, (RawFd, Arc<Phase>)>,
+    live: HashMap<u64, ()>,
     closing: bool,
 }
 
@@ -102,36 +66,38 @@ struct Registry {
 pub struct Membership {
     clients: Arc<Clients>,
     id: u64,
-    phase: Arc<Phase>,
+}
+
+impl Membership {
+    /// True once shutdown has begun.
+    fn draining(&self) -> bool {
+        self.clients.draining.load(Ordering::Acquire)
+    }
 }
 
 impl Clients {
     /// Registers `stream`, unless shutdown has begun or `max` clients are
     /// live already.
-    pub fn join(self: &Arc<Self>, stream: &TcpStream, max: Option<usize>) -> Option<Membership> {
+    pub fn join(self: &Arc<Self>, max: Option<usize>) -> Option<Membership> {
         let mut reg = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if reg.closing || max.is_some_and(|m| reg.live.len() >= m) {
             return None;
         }
         reg.next += 1;
         let id = reg.next;
-        let phase = Arc::new(Phase(AtomicU8::new(READING)));
-        reg.live.insert(id, (stream.as_raw_fd(), phase.clone()));
+        reg.live.insert(id, ());
         Some(Membership {
             clients: self.clone(),
             id,
-            phase,
         })
     }
 
-    /// Refuses new clients and starts every live one draining (see the
-    /// module docs).
+    /// Refuses new clients and tells every live one to drain; each client
+    /// thread acts on it within [`POLL`] (see the module docs).
     pub fn drain_all(&self) {
         let mut reg = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         reg.closing = true;
-        for (fd, phase) in reg.live.values() {
-            phase.drain(*fd);
-        }
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Waits until no client is live, or until `deadline`.
@@ -162,31 +128,67 @@ impl Drop for Membership {
 /// Serves one client: read, write it all back, repeat, until the client
 /// shuts its write side (`Ok`, everything echoed) or fails. Memory is
 /// bounded by `buf`: a client that stops reading blocks us in `write`,
-/// which is the backpressure. After shutdown begins, input is discarded
-/// until the client closes.
-pub fn echo(stream: &mut TcpStream, buf: &mut [u8], member: &Membership) -> io::Result<()> {
-    let phase = &member.phase;
+/// which is the backpressure. `idle` closes a client that sends nothing
+/// for that long. After shutdown begins, whatever was read is echoed, the
+/// write side is shut, and input is discarded until the client closes.
+///
+/// The stream must have a read timeout of [`POLL`] (see `configure`).
+pub fn echo(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    member: &Membership,
+    idle: Option<Duration>,
+) -> io::Result<()> {
+    let mut last_input = Instant::now();
     loop {
         let n = match stream.read(buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if interrupted(&e) => continue,
+            Err(e) if timed_out(&e) => {
+                if member.draining() {
+                    return stop(stream, buf);
+                }
+                if idle.is_some_and(|d| last_input.elapsed() >= d) {
+                    return Err(e);
+                }
+                continue;
+            }
             Err(e) => return Err(e),
         };
-        if !phase.start_write() {
-            continue; // draining: input that arrived after the signal
-        }
+        last_input = Instant::now();
         stream.write_all(&buf[..n])?;
-        if !phase.end_write() {
-            // The signal came while we wrote: that echo is out, so now
-            // the client sees EOF after it. If the kernel has sent it all
-            // and no input waits, closing at once loses nothing, as for a
-            // quiet client.
-            let quiet = crate::net::close_is_lossless(stream.as_raw_fd());
-            stream.shutdown(Shutdown::Write)?;
-            if quiet {
-                return Ok(());
-            }
+        if member.draining() {
+            return stop(stream, buf);
+        }
+    }
+}
+
+/// A read timed out (SO_RCVTIMEO reports EAGAIN, or ETIMEDOUT elsewhere).
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Shutdown for this client, from its own thread with nothing in hand: the
+/// client sees EOF after every echoed byte; the socket closes when the
+/// client does.
+fn stop(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+    // Nothing unsent or unread in the kernel: closing now loses nothing,
+    // so a quiet client is not kept waiting for its own EOF.
+    if crate::net::close_is_lossless(stream.as_raw_fd()) {
+        let _ = stream.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    stream.shutdown(Shutdown::Write)?;
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if interrupted(&e) || timed_out(&e) => {}
+            Err(e) => return Err(e),
         }
     }
 }

@@ -59,19 +59,63 @@ impl Server {
 
     /// Waits up to `--shutdown-timeout` for live clients to finish.
     pub fn finish(self) -> Stopped {
-        self.clients.wait_empty(Instant::now() + self.grace);
+        self.clients
+            .wait_empty(crate::time::deadline(Instant::now(), self.grace));
         Stopped::Drained
     }
 }
 
-/// Applies per-connection options: TCP_NODELAY and, with
-/// `--idle-timeout`, read and write timeouts so a silent or non-reading
-/// client is dropped after that long.
+/// Applies per-connection options: TCP_NODELAY; a read timeout of
+/// [`clients::POLL`], so the client thread notices shutdown and
+/// `--idle-timeout` by itself (see `clients`); and, with `--idle-timeout`,
+/// a write timeout so a client that stops reading is dropped after that
+/// long.
 pub fn configure(stream: &TcpStream, config: &Config) -> std::io::Result<()> {
     if config.nodelay {
         stream.set_nodelay(true)?;
     }
-    stream.set_read_timeout(config.idle_timeout)?;
+    stream.set_read_timeout(Some(clients::POLL))?;
     stream.set_write_timeout(config.idle_timeout)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    // Regression guard for issue 6: `--shutdown-timeout 500000000000y`
+    // panicked at SIGTERM in `finish` ("overflow when adding duration to
+    // instant"). A Config built in code can still carry Duration::MAX.
+    #[test]
+    fn finish_with_duration_max_grace_does_not_overflow() {
+        let bound = crate::listen::bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        // Built by hand: `Server::start` would install process-wide signal
+        // handlers in the test process.
+        let server = Server {
+            acceptor: Acceptor::new(vec![bound]).unwrap(),
+            clients: Arc::new(Clients::default()),
+            stop: Arc::new(AtomicBool::new(true)),
+            grace: Duration::MAX,
+        };
+        assert_eq!(server.finish(), Stopped::Drained);
+    }
+
+    #[test]
+    fn duration_max_idle_timeout_still_serves() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        let config = Config {
+            idle_timeout: Some(Duration::MAX),
+            ..Config::default()
+        };
+        configure(&stream, &config).expect("huge socket timeouts are accepted");
+        client.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 2];
+        stream
+            .read_exact(&mut buf)
+            .expect("a huge timeout is not a zero one");
+        assert_eq!(&buf, b"hi");
+    }
 }

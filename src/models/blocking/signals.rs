@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mio::Waker;
-use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::clients::Clients;
@@ -17,9 +16,10 @@ use crate::Error;
 
 /// Starts the signal thread and returns the flag the first signal sets.
 ///
-/// On the first SIGINT/SIGTERM it stops the listeners (new connects are
-/// refused at once, even while the iterative model is busy with a client),
-/// wakes the acceptor, and starts every client draining. After `grace` the
+/// SIGHUP is logged and ignored (see [`crate::signals`]). On the first
+/// SIGINT/SIGTERM it stops the listeners (new connects are refused at
+/// once, even while the iterative model is busy with a client), wakes the
+/// acceptor, and starts every client draining. After `grace` the
 /// process exits 0 even if a client is stuck (say, writing to a peer that
 /// never reads). A second signal exits at once with 128 + its number.
 ///
@@ -30,7 +30,7 @@ pub fn watch(
     waker: Arc<Waker>,
     clients: Arc<Clients>,
 ) -> Result<Arc<AtomicBool>, Error> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])
+    let mut signals = Signals::new(crate::signals::HANDLED)
         .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
@@ -38,6 +38,10 @@ pub fn watch(
         .name("echod-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
+                if !crate::signals::stops(sig) {
+                    crate::signals::ignore_hangup();
+                    continue;
+                }
                 if s.swap(true, Ordering::SeqCst) {
                     std::process::exit(128 + sig);
                 }
@@ -50,6 +54,8 @@ pub fn watch(
                     .name("echod-deadline".into())
                     .spawn(move || {
                         // This sleep *is* the deadline, not a synchronisation.
+                        // No instant is computed, so no grace can overflow:
+                        // `sleep` splits even `Duration::MAX` into naps.
                         std::thread::sleep(grace);
                         std::process::exit(0);
                     })

@@ -1,0 +1,210 @@
+//! The command line: raw arguments in, a validated [`Config`] out, then run.
+//!
+//! Errors here are the user's: each is one line that names the flag or the
+//! address involved, and the process exits with status 2. The flags' value
+//! parsers live in `values.rs`; `message.rs` turns any clap error, ours or
+//! clap's own, into that one line, whatever the user typed.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+mod message;
+mod values;
+
+use crate::config::{Config, Model};
+use values::{parse_backlog, parse_count, parse_duration, parse_size};
+
+/// Exit status for bad arguments and startup failures (busy port, ...).
+pub const EXIT_USAGE: u8 = 2;
+
+/// echod: an RFC 862 echo daemon. Every byte a client sends comes back, in
+/// order, on the same connection.
+#[derive(Parser, Debug)]
+#[command(name = "echod", version, about, long_about = None)]
+struct Args {
+    /// Concurrency model serving the connections.
+    #[arg(long, value_enum, default_value = "reactor")]
+    model: Model,
+
+    /// Address to listen on (IP:PORT; port 0 picks a free one). Repeat for
+    /// several listeners.
+    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7007")]
+    listen: Vec<SocketAddr>,
+
+    /// listen(2) backlog: connections the kernel queues before accept.
+    // allow_hyphen_values here and below: so `-1` reaches the parser, which
+    // names the flag, instead of clap calling it an unknown argument.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = parse_backlog, allow_hyphen_values = true)]
+    backlog: i32,
+
+    /// Leave Nagle's algorithm on (TCP_NODELAY is set by default).
+    #[arg(long)]
+    no_nodelay: bool,
+
+    /// Serve at most N connections at once; new ones beyond it are closed at
+    /// once. 0 means no limit beyond the file-descriptor limit.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_count, allow_hyphen_values = true)]
+    max_conns: usize,
+
+    /// Most bytes of echo pending per connection before the server stops
+    /// reading from it (backpressure). Suffixes K, M (powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = parse_size, allow_hyphen_values = true)]
+    max_buffer: usize,
+
+    /// Close connections that see no traffic for DUR (e.g. 30s, 5m; at most
+    /// 365d). Off by default.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
+    idle_timeout: Option<Duration>,
+
+    /// After SIGINT/SIGTERM, keep flushing pending echoes for up to DUR,
+    /// then exit 0 (at most 365d). A second signal exits at once.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
+    shutdown_timeout: Duration,
+}
+
+impl Args {
+    fn into_config(self) -> Config {
+        Config {
+            model: self.model,
+            listen: self.listen,
+            backlog: self.backlog,
+            nodelay: !self.no_nodelay,
+            max_conns: (self.max_conns > 0).then_some(self.max_conns),
+            max_buffer: self.max_buffer,
+            idle_timeout: self.idle_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+}
+
+/// Parses `args` (the first item is the program name) and runs the daemon
+/// until it is told to stop.
+///
+/// Returns the process exit status: 0 after a clean shutdown, 2 for bad
+/// arguments or a listener that cannot be opened (the message names the
+/// flag or address), 1 if the event loop itself fails.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let args = match Args::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) => {
+            // --help and --version are "errors" to clap but succeed for us.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let argv: Vec<String> = argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            crate::log::line(format_args!("{}", message::one_line(&e, &argv)));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match crate::run(args.into_config()) {
+        Ok(crate::Stopped::Drained) => ExitCode::SUCCESS,
+        Ok(crate::Stopped::Forced(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        Err(e) => {
+            crate::log::line(format_args!("{e}"));
+            ExitCode::from(match e {
+                crate::Error::Startup(_) => EXIT_USAGE,
+                crate::Error::Runtime(_) => 1,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = Args::try_parse_from(["echod"]).unwrap().into_config();
+        let d = Config::default();
+        assert_eq!(c.listen, d.listen);
+        assert_eq!(c.backlog, 1024);
+        assert_eq!(c.max_buffer, 64 << 10);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+        assert!(c.nodelay && c.max_conns.is_none() && c.idle_timeout.is_none());
+    }
+
+    /// The line `run` would print for `args`, without the `echod: ` prefix.
+    fn error_line(args: &[String]) -> String {
+        let e = Args::try_parse_from(args).expect_err("should be refused");
+        message::one_line(&e, args)
+    }
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn negative_values_reach_the_parser_and_name_the_flag() {
+        for (flag, value) in [
+            ("--max-buffer", "-5"),
+            ("--max-conns", "-1"),
+            ("--backlog", "-1"),
+            ("--idle-timeout", "-1s"),
+            ("--shutdown-timeout", "-1s"),
+        ] {
+            assert_eq!(
+                error_line(&argv(&["echod", flag, value])),
+                format!("{flag} {value}: must not be negative (see --help)")
+            );
+        }
+    }
+
+    #[test]
+    fn flags_still_parse_around_values_that_start_with_a_hyphen() {
+        let args = Args::try_parse_from([
+            "echod",
+            "--max-conns",
+            "3",
+            "--listen",
+            "127.0.0.1:0",
+            "--idle-timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(args.max_conns, 3);
+        assert_eq!(args.idle_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(args.listen.len(), 1);
+    }
+
+    #[test]
+    fn huge_values_in_clap_errors_are_shortened() {
+        let huge = "x".repeat(100_000);
+        for args in [
+            vec!["echod".to_string(), format!("--{huge}")],
+            vec!["echod".into(), "--listen".into(), huge.clone()],
+            vec!["echod".into(), "--model".into(), huge.clone()],
+            vec!["echod".into(), format!("--listen={huge}")],
+            vec!["echod".into(), "--idle-timeout".into(), format!("5{huge}")],
+        ] {
+            let line = error_line(&args);
+            assert!(line.len() < 300, "{} bytes: {line}", line.len());
+            assert!(line.contains("characters)"), "length not noted: {line}");
+        }
+    }
+
+    #[test]
+    fn newlines_in_arguments_do_not_split_the_line() {
+        for args in [
+            argv(&["echod", "--bo\ngus"]),
+            argv(&["echod", "--listen", "a\nb"]),
+            argv(&["echod", "--model", "\u{1b}[2Jx"]),
+        ] {
+            let line = error_line(&args);
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+        }
+    }
+}

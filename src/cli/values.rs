@@ -1,0 +1,186 @@
+//! Parsers for the flags' values.
+//!
+//! Each returns only the *reason* a value is refused ("must not be
+//! negative"), never the value: [`message`](super::message) puts the flag
+//! and the value in front, shortened and made printable, so a parser
+//! cannot turn a 100 kB argument into a 100 kB line.
+//!
+//! The numeric flags accept values starting with `-` (clap would otherwise
+//! take `-5` for an unknown flag and never say which flag it was for), so
+//! each parser refuses negative numbers itself.
+
+use std::time::Duration;
+
+use crate::config::{MAX_MAX_BUFFER, MAX_TIMEOUT, MAX_TIMEOUT_TEXT, MIN_MAX_BUFFER};
+
+const NEGATIVE: &str = "must not be negative";
+
+/// `-5`, `-1s`, `-.5`: a number with a minus sign, as opposed to some
+/// other word that happens to start with `-`.
+fn is_negative(s: &str) -> bool {
+    s.strip_prefix('-')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+}
+
+/// A whole non-negative number; `too_large` says why an overflow fails.
+fn parse_whole(s: &str, too_large: impl FnOnce() -> String) -> Result<u64, String> {
+    if is_negative(s) {
+        return Err(NEGATIVE.into());
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("not a whole number".into());
+    }
+    // All digits: the only way left to fail is being too large.
+    s.parse().map_err(|_| too_large())
+}
+
+/// `--max-conns`: any non-negative count (0 means no limit).
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    let too_large = || format!("must be at most {}", usize::MAX);
+    let n = parse_whole(s.trim(), too_large)?;
+    usize::try_from(n).map_err(|_| too_large())
+}
+
+/// `--backlog`: 1 to `i32::MAX` (the kernel caps it at somaxconn anyway).
+pub fn parse_backlog(s: &str) -> Result<i32, String> {
+    let too_large = || format!("must be at most {}", i32::MAX);
+    match parse_whole(s.trim(), too_large)? {
+        0 => Err("must be at least 1".into()),
+        n => i32::try_from(n).map_err(|_| too_large()),
+    }
+}
+
+/// `--max-buffer`: a byte size such as `65536`, `64K`, `64KiB` or `1M`,
+/// from [`MIN_MAX_BUFFER`] to [`MAX_MAX_BUFFER`].
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if is_negative(t) {
+        return Err(NEGATIVE.into());
+    }
+    let range = || {
+        format!(
+            "must be between {MIN_MAX_BUFFER} and {}M bytes",
+            MAX_MAX_BUFFER >> 20
+        )
+    };
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err("not a size (try 65536, 64K or 1M)".into());
+    }
+    let mult: usize = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        _ => return Err("unknown unit (use K or M)".into()),
+    };
+    // Digits only, so parse fails only on overflow: out of range as well.
+    let bytes = digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(range)?;
+    if !(MIN_MAX_BUFFER..=MAX_MAX_BUFFER).contains(&bytes) {
+        return Err(range());
+    }
+    Ok(bytes)
+}
+
+/// `--idle-timeout`, `--shutdown-timeout`: a duration such as `500ms`,
+/// `5s` or `2m`, greater than zero (zero would close every connection, or
+/// skip every flush, at once) and at most [`MAX_TIMEOUT`].
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if is_negative(t) {
+        return Err(NEGATIVE.into());
+    }
+    let too_large = || format!("must be at most {MAX_TIMEOUT_TEXT}");
+    let d = humantime::parse_duration(t).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => too_large(),
+        // humantime's other messages quote the input (an unknown unit can
+        // be the whole argument), so they stay out of ours.
+        _ => "not a duration (try 500ms, 5s or 2m)".into(),
+    })?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    if d > MAX_TIMEOUT {
+        return Err(too_large());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units_and_bounds() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("64kib"), Ok(65536));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert!(parse_size("1").is_err());
+        assert!(parse_size("65G").is_err());
+        assert!(parse_size("abc").is_err());
+        assert!(parse_size("999999999999999999999M").is_err());
+        assert_eq!(parse_size("-5"), Err(NEGATIVE.into()));
+        assert_eq!(parse_size("-64K"), Err(NEGATIVE.into()));
+    }
+
+    #[test]
+    fn durations_refuse_zero_and_garbage() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_are_capped_at_a_year() {
+        assert_eq!(parse_duration("365d"), Ok(MAX_TIMEOUT));
+        let capped = Err(format!("must be at most {MAX_TIMEOUT_TEXT}"));
+        for huge in [
+            "366d",
+            "500000000000y",
+            "18446744073709551615s",
+            "99999999999999999999999s",
+        ] {
+            assert_eq!(parse_duration(huge), capped, "{huge}");
+        }
+    }
+
+    #[test]
+    fn negative_numbers_are_named_as_such() {
+        for s in ["-1s", "-0.5s", "-.5s", "-1"] {
+            assert_eq!(parse_duration(s), Err(NEGATIVE.into()), "{s}");
+        }
+        assert_eq!(parse_count("-1"), Err(NEGATIVE.into()));
+        assert_eq!(parse_backlog("-1"), Err(NEGATIVE.into()));
+        // A word after the flag is not a negative number.
+        assert_eq!(parse_count("--listen"), Err("not a whole number".into()));
+    }
+
+    #[test]
+    fn counts_and_backlogs_have_their_ranges() {
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("100"), Ok(100));
+        assert!(parse_count("many").is_err());
+        assert!(parse_count("99999999999999999999999").is_err());
+        assert_eq!(parse_backlog("1024"), Ok(1024));
+        assert_eq!(parse_backlog("0"), Err("must be at least 1".into()));
+        assert!(parse_backlog("2147483648").is_err());
+    }
+
+    #[test]
+    fn reasons_never_repeat_the_value() {
+        let long = "x".repeat(1000);
+        for reason in [
+            parse_size(&long).unwrap_err(),
+            parse_duration(&format!("5{long}")).unwrap_err(),
+            parse_count(&long).unwrap_err(),
+            parse_backlog(&long).unwrap_err(),
+        ] {
+            assert!(reason.len() < 80, "{reason}");
+        }
+    }
+}
