@@ -58,57 +58,36 @@ pub enum Command {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim()).map_err(|e| {
-        format!(
-            "'{}' is not a duration ({e}; try e.g. 5s or 500ms)",
-            shorten(s)
-        )
+    let d = humantime::parse_duration(s.trim()).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => "longer than the most allowed, 7d".to_string(),
+        // humantime's other messages may quote the input; ours must not.
+        _ => "not a duration (try e.g. 5s or 500ms)".to_string(),
     })?;
     // Anything longer is a typo, and would overflow `Instant + Duration`.
     if d > MAX_DURATION {
-        return Err(format!(
-            "'{}' is longer than the most allowed, 7d",
-            shorten(s)
-        ));
+        return Err("longer than the most allowed, 7d".into());
     }
     Ok(d)
+}
+
+/// A count for `--connections`, `--depth`, `--threads`, `--rounds`.
+fn parse_count(s: &str) -> Result<u32, String> {
+    let n = echod::cli::values::parse_count(s)?;
+    u32::try_from(n).map_err(|_| format!("must be at most {}", u32::MAX))
 }
 
 /// The longest duration any flag takes.
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A byte count such as `512`, `1K`, `64KiB` or `16M` (powers of 1024),
-/// as echod's `--max-buffer` takes them.
+/// read exactly as echod reads `--max-buffer`.
 fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("'{}' is not a size (try 512, 1K or 16M)", shorten(s)))?;
-    let mult = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        _ => return Err(format!("'{}' has an unknown unit (use K or M)", shorten(s))),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{}' is too large", shorten(s)))
+    echod::cli::values::parse_bytes(s)
 }
 
-/// `s`, cut to a length that fits in a one-line message.
+/// `s` as a message shows it: escaped and shortened, as echod does.
 pub fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if clean.chars().count() <= MAX {
-        clean
-    } else {
-        let head: String = clean.chars().take(MAX).collect();
-        format!("{head}… ({} chars)", clean.chars().count())
-    }
+    echod::cli::message::shown(s)
 }
 
 /// `loadgen run` as typed.
@@ -122,7 +101,8 @@ pub struct RunArgs {
         long,
         value_name = "N",
         default_value_t = 1,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub connections: u32,
     /// Bytes per request (at least 24: the header carrying connection and sequence);
@@ -137,7 +117,8 @@ pub struct RunArgs {
         long,
         value_name = "D",
         default_value_t = 1,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub depth: u32,
     /// Open loop: total requests per second, sent on schedule whether or not replies arrive;
@@ -152,7 +133,8 @@ pub struct RunArgs {
         long,
         value_name = "T",
         default_value_t = 1,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub threads: u32,
     /// After the window, wait for outstanding replies as long as bytes keep arriving;
@@ -324,7 +306,8 @@ pub struct CompareArgs {
         value_name = "LIST",
         value_delimiter = ',',
         default_value = "1,10,100,1000",
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub connections: Vec<u32>,
     /// Bytes per request; suffixes K, M.
@@ -335,7 +318,8 @@ pub struct CompareArgs {
         long,
         value_name = "D",
         default_value_t = 1,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub depth: u32,
     /// Measurement window of each point in each round.
@@ -350,7 +334,8 @@ pub struct CompareArgs {
         long,
         value_name = "R",
         default_value_t = 3,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub rounds: u32,
     /// Generator event loops.
@@ -358,7 +343,8 @@ pub struct CompareArgs {
         long,
         value_name = "T",
         default_value_t = 1,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub threads: u32,
     /// As for `run`: give up on outstanding replies once none has moved for DUR.
@@ -474,7 +460,8 @@ pub struct CheckArgs {
         long,
         value_name = "N",
         default_value_t = 100,
-        allow_negative_numbers = true
+        value_parser = parse_count,
+        allow_hyphen_values = true
     )]
     pub connections: u32,
 }

@@ -46,7 +46,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("{}", one_line(&e.to_string()));
+            // echod's rendering: `FLAG VALUE: REASON`, values shortened and
+            // escaped, so a 100 kB argument stays a short line.
+            let argv: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            eprintln!("error: {}", echod::cli::message::one_line(&e, &argv));
             return ExitCode::from(EXIT_USAGE);
         }
     };

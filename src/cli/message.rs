@@ -67,8 +67,22 @@ fn clap_line(e: &clap::Error, argv: &[String]) -> String {
     for arg in odd {
         text = text.replace(arg.as_str(), &shown(arg));
     }
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    first.trim_start_matches("error: ").to_string()
+    // clap puts some of the message on the lines after the first (the
+    // missing arguments of "the following required arguments were not
+    // provided:"): keep them, up to the usage hint.
+    let joined = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = if joined.is_empty() {
+        "invalid arguments"
+    } else {
+        &joined
+    };
+    line.trim_start_matches("error: ").to_string()
 }
 
 /// A user's value as messages show it: escaped, cut to [`VALUE_CHARS`]

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-mod message;
-mod values;
+pub mod message;
+pub mod values;
 
 use crate::config::{Config, Model};
 use values::{parse_backlog, parse_count, parse_duration, parse_size};

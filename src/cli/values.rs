@@ -50,36 +50,46 @@ pub fn parse_backlog(s: &str) -> Result<i32, String> {
     }
 }
 
-/// `--max-buffer`: a byte size such as `65536`, `64K`, `64KiB` or `1M`,
-/// from [`MIN_MAX_BUFFER`] to [`MAX_MAX_BUFFER`].
-pub fn parse_size(s: &str) -> Result<usize, String> {
+/// A byte count such as `65536`, `64K`, `64KiB` or `1M` (powers of 1024),
+/// with no range of its own: `--max-buffer` here, `loadgen --size` there.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
     if is_negative(t) {
         return Err(NEGATIVE.into());
     }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err("not a size (try 65536, 64K or 1M)".into());
+    }
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        _ => return Err("unknown unit (use K or M)".into()),
+    };
+    // Digits only, so parse fails only on overflow.
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| "too large".into())
+}
+
+/// `--max-buffer`: a size as [`parse_bytes`] reads it, from
+/// [`MIN_MAX_BUFFER`] to [`MAX_MAX_BUFFER`].
+pub fn parse_size(s: &str) -> Result<usize, String> {
     let range = || {
         format!(
             "must be between {MIN_MAX_BUFFER} and {}M bytes",
             MAX_MAX_BUFFER >> 20
         )
     };
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    if digits.is_empty() {
-        return Err("not a size (try 65536, 64K or 1M)".into());
-    }
-    let mult: usize = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        _ => return Err("unknown unit (use K or M)".into()),
+    let bytes = match parse_bytes(s) {
+        Ok(b) => usize::try_from(b).map_err(|_| range())?,
+        Err(e) if e == "too large" => return Err(range()),
+        Err(e) => return Err(e),
     };
-    // Digits only, so parse fails only on overflow: out of range as well.
-    let bytes = digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(range)?;
     if !(MIN_MAX_BUFFER..=MAX_MAX_BUFFER).contains(&bytes) {
         return Err(range());
     }
