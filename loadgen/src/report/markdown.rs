@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::table::{compact, failed_rounds, faults, generator_bound_in, rss_mib, spread};
+use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib};
+use super::format::{compact, spread};
 use crate::machine::Sample;
 use crate::stats;
 use crate::sweep::{CompareReport, Outcome, Point};
@@ -289,7 +290,7 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::table::fixture;
+    use crate::report::fixture;
 
     fn report_md() -> String {
         let plots = [

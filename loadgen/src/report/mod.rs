@@ -1,6 +1,20 @@
 //! Everything `loadgen` prints or writes about results. Reports only read
 //! measurements; they never feed back into a run.
+//!
+//! # Layout
+//! - One file per way of showing a comparison: [`table`] for the terminal,
+//!   [`markdown`] for `report.md`, [`plot`] for the SVGs, [`json`] for
+//!   `results.json`. [`summary`] is the same for a single run.
+//! - What the renderers share lives apart from all of them, so that a figure
+//!   reads the same in each: [`format`](mod@format) writes numbers,
+//!   [`figures`] derives what a point's summary does not hold directly.
+//! - `fixture` (tests only) is the one hand-built comparison every report is
+//!   tested against.
 
+mod figures;
+#[cfg(test)]
+mod fixture;
+mod format;
 pub mod json;
 pub mod markdown;
 pub mod plot;

@@ -8,68 +8,14 @@
 
 use std::fmt::Write as _;
 
-use crate::sweep::{CompareReport, Outcome, Point, Ranking, Round, Spread, Summary};
+use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib};
+use super::format::{compact, range, spread};
+use crate::sweep::{CompareReport, Outcome, Point};
 
 /// Marks a generator-bound point in the table; explained under it.
 const GENERATOR_BOUND: &str = "*";
 /// Marks a point whose window an interruption cut short.
 const CUT_SHORT: &str = "!";
-
-/// `x` in at most about four significant digits, with a `k` or `M` suffix
-/// from ten thousand up: `0.42`, `3.14`, `85.3`, `950`, `9500`, `174.3k`,
-/// `1.25M`. Meant for figures that are read, not parsed.
-pub(crate) fn compact(x: f64) -> String {
-    let a = x.abs();
-    if !x.is_finite() {
-        format!("{x}")
-    } else if a >= 1e6 {
-        format!("{:.2}M", x / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.1}k", x / 1e3)
-    } else if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-/// The median, then the min–max range when the rounds differed:
-/// `174.3k (170.0k–176.0k)`. A single round, or rounds that agree exactly,
-/// give the bare median: a range of one value would suggest a precision
-/// that was never measured.
-pub(crate) fn spread(s: &Spread) -> String {
-    compact(s.median) + &range(s)
-}
-
-/// ` (min–max)` of `s`, or nothing for a single round or identical rounds.
-fn range(s: &Spread) -> String {
-    let (lo, hi) = (compact(s.min), compact(s.max));
-    if s.n < 2 || lo == hi {
-        String::new()
-    } else {
-        format!(" ({lo}–{hi})")
-    }
-}
-
-/// Faults of a point: errors and damaged replies over all its rounds.
-pub(crate) fn faults(s: &Summary) -> u64 {
-    s.errors + s.corrupt
-}
-
-/// Server RSS in MiB.
-pub(crate) fn rss_mib(s: &Summary) -> f64 {
-    s.server_memory.rss_kib as f64 / 1024.0
-}
-
-/// The rounds of `p` that failed, as `(1-based round, error)`.
-pub(crate) fn failed_rounds(p: &Point) -> impl Iterator<Item = (usize, &str)> {
-    p.rounds.iter().enumerate().filter_map(|(i, r)| match r {
-        Round::Failed { error } => Some((i + 1, error.as_str())),
-        Round::Ok(_) => None,
-    })
-}
 
 /// One point as a progress line, printed as the sweep goes:
 /// `reactor x 100 conns: 174.3k req/s (170.0k–176.0k), p99 1270 µs,
@@ -170,18 +116,6 @@ fn row(p: &Point) -> String {
     )
 }
 
-/// The models a ranking names whose point was generator-bound: a ranking
-/// between generators says nothing about the servers.
-pub(crate) fn generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking) -> Vec<&'a str> {
-    let named = std::iter::once(k.leader.as_str()).chain(k.runner_up.as_deref());
-    named
-        .filter(|m| {
-            r.at(k.connections)
-                .any(|p| p.model == *m && p.summary().is_some_and(|s| s.generator_bound))
-        })
-        .collect()
-}
-
 /// The whole terminal report for `r`: a line on how the figures were taken,
 /// the table (one row per point, in the sweep's order), footnotes for the
 /// marks used in it, failed rounds, the rankings, machine-load warnings,
@@ -265,208 +199,10 @@ pub fn render(r: &CompareReport) -> String {
     out
 }
 
-/// A hand-built comparison for the reports' tests: reactor, threads and
-/// iterative at 1, 10, 100 and 1000 connections, three rounds each, with
-/// realistic latency spectra. reactor at 1 connection is generator-bound;
-/// threads at 1000 failed; iterative is n/a above one connection; at 10
-/// connections reactor and threads overlap ("no clear difference").
-#[cfg(test)]
-pub(crate) mod fixture {
-    use crate::env::{Env, FdLimit};
-    use crate::machine::{MachineLoad, Sample};
-    use crate::procstat::Memory;
-    use crate::stats::{self, Percentiles};
-    use crate::sweep::{self, CompareReport, Outcome, Point, Spread, Summary, SweepConfig};
-
-    /// A deterministic xorshift generator, so the spectra are the same on
-    /// every run without a `rand` dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn unit(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-
-        /// Log-normal around `median_us`, with a rare slow tail (a
-        /// scheduler hiccup once in `tail_every` requests).
-        fn latency_ns(&mut self, median_us: f64, sigma: f64, tail_every: f64) -> u64 {
-            let (u, v) = (self.unit(), self.unit());
-            let z = (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos();
-            let mut us = median_us * (sigma * z).exp();
-            if self.unit() * tail_every < 1.0 {
-                us *= 5.0 + 20.0 * self.unit();
-            }
-            (us * 1000.0) as u64
-        }
-    }
-
-    /// A measured point: `rps` per round, and a pooled latency histogram
-    /// of `samples` requests around `median_us`.
-    pub(crate) fn measured(
-        model: &str,
-        connections: u32,
-        rps: &[f64],
-        median_us: f64,
-        samples: u64,
-    ) -> Point {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (connections as u64 * 31 + model.len() as u64));
-        let mut h = stats::new_hist();
-        for _ in 0..samples {
-            stats::record(&mut h, rng.latency_ns(median_us, 0.35, 3000.0));
-        }
-        let p = Percentiles::of(&h);
-        let cpu: Vec<f64> = rps.iter().map(|r| 400_000.0 / r).collect();
-        let summary = Summary {
-            rounds_measured: rps.len(),
-            requests_per_sec: Spread::of(rps),
-            server_cpu_us_per_request: Spread::of(&cpu),
-            p99_us: Spread::of(&[p.p99 * 0.95, p.p99, p.p99 * 1.1]),
-            mb_per_sec: rps[0] * 64.0 / 1e6,
-            latency_us: p,
-            spectrum: stats::spectrum(&h),
-            jain_fairness: 0.998,
-            requests: samples,
-            errors: 0,
-            corrupt: 0,
-            server_cpu_utilisation: 0.85,
-            server_memory: Memory {
-                rss_kib: 5 * 1024 + connections as u64 * 9,
-                hwm_kib: 6 * 1024 + connections as u64 * 9,
-            },
-            generator_cpu_utilisation: 0.6,
-            generator_bound: false,
-            interrupted: false,
-        };
-        Point {
-            model: model.into(),
-            connections,
-            outcome: Outcome::Ok(Box::new(summary)),
-            rounds: Vec::new(),
-        }
-    }
-
-    fn other(model: &str, connections: u32, outcome: Outcome) -> Point {
-        Point {
-            model: model.into(),
-            connections,
-            outcome,
-            rounds: Vec::new(),
-        }
-    }
-
-    /// The report described at the top of this module.
-    pub(crate) fn report() -> CompareReport {
-        let na = || Outcome::NotApplicable {
-            reason: "serves one connection at a time".into(),
-        };
-        let mut reactor1 = measured("reactor", 1, &[21e3, 22.5e3, 23e3], 42.0, 60_000);
-        if let Outcome::Ok(s) = &mut reactor1.outcome {
-            s.generator_bound = true;
-            s.generator_cpu_utilisation = 0.99;
-            s.server_cpu_utilisation = 0.4;
-        }
-        let points = vec![
-            reactor1,
-            measured("threads", 1, &[19e3, 20e3, 20.5e3], 48.0, 55_000),
-            measured("iterative", 1, &[24e3, 24.4e3, 25e3], 39.0, 70_000),
-            measured("reactor", 10, &[95e3, 101e3, 104e3], 95.0, 280_000),
-            measured("threads", 10, &[92e3, 99e3, 100e3], 99.0, 270_000),
-            other("iterative", 10, na()),
-            measured("reactor", 100, &[170e3, 174.3e3, 176e3], 560.0, 500_000),
-            measured("threads", 100, &[120e3, 128e3, 131e3], 780.0, 380_000),
-            other("iterative", 100, na()),
-            measured("reactor", 1000, &[160e3, 166e3, 169e3], 6000.0, 480_000),
-            other(
-                "threads",
-                1000,
-                Outcome::Failed {
-                    error: "threads: connect to 127.0.0.1:7000 failed: too many open files".into(),
-                },
-            ),
-            other("iterative", 1000, na()),
-        ];
-        let config = SweepConfig {
-            models: vec!["reactor".into(), "threads".into(), "iterative".into()],
-            connections: vec![1, 10, 100, 1000],
-            size: 64,
-            depth: 1,
-            duration_s: 10.0,
-            warmup_s: 2.0,
-            threads: 1,
-            rounds: 3,
-        };
-        let rankings = sweep::rank(&points, &config.connections);
-        let mut before = Sample::default();
-        before.loadavg = [0.12, 0.30, 0.25];
-        before.governor = Some("performance".into());
-        let mut after = before.clone();
-        after.loadavg = [1.45, 0.80, 0.40];
-        CompareReport {
-            tool: "loadgen 0.1.0".into(),
-            config,
-            env: Env {
-                kernel: "Linux 6.1.0".into(),
-                cpu_count: 4,
-                generator_cpus: vec![3],
-                server_cpus: Some(vec![0, 1, 2]),
-                pinned: true,
-                fd_limit: FdLimit {
-                    soft: 1_048_576,
-                    hard: 1_048_576,
-                },
-            },
-            machine_load: MachineLoad {
-                before,
-                after,
-                steal_percent: Some(0.3),
-                other_cpu_percent: Some(4.0),
-                warnings: Vec::new(),
-            },
-            interrupted: false,
-            points,
-            rankings,
-        }
-    }
-
-    /// `report()` with nothing measured: interrupted before the first point.
-    pub(crate) fn nothing_measured() -> CompareReport {
-        let mut r = report();
-        for p in &mut r.points {
-            p.outcome = Outcome::NotRun;
-        }
-        r.rankings.clear();
-        r.interrupted = true;
-        r
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compact_numbers_keep_about_four_digits() {
-        let got: Vec<String> = [0.421, 3.25159, 85.34, 950.2, 9500.0, 174_321.0, 1_250_000.0]
-            .iter()
-            .map(|&x| compact(x))
-            .collect();
-        assert_eq!(
-            got,
-            ["0.42", "3.25", "85.3", "950", "9500", "174.3k", "1.25M"]
-        );
-    }
-
-    #[test]
-    fn spread_shows_the_range_only_when_there_is_one() {
-        assert_eq!(
-            spread(&Spread::of(&[170e3, 174.3e3, 176e3])),
-            "174.3k (170.0k–176.0k)"
-        );
-        assert_eq!(spread(&Spread::of(&[174.3e3])), "174.3k");
-    }
+    use crate::report::fixture;
 
     #[test]
     fn table_shows_medians_with_their_spread() {

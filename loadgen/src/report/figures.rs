@@ -1,0 +1,36 @@
+//! What both the terminal table and `report.md` read off a point beyond its
+//! summary: its faults, its RSS, the rounds that failed, and which models a
+//! ranking names were generator-bound. Derived in one place so that the two
+//! reports cannot disagree about them.
+
+use crate::sweep::{CompareReport, Point, Ranking, Round, Summary};
+
+/// Faults of a point: errors and damaged replies over all its rounds.
+pub(crate) fn faults(s: &Summary) -> u64 {
+    s.errors + s.corrupt
+}
+
+/// Server RSS in MiB.
+pub(crate) fn rss_mib(s: &Summary) -> f64 {
+    s.server_memory.rss_kib as f64 / 1024.0
+}
+
+/// The rounds of `p` that failed, as `(1-based round, error)`.
+pub(crate) fn failed_rounds(p: &Point) -> impl Iterator<Item = (usize, &str)> {
+    p.rounds.iter().enumerate().filter_map(|(i, r)| match r {
+        Round::Failed { error } => Some((i + 1, error.as_str())),
+        Round::Ok(_) => None,
+    })
+}
+
+/// The models a ranking names whose point was generator-bound: a ranking
+/// between generators says nothing about the servers.
+pub(crate) fn generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking) -> Vec<&'a str> {
+    let named = std::iter::once(k.leader.as_str()).chain(k.runner_up.as_deref());
+    named
+        .filter(|m| {
+            r.at(k.connections)
+                .any(|p| p.model == *m && p.summary().is_some_and(|s| s.generator_bound))
+        })
+        .collect()
+}

@@ -1,0 +1,144 @@
+//! SVG plots of a comparison: throughput against connections, and the
+//! latency percentile spectrum of each model at each connection count.
+//!
+//! # What the plots promise
+//! - A model keeps its colour in every plot (its place in `--models`).
+//! - Throughput is the median over rounds with a bar from the slowest to
+//!   the fastest round; a hollow marker is a generator-bound point (it
+//!   measures the generator), a cross on the x axis a point that failed.
+//!   Lines join measured points only, and break where a point failed or
+//!   was not run, rather than bridging the gap with an invented value.
+//! - Spectra follow HdrHistogram's percentile plot: x is the number of
+//!   nines, -log10(1 - q). The curve turns dashed where fewer than
+//!   [`stats::THIN`](crate::stats::THIN) requests lie beyond it, and ends at
+//!   the maximum, placed where the slowest request actually sits (see
+//!   [`Curve`](curve::Curve)).
+//! - A sweep that measured nothing writes no file at all.
+//!
+//! # Text
+//! Only plotters' SVG backend is used, with its built-in text layout: SVG
+//! text is drawn by the viewer, so no font files or fontconfig are needed to
+//! build or run this. The backend cannot measure text, so the legends are
+//! drawn beside the chart (never over data) with hand-wrapped lines.
+//!
+//! # Layout
+//! Each plot has its own file ([`throughput`], [`spectrum`]) and draws on the
+//! canvas made here, in the colours chosen here, so the two cannot drift
+//! apart. [`axes`] picks ticks and labels, [`curve`] decides what of a
+//! spectrum is drawn and how firmly, and [`legend`] draws the column beside
+//! each chart.
+
+mod axes;
+mod curve;
+mod legend;
+mod spectrum;
+mod throughput;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::sweep::CompareReport;
+
+const SIZE: (u32, u32) = (1000, 600);
+/// Width of the legend column to the right of each chart.
+const LEGEND_WIDTH: u32 = 250;
+const GREY: RGBColor = RGBColor(120, 120, 120);
+const FONT: &str = "sans-serif";
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+fn colour(i: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 6] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(255, 127, 14),
+        RGBColor(23, 190, 207),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+fn err(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Writes every plot for `report` into `dir` and returns their file names,
+/// relative to `dir`: `throughput.svg`, then `latency_c<N>.svg` for each
+/// connection count (in sweep order) at which some model was measured.
+///
+/// A sweep with no measured point (all failed, n/a or not run) writes
+/// nothing and returns an empty list: an empty chart would only suggest
+/// that something was measured. Other files in `dir`, such as an earlier
+/// sweep's plots, are neither read nor removed: clearing them is the
+/// caller's job.
+///
+/// # Errors
+/// Drawing or file failures.
+pub fn write_all(dir: &Path, report: &CompareReport) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    if !report.points.iter().any(|p| p.summary().is_some()) {
+        return Ok(files);
+    }
+    throughput::write(&dir.join("throughput.svg"), report)?;
+    files.push(PathBuf::from("throughput.svg"));
+    let mut seen = Vec::new();
+    for &c in &report.config.connections {
+        if seen.contains(&c) || !report.at(c).any(|p| p.summary().is_some()) {
+            continue;
+        }
+        seen.push(c);
+        let name = format!("latency_c{c}.svg");
+        spectrum::write(&dir.join(&name), report, c)?;
+        files.push(PathBuf::from(name));
+    }
+    Ok(files)
+}
+
+/// A title suffix for a sweep cut short.
+fn interrupted(report: &CompareReport) -> &'static str {
+    if report.interrupted {
+        " — INTERRUPTED, partial"
+    } else {
+        ""
+    }
+}
+
+/// The colour index of `model`: its place in the sweep's model list, so
+/// one model looks the same in every plot.
+fn model_index(report: &CompareReport, model: &str) -> usize {
+    let models = &report.config.models;
+    models
+        .iter()
+        .position(|m| m == model)
+        .unwrap_or(models.len())
+}
+
+/// The white canvas with a title, split into the chart area and the legend
+/// column. The root must be presented once everything is drawn.
+fn canvas<'a>(path: &'a Path, title: &str) -> io::Result<(Area<'a>, Area<'a>, Area<'a>)> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let body = root.titled(title, (FONT, 20)).map_err(err)?;
+    let (chart, legend) = body.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    Ok((root, chart, legend))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn a_sweep_that_measured_nothing_writes_no_plot() {
+        let dir = std::env::temp_dir().join(format!("loadgen-plot-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, &fixture::nothing_measured()).unwrap();
+        assert!(files.is_empty());
+        assert!(!dir.join("throughput.svg").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

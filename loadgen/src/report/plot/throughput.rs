@@ -1,0 +1,190 @@
+//! Requests/s against connections, one line per model: the plot that shows
+//! which model serves more, and from how many connections on. Each median is
+//! drawn with the spread of its rounds, so that a difference inside the
+//! noise does not pass for one.
+
+use std::io;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::axes::{count_label, linear_ticks, log_ticks, Linear};
+use super::legend::{draw_legend, Entry, Glyph};
+use super::{canvas, colour, err, interrupted, model_index, FONT, GREY};
+use crate::sweep::{CompareReport, Outcome, Point};
+
+/// Requests/s against connections (log x): per model the median over
+/// rounds, with a bar from the slowest to the fastest round.
+///
+/// Models measured at the same connection count are drawn a few pixels
+/// apart ("dodged") so that overlapping bars stay visible side by side,
+/// which is exactly when they matter: overlap means no clear difference.
+pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
+    let conns: Vec<f64> = report
+        .points
+        .iter()
+        .map(|p| p.connections.max(1) as f64)
+        .collect();
+    let (cmin, cmax) = conns
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+    // At least a decade wide, so that a sweep of one or two nearby
+    // connection counts still gets labelled ticks either side.
+    let widen = (10.0 / (cmax / cmin * 1.6 * 1.6)).max(1.0).sqrt();
+    let (x_lo, x_hi) = (cmin / 1.6 / widen, cmax * 1.6 * widen);
+    let top = report
+        .points
+        .iter()
+        .filter_map(Point::summary)
+        .map(|s| s.requests_per_sec.max)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.08;
+    let (x_bold, x_light) = log_ticks(x_lo, x_hi);
+    let models = &report.config.models;
+    let span = (x_hi / x_lo).log10();
+    let dodge = |model: &str| {
+        let i = model_index(report, model) as f64;
+        let mid = (models.len().max(1) - 1) as f64 / 2.0;
+        10f64.powf((i - mid) * 0.012 * span)
+    };
+    let rounds = report.config.rounds;
+    let title = format!(
+        "Throughput vs connections ({} B, depth {}; median of {rounds} round(s)){}",
+        report.config.size,
+        report.config.depth,
+        interrupted(report)
+    );
+    let (root, area, legend) = canvas(path, &title)?;
+    let mut chart = ChartBuilder::on(&area)
+        .margin(10)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (x_lo..x_hi)
+                .log_scale()
+                .with_key_points(x_bold)
+                .with_light_points(x_light),
+            Linear {
+                range: 0.0..top,
+                ticks: linear_ticks(top),
+            },
+        )
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("connections (log scale)")
+        .y_desc("requests/s")
+        .x_label_formatter(&|x| count_label(*x))
+        .y_label_formatter(&|y| count_label(*y))
+        .light_line_style(BLACK.mix(0.05))
+        .bold_line_style(BLACK.mix(0.15))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(err)?;
+
+    let mut entries = Vec::new();
+    let (mut any_bound, mut any_failed) = (false, false);
+    for model in report.config.models.iter() {
+        let c = colour(model_index(report, model));
+        let points: Vec<&Point> = report.points.iter().filter(|p| &p.model == model).collect();
+        if points
+            .iter()
+            .all(|p| matches!(p.outcome, Outcome::NotApplicable { .. } | Outcome::NotRun))
+        {
+            continue;
+        }
+        entries.push(Entry::new(Glyph::Model, c, &[model]));
+        // Runs of consecutive measured points: a failed or unrun point
+        // breaks the line instead of being bridged.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for p in &points {
+            let x = p.connections.max(1) as f64 * dodge(model);
+            match &p.outcome {
+                Outcome::Ok(s) => runs
+                    .last_mut()
+                    .unwrap()
+                    .push((x, s.requests_per_sec.median)),
+                Outcome::NotApplicable { .. } => {}
+                Outcome::Failed { .. } | Outcome::NotRun => runs.push(Vec::new()),
+            }
+        }
+        for run in runs.into_iter().filter(|r| r.len() > 1) {
+            chart
+                .draw_series(LineSeries::new(run, c.stroke_width(2)))
+                .map_err(err)?;
+        }
+        for p in &points {
+            let x = p.connections.max(1) as f64 * dodge(model);
+            match &p.outcome {
+                Outcome::Ok(s) => {
+                    let r = &s.requests_per_sec;
+                    if r.max > r.min {
+                        let bar = c.stroke_width(1);
+                        chart
+                            .draw_series([PathElement::new(vec![(x, r.min), (x, r.max)], bar)])
+                            .map_err(err)?;
+                        let cap = |y| {
+                            EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], bar)
+                        };
+                        chart.draw_series([cap(r.min), cap(r.max)]).map_err(err)?;
+                    }
+                    let at = (x, r.median);
+                    if s.generator_bound {
+                        any_bound = true;
+                        chart
+                            .draw_series([
+                                Circle::new(at, 6, WHITE.filled()),
+                                Circle::new(at, 6, c.stroke_width(2)),
+                            ])
+                            .map_err(err)?;
+                    } else {
+                        chart
+                            .draw_series([Circle::new(at, 5, c.filled())])
+                            .map_err(err)?;
+                    }
+                }
+                Outcome::Failed { .. } => {
+                    any_failed = true;
+                    chart
+                        .draw_series([Cross::new((x, 0.0), 7, c.stroke_width(3))])
+                        .map_err(err)?;
+                }
+                Outcome::NotApplicable { .. } | Outcome::NotRun => {}
+            }
+        }
+    }
+    if rounds > 1 {
+        entries.push(Entry::new(
+            Glyph::Bar,
+            GREY,
+            &[
+                "bar: slowest to fastest round",
+                "(overlapping bars: no clear",
+                "difference)",
+            ],
+        ));
+    }
+    if any_bound {
+        entries.push(Entry::new(
+            Glyph::Hollow,
+            GREY,
+            &[
+                "hollow: generator-bound; the",
+                "generator was at its limit,",
+                "not the server: this measures",
+                "the generator",
+            ],
+        ));
+    }
+    if any_failed {
+        entries.push(Entry::new(
+            Glyph::Cross,
+            GREY,
+            &["cross on the axis: failed,", "nothing measured (not zero)"],
+        ));
+    }
+    draw_legend(&legend, &entries)?;
+    root.present().map_err(err)
+}
