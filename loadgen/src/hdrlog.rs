@@ -25,6 +25,7 @@
 //! line without its newline (hand-edited logs). Anything else stops it with
 //! a [`ReadError`] naming the line.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -55,10 +56,10 @@ fn named(path: &Path, e: impl fmt::Display) -> io::Error {
 ///
 /// # Errors
 /// I/O or serialisation failures, naming `path`.
-pub fn write(
+pub fn write<I: Borrow<Interval>>(
     path: &Path,
     start: SystemTime,
-    intervals: &[Interval],
+    intervals: impl IntoIterator<Item = I>,
     with_uncorrected: bool,
 ) -> io::Result<()> {
     let file = std::fs::File::create(path).map_err(|e| named(path, e))?;
@@ -67,11 +68,12 @@ pub fn write(
     w.flush().map_err(|e| named(path, e))
 }
 
-/// [`write`] to any writer.
-pub fn write_to<W: Write>(
+/// [`write`] to any writer. Intervals are taken one at a time, so a long
+/// run's log is never all in memory at once.
+pub fn write_to<W: Write, I: Borrow<Interval>>(
     w: &mut W,
     start: SystemTime,
-    intervals: &[Interval],
+    intervals: impl IntoIterator<Item = I>,
     with_uncorrected: bool,
 ) -> io::Result<()> {
     let epoch = secs(start.duration_since(UNIX_EPOCH).unwrap_or_default());
@@ -94,6 +96,7 @@ pub fn write_to<W: Write>(
     let mut ser = V2DeflateSerializer::new();
     let mut buf = Vec::new();
     for i in intervals {
+        let i = i.borrow();
         write_interval(w, &mut ser, &mut buf, None, i, &i.corrected)?;
         if with_uncorrected {
             write_interval(

@@ -166,7 +166,7 @@ mod commands {
         }
         if let Some(path) = &out.hdr_log {
             let open = matches!(cfg.load, Load::Open { .. });
-            crate::hdrlog::write(path, result.window_start, &result.intervals(), open)
+            crate::hdrlog::write(path, result.window_start, result.intervals(), open)
                 .with_context(|| "--hdr-log")?;
         }
         if !summary.clean && out.quiet {

@@ -468,13 +468,7 @@ impl Engine {
                 // the drain still belongs to the interval it was meant for.
                 let since = timing.intended - self.spec.timeline.warmup_end;
                 let idx = (since / len.as_nanos() as u64) as usize;
-                if self.m.intervals.len() <= idx {
-                    self.m.intervals.resize(idx + 1, None);
-                }
-                let (c, u) = self.m.intervals[idx]
-                    .get_or_insert_with(|| (stats::new_hist(), stats::new_hist()));
-                stats::record(c, corrected);
-                stats::record(u, uncorrected);
+                self.m.intervals.record(idx, corrected, uncorrected);
             }
         }
         let what = match verdict {

@@ -9,6 +9,7 @@
 
 pub mod conn;
 pub mod engine;
+pub mod intervals;
 pub mod result;
 pub mod schedule;
 pub mod timer;

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::intervals::Intervals;
 use crate::stats::{self, Hist};
 
 /// Event counts of a run. Everything but `requests` and `unsent` is a fault
@@ -88,7 +89,7 @@ pub struct Measurements {
     /// Replies counted per connection, indexed by global connection index.
     pub per_conn: Vec<u64>,
     /// `--hdr-log` intervals, by index from the window start.
-    pub intervals: Vec<Option<(Hist, Hist)>>,
+    pub intervals: Intervals,
     /// The first few failure messages, each naming its connection.
     pub errors: Vec<String>,
 }
@@ -106,7 +107,7 @@ impl Measurements {
             dispatch_lag: stats::new_hist(),
             send_lag: stats::new_hist(),
             per_conn: vec![0; conns],
-            intervals: Vec::new(),
+            intervals: Intervals::default(),
             errors: Vec::new(),
         }
     }
@@ -121,19 +122,7 @@ impl Measurements {
         for (a, b) in self.per_conn.iter_mut().zip(&o.per_conn) {
             *a += b;
         }
-        if self.intervals.len() < o.intervals.len() {
-            self.intervals.resize(o.intervals.len(), None);
-        }
-        for (a, b) in self.intervals.iter_mut().zip(&o.intervals) {
-            match (a.as_mut(), b) {
-                (Some((ac, au)), Some((bc, bu))) => {
-                    stats::merge(ac, bc);
-                    stats::merge(au, bu);
-                }
-                (None, Some(b)) => *a = Some(b.clone()),
-                _ => {}
-            }
-        }
+        self.intervals.merge(&o.intervals);
         for e in &o.errors {
             if self.errors.len() < MAX_ERROR_MESSAGES {
                 self.errors.push(e.clone());
@@ -194,26 +183,25 @@ impl RunResult {
     /// window, so nothing is recorded past it; anything that were would be
     /// left out rather than given time outside the window. Empty when no
     /// intervals were asked for.
-    pub fn intervals(&self) -> Vec<Interval> {
-        let Some(len) = self.interval.filter(|l| !l.is_zero()) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut start = Duration::ZERO;
-        while start < self.window {
-            let recorded = self.m.intervals.get(out.len()).and_then(Option::as_ref);
-            let (corrected, uncorrected) = match recorded {
-                Some((c, u)) => (c.clone(), u.clone()),
-                None => (stats::new_hist(), stats::new_hist()),
-            };
-            out.push(Interval {
+    pub fn intervals(&self) -> impl Iterator<Item = Interval> + '_ {
+        let len = self.interval.filter(|l| !l.is_zero());
+        let count = len.map_or(0, |len| {
+            (self.window.as_nanos().div_ceil(len.as_nanos())) as usize
+        });
+        (0..count).map(move |k| {
+            let len = len.expect("count is 0 without a length");
+            let start = len * k as u32;
+            let (corrected, uncorrected) = self
+                .m
+                .intervals
+                .get(k)
+                .unwrap_or_else(|| (stats::new_hist(), stats::new_hist()));
+            Interval {
                 start,
                 length: len.min(self.window - start),
                 corrected,
                 uncorrected,
-            });
-            start += len;
-        }
-        out
+            }
+        })
     }
 }

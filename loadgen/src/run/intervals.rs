@@ -1,0 +1,198 @@
+//! The `--hdr-log` intervals of a run, kept small while the run goes on.
+//!
+//! A latency histogram over 1 ns – 1 h at 3 significant digits is a
+//! quarter of a megabyte, and an interval needs two (corrected and
+//! uncorrected): kept whole, a one-hour run with 1 s intervals would hold
+//! about 2 GB per generator thread. But only the newest interval or two
+//! are still being filled; older ones get a reply only when a server held
+//! one back. So whenever replies reach a new interval, every interval two
+//! or more behind it is packed into HdrHistogram's V2 encoding (run-length
+//! coded counts: a few hundred bytes to a few KiB), and unpacked again on
+//! the rare late reply. Packing is exact: a packed interval decodes to the
+//! same counts.
+
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+
+use crate::stats::{self, Hist};
+
+/// One interval's pair of histograms: corrected, uncorrected.
+type Pair = (Hist, Hist);
+
+#[derive(Clone, Debug, Default)]
+enum Slot {
+    /// Nothing recorded.
+    #[default]
+    Empty,
+    /// Being filled.
+    Live(Box<Pair>),
+    /// Two V2-encoded histograms.
+    Packed(Box<[u8]>, Box<[u8]>),
+}
+
+/// Per-interval latency histograms, indexed from the window start.
+#[derive(Clone, Debug, Default)]
+pub struct Intervals {
+    slots: Vec<Slot>,
+    /// Highest index recorded so far.
+    newest: usize,
+}
+
+fn pack(h: &Hist) -> Box<[u8]> {
+    let mut out = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut out)
+        .expect("serialising into memory cannot fail");
+    out.into_boxed_slice()
+}
+
+fn unpack(bytes: &[u8]) -> Hist {
+    // Our own encoding of a histogram from `stats::new_hist`: it decodes.
+    let h: Hist = Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("a packed interval decodes");
+    let mut out = stats::new_hist();
+    stats::merge(&mut out, &h);
+    out
+}
+
+impl Slot {
+    /// The histograms, unpacking or creating them.
+    fn live(&mut self) -> &mut Pair {
+        if !matches!(self, Slot::Live(_)) {
+            let pair = match self {
+                Slot::Packed(c, u) => (unpack(c), unpack(u)),
+                _ => (stats::new_hist(), stats::new_hist()),
+            };
+            *self = Slot::Live(Box::new(pair));
+        }
+        match self {
+            Slot::Live(p) => p,
+            _ => unreachable!("made live above"),
+        }
+    }
+
+    fn pack(&mut self) {
+        if let Slot::Live(p) = self {
+            *self = Slot::Packed(pack(&p.0), pack(&p.1));
+        }
+    }
+
+    fn get(&self) -> Option<Pair> {
+        match self {
+            Slot::Empty => None,
+            Slot::Live(p) => Some((p.0.clone(), p.1.clone())),
+            Slot::Packed(c, u) => Some((unpack(c), unpack(u))),
+        }
+    }
+}
+
+impl Intervals {
+    /// Records one reply's latencies (ns) in interval `idx`.
+    pub fn record(&mut self, idx: usize, corrected: u64, uncorrected: u64) {
+        if self.slots.len() <= idx {
+            self.slots.resize(idx + 1, Slot::Empty);
+        }
+        if idx > self.newest {
+            // A new interval has begun: those two or more behind it are
+            // (nearly always) complete.
+            for s in &mut self.slots[..idx.saturating_sub(1)] {
+                s.pack();
+            }
+            self.newest = idx;
+        }
+        let (c, u) = self.slots[idx].live();
+        stats::record(c, corrected);
+        stats::record(u, uncorrected);
+    }
+
+    /// Adds `o` into `self`, interval by interval.
+    pub fn merge(&mut self, o: &Intervals) {
+        if self.slots.len() < o.slots.len() {
+            self.slots.resize(o.slots.len(), Slot::Empty);
+        }
+        for (i, theirs) in o.slots.iter().enumerate() {
+            if let Some((c, u)) = theirs.get() {
+                let mine = self.slots[i].live();
+                stats::merge(&mut mine.0, &c);
+                stats::merge(&mut mine.1, &u);
+                self.slots[i].pack();
+            }
+        }
+        self.newest = self.newest.max(o.newest);
+    }
+
+    /// Interval `idx`'s histograms (corrected, uncorrected), if any reply
+    /// was recorded in it.
+    pub fn get(&self, idx: usize) -> Option<Pair> {
+        self.slots.get(idx)?.get()
+    }
+
+    /// Bytes held by the histograms' counts: what this module bounds.
+    #[cfg(test)]
+    fn footprint(&self) -> usize {
+        self.slots
+            .iter()
+            .map(|s| match s {
+                Slot::Empty => 0,
+                Slot::Live(p) => 2 * p.0.distinct_values() * 8,
+                Slot::Packed(c, u) => c.len() + u.len(),
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_keeps_every_count_and_late_replies_still_land() {
+        let mut iv = Intervals::default();
+        for idx in 0..50usize {
+            for v in 0..200u64 {
+                iv.record(idx, 1_000 + v * 37 + idx as u64, 900 + v);
+            }
+        }
+        // A late reply for an interval long packed.
+        iv.record(3, 5_000_000, 5_000_000);
+        for idx in 0..50usize {
+            let (c, u) = iv.get(idx).unwrap();
+            let extra = u64::from(idx == 3);
+            assert_eq!(
+                (c.len(), u.len()),
+                (200 + extra, 200 + extra),
+                "interval {idx}"
+            );
+        }
+        assert_eq!(
+            iv.get(3).unwrap().0.max(),
+            stats::new_hist().highest_equivalent(5_000_000)
+        );
+        assert!(iv.get(50).is_none());
+    }
+
+    #[test]
+    fn an_hour_of_one_second_intervals_stays_small() {
+        let mut iv = Intervals::default();
+        for idx in 0..3600usize {
+            for v in 0..50u64 {
+                iv.record(idx, 50_000 + v * 1_000, 40_000 + v * 1_000);
+            }
+        }
+        // Whole, these would be 3600 x 2 x ~260 KB, about 1.9 GB.
+        let bytes = iv.footprint();
+        assert!(bytes < 8 << 20, "{bytes} bytes");
+    }
+
+    #[test]
+    fn merging_adds_interval_by_interval() {
+        let (mut a, mut b) = (Intervals::default(), Intervals::default());
+        a.record(0, 100, 100);
+        b.record(0, 200, 200);
+        b.record(5, 300, 300);
+        a.merge(&b);
+        assert_eq!(a.get(0).unwrap().0.len(), 2);
+        assert!(a.get(1).is_none());
+        assert_eq!(a.get(5).unwrap().1.len(), 1);
+    }
+}
