@@ -9,6 +9,12 @@
 //! A connection takes a block from the [`Pool`] only while it has bytes in
 //! flight and gives it back the moment they drain, so an idle connection
 //! holds no buffer at all.
+//!
+//! Most echoes need no block at all: the pool also holds one *scratch*
+//! area, shared by every connection of the reactor (one runs at a time).
+//! A connection with nothing pending reads into it and writes straight
+//! back from it; only the bytes the socket refuses are copied into a block
+//! of their own ([`Pool::keep`]).
 
 /// A fixed-capacity byte window: `data[start..end]` is pending.
 #[derive(Debug)]
@@ -82,17 +88,37 @@ pub struct Pool {
     keep: usize,
     /// Blocks currently lent out, for metrics and tests.
     lent: usize,
+    /// Where a connection with nothing pending reads and echoes from.
+    scratch: Box<[u8]>,
 }
 
 impl Pool {
-    /// A pool of `block`-byte buffers that keeps up to `keep` free ones.
-    pub fn new(block: usize, keep: usize) -> Pool {
+    /// A pool of `block`-byte buffers that keeps up to `keep` free ones,
+    /// with a scratch area of `scratch` bytes (at most `block`, so that
+    /// whatever one read puts there fits in one block).
+    pub fn new(block: usize, keep: usize, scratch: usize) -> Pool {
         Pool {
             free: Vec::new(),
             block,
             keep,
             lent: 0,
+            scratch: vec![0; scratch.min(block)].into_boxed_slice(),
         }
+    }
+
+    /// The shared scratch area. Its contents are gone at the next call.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        &mut self.scratch
+    }
+
+    /// A buffer holding `scratch[range]`: the part of an echo the socket
+    /// would not take.
+    pub fn keep(&mut self, range: std::ops::Range<usize>) -> Buffer {
+        let mut buf = self.take();
+        let n = range.len();
+        buf.data[..n].copy_from_slice(&self.scratch[range]);
+        buf.end = n;
+        buf
     }
 
     /// An empty buffer of the pool's block size.
@@ -129,7 +155,7 @@ mod tests {
 
     #[test]
     fn window_fills_drains_and_resets() {
-        let mut pool = Pool::new(8, 1);
+        let mut pool = Pool::new(8, 1, 8);
         let mut b = pool.take();
         assert_eq!(b.room(), 8);
         b.spare(5).copy_from_slice(b"hello");
@@ -153,8 +179,19 @@ mod tests {
     }
 
     #[test]
+    fn what_the_socket_refused_is_kept_from_the_scratch_area() {
+        let mut pool = Pool::new(8, 1, 100);
+        assert_eq!(pool.scratch().len(), 8, "scratch is capped at a block");
+        pool.scratch()[..6].copy_from_slice(b"echo!!");
+        let b = pool.keep(2..6);
+        assert_eq!(b.pending(), b"ho!!");
+        assert_eq!((b.room(), pool.lent()), (4, 1));
+        pool.put(b);
+    }
+
+    #[test]
     fn spare_respects_limit_and_pool_keeps_at_most_keep() {
-        let mut pool = Pool::new(16, 1);
+        let mut pool = Pool::new(16, 1, 16);
         let mut a = pool.take();
         assert_eq!(a.spare(4).len(), 4);
         let b = pool.take();

@@ -14,6 +14,26 @@
 //! without a new event: a connection that stopped with `readable` still
 //! set is put on the reactor's ready queue, and one that stopped because
 //! its buffer was full resumes reading as soon as a write makes room.
+//!
+//! # A short read means drained
+//!
+//! `readable` is also cleared by a read that returns fewer bytes than it
+//! asked for: the receive queue is empty, and the `read` that would only
+//! answer `WouldBlock` is skipped. That is one syscall of three in a
+//! ping-pong echo. It is safe because readiness is edge-triggered (epoll
+//! `EPOLLET`, kqueue `EV_CLEAR`): every segment that arrives after the
+//! read took the queue raises a new event, so no later data goes
+//! unannounced. What *can* hide behind a short read is a FIN or an error
+//! that arrived before the event was delivered; such an event says so
+//! (`is_read_closed`/`is_error`), and from then on the connection reads
+//! until `read` returns 0 or `WouldBlock`, as without the shortcut.
+//!
+//! # Echo straight through
+//!
+//! A connection with nothing pending reads into the reactor's scratch area
+//! and writes those bytes straight back; only what the socket refuses is
+//! copied into a buffer of the connection's own. The common echo thus
+//! touches no per-connection memory at all.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -73,6 +93,9 @@ pub struct Connection {
     writable: bool,
     /// The peer shut down its write side (read returned 0).
     eof: bool,
+    /// An event reported a hang-up or error: read to EOF or `WouldBlock`,
+    /// never stop at a short read (see the module docs).
+    closing: bool,
     /// WRITABLE is part of the registered interest.
     write_interest: bool,
     /// Shutdown only: our write side is shut and input is discarded while
@@ -97,6 +120,7 @@ impl Connection {
             readable: false,
             writable: true,
             eof: false,
+            closing: false,
             write_interest: false,
             lingering: false,
             last_active: now,
@@ -114,6 +138,9 @@ impl Connection {
     pub fn on_event(&mut self, event: &Event) {
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             self.readable = true;
+        }
+        if event.is_read_closed() || event.is_error() {
+            self.closing = true;
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
             self.writable = true;
@@ -206,23 +233,28 @@ impl Connection {
                 // Still flushing; take no new input. WRITABLE brings us back.
                 return Ok(false);
             }
-            let got = if self.lingering {
+            let (asked, got) = if self.lingering {
                 let mut sink = [0u8; 4096];
                 let n = budget.min(sink.len());
-                self.sock.read(&mut sink[..n])
+                (n, self.sock.read(&mut sink[..n]))
+            } else if self.buf.is_none() {
+                let n = budget.min(cx.pool.scratch().len());
+                (n, self.echo_through(cx, n))
             } else {
-                let buf = self.buf.get_or_insert_with(|| cx.pool.take());
+                let buf = self.buf.as_mut().expect("checked above");
                 if buf.room() == 0 {
                     // Backpressure: no reads until a write makes room.
                     // `readable` stays set, so that write resumes reading.
                     return Ok(false);
                 }
-                match self.sock.read(buf.spare(budget)) {
-                    Ok(n) => {
-                        buf.filled(n);
-                        Ok(n)
+                let spare = buf.spare(budget);
+                let n = spare.len();
+                match self.sock.read(spare) {
+                    Ok(got) => {
+                        buf.filled(got);
+                        (n, Ok(got))
                     }
-                    Err(e) => Err(e),
+                    Err(e) => (n, Err(e)),
                 }
             };
             match got {
@@ -230,12 +262,40 @@ impl Connection {
                 Ok(n) => {
                     budget -= n;
                     self.last_active = cx.now;
+                    if n < asked && !self.closing {
+                        // Drained (see "A short read means drained").
+                        self.readable = false;
+                    }
                 }
                 Err(e) if would_block(&e) => self.readable = false,
                 Err(e) if interrupted(&e) => {}
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Reads at most `limit` bytes into the scratch area and writes them
+    /// straight back; keeps in a buffer of its own only what the socket
+    /// would not take. Returns what `read` returned.
+    fn echo_through(&mut self, cx: &mut Ctx<'_>, limit: usize) -> io::Result<usize> {
+        let scratch = &mut cx.pool.scratch()[..limit];
+        let n = self.sock.read(scratch)?;
+        let mut sent = 0;
+        while sent < n && self.writable {
+            match self.sock.write(&scratch[sent..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => sent += k,
+                Err(e) if would_block(&e) => self.writable = false,
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        cx.counters.bytes_echoed += sent as u64;
+        if sent < n {
+            // A partial write is normal: the rest waits for WRITABLE.
+            self.buf = Some(cx.pool.keep(sent..n));
+        }
+        Ok(n)
     }
 }
 

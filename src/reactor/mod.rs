@@ -133,7 +133,7 @@ impl Reactor {
             poll,
             entries: Slab::with_capacity(1024),
             signals,
-            pool: Pool::new(config.max_buffer, POOL_KEEP),
+            pool: Pool::new(config.max_buffer, POOL_KEEP, connection::READ_BUDGET),
             timers: Timers::default(),
             ready: Vec::new(),
             closed: Vec::new(),
