@@ -15,6 +15,9 @@ pub enum Model {
     Threads,
     /// One client at a time, blocking; for teaching only.
     Iterative,
+    /// A tokio `current_thread` runtime, one task per connection. Needs the
+    /// `tokio` cargo feature (on by default); without it, refused at startup.
+    Tokio,
 }
 
 impl Model {
@@ -24,6 +27,7 @@ impl Model {
             Model::Reactor => "reactor",
             Model::Threads => "threads",
             Model::Iterative => "iterative",
+            Model::Tokio => "tokio",
         }
     }
 }
@@ -52,6 +56,13 @@ pub struct Config {
     /// How long to keep flushing pending echoes after SIGINT/SIGTERM. Any
     /// value is safe, as for `idle_timeout`.
     pub shutdown_timeout: Duration,
+    /// Reactors, each on its own thread with its own listeners
+    /// (SO_REUSEPORT), 1 to [`MAX_THREADS`]; reactor model only. See
+    /// [`crate::reactor::multi`].
+    pub threads: usize,
+    /// Pin reactor *i* to the *i*-th allowed CPU (modulo their number);
+    /// reactor model only.
+    pub pin: bool,
 }
 
 /// Smallest `--max-buffer` accepted: below this the per-event syscall cost
@@ -67,6 +78,10 @@ pub const MAX_MAX_BUFFER: usize = 64 << 20;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// [`MAX_TIMEOUT`] as the command line spells it.
 pub const MAX_TIMEOUT_TEXT: &str = "365d";
+/// Most `--threads`: far more reactors than any machine has cores is a
+/// typo, and each one costs a thread, an epoll instance and a listener
+/// per address.
+pub const MAX_THREADS: usize = 1024;
 
 impl Default for Config {
     fn default() -> Config {
@@ -79,6 +94,8 @@ impl Default for Config {
             max_buffer: 64 << 10,
             idle_timeout: None,
             shutdown_timeout: Duration::from_secs(5),
+            threads: 1,
+            pin: false,
         }
     }
 }

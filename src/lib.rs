@@ -1,14 +1,18 @@
 //! echod: an RFC 862 echo daemon and a laboratory for concurrency models.
 //!
 //! Every byte a client sends comes back, in order, on the same connection.
-//! Three models serve the same protocol so they can be measured against
+//! Four models serve the same protocol so they can be measured against
 //! each other:
 //!
 //! - [`Model::Reactor`] (the default): one thread, one `mio::Poll`,
 //!   non-blocking sockets, per-connection buffers from a pool, explicit
-//!   backpressure. See [`reactor`].
+//!   backpressure. See [`reactor`]; with `--threads N`, N of them on N
+//!   threads, see [`reactor::multi`].
 //! - [`Model::Threads`]: a blocking thread per client. See [`models::threads`].
 //! - [`Model::Iterative`]: one client at a time. See [`models::iterative`].
+//! - [`Model::Tokio`]: a tokio `current_thread` runtime, a task per
+//!   connection. Behind the cargo feature `tokio` (on by default); see
+//!   `models::tokio`.
 //!
 //! ```no_run
 //! let config = echod::Config::default(); // 127.0.0.1:7007, reactor
@@ -16,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod affinity;
 pub mod cli;
 pub mod config;
 pub mod listen;
@@ -67,13 +72,32 @@ impl std::error::Error for Error {}
 /// signal stops it.
 ///
 /// Either every listener is bound and announced, or none is and
-/// [`Error::Startup`] names the address that failed.
+/// [`Error::Startup`] names the address that failed (or `--model tokio`,
+/// in a build without the `tokio` feature).
 pub fn run(config: Config) -> Result<Stopped, Error> {
+    // Before anything is bound or announced: a build without the model
+    // must fail like any other bad argument, naming the flag.
+    #[cfg(not(feature = "tokio"))]
+    if config.model == Model::Tokio {
+        return Err(Error::Startup(
+            "--model tokio: not in this build (built without the cargo feature `tokio`)".into(),
+        ));
+    }
+    // `--threads`/`--pin` with another model, or out of range: refused
+    // before anything is bound, like a bad argument.
+    reactor::multi::check(&config).map_err(Error::Startup)?;
     net::raise_fd_limit();
     let listeners = listen::bind_all(&config)?;
     match config.model {
+        Model::Reactor if config.threads > 1 || config.pin => {
+            reactor::multi::run(&config, listeners)
+        }
         Model::Reactor => reactor::run(&config, listeners),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),
+        #[cfg(feature = "tokio")]
+        Model::Tokio => models::tokio::run(&config, listeners),
+        #[cfg(not(feature = "tokio"))]
+        Model::Tokio => unreachable!("refused before binding"),
     }
 }

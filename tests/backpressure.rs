@@ -120,6 +120,11 @@ fn threads_memory_stays_bounded_with_50_non_readers() {
     never_reading_clients_keep_memory_bounded("threads");
 }
 
+#[test]
+fn tokio_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
+    never_reading_clients_keep_memory_bounded("tokio");
+}
+
 /// One client streams full duplex as fast as it can with big buffers;
 /// meanwhile another does 200 ping-pongs, each of which must be answered
 /// within 1 s. The stream must really be flowing during the pings, and
@@ -213,4 +218,9 @@ fn reactor_flooding_client_does_not_starve_ping_pong() {
 #[test]
 fn threads_flooding_client_does_not_starve_ping_pong() {
     flood_does_not_starve_ping_pong("threads");
+}
+
+#[test]
+fn tokio_flooding_client_does_not_starve_ping_pong() {
+    flood_does_not_starve_ping_pong("tokio");
 }

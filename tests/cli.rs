@@ -205,3 +205,13 @@ fn default_listen_address_is_loopback_7007() {
     let text = section(&r.stdout, "--listen");
     assert!(text.contains("[default: 127.0.0.1:7007]"), "{text}");
 }
+
+// A build without the `tokio` cargo feature still knows the name (so the
+// message can say why), but refuses it before binding anything, naming the
+// flag. Runs under `cargo test -p echod --no-default-features`.
+#[cfg(not(feature = "tokio"))]
+#[test]
+fn model_tokio_is_refused_in_a_build_without_the_feature() {
+    assert_usage_error(&["--model", "tokio"], "--model tokio");
+    assert_usage_error(&["--model", "tokio"], "feature `tokio`");
+}

@@ -14,7 +14,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 
 use util::{connect, echo_all, pattern, ping, Server};
 
-const MODELS: [&str; 3] = ["reactor", "threads", "iterative"];
+const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
 /// Sizes around the interesting edges: one byte, less than a segment, one
 /// page, each side of the default 64 KiB `--max-buffer` and read budget,
@@ -68,6 +68,11 @@ fn threads_echo_binary_data_of_every_size_byte_exact() {
 #[test]
 fn iterative_echoes_binary_data_of_every_size_byte_exact() {
     echoes_every_size("iterative");
+}
+
+#[test]
+fn tokio_echoes_binary_data_of_every_size_byte_exact() {
+    echoes_every_size("tokio");
 }
 
 #[test]
@@ -196,6 +201,17 @@ fn threads_stream_32_mib_byte_exact() {
     stream_echo(server.addr(), 32 << 20, 0x32);
 }
 
+#[test]
+fn tokio_streams_64_mib_byte_exact() {
+    let server = start("tokio");
+    stream_echo(server.addr(), 64 << 20, 0x64);
+}
+
+#[test]
+fn tokio_random_payloads_in_random_chunkings_echo_byte_exact() {
+    random_chunkings_echo_byte_exact("tokio", 32);
+}
+
 /// A chunk size for the property test: mostly tiny or around a segment,
 /// sometimes larger than the server's 64 KiB buffer.
 fn chunk() -> impl Strategy<Value = usize> {
@@ -249,10 +265,15 @@ fn echo_chunked(
 
 #[test]
 fn random_payloads_in_random_chunkings_echo_byte_exact() {
+    random_chunkings_echo_byte_exact("reactor", 64);
+}
+
+/// `cases` random payloads, each written and read back in random chunks.
+fn random_chunkings_echo_byte_exact(model: &str, cases: u32) {
     // One server for the whole run; each case gets its own connection.
-    let server = start("reactor");
+    let server = start(model);
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 64,
+        cases,
         // Never write a regressions file into the tree.
         failure_persistence: None,
         ..ProptestConfig::default()
@@ -277,7 +298,7 @@ fn random_payloads_in_random_chunkings_echo_byte_exact() {
         Ok(())
     });
     if let Err(e) = result {
-        panic!("{e}");
+        panic!("{model}: {e}");
     }
 }
 

@@ -3,7 +3,7 @@
 //! keep serving the connections it has, and must serve new ones again as
 //! soon as descriptors free up. The reactor sheds connections it cannot
 //! take (a reserve descriptor lets it accept and close them); the threads
-//! model leaves them queued until it can.
+//! and tokio models leave them queued until they can.
 
 mod util;
 
@@ -151,30 +151,41 @@ fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
 
 #[test]
 fn threads_wait_without_spinning_when_out_of_fds_and_recover() {
-    let mut server = start_with_fd_limit("threads");
+    wait_without_spinning_when_out_of_fds_and_recover("threads");
+}
+
+#[test]
+fn tokio_waits_without_spinning_when_out_of_fds_and_recovers() {
+    wait_without_spinning_when_out_of_fds_and_recover("tokio");
+}
+
+/// Out of descriptors, `model` leaves new connections queued, retries on
+/// a backoff without spinning, and serves them once descriptors free up.
+fn wait_without_spinning_when_out_of_fds_and_recover(model: &str) {
+    let mut server = start_with_fd_limit(model);
     let addr = server.addr();
     let (mut served, mut queued, outcome) = exhaust(addr, Duration::from_secs(2));
     // `exhaust` numbers its requests; this one's was sent and not answered.
     let request = format!("conn {}", served.len());
     assert!(
         served.len() >= 32,
-        "only {} served under the limit",
+        "{model}: only {} served under the limit",
         served.len()
     );
     assert_eq!(
         outcome,
         Outcome::Silent,
-        "threads leave connections queued when out of fds, they do not shed them"
+        "{model}: leaves connections queued when out of fds, it does not shed them"
     );
 
     let mut extra = Vec::new();
     let share = cpu_share_while_clients_arrive(&server, &mut extra);
     assert!(
         share < 0.3,
-        "used {:.0}% of a core while out of fds",
+        "{model}: used {:.0}% of a core while out of fds",
         share * 100.0
     );
-    assert!(server.alive(), "died when out of file descriptors");
+    assert!(server.alive(), "{model}: died when out of file descriptors");
     for (i, c) in served.iter_mut().enumerate() {
         ping(c, format!("still served {i}").as_bytes());
     }
@@ -189,7 +200,7 @@ fn threads_wait_without_spinning_when_out_of_fds_and_recover() {
     assert_eq!(
         await_echo(&mut queued, request.as_bytes(), closed),
         Outcome::Echoed,
-        "the queued connection was never served after descriptors freed up"
+        "{model}: the queued connection was never served after descriptors freed up"
     );
     let recovered = wait_until(Duration::from_secs(15), || {
         let mut c = connect(addr);
@@ -197,14 +208,14 @@ fn threads_wait_without_spinning_when_out_of_fds_and_recover() {
     });
     assert!(
         recovered,
-        "new connections not served after descriptors freed up"
+        "{model}: new connections not served after descriptors freed up"
     );
     assert!(server.alive());
 
     let stderr = stop(server);
     assert!(
         stderr.contains("out of file descriptors"),
-        "EMFILE not reported: {stderr:?}"
+        "{model}: EMFILE not reported: {stderr:?}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -133,6 +133,11 @@ fn threads_survive_an_rst_storm_and_keep_serving() {
     rst_storm("threads");
 }
 
+#[test]
+fn tokio_survives_an_rst_storm_and_keeps_serving() {
+    rst_storm("tokio");
+}
+
 /// Clients that reset straight after the handshake, often before the
 /// server has even accepted them.
 fn immediate_resets(model: &str) {
@@ -154,6 +159,11 @@ fn reactor_shrugs_off_clients_that_reset_right_after_connecting() {
 #[test]
 fn threads_shrug_off_clients_that_reset_right_after_connecting() {
     immediate_resets("threads");
+}
+
+#[test]
+fn tokio_shrugs_off_clients_that_reset_right_after_connecting() {
+    immediate_resets("tokio");
 }
 
 /// A client that never reads: a 4 KiB receive buffer, so the server can
@@ -226,4 +236,9 @@ fn reactor_survives_a_reset_while_blocked_on_a_full_send_buffer() {
 #[test]
 fn threads_survive_a_reset_while_blocked_on_a_full_send_buffer() {
     reset_while_blocked("threads");
+}
+
+#[test]
+fn tokio_survives_a_reset_while_blocked_on_a_full_send_buffer() {
+    reset_while_blocked("tokio");
 }

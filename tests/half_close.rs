@@ -14,7 +14,7 @@ use util::{
     wait_until, Server, IO_TIMEOUT,
 };
 
-const MODELS: [&str; 3] = ["reactor", "threads", "iterative"];
+const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
 /// TCP state code of CLOSE_WAIT in /proc/net/tcp: FIN received, socket not
 /// yet closed by its owner.
@@ -145,6 +145,17 @@ fn reactor_with_smallest_buffer_flushes_pending_echo_after_fin() {
 #[test]
 fn threads_flush_echo_pending_when_fin_arrives_then_eof() {
     pending_echo_survives_fin(&Server::start(&["--model", "threads"]), "threads", false);
+}
+
+#[test]
+fn tokio_flushes_echo_pending_when_fin_arrives_then_eof() {
+    pending_echo_survives_fin(&Server::start(&["--model", "tokio"]), "tokio", false);
+}
+
+#[test]
+fn tokio_with_smallest_buffer_flushes_pending_echo_after_fin() {
+    let server = Server::start(&["--model", "tokio", "--max-buffer", "512"]);
+    pending_echo_survives_fin(&server, "tokio --max-buffer 512", false);
 }
 
 #[test]

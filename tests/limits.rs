@@ -75,6 +75,11 @@ fn threads_close_connections_beyond_max_conns_and_free_slots() {
     max_conns_is_enforced_and_frees_up("threads");
 }
 
+#[test]
+fn tokio_closes_connections_beyond_max_conns_and_frees_slots() {
+    max_conns_is_enforced_and_frees_up("tokio");
+}
+
 /// With `--idle-timeout 500ms`, a silent connection is closed while one
 /// that pings every 100 ms for well over twice the timeout stays open.
 fn idle_timeout_closes_only_quiet_connections(model: &str) {
@@ -117,6 +122,11 @@ fn threads_idle_timeout_closes_quiet_but_not_busy_connections() {
     idle_timeout_closes_only_quiet_connections("threads");
 }
 
+#[test]
+fn tokio_idle_timeout_closes_quiet_but_not_busy_connections() {
+    idle_timeout_closes_only_quiet_connections("tokio");
+}
+
 /// Reads with a 1 s timeout on a connection that has nothing to say: the
 /// read must time out, not see EOF or a reset.
 fn stays_open_for_a_second(addr: SocketAddr, model: &str) {
@@ -142,4 +152,10 @@ fn reactor_without_idle_timeout_keeps_quiet_connections_open() {
 fn threads_without_idle_timeout_keep_quiet_connections_open() {
     let server = Server::start(&["--model", "threads"]);
     stays_open_for_a_second(server.addr(), "threads");
+}
+
+#[test]
+fn tokio_without_idle_timeout_keeps_quiet_connections_open() {
+    let server = Server::start(&["--model", "tokio"]);
+    stays_open_for_a_second(server.addr(), "tokio");
 }

@@ -102,3 +102,8 @@ fn reactor_serves_3000_concurrent_clients_each_its_own_echo() {
 fn threads_serve_1000_concurrent_clients_each_its_own_echo() {
     serve_all_at_once("threads", 1000);
 }
+
+#[test]
+fn tokio_serves_3000_concurrent_clients_each_its_own_echo() {
+    serve_all_at_once("tokio", 3000);
+}

@@ -102,6 +102,18 @@ fn threads_echo_byte_exact_to_a_slow_reader_with_tiny_buffers() {
 }
 
 #[test]
+fn tokio_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
+    let server = Server::start(&["--model", "tokio"]);
+    slow_reader_echo(&server, 7);
+}
+
+#[test]
+fn tokio_with_smallest_max_buffer_echoes_byte_exact_to_a_slow_reader() {
+    let server = Server::start(&["--model", "tokio", "--max-buffer", "512"]);
+    slow_reader_echo(&server, 8);
+}
+
+#[test]
 fn reactor_with_4k_max_buffer_echoes_byte_exact_to_a_slow_reader() {
     let server = Server::start(&["--model", "reactor", "--max-buffer", "4K"]);
     slow_reader_echo(&server, 3);

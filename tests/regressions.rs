@@ -11,7 +11,7 @@ use util::*;
 // Found while writing the thread-count checks in tests/faults.rs.
 #[test]
 fn sigterm_right_after_the_listening_line_drains_instead_of_killing() {
-    for model in ["reactor", "threads", "iterative"] {
+    for model in MODELS {
         for _ in 0..5 {
             let mut server = Server::start(&["--model", model]);
             server.signal(libc::SIGTERM);
@@ -27,7 +27,7 @@ fn sigterm_right_after_the_listening_line_drains_instead_of_killing() {
     }
 }
 
-const MODELS: [&str; 3] = ["reactor", "threads", "iterative"];
+const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
 /// The line every model logs for a SIGHUP it ignores.
 const SIGHUP_LINE: &str = "echod: SIGHUP ignored (no configuration to reload)";

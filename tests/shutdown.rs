@@ -183,6 +183,21 @@ fn threads_sigterm_flushes_pending_echo_and_exits_0() {
 }
 
 #[test]
+fn tokio_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
+    let mut server = Server::start(&["--model", "tokio", "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let client = NonReader::start(&server, 12);
+    server.signal(SIGTERM);
+    assert!(
+        wait_until(IO_TIMEOUT, || refuses(addr)),
+        "listener still accepting after SIGTERM"
+    );
+    assert!(server.alive(), "exited with echo still pending");
+    client.read_drained_echo("tokio", true);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "tokio");
+}
+
+#[test]
 fn iterative_sigterm_flushes_pending_echo_and_exits_0() {
     let mut server = Server::start(&["--model", "iterative", "--shutdown-timeout", "30s"]);
     let client = NonReader::start(&server, 3);
@@ -219,6 +234,11 @@ fn threads_sigterm_closes_listener_while_a_client_drains() {
 #[test]
 fn iterative_sigterm_closes_listener_while_a_client_drains() {
     listener_closes_while_a_client_drains("iterative");
+}
+
+#[test]
+fn tokio_sigterm_closes_listener_while_a_client_drains() {
+    listener_closes_while_a_client_drains("tokio");
 }
 
 /// Quiet connections at the signal get EOF at once and, with nothing
@@ -258,6 +278,16 @@ fn threads_sigterm_closes_quiet_connections_and_exits_0_promptly() {
 }
 
 #[test]
+fn tokio_sigterm_closes_quiet_connections_and_exits_0_promptly() {
+    quiet_connections_close_and_exit_is_prompt("tokio", SIGTERM, 3);
+}
+
+#[test]
+fn tokio_sigint_behaves_like_sigterm() {
+    quiet_connections_close_and_exit_is_prompt("tokio", SIGINT, 3);
+}
+
+#[test]
 fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
     // Iterative serves one client; a second would only wait in the backlog.
     quiet_connections_close_and_exit_is_prompt("iterative", SIGINT, 1);
@@ -288,6 +318,11 @@ fn threads_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
     shutdown_timeout_bounds_the_flush("threads");
 }
 
+#[test]
+fn tokio_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
+    shutdown_timeout_bounds_the_flush("tokio");
+}
+
 /// With a flush that would take 30 s, SIGTERM then SIGINT exits at once
 /// with 130 (128 + SIGINT). The second signal is sent only once the first
 /// has visibly been handled (a quiet connection got EOF), so the two
@@ -316,6 +351,11 @@ fn reactor_second_signal_exits_at_once_with_130() {
 #[test]
 fn threads_second_signal_exit_at_once_with_130() {
     second_signal_exits_at_once("threads");
+}
+
+#[test]
+fn tokio_second_signal_exits_at_once_with_130() {
+    second_signal_exits_at_once("tokio");
 }
 
 /// SIGHUP is not a second signal: while a client drains it is logged and
@@ -354,6 +394,11 @@ fn threads_sighup_while_draining_changes_nothing() {
 #[test]
 fn iterative_sighup_while_draining_changes_nothing() {
     sighup_while_draining_changes_nothing("iterative", false);
+}
+
+#[test]
+fn tokio_sighup_while_draining_changes_nothing() {
+    sighup_while_draining_changes_nothing("tokio", true);
 }
 
 /// A client streaming full duplex (writing and reading as fast as it can)
@@ -416,6 +461,11 @@ fn reactor_streaming_client_gets_eof_not_reset_on_sigterm() {
     streaming_client_gets_eof_not_reset("reactor");
 }
 
+#[test]
+fn tokio_streaming_client_gets_eof_not_reset_on_sigterm() {
+    streaming_client_gets_eof_not_reset("tokio");
+}
+
 /// Input that arrives after the server has decided to stop (a client
 /// still talking when the signal comes) must not destroy the echo the
 /// server has already queued. Here the whole echo sits in the server's
@@ -473,4 +523,9 @@ fn threads_late_input_does_not_destroy_queued_echo() {
 #[test]
 fn iterative_late_input_does_not_destroy_queued_echo() {
     late_input_does_not_destroy_queued_echo("iterative");
+}
+
+#[test]
+fn tokio_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("tokio");
 }

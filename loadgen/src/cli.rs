@@ -291,12 +291,12 @@ impl RunArgs {
 /// `loadgen compare` as typed.
 #[derive(Args, Debug, Clone)]
 pub struct CompareArgs {
-    /// echod models to compare, comma-separated (reactor, threads, iterative).
+    /// echod models to compare, comma-separated (reactor, tokio, threads, iterative).
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "reactor,threads,iterative"
+        default_value = "reactor,tokio,threads,iterative"
     )]
     pub models: Vec<String>,
     /// Connection counts to sweep, comma-separated. The iterative model serves one
@@ -365,7 +365,7 @@ pub struct CompareArgs {
 }
 
 /// The echod models `compare` knows how to start.
-pub const MODELS: [&str; 3] = ["reactor", "threads", "iterative"];
+pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
 
 /// A validated `loadgen compare` configuration.
 #[derive(Clone, Debug)]

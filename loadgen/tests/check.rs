@@ -21,6 +21,19 @@ fn echod_passes_every_check() {
 }
 
 #[test]
+fn echod_tokio_model_passes_every_check() {
+    let server = Echod::start(&["--model", "tokio"]);
+    let out = loadgen(
+        &["check", "--target", &server.target()],
+        Duration::from_secs(90),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("7/7 checks passed"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+}
+
+#[test]
 fn corrupting_server_fails_the_check() {
     let server = TestServer::start(Behaviour::Corrupting { every: 5000 });
     let out = loadgen(

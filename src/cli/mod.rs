@@ -16,7 +16,7 @@ pub mod message;
 pub mod values;
 
 use crate::config::{Config, Model};
-use values::{parse_backlog, parse_count, parse_duration, parse_size};
+use values::{parse_backlog, parse_count, parse_duration, parse_size, parse_threads};
 
 /// Exit status for bad arguments and startup failures (busy port, ...).
 pub const EXIT_USAGE: u8 = 2;
@@ -64,6 +64,17 @@ struct Args {
     /// then exit 0 (at most 365d). A second signal exits at once.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
     shutdown_timeout: Duration,
+
+    /// Reactors, each on its own thread with its own listener per address
+    /// (SO_REUSEPORT: the kernel spreads new connections over them).
+    /// Reactor model only; 1 to 1024.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads, allow_hyphen_values = true)]
+    threads: usize,
+
+    /// Pin reactor i to the i-th CPU this process may run on, modulo their
+    /// number (more reactors than CPUs share them). Reactor model only.
+    #[arg(long)]
+    pin: bool,
 }
 
 impl Args {
@@ -77,6 +88,8 @@ impl Args {
             max_buffer: self.max_buffer,
             idle_timeout: self.idle_timeout,
             shutdown_timeout: self.shutdown_timeout,
+            threads: self.threads,
+            pin: self.pin,
         }
     }
 }
@@ -109,7 +122,14 @@ where
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match crate::run(args.into_config()) {
+    let config = args.into_config();
+    // Flags that are fine alone but not together (--threads with a model
+    // that has no reactors): a usage error like a bad value.
+    if let Err(reason) = crate::reactor::multi::check(&config) {
+        crate::log::line(format_args!("{reason} (see --help)"));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match crate::run(config) {
         Ok(crate::Stopped::Drained) => ExitCode::SUCCESS,
         Ok(crate::Stopped::Forced(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         Err(e) => {
@@ -135,6 +155,8 @@ mod tests {
         assert_eq!(c.max_buffer, 64 << 10);
         assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
         assert!(c.nodelay && c.max_conns.is_none() && c.idle_timeout.is_none());
+        assert_eq!((c.threads, c.pin), (d.threads, d.pin));
+        assert_eq!((c.threads, c.pin), (1, false));
     }
 
     /// The line `run` would print for `args`, without the `echod: ` prefix.
@@ -155,6 +177,7 @@ mod tests {
             ("--backlog", "-1"),
             ("--idle-timeout", "-1s"),
             ("--shutdown-timeout", "-1s"),
+            ("--threads", "-2"),
         ] {
             assert_eq!(
                 error_line(&argv(&["echod", flag, value])),

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::config::{MAX_MAX_BUFFER, MAX_TIMEOUT, MAX_TIMEOUT_TEXT, MIN_MAX_BUFFER};
+use crate::config::{MAX_MAX_BUFFER, MAX_THREADS, MAX_TIMEOUT, MAX_TIMEOUT_TEXT, MIN_MAX_BUFFER};
 
 const NEGATIVE: &str = "must not be negative";
 
@@ -47,6 +47,18 @@ pub fn parse_backlog(s: &str) -> Result<i32, String> {
     match parse_whole(s.trim(), too_large)? {
         0 => Err("must be at least 1".into()),
         n => i32::try_from(n).map_err(|_| too_large()),
+    }
+}
+
+/// `--threads`: 1 to [`MAX_THREADS`] reactors.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    let too_large = || format!("must be at most {MAX_THREADS}");
+    match parse_whole(s.trim(), too_large)? {
+        0 => Err("must be at least 1".into()),
+        n => usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= MAX_THREADS)
+            .ok_or_else(too_large),
     }
 }
 
@@ -179,6 +191,12 @@ mod tests {
         assert_eq!(parse_backlog("1024"), Ok(1024));
         assert_eq!(parse_backlog("0"), Err("must be at least 1".into()));
         assert!(parse_backlog("2147483648").is_err());
+        assert_eq!(parse_threads("4"), Ok(4));
+        assert_eq!(parse_threads("0"), Err("must be at least 1".into()));
+        let too_many = Err(format!("must be at most {MAX_THREADS}"));
+        assert_eq!(parse_threads("1025"), too_many);
+        assert_eq!(parse_threads("99999999999999999999999"), too_many);
+        assert_eq!(parse_threads("-2"), Err(NEGATIVE.into()));
     }
 
     #[test]
@@ -189,6 +207,7 @@ mod tests {
             parse_duration(&format!("5{long}")).unwrap_err(),
             parse_count(&long).unwrap_err(),
             parse_backlog(&long).unwrap_err(),
+            parse_threads(&long).unwrap_err(),
         ] {
             assert!(reason.len() < 80, "{reason}");
         }

@@ -28,10 +28,30 @@
 //! a connection whose pending echo reaches `--max-buffer` stops reading
 //! until the client reads some of it: memory per connection is bounded by
 //! one buffer, and a client that never reads only stalls itself.
+//!
+//! # Shutdown
+//!
+//! On the first SIGINT/SIGTERM every listener is emptied and then closed;
+//! quiet connections close; the others flush their pending echo (reading
+//! no new input), shut their write side and discard input until the client
+//! closes, or until `--shutdown-timeout`.
+//!
+//! *Emptied* because closing a listener resets every connection still in
+//! its accept queue: clients whose handshake the kernel completed, that
+//! may have sent a request already. So before the close the listener is
+//! accepted from until `WouldBlock` (no fairness budget, at most
+//! `--backlog` connections), and those connections drain like the others:
+//! a clean EOF, never a reset. Still reset are the handshakes that
+//! complete between that last `accept` and the close (microseconds), and
+//! those whose final ACK has not reached the server by then (the client's
+//! connect already succeeded at the SYN-ACK): any server that closes a
+//! listener has that window. With `--threads` this is what makes closing
+//! one listener of a SO_REUSEPORT group harmless (see [`multi`]).
 
 pub mod buffer;
 pub mod connection;
 pub mod listener;
+pub mod multi;
 pub mod timers;
 
 use std::io;
@@ -125,8 +145,18 @@ impl Reactor {
     /// Registers the listeners and the signal handlers. SIGINT, SIGTERM and
     /// SIGHUP are caught from here on.
     pub fn new(config: &Config, listeners: Vec<Bound>) -> io::Result<Reactor> {
+        Reactor::catching(config, listeners, &crate::signals::HANDLED)
+    }
+
+    /// [`new`](Self::new), catching only `signals`: with several reactors
+    /// in one process, [`multi`] catches SIGHUP once for all of them.
+    pub fn catching(
+        config: &Config,
+        listeners: Vec<Bound>,
+        signals: &[libc::c_int],
+    ) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let mut signals = Signals::new(crate::signals::HANDLED)?;
+        let mut signals = Signals::new(signals)?;
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         let mut reactor = Reactor {
@@ -446,6 +476,20 @@ impl Reactor {
     /// Stops accepting, closes quiet connections, and lets the others flush
     /// their pending echo until the shutdown deadline.
     fn begin_shutdown(&mut self) {
+        // Listeners first, while `admit` still takes connections: what is
+        // queued in them drains with the rest (see "Shutdown").
+        let listeners: Vec<usize> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Listener(_)))
+            .map(|(k, _)| k)
+            .collect();
+        for key in listeners {
+            self.accept_queued(key);
+            // Closing the listener makes new connects fail fast.
+            self.entries[key] = Entry::Closed;
+            self.closed.push(key);
+        }
         self.draining = true;
         self.timers.add(
             deadline(self.now, self.config.shutdown_timeout),
@@ -454,14 +498,27 @@ impl Reactor {
         let keys: Vec<usize> = self.entries.iter().map(|(k, _)| k).collect();
         for key in keys {
             match &self.entries[key] {
-                Entry::Listener(_) => {
-                    // Closing the listener makes new connects fail fast.
-                    self.entries[key] = Entry::Closed;
-                    self.closed.push(key);
-                }
                 Entry::Conn(c) if c.is_quiet() => self.close(key),
                 Entry::Conn(_) => self.drive(key),
-                Entry::Closed => {}
+                Entry::Listener(_) | Entry::Closed => {}
+            }
+        }
+    }
+
+    /// Accepts what listener `key` has queued, up to `--backlog`
+    /// connections and without the fairness budget: its last accepts
+    /// before it closes.
+    fn accept_queued(&mut self, key: usize) {
+        for _ in 0..self.config.backlog.max(1) {
+            let Some(Entry::Listener(l)) = self.entries.get_mut(key) else {
+                return;
+            };
+            match l.sock.accept() {
+                Ok((sock, _peer)) => self.admit(sock),
+                Err(e) if interrupted(&e) || accept_transient(&e) => {}
+                // Empty (WouldBlock), or out of descriptors: what is still
+                // queued is reset with the listener.
+                Err(_) => return,
             }
         }
     }

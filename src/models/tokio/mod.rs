@@ -1,0 +1,177 @@
+//! The tokio model: a `current_thread` runtime and one task per connection,
+//! written the way a tokio user would write an echo server.
+//!
+//! It is here to be measured against the hand-written [`reactor`]: the same
+//! epoll underneath, but readiness, wake-ups and timers belong to the
+//! runtime, and each connection is a future holding its own buffer.
+//!
+//! # The loop
+//!
+//! 1. [`run`] builds the runtime, turns the pre-bound std listeners into
+//!    tokio ones (`from_std`), installs the signal streams, spawns one
+//!    accept task per listener, and only then announces the listeners.
+//! 2. An accept task ([`accept`]) awaits `accept` or the drain flag. A
+//!    connection over `--max-conns` finds no permit and is dropped, so
+//!    closed, at once; the others get TCP_NODELAY and a task of their own.
+//! 3. A connection task ([`conn`]) owns one `--max-buffer` buffer and
+//!    loops: `read` (bounded by `--idle-timeout`), then `write_all`, until
+//!    the client's EOF.
+//! 4. The supervisor (the future `run` blocks on) waits for the first
+//!    SIGINT/SIGTERM, raises the drain flag, then waits for every task to
+//!    finish, for `--shutdown-timeout`, or for a second signal. SIGHUP is
+//!    logged and ignored throughout (see [`crate::signals`]).
+//!
+//! # Draining: what cancellation may cut
+//!
+//! The drain flag is a `watch` channel, and every task holds a receiver:
+//! the supervisor learns that all tasks are gone when the sender reports
+//! it has none left (`closed`), with no registry of its own. Only a
+//! connection's `read` is raced against the flag. That is safe because a
+//! cancelled tokio `read` has taken nothing; a `write_all` is never
+//! raced, because the bytes it holds were read and are owed to the client.
+//! Once the flag is up and nothing is in hand, a connection closes at once
+//! if the kernel holds nothing unsent or unread, and otherwise shuts its
+//! write side (the client sees EOF after its last byte) and discards input
+//! until the client closes: closing with input unread would send a reset
+//! that destroys echo still queued (see `models/blocking/clients.rs`).
+//!
+//! # Memory and backpressure
+//!
+//! A connection holds its buffer for its whole life, idle or not (the
+//! reactor lends one from a pool only while echo is pending): that is the
+//! price of the task model, and what `compare` measures. While `write_all`
+//! awaits a client that does not read, the task reads nothing, so memory
+//! per connection stays at one buffer. Fairness comes from tokio's
+//! cooperative budget: a task whose socket is always ready is made to
+//! yield after a bounded number of operations.
+//!
+//! # Out of descriptors
+//!
+//! An `accept` error other than would-block leaves the listener's
+//! readiness set, so retrying at once would spin. The accept task logs one
+//! line per episode and retries on a backoff (20 ms doubling to 1 s);
+//! queued clients wait in the backlog meanwhile, as in the blocking models.
+//!
+//! [`reactor`]: crate::reactor
+
+pub mod accept;
+pub mod conn;
+pub mod signals;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Semaphore};
+
+use crate::listen::Bound;
+use crate::{Config, Error, Stopped};
+use signals::Signals;
+
+/// What every task gets a copy of.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Size of each connection's buffer (`--max-buffer`).
+    pub max_buffer: usize,
+    /// `--idle-timeout`: longest wait for a read or a write to move bytes.
+    pub idle: Option<Duration>,
+    /// Set TCP_NODELAY on accepted connections.
+    pub nodelay: bool,
+    /// `--max-conns` as permits; `None` without a limit.
+    pub limit: Option<Arc<Semaphore>>,
+    /// Becomes true once, at the first SIGINT/SIGTERM. Holding it is also
+    /// what keeps the supervisor waiting (see "Draining" in the module docs).
+    pub drain: watch::Receiver<bool>,
+}
+
+/// Runs the tokio model on already bound listeners until a signal stops
+/// it.
+pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::Startup(format!("cannot start the tokio runtime: {e}")))?;
+    rt.block_on(serve(config, listeners))
+    // Dropping the runtime here drops whatever tasks are left (a drain cut
+    // short by the deadline or a second signal): their sockets close.
+}
+
+async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+    let signals = Signals::install()
+        .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
+    let mut socks = Vec::with_capacity(listeners.len());
+    for b in listeners {
+        let sock = accept::into_tokio(b.socket)
+            .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", b.addr)))?;
+        socks.push((sock, b.addr));
+    }
+    let (drain, watching) = watch::channel(false);
+    let ctx = Ctx {
+        max_buffer: config.max_buffer,
+        idle: config.idle_timeout,
+        nodelay: config.nodelay,
+        limit: config.max_conns.map(|n| Arc::new(Semaphore::new(n))),
+        drain: watching,
+    };
+    let addrs: Vec<SocketAddr> = socks.iter().map(|(_, a)| *a).collect();
+    for (sock, addr) in socks {
+        tokio::spawn(accept::run(sock, addr, ctx.clone()));
+    }
+    drop(ctx); // the supervisor holds no receiver: only tasks count
+    crate::listen::announce(&addrs);
+    Ok(supervise(signals, drain, config.shutdown_timeout).await)
+}
+
+/// Waits for the first SIGINT/SIGTERM, starts the drain, and says how it
+/// ended: every task finished or the grace ran out (`Drained`), or a
+/// second signal came (`Forced`).
+async fn supervise(mut signals: Signals, drain: watch::Sender<bool>, grace: Duration) -> Stopped {
+    signals.next_stop().await;
+    drain.send_replace(true);
+    tokio::select! {
+        () = drain.closed() => Stopped::Drained,
+        () = tokio::time::sleep_until(shutdown_deadline(grace)) => Stopped::Drained,
+        sig = signals.next_stop() => Stopped::Forced(sig),
+    }
+}
+
+/// When a drain that starts now must end. Saturates: `--shutdown-timeout`
+/// may be anything up to `Duration::MAX` in a `Config` built in code.
+fn shutdown_deadline(grace: Duration) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(crate::time::deadline(Instant::now(), grace))
+}
+
+/// Resolves once the drain flag is up (or its sender is gone, which only
+/// happens as the runtime shuts down). Cancel-safe.
+pub async fn drained(drain: &mut watch::Receiver<bool>) {
+    let _ = drain.wait_for(|&up| up).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime like the one [`run`] builds.
+    pub(super) fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    // Regression guard in the spirit of issue 6 (`--shutdown-timeout
+    // 500000000000y` panicked at SIGTERM in the other models): a Config
+    // built in code can still carry Duration::MAX.
+    #[test]
+    fn duration_max_grace_does_not_overflow() {
+        runtime().block_on(async {
+            let end = shutdown_deadline(Duration::MAX);
+            let waited =
+                tokio::time::timeout(Duration::from_millis(20), tokio::time::sleep_until(end))
+                    .await;
+            assert!(waited.is_err(), "a deadline centuries away fired at once");
+        });
+    }
+}

@@ -1,0 +1,418 @@
+//! `--threads N`: N reactors, one per thread, sharing nothing.
+//!
+//! # The setup
+//!
+//! 1. Every `--listen` address gets N listeners with SO_REUSEPORT: the set
+//!    `lib.rs` bound (port 0 resolved there) and N − 1 more joined to the
+//!    resolved addresses (see [`crate::listen`]). Reactor *i* gets set *i*.
+//! 2. SIGINT and SIGTERM are blocked on the calling thread, and so on the
+//!    reactor threads, which inherit its mask. SIGHUP gets a thread of its
+//!    own.
+//! 3. Each thread pins itself (`--pin`) and builds its [`Reactor`]: its own
+//!    `Poll`, slab, buffer pool and signal-hook `Signals`.
+//! 4. Once all are built, each unblocks the signals and runs the loop of
+//!    [`super`], unchanged; this thread announces each address once and
+//!    waits for the reactors to stop.
+//!
+//! # How connections are spread
+//!
+//! For each new connection the kernel picks one listener of the group by
+//! a hash of the connection's addresses and ports. The connection stays
+//! with the reactor that accepted it for its whole life: nothing is handed
+//! between threads and nothing is locked. The spread is only as even as
+//! the hash and the clients: a reactor that drew the heavy clients stays
+//! busier than its neighbours, and no other reactor takes work from it.
+//!
+//! For the same reason `--max-conns` is split, not shared: each reactor
+//! serves at most its part (the parts add up to the limit), so the
+//! process never serves more than the limit, but a reactor that drew more
+//! than its part refuses connections another could still have taken.
+//!
+//! # Signals
+//!
+//! signal-hook delivers a signal to every `Signals` instance registered
+//! for it (checked: four threads, each with its own `Signals` on its own
+//! `Poll`, each saw SIGTERM and then SIGINT). So every reactor sees the
+//! first SIGINT/SIGTERM itself and runs the drain of a single reactor
+//! ("Shutdown" in [`super`]). The process exits 0 once every reactor has
+//! drained. Three things keep this true:
+//!
+//! - The signals stay blocked until every reactor's `Signals` exists. A
+//!   signal delivered earlier would reach only the reactors built so far;
+//!   the others would never drain, and the process would never exit.
+//! - The *second* signal is judged once, in the signal handler, not by N
+//!   reactors: a reactor that had not yet read the first signal when the
+//!   second came reads both at once, in signal-number order (SIGINT before
+//!   SIGTERM), and would report the wrong one. signal-hook's
+//!   "conditional shutdown", registered before any reactor's `Signals`,
+//!   sees deliveries in the order they arrive and ends the process with
+//!   128 + the second one's number (`_exit`, async-signal-safe) before
+//!   any reactor hears of it.
+//! - SIGHUP is caught once, here, not by each reactor, which would log N
+//!   lines for one signal.
+//!
+//! A reactor whose loop fails or panics ends the process with status 1, as
+//! a lone reactor's failure would: carrying on with N − 1 would hide it.
+//!
+//! # Closing one listener of a group
+//!
+//! Closing a listener resets the connections queued in its accept queue;
+//! the kernel does not hand them to the other listeners of the group
+//! (unless `net.ipv4.tcp_migrate_req` is set). Each reactor empties its
+//! listeners before it closes them ("Shutdown" in [`super`]), so the N
+//! closes, at N slightly different moments, reset nobody that had been
+//! queued. New connections go to the listeners still open, and are drained
+//! by their reactors in turn.
+//!
+//! # Pinning
+//!
+//! With `--pin`, reactor *i* runs on CPU `allowed[i mod k]`, where
+//! `allowed` is the *k* CPUs this process may run on at startup (`taskset
+//! -c 2,3 echod --threads 2 --pin` puts reactor 0 on CPU 2 and reactor 1 on
+//! CPU 3). With more reactors than CPUs, reactors share CPUs round robin,
+//! and a line on stderr says so: a pinned thread cannot move away from a
+//! busy neighbour, so such a setup is usually better left unpinned. Each
+//! reactor pins itself before building its state, so that its memory is
+//! first touched from, and allocated near, its own CPU.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use super::Reactor;
+use crate::config::{Config, Model, MAX_THREADS};
+use crate::listen::{self, Bound};
+use crate::{affinity, Error, Stopped};
+
+/// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
+const STOPS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+/// Refuses what `--threads` and `--pin` cannot mean: no reactors, more
+/// than [`MAX_THREADS`], or a model other than the reactor. The reason
+/// names the flag.
+pub fn check(config: &Config) -> Result<(), String> {
+    let n = config.threads;
+    if n == 0 || n > MAX_THREADS {
+        return Err(format!(
+            "--threads {n}: must be between 1 and {MAX_THREADS}"
+        ));
+    }
+    let model = config.model;
+    if model != Model::Reactor && n != 1 {
+        return Err(format!(
+            "--threads {n}: only the reactor model runs several reactors, not --model {}",
+            model.name()
+        ));
+    }
+    if model != Model::Reactor && config.pin {
+        return Err(format!(
+            "--pin: only the reactor model pins its threads, not --model {}",
+            model.name()
+        ));
+    }
+    if config.pin && cfg!(not(target_os = "linux")) {
+        return Err("--pin: CPU affinity is only supported on Linux".into());
+    }
+    Ok(())
+}
+
+/// Runs `config.threads` reactors until a signal stops them; `first` is
+/// the set of listeners [`listen::bind_all`] opened (shared when there is
+/// more than one reactor).
+pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
+    let n = config.threads;
+    let cpus = placement(config)?;
+    if n == 1 {
+        // `--pin` alone: the one reactor, on this thread.
+        if let Some(cpu) = cpus[0] {
+            affinity::pin_current(cpu).map_err(|e| pin_failed(0, cpu, e))?;
+        }
+        return super::run(config, first);
+    }
+    let addrs: Vec<SocketAddr> = first.iter().map(|b| b.addr).collect();
+    let mut sets = vec![first];
+    for _ in 1..n {
+        sets.push(listen::join_all(&addrs, config.backlog)?);
+    }
+    // Blocked before any thread starts, the SIGHUP one included: a
+    // thread with them unblocked could run the handler too early.
+    let _blocked = Blocked::block(&STOPS);
+    let _hangups = watch_hangups()?;
+    // Before any reactor's `Signals`: handlers run in registration order.
+    let _second = SecondSignal::exits()?;
+    let (tx, rx) = mpsc::channel();
+    let mut go = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    for (i, (set, cpu)) in sets.into_iter().zip(cpus).enumerate() {
+        let (go_tx, go_rx) = mpsc::channel();
+        let line = Line::new(i, tx.clone());
+        let config = Config {
+            max_conns: config.max_conns.map(|max| share(max, i, n)),
+            ..config.clone()
+        };
+        let handle = thread::Builder::new()
+            .name(format!("reactor-{i}"))
+            .spawn(move || reactor_thread(line, config, set, cpu, go_rx))
+            .map_err(|e| Error::Startup(format!("cannot start reactor thread {i}: {e}")))?;
+        go.push(go_tx);
+        handles.push(handle);
+    }
+    drop(tx);
+    // Every reactor built, its `Signals` registered, before any runs.
+    let mut failed = None;
+    for _ in 0..n {
+        if let Ok((_, Report::Built(Err(e)))) = rx.recv() {
+            failed.get_or_insert(e);
+        }
+    }
+    for g in &go {
+        let _ = g.send(failed.is_none());
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    listen::announce(&addrs);
+    let mut drained = 0;
+    while drained < n {
+        match rx.recv() {
+            Ok((_, Report::Stopped(Ok(Stopped::Drained)))) => drained += 1,
+            // Failed, or forced (a second signal `SecondSignal` did not
+            // see first): at once, without waiting for the others.
+            Ok((_, Report::Stopped(stopped))) => return stopped,
+            Ok((_, Report::Built(_))) => {}
+            // Every `Line` reports before it goes, so this is unreachable.
+            Err(_) => return Err(Error::Runtime("the reactor threads are gone".into())),
+        }
+    }
+    for handle in handles {
+        let _ = handle.join();
+    }
+    Ok(Stopped::Drained)
+}
+
+/// The body of reactor thread `line.i`: pin, build, wait for the go, run.
+fn reactor_thread(
+    mut line: Line,
+    config: Config,
+    set: Vec<Bound>,
+    cpu: Option<usize>,
+    go: mpsc::Receiver<bool>,
+) {
+    let i = line.i;
+    if let Some(cpu) = cpu {
+        if let Err(e) = affinity::pin_current(cpu) {
+            return line.report(Report::Built(Err(pin_failed(i, cpu, e))));
+        }
+    }
+    let mut reactor = match Reactor::catching(&config, set, &STOPS) {
+        Ok(reactor) => reactor,
+        Err(e) => {
+            let e = Error::Startup(format!("cannot start reactor {i}: {e}"));
+            return line.report(Report::Built(Err(e)));
+        }
+    };
+    line.report(Report::Built(Ok(())));
+    if go.recv() != Ok(true) {
+        return; // another reactor failed to start
+    }
+    Blocked::unblock(&STOPS);
+    let stopped = reactor
+        .run()
+        .map_err(|e| Error::Runtime(format!("reactor {i}: event loop failed: {e}")));
+    line.report(Report::Stopped(stopped));
+}
+
+/// Reactor `i`'s part of `--max-conns max` among `n`: the parts add up to
+/// `max`, so the process never serves more (see "How connections are
+/// spread").
+fn share(max: usize, i: usize, n: usize) -> usize {
+    max / n + usize::from(i < max % n)
+}
+
+/// The CPU for each reactor: `allowed[i mod k]` with `--pin`, else none.
+fn placement(config: &Config) -> Result<Vec<Option<usize>>, Error> {
+    let n = config.threads;
+    if !config.pin {
+        return Ok(vec![None; n]);
+    }
+    let allowed = affinity::allowed().map_err(|e| {
+        Error::Startup(format!(
+            "--pin: cannot read the CPUs this process may use: {e}"
+        ))
+    })?;
+    let k = allowed.len();
+    if n > k {
+        crate::log::line(format_args!(
+            "--pin: {n} reactors on {k} CPUs, so they share: reactor i runs on CPU \
+             {allowed:?}[i mod {k}]"
+        ));
+    }
+    Ok((0..n).map(|i| Some(allowed[i % k])).collect())
+}
+
+fn pin_failed(i: usize, cpu: usize, e: std::io::Error) -> Error {
+    Error::Startup(format!("--pin: cannot pin reactor {i} to CPU {cpu}: {e}"))
+}
+
+/// What a reactor thread tells [`run`].
+enum Report {
+    /// Built and waiting for the go, or failed to start.
+    Built(Result<(), Error>),
+    /// The loop ended.
+    Stopped(Result<Stopped, Error>),
+}
+
+/// Reactor thread `i`'s line to [`run`]. If the thread unwinds before it
+/// has reported both steps, dropping the line reports a panic instead, so
+/// `run` never waits for a reactor that is gone.
+struct Line {
+    i: usize,
+    tx: mpsc::Sender<(usize, Report)>,
+    built: bool,
+    stopped: bool,
+}
+
+impl Line {
+    fn new(i: usize, tx: mpsc::Sender<(usize, Report)>) -> Line {
+        Line {
+            i,
+            tx,
+            built: false,
+            stopped: false,
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        match report {
+            Report::Built(_) => self.built = true,
+            Report::Stopped(_) => self.stopped = true,
+        }
+        // `run` may have returned already (another reactor's outcome).
+        let _ = self.tx.send((self.i, report));
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        let panicked = Error::Runtime(format!("reactor {} panicked", self.i));
+        if !self.built {
+            self.report(Report::Built(Err(panicked)));
+        } else if !self.stopped && thread::panicking() {
+            self.report(Report::Stopped(Err(panicked)));
+        }
+    }
+}
+
+/// Signals blocked on the calling thread until dropped.
+struct Blocked(Vec<libc::c_int>);
+
+impl Blocked {
+    fn block(signals: &[libc::c_int]) -> Blocked {
+        mask(libc::SIG_BLOCK, signals);
+        Blocked(signals.to_vec())
+    }
+
+    fn unblock(signals: &[libc::c_int]) {
+        mask(libc::SIG_UNBLOCK, signals);
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        Blocked::unblock(&self.0);
+    }
+}
+
+fn mask(how: libc::c_int, signals: &[libc::c_int]) {
+    // SAFETY: sigset_t is initialised by sigemptyset before use, and
+    // pthread_sigmask only reads it (no old mask is asked for).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in signals {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+/// Ends the process at the second SIGINT/SIGTERM, from the handler, with
+/// 128 + its number (see "Signals"); unregistered when dropped.
+struct SecondSignal(Vec<signal_hook::SigId>);
+
+impl SecondSignal {
+    fn exits() -> Result<SecondSignal, Error> {
+        use signal_hook::flag;
+        let armed = Arc::new(AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for sig in STOPS {
+            // The exit is checked before the flag is set, so the first
+            // delivery only arms it (signal-hook's documented idiom).
+            ids.push(flag::register_conditional_shutdown(
+                sig,
+                128 + sig,
+                Arc::clone(&armed),
+            ));
+            ids.push(flag::register(sig, Arc::clone(&armed)));
+        }
+        let ids = ids
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
+        Ok(SecondSignal(ids))
+    }
+}
+
+impl Drop for SecondSignal {
+    fn drop(&mut self) {
+        for &id in &self.0 {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Catches SIGHUP for every reactor at once, on a thread of its own, and
+/// logs one line per delivery (see [`crate::signals`]). Stops when the
+/// returned handle is dropped.
+fn watch_hangups() -> Result<HangupWatch, Error> {
+    let mut signals = signal_hook::iterator::Signals::new([libc::SIGHUP])
+        .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
+    let handle = signals.handle();
+    thread::Builder::new()
+        .name("echod-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                crate::signals::ignore_hangup();
+            }
+        })
+        .map_err(|e| Error::Startup(format!("cannot start the signal thread: {e}")))?;
+    Ok(HangupWatch(handle))
+}
+
+/// Ends [`watch_hangups`]'s thread when dropped.
+struct HangupWatch(signal_hook::iterator::Handle);
+
+impl Drop for HangupWatch {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_conns_parts_add_up_to_the_limit() {
+        for (max, n) in [(10, 4), (3, 4), (1, 2), (1024, 3), (0, 2)] {
+            let parts: Vec<usize> = (0..n).map(|i| share(max, i, n)).collect();
+            assert_eq!(
+                parts.iter().sum::<usize>(),
+                max,
+                "{max} over {n}: {parts:?}"
+            );
+            assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! `--threads N`: N reactors, each with its own SO_REUSEPORT listener per
+//! address. Connections spread over all of them and echo byte-exact; one
+//! SIGTERM drains every reactor; connections queued in the listeners'
+//! accept queues at the signal get a clean EOF, not a reset; SIGHUP is
+//! logged once; `--pin` places reactor i on the i-th allowed CPU; and the
+//! flags are refused where they mean nothing.
+//!
+//! Which reactor serves a connection is read from /proc, with no debug
+//! output in the daemon: reactor threads are named `reactor-I`, and an
+//! idle reactor sleeps in `epoll_wait` with no timer armed, so the only
+//! one whose count of voluntary context switches moves while a new
+//! connection is accepted and pinged is the one serving it.
+
+mod util;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use libc::{SIGCONT, SIGHUP, SIGINT, SIGSTOP, SIGTERM};
+use util::{
+    assert_usage_error, connect, connect_small, echo_all, pattern, ping, probe, read_to_eof,
+    tcp_queues, wait_until, Outcome, Server, IO_TIMEOUT,
+};
+
+/// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
+const ACCEPT_BUDGET: u64 = 128;
+
+// ---- which reactor, from /proc ----
+
+/// The reactor threads of `pid`, by index: `reactor-0`, `reactor-1`, ...
+fn reactor_tids(pid: i32) -> Vec<i32> {
+    let mut found: Vec<(usize, i32)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("task dir")
+        .filter_map(|e| {
+            let tid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).ok()?;
+            let i = comm.trim().strip_prefix("reactor-")?.parse().ok()?;
+            Some((i, tid))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, tid)| tid).collect()
+}
+
+/// A field of /proc/PID/task/TID/status.
+fn task_status(pid: i32, tid: i32, key: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
+    s.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("{key} not in the status of task {tid}"))
+        .trim()
+        .to_string()
+}
+
+fn voluntary_switches(pid: i32, tid: i32) -> u64 {
+    task_status(pid, tid, "voluntary_ctxt_switches:")
+        .parse()
+        .unwrap()
+}
+
+/// Opens a connection with `open`, pings it, and says which reactor woke
+/// up to serve it (see the module docs). Earlier connections must stay
+/// quiet meanwhile: a close would wake their reactor too.
+fn open_on_reactor(server: &Server, open: impl FnOnce() -> TcpStream) -> (TcpStream, usize) {
+    let pid = server.pid();
+    let tids = reactor_tids(pid);
+    let before: Vec<u64> = tids.iter().map(|&t| voluntary_switches(pid, t)).collect();
+    let mut s = open();
+    ping(&mut s, b"which reactor?");
+    let mut rose = Vec::new();
+    let woke = wait_until(IO_TIMEOUT, || {
+        rose = tids
+            .iter()
+            .zip(&before)
+            .map(|(&t, b)| voluntary_switches(pid, t) - b)
+            .collect();
+        rose.iter().any(|&d| d > 0)
+    });
+    assert!(woke, "no reactor thread woke up for a new connection");
+    let i = (0..rose.len()).max_by_key(|&i| rose[i]).unwrap();
+    (s, i)
+}
+
+/// Accept-queue length of each listener on `addr` (IPv4), from the LISTEN
+/// rows of /proc/net/tcp, where `rx_queue` counts connections the kernel
+/// completed and nobody accepted yet.
+fn listen_queues(addr: SocketAddr) -> Vec<u64> {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only")
+    };
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 5 || f[1] != local || f[3] != "0A" {
+                return None;
+            }
+            u64::from_str_radix(f[4].split_once(':')?.1, 16).ok()
+        })
+        .collect()
+}
+
+/// The process state letter from /proc/PID/stat (`T` once stopped).
+fn process_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    stat[stat.rfind(')').expect("comm") + 2..]
+        .chars()
+        .next()
+        .unwrap()
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit.
+fn raise_fd_limit(need: u64) {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    let lim = unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        lim
+    };
+    assert!(lim.rlim_cur >= need, "need {need} descriptors");
+}
+
+/// `0-2,5` -> {0, 1, 2, 5}, as /proc prints CPU lists.
+fn cpu_list(s: &str) -> Vec<usize> {
+    let mut cpus = BTreeSet::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<usize>().unwrap()..=b.parse().unwrap()),
+            None => {
+                cpus.insert(part.parse().unwrap());
+            }
+        }
+    }
+    cpus.into_iter().collect()
+}
+
+/// Waits for the exit and checks its status code.
+fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) -> Duration {
+    let t = Instant::now();
+    let status = server
+        .wait_exit(within)
+        .unwrap_or_else(|| panic!("{what}: still running after {within:?}"));
+    assert_eq!(status.code(), Some(code), "{what}: exit status {status:?}");
+    t.elapsed()
+}
+
+// ---- serving ----
+
+/// Many connections land on every reactor and each gets its own bytes
+/// back, byte-exact, under odd chunkings, all at once.
+fn spread_and_echo(threads: usize) {
+    let server = Server::start(&["--threads", &threads.to_string()]);
+    assert_eq!(reactor_tids(server.pid()).len(), threads, "reactor threads");
+    let mut served = vec![0; threads];
+    let conns: Vec<TcpStream> = (0..48)
+        .map(|_| {
+            let (s, i) = open_on_reactor(&server, || connect(server.addr()));
+            served[i] += 1;
+            s
+        })
+        .collect();
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "--threads {threads}: connections per reactor {served:?}"
+    );
+    let echoes: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            thread::spawn(move || {
+                let data = pattern(i as u64, 100_000 + i * 4_099);
+                let got = echo_all(s, data.clone(), 1 + (i * 997) % 9_000);
+                assert!(got == data, "connection {i}: echo differs");
+            })
+        })
+        .collect();
+    for e in echoes {
+        e.join().expect("echo thread");
+    }
+}
+
+#[test]
+fn threads_2_spread_connections_over_both_reactors_and_echo_byte_exact() {
+    spread_and_echo(2);
+}
+
+#[test]
+fn threads_4_spread_connections_over_every_reactor_and_echo_byte_exact() {
+    spread_and_echo(4);
+}
+
+/// Every `--listen` address, port 0 included, gets one listener per
+/// reactor on one resolved port, and is announced once.
+#[test]
+fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
+        .args(["--threads", "3", "--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn echod");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addrs: Vec<SocketAddr> = (0..2)
+        .map(|_| {
+            let line = lines.next().expect("a listening line").unwrap();
+            line.strip_prefix("listening on tcp://")
+                .unwrap_or_else(|| panic!("{line:?}"))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_ne!(addrs[0], addrs[1]);
+    for &addr in &addrs {
+        assert_ne!(addr.port(), 0);
+        assert_eq!(listen_queues(addr).len(), 3, "listeners on {addr}");
+        ping(&mut connect(addr), b"hello");
+    }
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, SIGTERM) }, 0);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(rest, Vec::<String>::new(), "more lines on stdout");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// SO_REUSEPORT must not let a second daemon join the first one's group
+/// and split its clients: the port is busy, as without `--threads`.
+#[test]
+fn a_second_daemon_cannot_join_a_running_group() {
+    let first = Server::start(&["--threads", "2"]);
+    let addr = first.addr().to_string();
+    assert_usage_error(&["--threads", "2", "--listen", &addr], &addr);
+    assert_usage_error(&["--listen", &addr], &addr);
+}
+
+/// `--max-conns` bounds the process, not each reactor: every reactor
+/// serves at most its part of the limit.
+#[test]
+fn max_conns_bounds_the_process_not_each_reactor() {
+    let server = Server::start(&["--threads", "4", "--max-conns", "4"]);
+    let mut served = Vec::new();
+    for i in 0..40 {
+        let mut c = connect(server.addr());
+        match probe(&mut c, format!("client {i}").as_bytes(), IO_TIMEOUT) {
+            Outcome::Echoed => served.push(c),
+            Outcome::Closed => {}
+            Outcome::Silent => panic!("client {i}: neither served nor refused"),
+        }
+    }
+    assert!(
+        (2..=4).contains(&served.len()),
+        "{} of 40 served at once with --max-conns 4 over 4 reactors",
+        served.len()
+    );
+}
+
+// ---- shutdown ----
+
+/// What a non-reading client sends: more than the kernel queues on both
+/// ends absorb, so echo stays pending inside the server.
+const SENT: usize = 16 << 20;
+/// The client's bytes repeat with this (prime) period.
+const PERIOD: usize = 999_983;
+
+/// A client that sends [`SENT`] bytes and reads nothing until told to
+/// (as in tests/shutdown.rs), on a connection of a known reactor.
+struct NonReader {
+    stream: TcpStream,
+    period: Vec<u8>,
+    /// Echo the server held (unsent) when it was seen backpressured.
+    held: u64,
+    writer: thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl NonReader {
+    /// Starts sending and returns once the server holds echo it cannot
+    /// deliver: unsent output and unread input on its end.
+    fn start(server: SocketAddr, stream: TcpStream, seed: u64) -> NonReader {
+        let period = pattern(seed, PERIOD);
+        let mut w = stream.try_clone().unwrap();
+        let copy = period.clone();
+        let writer = thread::spawn(move || {
+            let mut left = SENT;
+            while left > 0 {
+                let n = left.min(PERIOD);
+                w.write_all(&copy[..n])?;
+                left -= n;
+            }
+            Ok(())
+        });
+        let peer = stream.local_addr().unwrap();
+        let mut held = 0;
+        let backpressured = wait_until(IO_TIMEOUT, || {
+            if let Some((tx, rx)) = tcp_queues(server, peer) {
+                if tx > 0 && rx > 0 {
+                    held = tx;
+                }
+            }
+            held > 0
+        });
+        assert!(backpressured, "the server never held pending echo");
+        NonReader {
+            stream,
+            period,
+            held,
+            writer,
+        }
+    }
+
+    /// Reads to EOF: a byte-exact prefix of what was sent, at least what
+    /// the server held; the writer is never reset (the reactor discards
+    /// input after its EOF until the client closes).
+    fn read_drained_echo(mut self, what: &str) {
+        let got = read_to_eof(&mut self.stream)
+            .unwrap_or_else(|e| panic!("{what}: reading the drained echo: {e}"));
+        for (i, chunk) in got.chunks(PERIOD).enumerate() {
+            assert!(
+                chunk == &self.period[..chunk.len()],
+                "{what}: echo differs in period {i}"
+            );
+        }
+        assert!(
+            got.len() as u64 >= self.held,
+            "{what}: {} bytes echoed, but the server held {}",
+            got.len(),
+            self.held
+        );
+        let wrote = self.writer.join().unwrap();
+        assert!(wrote.is_ok(), "{what}: writer failed: {wrote:?}");
+    }
+}
+
+/// Connections until every reactor has one: `(one per reactor, spares)`.
+fn one_per_reactor(
+    server: &Server,
+    threads: usize,
+    open: impl Fn() -> TcpStream,
+) -> (Vec<TcpStream>, Vec<TcpStream>) {
+    let mut chosen: Vec<Option<TcpStream>> = (0..threads).map(|_| None).collect();
+    let mut spares = Vec::new();
+    for _ in 0..200 {
+        if chosen.iter().all(Option::is_some) {
+            break;
+        }
+        let (s, i) = open_on_reactor(server, &open);
+        match &chosen[i] {
+            None => chosen[i] = Some(s),
+            Some(_) => spares.push(s),
+        }
+    }
+    let chosen: Option<Vec<TcpStream>> = chosen.into_iter().collect();
+    (chosen.expect("200 connections missed a reactor"), spares)
+}
+
+/// True once `tries` connects in a row to `addr` fail: every listener of
+/// the group is closed.
+fn all_refuse(addr: SocketAddr, tries: usize) -> bool {
+    (0..tries).all(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err())
+}
+
+/// One SIGTERM drains every reactor: each holds pending echo for a client
+/// that reads nothing; after the signal every listener closes, quiet
+/// connections get EOF, and each client gets all its pending echo and a
+/// clean EOF. Then the process exits 0.
+#[test]
+fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
+    let threads = 3;
+    let mut server = Server::start(&["--threads", "3", "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let (busy, mut quiet) =
+        one_per_reactor(&server, threads, || connect_small(addr, 64 << 10, 64 << 10));
+    let clients: Vec<NonReader> = busy
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| NonReader::start(addr, s, 20 + i as u64))
+        .collect();
+    server.signal(SIGTERM);
+    assert!(
+        wait_until(IO_TIMEOUT, || all_refuse(addr, 20)),
+        "some listener still accepting after SIGTERM"
+    );
+    for (i, q) in quiet.iter_mut().enumerate() {
+        q.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(q.read(&mut buf).ok(), Some(0), "quiet connection {i}");
+    }
+    assert!(server.alive(), "exited with echo still pending");
+    for (i, c) in clients.into_iter().enumerate() {
+        c.read_drained_echo(&format!("reactor {i}"));
+    }
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
+}
+
+/// How a connection queued at the signal ended, for the client.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// Its message came back, then EOF (it was served before the signal).
+    Echoed,
+    /// A clean EOF with nothing echoed (accepted during the shutdown).
+    Eof,
+    /// A reset: the connection was destroyed.
+    Reset,
+}
+
+fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
+    match read_to_eof(s) {
+        Ok(got) if got.is_empty() => Ending::Eof,
+        Ok(got) if got == msg => Ending::Echoed,
+        Ok(got) => panic!("got {got:?} for {msg:?}"),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => Ending::Reset,
+        Err(e) => panic!("reading the ending: {e}"),
+    }
+}
+
+/// Regression guard for the SO_REUSEPORT pitfall: closing a listener
+/// resets every connection in its accept queue, connections whose connect
+/// already succeeded and that sent a request. The daemon is stopped
+/// (SIGSTOP) so the kernel queues `clients` completed connections in its
+/// listeners, more than one turn's accept budget in each; then SIGTERM and
+/// SIGCONT. Every client must get its echo or a clean EOF, never a reset.
+fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
+    raise_fd_limit(clients as u64 + 100);
+    let n = threads.to_string();
+    let mut server = Server::start(&["--threads", &n, "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    server.signal(SIGSTOP);
+    assert!(
+        wait_until(IO_TIMEOUT, || process_state(server.pid()) == 'T'),
+        "not stopped"
+    );
+    let msg = |i: usize| format!("queued {i}").into_bytes();
+    let mut conns: Vec<TcpStream> = (0..clients)
+        .map(|i| {
+            let mut c = connect(addr);
+            c.write_all(&msg(i)).unwrap();
+            c
+        })
+        .collect();
+    let mut queues = Vec::new();
+    let all_queued = wait_until(IO_TIMEOUT, || {
+        queues = listen_queues(addr);
+        queues.iter().sum::<u64>() == clients as u64
+    });
+    assert!(
+        all_queued,
+        "accept queues {queues:?}, want {clients} in all"
+    );
+    assert_eq!(queues.len(), threads, "listeners");
+    assert!(
+        queues.iter().all(|&q| q > ACCEPT_BUDGET),
+        "each listener should hold more than one turn's accepts: {queues:?}"
+    );
+    server.signal(SIGTERM);
+    server.signal(SIGCONT);
+    let mut endings = [0usize; 3];
+    for (i, c) in conns.iter_mut().enumerate() {
+        match ending(c, &msg(i)) {
+            Ending::Echoed => endings[0] += 1,
+            Ending::Eof => endings[1] += 1,
+            Ending::Reset => endings[2] += 1,
+        }
+    }
+    assert_eq!(
+        endings[2], 0,
+        "--threads {threads}: {} of {clients} queued clients were reset \
+         (echoed {}, EOF {}; queues were {queues:?})",
+        endings[2], endings[0], endings[1]
+    );
+    drop(conns);
+    assert_exits(&mut server, IO_TIMEOUT, 0, &format!("--threads {threads}"));
+}
+
+#[test]
+fn threads_4_sigterm_accepts_queued_connections_instead_of_resetting_them() {
+    queued_connections_get_eof_not_reset(4, 1200);
+}
+
+#[test]
+fn threads_1_sigterm_accepts_queued_connections_instead_of_resetting_them() {
+    queued_connections_get_eof_not_reset(1, 400);
+}
+
+/// A second signal while some reactor still drains exits at once with
+/// 128 + its number, whichever reactor it is.
+#[test]
+fn threads_second_signal_exits_at_once_with_130() {
+    let mut server = Server::start(&["--threads", "2", "--shutdown-timeout", "30s"]);
+    let addr = server.addr();
+    let mut quiet = connect(addr);
+    ping(&mut quiet, b"quiet");
+    let stuck = NonReader::start(addr, connect_small(addr, 64 << 10, 64 << 10), 30);
+    server.signal(SIGTERM);
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        quiet.read(&mut buf).ok(),
+        Some(0),
+        "first signal not handled"
+    );
+    assert!(server.alive(), "exited with echo still pending");
+    server.signal(SIGINT);
+    let took = assert_exits(&mut server, Duration::from_secs(10), 130, "--threads 2");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    drop(stuck);
+}
+
+/// One SIGHUP, one line: not one per reactor. It is ignored, and the
+/// daemon still drains and exits 0 on SIGTERM.
+#[test]
+fn threads_sighup_is_logged_once_not_once_per_reactor() {
+    let mut server = Server::start(&["--threads", "3"]);
+    let stderr = server.stderr_lines();
+    server.signal(SIGHUP);
+    let line = stderr.recv_timeout(IO_TIMEOUT).expect("a line for SIGHUP");
+    assert!(line.contains("SIGHUP ignored"), "{line:?}");
+    ping(&mut connect(server.addr()), b"still serving");
+    server.signal(SIGTERM);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
+    let rest: Vec<String> = stderr.iter().collect();
+    assert!(rest.is_empty(), "more stderr lines: {rest:?}");
+}
+
+// ---- pinning ----
+
+/// `--pin`: reactor i runs on the (i mod k)-th of the k CPUs the process
+/// may use, and only there; more reactors than CPUs share them and a line
+/// on stderr says so.
+#[test]
+fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
+    let me = std::process::id() as i32;
+    let allowed = cpu_list(&task_status(me, me, "Cpus_allowed_list:"));
+    let k = allowed.len();
+    let threads = k + 1;
+    let mut server = Server::start(&["--threads", &threads.to_string(), "--pin"]);
+    let stderr = server.stderr_lines();
+    let pid = server.pid();
+    let tids = reactor_tids(pid);
+    assert_eq!(tids.len(), threads);
+    for (i, &tid) in tids.iter().enumerate() {
+        let on = cpu_list(&task_status(pid, tid, "Cpus_allowed_list:"));
+        assert_eq!(on, vec![allowed[i % k]], "reactor {i}");
+    }
+    let line = stderr.recv_timeout(IO_TIMEOUT).expect("a line on sharing");
+    assert!(line.contains("--pin") && line.contains("share"), "{line:?}");
+    ping(&mut connect(server.addr()), b"pinned");
+    server.signal(SIGTERM);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--pin");
+}
+
+/// `--threads 1 --pin` pins the one reactor, the main thread.
+#[test]
+fn pin_alone_pins_the_single_reactor() {
+    let me = std::process::id() as i32;
+    let first = cpu_list(&task_status(me, me, "Cpus_allowed_list:"))[0];
+    let mut server = Server::start(&["--pin"]);
+    let pid = server.pid();
+    assert_eq!(
+        cpu_list(&task_status(pid, pid, "Cpus_allowed_list:")),
+        vec![first]
+    );
+    ping(&mut connect(server.addr()), b"pinned");
+    server.signal(SIGTERM);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--pin");
+}
+
+// ---- the command line ----
+
+#[test]
+fn threads_zero_and_absurd_counts_are_refused_naming_the_flag() {
+    for (value, reason) in [
+        ("0", "must be at least 1"),
+        ("1025", "must be at most 1024"),
+        ("99999999999999999999999", "must be at most 1024"),
+        ("-2", "must not be negative"),
+        ("many", "not a whole number"),
+    ] {
+        assert_usage_error(
+            &["--threads", value, "--listen", "127.0.0.1:0"],
+            &format!("--threads {value}: {reason}"),
+        );
+    }
+}
+
+#[test]
+fn threads_and_pin_are_refused_with_the_other_models() {
+    for model in ["threads", "iterative"] {
+        assert_usage_error(
+            &[
+                "--model",
+                model,
+                "--threads",
+                "2",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            &format!(
+                "--threads 2: only the reactor model runs several reactors, not --model {model}"
+            ),
+        );
+        assert_usage_error(
+            &["--model", model, "--pin", "--listen", "127.0.0.1:0"],
+            &format!("--pin: only the reactor model pins its threads, not --model {model}"),
+        );
+    }
+}
