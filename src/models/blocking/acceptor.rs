@@ -13,7 +13,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::listen::Bound;
-use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
+use crate::net::{accept_transient, interrupted, would_block};
 use crate::time::deadline;
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
@@ -100,16 +100,7 @@ impl Acceptor {
                             // queued and no new edge will say so. Retry
                             // after a pause instead of spinning.
                             if self.backoff == MIN_BACKOFF {
-                                if fd_exhausted(&e) {
-                                    crate::log::line(format_args!(
-                                        "out of file descriptors (limit {}) on tcp://{addr}; retrying",
-                                        fd_limit()
-                                    ));
-                                } else {
-                                    crate::log::line(format_args!(
-                                        "accept on tcp://{addr} failed: {e}; retrying"
-                                    ));
-                                }
+                                crate::net::log_accept_failure(*addr, &e);
                             }
                             self.retry_at = Some(deadline(Instant::now(), self.backoff));
                             self.backoff = self.backoff.saturating_mul(2).min(MAX_BACKOFF);

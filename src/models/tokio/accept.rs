@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{conn, drained, Ctx};
-use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted};
+use crate::net::{accept_transient, interrupted};
 
 /// First pause after `accept` fails for want of descriptors; it doubles
 /// on each failure in a row, up to [`MAX_BACKOFF`], as in the other models.
@@ -45,16 +45,7 @@ pub async fn run(listener: TcpListener, addr: SocketAddr, ctx: Ctx) {
                 // EMFILE and friends: the connection stays queued and the
                 // listener stays "ready", so an immediate retry would spin.
                 if backoff == MIN_BACKOFF {
-                    if fd_exhausted(&e) {
-                        crate::log::line(format_args!(
-                            "out of file descriptors (limit {}) on tcp://{addr}; retrying",
-                            fd_limit()
-                        ));
-                    } else {
-                        crate::log::line(format_args!(
-                            "accept on tcp://{addr} failed: {e}; retrying"
-                        ));
-                    }
+                    crate::net::log_accept_failure(addr, &e);
                 }
                 tokio::select! {
                     biased;
