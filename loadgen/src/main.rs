@@ -25,6 +25,7 @@ mod run;
 mod serve;
 mod stats;
 mod sweep;
+mod talk;
 mod verify;
 
 use std::io::{self, Write};
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare(args),
         Command::Check(args) => commands::check(args),
         Command::Merge(args) => commands::merge(args),
+        Command::Talk(args) => commands::talk(args),
         Command::Serve(_) => unreachable!("handled above"),
     };
     match outcome {
@@ -114,7 +116,7 @@ mod commands {
     use anyhow::Context;
 
     use super::{print, EXIT_FAULT};
-    use crate::cli::{CheckArgs, CompareArgs, MergeArgs, RunArgs};
+    use crate::cli::{CheckArgs, CompareArgs, MergeArgs, RunArgs, TalkArgs};
     use crate::env::Env;
     use crate::interrupt::Interrupt;
     use crate::report::summary::RunSummary;
@@ -221,5 +223,9 @@ mod commands {
 
     pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         crate::merge::merge(args.validate()?)
+    }
+
+    pub fn talk(args: TalkArgs) -> anyhow::Result<ExitCode> {
+        crate::talk::talk(&args.validate()?)
     }
 }
