@@ -64,7 +64,10 @@ fn run_model(config: &Config, listeners: Vec<echod::listen::Bound>) -> Result<St
 fn serve(model: Model) -> SocketAddr {
     let config = Config {
         model,
-        listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        listen: vec![echod::ListenAddr::Tcp(SocketAddr::from((
+            [127, 0, 0, 1],
+            0,
+        )))],
         // Ctrl-C should end the bench promptly, not after a 5 s drain.
         shutdown_timeout: Duration::from_millis(100),
         ..Config::default()

@@ -3,6 +3,7 @@
 //! The CLI (`cli.rs`) parses raw strings once and builds a [`Config`]; nothing
 //! downstream ever sees an unvalidated value.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,13 +33,70 @@ impl Model {
     }
 }
 
+/// One `--listen` value: what kind of socket, on which address.
+///
+/// The kind is the scheme of the announced address (`tcp://`, `udp://`);
+/// a new kind (`unix:` one day) is one more variant here, one more arm in
+/// the parser (`cli/values.rs`), in [`crate::listen`]'s `bind`, and in each
+/// model that serves it: models refuse at startup the kinds they do not
+/// serve (see [`ListenAddr::served_by`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ListenAddr {
+    /// A TCP listener: `IP:PORT` or `tcp:IP:PORT`.
+    Tcp(SocketAddr),
+    /// A UDP socket, RFC 862's datagram half: `udp:IP:PORT`.
+    Udp(SocketAddr),
+}
+
+impl ListenAddr {
+    /// The IP address and port.
+    pub fn addr(self) -> SocketAddr {
+        match self {
+            ListenAddr::Tcp(a) | ListenAddr::Udp(a) => a,
+        }
+    }
+
+    /// The scheme it is announced with: `tcp` or `udp`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ListenAddr::Tcp(_) => "tcp",
+            ListenAddr::Udp(_) => "udp",
+        }
+    }
+
+    /// The same kind of listener on another address (the resolved one).
+    pub fn with_addr(self, addr: SocketAddr) -> ListenAddr {
+        match self {
+            ListenAddr::Tcp(_) => ListenAddr::Tcp(addr),
+            ListenAddr::Udp(_) => ListenAddr::Udp(addr),
+        }
+    }
+
+    /// Whether `model` serves this kind of listener. Every model serves
+    /// TCP; UDP is served by all but the iterative one, whose single
+    /// blocking client would starve it.
+    pub fn served_by(self, model: Model) -> bool {
+        match self {
+            ListenAddr::Tcp(_) => true,
+            ListenAddr::Udp(_) => model != Model::Iterative,
+        }
+    }
+}
+
+/// `tcp://127.0.0.1:7007`, `udp://[::1]:7`: as announced and logged.
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme(), self.addr())
+    }
+}
+
 /// Everything a model needs to run; built once at startup.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Concurrency model.
     pub model: Model,
-    /// Addresses to listen on (at least one).
-    pub listen: Vec<SocketAddr>,
+    /// Addresses to listen on (at least one), each with its kind.
+    pub listen: Vec<ListenAddr>,
     /// `listen(2)` backlog.
     pub backlog: i32,
     /// Set TCP_NODELAY on accepted connections.
@@ -87,7 +145,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             model: Model::Reactor,
-            listen: vec![SocketAddr::from(([127, 0, 0, 1], 7007))],
+            listen: vec![ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 7007)))],
             backlog: 1024,
             nodelay: true,
             max_conns: None,

@@ -1,6 +1,7 @@
 //! echod: an RFC 862 echo daemon and a laboratory for concurrency models.
 //!
-//! Every byte a client sends comes back, in order, on the same connection.
+//! Every byte a client sends comes back, in order, on the same connection;
+//! with `--listen udp:ADDR`, every datagram goes back to its sender.
 //! Four models serve the same protocol so they can be measured against
 //! each other:
 //!
@@ -33,7 +34,7 @@ pub mod time;
 
 use std::fmt;
 
-pub use config::{Config, Model};
+pub use config::{Config, ListenAddr, Model};
 
 /// Why the daemon stopped, when it stopped on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +67,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Binds every listener in `config`, sets up the configured model, announces
-/// the listeners on stdout (one line each: `listening on tcp://ADDR`, with
-/// the real port; printed once signals are handled) and serves until a
-/// signal stops it.
+/// Binds every listener in `config`, sets up the configured model,
+/// announces the listeners on stdout (one line each: `listening on
+/// tcp://ADDR` or `udp://ADDR`, with the real port; printed once signals
+/// are handled) and serves until a signal stops it.
 ///
 /// Either every listener is bound and announced, or none is and
 /// [`Error::Startup`] names the address that failed (or `--model tokio`,
@@ -86,6 +87,8 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     // `--threads`/`--pin` with another model, or out of range: refused
     // before anything is bound, like a bad argument.
     reactor::multi::check(&config).map_err(Error::Startup)?;
+    // A `--listen` kind the model does not serve (udp: with iterative).
+    listen::check(&config).map_err(Error::Startup)?;
     net::raise_fd_limit();
     let listeners = listen::bind_all(&config)?;
     match config.model {

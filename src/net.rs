@@ -3,6 +3,7 @@
 //! Kept tiny and named so the hot loops read as prose: `if would_block(&e)`.
 
 use std::io;
+use std::net::SocketAddr;
 
 /// The operation would block: readiness was a hint, or is used up.
 pub fn would_block(err: &io::Error) -> bool {
@@ -12,6 +13,20 @@ pub fn would_block(err: &io::Error) -> bool {
 /// A signal interrupted the call; retry it.
 pub fn interrupted(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::Interrupted
+}
+
+/// Source ports of the classic UDP services that answer whatever reaches
+/// them: echo (7), discard (9), daytime (13), chargen (19), time (37).
+/// Discard answers nothing, but a datagram "from" it is as surely spoofed.
+pub const LOOP_PORTS: [u16; 5] = [7, 9, 13, 19, 37];
+
+/// A datagram from `peer` to our UDP socket on `local_port` must not be
+/// answered: it comes from a service that answers back ([`LOOP_PORTS`]),
+/// or from a socket on our own port (another echo server like us, on
+/// another host, or a spoofed copy of our own address). Answering would
+/// start a loop that a single spoofed datagram keeps going forever.
+pub fn loops_back(peer: SocketAddr, local_port: u16) -> bool {
+    LOOP_PORTS.contains(&peer.port()) || peer.port() == local_port
 }
 
 /// Out of file descriptors, for the process (EMFILE) or the system (ENFILE).

@@ -6,7 +6,6 @@
 //! clap's own, into that one line, whatever the user typed.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,8 +14,8 @@ use clap::Parser;
 pub mod message;
 pub mod values;
 
-use crate::config::{Config, Model};
-use values::{parse_backlog, parse_count, parse_duration, parse_size, parse_threads};
+use crate::config::{Config, ListenAddr, Model};
+use values::{parse_backlog, parse_count, parse_duration, parse_listen, parse_size, parse_threads};
 
 /// Exit status for bad arguments and startup failures (busy port, ...).
 pub const EXIT_USAGE: u8 = 2;
@@ -30,10 +29,11 @@ struct Args {
     #[arg(long, value_enum, default_value = "reactor")]
     model: Model,
 
-    /// Address to listen on (IP:PORT; port 0 picks a free one). Repeat for
+    /// Address to listen on: IP:PORT (or tcp:IP:PORT) for TCP, udp:IP:PORT
+    /// for UDP; IPv6 as [::1]:PORT; port 0 picks a free one. Repeat for
     /// several listeners.
-    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7007")]
-    listen: Vec<SocketAddr>,
+    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7007", value_parser = parse_listen)]
+    listen: Vec<ListenAddr>,
 
     /// listen(2) backlog: connections the kernel queues before accept.
     // allow_hyphen_values here and below: so `-1` reaches the parser, which

@@ -9,9 +9,12 @@
 //! take `-5` for an unknown flag and never say which flag it was for), so
 //! each parser refuses negative numbers itself.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{MAX_MAX_BUFFER, MAX_THREADS, MAX_TIMEOUT, MAX_TIMEOUT_TEXT, MIN_MAX_BUFFER};
+use crate::config::{
+    ListenAddr, MAX_MAX_BUFFER, MAX_THREADS, MAX_TIMEOUT, MAX_TIMEOUT_TEXT, MIN_MAX_BUFFER,
+};
 
 const NEGATIVE: &str = "must not be negative";
 
@@ -60,6 +63,35 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
             .filter(|&n| n <= MAX_THREADS)
             .ok_or_else(too_large),
     }
+}
+
+/// `--listen`: `IP:PORT` or `tcp:IP:PORT` for TCP, `udp:IP:PORT` for UDP;
+/// IPv6 in brackets (`udp:[::1]:7`). A word before the first colon is the
+/// kind; an IPv6 address never starts that way, since it is bracketed.
+pub fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+    let t = s.trim();
+    let (kind, rest): (fn(SocketAddr) -> ListenAddr, &str) = match t.split_once(':') {
+        Some((word, rest)) if is_kind(word) => match word.to_ascii_lowercase().as_str() {
+            "tcp" => (ListenAddr::Tcp, rest),
+            "udp" => (ListenAddr::Udp, rest),
+            _ => {
+                return Err(
+                    "unknown kind of listener (use IP:PORT, tcp:IP:PORT or udp:IP:PORT)".into(),
+                )
+            }
+        },
+        _ => (ListenAddr::Tcp, t),
+    };
+    rest.parse::<SocketAddr>()
+        .map(kind)
+        .map_err(|_| "not an address (try 127.0.0.1:7007, udp:0.0.0.0:7 or udp:[::1]:7)".into())
+}
+
+/// `udp`, `unix`: a word naming a kind, as opposed to the start of an
+/// IPv4 address (digits and dots) or a bracketed IPv6 one.
+fn is_kind(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_alphabetic())
+        && word.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A byte count such as `65536`, `64K`, `64KiB` or `1M` (powers of 1024),
@@ -200,6 +232,42 @@ mod tests {
     }
 
     #[test]
+    fn listen_addresses_carry_their_kind() {
+        let v4: SocketAddr = "127.0.0.1:7".parse().unwrap();
+        let v6: SocketAddr = "[::1]:0".parse().unwrap();
+        assert_eq!(parse_listen("127.0.0.1:7"), Ok(ListenAddr::Tcp(v4)));
+        assert_eq!(parse_listen("tcp:127.0.0.1:7"), Ok(ListenAddr::Tcp(v4)));
+        assert_eq!(parse_listen("udp:127.0.0.1:7"), Ok(ListenAddr::Udp(v4)));
+        assert_eq!(parse_listen("UDP:127.0.0.1:7"), Ok(ListenAddr::Udp(v4)));
+        assert_eq!(parse_listen("[::1]:0"), Ok(ListenAddr::Tcp(v6)));
+        assert_eq!(parse_listen("udp:[::1]:0"), Ok(ListenAddr::Udp(v6)));
+        assert_eq!(
+            ListenAddr::Udp(v6).to_string(),
+            "udp://[::1]:0",
+            "announced with its scheme"
+        );
+        for bad in [
+            "udp:nonsense",
+            "udp:",
+            "udp:127.0.0.1",
+            "127.0.0.1",
+            "",
+            "::1:7",
+        ] {
+            assert!(
+                parse_listen(bad).unwrap_err().contains("not an address"),
+                "{bad}"
+            );
+        }
+        for unknown in ["unix:/tmp/echo", "sctp:127.0.0.1:7", "udp6:[::1]:7"] {
+            assert!(
+                parse_listen(unknown).unwrap_err().contains("unknown kind"),
+                "{unknown}"
+            );
+        }
+    }
+
+    #[test]
     fn reasons_never_repeat_the_value() {
         let long = "x".repeat(1000);
         for reason in [
@@ -208,6 +276,8 @@ mod tests {
             parse_count(&long).unwrap_err(),
             parse_backlog(&long).unwrap_err(),
             parse_threads(&long).unwrap_err(),
+            parse_listen(&long).unwrap_err(),
+            parse_listen(&format!("{long}:1")).unwrap_err(),
         ] {
             assert!(reason.len() < 80, "{reason}");
         }

@@ -17,7 +17,9 @@
 //! # How connections are spread
 //!
 //! For each new connection the kernel picks one listener of the group by
-//! a hash of the connection's addresses and ports. The connection stays
+//! a hash of the connection's addresses and ports; for each datagram to a
+//! `--listen udp:` address, one UDP socket by the same hash, so one
+//! client's datagrams all go to the same reactor. The connection stays
 //! with the reactor that accepted it for its whole life: nothing is handed
 //! between threads and nothing is locked. The spread is only as even as
 //! the hash and the clients: a reactor that drew the heavy clients stays
@@ -75,13 +77,12 @@
 //! reactor pins itself before building its state, so that its memory is
 //! first touched from, and allocated near, its own CPU.
 
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::thread;
 
 use super::Reactor;
-use crate::config::{Config, Model, MAX_THREADS};
+use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::listen::{self, Bound};
 use crate::{affinity, Error, Stopped};
 
@@ -130,7 +131,7 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
         }
         return super::run(config, first);
     }
-    let addrs: Vec<SocketAddr> = first.iter().map(|b| b.addr).collect();
+    let addrs: Vec<ListenAddr> = first.iter().map(Bound::listen_addr).collect();
     let mut sets = vec![first];
     for _ in 1..n {
         sets.push(listen::join_all(&addrs, config.backlog)?);

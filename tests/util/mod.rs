@@ -25,7 +25,9 @@ pub struct Server {
 
 impl Server {
     /// Starts echod with `args`, adding `--listen 127.0.0.1:0` unless the
-    /// args name a listener, and waits for its `listening on` lines.
+    /// args name a listener, and waits for its `listening on` lines
+    /// (`tcp://` or `udp://`: [`addrs`](Self::addrs) keeps only the address,
+    /// in `--listen` order).
     pub fn start(args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
         cmd.args(args);
@@ -53,6 +55,7 @@ impl Server {
                     Some(Ok(line)) => {
                         let addr = line
                             .strip_prefix("listening on tcp://")
+                            .or_else(|| line.strip_prefix("listening on udp://"))
                             .unwrap_or_else(|| panic!("unexpected stdout line: {line:?}"));
                         addrs.push(addr.parse::<SocketAddr>().expect("address"));
                     }

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::listen::Bound;
 use crate::net::{accept_transient, interrupted, would_block};
 use crate::time::deadline;
 
@@ -36,15 +35,15 @@ pub struct Acceptor {
 
 impl Acceptor {
     /// Registers the listeners with a private `mio::Poll`.
-    pub fn new(listeners: Vec<Bound>) -> io::Result<Acceptor> {
+    pub fn new(listeners: Vec<(std::net::TcpListener, SocketAddr)>) -> io::Result<Acceptor> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE_TOKEN)?);
         let mut socks = Vec::with_capacity(listeners.len());
-        for (i, b) in listeners.into_iter().enumerate() {
-            let mut sock = TcpListener::from_std(b.socket);
+        for (i, (sock, addr)) in listeners.into_iter().enumerate() {
+            let mut sock = TcpListener::from_std(sock);
             poll.registry()
                 .register(&mut sock, Token(i), Interest::READABLE)?;
-            socks.push((sock, b.addr));
+            socks.push((sock, addr));
         }
         let ready = vec![true; socks.len()];
         Ok(Acceptor {

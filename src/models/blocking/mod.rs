@@ -1,9 +1,11 @@
 //! Plumbing shared by the blocking models: an acceptor that can be woken
 //! for shutdown ([`acceptor`]), the registry of live clients and the echo
-//! loop ([`clients`]), and the signal thread ([`signals`]).
+//! loop ([`clients`]), the signal thread ([`signals`]), and a thread per
+//! `--listen udp:` socket ([`datagrams`]).
 
 pub mod acceptor;
 pub mod clients;
+pub mod datagrams;
 pub mod signals;
 
 use std::net::TcpStream;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 pub use acceptor::Acceptor;
 pub use clients::{echo, Clients, Membership};
 
-use crate::listen::Bound;
+use crate::listen::{self, Bound};
 use crate::{Config, Error, Stopped};
 
 /// What a blocking model runs on: the acceptor, the registry of live
@@ -28,11 +30,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Registers the listeners, installs the signal handling, then
-    /// announces the listeners (so "listening" means signals are handled).
+    /// Registers the listeners, installs the signal handling, starts a
+    /// thread per UDP socket, then announces the listeners (so "listening"
+    /// means signals are handled).
     pub fn start(config: &Config, listeners: Vec<Bound>) -> Result<Server, Error> {
-        let addrs: Vec<_> = listeners.iter().map(|b| b.addr).collect();
-        let acceptor = Acceptor::new(listeners)
+        let addrs: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
+        let listen::ByKind { tcp, udp } = listen::split(listeners);
+        let acceptor = Acceptor::new(tcp)
             .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
         let clients = Arc::new(Clients::default());
         let stop = signals::watch(
@@ -41,7 +45,10 @@ impl Server {
             acceptor.waker(),
             clients.clone(),
         )?;
-        crate::listen::announce(&addrs);
+        for (sock, addr) in udp {
+            datagrams::spawn(sock, addr, stop.clone())?;
+        }
+        listen::announce(&addrs);
         Ok(Server {
             acceptor,
             clients,
@@ -89,11 +96,12 @@ mod tests {
     // instant"). A Config built in code can still carry Duration::MAX.
     #[test]
     fn finish_with_duration_max_grace_does_not_overflow() {
-        let bound = crate::listen::bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let addr = crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
+        let tcp = listen::split(vec![listen::bind(addr, 16).unwrap()]).tcp;
         // Built by hand: `Server::start` would install process-wide signal
         // handlers in the test process.
         let server = Server {
-            acceptor: Acceptor::new(vec![bound]).unwrap(),
+            acceptor: Acceptor::new(tcp).unwrap(),
             clients: Arc::new(Clients::default()),
             stop: Arc::new(AtomicBool::new(true)),
             grace: Duration::MAX,

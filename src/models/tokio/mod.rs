@@ -9,7 +9,8 @@
 //!
 //! 1. [`run`] builds the runtime, turns the pre-bound std listeners into
 //!    tokio ones (`from_std`), installs the signal streams, spawns one
-//!    accept task per listener, and only then announces the listeners.
+//!    accept task per listener and one echo task per `--listen udp:`
+//!    socket ([`datagrams`]), and only then announces the listeners.
 //! 2. An accept task ([`accept`]) awaits `accept` or the drain flag. A
 //!    connection over `--max-conns` finds no permit and is dropped, so
 //!    closed, at once; the others get TCP_NODELAY and a task of their own.
@@ -56,15 +57,15 @@
 
 pub mod accept;
 pub mod conn;
+pub mod datagrams;
 pub mod signals;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 
-use crate::listen::Bound;
+use crate::listen::{self, Bound};
 use crate::{Config, Error, Stopped};
 use signals::Signals;
 
@@ -100,11 +101,19 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
 async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     let signals = Signals::install()
         .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
-    let mut socks = Vec::with_capacity(listeners.len());
-    for b in listeners {
-        let sock = accept::into_tokio(b.socket)
-            .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", b.addr)))?;
-        socks.push((sock, b.addr));
+    let announced: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
+    let listen::ByKind { tcp, udp } = listen::split(listeners);
+    let mut socks = Vec::with_capacity(tcp.len());
+    for (sock, addr) in tcp {
+        let sock = accept::into_tokio(sock)
+            .map_err(|e| Error::Startup(format!("cannot listen on tcp://{addr}: {e}")))?;
+        socks.push((sock, addr));
+    }
+    let mut dgrams = Vec::with_capacity(udp.len());
+    for (sock, addr) in udp {
+        let sock = datagrams::into_tokio(sock)
+            .map_err(|e| Error::Startup(format!("cannot listen on udp://{addr}: {e}")))?;
+        dgrams.push((sock, addr));
     }
     let (drain, watching) = watch::channel(false);
     let ctx = Ctx {
@@ -114,12 +123,14 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         limit: config.max_conns.map(|n| Arc::new(Semaphore::new(n))),
         drain: watching,
     };
-    let addrs: Vec<SocketAddr> = socks.iter().map(|(_, a)| *a).collect();
     for (sock, addr) in socks {
         tokio::spawn(accept::run(sock, addr, ctx.clone()));
     }
+    for (sock, addr) in dgrams {
+        tokio::spawn(datagrams::run(sock, addr, ctx.drain.clone()));
+    }
     drop(ctx); // the supervisor holds no receiver: only tasks count
-    crate::listen::announce(&addrs);
+    listen::announce(&announced);
     Ok(supervise(signals, drain, config.shutdown_timeout).await)
 }
 
