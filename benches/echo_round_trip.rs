@@ -73,7 +73,7 @@ fn serve(model: Model) -> SocketAddr {
         ..Config::default()
     };
     let listeners = echod::listen::bind_all(&config).expect("bind 127.0.0.1:0");
-    let addr = listeners[0].addr;
+    let addr = listeners[0].addr.ip_addr().expect("a TCP listener");
     thread::Builder::new()
         .name(model.name().into())
         .spawn(move || {

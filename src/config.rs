@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Which concurrency model serves the connections.
@@ -35,58 +36,62 @@ impl Model {
 
 /// One `--listen` value: what kind of socket, on which address.
 ///
-/// The kind is the scheme of the announced address (`tcp://`, `udp://`);
-/// a new kind (`unix:` one day) is one more variant here, one more arm in
-/// the parser (`cli/values.rs`), in [`crate::listen`]'s `bind`, and in each
+/// The kind is the scheme of the announced address (`tcp://`, `udp://`,
+/// `unix://`); a new kind is one more variant here, one more arm in the
+/// parser (`cli/values.rs`), in [`crate::listen`]'s `bind`, and in each
 /// model that serves it: models refuse at startup the kinds they do not
 /// serve (see [`ListenAddr::served_by`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ListenAddr {
     /// A TCP listener: `IP:PORT` or `tcp:IP:PORT`.
     Tcp(SocketAddr),
     /// A UDP socket, RFC 862's datagram half: `udp:IP:PORT`.
     Udp(SocketAddr),
+    /// A Unix stream socket at an absolute path: `unix:/PATH` (see
+    /// [`crate::listen`], "Unix socket files").
+    Unix(PathBuf),
 }
 
 impl ListenAddr {
-    /// The IP address and port.
-    pub fn addr(self) -> SocketAddr {
+    /// The IP address and port; `None` for a Unix socket.
+    pub fn ip_addr(&self) -> Option<SocketAddr> {
         match self {
-            ListenAddr::Tcp(a) | ListenAddr::Udp(a) => a,
+            ListenAddr::Tcp(a) | ListenAddr::Udp(a) => Some(*a),
+            ListenAddr::Unix(_) => None,
         }
     }
 
-    /// The scheme it is announced with: `tcp` or `udp`.
-    pub fn scheme(self) -> &'static str {
+    /// The scheme it is announced with: `tcp`, `udp` or `unix`.
+    pub fn scheme(&self) -> &'static str {
         match self {
             ListenAddr::Tcp(_) => "tcp",
             ListenAddr::Udp(_) => "udp",
-        }
-    }
-
-    /// The same kind of listener on another address (the resolved one).
-    pub fn with_addr(self, addr: SocketAddr) -> ListenAddr {
-        match self {
-            ListenAddr::Tcp(_) => ListenAddr::Tcp(addr),
-            ListenAddr::Udp(_) => ListenAddr::Udp(addr),
+            ListenAddr::Unix(_) => "unix",
         }
     }
 
     /// Whether `model` serves this kind of listener. Every model serves
     /// TCP; UDP is served by all but the iterative one, whose single
-    /// blocking client would starve it.
-    pub fn served_by(self, model: Model) -> bool {
+    /// blocking client would starve it; Unix stream sockets by the
+    /// reactor only (the others' client loops are written for TCP).
+    pub fn served_by(&self, model: Model) -> bool {
         match self {
             ListenAddr::Tcp(_) => true,
             ListenAddr::Udp(_) => model != Model::Iterative,
+            ListenAddr::Unix(_) => model == Model::Reactor,
         }
     }
 }
 
-/// `tcp://127.0.0.1:7007`, `udp://[::1]:7`: as announced and logged.
+/// `tcp://127.0.0.1:7007`, `udp://[::1]:7`, `unix:///run/echod.sock` (an
+/// absolute path after `unix://`, as in a `file://` URL): as announced and
+/// logged.
 impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.scheme(), self.addr())
+        match self {
+            ListenAddr::Tcp(a) | ListenAddr::Udp(a) => write!(f, "{}://{a}", self.scheme()),
+            ListenAddr::Unix(p) => write!(f, "unix://{}", p.display()),
+        }
     }
 }
 
@@ -121,6 +126,12 @@ pub struct Config {
     /// Pin reactor *i* to the *i*-th allowed CPU (modulo their number);
     /// reactor model only.
     pub pin: bool,
+    /// `--unix-mode`: permission bits set on the socket files of `--listen
+    /// unix:` listeners; `None` leaves what the umask gave.
+    pub unix_mode: Option<u32>,
+    /// `--metrics`: serve Prometheus metrics over HTTP here (`GET
+    /// /metrics`); reactor model only. See [`crate::reactor::metrics`].
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Smallest `--max-buffer` accepted: below this the per-event syscall cost
@@ -154,6 +165,8 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(5),
             threads: 1,
             pin: false,
+            unix_mode: None,
+            metrics: None,
         }
     }
 }

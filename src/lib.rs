@@ -1,7 +1,10 @@
 //! echod: an RFC 862 echo daemon and a laboratory for concurrency models.
 //!
-//! Every byte a client sends comes back, in order, on the same connection;
-//! with `--listen udp:ADDR`, every datagram goes back to its sender.
+//! Every byte a client sends comes back, in order, on the same connection
+//! (TCP, or a Unix stream socket with `--listen unix:PATH`); with
+//! `--listen udp:ADDR`, every datagram goes back to its sender. Under
+//! socket activation the listeners come from the service manager (see
+//! [`listen::activation`]).
 //! Four models serve the same protocol so they can be measured against
 //! each other:
 //!
@@ -67,10 +70,11 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Binds every listener in `config`, sets up the configured model,
-/// announces the listeners on stdout (one line each: `listening on
-/// tcp://ADDR` or `udp://ADDR`, with the real port; printed once signals
-/// are handled) and serves until a signal stops it.
+/// Binds every listener in `config` (or takes the sockets passed by
+/// socket activation instead), sets up the configured model, announces
+/// the listeners on stdout (one line each: `listening on tcp://ADDR`,
+/// `udp://ADDR` or `unix:///PATH`, with the real port; printed once
+/// signals are handled) and serves until a signal stops it.
 ///
 /// Either every listener is bound and announced, or none is and
 /// [`Error::Startup`] names the address that failed (or `--model tokio`,
@@ -87,10 +91,21 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     // `--threads`/`--pin` with another model, or out of range: refused
     // before anything is bound, like a bad argument.
     reactor::multi::check(&config).map_err(Error::Startup)?;
-    // A `--listen` kind the model does not serve (udp: with iterative).
-    listen::check(&config).map_err(Error::Startup)?;
+    // `--metrics` with a model that does not serve it, likewise.
+    reactor::metrics::check(&config).map_err(Error::Startup)?;
+    // Sockets passed by a service manager replace `--listen`.
+    let inherited = listen::activation::take().map_err(Error::Startup)?;
+    let addrs: Vec<ListenAddr> = match &inherited {
+        Some(bound) => bound.iter().map(listen::Bound::listen_addr).collect(),
+        None => config.listen.clone(),
+    };
+    // A kind the model does not serve (udp: with iterative), and so on.
+    listen::check(&config, &addrs, inherited.is_some()).map_err(Error::Startup)?;
     net::raise_fd_limit();
-    let listeners = listen::bind_all(&config)?;
+    let listeners = match inherited {
+        Some(bound) => bound,
+        None => listen::bind_all(&config)?,
+    };
     match config.model {
         Model::Reactor if config.threads > 1 || config.pin => {
             reactor::multi::run(&config, listeners)

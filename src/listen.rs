@@ -1,8 +1,11 @@
 //! Opening listeners: socket2 for the options std does not expose.
 //!
-//! A listener is a TCP listening socket or a bound UDP socket, as the
-//! `--listen` value's kind says ([`ListenAddr`]); [`Bound`] carries it as a
-//! [`Socket`] of that kind, and each model takes the kinds it serves.
+//! A listener is a TCP listening socket, a bound UDP socket or a
+//! listening Unix stream socket, as the `--listen` value's kind says
+//! ([`ListenAddr`]); [`Bound`] carries it as a [`Socket`] of that kind,
+//! and each model takes the kinds it serves. Under socket activation the
+//! sockets come from the service manager instead ([`activation`]), and
+//! `--listen` is ignored.
 //!
 //! # Shared listeners (`--threads N`)
 //!
@@ -27,14 +30,26 @@
 //! TIME_WAIT. UDP sockets do not: UDP has no TIME_WAIT, and on Linux two
 //! UDP sockets that both set SO_REUSEADDR may bind the same port, so a
 //! second daemon would silently take the first one's datagrams.
+//!
+//! # Unix socket files
+//!
+//! See [`unix`]: a stale socket file is replaced, a live one or anything
+//! that is not a socket is refused, and the file we created is removed
+//! when its listener closes.
+
+pub mod activation;
+pub mod unix;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 
-use crate::config::ListenAddr;
+use crate::config::{ListenAddr, Model};
 use crate::{Config, Error};
+pub use unix::SocketFile;
 
 /// A bound socket of one of the kinds `--listen` names.
 #[derive(Debug)]
@@ -43,25 +58,29 @@ pub enum Socket {
     Tcp(TcpListener),
     /// A bound UDP socket.
     Udp(UdpSocket),
+    /// A listening Unix stream socket.
+    Unix(UnixListener),
 }
 
-/// A bound, non-blocking socket (listening, for TCP) and the address it
-/// really got (port 0 resolved).
+/// A bound, non-blocking socket (listening, for TCP and Unix) and the
+/// address it really got (port 0 resolved).
 #[derive(Debug)]
 pub struct Bound {
     /// The socket, already non-blocking.
     pub socket: Socket,
-    /// The local address, with the port the kernel chose.
-    pub addr: SocketAddr,
+    /// The local address with its kind: the port the kernel chose, or the
+    /// socket's path.
+    pub addr: ListenAddr,
+    /// The socket file to remove once the socket is closed: set for the
+    /// `unix:` paths we bound, never for inherited sockets (see [`unix`]).
+    /// Whoever takes the socket keeps this beside it.
+    pub file: Option<SocketFile>,
 }
 
 impl Bound {
     /// The resolved address with its kind, as announced.
     pub fn listen_addr(&self) -> ListenAddr {
-        match self.socket {
-            Socket::Tcp(_) => ListenAddr::Tcp(self.addr),
-            Socket::Udp(_) => ListenAddr::Udp(self.addr),
-        }
+        self.addr.clone()
     }
 }
 
@@ -73,15 +92,20 @@ pub struct ByKind {
     pub tcp: Vec<(TcpListener, SocketAddr)>,
     /// The UDP sockets.
     pub udp: Vec<(UdpSocket, SocketAddr)>,
+    /// The Unix stream listeners, each with its path and the file to
+    /// remove once it is closed.
+    pub unix: Vec<(UnixListener, PathBuf, Option<SocketFile>)>,
 }
 
 /// Sorts `bound` by kind, keeping `--listen` order within each kind.
 pub fn split(bound: Vec<Bound>) -> ByKind {
     let mut by = ByKind::default();
     for b in bound {
-        match b.socket {
-            Socket::Tcp(s) => by.tcp.push((s, b.addr)),
-            Socket::Udp(s) => by.udp.push((s, b.addr)),
+        match (b.socket, b.addr) {
+            (Socket::Tcp(s), ListenAddr::Tcp(a)) => by.tcp.push((s, a)),
+            (Socket::Udp(s), ListenAddr::Udp(a)) => by.udp.push((s, a)),
+            (Socket::Unix(s), ListenAddr::Unix(p)) => by.unix.push((s, p, b.file)),
+            (s, a) => unreachable!("{s:?} is not a {} socket", a.scheme()),
         }
     }
     by
@@ -89,19 +113,35 @@ pub fn split(bound: Vec<Bound>) -> ByKind {
 
 /// Opens one listener: for TCP, SO_REUSEADDR (so a restart does not wait
 /// out TIME_WAIT) and the given backlog; IPV6_V6ONLY on IPv6 (so `[::]`
-/// and `0.0.0.0` on one port can both be listed); non-blocking.
-pub fn bind(addr: ListenAddr, backlog: i32) -> io::Result<Bound> {
-    open(addr, backlog, false)
+/// and `0.0.0.0` on one port can both be listed); for Unix, see [`unix`];
+/// non-blocking.
+pub fn bind(addr: &ListenAddr, backlog: i32) -> io::Result<Bound> {
+    bind_with_mode(addr, backlog, None)
+}
+
+/// [`bind`], with `--unix-mode` for a Unix socket's file.
+fn bind_with_mode(addr: &ListenAddr, backlog: i32, mode: Option<u32>) -> io::Result<Bound> {
+    match addr {
+        ListenAddr::Unix(path) => {
+            let (sock, file) = unix::bind(path, backlog, mode)?;
+            Ok(Bound {
+                socket: Socket::Unix(sock),
+                addr: addr.clone(),
+                file: Some(file),
+            })
+        }
+        _ => open(addr, backlog, false),
+    }
 }
 
 /// [`bind`] with SO_REUSEPORT, for a listener others will join with
 /// [`join`]. Refused, as [`bind`] would be, when something already
 /// listens on `addr` (see "Shared listeners").
-pub fn bind_shared(addr: ListenAddr, backlog: i32) -> io::Result<Bound> {
-    if addr.addr().port() != 0 {
+pub fn bind_shared(addr: &ListenAddr, backlog: i32) -> io::Result<Bound> {
+    if addr.ip_addr().is_some_and(|a| a.port() != 0) {
         // Bound but never listening: it conflicts with any listener on the
         // port, shared or not, and is closed before ours are bound.
-        plain(addr)?.bind(&addr.addr().into())?;
+        plain(addr)?.bind(&ip(addr)?.into())?;
     }
     open(addr, backlog, true)
 }
@@ -109,14 +149,26 @@ pub fn bind_shared(addr: ListenAddr, backlog: i32) -> io::Result<Bound> {
 /// Another SO_REUSEPORT listener on the resolved address of one opened by
 /// [`bind_shared`]: the kernel spreads new connections (or datagrams) over
 /// all of them.
-pub fn join(addr: ListenAddr, backlog: i32) -> io::Result<Bound> {
+pub fn join(addr: &ListenAddr, backlog: i32) -> io::Result<Bound> {
     open(addr, backlog, true)
+}
+
+/// The IP address of a TCP or UDP listener; Unix sockets are refused
+/// (they have no SO_REUSEPORT to share, see [`check`]).
+fn ip(addr: &ListenAddr) -> io::Result<SocketAddr> {
+    addr.ip_addr().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a Unix socket cannot be shared among reactors",
+        )
+    })
 }
 
 /// A socket of `addr`'s kind with the options every listener of that kind
 /// has (see "UDP and SO_REUSEADDR").
-fn plain(addr: ListenAddr) -> io::Result<RawSocket> {
-    let domain = Domain::for_address(addr.addr());
+fn plain(addr: &ListenAddr) -> io::Result<RawSocket> {
+    let ip = ip(addr)?;
+    let domain = Domain::for_address(ip);
     let socket = match addr {
         ListenAddr::Tcp(_) => {
             let s = RawSocket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
@@ -124,47 +176,107 @@ fn plain(addr: ListenAddr) -> io::Result<RawSocket> {
             s
         }
         ListenAddr::Udp(_) => RawSocket::new(domain, Type::DGRAM, Some(Protocol::UDP))?,
+        ListenAddr::Unix(_) => unreachable!("refused by `ip`"),
     };
-    if addr.addr().is_ipv6() {
+    if ip.is_ipv6() {
         socket.set_only_v6(true)?;
     }
     Ok(socket)
 }
 
-fn open(addr: ListenAddr, backlog: i32, shared: bool) -> io::Result<Bound> {
+fn open(addr: &ListenAddr, backlog: i32, shared: bool) -> io::Result<Bound> {
     let socket = plain(addr)?;
     if shared {
         socket.set_reuse_port(true)?;
     }
-    socket.bind(&addr.addr().into())?;
+    socket.bind(&ip(addr)?.into())?;
     socket.set_nonblocking(true)?;
-    let socket = match addr {
-        ListenAddr::Tcp(_) => {
-            socket.listen(backlog)?;
-            Socket::Tcp(socket.into())
+    let (socket, addr) = match addr {
+        ListenAddr::Udp(_) => {
+            let s: UdpSocket = socket.into();
+            let local = s.local_addr()?;
+            (Socket::Udp(s), ListenAddr::Udp(local))
         }
-        ListenAddr::Udp(_) => Socket::Udp(socket.into()),
+        _ => {
+            socket.listen(backlog)?;
+            let s: TcpListener = socket.into();
+            let local = s.local_addr()?;
+            (Socket::Tcp(s), ListenAddr::Tcp(local))
+        }
     };
-    let addr = match &socket {
-        Socket::Tcp(s) => s.local_addr()?,
-        Socket::Udp(s) => s.local_addr()?,
-    };
-    Ok(Bound { socket, addr })
+    Ok(Bound {
+        socket,
+        addr,
+        file: None,
+    })
 }
 
-/// Refuses `--listen` kinds the configured model does not serve, before
-/// anything is bound. The reason names the flag and the model.
-pub fn check(config: &Config) -> Result<(), String> {
+/// Refuses, before anything is bound, what cannot be served: a kind of
+/// listener the configured model does not serve, Unix or inherited
+/// sockets with several reactors (there is nothing to join with
+/// SO_REUSEPORT), `--unix-mode` with no socket file of ours to apply it
+/// to. `addrs` are the `--listen` addresses, or the inherited sockets'
+/// when `activated`. The reason names the flag (or the activation) and
+/// the model.
+pub fn check(config: &Config, addrs: &[ListenAddr], activated: bool) -> Result<(), String> {
     let model = config.model;
-    match config.listen.iter().find(|a| !a.served_by(model)) {
-        Some(addr) => Err(format!(
-            "--listen {}:{}: --model {} does not serve {} (use --model reactor, threads or tokio)",
-            addr.scheme(),
-            addr.addr(),
+    let source = |addr: &ListenAddr| match (activated, addr) {
+        (true, _) => format!("socket activation: {addr}"),
+        (false, ListenAddr::Unix(p)) => format!("--listen unix:{}", p.display()),
+        (false, _) => format!("--listen {}:{}", addr.scheme(), ip(addr).expect("an IP")),
+    };
+    if let Some(addr) = addrs.iter().find(|a| !a.served_by(model)) {
+        let serving: Vec<&str> = [Model::Reactor, Model::Threads, Model::Tokio]
+            .into_iter()
+            .filter(|&m| addr.served_by(m))
+            .map(Model::name)
+            .collect();
+        return Err(format!(
+            "{}: --model {} does not serve {} (use --model {})",
+            source(addr),
             model.name(),
             addr.scheme().to_uppercase(),
-        )),
-        None => Ok(()),
+            or_list(&serving),
+        ));
+    }
+    let n = config.threads;
+    if n > 1 {
+        if activated {
+            return Err(format!(
+                "--threads {n}: socket activation passes one socket per address, \
+                 which several reactors cannot share (use --threads 1)"
+            ));
+        }
+        if let Some(addr) = addrs.iter().find(|a| a.ip_addr().is_none()) {
+            return Err(format!(
+                "{}: --threads {n}: a Unix socket cannot be shared among reactors \
+                 (use --threads 1)",
+                source(addr)
+            ));
+        }
+    }
+    if let Some(mode) = config.unix_mode {
+        let ours = !activated && addrs.iter().any(|a| a.ip_addr().is_none());
+        if !ours {
+            let hint = if activated {
+                " (under socket activation, set SocketMode= in the .socket unit)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "--unix-mode {mode:o}: no --listen unix:PATH to apply it to{hint}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 
@@ -172,17 +284,16 @@ pub fn check(config: &Config) -> Result<(), String> {
 /// asks for more than one reactor. Either all succeed or the error names
 /// the address that failed.
 pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
-    let open = if config.threads > 1 {
-        bind_shared
-    } else {
-        bind
-    };
     config
         .listen
         .iter()
-        .map(|&addr| {
-            open(addr, config.backlog)
-                .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))
+        .map(|addr| {
+            if config.threads > 1 {
+                bind_shared(addr, config.backlog)
+            } else {
+                bind_with_mode(addr, config.backlog, config.unix_mode)
+            }
+            .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))
         })
         .collect()
 }
@@ -192,15 +303,15 @@ pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
 pub fn join_all(addrs: &[ListenAddr], backlog: i32) -> Result<Vec<Bound>, Error> {
     addrs
         .iter()
-        .map(|&addr| {
+        .map(|addr| {
             join(addr, backlog)
                 .map_err(|e| Error::Startup(format!("cannot listen on {addr} again: {e}")))
         })
         .collect()
 }
 
-/// Prints one `listening on tcp://ADDR` (or `udp://ADDR`) line per
-/// listener on stdout and flushes it. Scripts and tests take these lines
+/// Prints one `listening on tcp://ADDR` (or `udp://ADDR`, or
+/// `unix:///PATH`) line per listener on stdout and flushes it. Scripts and tests take these lines
 /// to mean "ready": a model calls this only once it is fully set up,
 /// signal handlers included, so a SIGTERM sent right after the line is
 /// read drains instead of killing.
@@ -224,9 +335,9 @@ mod tests {
     #[test]
     fn shared_listeners_join_on_the_resolved_port() {
         for kind in [ListenAddr::Tcp, ListenAddr::Udp] {
-            let first = bind_shared(any(kind), 16).unwrap();
-            assert_ne!(first.addr.port(), 0);
-            let second = join(first.listen_addr(), 16).unwrap();
+            let first = bind_shared(&any(kind), 16).unwrap();
+            assert_ne!(first.addr.ip_addr().unwrap().port(), 0);
+            let second = join(&first.listen_addr(), 16).unwrap();
             assert_eq!(second.listen_addr(), first.listen_addr());
         }
     }
@@ -234,12 +345,12 @@ mod tests {
     #[test]
     fn a_shared_bind_does_not_join_a_group_already_listening() {
         for kind in [ListenAddr::Tcp, ListenAddr::Udp] {
-            let theirs = bind_shared(any(kind), 16).unwrap();
-            let err = bind_shared(theirs.listen_addr(), 16).expect_err("joined a foreign group");
+            let theirs = bind_shared(&any(kind), 16).unwrap();
+            let err = bind_shared(&theirs.listen_addr(), 16).expect_err("joined a foreign group");
             assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
             // A plain listener is refused all the same.
-            let plain = bind(any(kind), 16).unwrap();
-            assert!(bind_shared(plain.listen_addr(), 16).is_err());
+            let plain = bind(&any(kind), 16).unwrap();
+            assert!(bind_shared(&plain.listen_addr(), 16).is_err());
         }
     }
 
@@ -247,8 +358,8 @@ mod tests {
     // must fail like a TCP one, not share the port.
     #[test]
     fn a_second_udp_bind_on_a_port_is_refused() {
-        let first = bind(any(ListenAddr::Udp), 16).unwrap();
-        let err = bind(first.listen_addr(), 16).expect_err("bound twice");
+        let first = bind(&any(ListenAddr::Udp), 16).unwrap();
+        let err = bind(&first.listen_addr(), 16).expect_err("bound twice");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
     }
 }

@@ -482,9 +482,14 @@ fn late_input_does_not_destroy_queued_echo(model: &str) {
     let peer = c.local_addr().unwrap();
     let data = pattern(11, 512 << 10);
     c.write_all(&data).unwrap();
-    // All of it read by the server, much of it queued for us unread.
+    // All of it read by the server, much of it queued for us unread. Our
+    // own send queue must be empty too: bytes still in it reach the server
+    // after the signal, as late input, and are discarded, not echoed (a
+    // flake in about one run in seven while only the server's side was
+    // checked).
     let queued = wait_until(IO_TIMEOUT, || {
         tcp_queues(addr, peer).is_some_and(|(tx, rx)| rx == 0 && tx >= 64 << 10)
+            && tcp_queues(peer, addr).is_some_and(|(tx, _)| tx == 0)
     });
     assert!(queued, "{model}: the echo never queued up in the server");
     server.signal(SIGTERM);

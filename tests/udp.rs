@@ -301,7 +301,7 @@ fn a_bad_udp_address_is_a_usage_error_naming_the_flag() {
     for bad in ["udp:nonsense", "udp:", "udp:127.0.0.1", "udp:[::1]"] {
         assert_usage_error(&["--listen", bad], "--listen");
     }
-    assert_usage_error(&["--listen", "unix:/tmp/echo.sock"], "unknown kind");
+    assert_usage_error(&["--listen", "sctp:127.0.0.1:7"], "unknown kind");
 }
 
 #[test]

@@ -15,7 +15,10 @@ pub mod message;
 pub mod values;
 
 use crate::config::{Config, ListenAddr, Model};
-use values::{parse_backlog, parse_count, parse_duration, parse_listen, parse_size, parse_threads};
+use values::{
+    parse_backlog, parse_count, parse_duration, parse_listen, parse_metrics, parse_size,
+    parse_threads, parse_unix_mode,
+};
 
 /// Exit status for bad arguments and startup failures (busy port, ...).
 pub const EXIT_USAGE: u8 = 2;
@@ -30,8 +33,9 @@ struct Args {
     model: Model,
 
     /// Address to listen on: IP:PORT (or tcp:IP:PORT) for TCP, udp:IP:PORT
-    /// for UDP; IPv6 as [::1]:PORT; port 0 picks a free one. Repeat for
-    /// several listeners.
+    /// for UDP, unix:PATH for a Unix stream socket (reactor model only);
+    /// IPv6 as [::1]:PORT; port 0 picks a free one. Repeat for several
+    /// listeners. Ignored under socket activation (LISTEN_FDS).
     #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7007", value_parser = parse_listen)]
     listen: Vec<ListenAddr>,
 
@@ -75,6 +79,16 @@ struct Args {
     /// number (more reactors than CPUs share them). Reactor model only.
     #[arg(long)]
     pin: bool,
+
+    /// Permission bits of the socket files of --listen unix: listeners, in
+    /// octal (e.g. 660). Default: what the umask leaves.
+    #[arg(long, value_name = "MODE", value_parser = parse_unix_mode, allow_hyphen_values = true)]
+    unix_mode: Option<u32>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; port 0
+    /// picks a free one). Reactor model only. Off by default.
+    #[arg(long, value_name = "ADDR", value_parser = parse_metrics)]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 impl Args {
@@ -90,6 +104,8 @@ impl Args {
             shutdown_timeout: self.shutdown_timeout,
             threads: self.threads,
             pin: self.pin,
+            unix_mode: self.unix_mode,
+            metrics: self.metrics,
         }
     }
 }
@@ -125,7 +141,8 @@ where
     let config = args.into_config();
     // Flags that are fine alone but not together (--threads with a model
     // that has no reactors): a usage error like a bad value.
-    if let Err(reason) = crate::reactor::multi::check(&config) {
+    let checked = crate::reactor::multi::check(&config);
+    if let Err(reason) = checked.and_then(|()| crate::reactor::metrics::check(&config)) {
         crate::log::line(format_args!("{reason} (see --help)"));
         return ExitCode::from(EXIT_USAGE);
     }

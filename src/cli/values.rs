@@ -66,25 +66,58 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
 }
 
 /// `--listen`: `IP:PORT` or `tcp:IP:PORT` for TCP, `udp:IP:PORT` for UDP;
-/// IPv6 in brackets (`udp:[::1]:7`). A word before the first colon is the
-/// kind; an IPv6 address never starts that way, since it is bracketed.
+/// IPv6 in brackets (`udp:[::1]:7`); `unix:PATH` for a Unix stream socket
+/// (made absolute here, against the working directory, so it is announced
+/// and removed under the name it was bound with). A word before the first
+/// colon is the kind; an IPv6 address never starts that way, since it is
+/// bracketed.
 pub fn parse_listen(s: &str) -> Result<ListenAddr, String> {
     let t = s.trim();
     let (kind, rest): (fn(SocketAddr) -> ListenAddr, &str) = match t.split_once(':') {
         Some((word, rest)) if is_kind(word) => match word.to_ascii_lowercase().as_str() {
             "tcp" => (ListenAddr::Tcp, rest),
             "udp" => (ListenAddr::Udp, rest),
-            _ => {
-                return Err(
-                    "unknown kind of listener (use IP:PORT, tcp:IP:PORT or udp:IP:PORT)".into(),
-                )
-            }
+            "unix" => return parse_unix_path(rest),
+            _ => return Err(UNKNOWN_KIND.into()),
         },
         _ => (ListenAddr::Tcp, t),
     };
     rest.parse::<SocketAddr>()
         .map(kind)
         .map_err(|_| "not an address (try 127.0.0.1:7007, udp:0.0.0.0:7 or udp:[::1]:7)".into())
+}
+
+const UNKNOWN_KIND: &str =
+    "unknown kind of listener (use IP:PORT, tcp:IP:PORT, udp:IP:PORT or unix:PATH)";
+
+/// The `PATH` of `unix:PATH`, made absolute.
+fn parse_unix_path(path: &str) -> Result<ListenAddr, String> {
+    if path.is_empty() {
+        return Err("no path (try unix:/run/echod.sock)".into());
+    }
+    if path.contains('\0') {
+        return Err("a path cannot contain a NUL byte".into());
+    }
+    std::path::absolute(path)
+        .map(ListenAddr::Unix)
+        .map_err(|e| format!("cannot make the path absolute: {e}"))
+}
+
+/// `--unix-mode`: permission bits in octal, `000` to `777` (`660`, `0600`).
+pub fn parse_unix_mode(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    if is_negative(t) {
+        return Err(NEGATIVE.into());
+    }
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return Err("not an octal mode (try 660 or 600)".into());
+    }
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err("must be permission bits, 000 to 777 (no setuid, setgid or sticky bit)".into()),
+    }
 }
 
 /// `udp`, `unix`: a word naming a kind, as opposed to the start of an
@@ -164,9 +197,28 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--metrics`: the `IP:PORT` the metrics endpoint listens on (TCP;
+/// IPv6 in brackets; port 0 picks a free one).
+pub fn parse_metrics(s: &str) -> Result<SocketAddr, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| "not an address (try 127.0.0.1:9100 or [::1]:9100)".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_addresses_are_ip_and_port() {
+        for good in ["127.0.0.1:9100", "[::1]:0"] {
+            assert_eq!(parse_metrics(good), Ok(good.parse().unwrap()));
+        }
+        for bad in ["", "9100", "localhost:9100", "tcp:[::1]:1"] {
+            let reason = parse_metrics(bad).unwrap_err();
+            assert!(reason.contains("not an address"), "{bad}");
+        }
+    }
 
     #[test]
     fn sizes_parse_with_units_and_bounds() {
@@ -259,12 +311,46 @@ mod tests {
                 "{bad}"
             );
         }
-        for unknown in ["unix:/tmp/echo", "sctp:127.0.0.1:7", "udp6:[::1]:7"] {
+        for unknown in ["sctp:127.0.0.1:7", "udp6:[::1]:7"] {
             assert!(
                 parse_listen(unknown).unwrap_err().contains("unknown kind"),
                 "{unknown}"
             );
         }
+    }
+
+    #[test]
+    fn unix_paths_are_made_absolute() {
+        let unix = |p: &str| Ok(ListenAddr::Unix(p.into()));
+        assert_eq!(
+            parse_listen("unix:/run/echod.sock"),
+            unix("/run/echod.sock")
+        );
+        assert_eq!(parse_listen("UNIX:/tmp/a b"), unix("/tmp/a b"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            parse_listen("unix:echod.sock"),
+            Ok(ListenAddr::Unix(cwd.join("echod.sock")))
+        );
+        assert_eq!(
+            ListenAddr::Unix("/run/echod.sock".into()).to_string(),
+            "unix:///run/echod.sock"
+        );
+        assert!(parse_listen("unix:").unwrap_err().contains("no path"));
+        assert!(parse_listen("unix:/a\0b").unwrap_err().contains("NUL"));
+    }
+
+    #[test]
+    fn unix_modes_are_octal_permission_bits() {
+        assert_eq!(parse_unix_mode("660"), Ok(0o660));
+        assert_eq!(parse_unix_mode("0600"), Ok(0o600));
+        assert_eq!(parse_unix_mode("0o777"), Ok(0o777));
+        assert_eq!(parse_unix_mode("0"), Ok(0));
+        for bad in ["", "abc", "8", "689", "rw-rw----", "0x1ff", "77777"] {
+            assert!(parse_unix_mode(bad).unwrap_err().contains("octal"), "{bad}");
+        }
+        assert!(parse_unix_mode("4755").unwrap_err().contains("000 to 777"));
+        assert_eq!(parse_unix_mode("-660"), Err(NEGATIVE.into()));
     }
 
     #[test]
@@ -278,6 +364,7 @@ mod tests {
             parse_threads(&long).unwrap_err(),
             parse_listen(&long).unwrap_err(),
             parse_listen(&format!("{long}:1")).unwrap_err(),
+            parse_unix_mode(&long).unwrap_err(),
         ] {
             assert!(reason.len() < 80, "{reason}");
         }

@@ -1,4 +1,5 @@
-//! One client connection: its socket, its pending echo, and what the
+//! One client connection (TCP or Unix stream: see [`super::stream`]): its
+//! socket, its pending echo, and what the
 //! reactor knows of its readiness.
 //!
 //! Data flows one way: socket → [`Buffer`] → socket. The connection owns
@@ -40,10 +41,10 @@ use std::net::Shutdown;
 use std::time::Instant;
 
 use mio::event::Event;
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::buffer::{Buffer, Pool};
+use super::stream::Stream;
 use super::Counters;
 use crate::net::{interrupted, would_block};
 
@@ -84,7 +85,7 @@ pub struct Ctx<'a> {
 /// A client connection.
 #[derive(Debug)]
 pub struct Connection {
-    sock: TcpStream,
+    sock: Stream,
     /// Unique for the daemon's lifetime; slab keys are reused, ids are not.
     pub id: u64,
     /// The pending echo; `None` whenever nothing is pending.
@@ -110,7 +111,7 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps an accepted socket that is registered for READABLE only.
-    pub fn new(sock: TcpStream, id: u64, now: Instant) -> Connection {
+    pub fn new(sock: Stream, id: u64, now: Instant) -> Connection {
         Connection {
             sock,
             id,
@@ -129,7 +130,7 @@ impl Connection {
     }
 
     /// The socket, for registration.
-    pub fn socket(&mut self) -> &mut TcpStream {
+    pub fn socket(&mut self) -> &mut Stream {
         &mut self.sock
     }
 
@@ -157,10 +158,7 @@ impl Connection {
     /// Where the kernel cannot say, the answer is no and shutdown takes the
     /// careful path (flush, shut the write side, wait for the client).
     pub fn is_quiet(&self) -> bool {
-        use std::os::fd::AsRawFd;
-        self.pending() == 0
-            && !self.readable
-            && crate::net::close_is_lossless(self.sock.as_raw_fd())
+        self.pending() == 0 && !self.readable && self.sock.close_is_lossless()
     }
 
     /// Moves as many bytes as readiness, budget and `--max-buffer` allow,
@@ -180,6 +178,12 @@ impl Connection {
         }
         let pending = self.buf.is_some();
         if self.eof && !pending {
+            if self.lingering {
+                // The client closed after the EOF our shutdown sent.
+                cx.counters.closed_shutdown += 1;
+            } else {
+                cx.counters.closed_eof += 1;
+            }
             return Drive::Close;
         }
         if pending != self.write_interest {
@@ -193,6 +197,8 @@ impl Connection {
                 .reregister(&mut self.sock, cx.token, interest)
                 .is_err()
             {
+                // The socket failed under us: counted as a peer failure.
+                cx.counters.peer_errors += 1;
                 return Drive::Close;
             }
             self.write_interest = pending;
@@ -252,6 +258,9 @@ impl Connection {
                 match self.sock.read(spare) {
                     Ok(got) => {
                         buf.filled(got);
+                        if buf.room() == 0 {
+                            cx.counters.backpressure_pauses += 1;
+                        }
                         (n, Ok(got))
                     }
                     Err(e) => (n, Err(e)),
@@ -261,6 +270,7 @@ impl Connection {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     budget -= n;
+                    cx.counters.bytes_received += n as u64;
                     self.last_active = cx.now;
                     if n < asked && !self.closing {
                         // Drained (see "A short read means drained").
@@ -293,7 +303,12 @@ impl Connection {
         cx.counters.bytes_echoed += sent as u64;
         if sent < n {
             // A partial write is normal: the rest waits for WRITABLE.
-            self.buf = Some(cx.pool.keep(sent..n));
+            cx.counters.partial_writes += 1;
+            let buf = cx.pool.keep(sent..n);
+            if buf.room() == 0 {
+                cx.counters.backpressure_pauses += 1;
+            }
+            self.buf = Some(buf);
         }
         Ok(n)
     }
@@ -301,7 +316,7 @@ impl Connection {
 
 /// Writes pending bytes until none are left or the socket is full.
 /// Returns whether the socket may still be writable.
-fn flush(sock: &mut TcpStream, buf: &mut Buffer, counters: &mut Counters) -> io::Result<bool> {
+fn flush(sock: &mut Stream, buf: &mut Buffer, counters: &mut Counters) -> io::Result<bool> {
     while !buf.is_empty() {
         match sock.write(buf.pending()) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -310,7 +325,10 @@ fn flush(sock: &mut TcpStream, buf: &mut Buffer, counters: &mut Counters) -> io:
                 buf.consumed(n);
                 counters.bytes_echoed += n as u64;
             }
-            Err(e) if would_block(&e) => return Ok(false),
+            Err(e) if would_block(&e) => {
+                counters.partial_writes += 1;
+                return Ok(false);
+            }
             Err(e) if interrupted(&e) => {}
             Err(e) => return Err(e),
         }

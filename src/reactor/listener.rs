@@ -2,10 +2,11 @@
 //! connections cleanly when the process runs out of descriptors.
 
 use std::fs::File;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use mio::net::TcpListener;
+use super::stream::Listening;
+use crate::config::ListenAddr;
+use crate::listen::SocketFile;
 
 /// First wait before retrying `accept` after EMFILE/ENFILE; doubles up to
 /// [`MAX_ACCEPT_BACKOFF`] while the shortage lasts.
@@ -17,9 +18,12 @@ pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct Listener {
     /// The non-blocking socket.
-    pub sock: TcpListener,
+    pub sock: Listening,
     /// Where it listens (for log messages).
-    pub addr: SocketAddr,
+    pub addr: ListenAddr,
+    /// The socket file of a `unix:` listener we bound, removed when the
+    /// listener is dropped (declared after `sock`, so dropped after it).
+    pub file: Option<SocketFile>,
     /// Unique id (slab keys are reused, ids are not).
     pub id: u64,
     /// Out of descriptors: accepting waits for the retry timer.
@@ -30,10 +34,11 @@ pub struct Listener {
 
 impl Listener {
     /// Wraps a registered listener.
-    pub fn new(sock: TcpListener, addr: SocketAddr, id: u64) -> Listener {
+    pub fn new(sock: Listening, addr: ListenAddr, file: Option<SocketFile>, id: u64) -> Listener {
         Listener {
             sock,
             addr,
+            file,
             id,
             paused: false,
             backoff: MIN_ACCEPT_BACKOFF,

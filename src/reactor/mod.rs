@@ -11,6 +11,7 @@
 //! 3. Dispatch this turn's events by token.
 //! 4. Fire due timers: idle timeouts, accept retries, the shutdown deadline.
 //! 5. Reap: remove the entries closed during this turn from the slab.
+//! 6. With `--metrics`, publish the counters for scrapes (see [`metrics`]).
 //!
 //! # Stale events
 //!
@@ -53,7 +54,9 @@
 pub mod buffer;
 pub mod connection;
 pub mod listener;
+pub mod metrics;
 pub mod multi;
+pub mod stream;
 pub mod timers;
 pub mod udp;
 
@@ -72,6 +75,7 @@ use crate::{Config, Error, Stopped};
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
 use listener::{Listener, Reserve, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF};
+use stream::{Listening, Stream};
 use timers::{Timer, Timers};
 use udp::{Datagrams, Turn};
 
@@ -87,17 +91,22 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX);
 /// What lives in a slab slot.
 #[derive(Debug)]
 pub enum Entry {
-    /// A listening socket.
+    /// A listening socket, TCP or Unix.
     Listener(Listener),
     /// A client connection.
     Conn(Connection),
     /// A UDP socket (`--listen udp:ADDR`).
     Udp(Datagrams),
+    /// The `--metrics` endpoint's listening socket.
+    Metrics(metrics::Endpoint),
+    /// A scrape of the `--metrics` endpoint.
+    Scrape(metrics::Scrape),
     /// Closed during this turn; removed at the end of it.
     Closed,
 }
 
-/// Running totals, the seed of the metrics endpoint.
+/// Running totals: plain integers, published once per turn to the
+/// `--metrics` endpoint (see [`metrics`]).
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
     /// Connections accepted and served.
@@ -112,6 +121,19 @@ pub struct Counters {
     pub peer_errors: u64,
     /// Bytes written back to clients.
     pub bytes_echoed: u64,
+    /// Connections closed after the client closed its side.
+    pub closed_eof: u64,
+    /// Connections closed by a graceful shutdown: quiet ones at once,
+    /// drained ones when the client closed after our EOF.
+    pub closed_shutdown: u64,
+    /// Bytes read from clients.
+    pub bytes_received: u64,
+    /// Echoes the socket took only part of (the rest waited for WRITABLE).
+    pub partial_writes: u64,
+    /// Times a connection's pending echo filled `--max-buffer`.
+    pub backpressure_pauses: u64,
+    /// Failed `accept` calls on the listeners, except `WouldBlock`/`EINTR`.
+    pub accept_errors: u64,
     /// Datagrams echoed and dropped, by reason (`--listen udp:ADDR`).
     pub datagrams: udp::Counters,
 }
@@ -139,15 +161,26 @@ pub struct Reactor {
     config: Config,
     /// Totals since startup.
     pub counters: Counters,
+    /// Where the counters are published each turn (`--metrics`).
+    publisher: Option<metrics::Publisher>,
+    /// Scrape connections open.
+    scrapes: usize,
 }
 
 /// Runs the reactor model on already bound listeners until a signal stops
 /// it.
 pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     let addrs: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
+    let (mut shares, endpoint) = metrics::plan(config, 1)?;
     let mut reactor = Reactor::new(config, listeners)
         .map_err(|e| Error::Startup(format!("cannot start the reactor: {e}")))?;
+    if let Some(share) = shares.pop().flatten() {
+        reactor
+            .share_metrics(share)
+            .map_err(|e| Error::Startup(format!("cannot serve --metrics: {e}")))?;
+    }
     crate::listen::announce(&addrs);
+    metrics::announce(endpoint);
     reactor
         .run()
         .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))
@@ -187,16 +220,28 @@ impl Reactor {
             draining: false,
             config: config.clone(),
             counters: Counters::default(),
+            publisher: None,
+            scrapes: 0,
         };
         for bound in listeners {
             let key = reactor.entries.vacant_key();
             let id = reactor.fresh_id();
             let registry = reactor.poll.registry();
+            let stream_listener = |mut sock: Listening| -> io::Result<Entry> {
+                registry.register(&mut sock, Token(key), Interest::READABLE)?;
+                Ok(Entry::Listener(Listener::new(
+                    sock,
+                    bound.addr.clone(),
+                    bound.file,
+                    id,
+                )))
+            };
             let entry = match bound.socket {
                 Socket::Tcp(sock) => {
-                    let mut sock = mio::net::TcpListener::from_std(sock);
-                    registry.register(&mut sock, Token(key), Interest::READABLE)?;
-                    Entry::Listener(Listener::new(sock, bound.addr, id))
+                    stream_listener(Listening::Tcp(mio::net::TcpListener::from_std(sock)))?
+                }
+                Socket::Unix(sock) => {
+                    stream_listener(Listening::Unix(mio::net::UnixListener::from_std(sock)))?
                 }
                 Socket::Udp(sock) => {
                     let mut sock = mio::net::UdpSocket::from_std(sock);
@@ -204,7 +249,11 @@ impl Reactor {
                     if reactor.datagram.is_empty() {
                         reactor.datagram = vec![0; udp::MAX_DATAGRAM].into_boxed_slice();
                     }
-                    Entry::Udp(Datagrams::new(sock, bound.addr, id))
+                    let addr = bound
+                        .addr
+                        .ip_addr()
+                        .expect("a UDP socket has an IP address");
+                    Entry::Udp(Datagrams::new(sock, addr, id))
                 }
             };
             reactor.entries.insert(entry);
@@ -243,6 +292,7 @@ impl Reactor {
                 return Ok(Stopped::Drained);
             }
             self.reap();
+            self.publish();
             if self.draining && self.conns == 0 {
                 return Ok(Stopped::Drained);
             }
@@ -268,6 +318,8 @@ impl Reactor {
                 self.drive(key);
             }
             Some(Entry::Udp(_)) => self.echo_datagrams(key),
+            Some(Entry::Metrics(_)) => self.accept_scrapes(key),
+            Some(Entry::Scrape(_)) => self.drive_scrape(key),
             // Closed earlier in this batch: a stale event, not the new
             // owner's.
             Some(Entry::Closed) | None => {}
@@ -288,6 +340,7 @@ impl Reactor {
                     u.queued = false;
                     self.echo_datagrams(key);
                 }
+                Some(Entry::Metrics(m)) if m.id == id => self.accept_scrapes(key),
                 _ => {}
             }
         }
@@ -360,18 +413,23 @@ impl Reactor {
                 return;
             }
             match l.sock.accept() {
-                Ok((sock, _peer)) => {
+                Ok(sock) => {
                     l.backoff = MIN_ACCEPT_BACKOFF;
                     self.admit(sock);
                 }
                 Err(e) if would_block(&e) => return,
-                Err(e) if interrupted(&e) || accept_transient(&e) => {}
-                Err(e) if fd_exhausted(&e) => return self.out_of_fds(key),
+                Err(e) if interrupted(&e) => {}
+                Err(e) if accept_transient(&e) => self.counters.accept_errors += 1,
+                Err(e) if fd_exhausted(&e) => {
+                    self.counters.accept_errors += 1;
+                    return self.out_of_fds(key);
+                }
                 Err(e) => {
+                    self.counters.accept_errors += 1;
                     // Unknown trouble with the listener itself: back off
                     // rather than spin on it, and say so.
-                    let (addr, id) = (l.addr, l.id);
-                    crate::log::line(format_args!("accept on tcp://{addr} failed: {e}; retrying"));
+                    crate::log::line(format_args!("accept on {} failed: {e}; retrying", l.addr));
+                    let id = l.id;
                     return self.pause(key, id);
                 }
             }
@@ -384,7 +442,7 @@ impl Reactor {
 
     /// Takes an accepted connection into the slab, or closes it at once
     /// when `--max-conns` is reached or shutdown is under way.
-    fn admit(&mut self, sock: mio::net::TcpStream) {
+    fn admit(&mut self, sock: Stream) {
         if self.draining || self.config.max_conns.is_some_and(|max| self.conns >= max) {
             self.counters.refused_max_conns += 1;
             return; // dropped: the client sees the connection close
@@ -392,7 +450,7 @@ impl Reactor {
         if self.config.nodelay {
             // Echo replies are small and latency-bound; failure only costs
             // latency, not correctness.
-            let _ = sock.set_nodelay(true);
+            let _ = sock.set_nodelay();
         }
         let key = self.entries.vacant_key();
         let mut sock = sock;
@@ -422,13 +480,14 @@ impl Reactor {
         let Some(Entry::Listener(l)) = self.entries.get_mut(key) else {
             return;
         };
-        let (addr, id) = (l.addr, l.id);
+        let id = l.id;
         if l.backoff == MIN_ACCEPT_BACKOFF {
             // Once per episode, not once per connection.
             crate::log::line(format_args!(
-                "out of file descriptors (limit {}) on tcp://{addr}: \
+                "out of file descriptors (limit {}) on {}: \
                  closing new connections until some free up",
-                fd_limit()
+                fd_limit(),
+                l.addr
             ));
         }
         if self.reserve.release() {
@@ -469,6 +528,7 @@ impl Reactor {
                         }
                     }
                 }
+                Timer::ScrapeDeadline { key, id } => self.scrape_deadline(key, id),
                 Timer::ShutdownDeadline => return true,
             }
         }
@@ -539,9 +599,16 @@ impl Reactor {
         let keys: Vec<usize> = self.entries.iter().map(|(k, _)| k).collect();
         for key in keys {
             match &self.entries[key] {
-                Entry::Conn(c) if c.is_quiet() => self.close(key),
+                Entry::Conn(c) if c.is_quiet() => {
+                    self.counters.closed_shutdown += 1;
+                    self.close(key);
+                }
                 Entry::Conn(_) => self.drive(key),
-                Entry::Listener(_) | Entry::Udp(_) | Entry::Closed => {}
+                Entry::Listener(_)
+                | Entry::Udp(_)
+                | Entry::Metrics(_)
+                | Entry::Scrape(_)
+                | Entry::Closed => {}
             }
         }
     }
@@ -555,7 +622,7 @@ impl Reactor {
                 return;
             };
             match l.sock.accept() {
-                Ok((sock, _peer)) => self.admit(sock),
+                Ok(sock) => self.admit(sock),
                 Err(e) if interrupted(&e) || accept_transient(&e) => {}
                 // Empty (WouldBlock), or out of descriptors: what is still
                 // queued is reset with the listener.
@@ -581,8 +648,8 @@ mod tests {
             listen: vec![crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap())],
             ..config
         };
-        let bound = crate::listen::bind(config.listen[0], 16).unwrap();
-        let addr = bound.addr;
+        let bound = crate::listen::bind(&config.listen[0], 16).unwrap();
+        let addr = bound.addr.ip_addr().unwrap();
         (Reactor::new(&config, vec![bound]).unwrap(), addr)
     }
 
@@ -673,8 +740,8 @@ mod tests {
     #[test]
     fn a_udp_socket_past_its_budget_waits_on_the_ready_queue() {
         let addr = crate::ListenAddr::Udp("127.0.0.1:0".parse().unwrap());
-        let bound = crate::listen::bind(addr, 16).unwrap();
-        let server = bound.addr;
+        let bound = crate::listen::bind(&addr, 16).unwrap();
+        let server = bound.addr.ip_addr().unwrap();
         let config = Config {
             listen: vec![addr],
             ..Config::default()

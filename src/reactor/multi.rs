@@ -136,6 +136,8 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
     for _ in 1..n {
         sets.push(listen::join_all(&addrs, config.backlog)?);
     }
+    // `--metrics`: one board for all, the endpoint with reactor 0.
+    let (metrics, endpoint) = super::metrics::plan(config, n)?;
     // Blocked before any thread starts, the SIGHUP one included: a
     // thread with them unblocked could run the handler too early.
     let _blocked = Blocked::block(&STOPS);
@@ -145,7 +147,8 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
     let (tx, rx) = mpsc::channel();
     let mut go = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
-    for (i, (set, cpu)) in sets.into_iter().zip(cpus).enumerate() {
+    let each = sets.into_iter().zip(cpus).zip(metrics);
+    for (i, ((set, cpu), metrics)) in each.enumerate() {
         let (go_tx, go_rx) = mpsc::channel();
         let line = Line::new(i, tx.clone());
         let config = Config {
@@ -154,7 +157,7 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
         };
         let handle = thread::Builder::new()
             .name(format!("reactor-{i}"))
-            .spawn(move || reactor_thread(line, config, set, cpu, go_rx))
+            .spawn(move || reactor_thread(line, config, set, cpu, metrics, go_rx))
             .map_err(|e| Error::Startup(format!("cannot start reactor thread {i}: {e}")))?;
         go.push(go_tx);
         handles.push(handle);
@@ -174,6 +177,7 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
         return Err(e);
     }
     listen::announce(&addrs);
+    super::metrics::announce(endpoint);
     let mut drained = 0;
     while drained < n {
         match rx.recv() {
@@ -198,6 +202,7 @@ fn reactor_thread(
     config: Config,
     set: Vec<Bound>,
     cpu: Option<usize>,
+    metrics: Option<super::metrics::Share>,
     go: mpsc::Receiver<bool>,
 ) {
     let i = line.i;
@@ -213,6 +218,12 @@ fn reactor_thread(
             return line.report(Report::Built(Err(e)));
         }
     };
+    if let Some(share) = metrics {
+        if let Err(e) = reactor.share_metrics(share) {
+            let e = Error::Startup(format!("reactor {i} cannot serve --metrics: {e}"));
+            return line.report(Report::Built(Err(e)));
+        }
+    }
     line.report(Report::Built(Ok(())));
     if go.recv() != Ok(true) {
         return; // another reactor failed to start

@@ -21,13 +21,14 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Server {
     child: Child,
     addrs: Vec<SocketAddr>,
+    paths: Vec<std::path::PathBuf>,
 }
 
 impl Server {
     /// Starts echod with `args`, adding `--listen 127.0.0.1:0` unless the
     /// args name a listener, and waits for its `listening on` lines
     /// (`tcp://` or `udp://`: [`addrs`](Self::addrs) keeps only the address,
-    /// in `--listen` order).
+    /// in `--listen` order; `unix://`: [`paths`](Self::paths)).
     pub fn start(args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
         cmd.args(args);
@@ -49,10 +50,14 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
-            let mut addrs = Vec::new();
-            while addrs.len() < listeners {
+            let (mut addrs, mut paths) = (Vec::new(), Vec::new());
+            while addrs.len() + paths.len() < listeners {
                 match lines.next() {
                     Some(Ok(line)) => {
+                        if let Some(path) = line.strip_prefix("listening on unix://") {
+                            paths.push(std::path::PathBuf::from(path));
+                            continue;
+                        }
                         let addr = line
                             .strip_prefix("listening on tcp://")
                             .or_else(|| line.strip_prefix("listening on udp://"))
@@ -62,12 +67,12 @@ impl Server {
                     _ => break,
                 }
             }
-            let _ = tx.send(addrs);
+            let _ = tx.send((addrs, paths));
             // Keep draining so the child never blocks on a full pipe.
             for _ in lines {}
         });
-        let addrs = rx.recv_timeout(IO_TIMEOUT).unwrap_or_default();
-        if addrs.len() < listeners {
+        let (addrs, paths) = rx.recv_timeout(IO_TIMEOUT).unwrap_or_default();
+        if addrs.len() + paths.len() < listeners {
             let _ = child.kill();
             let out = child.wait_with_output().expect("wait");
             panic!(
@@ -75,7 +80,11 @@ impl Server {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Server { child, addrs }
+        Server {
+            child,
+            addrs,
+            paths,
+        }
     }
 
     /// The first listener's address.
@@ -86,6 +95,11 @@ impl Server {
     /// Every listener's address, in `--listen` order.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Every `unix:` listener's path, in `--listen` order.
+    pub fn paths(&self) -> &[std::path::PathBuf] {
+        &self.paths
     }
 
     /// The child's pid.
@@ -195,8 +209,18 @@ pub struct Run {
 /// is killed and fails the test. `Server` is for a daemon that starts;
 /// these runs are expected to end.
 pub fn run(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
+    cmd.args(args);
+    run_command(cmd)
+}
+
+/// [`run`] for a prepared command (environment, inherited descriptors).
+pub fn run_command(mut cmd: Command) -> Run {
+    let args = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>();
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -35,7 +35,8 @@ impl Server {
     /// means signals are handled).
     pub fn start(config: &Config, listeners: Vec<Bound>) -> Result<Server, Error> {
         let addrs: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
-        let listen::ByKind { tcp, udp } = listen::split(listeners);
+        // `unix:` never gets here: `listen::check` refuses it for this model.
+        let listen::ByKind { tcp, udp, .. } = listen::split(listeners);
         let acceptor = Acceptor::new(tcp)
             .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
         let clients = Arc::new(Clients::default());
@@ -97,7 +98,7 @@ mod tests {
     #[test]
     fn finish_with_duration_max_grace_does_not_overflow() {
         let addr = crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
-        let tcp = listen::split(vec![listen::bind(addr, 16).unwrap()]).tcp;
+        let tcp = listen::split(vec![listen::bind(&addr, 16).unwrap()]).tcp;
         // Built by hand: `Server::start` would install process-wide signal
         // handlers in the test process.
         let server = Server {

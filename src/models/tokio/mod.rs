@@ -102,7 +102,8 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     let signals = Signals::install()
         .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
     let announced: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
-    let listen::ByKind { tcp, udp } = listen::split(listeners);
+    // `unix:` never gets here: `listen::check` refuses it for this model.
+    let listen::ByKind { tcp, udp, .. } = listen::split(listeners);
     let mut socks = Vec::with_capacity(tcp.len());
     for (sock, addr) in tcp {
         let sock = accept::into_tokio(sock)

@@ -1,0 +1,269 @@
+//! Socket activation: serving sockets a service manager opened for us
+//! (systemd's `LISTEN_FDS` protocol; see `docs/echod.socket`).
+//!
+//! # The protocol
+//!
+//! The manager binds the sockets, then starts us with them as descriptors
+//! 3, 4, ... and three variables: `LISTEN_PID` (the pid they are meant
+//! for: ours, or they were inherited by mistake and are ignored),
+//! `LISTEN_FDS` (how many) and, optionally, `LISTEN_FDNAMES` (their names,
+//! colon-separated; used in messages only).
+//!
+//! # The rule
+//!
+//! When `LISTEN_PID` is our pid, the passed sockets are *all* we serve:
+//! `--listen` is ignored (its default would otherwise open a second,
+//! unintended listener beside the manager's). Each is served as its kind
+//! says, found with `getsockopt(SO_TYPE)` and `getsockname`: an
+//! `AF_INET`/`AF_INET6` stream socket as TCP, datagram as UDP, an
+//! `AF_UNIX` stream socket with a path as `unix:`. Each is made
+//! non-blocking and close-on-exec, and announced like a bound one.
+//! Inherited Unix socket files belong to the manager and are never
+//! removed by us.
+//!
+//! The three variables are removed from our environment as soon as they
+//! are read, whether or not they were for us, so no child inherits them.
+//!
+//! # Refused
+//!
+//! With a one-line error (exit status 2): a variable that is not a number,
+//! `LISTEN_FDS` of 0 or missing, names that do not match the count, a
+//! descriptor that is not open or not a socket, a stream socket that is
+//! not listening, and kinds we do not serve (Unix datagram or abstract
+//! sockets, other families).
+
+use std::ffi::OsString;
+use std::io;
+use std::net::{TcpListener, UdpSocket};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+
+use socket2::{Domain, Socket as RawSocket, Type};
+
+use super::{Bound, Socket};
+use crate::config::ListenAddr;
+
+/// The first passed descriptor; the others follow it.
+pub const FIRST_FD: RawFd = 3;
+
+/// Most sockets accepted: more is a corrupt `LISTEN_FDS`, not a plan.
+pub const MAX_FDS: usize = 1024;
+
+const VARS: [&str; 3] = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
+
+/// The sockets passed to us by socket activation, ready to serve; `None`
+/// when there are none for this process (see "The rule"). The error is
+/// the one line to print.
+pub fn take() -> Result<Option<Vec<Bound>>, String> {
+    let [pid, fds, names] = VARS.map(std::env::var_os);
+    for var in VARS {
+        // Single-threaded still: this runs before any thread is started.
+        std::env::remove_var(var);
+    }
+    let Some(names) = plan(pid, fds, names, std::process::id())? else {
+        return Ok(None);
+    };
+    let mut bound = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let fd = FIRST_FD + i as RawFd;
+        let what = match name {
+            Some(name) => format!("socket activation: fd {fd} ({name})"),
+            None => format!("socket activation: fd {fd}"),
+        };
+        bound.push(inherit(fd).map_err(|e| format!("{what}: {e}"))?);
+    }
+    Ok(Some(bound))
+}
+
+/// Reads the variables: `None` when they are absent or for another
+/// process, else one entry per passed socket with its name, if named.
+fn plan(
+    pid: Option<OsString>,
+    fds: Option<OsString>,
+    names: Option<OsString>,
+    ours: u32,
+) -> Result<Option<Vec<Option<String>>>, String> {
+    let Some(pid) = pid else {
+        return Ok(None);
+    };
+    let pid: u32 = number("LISTEN_PID", &pid)?;
+    if pid != ours {
+        return Ok(None);
+    }
+    let fds = fds.ok_or("socket activation: LISTEN_PID is set but LISTEN_FDS is not")?;
+    let n: usize = number("LISTEN_FDS", &fds)?;
+    if n == 0 || n > MAX_FDS {
+        return Err(format!(
+            "socket activation: LISTEN_FDS={n}: must be between 1 and {MAX_FDS}"
+        ));
+    }
+    let Some(names) = names else {
+        return Ok(Some(vec![None; n]));
+    };
+    let names: Vec<Option<String>> = names
+        .to_string_lossy()
+        .split(':')
+        .map(|s| Some(shown(s)))
+        .collect();
+    if names.len() != n {
+        return Err(format!(
+            "socket activation: LISTEN_FDNAMES has {} names for LISTEN_FDS={n} sockets",
+            names.len()
+        ));
+    }
+    Ok(Some(names))
+}
+
+fn number<T: std::str::FromStr>(var: &str, value: &OsString) -> Result<T, String> {
+    let text = value.to_string_lossy();
+    text.trim()
+        .parse()
+        .map_err(|_| format!("socket activation: {var}={}: not a number", shown(&text)))
+}
+
+/// A value from the environment, fit for a one-line message: printable
+/// and at most 40 characters.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 40 {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Takes descriptor `fd` as a listener of the kind it is (see "The rule").
+fn inherit(fd: RawFd) -> io::Result<Bound> {
+    // SAFETY: fstat only writes the struct we pass; a closed fd is EBADF.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EBADF) => invalid("not an open descriptor"),
+            _ => e,
+        });
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(invalid("not a socket"));
+    }
+    // SAFETY: the descriptor is open (fstat said so) and passed to us for
+    // our use; nothing else in the process owns it, and each passed fd
+    // is taken once.
+    let sock = RawSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    sock.set_cloexec(true)?;
+    sock.set_nonblocking(true)?;
+    let local = sock.local_addr()?;
+    let (domain, ty) = (local.domain(), sock.r#type()?);
+    let listening = || -> io::Result<()> {
+        match sock.is_listener()? {
+            true => Ok(()),
+            false => Err(invalid("a stream socket that is not listening")),
+        }
+    };
+    let ip = local.as_socket();
+    let (socket, addr) = match (ip, ty) {
+        (Some(ip), Type::STREAM) => {
+            listening()?;
+            (Socket::Tcp(TcpListener::from(sock)), ListenAddr::Tcp(ip))
+        }
+        (Some(ip), Type::DGRAM) => (Socket::Udp(UdpSocket::from(sock)), ListenAddr::Udp(ip)),
+        (None, Type::STREAM) if domain == Domain::UNIX => {
+            let Some(path) = local.as_pathname().map(ToOwned::to_owned) else {
+                return Err(invalid(
+                    "an abstract or unnamed Unix socket (only sockets with a path are served)",
+                ));
+            };
+            listening()?;
+            (
+                Socket::Unix(UnixListener::from(OwnedFd::from(sock))),
+                ListenAddr::Unix(path),
+            )
+        }
+        _ => {
+            return Err(invalid(
+                "a kind of socket echod does not serve (TCP, UDP and Unix stream only)",
+            ))
+        }
+    };
+    Ok(Bound {
+        socket,
+        addr,
+        file: None,
+    })
+}
+
+fn invalid(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> Option<OsString> {
+        Some(s.into())
+    }
+
+    #[test]
+    fn variables_for_another_process_or_none_are_ignored() {
+        assert_eq!(plan(None, os("2"), None, 42), Ok(None));
+        assert_eq!(plan(os("41"), os("2"), None, 42), Ok(None));
+        assert_eq!(
+            plan(os("42"), os("2"), None, 42),
+            Ok(Some(vec![None, None]))
+        );
+        assert_eq!(
+            plan(os("42"), os("2"), os("tcp:udp"), 42),
+            Ok(Some(vec![Some("tcp".into()), Some("udp".into())]))
+        );
+    }
+
+    #[test]
+    fn bad_variables_are_refused_with_their_name() {
+        for (pid, fds, names, want) in [
+            ("x", "1", None, "LISTEN_PID=x: not a number"),
+            ("42", "two", None, "LISTEN_FDS=two: not a number"),
+            ("42", "-1", None, "LISTEN_FDS=-1: not a number"),
+            ("42", "0", None, "LISTEN_FDS=0: must be between 1 and 1024"),
+            ("42", "99999", None, "must be between 1 and 1024"),
+            (
+                "42",
+                "2",
+                Some("a"),
+                "LISTEN_FDNAMES has 1 names for LISTEN_FDS=2",
+            ),
+        ] {
+            let err = plan(os(pid), os(fds), names.and_then(os), 42).unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
+        let err = plan(os("42"), None, None, 42).unwrap_err();
+        assert!(err.contains("LISTEN_FDS is not"), "{err}");
+        let long = "9".repeat(1000);
+        let err = plan(os(&long), None, None, 42).unwrap_err();
+        assert!(err.len() < 100, "{err}");
+    }
+
+    #[test]
+    fn an_inherited_descriptor_must_be_a_listening_socket() {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let err = inherit(std::os::fd::IntoRawFd::into_raw_fd(file)).unwrap_err();
+        assert!(err.to_string().contains("not a socket"), "{err}");
+        let sock = RawSocket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        sock.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        let err = inherit(std::os::fd::IntoRawFd::into_raw_fd(OwnedFd::from(sock))).unwrap_err();
+        assert!(err.to_string().contains("not listening"), "{err}");
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let want = tcp.local_addr().unwrap();
+        let b = inherit(std::os::fd::IntoRawFd::into_raw_fd(tcp)).unwrap();
+        assert_eq!(b.addr, ListenAddr::Tcp(want));
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let want = udp.local_addr().unwrap();
+        let b = inherit(std::os::fd::IntoRawFd::into_raw_fd(udp)).unwrap();
+        assert_eq!(b.addr, ListenAddr::Udp(want));
+    }
+}

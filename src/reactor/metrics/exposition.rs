@@ -1,0 +1,243 @@
+//! The Prometheus text format, version 0.0.4: what a scrape returns.
+//!
+//! Renders what it is handed, a summed [`Snapshot`] and a process
+//! [`Sample`], and knows nothing of reactors or sockets. Every metric gets
+//! its `# HELP` and `# TYPE` lines; names follow Prometheus's rules
+//! (`echod_` prefix, base units: bytes and seconds, `_total` on counters);
+//! label values are a fixed set of words, never a peer's address, so the
+//! number of series stays what this file lists.
+
+use std::fmt::Write;
+
+use super::board::Snapshot;
+use super::process::Sample;
+
+/// The `Content-Type` of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The body of a `GET /metrics` answer.
+pub fn render(s: &Snapshot, process: &Sample) -> String {
+    let c = &s.counters;
+    let d = &c.datagrams;
+    let mut out = Text(String::with_capacity(4096));
+    out.one(
+        "echod_connections_accepted_total",
+        "counter",
+        "Connections accepted and served (those closed at once are counted only \
+         in echod_connections_closed_total, reasons max_conns and no_fds).",
+        c.accepted,
+    );
+    out.one(
+        "echod_connections_active",
+        "gauge",
+        "Connections open now.",
+        s.active,
+    );
+    out.labelled(
+        "echod_connections_closed_total",
+        "counter",
+        "Connections closed, by reason: eof (the client closed), reset (the peer \
+         failed: reset, broken pipe), idle (--idle-timeout), max_conns (closed at \
+         accept, --max-conns reached), no_fds (closed at accept, out of file \
+         descriptors), shutdown (closed by a graceful shutdown).",
+        "reason",
+        &[
+            ("eof", c.closed_eof),
+            ("reset", c.peer_errors),
+            ("idle", c.idle_closed),
+            ("max_conns", c.refused_max_conns),
+            ("no_fds", c.shed_no_fds),
+            ("shutdown", c.closed_shutdown),
+        ],
+    );
+    out.one(
+        "echod_bytes_received_total",
+        "counter",
+        "Bytes read from stream connections.",
+        c.bytes_received,
+    );
+    out.one(
+        "echod_bytes_sent_total",
+        "counter",
+        "Bytes echoed back on stream connections.",
+        c.bytes_echoed,
+    );
+    out.one(
+        "echod_partial_writes_total",
+        "counter",
+        "Echoes the socket took only part of; the rest waited for it to drain.",
+        c.partial_writes,
+    );
+    out.one(
+        "echod_backpressure_pauses_total",
+        "counter",
+        "Times a connection's pending echo reached --max-buffer, so reading from \
+         it stopped until the client read.",
+        c.backpressure_pauses,
+    );
+    out.one(
+        "echod_accept_errors_total",
+        "counter",
+        "Failed accept calls on the echo listeners (aborted handshakes, out of \
+         file descriptors, ...).",
+        c.accept_errors,
+    );
+    let dropped = d.dropped_loop_port + d.dropped_would_block + d.dropped_send_error;
+    out.one(
+        "echod_datagrams_total",
+        "counter",
+        "Datagrams received on --listen udp: sockets, echoed or dropped.",
+        d.echoed + dropped,
+    );
+    out.labelled(
+        "echod_datagrams_dropped_total",
+        "counter",
+        "Datagrams not echoed, by reason: loop_port (from a port that answers \
+         back), would_block (the send buffer was full), send_error (the reply \
+         could not be sent).",
+        "reason",
+        &[
+            ("loop_port", d.dropped_loop_port),
+            ("would_block", d.dropped_would_block),
+            ("send_error", d.dropped_send_error),
+        ],
+    );
+    out.one(
+        "echod_datagram_bytes_sent_total",
+        "counter",
+        "Payload bytes of the datagrams echoed.",
+        d.bytes_echoed,
+    );
+    out.one(
+        "echod_datagram_receive_errors_total",
+        "counter",
+        "Failed receives on UDP sockets (a pending ICMP error, ...).",
+        d.recv_errors,
+    );
+    out.one(
+        "echod_reactors",
+        "gauge",
+        "Reactors serving (--threads), all counted here.",
+        s.reactors as u64,
+    );
+    out.head(
+        "echod_build_info",
+        "gauge",
+        "Always 1; the labels say which echod this is.",
+    );
+    out.line(format_args!(
+        "echod_build_info{{version=\"{}\",model=\"reactor\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    ));
+    if let Some(v) = process.cpu_seconds {
+        out.float(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            v,
+        );
+    }
+    if let Some(v) = process.resident_bytes {
+        out.one(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            v,
+        );
+    }
+    if let Some(v) = process.open_fds {
+        out.one(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            v,
+        );
+    }
+    if let Some(v) = process.start_time_seconds {
+        out.float(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            v,
+        );
+    }
+    out.0
+}
+
+/// The exposition being written.
+struct Text(String);
+
+impl Text {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        self.line(format_args!("# HELP {name} {help}"));
+        self.line(format_args!("# TYPE {name} {kind}"));
+    }
+
+    fn line(&mut self, args: std::fmt::Arguments<'_>) {
+        // Writing to a String cannot fail.
+        let _ = self.0.write_fmt(args);
+        self.0.push('\n');
+    }
+
+    fn one(&mut self, name: &str, kind: &str, help: &str, value: u64) {
+        self.head(name, kind, help);
+        self.line(format_args!("{name} {value}"));
+    }
+
+    fn float(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.head(name, kind, help);
+        // `Display` for f64 never uses an exponent: `0.00001`, `1718000000.5`.
+        self.line(format_args!("{name} {value}"));
+    }
+
+    fn labelled(&mut self, name: &str, kind: &str, help: &str, label: &str, rows: &[(&str, u64)]) {
+        self.head(name, kind, help);
+        for (value, n) in rows {
+            self.line(format_args!("{name}{{{label}=\"{value}\"}} {n}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sample_has_help_and_type_and_a_number() {
+        let mut s = Snapshot::default();
+        s.counters.closed_eof = 3;
+        s.active = 2;
+        let p = Sample {
+            cpu_seconds: Some(0.25),
+            resident_bytes: Some(4096),
+            open_fds: Some(7),
+            start_time_seconds: Some(1_700_000_000.5),
+        };
+        let text = render(&s, &p);
+        assert!(text.ends_with('\n'));
+        let mut typed = std::collections::HashSet::new();
+        let mut helped = std::collections::HashSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                helped.insert(rest.split(' ').next().unwrap().to_string());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                typed.insert(rest.split(' ').next().unwrap().to_string());
+            } else {
+                let (series, value) = line.rsplit_once(' ').unwrap();
+                value.parse::<f64>().unwrap();
+                let name = series.split('{').next().unwrap();
+                assert!(typed.contains(name) && helped.contains(name), "{line}");
+            }
+        }
+        assert!(text.contains("echod_connections_closed_total{reason=\"eof\"} 3\n"));
+        assert!(text.contains("echod_connections_active 2\n"));
+        assert!(text.contains("process_start_time_seconds 1700000000.5\n"));
+        assert!(text.contains("process_cpu_seconds_total 0.25\n"));
+    }
+
+    #[test]
+    fn missing_process_values_are_left_out() {
+        let text = render(&Snapshot::default(), &Sample::default());
+        assert!(!text.contains("process_"), "{text}");
+    }
+}

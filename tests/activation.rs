@@ -1,0 +1,173 @@
+//! Socket activation (systemd's `LISTEN_FDS` protocol): the test opens the
+//! sockets itself, as a service manager would, and hands them to echod as
+//! descriptors 3, 4, ... with `LISTEN_PID` set to echod's own pid (through
+//! `sh -c 'LISTEN_PID=$$ exec echod ...'`: the pid is not known before the
+//! fork, and `exec` keeps it). echod serves them, whatever their kind,
+//! instead of `--listen`; bad variables or descriptors are a one-line
+//! usage error.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use util::{connect, ping, run_command, Server, IO_TIMEOUT};
+
+/// echod started the way a service manager starts it, with `fds` as
+/// descriptors 3, 4, ..., `LISTEN_FDS` set to `listen_fds` (normally their
+/// number) and `args` on its command line.
+fn activated(fds: &[&dyn AsFd], listen_fds: &str, args: &[&str]) -> Command {
+    // Above any descriptor the child's setup uses, close-on-exec: only
+    // the dup2'd copies at 3, 4, ... survive the exec.
+    let high: Vec<OwnedFd> = fds
+        .iter()
+        .map(|fd| {
+            // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own.
+            let new = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_DUPFD_CLOEXEC, 64) };
+            assert!(new >= 0, "dup");
+            unsafe { OwnedFd::from_raw_fd(new) }
+        })
+        .collect();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"LISTEN_PID=$$ exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_echod"))
+        .args(args)
+        .env("LISTEN_FDS", listen_fds)
+        .env_remove("LISTEN_FDNAMES");
+    // SAFETY: only dup2, which is async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (i, fd) in high.iter().enumerate() {
+                if libc::dup2(fd.as_raw_fd(), 3 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+fn udp_echo(server: SocketAddr, msg: &[u8]) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.send_to(msg, server).unwrap();
+    let mut buf = vec![0; msg.len() + 1];
+    let (n, from) = s.recv_from(&mut buf).expect("UDP reply");
+    assert_eq!((from, &buf[..n]), (server, msg));
+}
+
+#[test]
+fn tcp_and_udp_sockets_passed_by_the_manager_are_served() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (tcp_addr, udp_addr) = (tcp.local_addr().unwrap(), udp.local_addr().unwrap());
+    // `--listen` is ignored: the manager's sockets are all that is served.
+    let cmd = activated(&[&tcp, &udp], "2", &["--listen", "127.0.0.1:0"]);
+    let mut server = Server::spawn(cmd, 2);
+    drop((tcp, udp)); // only echod holds them now
+    assert_eq!(
+        server.addrs(),
+        [tcp_addr, udp_addr],
+        "announced in fd order"
+    );
+    ping(&mut connect(tcp_addr), b"activated tcp");
+    udp_echo(udp_addr, b"activated udp");
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
+
+#[test]
+fn a_unix_socket_passed_by_the_manager_is_served_and_left_in_place() {
+    let dir = std::env::temp_dir().join(format!("echod-act-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let unix = UnixListener::bind(&path).unwrap();
+    let mut server = Server::spawn(activated(&[&unix], "1", &[]), 1);
+    drop(unix);
+    assert_eq!(server.paths(), std::slice::from_ref(&path));
+    let mut c = UnixStream::connect(&path).unwrap();
+    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    c.write_all(b"activated unix").unwrap();
+    let mut got = [0u8; 14];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"activated unix");
+    drop(c);
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    assert!(path.exists(), "removed the manager's socket file");
+}
+
+#[test]
+fn variables_for_another_process_are_ignored() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .env("LISTEN_PID", "1")
+        .env("LISTEN_FDS", "1");
+    let server = Server::spawn(cmd, 1);
+    ping(&mut connect(server.addr()), b"bound by --listen");
+}
+
+/// The usage-error contract (see `util::assert_usage_error`) for a
+/// prepared command.
+fn assert_refused(cmd: Command, needles: &[&str]) {
+    let r = run_command(cmd);
+    assert_eq!(r.status.code(), Some(2), "stderr {:?}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{:?}", r.stderr);
+    assert!(lines[0].starts_with("echod: "), "{:?}", lines[0]);
+    for needle in needles {
+        assert!(
+            lines[0].contains(needle),
+            "{needle:?} not in {:?}",
+            lines[0]
+        );
+    }
+}
+
+#[test]
+fn bad_variables_and_descriptors_are_usage_errors() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    for bad in ["abc", "-1", "0", ""] {
+        assert_refused(activated(&[&tcp], bad, &[]), &["LISTEN_FDS"]);
+    }
+    // More sockets announced than passed: fd 4 is not open.
+    assert_refused(
+        activated(&[&tcp], "2", &[]),
+        &["fd 4", "not an open descriptor"],
+    );
+    let file = std::fs::File::open("/dev/null").unwrap();
+    assert_refused(activated(&[&file], "1", &[]), &["fd 3", "not a socket"]);
+    // A stream socket bound but not listening.
+    let idle = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    idle.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    assert_refused(activated(&[&idle], "1", &[]), &["fd 3", "not listening"]);
+}
+
+#[test]
+fn models_and_flags_are_checked_against_the_passed_sockets() {
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert_refused(
+        activated(&[&udp], "1", &["--model", "iterative"]),
+        &["socket activation", "--model iterative", "UDP"],
+    );
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    assert_refused(
+        activated(&[&tcp], "1", &["--threads", "2"]),
+        &["--threads 2", "socket activation"],
+    );
+    assert_refused(
+        activated(&[&tcp], "1", &["--unix-mode", "600"]),
+        &["--unix-mode 600", "SocketMode="],
+    );
+}

@@ -1,0 +1,247 @@
+//! `--listen unix:PATH`: a Unix stream socket served by the reactor. The
+//! echo is byte-exact (64 MiB streamed, half-close); a stale socket file
+//! is replaced, a live one and anything that is not a socket are refused
+//! and left alone; the file is removed when the daemon stops; `--unix-mode`
+//! sets its permission bits; the models that do not serve Unix sockets
+//! refuse them, naming the flag and the model.
+
+mod util;
+
+use std::fs;
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use util::{assert_usage_error, connect, pattern, ping, wait_until, Server, IO_TIMEOUT};
+
+/// A fresh, empty directory for one test's socket, and the path in it.
+fn socket_path(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("echod-t-{}-{test}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir.join("echo.sock")
+}
+
+fn listen_arg(path: &Path) -> String {
+    format!("unix:{}", path.display())
+}
+
+fn start(path: &Path, extra: &[&str]) -> Server {
+    let listen = listen_arg(path);
+    let mut args = vec!["--listen", listen.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args);
+    assert_eq!(
+        server.paths(),
+        [path.to_path_buf()],
+        "announced as unix://PATH"
+    );
+    server
+}
+
+fn unix_connect(path: &Path) -> UnixStream {
+    let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {path:?}: {e}"));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
+    s.write_all(msg).unwrap();
+    let mut got = vec![0; msg.len()];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
+}
+
+#[test]
+fn unix_echo_is_byte_exact_through_a_half_close() {
+    let path = socket_path("exact");
+    let server = start(&path, &[]);
+    let mut s = unix_connect(&path);
+    for (i, size) in [1, 2, 100, 4096, 65_537, 300_000].into_iter().enumerate() {
+        let data = pattern(i as u64, size);
+        let writer = {
+            let mut w = s.try_clone().unwrap();
+            let data = data.clone();
+            thread::spawn(move || w.write_all(&data))
+        };
+        let mut got = vec![0; size];
+        s.read_exact(&mut got).unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(got == data, "{size} bytes differ");
+    }
+    // Half-close: the last bytes still come back, then EOF.
+    s.write_all(b"last words").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"last words");
+    drop(server);
+}
+
+#[test]
+fn sixty_four_mib_stream_over_a_unix_socket() {
+    const TOTAL: usize = 64 << 20;
+    const CHUNK: usize = 1 << 20;
+    let path = socket_path("stream");
+    let _server = start(&path, &[]);
+    let mut r = unix_connect(&path);
+    let mut w = r.try_clone().unwrap();
+    let writer = thread::spawn(move || -> std::io::Result<()> {
+        for i in 0..TOTAL / CHUNK {
+            w.write_all(&pattern(i as u64, CHUNK))?;
+        }
+        w.shutdown(Shutdown::Write)
+    });
+    let mut got = vec![0; CHUNK];
+    for i in 0..TOTAL / CHUNK {
+        r.read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("after {} MiB: {e}", i));
+        assert!(got == pattern(i as u64, CHUNK), "MiB {i} differs");
+    }
+    let mut tail = Vec::new();
+    r.read_to_end(&mut tail).unwrap();
+    assert!(tail.is_empty(), "{} bytes past the end", tail.len());
+    writer.join().unwrap().unwrap();
+}
+
+#[test]
+fn unix_and_tcp_listeners_share_one_reactor() {
+    let path = socket_path("both");
+    let listen = listen_arg(&path);
+    let server = Server::start(&["--listen", "127.0.0.1:0", "--listen", &listen]);
+    ping(&mut connect(server.addr()), b"over tcp");
+    unix_ping(&mut unix_connect(&path), b"over unix");
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced() {
+    let path = socket_path("stale");
+    // What a killed daemon leaves: a socket file nobody accepts on.
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket());
+    let _server = start(&path, &[]);
+    unix_ping(&mut unix_connect(&path), b"fresh");
+}
+
+#[test]
+fn a_live_socket_is_refused_and_keeps_serving() {
+    let path = socket_path("live");
+    let _first = start(&path, &[]);
+    assert_usage_error(&["--listen", &listen_arg(&path)], "already in use");
+    assert_usage_error(
+        &["--listen", &listen_arg(&path)],
+        &path.display().to_string(),
+    );
+    unix_ping(&mut unix_connect(&path), b"still mine");
+}
+
+#[test]
+fn a_regular_file_at_the_path_is_refused_and_left_untouched() {
+    let path = socket_path("regular");
+    fs::write(&path, "precious data").unwrap();
+    assert_usage_error(
+        &["--listen", &listen_arg(&path)],
+        &path.display().to_string(),
+    );
+    assert_usage_error(&["--listen", &listen_arg(&path)], "not a socket");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "precious data");
+}
+
+#[test]
+fn the_socket_file_is_removed_after_sigterm() {
+    let path = socket_path("sigterm");
+    let mut server = start(&path, &[]);
+    let mut c = unix_connect(&path);
+    unix_ping(&mut c, b"before");
+    server.signal(libc::SIGTERM);
+    // A quiet client is closed at once: EOF, not a reset.
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).expect("a clean EOF");
+    assert!(rest.is_empty());
+    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    assert!(!path.exists(), "socket file left behind");
+}
+
+// The second-signal exit cuts the drain short; the file is gone already,
+// removed when the listener closed at the first signal.
+#[test]
+fn the_socket_file_is_removed_when_a_second_signal_cuts_the_drain() {
+    let path = socket_path("forced");
+    let mut server = start(&path, &["--shutdown-timeout", "60s"]);
+    // A client that sends and never reads: its echo stays pending, so the
+    // drain cannot finish on its own.
+    let c = unix_connect(&path);
+    c.set_nonblocking(true).unwrap();
+    let chunk = vec![7u8; 64 << 10];
+    let mut sent = 0;
+    loop {
+        match (&c).write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("write: {e}"),
+        }
+        assert!(sent < 1 << 30, "the server never pushed back");
+    }
+    server.signal(libc::SIGTERM);
+    assert!(
+        wait_until(IO_TIMEOUT, || !path.exists()),
+        "file kept during the drain"
+    );
+    assert!(server.alive(), "the drain ended with echo pending");
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert!(!path.exists());
+}
+
+#[test]
+fn unix_mode_sets_the_permission_bits() {
+    for (mode, want) in [("600", 0o600), ("0666", 0o666)] {
+        let path = socket_path(&format!("mode{mode}"));
+        let _server = start(&path, &["--unix-mode", mode]);
+        let got = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(got, want, "--unix-mode {mode}: {got:o}");
+        unix_ping(&mut unix_connect(&path), b"allowed");
+    }
+}
+
+#[test]
+fn bad_unix_modes_and_paths_name_the_flag() {
+    let path = socket_path("badmode");
+    let listen = listen_arg(&path);
+    for bad in ["999", "rw", "-1", "4755", ""] {
+        assert_usage_error(&["--listen", &listen, "--unix-mode", bad], "--unix-mode");
+    }
+    // Nothing to apply it to.
+    assert_usage_error(
+        &["--listen", "127.0.0.1:0", "--unix-mode", "600"],
+        "--unix-mode 600",
+    );
+    assert_usage_error(&["--listen", "unix:"], "--listen");
+    let long = format!("unix:/tmp/{}", "x".repeat(200));
+    assert_usage_error(&["--listen", &long], "cannot listen on unix:///tmp/xxx");
+    assert!(!path.exists());
+}
+
+#[test]
+fn models_without_unix_support_refuse_it_by_name() {
+    let path = socket_path("models");
+    let listen = listen_arg(&path);
+    for model in ["threads", "iterative", "tokio"] {
+        assert_usage_error(
+            &["--model", model, "--listen", &listen],
+            &format!("--model {model}"),
+        );
+    }
+    assert_usage_error(
+        &["--model", "threads", "--listen", &listen],
+        "--listen unix:",
+    );
+    assert_usage_error(&["--threads", "2", "--listen", &listen], "--threads 2");
+    assert!(!path.exists(), "bound before refusing");
+}
