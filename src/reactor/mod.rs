@@ -315,8 +315,14 @@ impl Reactor {
             Some(Entry::Listener(_)) => self.accept(key),
             Some(Entry::Conn(conn)) => {
                 conn.on_event(event);
-                self.drive(key);
+                // Already on the ready queue: it spent its budget this
+                // turn and is driven first thing next turn. Driving it
+                // again now would give it a second budget in one turn.
+                if !conn.queued {
+                    self.drive(key);
+                }
             }
+            Some(Entry::Udp(u)) if u.queued => {}
             Some(Entry::Udp(_)) => self.echo_datagrams(key),
             Some(Entry::Metrics(_)) => self.accept_scrapes(key),
             Some(Entry::Scrape(_)) => self.drive_scrape(key),
