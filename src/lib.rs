@@ -106,16 +106,19 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
         Some(bound) => bound,
         None => listen::bind_all(&config)?,
     };
-    match config.model {
-        Model::Reactor if config.threads > 1 || config.pin => {
-            reactor::multi::run(&config, listeners)
+    let stopped = match config.model {
+        // Logs its own stop line, with its counters.
+        Model::Reactor if config.threads == 1 && !config.pin => {
+            return reactor::run(&config, listeners);
         }
-        Model::Reactor => reactor::run(&config, listeners),
+        Model::Reactor => reactor::multi::run(&config, listeners),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),
         #[cfg(feature = "tokio")]
         Model::Tokio => models::tokio::run(&config, listeners),
         #[cfg(not(feature = "tokio"))]
         Model::Tokio => unreachable!("refused before binding"),
-    }
+    }?;
+    log::stopped(None, None);
+    Ok(stopped)
 }

@@ -89,6 +89,12 @@ struct Args {
     /// picks a free one). Reactor model only. Off by default.
     #[arg(long, value_name = "ADDR", value_parser = parse_metrics)]
     metrics: Option<std::net::SocketAddr>,
+
+    /// Log each readiness event, accept, partial write, backpressure pause
+    /// and resume, and close with its reason (on stderr). Same as
+    /// RUST_LOG=echod=trace.
+    #[arg(long)]
+    trace: bool,
 }
 
 impl Args {
@@ -138,6 +144,8 @@ where
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // After the usage errors, which are plain `crate::log::line`s.
+    crate::log::init(args.trace);
     let config = args.into_config();
     // Flags that are fine alone but not together (--threads with a model
     // that has no reactors): a usage error like a bad value.

@@ -18,7 +18,9 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             continue;
         };
         if configure(&stream, config).is_ok() {
-            let _ = echo(&mut stream, &mut buf, &member, config.idle_timeout);
+            crate::log::accepted(|| stream.peer_addr());
+            let served = echo(&mut stream, &mut buf, &member, config.idle_timeout);
+            crate::log::closed(&served);
         }
         drop(member);
     }

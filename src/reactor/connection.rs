@@ -46,7 +46,9 @@ use mio::{Interest, Registry, Token};
 use super::buffer::{Buffer, Pool};
 use super::stream::Stream;
 use super::Counters;
+use crate::log::TARGET;
 use crate::net::{interrupted, would_block};
+use tracing::trace;
 
 /// Bytes read from one connection per turn before the others get theirs.
 /// Large enough that a bulk transfer moves in big syscalls, small enough
@@ -137,6 +139,9 @@ impl Connection {
     /// Folds an event into the remembered readiness. Errors and hang-ups
     /// count as both: the next syscall reports what really happened.
     pub fn on_event(&mut self, event: &Event) {
+        trace!(target: TARGET, conn = self.id, readable = event.is_readable(),
+            writable = event.is_writable(), hup = event.is_read_closed(),
+            error = event.is_error(), "event");
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             self.readable = true;
         }
@@ -168,7 +173,8 @@ impl Connection {
             Ok(more) => more,
             // Resets, broken pipes, timeouts: this peer is gone, and only
             // this connection pays for it.
-            Err(_) => {
+            Err(e) => {
+                trace!(target: TARGET, conn = self.id, "close: peer error: {e}");
                 cx.counters.peer_errors += 1;
                 return Drive::Close;
             }
@@ -180,8 +186,10 @@ impl Connection {
         if self.eof && !pending {
             if self.lingering {
                 // The client closed after the EOF our shutdown sent.
+                trace!(target: TARGET, conn = self.id, "close: client closed after our shutdown EOF");
                 cx.counters.closed_shutdown += 1;
             } else {
+                trace!(target: TARGET, conn = self.id, "close: client EOF, echo flushed");
                 cx.counters.closed_eof += 1;
             }
             return Drive::Close;
@@ -220,8 +228,12 @@ impl Connection {
         loop {
             if let Some(buf) = self.buf.as_mut() {
                 if self.writable && !buf.is_empty() {
+                    let was_full = buf.room() == 0;
                     self.writable = flush(&mut self.sock, buf, cx.counters)?;
                     self.last_active = cx.now;
+                    if was_full && buf.room() > 0 {
+                        trace!(target: TARGET, conn = self.id, pending = buf.len(), "backpressure: resume reading");
+                    }
                 }
             }
             if cx.draining && !self.lingering && !self.eof && self.pending() == 0 {
@@ -259,6 +271,7 @@ impl Connection {
                     Ok(got) => {
                         buf.filled(got);
                         if buf.room() == 0 {
+                            trace!(target: TARGET, conn = self.id, pending = buf.len(), "backpressure: pause reading");
                             cx.counters.backpressure_pauses += 1;
                         }
                         (n, Ok(got))
@@ -267,8 +280,12 @@ impl Connection {
                 }
             };
             match got {
-                Ok(0) => self.eof = true,
+                Ok(0) => {
+                    trace!(target: TARGET, conn = self.id, "read: EOF");
+                    self.eof = true;
+                }
                 Ok(n) => {
+                    trace!(target: TARGET, conn = self.id, bytes = n, "read");
                     budget -= n;
                     cx.counters.bytes_received += n as u64;
                     self.last_active = cx.now;
@@ -303,9 +320,11 @@ impl Connection {
         cx.counters.bytes_echoed += sent as u64;
         if sent < n {
             // A partial write is normal: the rest waits for WRITABLE.
+            trace!(target: TARGET, conn = self.id, sent, kept = n - sent, "partial write");
             cx.counters.partial_writes += 1;
             let buf = cx.pool.keep(sent..n);
             if buf.room() == 0 {
+                trace!(target: TARGET, conn = self.id, pending = buf.len(), "backpressure: pause reading");
                 cx.counters.backpressure_pauses += 1;
             }
             self.buf = Some(buf);
@@ -326,6 +345,7 @@ fn flush(sock: &mut Stream, buf: &mut Buffer, counters: &mut Counters) -> io::Re
                 counters.bytes_echoed += n as u64;
             }
             Err(e) if would_block(&e) => {
+                tracing::trace!(target: TARGET, pending = buf.len(), "partial write");
                 counters.partial_writes += 1;
                 return Ok(false);
             }

@@ -158,6 +158,8 @@ pub struct Reactor {
     next_id: u64,
     now: Instant,
     draining: bool,
+    /// When the first SIGINT/SIGTERM began the drain, for the stop line.
+    pub drain_began: Option<Instant>,
     config: Config,
     /// Totals since startup.
     pub counters: Counters,
@@ -181,9 +183,13 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     }
     crate::listen::announce(&addrs);
     metrics::announce(endpoint);
-    reactor
+    crate::log::started(config, &addrs);
+    let stopped = reactor
         .run()
-        .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))
+        .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))?;
+    let drained = reactor.drain_began.map(|t| t.elapsed());
+    crate::log::stopped(Some(&reactor.counters), drained);
+    Ok(stopped)
 }
 
 impl Reactor {
@@ -218,6 +224,7 @@ impl Reactor {
             next_id: 1,
             now: Instant::now(),
             draining: false,
+            drain_began: None,
             config: config.clone(),
             counters: Counters::default(),
             publisher: None,
@@ -473,6 +480,7 @@ impl Reactor {
             .insert(Entry::Conn(Connection::new(sock, id, self.now)));
         self.conns += 1;
         self.counters.accepted += 1;
+        tracing::debug!(target: crate::log::TARGET, conn = id, key, "accept");
         if let Some(idle) = self.config.idle_timeout {
             self.timers
                 .add(deadline(self.now, idle), Timer::Idle { key, id });
@@ -553,6 +561,7 @@ impl Reactor {
         }
         let due = deadline(c.last_active, idle);
         if due <= self.now {
+            tracing::trace!(target: crate::log::TARGET, conn = id, "close: idle timeout");
             self.counters.idle_closed += 1;
             self.close(key);
         } else {
@@ -598,6 +607,7 @@ impl Reactor {
             self.closed.push(key);
         }
         self.draining = true;
+        self.drain_began = Some(self.now);
         self.timers.add(
             deadline(self.now, self.config.shutdown_timeout),
             Timer::ShutdownDeadline,
@@ -606,6 +616,7 @@ impl Reactor {
         for key in keys {
             match &self.entries[key] {
                 Entry::Conn(c) if c.is_quiet() => {
+                    tracing::trace!(target: crate::log::TARGET, conn = c.id, "close: quiet at shutdown");
                     self.counters.closed_shutdown += 1;
                     self.close(key);
                 }

@@ -178,6 +178,7 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
     }
     listen::announce(&addrs);
     super::metrics::announce(endpoint);
+    crate::log::started(config, &addrs);
     let mut drained = 0;
     while drained < n {
         match rx.recv() {

@@ -135,13 +135,18 @@ impl Server {
 
     /// The child's stderr, line by line as it is written, from a reader
     /// thread: for a test that must see a log line before it goes on. After
-    /// this, [`stderr`](Self::stderr) returns nothing.
+    /// this, [`stderr`](Self::stderr) returns nothing. The start and stop
+    /// lines every run prints are left out (tests/logs.rs checks them).
     pub fn stderr_lines(&mut self) -> mpsc::Receiver<String> {
         let stderr = self.child.stderr.take().expect("stderr not taken yet");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if line.starts_with("echod: started: ") || line.starts_with("echod: stopped after ")
+                {
+                    continue;
+                }
                 if tx.send(line).is_err() {
                     break;
                 }

@@ -50,6 +50,7 @@ impl Server {
             datagrams::spawn(sock, addr, stop.clone())?;
         }
         listen::announce(&addrs);
+        crate::log::started(config, &addrs);
         Ok(Server {
             acceptor,
             clients,

@@ -19,7 +19,9 @@ pub async fn run(mut stream: TcpStream, mut ctx: Ctx, permit: Option<OwnedSemaph
         let mut buf = vec![0u8; ctx.max_buffer];
         // Errors are the peer's (or its idleness): this connection ends,
         // no other.
-        let _ = echo(&mut stream, &mut buf, &mut ctx).await;
+        crate::log::accepted(|| stream.peer_addr());
+        let served = echo(&mut stream, &mut buf, &mut ctx).await;
+        crate::log::closed(&served);
     }
     drop(stream);
     drop(permit);

@@ -132,6 +132,7 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     }
     drop(ctx); // the supervisor holds no receiver: only tasks count
     listen::announce(&announced);
+    crate::log::started(config, &announced);
     Ok(supervise(signals, drain, config.shutdown_timeout).await)
 }
 

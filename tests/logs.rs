@@ -1,0 +1,81 @@
+//! Logs on stderr: one start line and one stop line by default, and with
+//! `--trace` a line for each step of a connection's life.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+
+use util::{connect, Server, IO_TIMEOUT};
+
+/// One echo, then the client closes; SIGTERM; everything stderr got.
+fn one_echo_then_stop(args: &[&str]) -> String {
+    let mut server = Server::start(args);
+    let mut client = connect(server.addr());
+    client.write_all(b"hello").unwrap();
+    let mut got = [0u8; 5];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(client.read(&mut got).unwrap(), 0, "EOF after the echo");
+    drop(client);
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(IO_TIMEOUT).expect("exit after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    server.stderr()
+}
+
+#[test]
+fn default_run_prints_one_start_line_and_one_stop_line_with_totals() {
+    let stderr = one_echo_then_stop(&[]);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr:?}");
+    assert!(
+        lines[0].starts_with("echod: started: model reactor, 1 reactor(s), listeners tcp://"),
+        "{stderr:?}"
+    );
+    assert!(lines[1].starts_with("echod: stopped after "), "{stderr:?}");
+    assert!(
+        lines[1].contains("1 connections, 5 B echoed, 0 reset, drained in"),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn trace_shows_accept_read_and_close_for_one_echo() {
+    let stderr = one_echo_then_stop(&["--trace"]);
+    for want in [
+        "echod: accept conn=",
+        "echod: event conn=",
+        "echod: read conn=",
+        "bytes=5",
+        "echod: close: client EOF",
+    ] {
+        assert!(stderr.contains(want), "no {want:?} in {stderr:?}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn other_models_print_the_start_and_stop_lines_too() {
+    for model in ["threads", "iterative"] {
+        let stderr = one_echo_then_stop(&["--model", model]);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{model}: {stderr:?}");
+        assert!(lines[0].starts_with(&format!("echod: started: model {model}, listeners")));
+        assert!(lines[1].starts_with("echod: stopped after "), "{stderr:?}");
+    }
+}
+
+#[test]
+fn trace_shows_accept_and_close_in_the_other_models() {
+    for model in ["threads", "iterative", "tokio"] {
+        let stderr = one_echo_then_stop(&["--model", model, "--trace"]);
+        for want in [
+            "echod: accept peer=Some(127.0.0.1:",
+            "echod: close: client EOF",
+        ] {
+            assert!(stderr.contains(want), "{model}: no {want:?} in {stderr:?}");
+        }
+    }
+}
