@@ -8,16 +8,25 @@
 //!
 //! The data sent is the same verifiable payload `run` uses, so a failure can
 //! say which byte differed, and whether it came from another connection.
+//!
+//! # Unix stream sockets
+//! Every check runs unchanged over `unix:PATH`, with one difference: the
+//! slow-reader check cannot shrink our receive buffer, because an AF_UNIX
+//! stream socket queues bytes against the *sender's* buffer and ignores
+//! `SO_RCVBUF`. Reading nothing at first still fills that buffer, so the
+//! server's writes still come up short; only the buffer size differs.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::cli::CheckConfig;
 use crate::payload;
+use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
 
 type CheckResult = Result<String, String>;
@@ -26,7 +35,7 @@ type CheckResult = Result<String, String>;
 /// returns a short detail on success or the reason for failure.
 struct Check {
     name: &'static str,
-    run: fn(SocketAddr, Instant, u32) -> CheckResult,
+    run: fn(&Target, Instant, u32) -> CheckResult,
 }
 
 const CHECKS: [Check; 7] = [
@@ -67,8 +76,8 @@ const CHECKS: [Check; 7] = [
 /// A target nothing accepts connections on: one "cannot connect" instead
 /// of seven failed checks that would all say the same.
 pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
-    let target = args.target;
-    TcpStream::connect_timeout(&target, args.timeout)
+    let target = &args.target;
+    Sock::connect(target, args.timeout)
         .map_err(|e| anyhow::anyhow!("cannot connect to {target}: {e}"))?;
     let mut out = format!(
         "checking the echo server at {target} (each check limited to {:?})\n",
@@ -84,9 +93,9 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
         let start = Instant::now();
         let deadline = start + args.timeout;
         let (tx, rx) = mpsc::channel();
-        let (run, conns) = (check.run, args.connections.max(1));
+        let (run, conns, target) = (check.run, args.connections.max(1), target.clone());
         std::thread::spawn(move || {
-            let _ = tx.send(run(target, deadline, conns));
+            let _ = tx.send(run(&target, deadline, conns));
         });
         // A little beyond the deadline: the check's own socket timeouts
         // should end it first, with a more useful message.
@@ -124,11 +133,92 @@ fn remaining(deadline: Instant) -> Result<Duration, String> {
     Ok(left)
 }
 
-fn connect(target: SocketAddr, deadline: Instant) -> Result<TcpStream, String> {
-    let s = TcpStream::connect_timeout(&target, remaining(deadline)?)
-        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-    s.set_nodelay(true).map_err(|e| e.to_string())?;
-    Ok(s)
+/// A blocking stream socket of either kind: what every check talks through.
+enum Sock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Sock {
+    /// Connects within `timeout` (TCP; a Unix connect does not wait for a
+    /// handshake), with Nagle off so small requests are not held back.
+    fn connect(target: &Target, timeout: Duration) -> io::Result<Sock> {
+        match target {
+            Target::Tcp(addr) => {
+                let s = TcpStream::connect_timeout(addr, timeout)?;
+                s.set_nodelay(true)?;
+                Ok(Sock::Tcp(s))
+            }
+            Target::Unix(path) => UnixStream::connect(path).map(Sock::Unix),
+        }
+    }
+
+    fn try_clone(&self) -> io::Result<Sock> {
+        match self {
+            Sock::Tcp(s) => s.try_clone().map(Sock::Tcp),
+            Sock::Unix(s) => s.try_clone().map(Sock::Unix),
+        }
+    }
+
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.set_read_timeout(t),
+            Sock::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.set_write_timeout(t),
+            Sock::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.shutdown(how),
+            Sock::Unix(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl AsRawFd for Sock {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Sock::Tcp(s) => s.as_raw_fd(),
+            Sock::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.read(buf),
+            Sock::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.write(buf),
+            Sock::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.flush(),
+            Sock::Unix(s) => s.flush(),
+        }
+    }
+}
+
+fn connect(target: &Target, deadline: Instant) -> Result<Sock, String> {
+    Sock::connect(target, remaining(deadline)?)
+        .map_err(|e| format!("cannot connect to {target}: {e}"))
 }
 
 /// Deterministic, checkable bytes of any length (`seed` makes streams differ).
@@ -140,7 +230,7 @@ fn pattern(seed: u32, len: usize) -> Vec<u8> {
 }
 
 /// Reads exactly `buf.len()` bytes before `deadline`.
-fn read_exact_by(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Result<(), String> {
+fn read_exact_by(s: &mut Sock, buf: &mut [u8], deadline: Instant) -> Result<(), String> {
     let mut got = 0;
     while got < buf.len() {
         s.set_read_timeout(Some(
@@ -179,7 +269,7 @@ fn timed_out(got: usize, want: usize) -> String {
     format!("timed out with {got} of {want} bytes echoed")
 }
 
-fn write_all_by(s: &mut TcpStream, data: &[u8], deadline: Instant) -> Result<(), String> {
+fn write_all_by(s: &mut Sock, data: &[u8], deadline: Instant) -> Result<(), String> {
     s.set_write_timeout(Some(remaining(deadline)?))
         .map_err(|e| e.to_string())?;
     s.write_all(data).map_err(|e| format!("write failed: {e}"))
@@ -200,12 +290,7 @@ fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
 /// Sends `data` in pieces of the sizes `chunks` yields (cycling) from a
 /// writer thread while this thread reads the echo, so that large transfers
 /// cannot deadlock on full buffers; then checks the echo byte for byte.
-fn exchange(
-    s: &mut TcpStream,
-    data: &[u8],
-    chunks: &[usize],
-    deadline: Instant,
-) -> Result<(), String> {
+fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> Result<(), String> {
     let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let owned = data.to_vec();
     let plan = chunks.to_vec();
@@ -231,7 +316,7 @@ fn exchange(
     compare(data, &got)
 }
 
-fn sizes(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+fn sizes(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     let mut s = connect(target, deadline)?;
     let sizes = [1, 2, 23, 24, 100, 1000, 1460, 4096, 65_536, 1 << 20];
     for (i, &n) in sizes.iter().enumerate() {
@@ -241,7 +326,7 @@ fn sizes(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
     Ok(format!("{} sizes on one connection", sizes.len()))
 }
 
-fn chunkings(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+fn chunkings(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     let plans: [(&str, &[usize]); 4] = [
         ("1 B", &[1]),
         ("7 B", &[7]),
@@ -258,7 +343,7 @@ fn chunkings(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
 
 /// Sends requests back to back without waiting, then verifies the replies
 /// in order with the same verifier `run` uses.
-fn pipelined(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+fn pipelined(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const N: u64 = 1000;
     const SIZE: usize = 64;
     let mut s = connect(target, deadline)?;
@@ -290,23 +375,26 @@ fn pipelined(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
     }
 }
 
-fn slow_reader(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const TOTAL: usize = 16 << 20;
     let mut s = connect(target, deadline)?;
     // A small receive buffer makes the server's writes come up short sooner.
     // Not smaller than 64 KiB: below the loopback MSS the kernel's
     // silly-window avoidance stalls the connection for seconds, whatever the
-    // server does.
-    let small: libc::c_int = 64 * 1024;
-    // SAFETY: setsockopt with a valid int option value on our own socket.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&small as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
+    // server does. A Unix socket ignores SO_RCVBUF (see the module docs).
+    let shrunk = matches!(s, Sock::Tcp(_));
+    if shrunk {
+        let small: libc::c_int = 64 * 1024;
+        // SAFETY: setsockopt with a valid int option value on our own socket.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&small as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
     }
     let data = pattern(42, TOTAL);
     let mut w = s.try_clone().map_err(|e| e.to_string())?;
@@ -330,10 +418,15 @@ fn slow_reader(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
         .join()
         .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
     compare(&data, &got)?;
-    Ok("16 MiB through a 64 KiB receive buffer, read slowly at first".into())
+    Ok(if shrunk {
+        "16 MiB through a 64 KiB receive buffer, read slowly at first"
+    } else {
+        "16 MiB through the socket's buffer, read slowly at first"
+    }
+    .into())
 }
 
-fn half_close(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+fn half_close(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const TOTAL: usize = 256 * 1024;
     let mut s = connect(target, deadline)?;
     let data = pattern(9, TOTAL);
@@ -371,7 +464,7 @@ fn half_close(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
     }
 }
 
-fn concurrent(target: SocketAddr, deadline: Instant, conns: u32) -> CheckResult {
+fn concurrent(target: &Target, deadline: Instant, conns: u32) -> CheckResult {
     const ROUNDS: u64 = 5;
     const SIZE: usize = 128;
     // All connections are open at once before any is served.
@@ -397,7 +490,7 @@ fn concurrent(target: SocketAddr, deadline: Instant, conns: u32) -> CheckResult 
 
 /// Interleaves distinct streams over many connections, writing to all of
 /// them before reading any, and checks each got only its own bytes back.
-fn isolation(target: SocketAddr, deadline: Instant, _: u32) -> CheckResult {
+fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const CONNS: u32 = 20;
     const ROUNDS: u64 = 20;
     const SIZE: usize = 512;

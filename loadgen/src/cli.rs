@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::payload::{MAX_SIZE, MIN_SIZE};
 use crate::run::{Load, RunConfig};
+use crate::target::Target;
 
 /// A command line that cannot be acted on. `main` exits 2 for these.
 #[derive(Debug)]
@@ -95,7 +96,8 @@ pub fn shorten(s: &str) -> String {
 /// `loadgen run` as typed.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Address of the echo server, e.g. 127.0.0.1:7007 (required).
+    /// The echo server: HOST:PORT (TCP, e.g. 127.0.0.1:7007) or unix:PATH (a Unix stream
+    /// socket) (required).
     #[arg(long, value_name = "ADDR")]
     pub target: String,
     /// Connections in total.
@@ -183,6 +185,29 @@ pub fn resolve(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
         .ok_or_else(|| usage(format!("{flag} {shown}: resolves to no address")))
 }
 
+/// Validates `value` of `flag` as a stream target: `unix:PATH`, or a
+/// `HOST:PORT` resolved to one address. `udp:` is refused by name: only
+/// `talk` speaks UDP so far.
+pub fn stream_target(flag: &str, value: &str) -> Result<Target, UsageError> {
+    if let Some(path) = value.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err(usage(format!(
+                "{flag} {}: the path is empty; expected unix:PATH",
+                shorten(value)
+            )));
+        }
+        return Ok(Target::Unix(path.into()));
+    }
+    if value.starts_with("udp:") {
+        return Err(usage(format!(
+            "{flag} {}: udp: targets are supported only by `loadgen talk` for now; \
+             expected HOST:PORT or unix:PATH",
+            shorten(value)
+        )));
+    }
+    resolve(flag, value).map(Target::Tcp)
+}
+
 /// Descriptors the generator needs besides one per connection: stdio, one
 /// poller and one timer per engine thread, a server child's pipes, slack.
 const FD_RESERVE: u64 = 64;
@@ -225,7 +250,7 @@ fn positive(flag: &str, v: u32) -> Result<u32, UsageError> {
 impl RunArgs {
     /// Validates the arguments into a run configuration and its outputs.
     pub fn validate(self) -> Result<(RunConfig, Outputs), UsageError> {
-        let target = resolve("--target", &self.target)?;
+        let target = stream_target("--target", &self.target)?;
         let connections = positive("--connections", self.connections)?;
         let threads = positive("--threads", self.threads)?;
         if threads > connections {
@@ -451,7 +476,8 @@ impl CompareArgs {
 /// `loadgen check` as typed.
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// Address of the echo server, e.g. 127.0.0.1:7007 (required).
+    /// The echo server: HOST:PORT (TCP, e.g. 127.0.0.1:7007) or unix:PATH (a Unix stream
+    /// socket) (required).
     #[arg(long, value_name = "ADDR")]
     pub target: String,
     /// Time limit of each check; a check still running then fails.
@@ -472,7 +498,7 @@ pub struct CheckArgs {
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
     /// The server.
-    pub target: SocketAddr,
+    pub target: Target,
     /// Time limit of each check.
     pub timeout: Duration,
     /// Connections of the concurrency check.
@@ -482,7 +508,7 @@ pub struct CheckConfig {
 impl CheckArgs {
     /// Validates the arguments.
     pub fn validate(self) -> Result<CheckConfig, UsageError> {
-        let target = resolve("--target", &self.target)?;
+        let target = stream_target("--target", &self.target)?;
         if self.timeout.is_zero() {
             return Err(usage("--timeout 0s: must be longer than zero"));
         }

@@ -42,6 +42,7 @@ use crate::stats::{self, Percentiles};
 use crate::sweep::{
     self, CompareReport, Metrics, Outcome, Point, Round, Spread, Summary, SweepConfig,
 };
+use crate::target::Target;
 
 /// Grace period for a server to drain and exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -297,7 +298,7 @@ fn measure(
         .with_context(|| format!("starting echod --model {model}"))?;
     let threads = cfg.threads.min(conns);
     let run_cfg = RunConfig {
-        target: server.addr,
+        target: Target::Tcp(server.addr),
         connections: conns,
         size: cfg.size,
         load: Load::Closed { depth: cfg.depth },

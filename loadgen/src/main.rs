@@ -26,6 +26,7 @@ mod serve;
 mod stats;
 mod sweep;
 mod talk;
+mod target;
 mod verify;
 
 use std::io::{self, Write};

@@ -21,8 +21,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-use mio::net::TcpStream;
-
+use super::stream::Stream;
 use crate::payload;
 use crate::verify::{StreamVerifier, Verdict};
 
@@ -57,7 +56,7 @@ pub struct Inflight {
 pub struct Conn {
     /// The socket (registered with the engine's poller under this
     /// connection's index).
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Global connection index, carried in every request header.
     pub id: u32,
     size: usize,
@@ -102,7 +101,7 @@ pub enum ReadEnd {
 
 impl Conn {
     /// Wraps a connected socket.
-    pub fn new(stream: TcpStream, id: u32, size: usize) -> Conn {
+    pub fn new(stream: Stream, id: u32, size: usize) -> Conn {
         Conn {
             stream,
             id,
@@ -260,17 +259,18 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mio::net::TcpStream;
     use std::net::{TcpListener, TcpStream as StdStream};
     use std::thread;
     use std::time::Duration;
 
     /// A connected pair: the generator's non-blocking end and a blocking peer.
-    fn pair() -> (TcpStream, StdStream) {
+    fn pair() -> (Stream, StdStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
         let (peer, _) = listener.accept().unwrap();
         client.set_nonblocking(true).unwrap();
-        (TcpStream::from_std(client), peer)
+        (Stream::Tcp(TcpStream::from_std(client)), peer)
     }
 
     /// Flushes until everything issued is written, checking the send buffer

@@ -21,19 +21,19 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::conn::{Conn, Inflight, ReadEnd};
 use super::result::Measurements;
 use super::schedule::Schedule;
+use super::stream::Stream;
 use super::timer::Timer;
 use super::Load;
 use crate::stats;
+use crate::target::Target;
 use crate::verify::Verdict;
 
 const TIMER: Token = Token(usize::MAX);
@@ -55,7 +55,7 @@ pub struct Timeline {
 #[derive(Clone, Debug)]
 pub struct EngineSpec {
     /// The server.
-    pub target: SocketAddr,
+    pub target: Target,
     /// Global indices of this engine's connections.
     pub conn_ids: Vec<u32>,
     /// Connections across all engines (for the schedule's interleaving).
@@ -133,7 +133,7 @@ impl Engine {
         let mut poll = Poll::new()?;
         let mut conns = Vec::with_capacity(spec.conn_ids.len());
         for (i, &id) in spec.conn_ids.iter().enumerate() {
-            let mut stream = TcpStream::connect(spec.target)?;
+            let mut stream = Stream::connect(&spec.target)?;
             poll.registry().register(
                 &mut stream,
                 Token(i),
@@ -566,25 +566,19 @@ fn wait_connected(poll: &mut Poll, conns: &mut [Conn], timeout: Duration) -> io:
                 continue;
             }
             let s = &mut conns[i].stream;
-            if let Some(e) = s.take_error()? {
-                return Err(e);
+            // Not yet (or a spurious event): wait for the next one.
+            if !s.established()? {
+                continue;
             }
-            match s.peer_addr() {
-                Ok(_) => {
-                    // Latency is the point: never let Nagle hold a request back.
-                    s.set_nodelay(true)?;
-                    // From now on writable events are wanted only while a
-                    // write is blocked (see `Engine::watch_writable`).
-                    poll.registry()
-                        .reregister(s, Token(i), Interest::READABLE)?;
-                    conns[i].write_interest = false;
-                    connected[i] = true;
-                    left -= 1;
-                }
-                // Still connecting (or a spurious event): wait for the next one.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                Err(e) => return Err(e),
-            }
+            // Latency is the point: never let Nagle hold a request back.
+            s.set_nodelay()?;
+            // From now on writable events are wanted only while a write is
+            // blocked (see `Engine::watch_writable`).
+            poll.registry()
+                .reregister(s, Token(i), Interest::READABLE)?;
+            conns[i].write_interest = false;
+            connected[i] = true;
+            left -= 1;
         }
     }
     Ok(())

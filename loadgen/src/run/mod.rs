@@ -12,10 +12,10 @@ pub mod engine;
 pub mod intervals;
 pub mod result;
 pub mod schedule;
+pub mod stream;
 pub mod timer;
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +27,7 @@ use engine::{Engine, EngineSpec, Live, Timeline};
 use result::{Measurements, RunResult};
 
 use crate::interrupt::Interrupt;
+use crate::target::Target;
 
 /// How requests are paced.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -48,7 +49,7 @@ pub enum Load {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunConfig {
     /// The server.
-    pub target: SocketAddr,
+    pub target: Target,
     /// Connections in total.
     pub connections: u32,
     /// Bytes per request.
@@ -153,7 +154,7 @@ pub fn run(
     let mut handles = Vec::new();
     for t in 0..threads {
         let spec = EngineSpec {
-            target: cfg.target,
+            target: cfg.target.clone(),
             conn_ids: (t..cfg.connections).step_by(threads as usize).collect(),
             total_conns: cfg.connections,
             size: cfg.size,
@@ -251,7 +252,7 @@ pub fn run(
 
 /// Words a failed connection setup so that it blames the right party.
 fn connect_error(cfg: &RunConfig, e: io::Error) -> io::Error {
-    let target = cfg.target;
+    let target = &cfg.target;
     match e.raw_os_error() {
         Some(libc::EMFILE) | Some(libc::ENFILE) => {
             let l = crate::env::fd_limit();

@@ -2,13 +2,14 @@
 //! limit, echod started through the hidden `serve` subcommand, and small echo
 //! servers that misbehave on purpose.
 //!
-//! Every server here listens on 127.0.0.1 port 0 and is torn down on drop.
+//! Every server here listens on 127.0.0.1 port 0 (or, for [`UnixEchod`], a
+//! socket in a scratch directory) and is torn down on drop.
 
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -88,28 +89,70 @@ pub struct Echod {
 
 impl Echod {
     pub fn start(extra: &[&str]) -> Echod {
-        let mut child = Command::new(LOADGEN)
-            .args(["serve", "--", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn loadgen serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Blocks until echod prints its address (or exits, ending stdout).
-        let line = lines.next().expect("echod printed nothing").unwrap();
-        let addr = line
-            .strip_prefix("listening on tcp://")
-            .unwrap_or_else(|| panic!("unexpected: {line}"));
-        let addr = addr.trim().parse().unwrap();
-        // Keep draining stdout so echod never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, addr) = spawn_serve(&["--listen", "127.0.0.1:0"], extra, "tcp://");
+        let addr = addr.parse().unwrap();
         Echod { child, addr }
     }
 
     pub fn target(&self) -> String {
         self.addr.to_string()
+    }
+}
+
+/// Starts `loadgen serve -- LISTEN EXTRA` and returns it with what its
+/// listening line names after `scheme`.
+fn spawn_serve(listen: &[&str], extra: &[&str], scheme: &str) -> (Child, String) {
+    let mut child = Command::new(LOADGEN)
+        .arg("serve")
+        .arg("--")
+        .args(listen)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn loadgen serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Blocks until echod prints its address (or exits, ending stdout).
+    let line = lines.next().expect("echod printed nothing").unwrap();
+    let addr = line
+        .strip_prefix("listening on ")
+        .and_then(|rest| rest.strip_prefix(scheme))
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .trim()
+        .to_string();
+    // Keep draining stdout so echod never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+/// echod on a Unix stream socket, started as
+/// `loadgen serve -- --listen unix:PATH ...`.
+pub struct UnixEchod {
+    child: Child,
+    pub path: PathBuf,
+}
+
+impl UnixEchod {
+    /// Listens on `echod.sock` in a fresh scratch directory named `name`.
+    pub fn start(name: &str, extra: &[&str]) -> UnixEchod {
+        let path = scratch(name).join("echod.sock");
+        let listen = format!("unix:{}", path.display());
+        let (child, shown) = spawn_serve(&["--listen", &listen], extra, "unix://");
+        assert_eq!(Path::new(&shown), path, "echod listens elsewhere");
+        UnixEchod { child, path }
+    }
+
+    /// `unix:PATH`, as `--target` takes it.
+    pub fn target(&self) -> String {
+        format!("unix:{}", self.path.display())
+    }
+}
+
+impl Drop for UnixEchod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
