@@ -21,9 +21,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use libc::{SIGCONT, SIGHUP, SIGINT, SIGSTOP, SIGTERM};
+use util::non_reader::NonReader;
 use util::{
     assert_usage_error, connect, connect_small, echo_all, pattern, ping, probe, read_to_eof,
-    tcp_queues, wait_until, Outcome, Server, IO_TIMEOUT,
+    wait_until, Outcome, Server, IO_TIMEOUT,
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
@@ -273,80 +274,6 @@ fn max_conns_bounds_the_process_not_each_reactor() {
 
 // ---- shutdown ----
 
-/// What a non-reading client sends: more than the kernel queues on both
-/// ends absorb, so echo stays pending inside the server.
-const SENT: usize = 16 << 20;
-/// The client's bytes repeat with this (prime) period.
-const PERIOD: usize = 999_983;
-
-/// A client that sends [`SENT`] bytes and reads nothing until told to
-/// (as in tests/shutdown.rs), on a connection of a known reactor.
-struct NonReader {
-    stream: TcpStream,
-    period: Vec<u8>,
-    /// Echo the server held (unsent) when it was seen backpressured.
-    held: u64,
-    writer: thread::JoinHandle<std::io::Result<()>>,
-}
-
-impl NonReader {
-    /// Starts sending and returns once the server holds echo it cannot
-    /// deliver: unsent output and unread input on its end.
-    fn start(server: SocketAddr, stream: TcpStream, seed: u64) -> NonReader {
-        let period = pattern(seed, PERIOD);
-        let mut w = stream.try_clone().unwrap();
-        let copy = period.clone();
-        let writer = thread::spawn(move || {
-            let mut left = SENT;
-            while left > 0 {
-                let n = left.min(PERIOD);
-                w.write_all(&copy[..n])?;
-                left -= n;
-            }
-            Ok(())
-        });
-        let peer = stream.local_addr().unwrap();
-        let mut held = 0;
-        let backpressured = wait_until(IO_TIMEOUT, || {
-            if let Some((tx, rx)) = tcp_queues(server, peer) {
-                if tx > 0 && rx > 0 {
-                    held = tx;
-                }
-            }
-            held > 0
-        });
-        assert!(backpressured, "the server never held pending echo");
-        NonReader {
-            stream,
-            period,
-            held,
-            writer,
-        }
-    }
-
-    /// Reads to EOF: a byte-exact prefix of what was sent, at least what
-    /// the server held; the writer is never reset (the reactor discards
-    /// input after its EOF until the client closes).
-    fn read_drained_echo(mut self, what: &str) {
-        let got = read_to_eof(&mut self.stream)
-            .unwrap_or_else(|e| panic!("{what}: reading the drained echo: {e}"));
-        for (i, chunk) in got.chunks(PERIOD).enumerate() {
-            assert!(
-                chunk == &self.period[..chunk.len()],
-                "{what}: echo differs in period {i}"
-            );
-        }
-        assert!(
-            got.len() as u64 >= self.held,
-            "{what}: {} bytes echoed, but the server held {}",
-            got.len(),
-            self.held
-        );
-        let wrote = self.writer.join().unwrap();
-        assert!(wrote.is_ok(), "{what}: writer failed: {wrote:?}");
-    }
-}
-
 /// Connections until every reactor has one: `(one per reactor, spares)`.
 fn one_per_reactor(
     server: &Server,
@@ -389,7 +316,7 @@ fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     let clients: Vec<NonReader> = busy
         .into_iter()
         .enumerate()
-        .map(|(i, s)| NonReader::start(addr, s, 20 + i as u64))
+        .map(|(i, s)| NonReader::start_on(addr, s, 20 + i as u64))
         .collect();
     server.signal(SIGTERM);
     assert!(
@@ -403,7 +330,7 @@ fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     }
     assert!(server.alive(), "exited with echo still pending");
     for (i, c) in clients.into_iter().enumerate() {
-        c.read_drained_echo(&format!("reactor {i}"));
+        c.read_drained_echo(&format!("reactor {i}"), true);
     }
     assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
 }
@@ -505,7 +432,7 @@ fn threads_second_signal_exits_at_once_with_130() {
     let addr = server.addr();
     let mut quiet = connect(addr);
     ping(&mut quiet, b"quiet");
-    let stuck = NonReader::start(addr, connect_small(addr, 64 << 10, 64 << 10), 30);
+    let stuck = NonReader::start_on(addr, connect_small(addr, 64 << 10, 64 << 10), 30);
     server.signal(SIGTERM);
     let mut buf = [0u8; 8];
     assert_eq!(

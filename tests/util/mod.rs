@@ -5,6 +5,8 @@
 //! limit, and a `Server` is killed when dropped.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod non_reader;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
