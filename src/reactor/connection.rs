@@ -1,6 +1,5 @@
 //! One client connection (TCP or Unix stream: see [`super::stream`]): its
-//! socket, its pending echo, and what the
-//! reactor knows of its readiness.
+//! socket, its pending echo, and what the reactor knows of its readiness.
 //!
 //! Data flows one way: socket → [`Buffer`] → socket. The connection owns
 //! its buffer; the reactor lends it the pool and the registry for the
@@ -270,10 +269,7 @@ impl Connection {
                 match self.sock.read(spare) {
                     Ok(got) => {
                         buf.filled(got);
-                        if buf.room() == 0 {
-                            trace!(target: TARGET, conn = self.id, pending = buf.len(), "backpressure: pause reading");
-                            cx.counters.backpressure_pauses += 1;
-                        }
+                        note_if_full(self.id, buf, cx.counters);
                         (n, Ok(got))
                     }
                     Err(e) => (n, Err(e)),
@@ -323,13 +319,19 @@ impl Connection {
             trace!(target: TARGET, conn = self.id, sent, kept = n - sent, "partial write");
             cx.counters.partial_writes += 1;
             let buf = cx.pool.keep(sent..n);
-            if buf.room() == 0 {
-                trace!(target: TARGET, conn = self.id, pending = buf.len(), "backpressure: pause reading");
-                cx.counters.backpressure_pauses += 1;
-            }
+            note_if_full(self.id, &buf, cx.counters);
             self.buf = Some(buf);
         }
         Ok(n)
+    }
+}
+
+/// Counts (and traces) a backpressure pause when `buf` has just reached
+/// `--max-buffer`: reading stops until a write makes room.
+fn note_if_full(conn: u64, buf: &Buffer, counters: &mut Counters) {
+    if buf.room() == 0 {
+        trace!(target: TARGET, conn, pending = buf.len(), "backpressure: pause reading");
+        counters.backpressure_pauses += 1;
     }
 }
 
@@ -345,7 +347,7 @@ fn flush(sock: &mut Stream, buf: &mut Buffer, counters: &mut Counters) -> io::Re
                 counters.bytes_echoed += n as u64;
             }
             Err(e) if would_block(&e) => {
-                tracing::trace!(target: TARGET, pending = buf.len(), "partial write");
+                trace!(target: TARGET, pending = buf.len(), "partial write");
                 counters.partial_writes += 1;
                 return Ok(false);
             }
