@@ -144,8 +144,8 @@ pub struct Reactor {
     entries: Slab<Entry>,
     signals: Signals,
     pool: Pool,
-    /// Where each datagram is received and echoed from: [`udp::MAX_DATAGRAM`]
-    /// bytes with a UDP socket, none without. Apart from the pool's
+    /// Where datagrams are received and echoed from: [`udp::BUFFER`]
+    /// bytes (a batch of slots on Linux) with a UDP socket, none without. Apart from the pool's
     /// scratch area, which `--max-buffer` may make smaller than a datagram.
     datagram: Box<[u8]>,
     timers: Timers,
@@ -254,7 +254,7 @@ impl Reactor {
                     let mut sock = mio::net::UdpSocket::from_std(sock);
                     registry.register(&mut sock, Token(key), Interest::READABLE)?;
                     if reactor.datagram.is_empty() {
-                        reactor.datagram = vec![0; udp::MAX_DATAGRAM].into_boxed_slice();
+                        reactor.datagram = vec![0; udp::BUFFER].into_boxed_slice();
                     }
                     let addr = bound
                         .addr
