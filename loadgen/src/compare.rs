@@ -325,11 +325,11 @@ fn measure(
         &mut |moment| match moment {
             Moment::WindowStart => {
                 cpu_start = Some(server.cpu_time());
-                gen_start = procstat::cpu_time(me).ok();
+                gen_start = Some(procstat::cpu_time(me));
             }
             Moment::WindowEnd => {
                 cpu_end = Some(server.cpu_time());
-                gen_end = procstat::cpu_time(me).ok();
+                gen_end = Some(procstat::cpu_time(me));
                 memory = Some(server.memory());
             }
         },
@@ -365,9 +365,14 @@ fn measure(
     let window = result.window.as_secs_f64();
     let requests = m.counters.requests;
     let rps = result.requests_per_sec();
+    // A zero here would pass for an idle generator and hide a
+    // generator-bound round, so a failed reading fails the round.
     let generator_cpu = match (gen_start, gen_end) {
-        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / window,
-        _ => 0.0,
+        (Some(Ok(a)), Some(Ok(b))) => b.saturating_sub(a).as_secs_f64() / window,
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            anyhow::bail!("cannot read loadgen's own CPU time: {e}")
+        }
+        _ => anyhow::bail!("echod --model {model}: the measurement window never opened"),
     };
     let server_cpu = cpu.as_secs_f64() / window;
     let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
