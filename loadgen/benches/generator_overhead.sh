@@ -8,8 +8,9 @@
 # requests/s is at least the baseline's, the extra work costs the server
 # nothing it can notice.
 #
-# The server is pinned to SERVER_CPU and both clients to CLIENT_CPU (taskset),
-# so neither client steals the server's core. Each client's own CPU time
+# The server is pinned to SERVER_CPU and both clients to CLIENT_CPU (taskset
+# on Linux, cpuset on FreeBSD), so neither client steals the server's core.
+# macOS has no CPU affinity: there nothing is pinned, and the script says so. Each client's own CPU time
 # (user + system, from bash's `time`) is also divided by the requests it
 # completed: on a shared machine requests/s is noisy, CPU per request much
 # less so, and it is the direct measure of how heavy a generator is.
@@ -32,10 +33,18 @@ cargo build --release -q -p loadgen --bin loadgen --example baseline_client
 LOADGEN=target/release/loadgen
 BASELINE=target/release/examples/baseline_client
 
+# Deliberately unquoted where used: "taskset -c 0", or nothing at all.
+if command -v taskset >/dev/null 2>&1; then on_cpu="taskset -c"
+elif command -v cpuset >/dev/null 2>&1; then on_cpu="cpuset -l"
+else on_cpu=""; echo "not pinned: no taskset or cpuset on $(uname -s)" >&2
+fi
+pin_server=${on_cpu:+$on_cpu $SERVER_CPU}
+pin_client=${on_cpu:+$on_cpu $CLIENT_CPU}
+
 out=$(mktemp -d)
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
-taskset -c "$SERVER_CPU" "$LOADGEN" serve -- --model "$MODEL" --listen 127.0.0.1:0 >"$out/server.out" &
+$pin_server "$LOADGEN" serve -- --model "$MODEL" --listen 127.0.0.1:0 >"$out/server.out" &
 server_pid=$!
 for _ in $(seq 100); do
   grep -q '^listening on tcp://' "$out/server.out" 2>/dev/null && break
@@ -43,7 +52,7 @@ for _ in $(seq 100); do
 done
 addr=$(sed -n 's|^listening on tcp://||p' "$out/server.out" | head -1)
 [ -n "$addr" ] || { echo "echod did not start" >&2; exit 1; }
-echo "echod --model $MODEL at $addr on CPU $SERVER_CPU; clients on CPU $CLIENT_CPU;" \
+echo "echod --model $MODEL at $addr ${on_cpu:+on CPU $SERVER_CPU; clients on CPU $CLIENT_CPU;}" \
      "$CONNS connections, $SIZE B, depth 1, ${WARMUP}s warm-up + ${DURATION}s, $ROUNDS rounds each"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -55,9 +64,9 @@ per_req() { awk -v c="$1" -v r="$2" -v t="$((WARMUP + DURATION))" 'BEGIN {printf
 TIMEFORMAT='%U %S'
 : >"$out/baseline"; : >"$out/loadgen"; : >"$out/baseline.cpu"; : >"$out/loadgen.cpu"
 for round in $(seq "$ROUNDS"); do
-  { time taskset -c "$CLIENT_CPU" "$BASELINE" "$addr" "$CONNS" "$SIZE" "$WARMUP" "$DURATION" >"$out/b.out"; } 2>"$out/b.time"
+  { time $pin_client "$BASELINE" "$addr" "$CONNS" "$SIZE" "$WARMUP" "$DURATION" >"$out/b.out"; } 2>"$out/b.time"
   b=$(awk '{print $2}' "$out/b.out")
-  { time taskset -c "$CLIENT_CPU" "$LOADGEN" run --target "$addr" --connections "$CONNS" --size "$SIZE" --depth 1 \
+  { time $pin_client "$LOADGEN" run --target "$addr" --connections "$CONNS" --size "$SIZE" --depth 1 \
     --warmup "${WARMUP}s" --duration "${DURATION}s" --quiet --json "$out/run.json"; } 2>"$out/l.time"
   l=$(sed -n 's/.*"requests_per_sec": \([0-9.]*\).*/\1/p' "$out/run.json" | head -1)
   bc=$(per_req "$(awk '{print $1 + $2}' "$out/b.time")" "$b")

@@ -1,11 +1,13 @@
 //! `loadgen compare`: each echod model in its own child process, swept over
 //! connection counts, measured from both sides.
 //!
-//! Every point gets a fresh server process, so its CPU time (utime + stime
-//! from `/proc/PID/stat`, sampled exactly at the window's start and end) and
-//! its memory (`VmRSS` at the window's end, `VmHWM` for the peak) belong to
-//! that point alone. When the machine has two or more CPUs the server and the
-//! generator are pinned to disjoint ones, so neither steals the other's core.
+//! Every point gets a fresh server process, so its CPU time (user + system,
+//! sampled exactly at the window's start and end) and its memory (resident
+//! at the window's end, and the peak where the OS keeps one) belong to that
+//! point alone; `procstat.rs` says where each OS keeps them. When the
+//! machine has two or more CPUs and the OS can pin (Linux, FreeBSD; not
+//! macOS) the server and the generator are pinned to disjoint ones, so
+//! neither steals the other's core.
 //!
 //! # Rounds
 //! `--rounds R` measures every point R times. Inside a round the models take
@@ -35,7 +37,7 @@ use crate::cli::CompareConfig;
 use crate::env::{self, Env};
 use crate::interrupt::Interrupt;
 use crate::machine::{self, MachineLoad};
-use crate::procstat;
+use crate::procstat::{self, Memory, Reading};
 use crate::run::{self, Load, Moment, RunConfig, RunError};
 use crate::serve::ServerProcess;
 use crate::stats::{self, Percentiles};
@@ -73,20 +75,22 @@ pub fn compare(
     on_point: &mut dyn FnMut(&Point),
 ) -> anyhow::Result<CompareReport> {
     let available = env::affinity().unwrap_or_default();
-    let plan = if cfg.pin {
-        plan_pinning(&available, cfg.threads as usize)
-    } else {
-        None
+    let plan = match env::NO_PINNING {
+        _ if !cfg.pin => Err("--no-pin".to_string()),
+        Some(why) => Err(why.to_string()),
+        None => plan_pinning(&available, cfg.threads as usize)
+            .ok_or_else(|| "fewer than 2 CPUs".to_string()),
     };
     let server_cpus = match &plan {
-        Some((server, generator)) => {
+        Ok((server, generator)) => {
             // Threads spawned from here on (the engines) inherit this mask.
             env::pin(generator).context("pinning the generator")?;
             Some(server.clone())
         }
-        None => None,
+        Err(_) => None,
     };
-    let env = Env::capture(server_cpus.clone());
+    let mut env = Env::capture(server_cpus.clone());
+    env.not_pinned = plan.as_ref().err().cloned();
     eprintln!(
         "compare: models {} x connections {:?}, {} B, depth {}, {:?} per point (+{:?} warm-up), {} round(s); {}",
         cfg.models.join(","),
@@ -97,8 +101,8 @@ pub fn compare(
         cfg.warmup,
         cfg.rounds,
         match &plan {
-            Some((s, g)) => format!("server pinned to CPUs {s:?}, generator to {g:?}"),
-            None => "not pinned (fewer than 2 CPUs, or --no-pin)".into(),
+            Ok((s, g)) => format!("server pinned to CPUs {s:?}, generator to {g:?}"),
+            Err(why) => format!("not pinned ({why})"),
         }
     );
     let before = machine::Sample::now();
@@ -265,23 +269,24 @@ fn summarise(rounds: &[Round], threads: u32) -> Outcome {
         errors: ok.iter().map(|m| m.errors).sum(),
         corrupt: ok.iter().map(|m| m.corrupt).sum(),
         server_cpu_utilisation: srv_cpu,
-        server_memory: procstat::Memory {
-            rss_kib: ok
-                .iter()
-                .map(|m| m.server_memory.rss_kib)
-                .max()
-                .unwrap_or(0),
-            hwm_kib: ok
-                .iter()
-                .map(|m| m.server_memory.hwm_kib)
-                .max()
-                .unwrap_or(0),
-        },
+        server_memory: largest_memory(&ok),
         generator_cpu_utilisation: gen_cpu,
         generator_bound: 2 * ok.iter().filter(|m| m.generator_bound).count() > ok.len()
             || sweep::generator_bound(gen_cpu, srv_cpu, threads),
         interrupted: ok.iter().any(|m| m.interrupted),
     }))
+}
+
+/// The largest resident and peak memory over `rounds`; a figure no round
+/// could read keeps the reason.
+fn largest_memory(rounds: &[&Metrics]) -> Memory {
+    let none = || Reading::unavailable("no round measured");
+    Memory {
+        rss_kib: Reading::largest(rounds.iter().map(|m| &m.server_memory.rss_kib))
+            .unwrap_or_else(none),
+        hwm_kib: Reading::largest(rounds.iter().map(|m| &m.server_memory.hwm_kib))
+            .unwrap_or_else(none),
+    }
 }
 
 /// Starts a fresh `model` server, drives `conns` connections at it and
@@ -319,13 +324,13 @@ fn measure(
         &run_cfg,
         &mut |moment| match moment {
             Moment::WindowStart => {
-                cpu_start = server.cpu_time().ok();
-                gen_start = procstat::cpu_time(me).ok();
+                cpu_start = Some(server.cpu_time());
+                gen_start = Some(procstat::cpu_time(me));
             }
             Moment::WindowEnd => {
-                cpu_end = server.cpu_time().ok();
-                gen_end = procstat::cpu_time(me).ok();
-                memory = server.memory().ok();
+                cpu_end = Some(server.cpu_time());
+                gen_end = Some(procstat::cpu_time(me));
+                memory = Some(server.memory());
             }
         },
         stop,
@@ -341,7 +346,11 @@ fn measure(
         return Ok(None);
     }
     let cpu = match (cpu_start, cpu_end) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
+        (Some(Ok(a)), Some(Ok(b))) => b.saturating_sub(a),
+        (Some(Err(e)), _) | (_, Some(Err(e))) => anyhow::bail!(
+            "echod --model {model}: cannot read its CPU time ({e}); did it exit during the run? {}",
+            stderr.trim()
+        ),
         _ => anyhow::bail!(
             "echod --model {model} exited during the run: {}",
             stderr.trim()
@@ -356,9 +365,14 @@ fn measure(
     let window = result.window.as_secs_f64();
     let requests = m.counters.requests;
     let rps = result.requests_per_sec();
+    // A zero here would pass for an idle generator and hide a
+    // generator-bound round, so a failed reading fails the round.
     let generator_cpu = match (gen_start, gen_end) {
-        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / window,
-        _ => 0.0,
+        (Some(Ok(a)), Some(Ok(b))) => b.saturating_sub(a).as_secs_f64() / window,
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            anyhow::bail!("cannot read loadgen's own CPU time: {e}")
+        }
+        _ => anyhow::bail!("echod --model {model}: the measurement window never opened"),
     };
     let server_cpu = cpu.as_secs_f64() / window;
     let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
@@ -372,7 +386,11 @@ fn measure(
         corrupt: m.counters.corrupt_total(),
         server_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / requests.max(1) as f64,
         server_cpu_utilisation: server_cpu,
-        server_memory: memory.unwrap_or_default(),
+        server_memory: match memory {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => Memory::unavailable(&e.to_string()),
+            None => Memory::unavailable("the window never ended"),
+        },
         generator_cpu_utilisation: generator_cpu,
         generator_bound: sweep::generator_bound(generator_cpu, server_cpu, threads),
         server_exit,

@@ -19,6 +19,10 @@ pub struct Env {
     pub server_cpus: Option<Vec<usize>>,
     /// True when the generator and server were pinned to disjoint CPUs.
     pub pinned: bool,
+    /// Why they were not pinned, when they were not and the reason is
+    /// known: `--no-pin`, too few CPUs, or an OS without CPU affinity
+    /// ([`NO_PINNING`]).
+    pub not_pinned: Option<String>,
     /// Soft and hard `RLIMIT_NOFILE` after `loadgen` raised the soft one.
     pub fd_limit: FdLimit,
 }
@@ -41,11 +45,11 @@ impl Env {
             .is_some_and(|s| !s.is_empty() && s.iter().all(|c| !generator_cpus.contains(c)));
         Env {
             kernel: kernel(),
-            // SAFETY: sysconf has no preconditions.
-            cpu_count: unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize,
+            cpu_count: online_cpus(),
             generator_cpus,
             server_cpus,
             pinned,
+            not_pinned: NO_PINNING.filter(|_| !pinned).map(String::from),
             fd_limit: fd_limit(),
         }
     }
@@ -96,7 +100,20 @@ pub fn raise_fd_limit() {
     }
 }
 
-/// CPUs the calling thread may run on.
+/// Why this OS cannot pin a thread to CPUs, or `None` where it can (Linux
+/// with `sched_setaffinity`, FreeBSD with `cpuset_setaffinity`). macOS's
+/// affinity tags are only hints to the scheduler, so it is not pinned.
+pub const NO_PINNING: Option<&str> = if cfg!(any(target_os = "linux", target_os = "freebsd")) {
+    None
+} else if cfg!(target_os = "macos") {
+    Some("macOS has no CPU affinity")
+} else {
+    Some("loadgen cannot set CPU affinity on this OS")
+};
+
+/// CPUs the calling thread may run on: its affinity mask, or every online
+/// CPU where there is no such mask ([`NO_PINNING`]).
+#[cfg(target_os = "linux")]
 pub fn affinity() -> io::Result<Vec<usize>> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it in.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -111,10 +128,44 @@ pub fn affinity() -> io::Result<Vec<usize>> {
         .collect())
 }
 
+/// CPUs the calling thread may run on: its affinity mask, or every online
+/// CPU where there is no such mask ([`NO_PINNING`]).
+#[cfg(target_os = "freebsd")]
+pub fn affinity() -> io::Result<Vec<usize>> {
+    // SAFETY: cpuset_t is plain data; cpuset_getaffinity fills it in.
+    let mut set: libc::cpuset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid cpuset_t of the size passed; id -1 with
+    // CPU_WHICH_TID means the calling thread.
+    let rc = unsafe {
+        libc::cpuset_getaffinity(
+            libc::CPU_LEVEL_WHICH,
+            libc::CPU_WHICH_TID,
+            -1,
+            std::mem::size_of::<libc::cpuset_t>(),
+            &mut set,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: CPU_ISSET only reads the set.
+    Ok((0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect())
+}
+
+/// CPUs the calling thread may run on: its affinity mask, or every online
+/// CPU where there is no such mask ([`NO_PINNING`]).
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+pub fn affinity() -> io::Result<Vec<usize>> {
+    Ok((0..online_cpus()).collect())
+}
+
 /// Restricts the calling thread (and the threads and children it creates
 /// afterwards) to `cpus`.
 ///
 /// Safe to call between `fork` and `exec`: it only makes one syscall.
+#[cfg(target_os = "linux")]
 pub fn pin(cpus: &[usize]) -> io::Result<()> {
     // SAFETY: cpu_set_t is plain data.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -129,6 +180,51 @@ pub fn pin(cpus: &[usize]) -> io::Result<()> {
     Ok(())
 }
 
+/// Restricts the calling thread (and the threads and children it creates
+/// afterwards: FreeBSD copies the creator's cpuset into both) to `cpus`.
+///
+/// Safe to call between `fork` and `exec`: it only makes one syscall.
+#[cfg(target_os = "freebsd")]
+pub fn pin(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: cpuset_t is plain data.
+    let mut set: libc::cpuset_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: CPU_SET writes inside `set`; c came from `affinity`, so it
+        // is below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: `set` is a valid cpuset_t of the size passed; id -1 with
+    // CPU_WHICH_TID means the calling thread.
+    let rc = unsafe {
+        libc::cpuset_setaffinity(
+            libc::CPU_LEVEL_WHICH,
+            libc::CPU_WHICH_TID,
+            -1,
+            std::mem::size_of::<libc::cpuset_t>(),
+            &set,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Always fails with [`io::ErrorKind::Unsupported`] and the reason in
+/// [`NO_PINNING`]: callers check that first and skip pinning.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+pub fn pin(_cpus: &[usize]) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        NO_PINNING.unwrap_or("no CPU affinity"),
+    ))
+}
+
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,10 +232,42 @@ mod tests {
     #[test]
     fn capture_describes_this_machine() {
         let e = Env::capture(None);
-        assert!(e.kernel.starts_with("Linux"), "{}", e.kernel);
+        let os = if cfg!(target_os = "linux") {
+            "Linux"
+        } else if cfg!(target_os = "macos") {
+            "Darwin"
+        } else {
+            "FreeBSD"
+        };
+        assert!(e.kernel.starts_with(os), "{}", e.kernel);
         assert!(e.cpu_count >= 1);
         assert!(!e.generator_cpus.is_empty());
         assert!(e.fd_limit.soft >= 1 && e.fd_limit.soft <= e.fd_limit.hard);
         assert!(!e.pinned);
+        assert_eq!(e.not_pinned.as_deref(), NO_PINNING);
+    }
+
+    /// Pinning a thread to one of its CPUs leaves it that CPU alone; where
+    /// the OS has no affinity, pinning fails and says why. In a thread of
+    /// its own, so no other test is pinned.
+    #[test]
+    fn a_pinned_thread_runs_on_the_cpus_it_was_given() {
+        std::thread::spawn(|| {
+            let all = affinity().unwrap();
+            let last = *all.last().unwrap();
+            match NO_PINNING {
+                None => {
+                    pin(&[last]).unwrap();
+                    assert_eq!(affinity().unwrap(), vec![last]);
+                }
+                Some(why) => {
+                    let e = pin(&[last]).unwrap_err();
+                    assert_eq!(e.to_string(), why);
+                    assert_eq!(all.len(), online_cpus());
+                }
+            }
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -8,8 +8,9 @@
 //! does the same with the point it is on and writes the report for the
 //! points already measured. Someone who wants out *now* presses Ctrl-C
 //! again: the second signal `_exit`s with 128 + signal number, and the
-//! server children die with us (they are started with `PR_SET_PDEATHSIG`,
-//! see `serve.rs`).
+//! server children die with us (they are started with a parent-death
+//! signal, `PR_SET_PDEATHSIG` on Linux and `PROC_PDEATHSIG_CTL` on FreeBSD;
+//! macOS has none, so there they watch a pipe from us: see `serve.rs`).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

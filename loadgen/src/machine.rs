@@ -6,10 +6,18 @@
 //! the machine was not quiet. "Other CPU" is the machine's busy time from
 //! `/proc/stat` minus the CPU time of this process and its (waited-for)
 //! children: what someone else spent while we measured.
+//!
+//! # Other platforms
+//! The load average comes from `getloadavg`, which every Unix has. The
+//! governor (`/sys/.../cpufreq`), steal time and other processes' CPU
+//! (`/proc/stat`) are Linux's; elsewhere they are [`Reading::Unavailable`]
+//! with the reason, and only the load average can warn of a busy machine.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::procstat::Reading;
 
 /// Load average above this fraction of the CPU count before the sweep
 /// means something else was running.
@@ -20,13 +28,25 @@ const BUSY_STEAL_PERCENT: f64 = 2.0;
 /// Other processes' CPU above this share of one CPU disturbed the sweep.
 const BUSY_OTHER_PERCENT: f64 = 10.0;
 
+/// Why steal and other processes' CPU are missing when `/proc/stat` was not
+/// read.
+const NO_CPU_TICKS: &str = if cfg!(target_os = "linux") {
+    "/proc/stat could not be read"
+} else {
+    "read from /proc/stat, which only Linux has"
+};
+
+/// The CPU frequency governor of CPU 0 (Linux's cpufreq).
+const GOVERNOR: &str = "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor";
+
 /// One reading of the machine.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Sample {
-    /// 1, 5 and 15 minute load averages (`/proc/loadavg`).
+    /// 1, 5 and 15 minute load averages (`getloadavg`, which on Linux
+    /// reads `/proc/loadavg`).
     pub loadavg: [f64; 3],
-    /// `scaling_governor` of CPU 0, where readable.
-    pub governor: Option<String>,
+    /// `scaling_governor` of CPU 0 (Linux only).
+    pub governor: Reading<String>,
     #[serde(skip)]
     ticks: Option<CpuTicks>,
     #[serde(skip)]
@@ -47,17 +67,17 @@ pub struct CpuTicks {
 }
 
 /// What the sweep saw of the machine.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct MachineLoad {
     /// Before the first point.
     pub before: Sample,
     /// After the last point.
     pub after: Sample,
     /// Steal time over the sweep, % of the machine's CPU time.
-    pub steal_percent: Option<f64>,
+    pub steal_percent: Reading<f64>,
     /// CPU used by processes other than loadgen and its servers over the
     /// sweep, in % of one CPU.
-    pub other_cpu_percent: Option<f64>,
+    pub other_cpu_percent: Reading<f64>,
     /// Why the figures may be disturbed; empty on a quiet machine.
     pub warnings: Vec<String>,
 }
@@ -67,26 +87,58 @@ impl Sample {
     pub fn now() -> Sample {
         Sample {
             loadavg: loadavg().unwrap_or_default(),
-            governor: std::fs::read_to_string(
-                "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor",
-            )
-            .ok()
-            .map(|s| s.trim().to_owned()),
-            ticks: std::fs::read_to_string("/proc/stat")
-                .ok()
-                .and_then(|s| parse_cpu_line(&s)),
+            governor: governor(),
+            ticks: cpu_ticks(),
             own: own_cpu(),
             at: Some(Instant::now()),
         }
     }
 }
 
+/// Nothing read: zero load, no governor, no CPU ticks.
+impl Default for Sample {
+    fn default() -> Sample {
+        Sample {
+            loadavg: [0.0; 3],
+            governor: Reading::unavailable("not sampled"),
+            ticks: None,
+            own: Duration::ZERO,
+            at: None,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn governor() -> Reading<String> {
+    match std::fs::read_to_string(GOVERNOR) {
+        Ok(s) => Reading::Value(s.trim().to_owned()),
+        Err(e) => Reading::unavailable(format!("{GOVERNOR}: {e}")),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn governor() -> Reading<String> {
+    Reading::unavailable(format!("read from {GOVERNOR}, which only Linux has"))
+}
+
+#[cfg(target_os = "linux")]
+fn cpu_ticks() -> Option<CpuTicks> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| parse_cpu_line(&s))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_ticks() -> Option<CpuTicks> {
+    None
+}
+
 impl MachineLoad {
     /// Compares `before` and `after` on a machine of `cpus` CPUs.
     pub fn between(before: Sample, after: Sample, cpus: usize) -> MachineLoad {
         let mut m = MachineLoad {
-            steal_percent: None,
-            other_cpu_percent: None,
+            steal_percent: Reading::unavailable(NO_CPU_TICKS),
+            other_cpu_percent: Reading::unavailable(NO_CPU_TICKS),
             warnings: Vec::new(),
             before,
             after,
@@ -98,16 +150,19 @@ impl MachineLoad {
                 b.loadavg[0]
             ));
         }
-        if let Some(g) = b.governor.as_deref().filter(|g| *g != "performance") {
+        if let Some(g) = b.governor.value().filter(|g| *g != "performance") {
             m.warnings.push(format!(
                 "CPU frequency governor is '{g}', not 'performance': clock speed may vary between points"
             ));
         }
         if let (Some(tb), Some(ta), Some(t0), Some(t1)) = (b.ticks, a.ticks, b.at, a.at) {
             let total = ta.total.saturating_sub(tb.total);
+            let idle = "no CPU time passed between the samples";
+            m.steal_percent = Reading::unavailable(idle);
+            m.other_cpu_percent = Reading::unavailable(idle);
             if total > 0 {
                 let steal = 100.0 * ta.steal.saturating_sub(tb.steal) as f64 / total as f64;
-                m.steal_percent = Some(steal);
+                m.steal_percent = Reading::Value(steal);
                 if steal > BUSY_STEAL_PERCENT {
                     m.warnings.push(format!(
                         "the hypervisor stole {steal:.1}% of the CPU time during the sweep"
@@ -120,7 +175,7 @@ impl MachineLoad {
             let wall = t1.duration_since(t0).as_secs_f64();
             if wall > 0.0 {
                 let other = 100.0 * busy.saturating_sub(ours).as_secs_f64() / wall;
-                m.other_cpu_percent = Some(other);
+                m.other_cpu_percent = Reading::Value(other);
                 if other > BUSY_OTHER_PERCENT {
                     m.warnings.push(format!(
                         "other processes used {other:.0}% of a CPU during the sweep"
@@ -138,13 +193,15 @@ impl MachineLoad {
 }
 
 fn loadavg() -> Option<[f64; 3]> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let mut f = text.split_whitespace().map(|x| x.parse::<f64>().ok());
-    Some([f.next()??, f.next()??, f.next()??])
+    let mut l = [0.0f64; 3];
+    // SAFETY: `l` has room for the 3 values asked for.
+    let n = unsafe { libc::getloadavg(l.as_mut_ptr(), 3) };
+    (n == 3).then_some(l)
 }
 
 /// The aggregate `cpu` line of `/proc/stat`: user nice system idle iowait
 /// irq softirq steal (guest time is already inside user).
+#[cfg(any(target_os = "linux", test))]
 pub fn parse_cpu_line(stat: &str) -> Option<CpuTicks> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let v: Vec<u64> = line
@@ -207,7 +264,7 @@ mod tests {
     fn a_busy_machine_is_reported() {
         let quiet = Sample {
             loadavg: [0.1, 0.1, 0.1],
-            governor: Some("performance".into()),
+            governor: Reading::Value("performance".into()),
             ..Sample::default()
         };
         assert!(!MachineLoad::between(quiet.clone(), quiet.clone(), 2).busy());
@@ -226,7 +283,38 @@ mod tests {
     #[test]
     fn this_machine_can_be_sampled() {
         let s = Sample::now();
-        assert!(s.ticks.is_some_and(|t| t.total > 0));
+        assert_eq!(
+            s.ticks.is_some_and(|t| t.total > 0),
+            cfg!(target_os = "linux")
+        );
         assert!(s.loadavg.iter().all(|&l| l >= 0.0));
+        // getloadavg agrees with the file it reads on Linux (to the
+        // rounding of the next kernel update, at most every 5 s).
+        #[cfg(target_os = "linux")]
+        {
+            let text = std::fs::read_to_string("/proc/loadavg").unwrap();
+            let file: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+            assert!(
+                (file - s.loadavg[0]).abs() < 1.0,
+                "{file} vs {:?}",
+                s.loadavg
+            );
+        }
+    }
+
+    /// Without CPU ticks (any OS but Linux), steal and other processes'
+    /// CPU are n/a with the reason, and the load average still warns.
+    #[test]
+    fn missing_cpu_ticks_are_n_a_with_a_reason() {
+        let busy = Sample {
+            loadavg: [3.0, 2.0, 1.0],
+            ..Sample::default()
+        };
+        let m = MachineLoad::between(busy.clone(), busy, 2);
+        assert_eq!(m.steal_percent, Reading::unavailable(NO_CPU_TICKS));
+        assert_eq!(m.other_cpu_percent, Reading::unavailable(NO_CPU_TICKS));
+        assert!(m.busy(), "{:?}", m.warnings);
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["steal_percent"]["n/a"], NO_CPU_TICKS);
     }
 }

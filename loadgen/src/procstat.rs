@@ -1,16 +1,127 @@
-//! CPU time and memory of another process, from `/proc`.
+//! CPU time and memory of another process, from the OS's per-process
+//! accounting.
 //!
 //! `compare` samples its server child with these before and after each
 //! measurement window, so "server CPU per request" is the server's own
 //! user + system time and nothing of the generator's.
+//!
+//! # Where the figures come from
+//! - **Linux**: `/proc/PID/stat` (utime + stime, clock-tick resolution) and
+//!   `/proc/PID/status` (`VmRSS`, `VmHWM`).
+//! - **macOS**: `proc_pid_rusage` (user + system time; `ri_resident_size`).
+//!   macOS keeps no peak RSS of another process, so the peak is
+//!   [`Reading::Unavailable`].
+//! - **FreeBSD**: `sysctl kern.proc.pid.PID`, a `kinfo_proc` (`ki_rusage`
+//!   user + system time and `ru_maxrss`; `ki_rssize` pages). The kernel
+//!   brings a running thread's time up to date only when it is switched
+//!   out, so a busy server's figure can trail by a scheduling quantum.
+//!
+//! A figure that cannot be read is a [`Reading::Unavailable`] with the
+//! reason, which the reports print as `n/a`: never a zero.
 
 use std::io;
 use std::time::Duration;
 
+use serde::Serialize;
+
+/// A figure read from the OS, or why it could not be.
+///
+/// Serialised as the bare value, or as `{"n/a": "REASON"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Reading<T> {
+    /// The figure.
+    Value(T),
+    /// Not available here.
+    Unavailable {
+        /// Why, in a few words (e.g. "macOS keeps no peak RSS of another
+        /// process").
+        #[serde(rename = "n/a")]
+        reason: String,
+    },
+}
+
+impl<T> Reading<T> {
+    /// Not available, because of `reason`.
+    pub fn unavailable(reason: impl Into<String>) -> Reading<T> {
+        Reading::Unavailable {
+            reason: reason.into(),
+        }
+    }
+
+    /// The figure, if it was read.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Reading::Value(v) => Some(v),
+            Reading::Unavailable { .. } => None,
+        }
+    }
+
+    /// The figure passed through `f`, or the same reason.
+    pub fn map<U>(&self, f: impl FnOnce(&T) -> U) -> Reading<U> {
+        match self {
+            Reading::Value(v) => Reading::Value(f(v)),
+            Reading::Unavailable { reason } => Reading::unavailable(reason.clone()),
+        }
+    }
+
+    /// The figure written by `show`, or `n/a (REASON)`.
+    pub fn show(&self, show: impl FnOnce(&T) -> String) -> String {
+        match self {
+            Reading::Value(v) => show(v),
+            Reading::Unavailable { reason } => format!("n/a ({reason})"),
+        }
+    }
+}
+
+impl<T: Ord + Clone> Reading<T> {
+    /// The largest value in `readings`; when none was read, the first
+    /// reason; `None` for no readings at all.
+    pub fn largest<'a>(readings: impl IntoIterator<Item = &'a Reading<T>>) -> Option<Reading<T>>
+    where
+        T: 'a,
+    {
+        let mut first = None;
+        let mut best: Option<&T> = None;
+        for r in readings {
+            first.get_or_insert(r);
+            if let Reading::Value(v) = r {
+                best = best.max(Some(v));
+            }
+        }
+        match best {
+            Some(v) => Some(Reading::Value(v.clone())),
+            None => first.cloned(),
+        }
+    }
+}
+
+/// Resident memory of a process, in KiB.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Memory {
+    /// Resident set size now (`VmRSS` on Linux).
+    pub rss_kib: Reading<u64>,
+    /// Peak resident set size since the process started (`VmHWM` on Linux).
+    pub hwm_kib: Reading<u64>,
+}
+
+impl Memory {
+    /// Neither figure, both for `reason`.
+    pub fn unavailable(reason: &str) -> Memory {
+        Memory {
+            rss_kib: Reading::unavailable(reason),
+            hwm_kib: Reading::unavailable(reason),
+        }
+    }
+}
+
 /// User + system CPU time of process `pid` and all its threads.
 ///
 /// # Errors
-/// When `/proc/PID/stat` cannot be read or parsed (e.g. the process exited).
+/// When the OS has no record of `pid` (e.g. it exited), or, on Linux, when
+/// `/proc/PID/stat` cannot be parsed; on an OS other than Linux, macOS and
+/// FreeBSD, always ([`io::ErrorKind::Unsupported`]).
+#[cfg(target_os = "linux")]
 pub fn cpu_time(pid: u32) -> io::Result<Duration> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_cpu_ticks(&text)
@@ -31,6 +142,7 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
 ///
 /// The command name (field 2) may contain spaces and parentheses, so fields
 /// are counted from the *last* `)`.
+#[cfg(any(target_os = "linux", test))]
 pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -40,19 +152,13 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Resident memory of a process, in KiB.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Memory {
-    /// Resident set size now (`VmRSS`).
-    pub rss_kib: u64,
-    /// Peak resident set size since the process started (`VmHWM`).
-    pub hwm_kib: u64,
-}
-
-/// `VmRSS` and `VmHWM` of process `pid`.
+/// Resident memory of process `pid` now, and its peak where the OS keeps
+/// one.
 ///
 /// # Errors
-/// When `/proc/PID/status` cannot be read or lacks those fields.
+/// As [`cpu_time`]; on Linux also when `/proc/PID/status` lacks `VmRSS` or
+/// `VmHWM`.
+#[cfg(target_os = "linux")]
 pub fn memory(pid: u32) -> io::Result<Memory> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     parse_memory(&text).ok_or_else(|| {
@@ -64,15 +170,180 @@ pub fn memory(pid: u32) -> io::Result<Memory> {
 }
 
 /// `VmRSS` and `VmHWM` from the text of a `/proc/PID/status` file.
+#[cfg(any(target_os = "linux", test))]
 pub fn parse_memory(status: &str) -> Option<Memory> {
     let field = |name: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
         line[name.len()..].split_whitespace().next()?.parse().ok()
     };
     Some(Memory {
-        rss_kib: field("VmRSS:")?,
-        hwm_kib: field("VmHWM:")?,
+        rss_kib: Reading::Value(field("VmRSS:")?),
+        hwm_kib: Reading::Value(field("VmHWM:")?),
     })
+}
+
+#[cfg(target_os = "macos")]
+pub use self::macos::{cpu_time, memory};
+
+#[cfg(target_os = "macos")]
+mod macos {
+    use super::*;
+
+    /// macOS keeps no high-water mark of another process's resident set
+    /// (`ri_lifetime_max_phys_footprint` is a peak of a different figure).
+    const NO_PEAK: &str = "macOS keeps no peak RSS of another process";
+
+    fn rusage(pid: u32) -> io::Result<libc::rusage_info_v0> {
+        // SAFETY: rusage_info_v0 is plain data; proc_pid_rusage fills it in.
+        let mut info: libc::rusage_info_v0 = unsafe { std::mem::zeroed() };
+        let buf = (&mut info as *mut libc::rusage_info_v0).cast::<libc::rusage_info_t>();
+        // SAFETY: `buf` points at a rusage_info_v0, the flavour asked for.
+        let rc = unsafe { libc::proc_pid_rusage(pid as libc::c_int, libc::RUSAGE_INFO_V0, buf) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("proc_pid_rusage({pid}): {e}"),
+            ));
+        }
+        Ok(info)
+    }
+
+    /// Mach absolute-time units to nanoseconds. `ri_user_time` and
+    /// `ri_system_time` are in those units, which are nanoseconds on Intel
+    /// but 125/3 ns on Apple silicon.
+    // libc points to the `mach2` crate for Mach calls; one call does not
+    // justify a dependency.
+    #[allow(deprecated)]
+    fn mach_to_ns(t: u64) -> u64 {
+        let mut tb = libc::mach_timebase_info { numer: 1, denom: 1 };
+        // SAFETY: `tb` is a valid mach_timebase_info to fill in.
+        let rc = unsafe { libc::mach_timebase_info(&mut tb) };
+        if rc != 0 || tb.denom == 0 {
+            return t;
+        }
+        (t as u128 * tb.numer as u128 / tb.denom as u128) as u64
+    }
+
+    /// User + system CPU time of process `pid` and all its threads.
+    ///
+    /// # Errors
+    /// When `proc_pid_rusage` fails (e.g. the process exited).
+    pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+        let r = rusage(pid)?;
+        Ok(Duration::from_nanos(mach_to_ns(
+            r.ri_user_time + r.ri_system_time,
+        )))
+    }
+
+    /// Resident memory of process `pid` now; the peak is unavailable.
+    ///
+    /// # Errors
+    /// As [`cpu_time`].
+    pub fn memory(pid: u32) -> io::Result<Memory> {
+        let r = rusage(pid)?;
+        Ok(Memory {
+            rss_kib: Reading::Value(r.ri_resident_size / 1024),
+            hwm_kib: Reading::unavailable(NO_PEAK),
+        })
+    }
+}
+
+#[cfg(target_os = "freebsd")]
+pub use self::freebsd::{cpu_time, memory};
+
+#[cfg(target_os = "freebsd")]
+mod freebsd {
+    use super::*;
+
+    /// The kernel's record of process `pid` (`sysctl kern.proc.pid.PID`).
+    fn kinfo(pid: u32) -> io::Result<libc::kinfo_proc> {
+        let mib = [
+            libc::CTL_KERN,
+            libc::KERN_PROC,
+            libc::KERN_PROC_PID,
+            pid as libc::c_int,
+        ];
+        // SAFETY: kinfo_proc is plain data; sysctl fills it in.
+        let mut kp: libc::kinfo_proc = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::kinfo_proc>();
+        // SAFETY: `mib` has the 4 entries passed; `kp` has `len` bytes.
+        let rc = unsafe {
+            libc::sysctl(
+                mib.as_ptr(),
+                mib.len() as libc::c_uint,
+                (&mut kp as *mut libc::kinfo_proc).cast(),
+                &mut len,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("sysctl kern.proc.pid.{pid}: {e}"),
+            ));
+        }
+        if len != std::mem::size_of::<libc::kinfo_proc>() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("sysctl kern.proc.pid.{pid}: no such process"),
+            ));
+        }
+        Ok(kp)
+    }
+
+    /// User + system CPU time of process `pid` and all its threads.
+    ///
+    /// # Errors
+    /// When the sysctl fails or finds no such process.
+    pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+        let ru = kinfo(pid)?.ki_rusage;
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        Ok(tv(ru.ru_utime) + tv(ru.ru_stime))
+    }
+
+    /// Resident memory of process `pid` now, and its peak (`ru_maxrss`).
+    ///
+    /// # Errors
+    /// As [`cpu_time`].
+    pub fn memory(pid: u32) -> io::Result<Memory> {
+        let kp = kinfo(pid)?;
+        // SAFETY: getpagesize has no preconditions.
+        let page = unsafe { libc::getpagesize() }.max(1) as u64;
+        Ok(Memory {
+            rss_kib: Reading::Value(kp.ki_rssize.max(0) as u64 * page / 1024),
+            hwm_kib: Reading::Value(kp.ki_rusage.ru_maxrss.max(0) as u64),
+        })
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+pub use self::other::{cpu_time, memory};
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
+mod other {
+    use super::*;
+
+    fn unsupported() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "loadgen reads another process's CPU time and memory only on Linux, macOS and FreeBSD",
+        )
+    }
+
+    /// Always [`io::ErrorKind::Unsupported`].
+    pub fn cpu_time(_pid: u32) -> io::Result<Duration> {
+        Err(unsupported())
+    }
+
+    /// Always [`io::ErrorKind::Unsupported`].
+    pub fn memory(_pid: u32) -> io::Result<Memory> {
+        Err(unsupported())
+    }
 }
 
 #[cfg(test)]
@@ -92,17 +363,68 @@ mod tests {
         assert_eq!(
             parse_memory(status),
             Some(Memory {
-                rss_kib: 4096,
-                hwm_kib: 5120
+                rss_kib: Reading::Value(4096),
+                hwm_kib: Reading::Value(5120),
             })
         );
     }
 
+    /// Works on every supported OS; the peak only where the OS keeps one.
     #[test]
     fn this_process_has_cpu_time_and_memory() {
         let pid = std::process::id();
+        // Burn a little CPU so there is some to see, whatever the clock's
+        // resolution (clock ticks on Linux).
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(cpu_time(pid).unwrap() > Duration::ZERO);
         let m = memory(pid).unwrap();
-        assert!(m.rss_kib > 0 && m.hwm_kib >= m.rss_kib);
-        cpu_time(pid).unwrap();
+        let rss = *m.rss_kib.value().unwrap();
+        assert!(rss > 0);
+        if cfg!(target_os = "macos") {
+            assert!(m.hwm_kib.value().is_none(), "{m:?}");
+        } else {
+            let hwm = *m.hwm_kib.value().expect("a peak RSS");
+            assert!(hwm >= rss, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn a_process_that_is_gone_is_an_error_not_a_zero() {
+        // Reaped, so its pid names nothing: pids are handed out in turn,
+        // and this one comes round again only after the whole pid space.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(cpu_time(pid).is_err());
+        assert!(memory(pid).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_figure_serialises_as_n_a_with_its_reason() {
+        let m = Memory {
+            rss_kib: Reading::Value(4096),
+            hwm_kib: Reading::unavailable("macOS keeps no peak RSS of another process"),
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"rss_kib":4096,"hwm_kib":{"n/a":"macOS keeps no peak RSS of another process"}}"#
+        );
+        assert_eq!(
+            m.hwm_kib.show(|v| v.to_string()),
+            "n/a (macOS keeps no peak RSS of another process)"
+        );
+    }
+
+    #[test]
+    fn the_largest_reading_wins_and_a_reason_survives_when_none_was_read() {
+        let (a, b) = (Reading::Value(3u64), Reading::Value(7u64));
+        let na = Reading::<u64>::unavailable("gone");
+        assert_eq!(Reading::largest([&a, &na, &b]), Some(Reading::Value(7)));
+        assert_eq!(Reading::largest([&na]), Some(na.clone()));
+        assert_eq!(Reading::<u64>::largest([]), None);
     }
 }

@@ -9,32 +9,103 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::procstat::{self, Memory};
 
+/// In a server child's environment when it is to die with its stdin
+/// ([`die_when_stdin_closes`]).
+pub const DIE_WITH_STDIN: &str = "LOADGEN_SERVE_DIES_WITH_STDIN";
+
+/// True where the OS has no parent-death signal for [`die_with_parent`]
+/// to arm (macOS): server children then watch a pipe from us instead.
+const WATCH_PIPE: bool = !cfg!(any(target_os = "linux", target_os = "freebsd"));
+
 /// Runs echod in this process with `args` (not including a program name)
-/// until it is signalled; returns its exit status.
+/// until it is signalled; returns its exit status. With [`DIE_WITH_STDIN`]
+/// in the environment it also dies when its stdin closes.
 pub fn serve(args: Vec<OsString>) -> ExitCode {
+    if std::env::var_os(DIE_WITH_STDIN).is_some() {
+        die_when_stdin_closes();
+    }
     echod::cli::run(std::iter::once(OsString::from("echod")).chain(args))
+}
+
+/// A parent-death signal made of a pipe: the parent holds the only write
+/// end of our stdin, and the kernel closes it when the parent dies, however
+/// it dies, so a read here then sees end-of-file. We SIGKILL ourselves, as
+/// the kernel would with `PR_SET_PDEATHSIG`. Costs one thread blocked in
+/// `read`.
+fn die_when_stdin_closes() {
+    std::thread::spawn(|| {
+        let mut stdin = io::stdin();
+        let mut buf = [0u8; 64];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        // SAFETY: kill(2) on our own pid.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    });
 }
 
 /// Makes the kernel kill this (child) process when `parent` dies, however
 /// it dies: a supervisor's `kill PID`, a second Ctrl-C, SIGKILL, a crash.
 /// Without it a `compare` killed mid-sweep would leave its server
 /// listening. Call between fork and exec.
+///
+/// Linux has `PR_SET_PDEATHSIG` and FreeBSD `PROC_PDEATHSIG_CTL`. macOS has
+/// no parent-death signal: see [`die_with_parent`]'s version there.
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 fn die_with_parent(parent: libc::pid_t) -> io::Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // The parent may have died before the prctl: then no signal will come.
+    set_parent_death_signal(libc::SIGKILL)?;
+    // The parent may have died before that: then no signal will come.
     // SAFETY: getppid and _exit have no preconditions.
     if unsafe { libc::getppid() } != parent {
         unsafe { libc::_exit(1) };
     }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn set_parent_death_signal(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "freebsd")]
+fn set_parent_death_signal(mut signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: PROC_PDEATHSIG_CTL reads one int; id 0 is the calling process.
+    let rc = unsafe {
+        libc::procctl(
+            libc::P_PID,
+            0,
+            libc::PROC_PDEATHSIG_CTL,
+            (&mut signal as *mut libc::c_int).cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Without a parent-death signal (macOS) nothing can be armed here; the
+/// child watches its stdin instead ([`die_when_stdin_closes`]), which ends
+/// it just as well when loadgen is SIGKILLed, crashes, or `_exit`s on a
+/// second Ctrl-C. Only if loadgen is stopped (SIGSTOP) does the server wait
+/// with it, as it would on Linux.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn die_with_parent(_parent: libc::pid_t) -> io::Result<()> {
     Ok(())
 }
 
@@ -48,6 +119,10 @@ pub struct ServerProcess {
     /// Where it listens.
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The write end of the child's stdin where it watches that for our
+    /// death ([`WATCH_PIPE`]): held, never written, closed by the kernel
+    /// when we die.
+    _lifeline: Option<ChildStdin>,
 }
 
 /// How a server child ended.
@@ -73,14 +148,17 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if WATCH_PIPE {
+            cmd.stdin(Stdio::piped()).env(DIE_WITH_STDIN, "1");
+        }
         // Its own process group: a Ctrl-C typed at the terminal reaches
         // loadgen alone, which then ends the window, writes what it has and
         // stops the server itself, instead of the server starting to drain
         // in the middle of a measurement.
         cmd.process_group(0);
-        // SAFETY: the closure only makes raw syscalls (prctl, getppid,
-        // sched_setaffinity, _exit) on memory set up before the fork: all
-        // async-signal-safe, as pre_exec requires.
+        // SAFETY: the closure only makes raw syscalls (prctl or procctl,
+        // getppid, sched_setaffinity or cpuset_setaffinity, _exit) on memory
+        // set up before the fork: all async-signal-safe, as pre_exec requires.
         let parent = std::process::id() as libc::pid_t;
         unsafe {
             cmd.pre_exec(move || {
@@ -92,6 +170,7 @@ impl ServerProcess {
             });
         }
         let mut child = cmd.spawn()?;
+        let lifeline = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -128,6 +207,7 @@ impl ServerProcess {
             child,
             addr: "0.0.0.0:0".parse().expect("constant"),
             stderr,
+            _lifeline: lifeline,
         };
         match addr {
             Ok(a) => {

@@ -361,7 +361,7 @@ mod tests {
             errors: 0,
             corrupt: 0,
             server_cpu_utilisation: 0.0,
-            server_memory: Memory::default(),
+            server_memory: Memory::unavailable("not measured in this test"),
             generator_cpu_utilisation: 0.0,
             generator_bound: false,
             interrupted: false,

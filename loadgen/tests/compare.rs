@@ -40,6 +40,17 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
     assert_eq!(v["config"]["rounds"], 2);
     assert_eq!(v["interrupted"], false);
     assert!(v["machine_load"]["before"]["loadavg"].is_array(), "{v}");
+    // Pinned, or it says why not (e.g. macOS has no CPU affinity).
+    let env = &v["env"];
+    assert!(
+        (env["pinned"] == true) != env["not_pinned"].is_string(),
+        "{env}"
+    );
+    // A figure is a number or n/a with its reason, never silently absent.
+    for f in ["steal_percent", "other_cpu_percent"] {
+        let x = &v["machine_load"][f];
+        assert!(x.is_f64() || x["n/a"].is_string(), "{f}: {x}");
+    }
     let points = v["points"].as_array().unwrap();
     assert_eq!(points.len(), 6);
     for p in points {

@@ -1,6 +1,10 @@
 //! Interruptions lose nothing: the first SIGINT/SIGTERM closes the window
 //! and reports what was measured, the second exits at once, and no server
 //! child outlives its `compare`.
+//!
+//! The `compare` tests find the server child and its CPU time in `/proc`,
+//! so they are Linux-only. The pipe that stands in for a parent-death
+//! signal on macOS is tested here on any OS.
 
 mod util;
 
@@ -17,6 +21,7 @@ fn signal(child: &Child, sig: libc::c_int) {
     unsafe { libc::kill(child.id() as libc::pid_t, sig) };
 }
 
+#[cfg(target_os = "linux")]
 fn alive(pid: u32) -> bool {
     // A zombie still answers kill(0); look at its state instead.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -30,6 +35,7 @@ fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+#[cfg(target_os = "linux")]
 /// The pids of `pid`'s children, once it has some (bounded wait).
 fn children(pid: u32, limit: Duration) -> Vec<u32> {
     let deadline = Instant::now() + limit;
@@ -53,6 +59,7 @@ fn children(pid: u32, limit: Duration) -> Vec<u32> {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn wait_gone(pid: u32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while alive(pid) {
@@ -160,6 +167,7 @@ fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     rx
 }
 
+#[cfg(target_os = "linux")]
 /// CPU clock ticks `pid` has used (utime + stime of `/proc/PID/stat`).
 fn cpu_ticks(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -178,6 +186,7 @@ fn cpu_ticks(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+#[cfg(target_os = "linux")]
 fn compare_child(dir: &Path) -> Child {
     loadgen_cmd(&[
         "compare",
@@ -199,6 +208,7 @@ fn compare_child(dir: &Path) -> Child {
     .unwrap()
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn sigterm_to_compare_alone_stops_its_server_and_writes_the_report() {
     let dir = scratch("compare-sigterm");
@@ -226,6 +236,7 @@ fn sigterm_to_compare_alone_stops_its_server_and_writes_the_report() {
     assert!(md.contains("INTERRUPTED"), "{md}");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_killed_compare_takes_its_server_with_it() {
     let dir = scratch("compare-sigkill");
@@ -237,4 +248,51 @@ fn a_killed_compare_takes_its_server_with_it() {
         wait_gone(server, Duration::from_secs(10)),
         "server {server} outlived compare"
     );
+}
+
+/// macOS has no parent-death signal, so there a server child watches its
+/// stdin, a pipe whose only writer is loadgen: when loadgen dies, however
+/// it dies, the kernel closes it. Closing it here must kill the server as
+/// the kernel's signal would.
+#[test]
+fn a_server_child_dies_when_the_pipe_from_its_parent_closes() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = loadgen_cmd(&[
+        "serve",
+        "--",
+        "--model",
+        "reactor",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .env("LOADGEN_SERVE_DIES_WITH_STDIN", "1")
+    .stdin(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Listening: it is up and serving, with the pipe open. (Bounded: a
+    // server that fails to start exits and so ends its stdout.)
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on"), "{line:?}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "died with the pipe open"
+    );
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server outlived its closed pipe by 10 s");
+        }
+        // Waiting on a child's exit: there is no readiness to await here.
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
 }

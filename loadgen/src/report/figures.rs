@@ -1,8 +1,9 @@
 //! What both the terminal table and `report.md` read off a point beyond its
-//! summary: its faults, its RSS, the rounds that failed, and which models a
-//! ranking names were generator-bound. Derived in one place so that the two
-//! reports cannot disagree about them.
+//! summary: its faults, its RSS (or why it is missing), the rounds that
+//! failed, and which models a ranking names were generator-bound. Derived
+//! in one place so that the two reports cannot disagree about them.
 
+use crate::procstat::Reading;
 use crate::sweep::{CompareReport, Point, Ranking, Round, Summary};
 
 /// Faults of a point: errors and damaged replies over all its rounds.
@@ -10,9 +11,22 @@ pub(crate) fn faults(s: &Summary) -> u64 {
     s.errors + s.corrupt
 }
 
-/// Server RSS in MiB.
-pub(crate) fn rss_mib(s: &Summary) -> f64 {
-    s.server_memory.rss_kib as f64 / 1024.0
+/// Server RSS in MiB, or why it could not be read.
+pub(crate) fn rss_mib(s: &Summary) -> Reading<f64> {
+    s.server_memory.rss_kib.map(|&kib| kib as f64 / 1024.0)
+}
+
+/// The distinct reasons why points in `r` have no RSS, in the order met.
+pub(crate) fn rss_missing(r: &CompareReport) -> Vec<&str> {
+    let mut reasons: Vec<&str> = Vec::new();
+    for s in r.points.iter().filter_map(Point::summary) {
+        if let Reading::Unavailable { reason } = &s.server_memory.rss_kib {
+            if !reasons.contains(&reason.as_str()) {
+                reasons.push(reason);
+            }
+        }
+    }
+    reasons
 }
 
 /// The rounds of `p` that failed, as `(1-based round, error)`.

@@ -9,7 +9,7 @@
 
 use crate::env::{Env, FdLimit};
 use crate::machine::{MachineLoad, Sample};
-use crate::procstat::Memory;
+use crate::procstat::{Memory, Reading};
 use crate::stats::{self, Percentiles};
 use crate::sweep::{self, CompareReport, Outcome, Point, Spread, Summary, SweepConfig};
 
@@ -68,8 +68,8 @@ pub(crate) fn measured(
         corrupt: 0,
         server_cpu_utilisation: 0.85,
         server_memory: Memory {
-            rss_kib: 5 * 1024 + connections as u64 * 9,
-            hwm_kib: 6 * 1024 + connections as u64 * 9,
+            rss_kib: Reading::Value(5 * 1024 + connections as u64 * 9),
+            hwm_kib: Reading::Value(6 * 1024 + connections as u64 * 9),
         },
         generator_cpu_utilisation: 0.6,
         generator_bound: false,
@@ -136,7 +136,7 @@ pub(crate) fn report() -> CompareReport {
     let rankings = sweep::rank(&points, &config.connections);
     let mut before = Sample::default();
     before.loadavg = [0.12, 0.30, 0.25];
-    before.governor = Some("performance".into());
+    before.governor = Reading::Value("performance".into());
     let mut after = before.clone();
     after.loadavg = [1.45, 0.80, 0.40];
     CompareReport {
@@ -148,6 +148,7 @@ pub(crate) fn report() -> CompareReport {
             generator_cpus: vec![3],
             server_cpus: Some(vec![0, 1, 2]),
             pinned: true,
+            not_pinned: None,
             fd_limit: FdLimit {
                 soft: 1_048_576,
                 hard: 1_048_576,
@@ -156,8 +157,8 @@ pub(crate) fn report() -> CompareReport {
         machine_load: MachineLoad {
             before,
             after,
-            steal_percent: Some(0.3),
-            other_cpu_percent: Some(4.0),
+            steal_percent: Reading::Value(0.3),
+            other_cpu_percent: Reading::Value(4.0),
             warnings: Vec::new(),
         },
         interrupted: false,

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib};
 use super::format::{compact, spread};
 use crate::machine::Sample;
+use crate::procstat::Reading;
 use crate::stats;
 use crate::sweep::{CompareReport, Outcome, Point};
 
@@ -91,7 +92,7 @@ fn point_row(p: &Point, rounds: u32) -> String {
         compact(s.latency_us.max),
         format!("{:.2}", s.mb_per_sec),
         format!("{:.0}", s.server_cpu_utilisation * 100.0),
-        format!("{:.1}", rss_mib(s)),
+        cell(&rss_mib(s).show(|m| format!("{m:.1}"))),
         format!("{:.0}", s.generator_cpu_utilisation * 100.0),
         format!("{:.3}", s.jain_fairness),
         faults(s).to_string(),
@@ -108,11 +109,12 @@ fn loadavg(s: &Sample) -> String {
 
 fn machine(s: &mut String, r: &CompareReport) {
     let e = &r.env;
-    let pinning = match (&e.server_cpus, e.pinned) {
-        (Some(server), true) => format!(
+    let pinning = match (&e.server_cpus, e.pinned, &e.not_pinned) {
+        (Some(server), true, _) => format!(
             "server pinned to CPUs {server:?}, generator to {:?}",
             e.generator_cpus
         ),
+        (_, _, Some(why)) => format!("not pinned ({why}): server and generator shared the CPUs"),
         _ => "not pinned: server and generator shared the CPUs".to_string(),
     };
     let _ = writeln!(
@@ -121,7 +123,7 @@ fn machine(s: &mut String, r: &CompareReport) {
         e.kernel, e.cpu_count, e.fd_limit.soft, e.fd_limit.hard
     );
     let m = &r.machine_load;
-    let governor = |x: &Sample| x.governor.clone().unwrap_or_else(|| "unknown".into());
+    let governor = |x: &Sample| cell(&x.governor.show(String::clone));
     let _ = writeln!(s, "| | before the sweep | after the sweep |\n|---|---|---|");
     let _ = writeln!(
         s,
@@ -135,15 +137,13 @@ fn machine(s: &mut String, r: &CompareReport) {
         governor(&m.before),
         governor(&m.after)
     );
-    let pct = |x: Option<f64>, digits: usize| {
-        x.map_or("not measured".into(), |v| format!("{v:.digits$}%"))
-    };
+    let pct = |x: &Reading<f64>, digits: usize| x.show(|v| format!("{v:.digits$}%"));
     let _ = writeln!(
         s,
         "Over the sweep: steal time {} of the machine's CPU time; CPU used by processes other than loadgen and \
          its servers {} of one CPU.\n",
-        pct(m.steal_percent, 1),
-        pct(m.other_cpu_percent, 0)
+        pct(&m.steal_percent, 1),
+        pct(&m.other_cpu_percent, 0)
     );
     if m.warnings.is_empty() {
         let _ = writeln!(s, "No warnings: the machine looked quiet.\n");
@@ -266,9 +266,11 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
            (90%, 99%, 99.9%, …). A curve turns dashed where fewer than {thin} requests lie beyond it: from \
            there on it is anecdote, not distribution. It ends at the maximum, drawn where the slowest request \
            sits (the quantile 1 − 1/count), so a larger run reaches further right.\n\
-         - **Server CPU** is user + system time of the server process over the measurement window \
-           (`/proc/PID/stat`, clock-tick resolution), divided by the replies counted; RSS is `VmRSS` at the end \
-           of the window (the largest over the rounds).\n\
+         - **Server CPU** is user + system time of the server process over the measurement window, divided \
+           by the replies counted; RSS is its resident memory at the end of the window (the largest over the \
+           rounds). Both come from the OS's accounting: `/proc/PID/stat` (clock-tick resolution) and `VmRSS` on \
+           Linux, `proc_pid_rusage` on macOS, `kinfo_proc` on FreeBSD. A figure the OS could not give is \
+           \"n/a\" with the reason.\n\
          - **Generator-bound.** Generator CPU is the generator's own CPU time over the window (one generator \
            thread can use at most 100%). A point where the generator was at its limit while the server was \
            not is marked **generator-bound** (hollow in the throughput plot, pale in the spectra): it measures \
@@ -359,6 +361,46 @@ mod tests {
         assert!(!md.contains("INTERRUPTED"));
         assert!(md.contains("| threads | 1000 | – | **FAILED**: threads: connect"));
         assert!(md.contains("fewer than 10 requests lie beyond"));
+    }
+
+    /// What macOS or FreeBSD cannot give (pinning, steal time, the
+    /// governor) and a figure that could not be read are "n/a" with the
+    /// reason, and the table keeps its shape.
+    #[test]
+    fn unreadable_figures_are_n_a_with_their_reason() {
+        let mut r = fixture::report();
+        r.env.pinned = false;
+        r.env.server_cpus = None;
+        r.env.not_pinned = Some("macOS has no CPU affinity".into());
+        let na = "read from /proc/stat, which only Linux has";
+        r.machine_load.steal_percent = Reading::unavailable(na);
+        r.machine_load.before.governor = Reading::unavailable("no cpufreq");
+        r.machine_load.after.governor = Reading::unavailable("no cpufreq");
+        if let Outcome::Ok(s) = &mut r.points[6].outcome {
+            s.server_memory.rss_kib = Reading::unavailable("proc_pid_rusage(42): No such process");
+        }
+        let md = render(&r, &[]);
+        assert!(
+            md.contains(
+                "; not pinned (macOS has no CPU affinity): server and generator shared the CPUs;"
+            ),
+            "{md}"
+        );
+        assert!(md.contains(&format!("steal time n/a ({na}) of")), "{md}");
+        assert!(
+            md.contains("| CPU frequency governor | n/a (no cpufreq) | n/a (no cpufreq) |"),
+            "{md}"
+        );
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| reactor | 100 |"))
+            .unwrap();
+        assert!(
+            row.contains("| n/a (proc_pid_rusage(42): No such process) |"),
+            "{row}"
+        );
+        let header = md.lines().find(|l| l.starts_with("| model |")).unwrap();
+        assert_eq!(row.matches(" | ").count(), header.matches(" | ").count());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib};
+use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib, rss_missing};
 use super::format::{compact, range, spread};
 use crate::sweep::{CompareReport, Outcome, Point};
 
@@ -16,6 +16,9 @@ use crate::sweep::{CompareReport, Outcome, Point};
 const GENERATOR_BOUND: &str = "*";
 /// Marks a point whose window an interruption cut short.
 const CUT_SHORT: &str = "!";
+/// In the RSS column when it could not be read; the reason is under the
+/// table.
+const NO_RSS: &str = "n/a";
 
 /// One point as a progress line, printed as the sweep goes:
 /// `reactor x 100 conns: 174.3k req/s (170.0k–176.0k), p99 1270 µs,
@@ -29,12 +32,12 @@ pub fn one_line(p: &Point) -> String {
     let what = match &p.outcome {
         Outcome::Ok(s) => {
             let mut line = format!(
-                "{} req/s{}, p99 {} µs, {} µs CPU/req, RSS {:.1} MiB, {} faults, {} round(s)",
+                "{} req/s{}, p99 {} µs, {} µs CPU/req, RSS {}, {} faults, {} round(s)",
                 compact(s.requests_per_sec.median),
                 range(&s.requests_per_sec),
                 compact(s.p99_us.median),
                 compact(s.server_cpu_us_per_request.median),
-                rss_mib(s),
+                rss_mib(s).show(|m| format!("{m:.1} MiB")),
                 faults(s),
                 s.rounds_measured,
             );
@@ -110,7 +113,9 @@ fn row(p: &Point) -> String {
         &spread(&s.p99_us),
         &compact(s.latency_us.p50),
         &compact(s.latency_us.p999),
-        &format!("{:.1}", rss_mib(s)),
+        &rss_mib(s)
+            .value()
+            .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
         &format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
         &faults(s).to_string(),
     )
@@ -148,6 +153,9 @@ pub fn render(r: &CompareReport) -> String {
             out,
             "{CUT_SHORT} cut short: an interruption ended a round's window early."
         );
+    }
+    for reason in rss_missing(r) {
+        let _ = writeln!(out, "RSS {NO_RSS}: {reason}.");
     }
     for p in &r.points {
         for (i, error) in failed_rounds(p) {
@@ -260,6 +268,29 @@ mod tests {
         );
         let empty = fixture::nothing_measured();
         assert_eq!(one_line(&empty.points[0]), "reactor x 1 conns: not run");
+    }
+
+    /// An RSS the OS could not give is "n/a" in its column, with the reason
+    /// once under the table and in the progress line.
+    #[test]
+    fn an_unreadable_rss_is_n_a_with_its_reason_below() {
+        let mut r = fixture::report();
+        let why = "proc_pid_rusage(42): No such process";
+        for i in [3, 6] {
+            if let Outcome::Ok(s) = &mut r.points[i].outcome {
+                s.server_memory.rss_kib = crate::procstat::Reading::unavailable(why);
+            }
+        }
+        let t = render(&r);
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("reactor      100"))
+            .unwrap();
+        assert!(row.contains(" n/a "), "{row}");
+        assert_eq!(t.matches(&format!("RSS n/a: {why}.\n")).count(), 1, "{t}");
+        let line = one_line(&r.points[6]);
+        assert!(line.contains(&format!("RSS n/a ({why}),")), "{line}");
+        assert!(!render(&fixture::report()).contains("n/a:"));
     }
 
     #[test]

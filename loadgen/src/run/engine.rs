@@ -226,14 +226,16 @@ impl Engine {
                     .arm(Duration::from_nanos(next.saturating_sub(now)))?;
                 armed = Some(next);
             }
-            // The timeout is only a safety net; the timer is what wakes us.
-            match self
-                .poll
-                .poll(&mut events, Some(Duration::from_millis(250)))
-            {
+            // With a timerfd the timeout is only a safety net; on kqueue
+            // platforms the timer is a deadline and sets it (see timer.rs).
+            let timeout = self.timer.poll_timeout(Duration::from_millis(250));
+            match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => return Err(e),
+            }
+            if self.timer.expired() {
+                armed = None;
             }
             for event in events.iter() {
                 if event.token() == TIMER {
