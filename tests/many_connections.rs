@@ -26,8 +26,11 @@ fn raise_fd_limit(need: u64) {
         }
         lim
     };
+    // rlim_t is u64 on Linux and macOS, i64 on FreeBSD (never negative).
+    #[allow(clippy::unnecessary_cast)]
+    let cur = lim.rlim_cur as u64;
     assert!(
-        lim.rlim_cur >= need,
+        cur >= need,
         "RLIMIT_NOFILE hard limit {} is below the {need} descriptors this test needs",
         lim.rlim_max
     );
