@@ -8,6 +8,7 @@ mod util;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,37 @@ fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
             e.kind(),
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
         ),
+    }
+}
+
+/// Which lossless-close check the server runs (see `close_is_lossless` in
+/// src/net.rs): Linux's exact one, or the portable one macOS and FreeBSD
+/// use, forced on Linux by `ECHOD_PORTABLE_CLOSE=1`.
+#[derive(Clone, Copy)]
+enum Close {
+    Exact,
+    Portable,
+}
+
+impl Close {
+    fn start(self, args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
+        cmd.args(args).args(["--listen", "127.0.0.1:0"]);
+        if let Close::Portable = self {
+            cmd.env("ECHOD_PORTABLE_CLOSE", "1");
+        }
+        Server::spawn(cmd, 1)
+    }
+
+    /// After the exit: the portable check did run (it says so once).
+    fn assert_used(self, server: &mut Server, model: &str) {
+        if let Close::Portable = self {
+            let stderr = server.stderr();
+            assert!(
+                stderr.contains("ECHOD_PORTABLE_CLOSE=1: the lossless-close check"),
+                "{model}: the portable close check never ran: {stderr:?}"
+            );
+        }
     }
 }
 
@@ -366,8 +398,8 @@ fn tokio_streaming_client_gets_eof_not_reset_on_sigterm() {
 /// answer with RST and throw away the unsent echo; a server that
 /// half-closes and keeps discarding input until the client closes does
 /// not.
-fn late_input_does_not_destroy_queued_echo(model: &str) {
-    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+fn late_input_does_not_destroy_queued_echo(model: &str, close: Close) {
+    let mut server = close.start(&["--model", model, "--shutdown-timeout", "30s"]);
     let addr = server.addr();
     let mut c = connect(addr);
     let peer = c.local_addr().unwrap();
@@ -404,24 +436,89 @@ fn late_input_does_not_destroy_queued_echo(model: &str) {
     assert_eq!(&got[..data.len()], &data[..], "{model}: echo differs");
     drop(c);
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
+    close.assert_used(&mut server, model);
 }
 
 #[test]
 fn reactor_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("reactor");
+    late_input_does_not_destroy_queued_echo("reactor", Close::Exact);
 }
 
 #[test]
 fn threads_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("threads");
+    late_input_does_not_destroy_queued_echo("threads", Close::Exact);
 }
 
 #[test]
 fn iterative_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("iterative");
+    late_input_does_not_destroy_queued_echo("iterative", Close::Exact);
 }
 
 #[test]
 fn tokio_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("tokio");
+    late_input_does_not_destroy_queued_echo("tokio", Close::Exact);
+}
+
+// ---- the portable lossless-close check, forced on Linux ----
+//
+// macOS and FreeBSD cannot count unsent bytes apart from unacknowledged
+// ones; they count the whole send queue. ECHOD_PORTABLE_CLOSE=1 makes
+// echod on Linux do the same, so the drains above run here through the
+// path those platforms take, and must lose no echo there either.
+
+/// Quiet connections under the portable check: each gets EOF after the
+/// signal, and the server exits 0 once they close, long before the 30 s
+/// flush deadline.
+fn portable_quiet_connections_get_eof_and_exit_is_prompt(model: &str) {
+    let mut server = Close::Portable.start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let mut quiet: Vec<TcpStream> = (0..3)
+        .map(|i| {
+            let mut c = connect(server.addr());
+            ping(&mut c, format!("quiet {i}").as_bytes());
+            c
+        })
+        .collect();
+    server.signal(SIGTERM);
+    for (i, c) in quiet.iter_mut().enumerate() {
+        assert!(
+            closed_by_server(c, Duration::from_secs(10)),
+            "{model}: quiet connection {i} not closed after SIGTERM"
+        );
+    }
+    drop(quiet);
+    assert_exits(&mut server, Duration::from_secs(10), 0, model);
+    Close::Portable.assert_used(&mut server, model);
+}
+
+#[test]
+fn reactor_portable_close_quiet_connections_get_eof_and_exit_0() {
+    portable_quiet_connections_get_eof_and_exit_is_prompt("reactor");
+}
+
+#[test]
+fn threads_portable_close_quiet_connections_get_eof_and_exit_0() {
+    portable_quiet_connections_get_eof_and_exit_is_prompt("threads");
+}
+
+#[test]
+fn tokio_portable_close_quiet_connections_get_eof_and_exit_0() {
+    portable_quiet_connections_get_eof_and_exit_is_prompt("tokio");
+}
+
+#[cfg(target_os = "linux")] // sees the queues in /proc/net/tcp
+#[test]
+fn reactor_portable_close_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("reactor", Close::Portable);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_portable_close_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("threads", Close::Portable);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn tokio_portable_close_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("tokio", Close::Portable);
 }
