@@ -81,7 +81,10 @@ fn help_says_where_a_flag_behaves_differently_by_platform() {
         ("--metrics", "CPU time only"),
     ] {
         let text = section(&help, flag);
-        assert!(text.contains(needle), "{flag} should say {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "{flag} should say {needle:?}:\n{text}"
+        );
     }
 }
 
