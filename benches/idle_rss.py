@@ -8,8 +8,12 @@ descriptors. Build first: cargo build --release.
 
 usage: python3 benches/idle_rss.py [MODEL] [N] [MAX_BUFFER] [PING 0|1]
 (ECHOD env var: the echod binary, default target/release/echod)
+Linux only: VmRSS and the descriptor count come from /proc.
 """
 import os, resource, socket, subprocess, sys, time
+
+if not sys.platform.startswith("linux"):
+    sys.exit("idle_rss.py: Linux only (reads /proc/PID/status and /proc/PID/fd)")
 
 args = sys.argv[1:] + [None] * 4
 echod = os.environ.get("ECHOD", "target/release/echod")

@@ -9,7 +9,9 @@
 # where hardware counters do not) and its CPU time from /proc, and prints
 # one line: requests, syscalls/echo, server CPU µs/echo, req/s.
 # Needs a release build (`cargo build --release -p loadgen`) and perf.
+# Linux only: perf tracepoints, taskset and /proc.
 set -euo pipefail
+[ "$(uname -s)" = Linux ] || { echo "syscalls_per_echo.sh: Linux only (perf, taskset, /proc)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 MODEL=${1:-reactor}
 CONNS=${2:-50}

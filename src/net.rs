@@ -116,6 +116,38 @@ pub fn unsent_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
     }
 }
 
+/// Bytes in `fd`'s whole send queue, the sent but unacknowledged ones
+/// included (Linux SIOCOUTQ, macOS `SO_NWRITE`, FreeBSD FIONWRITE), or
+/// `None` where the platform cannot tell. Coarser than [`unsent_bytes`]
+/// but never smaller: zero here means nothing at all is left to send.
+pub fn queued_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    #[cfg(target_os = "linux")]
+    // SAFETY: SIOCOUTQ (the same request as TIOCOUTQ) writes one int.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ as _, &mut n) };
+    #[cfg(target_os = "freebsd")]
+    // SAFETY: FIONWRITE writes one int through the pointer.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONWRITE as _, &mut n) };
+    #[cfg(target_vendor = "apple")]
+    // SAFETY: SO_NWRITE writes at most `len` bytes into `n`, an int.
+    let rc = unsafe {
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_NWRITE,
+            (&mut n as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_vendor = "apple")))]
+    let rc = {
+        let _ = (fd, &mut n);
+        -1
+    };
+    (rc == 0).then_some(n.max(0) as usize)
+}
+
 /// Bytes received on `fd` and not read yet (FIONREAD), or `None` if the
 /// kernel will not say.
 pub fn unread_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
@@ -127,10 +159,60 @@ pub fn unread_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
 
 /// Closing `fd` now loses nothing: no output is waiting to be sent and no
 /// input is waiting to be read (unread input makes `close` send a reset,
-/// which discards output still in flight). False where the platform cannot
-/// tell, so callers take the careful path.
+/// which discards output still in flight). When this says no, callers
+/// take the careful path: shut the write side (the client sees EOF after
+/// its last echoed byte), discard input until the client closes, bounded
+/// by `--shutdown-timeout`. That path never loses echo; it only waits.
+///
+/// # Per platform
+///
+/// - **Linux**: exact. Nothing unsent ([`unsent_bytes`]) and nothing
+///   unread.
+/// - **macOS, FreeBSD**: the whole send queue must be empty
+///   ([`queued_bytes`]), bytes awaiting their ACK included. Never a loss;
+///   a connection whose last echo still awaits a (delayed) ACK takes the
+///   careful path instead of closing at once.
+/// - **Elsewhere** (no count at all): always no, so always the careful
+///   path.
+///
+/// # Testing the portable path on Linux
+///
+/// With `ECHOD_PORTABLE_CLOSE=1` in its environment (read once, at the
+/// first check; logged then), echod on Linux answers as on macOS and
+/// FreeBSD, from SIOCOUTQ, the Linux twin of their counts. It is a hidden
+/// switch for the test suite (tests/shutdown.rs runs the shutdown drain
+/// under it), not an operator setting: nothing is gained by it.
 pub fn close_is_lossless(fd: std::os::fd::RawFd) -> bool {
-    unsent_bytes(fd) == Some(0) && unread_bytes(fd) == Some(0)
+    nothing_to_send(fd, portable_close()) && unread_bytes(fd) == Some(0)
+}
+
+/// Nothing left to send on `fd`: exactly where the kernel can tell
+/// (Linux, unless `portable`), else from the whole send queue.
+fn nothing_to_send(fd: std::os::fd::RawFd, portable: bool) -> bool {
+    let exact = if portable { None } else { unsent_bytes(fd) };
+    match exact {
+        Some(n) => n == 0,
+        None => queued_bytes(fd) == Some(0),
+    }
+}
+
+/// The variable that forces the portable close check on Linux (see
+/// "Testing the portable path on Linux" at [`close_is_lossless`]).
+pub const PORTABLE_CLOSE_VAR: &str = "ECHOD_PORTABLE_CLOSE";
+
+/// Whether [`PORTABLE_CLOSE_VAR`] is `1`, read once; the first reading
+/// that finds it set says so on stderr, so a test can see it took.
+fn portable_close() -> bool {
+    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| {
+        let forced = std::env::var_os(PORTABLE_CLOSE_VAR).is_some_and(|v| v == "1");
+        if forced {
+            crate::log::line(format_args!(
+                "{PORTABLE_CLOSE_VAR}=1: the lossless-close check counts the whole send queue, as on macOS and FreeBSD"
+            ));
+        }
+        forced
+    })
 }
 
 /// Logs, once per episode, an accept on `addr` that failed for a reason
@@ -147,5 +229,77 @@ pub fn log_accept_failure(addr: std::net::SocketAddr, err: &io::Error) {
         crate::log::line(format_args!(
             "accept on tcp://{addr} failed: {err}; retrying"
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        (server, client)
+    }
+
+    /// Polls `cond` every millisecond for at most 10 s.
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    // Both checks, the exact one and the portable one (the only one on
+    // macOS and FreeBSD), on real loopback sockets: idle is lossless;
+    // output the peer has not taken, or input we have not read, is not.
+    #[test]
+    fn both_checks_see_unsent_output_and_unread_input() {
+        for portable in [false, true] {
+            let (mut server, mut client) = pair();
+            let fd = server.as_raw_fd();
+            server.write_all(b"echo").unwrap();
+            let mut got = [0u8; 4];
+            client.read_exact(&mut got).unwrap();
+            // The ACK of those 4 bytes may lag a little: wait for it.
+            assert!(eventually(|| nothing_to_send(fd, portable)), "{portable}");
+            assert_eq!(unread_bytes(fd), Some(0));
+
+            // A client that never reads: output piles up in our queue.
+            server.set_nonblocking(true).unwrap();
+            let chunk = vec![7u8; 64 << 10];
+            while server.write(&chunk).is_ok() {}
+            assert!(!nothing_to_send(fd, portable), "{portable}: queue full");
+            assert!(queued_bytes(fd).unwrap() > 0);
+
+            let (server, mut client) = pair();
+            let fd = server.as_raw_fd();
+            client.write_all(b"unread").unwrap();
+            assert!(eventually(|| unread_bytes(fd) == Some(6)));
+            assert!(nothing_to_send(fd, portable), "{portable}");
+        }
+    }
+
+    // The exact count ignores sent bytes awaiting their ACK; the portable
+    // one never counts less than it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_portable_count_is_never_below_the_exact_one() {
+        let (mut server, _client) = pair();
+        server.set_nonblocking(true).unwrap();
+        let chunk = vec![1u8; 64 << 10];
+        while server.write(&chunk).is_ok() {}
+        let fd = server.as_raw_fd();
+        let (exact, all) = (unsent_bytes(fd).unwrap(), queued_bytes(fd).unwrap());
+        assert!(all >= exact && all > 0, "unsent {exact}, queued {all}");
     }
 }

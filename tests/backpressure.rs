@@ -5,124 +5,136 @@
 
 mod util;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::{Read, Write};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{connect, connect_small, pattern, ping, read_n, read_to_eof, Server, IO_TIMEOUT};
+use util::{connect, pattern, ping, Server, IO_TIMEOUT};
 
-const CLIENTS: usize = 50;
-/// Each client tries to push this much: ~400 MiB in all if the server
-/// buffered without bound.
-const PUSH: usize = 8 << 20;
-/// Client `i` sends `shared[i * SHIFT..][..PUSH]`: distinct streams from
-/// one allocation, so a stream crossed with another's shows.
-const SHIFT: usize = 4099;
-/// No progress for this long means the client's writes have stalled: the
-/// server stopped reading it. Generous for a loaded machine.
-const STALL: Duration = Duration::from_secs(1);
+/// Memory bounds, Linux only: the server's RSS and its peak come from
+/// /proc.
+#[cfg(target_os = "linux")]
+mod memory {
+    use super::*;
+    use std::io::ErrorKind;
+    use std::net::TcpStream;
+    use std::sync::Barrier;
+    use util::{connect_small, read_n, read_to_eof};
 
-/// Writes `data` until done or until a write makes no progress for
-/// [`STALL`]. Returns how many bytes the kernel accepted.
-fn push_until_stalled(s: &mut TcpStream, data: &[u8]) -> usize {
-    s.set_write_timeout(Some(STALL)).unwrap();
-    let mut sent = 0;
-    while sent < data.len() {
-        match s.write(&data[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!("write after {sent} bytes: {e}"),
+    const CLIENTS: usize = 50;
+    /// Each client tries to push this much: ~400 MiB in all if the server
+    /// buffered without bound.
+    const PUSH: usize = 8 << 20;
+    /// Client `i` sends `shared[i * SHIFT..][..PUSH]`: distinct streams from
+    /// one allocation, so a stream crossed with another's shows.
+    const SHIFT: usize = 4099;
+    /// No progress for this long means the client's writes have stalled: the
+    /// server stopped reading it. Generous for a loaded machine.
+    const STALL: Duration = Duration::from_secs(1);
+
+    /// Writes `data` until done or until a write makes no progress for
+    /// [`STALL`]. Returns how many bytes the kernel accepted.
+    fn push_until_stalled(s: &mut TcpStream, data: &[u8]) -> usize {
+        s.set_write_timeout(Some(STALL)).unwrap();
+        let mut sent = 0;
+        while sent < data.len() {
+            match s.write(&data[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("write after {sent} bytes: {e}"),
+            }
         }
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        sent
     }
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    sent
-}
 
-/// [`CLIENTS`] clients push up to [`PUSH`] bytes each without reading.
-/// Server RSS growth must stay near `CLIENTS * max_buffer` (plus slack for
-/// allocator and thread overhead), far from the ~400 MiB unbounded
-/// buffering would take. Then every client reads: each gets back exactly
-/// the bytes it managed to send, and EOF after them.
-fn never_reading_clients_keep_memory_bounded(model: &str) {
-    const MAX_BUFFER: u64 = 64 << 10;
-    const SLACK_KIB: u64 = 16 << 10;
-    let server = Server::start(&["--model", model]);
-    let addr = server.addr();
-    let shared = Arc::new(pattern(7, PUSH + CLIENTS * SHIFT));
-    let before = server.rss_kib();
+    /// [`CLIENTS`] clients push up to [`PUSH`] bytes each without reading.
+    /// Server RSS growth must stay near `CLIENTS * max_buffer` (plus slack for
+    /// allocator and thread overhead), far from the ~400 MiB unbounded
+    /// buffering would take. Then every client reads: each gets back exactly
+    /// the bytes it managed to send, and EOF after them.
+    fn never_reading_clients_keep_memory_bounded(model: &str) {
+        const MAX_BUFFER: u64 = 64 << 10;
+        const SLACK_KIB: u64 = 16 << 10;
+        let server = Server::start(&["--model", model]);
+        let addr = server.addr();
+        let shared = Arc::new(pattern(7, PUSH + CLIENTS * SHIFT));
+        let before = server.rss_kib();
 
-    // Connect and push concurrently; wait for every push to stall before
-    // measuring, then read back concurrently.
-    let stalled = Arc::new(Barrier::new(CLIENTS + 1));
-    let measured = Arc::new(Barrier::new(CLIENTS + 1));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            let (shared, stalled, measured) = (shared.clone(), stalled.clone(), measured.clone());
-            thread::spawn(move || {
-                let data = &shared[i * SHIFT..][..PUSH];
-                // Small client buffers: the bytes in flight sit mostly on
-                // the server's side, where the test can see them.
-                let mut s = connect_small(addr, 64 << 10, 64 << 10);
-                let sent = push_until_stalled(&mut s, data);
-                stalled.wait();
-                measured.wait();
-                let got = read_n(&mut s, sent).expect("read back the echo");
-                s.shutdown(Shutdown::Write).unwrap();
-                let extra = read_to_eof(&mut s).expect("read to EOF");
-                (i, sent, got == data[..sent], extra.len())
+        // Connect and push concurrently; wait for every push to stall before
+        // measuring, then read back concurrently.
+        let stalled = Arc::new(Barrier::new(CLIENTS + 1));
+        let measured = Arc::new(Barrier::new(CLIENTS + 1));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let (shared, stalled, measured) =
+                    (shared.clone(), stalled.clone(), measured.clone());
+                thread::spawn(move || {
+                    let data = &shared[i * SHIFT..][..PUSH];
+                    // Small client buffers: the bytes in flight sit mostly on
+                    // the server's side, where the test can see them.
+                    let mut s = connect_small(addr, 64 << 10, 64 << 10);
+                    let sent = push_until_stalled(&mut s, data);
+                    stalled.wait();
+                    measured.wait();
+                    let got = read_n(&mut s, sent).expect("read back the echo");
+                    s.shutdown(Shutdown::Write).unwrap();
+                    let extra = read_to_eof(&mut s).expect("read to EOF");
+                    (i, sent, got == data[..sent], extra.len())
+                })
             })
-        })
-        .collect();
-    stalled.wait();
-    let peak = server.peak_rss_kib();
-    let now = server.rss_kib();
-    measured.wait();
+            .collect();
+        stalled.wait();
+        let peak = server.peak_rss_kib();
+        let now = server.rss_kib();
+        measured.wait();
 
-    let mut total = 0;
-    for c in clients {
-        let (i, sent, same, extra) = c.join().expect("client thread");
-        assert!(sent > 0, "{model}: client {i} could not send at all");
-        assert!(same, "{model}: client {i}: echo of {sent} bytes differs");
-        assert_eq!(
-            extra, 0,
-            "{model}: client {i}: {extra} bytes after its echo"
+        let mut total = 0;
+        for c in clients {
+            let (i, sent, same, extra) = c.join().expect("client thread");
+            assert!(sent > 0, "{model}: client {i} could not send at all");
+            assert!(same, "{model}: client {i}: echo of {sent} bytes differs");
+            assert_eq!(
+                extra, 0,
+                "{model}: client {i}: {extra} bytes after its echo"
+            );
+            total += sent;
+        }
+        let growth = peak.saturating_sub(before);
+        let bound = CLIENTS as u64 * MAX_BUFFER / 1024 + SLACK_KIB;
+        assert!(
+            growth < bound,
+            "{model}: RSS grew {growth} KiB (peak {peak}, now {now}, before {before}) \
+             with {total} bytes sent; bound {bound} KiB"
         );
-        total += sent;
+        // The pressure was real: far more went in than the server may hold.
+        // (How much each client gets in depends on the kernel's autotuned
+        // socket buffers, which may absorb all of it; the server's own share
+        // is what the RSS bound pins.)
+        assert!(
+            total as u64 > 4 * CLIENTS as u64 * MAX_BUFFER,
+            "{model}: only {total} bytes sent in all: no real pressure"
+        );
     }
-    let growth = peak.saturating_sub(before);
-    let bound = CLIENTS as u64 * MAX_BUFFER / 1024 + SLACK_KIB;
-    assert!(
-        growth < bound,
-        "{model}: RSS grew {growth} KiB (peak {peak}, now {now}, before {before}) \
-         with {total} bytes sent; bound {bound} KiB"
-    );
-    // The pressure was real: far more went in than the server may hold.
-    // (How much each client gets in depends on the kernel's autotuned
-    // socket buffers, which may absorb all of it; the server's own share
-    // is what the RSS bound pins.)
-    assert!(
-        total as u64 > 4 * CLIENTS as u64 * MAX_BUFFER,
-        "{model}: only {total} bytes sent in all: no real pressure"
-    );
-}
 
-#[test]
-fn reactor_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
-    never_reading_clients_keep_memory_bounded("reactor");
-}
+    #[test]
+    fn reactor_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
+        never_reading_clients_keep_memory_bounded("reactor");
+    }
 
-#[test]
-fn threads_memory_stays_bounded_with_50_non_readers() {
-    never_reading_clients_keep_memory_bounded("threads");
-}
+    #[test]
+    fn threads_memory_stays_bounded_with_50_non_readers() {
+        never_reading_clients_keep_memory_bounded("threads");
+    }
 
-#[test]
-fn tokio_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
-    never_reading_clients_keep_memory_bounded("tokio");
+    #[test]
+    fn tokio_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
+        never_reading_clients_keep_memory_bounded("tokio");
+    }
 }
 
 /// One client streams full duplex as fast as it can with big buffers;

@@ -68,6 +68,34 @@ fn help_lists_every_flag_with_its_default_and_exits_zero() {
     assert!(!help.contains("panicked"));
 }
 
+/// Where behaviour differs by platform, `--help` says so in the flag's own
+/// section (issue 9: --pin, the close at shutdown, SO_REUSEPORT spreading,
+/// the process_* metrics).
+#[test]
+fn help_says_where_a_flag_behaves_differently_by_platform() {
+    let help = run(&["--help"]).stdout;
+    for (flag, needle) in [
+        ("--pin", "Linux only"),
+        ("--shutdown-timeout", "macOS and FreeBSD"),
+        ("--threads", "macOS and"),
+        ("--metrics", "CPU time only"),
+    ] {
+        let text = section(&help, flag);
+        assert!(
+            text.contains(needle),
+            "{flag} should say {needle:?}:\n{text}"
+        );
+    }
+}
+
+/// Off Linux, `--pin` is refused with one line that names the flag, as
+/// its help says.
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn pin_is_refused_off_linux() {
+    assert_usage_error(&["--pin"], "--pin: CPU affinity is only supported on Linux");
+}
+
 #[test]
 fn version_prints_name_and_version_and_exits_zero() {
     let r = run(&["--version"]);

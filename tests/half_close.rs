@@ -6,26 +6,33 @@
 mod util;
 
 use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::Shutdown;
 
-use socket2::SockRef;
-use util::{
-    connect, connect_non_reader, overflowing_size, pattern, ping, read_n, read_to_eof, tcp_socket,
-    wait_until, Server, IO_TIMEOUT,
+use util::{connect, pattern, ping, read_n, read_to_eof, Server};
+// Seeing echo pending at the FIN takes the socket's queues and state, from
+// /proc/net/tcp: those cases are Linux only.
+#[cfg(target_os = "linux")]
+use {
+    socket2::SockRef,
+    std::net::{SocketAddr, TcpStream},
+    util::{connect_non_reader, overflowing_size, tcp_socket, wait_until, IO_TIMEOUT},
 };
 
 const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
 /// TCP state code of CLOSE_WAIT in /proc/net/tcp: FIN received, socket not
 /// yet closed by its owner.
+#[cfg(target_os = "linux")]
 const CLOSE_WAIT: u8 = 0x08;
 /// TCP state code of LAST_ACK: the owner closed after its peer's FIN; what
 /// it wrote is still in the kernel's send queue, on its way.
+#[cfg(target_os = "linux")]
 const LAST_ACK: u8 = 0x09;
 
 /// More than the server's kernel send buffer can ever hold (Linux autotunes
 /// it up to the third `tcp_wmem` value): past that, with the client not
 /// reading, echo has to wait in the server itself.
+#[cfg(target_os = "linux")]
 fn transfer_size() -> usize {
     overflowing_size(32 << 20, 1 << 20)
 }
@@ -34,6 +41,7 @@ fn transfer_size() -> usize {
 /// before connecting): it can queue megabytes without reading, while the
 /// server can hand it almost nothing. Returns the socket and how much it
 /// can queue without reading.
+#[cfg(target_os = "linux")]
 fn connect_big_send_small_receive(addr: SocketAddr) -> (TcpStream, usize) {
     let want = transfer_size();
     let s = connect_non_reader(addr, want);
@@ -85,6 +93,7 @@ fn every_model_closes_at_once_after_an_immediate_half_close() {
 /// server while its echo is far from delivered (the client has read
 /// nothing and can hold 4 KiB); then reads everything and expects EOF
 /// right after the last byte.
+#[cfg(target_os = "linux")]
 fn pending_echo_survives_fin(server: &Server, what: &str, fully_read: bool) {
     let addr = server.addr();
     let (mut s, n) = connect_big_send_small_receive(addr);
@@ -122,11 +131,13 @@ fn pending_echo_survives_fin(server: &Server, what: &str, fully_read: bool) {
     assert_echo(&got, &data, &format!("{what}, {n} bytes queued before FIN"));
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_flushes_echo_pending_when_fin_arrives_then_eof() {
     pending_echo_survives_fin(&Server::start(&["--model", "reactor"]), "reactor", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_reads_eof_with_a_full_buffer_pending_and_still_flushes_it() {
     // A buffer larger than the payload: the reactor takes in every byte and
@@ -136,28 +147,33 @@ fn reactor_reads_eof_with_a_full_buffer_pending_and_still_flushes_it() {
     pending_echo_survives_fin(&server, "reactor --max-buffer 64M", true);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_with_smallest_buffer_flushes_pending_echo_after_fin() {
     let server = Server::start(&["--model", "reactor", "--max-buffer", "512"]);
     pending_echo_survives_fin(&server, "reactor --max-buffer 512", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_flush_echo_pending_when_fin_arrives_then_eof() {
     pending_echo_survives_fin(&Server::start(&["--model", "threads"]), "threads", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_flushes_echo_pending_when_fin_arrives_then_eof() {
     pending_echo_survives_fin(&Server::start(&["--model", "tokio"]), "tokio", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_with_smallest_buffer_flushes_pending_echo_after_fin() {
     let server = Server::start(&["--model", "tokio", "--max-buffer", "512"]);
     pending_echo_survives_fin(&server, "tokio --max-buffer 512", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn iterative_flushes_echo_pending_when_fin_arrives_then_eof() {
     let server = Server::start(&["--model", "iterative"]);

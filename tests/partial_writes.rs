@@ -2,6 +2,10 @@
 //! reads slowly makes every server write come up short or would-block. The
 //! echo must still be byte-exact, and the server must stop reading from
 //! that client rather than buffer without bound or stall others.
+//!
+//! Linux only: every case first waits to see the server backpressured in
+//! its socket queues, which only /proc/net/tcp shows.
+#![cfg(target_os = "linux")]
 
 mod util;
 

@@ -3,25 +3,36 @@
 //! sent, then EOF) and exits 0; `--shutdown-timeout` bounds the flush; a
 //! second signal exits at once with 128 + its number; SIGHUP changes none
 //! of that.
+//!
+//! The drains of a client holding echo pending ([`NonReader`]) and the
+//! late-input checks watch the server's socket queues in /proc/net/tcp,
+//! so they are Linux only; the quiet and streaming cases run everywhere.
 
 mod util;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libc::{SIGHUP, SIGINT, SIGTERM};
-use util::non_reader::{NonReader, PERIOD};
-use util::{
-    connect, pattern, ping, read_to_eof, tcp_queues, tcp_socket, wait_until, Server, IO_TIMEOUT,
+use libc::{SIGINT, SIGTERM};
+use util::non_reader::PERIOD;
+use util::{connect, pattern, ping, Server, IO_TIMEOUT};
+#[cfg(target_os = "linux")]
+use {
+    libc::SIGHUP,
+    util::non_reader::NonReader,
+    util::{read_to_eof, tcp_queues, tcp_socket, wait_until},
 };
 
 /// TCP_ESTABLISHED in /proc/net/tcp's `st` column.
+#[cfg(target_os = "linux")]
 const ESTABLISHED: u8 = 1;
 
 /// True once a new connection to `addr` fails: the listener is closed.
-fn refuses(addr: SocketAddr) -> bool {
+#[cfg(target_os = "linux")]
+fn refuses(addr: std::net::SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
 }
 
@@ -39,6 +50,38 @@ fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
+/// Which lossless-close check the server runs (see `close_is_lossless` in
+/// src/net.rs): Linux's exact one, or the portable one macOS and FreeBSD
+/// use, forced on Linux by `ECHOD_PORTABLE_CLOSE=1`.
+#[derive(Clone, Copy)]
+enum Close {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // Linux-only cases
+    Exact,
+    Portable,
+}
+
+impl Close {
+    fn start(self, args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
+        cmd.args(args).args(["--listen", "127.0.0.1:0"]);
+        if let Close::Portable = self {
+            cmd.env("ECHOD_PORTABLE_CLOSE", "1");
+        }
+        Server::spawn(cmd, 1)
+    }
+
+    /// After the exit: the portable check did run (it says so once).
+    fn assert_used(self, server: &mut Server, model: &str) {
+        if let Close::Portable = self {
+            let stderr = server.stderr();
+            assert!(
+                stderr.contains("ECHOD_PORTABLE_CLOSE=1: the lossless-close check"),
+                "{model}: the portable close check never ran: {stderr:?}"
+            );
+        }
+    }
+}
+
 /// Waits for the exit and checks its status code.
 fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) -> Duration {
     let t = Instant::now();
@@ -49,6 +92,7 @@ fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) ->
     t.elapsed()
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
     let mut server = Server::start(&["--shutdown-timeout", "30s"]);
@@ -64,6 +108,7 @@ fn reactor_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "reactor");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_sigterm_flushes_pending_echo_and_exits_0() {
     let mut server = Server::start(&["--model", "threads", "--shutdown-timeout", "30s"]);
@@ -73,6 +118,7 @@ fn threads_sigterm_flushes_pending_echo_and_exits_0() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "threads");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
     let mut server = Server::start(&["--model", "tokio", "--shutdown-timeout", "30s"]);
@@ -88,6 +134,7 @@ fn tokio_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "tokio");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn iterative_sigterm_flushes_pending_echo_and_exits_0() {
     let mut server = Server::start(&["--model", "iterative", "--shutdown-timeout", "30s"]);
@@ -101,6 +148,7 @@ fn iterative_sigterm_flushes_pending_echo_and_exits_0() {
 /// an earlier client is still draining: otherwise the kernel completes
 /// their handshakes into a backlog nobody will ever accept from, and they
 /// hang until the process exits.
+#[cfg(target_os = "linux")]
 fn listener_closes_while_a_client_drains(model: &str) {
     let server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
     let addr = server.addr();
@@ -112,21 +160,25 @@ fn listener_closes_while_a_client_drains(model: &str) {
     );
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_sigterm_closes_listener_while_a_client_drains() {
     listener_closes_while_a_client_drains("reactor");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_sigterm_closes_listener_while_a_client_drains() {
     listener_closes_while_a_client_drains("threads");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn iterative_sigterm_closes_listener_while_a_client_drains() {
     listener_closes_while_a_client_drains("iterative");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_sigterm_closes_listener_while_a_client_drains() {
     listener_closes_while_a_client_drains("tokio");
@@ -186,6 +238,7 @@ fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
 
 /// A client that never reads holds echo pending forever; the flush gives
 /// up after `--shutdown-timeout` (500 ms) and the server still exits 0.
+#[cfg(target_os = "linux")]
 fn shutdown_timeout_bounds_the_flush(model: &str) {
     let mut server = Server::start(&["--model", model, "--shutdown-timeout", "500ms"]);
     let _client = NonReader::start(&server, 5);
@@ -199,16 +252,19 @@ fn shutdown_timeout_bounds_the_flush(model: &str) {
     );
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
     shutdown_timeout_bounds_the_flush("reactor");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
     shutdown_timeout_bounds_the_flush("threads");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
     shutdown_timeout_bounds_the_flush("tokio");
@@ -218,6 +274,7 @@ fn tokio_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
 /// with 130 (128 + SIGINT). The second signal is sent only once the first
 /// has visibly been handled (a quiet connection got EOF), so the two
 /// cannot be coalesced into one.
+#[cfg(target_os = "linux")]
 fn second_signal_exits_at_once(model: &str) {
     let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
     let mut quiet = connect(server.addr());
@@ -234,16 +291,19 @@ fn second_signal_exits_at_once(model: &str) {
     assert!(took < Duration::from_secs(5), "{model}: took {took:?}");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_second_signal_exits_at_once_with_130() {
     second_signal_exits_at_once("reactor");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_second_signal_exit_at_once_with_130() {
     second_signal_exits_at_once("threads");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_second_signal_exits_at_once_with_130() {
     second_signal_exits_at_once("tokio");
@@ -252,6 +312,7 @@ fn tokio_second_signal_exits_at_once_with_130() {
 /// SIGHUP is not a second signal: while a client drains it is logged and
 /// ignored like at any other time, and neither forces an exit (129) nor
 /// ends the flush early.
+#[cfg(target_os = "linux")]
 fn sighup_while_draining_changes_nothing(model: &str, lingers: bool) {
     let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
     let addr = server.addr();
@@ -272,21 +333,25 @@ fn sighup_while_draining_changes_nothing(model: &str, lingers: bool) {
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_sighup_while_draining_changes_nothing() {
     sighup_while_draining_changes_nothing("reactor", true);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_sighup_while_draining_changes_nothing() {
     sighup_while_draining_changes_nothing("threads", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn iterative_sighup_while_draining_changes_nothing() {
     sighup_while_draining_changes_nothing("iterative", false);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn tokio_sighup_while_draining_changes_nothing() {
     sighup_while_draining_changes_nothing("tokio", true);
@@ -366,8 +431,9 @@ fn tokio_streaming_client_gets_eof_not_reset_on_sigterm() {
 /// answer with RST and throw away the unsent echo; a server that
 /// half-closes and keeps discarding input until the client closes does
 /// not.
-fn late_input_does_not_destroy_queued_echo(model: &str) {
-    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+#[cfg(target_os = "linux")]
+fn late_input_does_not_destroy_queued_echo(model: &str, close: Close) {
+    let mut server = close.start(&["--model", model, "--shutdown-timeout", "30s"]);
     let addr = server.addr();
     let mut c = connect(addr);
     let peer = c.local_addr().unwrap();
@@ -404,24 +470,94 @@ fn late_input_does_not_destroy_queued_echo(model: &str) {
     assert_eq!(&got[..data.len()], &data[..], "{model}: echo differs");
     drop(c);
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
+    close.assert_used(&mut server, model);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn reactor_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("reactor");
+    late_input_does_not_destroy_queued_echo("reactor", Close::Exact);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("threads");
+    late_input_does_not_destroy_queued_echo("threads", Close::Exact);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn iterative_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("iterative");
+    late_input_does_not_destroy_queued_echo("iterative", Close::Exact);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn tokio_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("tokio", Close::Exact);
+}
+
+// ---- the portable lossless-close check, forced on Linux ----
+//
+// macOS and FreeBSD cannot count unsent bytes apart from unacknowledged
+// ones; they count the whole send queue. ECHOD_PORTABLE_CLOSE=1 makes
+// echod on Linux do the same, so the drains above run here through the
+// path those platforms take, and must lose no echo there either.
+
+/// Quiet connections under the portable check: each gets EOF after the
+/// signal, and the server exits 0 once they close, long before the 30 s
+/// flush deadline.
+fn portable_quiet_connections_get_eof_and_exit_is_prompt(model: &str) {
+    let mut server = Close::Portable.start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let mut quiet: Vec<TcpStream> = (0..3)
+        .map(|i| {
+            let mut c = connect(server.addr());
+            ping(&mut c, format!("quiet {i}").as_bytes());
+            c
+        })
+        .collect();
+    server.signal(SIGTERM);
+    for (i, c) in quiet.iter_mut().enumerate() {
+        assert!(
+            closed_by_server(c, Duration::from_secs(10)),
+            "{model}: quiet connection {i} not closed after SIGTERM"
+        );
+    }
+    drop(quiet);
+    assert_exits(&mut server, Duration::from_secs(10), 0, model);
+    Close::Portable.assert_used(&mut server, model);
 }
 
 #[test]
-fn tokio_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("tokio");
+fn reactor_portable_close_quiet_connections_get_eof_and_exit_0() {
+    portable_quiet_connections_get_eof_and_exit_is_prompt("reactor");
+}
+
+#[test]
+fn threads_portable_close_quiet_connections_get_eof_and_exit_0() {
+    portable_quiet_connections_get_eof_and_exit_is_prompt("threads");
+}
+
+#[test]
+fn tokio_portable_close_quiet_connections_get_eof_and_exit_0() {
+    portable_quiet_connections_get_eof_and_exit_is_prompt("tokio");
+}
+
+#[cfg(target_os = "linux")] // sees the queues in /proc/net/tcp
+#[cfg(target_os = "linux")]
+#[test]
+fn reactor_portable_close_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("reactor", Close::Portable);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_portable_close_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("threads", Close::Portable);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn tokio_portable_close_late_input_does_not_destroy_queued_echo() {
+    late_input_does_not_destroy_queued_echo("tokio", Close::Portable);
 }

@@ -65,18 +65,26 @@ struct Args {
     idle_timeout: Option<Duration>,
 
     /// After SIGINT/SIGTERM, keep flushing pending echoes for up to DUR,
-    /// then exit 0 (at most 365d). A second signal exits at once.
+    /// then exit 0 (at most 365d). A second signal exits at once. A
+    /// connection with nothing left to send or read closes at once; the
+    /// others get EOF after their last echoed byte and close when the
+    /// client does. Linux tells "nothing left" exactly; macOS and FreeBSD
+    /// only once the client has acknowledged every byte, so more clients
+    /// wait for their EOF there (never losing echo).
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
     shutdown_timeout: Duration,
 
     /// Reactors, each on its own thread with its own listener per address
     /// (SO_REUSEPORT: the kernel spreads new connections over them).
-    /// Reactor model only; 1 to 1024.
+    /// Reactor model only; 1 to 1024. The spreading is Linux's: macOS and
+    /// FreeBSD accept SO_REUSEPORT groups but do not balance them, so one
+    /// reactor may take most connections there.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads, allow_hyphen_values = true)]
     threads: usize,
 
     /// Pin reactor i to the i-th CPU this process may run on, modulo their
     /// number (more reactors than CPUs share them). Reactor model only.
+    /// Linux only: refused on macOS and FreeBSD.
     #[arg(long)]
     pin: bool,
 
@@ -86,7 +94,9 @@ struct Args {
     unix_mode: Option<u32>,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; port 0
-    /// picks a free one). Reactor model only. Off by default.
+    /// picks a free one). Reactor model only. Off by default. Of the
+    /// process_* metrics, macOS and FreeBSD give CPU time only; Linux
+    /// also gives memory, open descriptors and start time.
     #[arg(long, value_name = "ADDR", value_parser = parse_metrics)]
     metrics: Option<std::net::SocketAddr>,
 

@@ -35,7 +35,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::net::{TcpListener, UdpSocket};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 
 use socket2::{Domain, Socket as RawSocket, Type};
@@ -154,7 +154,7 @@ fn inherit(fd: RawFd) -> io::Result<Bound> {
     let local = sock.local_addr()?;
     let (domain, ty) = (local.domain(), sock.r#type()?);
     let listening = || -> io::Result<()> {
-        match sock.is_listener()? {
+        match is_listening(&sock)? {
             true => Ok(()),
             false => Err(invalid("a stream socket that is not listening")),
         }
@@ -189,6 +189,46 @@ fn inherit(fd: RawFd) -> io::Result<Bound> {
         addr,
         file: None,
     })
+}
+
+/// Whether stream socket `sock` is listening, from `SO_ACCEPTCONN` where
+/// the kernel answers it (Linux, FreeBSD). macOS defines the option but
+/// does not answer it (ENOPROTOOPT); there, [`has_no_peer`] decides.
+fn is_listening(sock: &RawSocket) -> io::Result<bool> {
+    let mut on: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `on`, an int.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut on as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        return Ok(on != 0);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOPROTOOPT) | Some(libc::EINVAL) => has_no_peer(sock),
+        _ => Err(e),
+    }
+}
+
+/// The fallback for [`is_listening`]: a stream socket with a peer is a
+/// connection, not a listener, and is refused. One with no peer is taken
+/// as listening. That cannot tell a listener from a socket that was bound
+/// but never `listen`ed; such a socket is served but never gets a
+/// connection (clients are refused by the kernel), which a service
+/// manager's own checks catch before we start.
+fn has_no_peer(sock: &RawSocket) -> io::Result<bool> {
+    match sock.peer_addr() {
+        Ok(_) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(true),
+        Err(e) => Err(e),
+    }
 }
 
 fn invalid(why: &str) -> io::Error {
@@ -255,8 +295,13 @@ mod tests {
                 .into(),
         )
         .unwrap();
-        let err = inherit(std::os::fd::IntoRawFd::into_raw_fd(OwnedFd::from(sock))).unwrap_err();
-        assert!(err.to_string().contains("not listening"), "{err}");
+        // Only where SO_ACCEPTCONN answers: the macOS fallback cannot tell
+        // a bound socket from a listener (see `has_no_peer`).
+        if cfg!(any(target_os = "linux", target_os = "freebsd")) {
+            let err =
+                inherit(std::os::fd::IntoRawFd::into_raw_fd(OwnedFd::from(sock))).unwrap_err();
+            assert!(err.to_string().contains("not listening"), "{err}");
+        }
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let want = tcp.local_addr().unwrap();
         let b = inherit(std::os::fd::IntoRawFd::into_raw_fd(tcp)).unwrap();
@@ -265,5 +310,24 @@ mod tests {
         let want = udp.local_addr().unwrap();
         let b = inherit(std::os::fd::IntoRawFd::into_raw_fd(udp)).unwrap();
         assert_eq!(b.addr, ListenAddr::Udp(want));
+    }
+
+    // The macOS fallback, forced here on every platform: a connected
+    // stream socket (TCP or Unix) is refused, a listener is taken.
+    #[test]
+    fn without_so_acceptconn_a_connected_socket_is_not_a_listener() {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap();
+        let (server, _) = tcp.accept().unwrap();
+        let tcp = RawSocket::from(OwnedFd::from(tcp));
+        assert!(has_no_peer(&tcp).unwrap());
+        assert!(is_listening(&tcp).unwrap());
+        for conn in [OwnedFd::from(client), OwnedFd::from(server)] {
+            let conn = RawSocket::from(conn);
+            assert!(!has_no_peer(&conn).unwrap());
+            assert!(!is_listening(&conn).unwrap());
+        }
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(!has_no_peer(&RawSocket::from(OwnedFd::from(a))).unwrap());
     }
 }

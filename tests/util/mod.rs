@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests: start echod as a child process
 //! on port 0, talk to it over real loopback sockets, look at its process.
 //!
+//! What reads `/proc` (RSS, CPU ticks, descriptor counts) is Linux only,
+//! and so are the tests that use it; `/proc/net/tcp` readers answer
+//! `None` elsewhere.
+//!
 //! Everything here is bounded in time: sockets get timeouts, waits take a
 //! limit, and a `Server` is killed when dropped.
 #![allow(dead_code)] // each test binary uses a different subset
@@ -167,16 +171,19 @@ impl Server {
     }
 
     /// Resident set size in KiB, from /proc.
+    #[cfg(target_os = "linux")] // reads /proc
     pub fn rss_kib(&self) -> u64 {
         proc_status_kib(self.pid(), "VmRSS:")
     }
 
     /// Peak resident set size in KiB, from /proc.
+    #[cfg(target_os = "linux")] // reads /proc
     pub fn peak_rss_kib(&self) -> u64 {
         proc_status_kib(self.pid(), "VmHWM:")
     }
 
     /// User + system CPU time consumed so far, in clock ticks.
+    #[cfg(target_os = "linux")] // reads /proc
     pub fn cpu_ticks(&self) -> u64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
         // Fields after the parenthesised command name; utime and stime are
@@ -186,7 +193,9 @@ impl Server {
         f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
     }
 
-    /// Open descriptors of the child.
+    /// Open descriptors of the child. Linux only: `/dev/fd` elsewhere
+    /// lists the caller's own descriptors, not another process's.
+    #[cfg(target_os = "linux")] // reads /proc
     pub fn fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .map(|d| d.count())
@@ -301,6 +310,7 @@ pub fn assert_usage_error(args: &[&str], needle: &str) {
     );
 }
 
+#[cfg(target_os = "linux")] // reads /proc
 fn proc_status_kib(pid: i32, key: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     s.lines()
@@ -408,6 +418,8 @@ pub fn ping(s: &mut TcpStream, msg: &[u8]) {
 }
 
 /// State, send and receive queue of IPv4 TCP socket `local -> remote` in /proc/net/tcp, if any.
+/// Always `None` off Linux (no /proc/net/tcp): a test that must see the
+/// queues is `#[cfg(target_os = "linux")]`.
 pub fn tcp_socket(local: SocketAddr, remote: SocketAddr) -> Option<(u8, u64, u64)> {
     let hex = |a: SocketAddr| match a {
         SocketAddr::V4(v4) => format!(
@@ -439,6 +451,7 @@ pub fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
 }
 
 /// More than a send buffer autotunes to: max `tcp_wmem` (else 4 MiB), at most `cap`, + `margin`.
+/// Off Linux the 4 MiB guess stands in for `tcp_wmem`.
 pub fn overflowing_size(cap: usize, margin: usize) -> usize {
     let max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
         .ok()

@@ -1,11 +1,23 @@
 //! The `process_*` metrics every Prometheus client library exports, read
-//! from `/proc/self` at each scrape.
+//! at each scrape.
 //!
-//! These are blocking reads on the reactor's thread, but of kernel-made
-//! files that never wait on a device: `stat` and the `fd` directory cost
-//! microseconds (the directory listing grows with open descriptors, some
-//! hundred microseconds at ten thousand connections), once per scrape.
-//! Elsewhere than Linux every value is `None` and the metric is left out.
+//! # Per platform
+//!
+//! | metric                          | Linux             | macOS, FreeBSD |
+//! |---------------------------------|-------------------|----------------|
+//! | `process_cpu_seconds_total`     | `getrusage`       | `getrusage`    |
+//! | `process_resident_memory_bytes` | `/proc/self/stat` | left out       |
+//! | `process_open_fds`              | `/proc/self/fd`   | left out       |
+//! | `process_start_time_seconds`    | `/proc/self/stat` | left out       |
+//!
+//! A value that cannot be read is `None` and its metric is left out of the
+//! exposition, never shown as 0: a scraper then sees "absent", not "idle".
+//!
+//! The `/proc` reads are blocking reads on the reactor's thread, but of
+//! kernel-made files that never wait on a device: `stat` and the `fd`
+//! directory cost microseconds (the directory listing grows with open
+//! descriptors, some hundred microseconds at ten thousand connections),
+//! once per scrape.
 
 /// One reading. `None`: the platform or `/proc` would not say.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -27,10 +39,7 @@ pub fn sample() -> Sample {
     let stat = stat.as_deref().and_then(StatFields::parse);
     let ticks = sysconf(libc::_SC_CLK_TCK);
     Sample {
-        cpu_seconds: stat
-            .as_ref()
-            .zip(ticks)
-            .map(|(s, hz)| (s.utime + s.stime) as f64 / hz as f64),
+        cpu_seconds: cpu_seconds(),
         resident_bytes: stat
             .as_ref()
             .zip(sysconf(libc::_SC_PAGESIZE))
@@ -47,25 +56,40 @@ pub fn sample() -> Sample {
     }
 }
 
-/// Elsewhere: nothing (see the module docs).
+/// Elsewhere: CPU time only (see "Per platform").
 #[cfg(not(target_os = "linux"))]
 pub fn sample() -> Sample {
-    Sample::default()
+    Sample {
+        cpu_seconds: cpu_seconds(),
+        ..Sample::default()
+    }
+}
+
+/// User plus system CPU time of the whole process (all threads), from
+/// `getrusage(RUSAGE_SELF)`: POSIX, so the same on every platform, and
+/// finer than the clock ticks of `/proc/self/stat`.
+fn cpu_seconds() -> Option<f64> {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return None;
+    }
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    Some(secs(ru.ru_utime) + secs(ru.ru_stime))
 }
 
 /// The fields of `/proc/self/stat` used here (proc(5) numbers them).
+/// Linux only; its parser is tested everywhere.
+#[cfg(any(target_os = "linux", test))]
 #[derive(Debug, PartialEq, Eq)]
 struct StatFields {
-    /// Field 14, in clock ticks.
-    utime: u64,
-    /// Field 15, in clock ticks.
-    stime: u64,
     /// Field 22, clock ticks after boot.
     start_ticks: u64,
     /// Field 24, in pages.
     rss_pages: u64,
 }
 
+#[cfg(any(target_os = "linux", test))]
 impl StatFields {
     /// Parses the line after the command name, which is in parentheses
     /// and may itself hold spaces and parentheses: so from the last `)`.
@@ -75,8 +99,6 @@ impl StatFields {
         let f: Vec<&str> = rest.split_whitespace().collect();
         let field = |n: usize| f.get(n - 3)?.parse::<u64>().ok();
         Some(StatFields {
-            utime: field(14)?,
-            stime: field(15)?,
             start_ticks: field(22)?,
             rss_pages: field(24)?,
         })
@@ -117,13 +139,37 @@ mod tests {
         assert_eq!(
             StatFields::parse(line),
             Some(StatFields {
-                utime: 7,
-                stime: 3,
                 start_ticks: 12345,
                 rss_pages: 250
             })
         );
         assert_eq!(StatFields::parse("42 (cut short) S 1"), None);
+    }
+
+    // On every platform: CPU time is read, and grows while we burn it
+    // (bounded: a loaded machine may give us little of the wall clock).
+    #[test]
+    fn cpu_seconds_are_read_and_grow() {
+        let before = sample().cpu_seconds.expect("getrusage answers everywhere");
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        let mut now = before;
+        while now < before + 0.01 && t.elapsed() < std::time::Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            now = sample().cpu_seconds.unwrap();
+        }
+        assert!(now >= before + 0.01, "{before} -> {now}");
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn elsewhere_only_cpu_is_given() {
+        let s = sample();
+        assert!(s.cpu_seconds.is_some());
+        assert_eq!((s.resident_bytes, s.open_fds), (None, None));
+        assert_eq!(s.start_time_seconds, None);
     }
 
     #[cfg(target_os = "linux")]
