@@ -71,14 +71,12 @@ impl ListenAddr {
     }
 
     /// Whether `model` serves this kind of listener. Every model serves
-    /// TCP; UDP is served by all but the iterative one, whose single
-    /// blocking client would starve it; Unix stream sockets by the
-    /// reactor only (the others' client loops are written for TCP).
+    /// the stream kinds, TCP and Unix; UDP is served by all but the
+    /// iterative one, whose single blocking client would starve it.
     pub fn served_by(&self, model: Model) -> bool {
         match self {
-            ListenAddr::Tcp(_) => true,
+            ListenAddr::Tcp(_) | ListenAddr::Unix(_) => true,
             ListenAddr::Udp(_) => model != Model::Iterative,
-            ListenAddr::Unix(_) => model == Model::Reactor,
         }
     }
 }

@@ -105,7 +105,7 @@ pub fn stopped(counters: Option<&Counters>, drained: Option<Duration>) {
 
 /// `--trace`, blocking and tokio models: a client was accepted. `peer`
 /// (a syscall) runs only when the line is logged.
-pub fn accepted(peer: impl FnOnce() -> std::io::Result<std::net::SocketAddr>) {
+pub fn accepted<A: fmt::Debug>(peer: impl FnOnce() -> std::io::Result<A>) {
     tracing::debug!(target: TARGET, peer = ?peer().ok(), "accept");
 }
 
@@ -115,6 +115,22 @@ pub fn closed(served: &std::io::Result<()>) {
     match served {
         Ok(()) => tracing::trace!(target: TARGET, "close: client EOF, echo flushed"),
         Err(e) => tracing::trace!(target: TARGET, "close: {e}"),
+    }
+}
+
+/// Logs, once per episode, an accept on `addr` that failed for a reason
+/// that will not clear by itself at once (EMFILE and friends): the caller
+/// retries after a pause. Out of descriptors names the limit, since that
+/// is what an operator can raise. Any kind of listener, unlike
+/// [`crate::net::log_accept_failure`] (TCP only).
+pub fn accept_failure(addr: &ListenAddr, err: &std::io::Error) {
+    if crate::net::fd_exhausted(err) {
+        line(format_args!(
+            "out of file descriptors (limit {}) on {addr}; retrying",
+            crate::net::fd_limit()
+        ));
+    } else {
+        line(format_args!("accept on {addr} failed: {err}; retrying"));
     }
 }
 

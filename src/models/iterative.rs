@@ -18,7 +18,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             continue;
         };
         if configure(&stream, config).is_ok() {
-            crate::log::accepted(|| stream.peer_addr());
+            crate::log::accepted(|| stream.peer());
             let served = echo(&mut stream, &mut buf, &member, config.idle_timeout);
             crate::log::closed(&served);
         }

@@ -34,7 +34,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             .spawn(move || {
                 let mut buf = vec![0u8; size];
                 // Errors are the peer's: this connection ends, no other.
-                crate::log::accepted(|| stream.peer_addr());
+                crate::log::accepted(|| stream.peer());
                 let served = echo(&mut stream, &mut buf, &member, idle);
                 crate::log::closed(&served);
                 drop(member); // leave the registry before the fd closes

@@ -32,12 +32,12 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::stream::Client;
 use crate::net::interrupted;
 
 /// How often an idle client thread looks at the drain flag: also how long
@@ -134,7 +134,7 @@ impl Drop for Membership {
 ///
 /// The stream must have a read timeout of [`POLL`] (see `configure`).
 pub fn echo(
-    stream: &mut TcpStream,
+    stream: &mut Client,
     buf: &mut [u8],
     member: &Membership,
     idle: Option<Duration>,
@@ -175,10 +175,10 @@ fn timed_out(e: &io::Error) -> bool {
 /// Shutdown for this client, from its own thread with nothing in hand: the
 /// client sees EOF after every echoed byte; the socket closes when the
 /// client does.
-fn stop(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+fn stop(stream: &mut Client, buf: &mut [u8]) -> io::Result<()> {
     // Nothing unsent or unread in the kernel: closing now loses nothing,
     // so a quiet client is not kept waiting for its own EOF.
-    if crate::net::close_is_lossless(stream.as_raw_fd()) {
+    if stream.close_is_lossless() {
         let _ = stream.shutdown(Shutdown::Both);
         return Ok(());
     }
