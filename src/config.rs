@@ -118,8 +118,8 @@ pub struct Config {
     /// value is safe, as for `idle_timeout`.
     pub shutdown_timeout: Duration,
     /// Reactors, each on its own thread with its own listeners
-    /// (SO_REUSEPORT), 1 to [`MAX_THREADS`]; reactor model only. See
-    /// [`crate::reactor::multi`].
+    /// (SO_REUSEPORT; Unix and inherited sockets are shared instead), 1 to
+    /// [`MAX_THREADS`]; reactor model only. See [`crate::reactor::multi`].
     pub threads: usize,
     /// Pin reactor *i* to the *i*-th allowed CPU (modulo their number);
     /// reactor model only.

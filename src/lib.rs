@@ -102,6 +102,7 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     // A kind the model does not serve (udp: with iterative), and so on.
     listen::check(&config, &addrs, inherited.is_some()).map_err(Error::Startup)?;
     net::raise_fd_limit();
+    let activated = inherited.is_some();
     let listeners = match inherited {
         Some(bound) => bound,
         None => listen::bind_all(&config)?,
@@ -111,7 +112,7 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
         Model::Reactor if config.threads == 1 && !config.pin => {
             return reactor::run(&config, listeners);
         }
-        Model::Reactor => reactor::multi::run(&config, listeners),
+        Model::Reactor => reactor::multi::run(&config, listeners, activated),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),
         #[cfg(feature = "tokio")]

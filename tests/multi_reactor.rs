@@ -16,6 +16,7 @@ mod util;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant};
 use libc::{SIGCONT, SIGHUP, SIGINT, SIGSTOP, SIGTERM};
 use util::non_reader::NonReader;
 use util::{
-    assert_usage_error, connect, connect_small, echo_all, pattern, ping, probe, read_to_eof,
-    wait_until, Outcome, Server, IO_TIMEOUT,
+    assert_usage_error, connect, connect_small, echo_all, epoll_loads, pattern, ping, probe,
+    read_to_eof, wait_until, Outcome, Server, IO_TIMEOUT,
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
@@ -461,6 +462,182 @@ fn threads_sighup_is_logged_once_not_once_per_reactor() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
     let rest: Vec<String> = stderr.iter().collect();
     assert!(rest.is_empty(), "more stderr lines: {rest:?}");
+}
+
+// ---- shared sockets: `unix:` ----
+
+/// A socket path in a directory of its own, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("echod-m-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.0.join("echo.sock")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unix_connect(path: &std::path::Path) -> UnixStream {
+    let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {path:?}: {e}"));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
+    s.write_all(msg).unwrap();
+    let mut got = vec![0; msg.len()];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
+}
+
+/// Connections each reactor took since `before`, from its poll's
+/// registrations (see `util::epoll_loads`): with a shared socket every
+/// reactor is woken for each connection, so the wake-up counts used
+/// for SO_REUSEPORT cannot tell who accepted it.
+fn taken_since(pid: i32, before: &[usize]) -> Vec<usize> {
+    let now = epoll_loads(pid);
+    assert_eq!(now.len(), before.len(), "reactors");
+    now.iter().zip(before).map(|(n, b)| n - b).collect()
+}
+
+/// `--threads 2 --listen unix:PATH`: one socket, shared by both reactors
+/// (no SO_REUSEPORT for a path); connections land on both, echo
+/// byte-exact, and SIGTERM drains both and removes the file once.
+#[test]
+fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
+    let dir = Scratch::new("shared");
+    let path = dir.path();
+    let listen = format!("unix:{}", path.display());
+    let mut server = Server::start(&["--threads", "2", "--listen", &listen]);
+    assert_eq!(
+        server.paths(),
+        std::slice::from_ref(&path),
+        "announced once"
+    );
+    let pid = server.pid();
+    let before = epoll_loads(pid);
+    assert_eq!(before.len(), 2, "one poll per reactor");
+    // Rounds of clients from several threads at once, so that both
+    // reactors find work queued, until each has taken some (which one
+    // wins a connection is a race: see "How connections are spread" in
+    // `reactor::multi`). Every round stays connected.
+    let mut conns: Vec<UnixStream> = Vec::new();
+    for _ in 0..10 {
+        let round = (0..4)
+            .map(|t| {
+                let path = path.clone();
+                thread::spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let mut c = unix_connect(&path);
+                            unix_ping(&mut c, format!("client {t}.{i}").as_bytes());
+                            c
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|h| h.join().expect("client thread"));
+        conns.extend(round);
+        if taken_since(pid, &before).iter().all(|&n| n > 0) {
+            break;
+        }
+    }
+    let taken = taken_since(pid, &before);
+    assert_eq!(taken.iter().sum::<usize>(), conns.len(), "{taken:?}");
+    assert!(
+        taken.iter().all(|&n| n > 0),
+        "a reactor took none of {} connections: {taken:?}",
+        conns.len()
+    );
+    for (i, c) in conns.iter().take(8).enumerate() {
+        let data = pattern(i as u64, 200_000 + i * 7_919);
+        let mut w = c.try_clone().unwrap();
+        let sent = data.clone();
+        let writer = thread::spawn(move || w.write_all(&sent));
+        let mut got = vec![0; data.len()];
+        (&*c).read_exact(&mut got).unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(got == data, "connection {i}: echo differs");
+    }
+    server.signal(SIGTERM);
+    for (i, mut c) in conns.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("client {i}: not a clean EOF: {e}"));
+        assert!(rest.is_empty(), "client {i}: {rest:?}");
+    }
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 2 unix");
+    assert!(!path.exists(), "socket file left behind");
+}
+
+/// The shutdown contract on a shared queue: the daemon is stopped
+/// (SIGSTOP) while `clients` connect to its Unix socket and send a
+/// message; then SIGTERM and SIGCONT. The reactors close their copies
+/// one after the other, and the last one empties the queue first: every
+/// client gets its echo or a clean EOF, never a reset (ECONNRESET is what
+/// a Unix client of a listener closed with it queued sees).
+#[test]
+fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
+    let clients = 300; // under the default --backlog: a connect never blocks
+    raise_fd_limit(clients as u64 + 100);
+    let dir = Scratch::new("queued");
+    let path = dir.path();
+    let listen = format!("unix:{}", path.display());
+    let mut server = Server::start(&[
+        "--threads",
+        "2",
+        "--listen",
+        &listen,
+        "--shutdown-timeout",
+        "30s",
+    ]);
+    server.signal(SIGSTOP);
+    assert!(
+        wait_until(IO_TIMEOUT, || process_state(server.pid()) == 'T'),
+        "not stopped"
+    );
+    let msg = |i: usize| format!("queued {i}").into_bytes();
+    let mut conns: Vec<UnixStream> = (0..clients)
+        .map(|i| {
+            let mut c = unix_connect(&path);
+            c.write_all(&msg(i)).unwrap();
+            c
+        })
+        .collect();
+    server.signal(SIGTERM);
+    server.signal(SIGCONT);
+    let mut endings = [0usize; 3];
+    for (i, c) in conns.iter_mut().enumerate() {
+        let mut got = Vec::new();
+        match c.read_to_end(&mut got) {
+            Ok(_) if got.is_empty() => endings[1] += 1,
+            Ok(_) if got == msg(i) => endings[0] += 1,
+            Ok(_) => panic!("client {i}: got {got:?}"),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => endings[2] += 1,
+            Err(e) => panic!("client {i}: {e}"),
+        }
+    }
+    assert_eq!(
+        endings[2], 0,
+        "{} of {clients} queued clients were reset (echoed {}, EOF {})",
+        endings[2], endings[0], endings[1]
+    );
+    drop(conns);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 2 unix");
 }
 
 // ---- pinning ----

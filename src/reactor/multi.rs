@@ -2,9 +2,12 @@
 //!
 //! # The setup
 //!
-//! 1. Every `--listen` address gets N listeners with SO_REUSEPORT: the set
-//!    `lib.rs` bound (port 0 resolved there) and N − 1 more joined to the
-//!    resolved addresses (see [`crate::listen`]). Reactor *i* gets set *i*.
+//! 1. Every `--listen` TCP or UDP address gets N listeners with
+//!    SO_REUSEPORT: the set `lib.rs` bound (port 0 resolved there) and
+//!    N − 1 more joined to the resolved addresses. A Unix socket, and
+//!    every socket passed by socket activation, is shared instead: N
+//!    copies of one descriptor (see "Shared listeners" in
+//!    [`crate::listen`]). Reactor *i* gets set *i*.
 //! 2. SIGINT and SIGTERM are blocked on the calling thread, and so on the
 //!    reactor threads, which inherit its mask. SIGHUP gets a thread of its
 //!    own.
@@ -25,10 +28,18 @@
 //! the hash and the clients: a reactor that drew the heavy clients stays
 //! busier than its neighbours, and no other reactor takes work from it.
 //!
+//! A shared socket (Unix, or inherited) has one queue for all: each new
+//! connection (or datagram) wakes every reactor, the first to get there
+//! takes it and the others find the queue empty. The spread is then "who
+//! is free first", usually fairer than the hash, at the cost of N − 1
+//! wasted wake-ups per connection.
+//!
 //! For the same reason `--max-conns` is split, not shared: each reactor
 //! serves at most its part (the parts add up to the limit), so the
 //! process never serves more than the limit, but a reactor that drew more
-//! than its part refuses connections another could still have taken.
+//! than its part refuses connections another could still have taken. On
+//! a shared socket a reactor at its part still takes its turn at the
+//! queue, so it refuses some connections the others had room for.
 //!
 //! # Signals
 //!
@@ -65,6 +76,15 @@
 //! closes, at N slightly different moments, reset nobody that had been
 //! queued. New connections go to the listeners still open, and are drained
 //! by their reactors in turn.
+//!
+//! A shared socket's queue cannot be left to a reactor that closed its
+//! copy: a reactor deregisters its copy before closing it (so its poll
+//! stops hearing of the socket), and the socket itself closes only with
+//! the last copy, that is, right after the last reactor to drain has
+//! emptied the queue. Until then every reactor that still holds a copy
+//! is woken by each new connection, as before the signal. The window in
+//! which a queued connection can be reset is that of a single reactor
+//! (see "Shutdown" in [`super`]).
 //!
 //! # Pinning
 //!
@@ -119,9 +139,10 @@ pub fn check(config: &Config) -> Result<(), String> {
 }
 
 /// Runs `config.threads` reactors until a signal stops them; `first` is
-/// the set of listeners [`listen::bind_all`] opened (shared when there is
-/// more than one reactor).
-pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
+/// the set of listeners [`listen::bind_all`] opened (TCP and UDP ones with
+/// SO_REUSEPORT when there is more than one reactor), or the sockets
+/// socket activation passed when `activated`.
+pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stopped, Error> {
     let n = config.threads;
     let cpus = placement(config)?;
     if n == 1 {
@@ -132,10 +153,12 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
         return super::run(config, first);
     }
     let addrs: Vec<ListenAddr> = first.iter().map(Bound::listen_addr).collect();
-    let mut sets = vec![first];
+    let mut sets = Vec::with_capacity(n);
     for _ in 1..n {
-        sets.push(listen::join_all(&addrs, config.backlog)?);
+        sets.push(listen::another_set(&first, activated, config.backlog)?);
     }
+    // Reactor 0 gets the first set, with the socket files to remove.
+    sets.insert(0, first);
     // `--metrics`: one board for all, the endpoint with reactor 0.
     let (metrics, endpoint) = super::metrics::plan(config, n)?;
     // Blocked before any thread starts, the SIGHUP one included: a
