@@ -13,26 +13,33 @@
 
 mod util;
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
-use std::thread;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use libc::{SIGCONT, SIGHUP, SIGINT, SIGSTOP, SIGTERM};
+use libc::{SIGHUP, SIGINT, SIGTERM};
 use util::non_reader::NonReader;
-use util::{
-    assert_usage_error, connect, connect_small, echo_all, epoll_loads, pattern, ping, probe,
-    read_to_eof, wait_until, Outcome, Server, IO_TIMEOUT,
+use util::{assert_usage_error, connect, connect_small, ping, probe, Outcome, Server, IO_TIMEOUT};
+
+// What the tests that read /proc (Linux only) use besides.
+#[cfg(target_os = "linux")]
+use {
+    libc::{SIGCONT, SIGSTOP},
+    std::collections::BTreeSet,
+    std::io::{BufRead, BufReader, ErrorKind, Write},
+    std::net::{SocketAddr, TcpStream},
+    std::os::unix::net::UnixStream,
+    std::process::{Command, Stdio},
+    std::thread,
+    util::{echo_all, epoll_loads, pattern, read_to_eof, wait_until},
 };
 
+#[cfg(target_os = "linux")]
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
 const ACCEPT_BUDGET: u64 = 128;
 
 // ---- which reactor, from /proc ----
 
+#[cfg(target_os = "linux")]
 /// The reactor threads of `pid`, by index: `reactor-0`, `reactor-1`, ...
 fn reactor_tids(pid: i32) -> Vec<i32> {
     let mut found: Vec<(usize, i32)> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -48,6 +55,7 @@ fn reactor_tids(pid: i32) -> Vec<i32> {
     found.into_iter().map(|(_, tid)| tid).collect()
 }
 
+#[cfg(target_os = "linux")]
 /// A field of /proc/PID/task/TID/status.
 fn task_status(pid: i32, tid: i32, key: &str) -> String {
     let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
@@ -58,12 +66,14 @@ fn task_status(pid: i32, tid: i32, key: &str) -> String {
         .to_string()
 }
 
+#[cfg(target_os = "linux")]
 fn voluntary_switches(pid: i32, tid: i32) -> u64 {
     task_status(pid, tid, "voluntary_ctxt_switches:")
         .parse()
         .unwrap()
 }
 
+#[cfg(target_os = "linux")]
 /// Opens a connection with `open`, pings it, and says which reactor woke
 /// up to serve it (see the module docs). Earlier connections must stay
 /// quiet meanwhile: a close would wake their reactor too.
@@ -87,6 +97,7 @@ fn open_on_reactor(server: &Server, open: impl FnOnce() -> TcpStream) -> (TcpStr
     (s, i)
 }
 
+#[cfg(target_os = "linux")]
 /// Accept-queue length of each listener on `addr` (IPv4), from the LISTEN
 /// rows of /proc/net/tcp, where `rx_queue` counts connections the kernel
 /// completed and nobody accepted yet.
@@ -113,6 +124,7 @@ fn listen_queues(addr: SocketAddr) -> Vec<u64> {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 /// The process state letter from /proc/PID/stat (`T` once stopped).
 fn process_state(pid: i32) -> char {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
@@ -122,6 +134,7 @@ fn process_state(pid: i32) -> char {
         .unwrap()
 }
 
+#[cfg(target_os = "linux")]
 /// Raises this process's soft RLIMIT_NOFILE to its hard limit.
 fn raise_fd_limit(need: u64) {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
@@ -138,6 +151,7 @@ fn raise_fd_limit(need: u64) {
     assert!(lim.rlim_cur >= need, "need {need} descriptors");
 }
 
+#[cfg(target_os = "linux")]
 /// `0-2,5` -> {0, 1, 2, 5}, as /proc prints CPU lists.
 fn cpu_list(s: &str) -> Vec<usize> {
     let mut cpus = BTreeSet::new();
@@ -164,6 +178,7 @@ fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) ->
 
 // ---- serving ----
 
+#[cfg(target_os = "linux")]
 /// Many connections land on every reactor and each gets its own bytes
 /// back, byte-exact, under odd chunkings, all at once.
 fn spread_and_echo(threads: usize) {
@@ -197,16 +212,19 @@ fn spread_and_echo(threads: usize) {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_2_spread_connections_over_both_reactors_and_echo_byte_exact() {
     spread_and_echo(2);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_4_spread_connections_over_every_reactor_and_echo_byte_exact() {
     spread_and_echo(4);
 }
 
+#[cfg(target_os = "linux")]
 /// Every `--listen` address, port 0 included, gets one listener per
 /// reactor on one resolved port, and is announced once.
 #[test]
@@ -275,6 +293,7 @@ fn max_conns_bounds_the_process_not_each_reactor() {
 
 // ---- shutdown ----
 
+#[cfg(target_os = "linux")]
 /// Connections until every reactor has one: `(one per reactor, spares)`.
 fn one_per_reactor(
     server: &Server,
@@ -297,12 +316,14 @@ fn one_per_reactor(
     (chosen.expect("200 connections missed a reactor"), spares)
 }
 
+#[cfg(target_os = "linux")]
 /// True once `tries` connects in a row to `addr` fail: every listener of
 /// the group is closed.
 fn all_refuse(addr: SocketAddr, tries: usize) -> bool {
     (0..tries).all(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err())
 }
 
+#[cfg(target_os = "linux")]
 /// One SIGTERM drains every reactor: each holds pending echo for a client
 /// that reads nothing; after the signal every listener closes, quiet
 /// connections get EOF, and each client gets all its pending echo and a
@@ -336,6 +357,7 @@ fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
 }
 
+#[cfg(target_os = "linux")]
 /// How a connection queued at the signal ended, for the client.
 #[derive(Debug, PartialEq, Eq)]
 enum Ending {
@@ -347,6 +369,7 @@ enum Ending {
     Reset,
 }
 
+#[cfg(target_os = "linux")]
 fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
     match read_to_eof(s) {
         Ok(got) if got.is_empty() => Ending::Eof,
@@ -357,6 +380,7 @@ fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// Regression guard for the SO_REUSEPORT pitfall: closing a listener
 /// resets every connection in its accept queue, connections whose connect
 /// already succeeded and that sent a request. The daemon is stopped
@@ -415,11 +439,13 @@ fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
     assert_exits(&mut server, IO_TIMEOUT, 0, &format!("--threads {threads}"));
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_4_sigterm_accepts_queued_connections_instead_of_resetting_them() {
     queued_connections_get_eof_not_reset(4, 1200);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_1_sigterm_accepts_queued_connections_instead_of_resetting_them() {
     queued_connections_get_eof_not_reset(1, 400);
@@ -466,9 +492,11 @@ fn threads_sighup_is_logged_once_not_once_per_reactor() {
 
 // ---- shared sockets: `unix:` ----
 
+#[cfg(target_os = "linux")]
 /// A socket path in a directory of its own, removed on drop.
 struct Scratch(std::path::PathBuf);
 
+#[cfg(target_os = "linux")]
 impl Scratch {
     fn new(test: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("echod-m-{}-{test}", std::process::id()));
@@ -482,12 +510,14 @@ impl Scratch {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
+#[cfg(target_os = "linux")]
 fn unix_connect(path: &std::path::Path) -> UnixStream {
     let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {path:?}: {e}"));
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -495,6 +525,7 @@ fn unix_connect(path: &std::path::Path) -> UnixStream {
     s
 }
 
+#[cfg(target_os = "linux")]
 fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
     s.write_all(msg).unwrap();
     let mut got = vec![0; msg.len()];
@@ -502,6 +533,7 @@ fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
     assert_eq!(got, msg);
 }
 
+#[cfg(target_os = "linux")]
 /// Connections each reactor took since `before`, from its poll's
 /// registrations (see `util::epoll_loads`): with a shared socket every
 /// reactor is woken for each connection, so the wake-up counts used
@@ -512,6 +544,7 @@ fn taken_since(pid: i32, before: &[usize]) -> Vec<usize> {
     now.iter().zip(before).map(|(n, b)| n - b).collect()
 }
 
+#[cfg(target_os = "linux")]
 /// `--threads 2 --listen unix:PATH`: one socket, shared by both reactors
 /// (no SO_REUSEPORT for a path); connections land on both, echo
 /// byte-exact, and SIGTERM drains both and removes the file once.
@@ -584,6 +617,7 @@ fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
     assert!(!path.exists(), "socket file left behind");
 }
 
+#[cfg(target_os = "linux")]
 /// The shutdown contract on a shared queue: the daemon is stopped
 /// (SIGSTOP) while `clients` connect to its Unix socket and send a
 /// message; then SIGTERM and SIGCONT. The reactors close their copies
@@ -642,6 +676,7 @@ fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
 
 // ---- pinning ----
 
+#[cfg(target_os = "linux")]
 /// `--pin`: reactor i runs on the (i mod k)-th of the k CPUs the process
 /// may use, and only there; more reactors than CPUs share them and a line
 /// on stderr says so.
@@ -667,6 +702,7 @@ fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "--pin");
 }
 
+#[cfg(target_os = "linux")]
 /// `--threads 1 --pin` pins the one reactor, the main thread.
 #[test]
 fn pin_alone_pins_the_single_reactor() {
