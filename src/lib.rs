@@ -107,11 +107,9 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
         Some(bound) => bound,
         None => listen::bind_all(&config)?,
     };
-    let stopped = match config.model {
-        // Logs its own stop line, with its counters.
-        Model::Reactor if config.threads == 1 && !config.pin => {
-            return reactor::run(&config, listeners);
-        }
+    // Each model logs its own stop line, with its totals.
+    match config.model {
+        Model::Reactor if config.threads == 1 && !config.pin => reactor::run(&config, listeners),
         Model::Reactor => reactor::multi::run(&config, listeners, activated),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),
@@ -119,7 +117,5 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
         Model::Tokio => models::tokio::run(&config, listeners),
         #[cfg(not(feature = "tokio"))]
         Model::Tokio => unreachable!("refused before binding"),
-    }?;
-    log::stopped(None, None);
-    Ok(stopped)
+    }
 }

@@ -35,7 +35,9 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
                 let mut buf = vec![0u8; size];
                 // Errors are the peer's: this connection ends, no other.
                 crate::log::accepted(|| stream.peer());
+                member.tally().accepted();
                 let served = echo(&mut stream, &mut buf, &member, idle);
+                member.tally().closed(&served);
                 crate::log::closed(&served);
                 drop(member); // leave the registry before the fd closes
                 drop(stream);

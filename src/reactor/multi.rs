@@ -100,10 +100,12 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
 use super::Reactor;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::listen::{self, Bound};
+use crate::log::Totals;
 use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
@@ -203,9 +205,15 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     super::metrics::announce(endpoint);
     crate::log::started(config, &addrs);
     let mut drained = 0;
+    let mut totals = Totals::default();
+    let mut longest = None;
     while drained < n {
         match rx.recv() {
             Ok((_, Report::Stopped(Ok(Stopped::Drained)))) => drained += 1,
+            Ok((_, Report::Totals(t, took))) => {
+                totals += t;
+                longest = longest.max(took);
+            }
             // Failed, or forced (a second signal `SecondSignal` did not
             // see first): at once, without waiting for the others.
             Ok((_, Report::Stopped(stopped))) => return stopped,
@@ -217,6 +225,8 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     for handle in handles {
         let _ = handle.join();
     }
+    // The process drained when the slowest reactor did.
+    crate::log::stopped_with(Some(totals), longest);
     Ok(Stopped::Drained)
 }
 
@@ -256,6 +266,8 @@ fn reactor_thread(
     let stopped = reactor
         .run()
         .map_err(|e| Error::Runtime(format!("reactor {i}: event loop failed: {e}")));
+    let drained = reactor.drain_began.map(|t| t.elapsed());
+    line.report(Report::Totals(Totals::from(&reactor.counters), drained));
     line.report(Report::Stopped(stopped));
 }
 
@@ -295,6 +307,9 @@ fn pin_failed(i: usize, cpu: usize, e: std::io::Error) -> Error {
 enum Report {
     /// Built and waiting for the go, or failed to start.
     Built(Result<(), Error>),
+    /// The loop ended with these totals for the stop line, and took this
+    /// long to drain (sent just before `Stopped`).
+    Totals(Totals, Option<Duration>),
     /// The loop ended.
     Stopped(Result<Stopped, Error>),
 }
@@ -323,6 +338,7 @@ impl Line {
         match report {
             Report::Built(_) => self.built = true,
             Report::Stopped(_) => self.stopped = true,
+            Report::Totals(..) => {}
         }
         // `run` may have returned already (another reactor's outcome).
         let _ = self.tx.send((self.i, report));

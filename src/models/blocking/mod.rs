@@ -72,10 +72,13 @@ impl Server {
             .map_err(|e| Error::Runtime(format!("accept loop failed: {e}")))
     }
 
-    /// Waits up to `--shutdown-timeout` for live clients to finish.
+    /// Waits up to `--shutdown-timeout` for live clients to finish, then
+    /// logs the stop line.
     pub fn finish(self) -> Stopped {
         self.clients
             .wait_empty(crate::time::deadline(Instant::now(), self.grace));
+        let totals = self.clients.tally.totals();
+        crate::log::stopped_with(Some(totals), self.clients.draining_for());
         Stopped::Drained
     }
 }

@@ -41,12 +41,15 @@ pub fn watch(
                     crate::signals::ignore_hangup();
                     continue;
                 }
+                // First: once the flag is up the accepting thread may go
+                // straight to `finish`, which reads when the drain began.
+                // (Again at a second signal: it does nothing then.)
+                clients.drain_all();
                 if s.swap(true, Ordering::SeqCst) {
                     std::process::exit(128 + sig);
                 }
                 listeners.stop();
                 let _ = waker.wake();
-                clients.drain_all();
                 std::thread::Builder::new()
                     .name("echod-deadline".into())
                     .spawn(move || {

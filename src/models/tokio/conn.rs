@@ -58,7 +58,9 @@ pub async fn run<S: Socket>(mut stream: S, mut ctx: Ctx, permit: Option<OwnedSem
         // Errors are the peer's (or its idleness): this connection ends,
         // no other.
         crate::log::accepted(|| stream.peer());
+        ctx.tally.accepted();
         let served = echo(&mut stream, &mut buf, &mut ctx).await;
+        ctx.tally.closed(&served);
         crate::log::closed(&served);
     }
     drop(stream);
@@ -80,6 +82,7 @@ async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::R
             return Ok(()); // EOF, with everything echoed
         }
         write_all(stream, &buf[..n], ctx.idle).await?;
+        ctx.tally.echoed(n);
     }
 }
 
@@ -154,6 +157,7 @@ mod tests {
                 idle: Some(Duration::MAX),
                 nodelay: true,
                 limit: None,
+                tally: Default::default(),
                 drain,
             };
             let task = tokio::spawn(run(stream, ctx, None));

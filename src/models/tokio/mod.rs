@@ -69,6 +69,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::config::ListenAddr;
 use crate::listen::{self, Bound};
+use crate::models::tally::Tally;
 use crate::{Config, Error, Stopped};
 use signals::Signals;
 
@@ -83,6 +84,8 @@ pub struct Ctx {
     pub nodelay: bool,
     /// `--max-conns` as permits; `None` without a limit.
     pub limit: Option<Arc<Semaphore>>,
+    /// The stop line's totals, kept by every connection task.
+    pub tally: Arc<Tally>,
     /// Becomes true once, at the first SIGINT/SIGTERM. Holding it is also
     /// what keeps the supervisor waiting (see "Draining" in the module docs).
     pub drain: watch::Receiver<bool>,
@@ -131,8 +134,10 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         idle: config.idle_timeout,
         nodelay: config.nodelay,
         limit: config.max_conns.map(|n| Arc::new(Semaphore::new(n))),
+        tally: Arc::default(),
         drain: watching,
     };
+    let tally = ctx.tally.clone();
     for (sock, addr) in socks {
         tokio::spawn(accept::run(sock, ListenAddr::Tcp(addr), None, ctx.clone()));
     }
@@ -145,20 +150,28 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     drop(ctx); // the supervisor holds no receiver: only tasks count
     listen::announce(&announced);
     crate::log::started(config, &announced);
-    Ok(supervise(signals, drain, config.shutdown_timeout).await)
+    let (stopped, drained) = supervise(signals, drain, config.shutdown_timeout).await;
+    crate::log::stopped_with(Some(tally.totals()), Some(drained));
+    Ok(stopped)
 }
 
 /// Waits for the first SIGINT/SIGTERM, starts the drain, and says how it
 /// ended: every task finished or the grace ran out (`Drained`), or a
-/// second signal came (`Forced`).
-async fn supervise(mut signals: Signals, drain: watch::Sender<bool>, grace: Duration) -> Stopped {
+/// second signal came (`Forced`); and how long the drain took.
+async fn supervise(
+    mut signals: Signals,
+    drain: watch::Sender<bool>,
+    grace: Duration,
+) -> (Stopped, Duration) {
     signals.next_stop().await;
+    let began = Instant::now();
     drain.send_replace(true);
-    tokio::select! {
+    let stopped = tokio::select! {
         () = drain.closed() => Stopped::Drained,
         () = tokio::time::sleep_until(shutdown_deadline(grace)) => Stopped::Drained,
         sig = signals.next_stop() => Stopped::Forced(sig),
-    }
+    };
+    (stopped, began.elapsed())
 }
 
 /// When a drain that starts now must end. Saturates: `--shutdown-timeout`
