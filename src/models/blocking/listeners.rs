@@ -13,22 +13,25 @@
 //!
 //! - [`Stop::ShutRead`], Linux TCP: `shutdown(SHUT_RD)` on a listening
 //!   TCP socket disconnects it: it stops listening (connects are refused)
-//!   and resets what is queued, as a close would.
+//!   and resets what is queued, as a close would, with no second socket.
+//!   This is what the blocking models have always done on Linux.
 //! - [`Stop::Replace`], everywhere else: `dup2` a fresh, unbound socket
 //!   over the listener's descriptor. The listener's last reference goes,
 //!   so the kernel closes it (connects refused; queued connections reset)
 //!   while the number keeps naming an open, harmless socket until the
 //!   accepting thread closes it. POSIX makes `dup2` atomic, so no other
-//!   descriptor can take the number in between. `shutdown` cannot be used
-//!   there: on macOS and the BSDs it does not stop a listener (it fails
-//!   with ENOTCONN) nor wake a blocked `accept`, and on Linux a Unix listener shut for reading
+//!   descriptor can take the number in between. `shutdown` cannot be
+//!   used there: on macOS and the BSDs it does not stop a listener (it
+//!   fails with ENOTCONN), and on Linux a Unix listener shut for reading
 //!   refuses new connects but keeps its queue, whose clients would wait
 //!   for the process to exit.
 //!
-//! Either way a poll the acceptor sleeps in forgets the socket (epoll and
-//! kqueue drop a closed file); the acceptor is woken by its `Waker`
-//! anyway. The socket files of `unix:` listeners are removed at the same
-//! moment, as the reactor removes them when it closes its listeners.
+//! Neither is what wakes the acceptor: it sleeps in a poll with a `Waker`
+//! (see `acceptor.rs`), never in a blocked `accept`, and the signal thread
+//! wakes it after stopping the listeners. (A replaced listener also drops
+//! out of that poll: epoll and kqueue forget a closed file.) The socket
+//! files of `unix:` listeners are removed at the same moment, as the
+//! reactor removes them when it closes its listeners.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -233,6 +236,26 @@ mod tests {
         let err = TcpStream::connect(addr).expect_err("still listening");
         assert!(is_refused(&err), "{err}");
         ends(queued);
+    }
+
+    // Why Unix listeners are replaced on Linux too ("Stopping a
+    // listener"): shut for reading, one refuses new connects but keeps
+    // its queue, so a queued client would wait until the process exits.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn shut_read_leaves_a_linux_unix_listeners_queue_waiting() {
+        let dir = std::env::temp_dir().join(format!("echod-shutrd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let _queued = UnixStream::connect(&path).unwrap();
+        stop_listening(l.as_raw_fd(), Stop::ShutRead).unwrap();
+        let err = UnixStream::connect(&path).expect_err("still listening");
+        assert!(is_refused(&err), "{err}");
+        l.set_nonblocking(true).unwrap();
+        assert!(l.accept().is_ok(), "the queue was not kept");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
