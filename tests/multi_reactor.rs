@@ -3,13 +3,18 @@
 //! SIGTERM drains every reactor; connections queued in the listeners'
 //! accept queues at the signal get a clean EOF, not a reset; SIGHUP is
 //! logged once; `--pin` places reactor i on the i-th allowed CPU; and the
-//! flags are refused where they mean nothing.
+//! flags are refused where they mean nothing. A `unix:` listener is one
+//! socket shared by the reactors: connections land on each, and clients
+//! queued in it at SIGTERM are not reset.
 //!
 //! Which reactor serves a connection is read from /proc, with no debug
 //! output in the daemon: reactor threads are named `reactor-I`, and an
 //! idle reactor sleeps in `epoll_wait` with no timer armed, so the only
 //! one whose count of voluntary context switches moves while a new
-//! connection is accepted and pinged is the one serving it.
+//! connection is accepted and pinged is the one serving it. For a shared
+//! socket, which wakes every reactor, the polls' registrations tell
+//! instead (`util::epoll_loads`). The tests that read /proc run on Linux
+//! only.
 
 mod util;
 
@@ -33,14 +38,14 @@ use {
     util::{echo_all, epoll_loads, pattern, read_to_eof, wait_until},
 };
 
-#[cfg(target_os = "linux")]
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
+#[cfg(target_os = "linux")]
 const ACCEPT_BUDGET: u64 = 128;
 
 // ---- which reactor, from /proc ----
 
-#[cfg(target_os = "linux")]
 /// The reactor threads of `pid`, by index: `reactor-0`, `reactor-1`, ...
+#[cfg(target_os = "linux")]
 fn reactor_tids(pid: i32) -> Vec<i32> {
     let mut found: Vec<(usize, i32)> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .expect("task dir")
@@ -55,8 +60,8 @@ fn reactor_tids(pid: i32) -> Vec<i32> {
     found.into_iter().map(|(_, tid)| tid).collect()
 }
 
-#[cfg(target_os = "linux")]
 /// A field of /proc/PID/task/TID/status.
+#[cfg(target_os = "linux")]
 fn task_status(pid: i32, tid: i32, key: &str) -> String {
     let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
     s.lines()
@@ -73,10 +78,10 @@ fn voluntary_switches(pid: i32, tid: i32) -> u64 {
         .unwrap()
 }
 
-#[cfg(target_os = "linux")]
 /// Opens a connection with `open`, pings it, and says which reactor woke
 /// up to serve it (see the module docs). Earlier connections must stay
 /// quiet meanwhile: a close would wake their reactor too.
+#[cfg(target_os = "linux")]
 fn open_on_reactor(server: &Server, open: impl FnOnce() -> TcpStream) -> (TcpStream, usize) {
     let pid = server.pid();
     let tids = reactor_tids(pid);
@@ -97,10 +102,10 @@ fn open_on_reactor(server: &Server, open: impl FnOnce() -> TcpStream) -> (TcpStr
     (s, i)
 }
 
-#[cfg(target_os = "linux")]
 /// Accept-queue length of each listener on `addr` (IPv4), from the LISTEN
 /// rows of /proc/net/tcp, where `rx_queue` counts connections the kernel
 /// completed and nobody accepted yet.
+#[cfg(target_os = "linux")]
 fn listen_queues(addr: SocketAddr) -> Vec<u64> {
     let SocketAddr::V4(v4) = addr else {
         panic!("IPv4 only")
@@ -124,8 +129,8 @@ fn listen_queues(addr: SocketAddr) -> Vec<u64> {
         .collect()
 }
 
-#[cfg(target_os = "linux")]
 /// The process state letter from /proc/PID/stat (`T` once stopped).
+#[cfg(target_os = "linux")]
 fn process_state(pid: i32) -> char {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     stat[stat.rfind(')').expect("comm") + 2..]
@@ -134,8 +139,8 @@ fn process_state(pid: i32) -> char {
         .unwrap()
 }
 
-#[cfg(target_os = "linux")]
 /// Raises this process's soft RLIMIT_NOFILE to its hard limit.
+#[cfg(target_os = "linux")]
 fn raise_fd_limit(need: u64) {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     let lim = unsafe {
@@ -151,8 +156,8 @@ fn raise_fd_limit(need: u64) {
     assert!(lim.rlim_cur >= need, "need {need} descriptors");
 }
 
-#[cfg(target_os = "linux")]
 /// `0-2,5` -> {0, 1, 2, 5}, as /proc prints CPU lists.
+#[cfg(target_os = "linux")]
 fn cpu_list(s: &str) -> Vec<usize> {
     let mut cpus = BTreeSet::new();
     for part in s.split(',').filter(|p| !p.is_empty()) {
@@ -178,9 +183,9 @@ fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) ->
 
 // ---- serving ----
 
-#[cfg(target_os = "linux")]
 /// Many connections land on every reactor and each gets its own bytes
 /// back, byte-exact, under odd chunkings, all at once.
+#[cfg(target_os = "linux")]
 fn spread_and_echo(threads: usize) {
     let server = Server::start(&["--threads", &threads.to_string()]);
     assert_eq!(reactor_tids(server.pid()).len(), threads, "reactor threads");
@@ -224,9 +229,9 @@ fn threads_4_spread_connections_over_every_reactor_and_echo_byte_exact() {
     spread_and_echo(4);
 }
 
-#[cfg(target_os = "linux")]
 /// Every `--listen` address, port 0 included, gets one listener per
 /// reactor on one resolved port, and is announced once.
+#[cfg(target_os = "linux")]
 #[test]
 fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
@@ -293,8 +298,8 @@ fn max_conns_bounds_the_process_not_each_reactor() {
 
 // ---- shutdown ----
 
-#[cfg(target_os = "linux")]
 /// Connections until every reactor has one: `(one per reactor, spares)`.
+#[cfg(target_os = "linux")]
 fn one_per_reactor(
     server: &Server,
     threads: usize,
@@ -316,18 +321,18 @@ fn one_per_reactor(
     (chosen.expect("200 connections missed a reactor"), spares)
 }
 
-#[cfg(target_os = "linux")]
 /// True once `tries` connects in a row to `addr` fail: every listener of
 /// the group is closed.
+#[cfg(target_os = "linux")]
 fn all_refuse(addr: SocketAddr, tries: usize) -> bool {
     (0..tries).all(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err())
 }
 
-#[cfg(target_os = "linux")]
 /// One SIGTERM drains every reactor: each holds pending echo for a client
 /// that reads nothing; after the signal every listener closes, quiet
 /// connections get EOF, and each client gets all its pending echo and a
 /// clean EOF. Then the process exits 0.
+#[cfg(target_os = "linux")]
 #[test]
 fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     let threads = 3;
@@ -357,8 +362,8 @@ fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
 }
 
-#[cfg(target_os = "linux")]
 /// How a connection queued at the signal ended, for the client.
+#[cfg(target_os = "linux")]
 #[derive(Debug, PartialEq, Eq)]
 enum Ending {
     /// Its message came back, then EOF (it was served before the signal).
@@ -380,13 +385,13 @@ fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
     }
 }
 
-#[cfg(target_os = "linux")]
 /// Regression guard for the SO_REUSEPORT pitfall: closing a listener
 /// resets every connection in its accept queue, connections whose connect
 /// already succeeded and that sent a request. The daemon is stopped
 /// (SIGSTOP) so the kernel queues `clients` completed connections in its
 /// listeners, more than one turn's accept budget in each; then SIGTERM and
 /// SIGCONT. Every client must get its echo or a clean EOF, never a reset.
+#[cfg(target_os = "linux")]
 fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
     raise_fd_limit(clients as u64 + 100);
     let n = threads.to_string();
@@ -492,8 +497,8 @@ fn threads_sighup_is_logged_once_not_once_per_reactor() {
 
 // ---- shared sockets: `unix:` ----
 
-#[cfg(target_os = "linux")]
 /// A socket path in a directory of its own, removed on drop.
+#[cfg(target_os = "linux")]
 struct Scratch(std::path::PathBuf);
 
 #[cfg(target_os = "linux")]
@@ -533,21 +538,21 @@ fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
     assert_eq!(got, msg);
 }
 
-#[cfg(target_os = "linux")]
 /// Connections each reactor took since `before`, from its poll's
 /// registrations (see `util::epoll_loads`): with a shared socket every
 /// reactor is woken for each connection, so the wake-up counts used
 /// for SO_REUSEPORT cannot tell who accepted it.
+#[cfg(target_os = "linux")]
 fn taken_since(pid: i32, before: &[usize]) -> Vec<usize> {
     let now = epoll_loads(pid);
     assert_eq!(now.len(), before.len(), "reactors");
     now.iter().zip(before).map(|(n, b)| n - b).collect()
 }
 
-#[cfg(target_os = "linux")]
 /// `--threads 2 --listen unix:PATH`: one socket, shared by both reactors
 /// (no SO_REUSEPORT for a path); connections land on both, echo
 /// byte-exact, and SIGTERM drains both and removes the file once.
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
     let dir = Scratch::new("shared");
@@ -617,13 +622,13 @@ fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
     assert!(!path.exists(), "socket file left behind");
 }
 
-#[cfg(target_os = "linux")]
 /// The shutdown contract on a shared queue: the daemon is stopped
 /// (SIGSTOP) while `clients` connect to its Unix socket and send a
 /// message; then SIGTERM and SIGCONT. The reactors close their copies
 /// one after the other, and the last one empties the queue first: every
 /// client gets its echo or a clean EOF, never a reset (ECONNRESET is what
 /// a Unix client of a listener closed with it queued sees).
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
     let clients = 300; // under the default --backlog: a connect never blocks
@@ -676,10 +681,10 @@ fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
 
 // ---- pinning ----
 
-#[cfg(target_os = "linux")]
 /// `--pin`: reactor i runs on the (i mod k)-th of the k CPUs the process
 /// may use, and only there; more reactors than CPUs share them and a line
 /// on stderr says so.
+#[cfg(target_os = "linux")]
 #[test]
 fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
     let me = std::process::id() as i32;
@@ -702,8 +707,8 @@ fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "--pin");
 }
 
-#[cfg(target_os = "linux")]
 /// `--threads 1 --pin` pins the one reactor, the main thread.
+#[cfg(target_os = "linux")]
 #[test]
 fn pin_alone_pins_the_single_reactor() {
     let me = std::process::id() as i32;
