@@ -32,6 +32,7 @@ use {
     std::collections::BTreeSet,
     std::io::{BufRead, BufReader, ErrorKind, Write},
     std::net::{SocketAddr, TcpStream},
+    std::os::unix::fs::PermissionsExt,
     std::os::unix::net::UnixStream,
     std::process::{Command, Stdio},
     std::thread,
@@ -550,20 +551,24 @@ fn taken_since(pid: i32, before: &[usize]) -> Vec<usize> {
 }
 
 /// `--threads 2 --listen unix:PATH`: one socket, shared by both reactors
-/// (no SO_REUSEPORT for a path); connections land on both, echo
-/// byte-exact, and SIGTERM drains both and removes the file once.
+/// (no SO_REUSEPORT for a path), with the `--unix-mode` asked for;
+/// connections land on both, echo byte-exact, and SIGTERM drains both and
+/// removes the file once.
 #[cfg(target_os = "linux")]
 #[test]
 fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
     let dir = Scratch::new("shared");
     let path = dir.path();
     let listen = format!("unix:{}", path.display());
-    let mut server = Server::start(&["--threads", "2", "--listen", &listen]);
+    let args = ["--threads", "2", "--listen", &listen, "--unix-mode", "600"];
+    let mut server = Server::start(&args);
     assert_eq!(
         server.paths(),
         std::slice::from_ref(&path),
         "announced once"
     );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "--unix-mode with --threads 2: {mode:o}");
     let pid = server.pid();
     let before = epoll_loads(pid);
     assert_eq!(before.len(), 2, "one poll per reactor");
