@@ -247,9 +247,9 @@ fn open(addr: &ListenAddr, backlog: i32, shared: bool) -> io::Result<Bound> {
 
 /// Refuses, before anything is bound, what cannot be served: a kind of
 /// listener the configured model does not serve, `--unix-mode` with no
-/// socket file of ours to apply it to. `addrs` are the `--listen` addresses, or the inherited sockets'
-/// when `activated`. The reason names the flag (or the activation) and
-/// the model.
+/// socket file of ours to apply it to. `addrs` are the `--listen`
+/// addresses, or the inherited sockets' when `activated`. The reason
+/// names the flag (or the activation) and the model.
 pub fn check(config: &Config, addrs: &[ListenAddr], activated: bool) -> Result<(), String> {
     let model = config.model;
     let source = |addr: &ListenAddr| match (activated, addr) {
@@ -298,8 +298,8 @@ fn or_list(words: &[&str]) -> String {
 
 /// Binds every `--listen` address, TCP and UDP ones with SO_REUSEPORT
 /// when `--threads` asks for more than one reactor (see "Shared
-/// listeners"). Either all succeed or the error names
-/// the address that failed.
+/// listeners"). Either all succeed or the error names the address that
+/// failed.
 pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
     config
         .listen

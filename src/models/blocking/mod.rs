@@ -12,6 +12,9 @@ pub mod listeners;
 pub mod signals;
 pub mod stream;
 
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,12 +89,8 @@ impl Server {
 /// The TCP and Unix listeners as the acceptor takes them, in that order,
 /// and the socket files to remove once they stop.
 fn stream_listeners(
-    tcp: Vec<(std::net::TcpListener, std::net::SocketAddr)>,
-    unix: Vec<(
-        std::os::unix::net::UnixListener,
-        std::path::PathBuf,
-        Option<SocketFile>,
-    )>,
+    tcp: Vec<(TcpListener, SocketAddr)>,
+    unix: Vec<(UnixListener, PathBuf, Option<SocketFile>)>,
 ) -> (Vec<(Listening, ListenAddr)>, Vec<SocketFile>) {
     let mut socks: Vec<(Listening, ListenAddr)> = tcp
         .into_iter()

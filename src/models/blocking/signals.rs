@@ -17,12 +17,12 @@ use crate::Error;
 /// Starts the signal thread and returns the flag the first signal sets.
 ///
 /// SIGHUP is logged and ignored (see [`crate::signals`]). On the first
-/// SIGINT/SIGTERM it stops the listeners (new connects are refused at
-/// once, even while the iterative model is busy with a client; socket
-/// files removed: see `listeners.rs`), wakes the acceptor, and starts
-/// every client draining. After `grace` the process exits 0 even if a
-/// client is stuck (say, writing to a peer that never reads). A second
-/// signal exits at once with 128 + its number.
+/// SIGINT/SIGTERM it starts every client draining, stops the listeners
+/// (new connects are refused at once, even while the iterative model is
+/// busy with a client; socket files removed: see `listeners.rs`) and
+/// wakes the acceptor. After `grace` the process exits 0 even if a client
+/// is stuck (say, writing to a peer that never reads). A second signal
+/// exits at once with 128 + its number.
 pub fn watch(
     grace: Duration,
     listeners: Arc<Listeners>,
