@@ -71,14 +71,12 @@ impl ListenAddr {
     }
 
     /// Whether `model` serves this kind of listener. Every model serves
-    /// TCP; UDP is served by all but the iterative one, whose single
-    /// blocking client would starve it; Unix stream sockets by the
-    /// reactor only (the others' client loops are written for TCP).
+    /// the stream kinds, TCP and Unix; UDP is served by all but the
+    /// iterative one, whose single blocking client would starve it.
     pub fn served_by(&self, model: Model) -> bool {
         match self {
-            ListenAddr::Tcp(_) => true,
+            ListenAddr::Tcp(_) | ListenAddr::Unix(_) => true,
             ListenAddr::Udp(_) => model != Model::Iterative,
-            ListenAddr::Unix(_) => model == Model::Reactor,
         }
     }
 }
@@ -120,8 +118,8 @@ pub struct Config {
     /// value is safe, as for `idle_timeout`.
     pub shutdown_timeout: Duration,
     /// Reactors, each on its own thread with its own listeners
-    /// (SO_REUSEPORT), 1 to [`MAX_THREADS`]; reactor model only. See
-    /// [`crate::reactor::multi`].
+    /// (SO_REUSEPORT; Unix and inherited sockets are shared instead), 1 to
+    /// [`MAX_THREADS`]; reactor model only. See [`crate::reactor::multi`].
     pub threads: usize,
     /// Pin reactor *i* to the *i*-th allowed CPU (modulo their number);
     /// reactor model only.

@@ -102,23 +102,20 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     // A kind the model does not serve (udp: with iterative), and so on.
     listen::check(&config, &addrs, inherited.is_some()).map_err(Error::Startup)?;
     net::raise_fd_limit();
+    let activated = inherited.is_some();
     let listeners = match inherited {
         Some(bound) => bound,
         None => listen::bind_all(&config)?,
     };
-    let stopped = match config.model {
-        // Logs its own stop line, with its counters.
-        Model::Reactor if config.threads == 1 && !config.pin => {
-            return reactor::run(&config, listeners);
-        }
-        Model::Reactor => reactor::multi::run(&config, listeners),
+    // Each model logs its own stop line, with its totals.
+    match config.model {
+        Model::Reactor if config.threads == 1 && !config.pin => reactor::run(&config, listeners),
+        Model::Reactor => reactor::multi::run(&config, listeners, activated),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),
         #[cfg(feature = "tokio")]
         Model::Tokio => models::tokio::run(&config, listeners),
         #[cfg(not(feature = "tokio"))]
         Model::Tokio => unreachable!("refused before binding"),
-    }?;
-    log::stopped(None, None);
-    Ok(stopped)
+    }
 }

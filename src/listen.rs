@@ -9,13 +9,25 @@
 //!
 //! # Shared listeners (`--threads N`)
 //!
-//! With several reactors every address gets one listener per reactor, all
-//! bound with SO_REUSEPORT: the kernel hashes each new connection (or, for
-//! UDP, each datagram, by its source and destination) to one of them (see
-//! [`crate::reactor::multi`]). The first of each address is bound as the
-//! `--listen` flag says (port 0 resolved there); the others join it on the
-//! resolved address, so every reactor listens on the same port and the
-//! address is announced once.
+//! With several reactors every `--listen` TCP or UDP address gets one
+//! listener per reactor, all bound with SO_REUSEPORT: the kernel hashes
+//! each new connection (or, for UDP, each datagram, by its source and
+//! destination) to one of them (see [`crate::reactor::multi`]). The first
+//! of each address is bound as the `--listen` flag says (port 0 resolved
+//! there); the others join it on the resolved address, so every reactor
+//! listens on the same port and the address is announced once.
+//!
+//! A Unix socket has no SO_REUSEPORT group to join (a second bind on the
+//! path fails, or would replace the file), and an inherited socket is the
+//! service manager's: binding more sockets beside it would bypass the
+//! unit's settings, and may not even be allowed. So those are *shared*
+//! instead ([`another`]): every reactor gets a copy of the same
+//! descriptor (`try_clone`, a `dup`) and registers it in its own poll.
+//! There is then one accept queue (or one receive queue) for all: each new
+//! connection wakes every reactor, one accepts it, the others find the
+//! queue empty (`WouldBlock`), and the spread is whoever is free first
+//! rather than a hash. The socket closes with the last copy, and the socket
+//! file goes with the first set's copy (reactor 0's).
 //!
 //! SO_REUSEPORT would also let the first bind *join* a group some other
 //! process of ours already listens in (a second `echod --threads` on the
@@ -153,13 +165,35 @@ pub fn join(addr: &ListenAddr, backlog: i32) -> io::Result<Bound> {
     open(addr, backlog, true)
 }
 
-/// The IP address of a TCP or UDP listener; Unix sockets are refused
-/// (they have no SO_REUSEPORT to share, see [`check`]).
+/// One more listener like `bound` (one of the first set) for one more
+/// reactor: a SO_REUSEPORT listener joined on its address when we bound
+/// it from `--listen` (TCP or UDP), else a copy of its descriptor, the
+/// same socket (a Unix socket, or any inherited socket when `activated`;
+/// see "Shared listeners").
+pub fn another(bound: &Bound, activated: bool, backlog: i32) -> io::Result<Bound> {
+    if !activated && bound.addr.ip_addr().is_some() {
+        return join(&bound.addr, backlog);
+    }
+    let socket = match &bound.socket {
+        Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
+        Socket::Udp(s) => Socket::Udp(s.try_clone()?),
+        Socket::Unix(s) => Socket::Unix(s.try_clone()?),
+    };
+    Ok(Bound {
+        socket,
+        addr: bound.listen_addr(),
+        // Removed once, by the first set's owner.
+        file: None,
+    })
+}
+
+/// The IP address of a TCP or UDP listener; a Unix socket has none (and
+/// no SO_REUSEPORT group to join: see "Shared listeners").
 fn ip(addr: &ListenAddr) -> io::Result<SocketAddr> {
     addr.ip_addr().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::Unsupported,
-            "a Unix socket cannot be shared among reactors",
+            "a Unix socket has no address to bind with SO_REUSEPORT",
         )
     })
 }
@@ -212,12 +246,10 @@ fn open(addr: &ListenAddr, backlog: i32, shared: bool) -> io::Result<Bound> {
 }
 
 /// Refuses, before anything is bound, what cannot be served: a kind of
-/// listener the configured model does not serve, Unix or inherited
-/// sockets with several reactors (there is nothing to join with
-/// SO_REUSEPORT), `--unix-mode` with no socket file of ours to apply it
-/// to. `addrs` are the `--listen` addresses, or the inherited sockets'
-/// when `activated`. The reason names the flag (or the activation) and
-/// the model.
+/// listener the configured model does not serve, `--unix-mode` with no
+/// socket file of ours to apply it to. `addrs` are the `--listen`
+/// addresses, or the inherited sockets' when `activated`. The reason
+/// names the flag (or the activation) and the model.
 pub fn check(config: &Config, addrs: &[ListenAddr], activated: bool) -> Result<(), String> {
     let model = config.model;
     let source = |addr: &ListenAddr| match (activated, addr) {
@@ -238,22 +270,6 @@ pub fn check(config: &Config, addrs: &[ListenAddr], activated: bool) -> Result<(
             addr.scheme().to_uppercase(),
             or_list(&serving),
         ));
-    }
-    let n = config.threads;
-    if n > 1 {
-        if activated {
-            return Err(format!(
-                "--threads {n}: socket activation passes one socket per address, \
-                 which several reactors cannot share (use --threads 1)"
-            ));
-        }
-        if let Some(addr) = addrs.iter().find(|a| a.ip_addr().is_none()) {
-            return Err(format!(
-                "{}: --threads {n}: a Unix socket cannot be shared among reactors \
-                 (use --threads 1)",
-                source(addr)
-            ));
-        }
     }
     if let Some(mode) = config.unix_mode {
         let ours = !activated && addrs.iter().any(|a| a.ip_addr().is_none());
@@ -280,15 +296,17 @@ fn or_list(words: &[&str]) -> String {
     }
 }
 
-/// Binds every `--listen` address, shared (SO_REUSEPORT) when `--threads`
-/// asks for more than one reactor. Either all succeed or the error names
-/// the address that failed.
+/// Binds every `--listen` address, TCP and UDP ones with SO_REUSEPORT
+/// when `--threads` asks for more than one reactor (see "Shared
+/// listeners"). Either all succeed or the error names the address that
+/// failed.
 pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
     config
         .listen
         .iter()
         .map(|addr| {
-            if config.threads > 1 {
+            // A Unix socket is shared, not joined: bound once, as alone.
+            if config.threads > 1 && addr.ip_addr().is_some() {
                 bind_shared(addr, config.backlog)
             } else {
                 bind_with_mode(addr, config.backlog, config.unix_mode)
@@ -298,14 +316,14 @@ pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
         .collect()
 }
 
-/// One more listener on each of `addrs` (the resolved addresses of
-/// [`bind_all`]'s shared listeners), for one more reactor.
-pub fn join_all(addrs: &[ListenAddr], backlog: i32) -> Result<Vec<Bound>, Error> {
-    addrs
+/// [`another`] listener for each of `first` (what [`bind_all`] bound, or
+/// the inherited sockets when `activated`), for one more reactor.
+pub fn another_set(first: &[Bound], activated: bool, backlog: i32) -> Result<Vec<Bound>, Error> {
+    first
         .iter()
-        .map(|addr| {
-            join(addr, backlog)
-                .map_err(|e| Error::Startup(format!("cannot listen on {addr} again: {e}")))
+        .map(|b| {
+            another(b, activated, backlog)
+                .map_err(|e| Error::Startup(format!("cannot listen on {} again: {e}", b.addr)))
         })
         .collect()
 }
@@ -352,6 +370,46 @@ mod tests {
             let plain = bind(&any(kind), 16).unwrap();
             assert!(bind_shared(&plain.listen_addr(), 16).is_err());
         }
+    }
+
+    // See "Shared listeners": a Unix socket, and any inherited one, is
+    // the same socket for the next reactor; a TCP one bound from
+    // `--listen` is a new member of its SO_REUSEPORT group.
+    #[test]
+    fn another_shares_unix_and_inherited_sockets_and_joins_ours() {
+        use std::os::fd::AsRawFd;
+        fn ino(b: &Bound) -> u64 {
+            let fd = match &b.socket {
+                Socket::Tcp(s) => s.as_raw_fd(),
+                Socket::Udp(s) => s.as_raw_fd(),
+                Socket::Unix(s) => s.as_raw_fd(),
+            };
+            // SAFETY: fstat fills the struct for an open descriptor.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            assert_eq!(unsafe { libc::fstat(fd, &mut st) }, 0);
+            #[allow(clippy::unnecessary_cast)] // ino_t is not u64 everywhere
+            let ino = st.st_ino as u64;
+            ino
+        }
+        let dir = std::env::temp_dir().join(format!("echod-another-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let unix = bind(&ListenAddr::Unix(dir.join("sock")), 16).unwrap();
+        let copy = another(&unix, false, 16).unwrap();
+        assert_eq!(ino(&copy), ino(&unix), "not the same socket");
+        assert!(
+            copy.file.is_none(),
+            "the file is removed once, by the first"
+        );
+        let tcp = bind_shared(&any(ListenAddr::Tcp), 16).unwrap();
+        let joined = another(&tcp, false, 16).unwrap();
+        assert_ne!(ino(&joined), ino(&tcp), "not a new member of the group");
+        assert_eq!(joined.listen_addr(), tcp.listen_addr());
+        let inherited = bind(&any(ListenAddr::Udp), 16).unwrap();
+        let copy = another(&inherited, true, 16).unwrap();
+        assert_eq!(ino(&copy), ino(&inherited), "inherited UDP not shared");
+        drop((unix, copy));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     // See "UDP and SO_REUSEADDR": a second daemon on the same UDP port

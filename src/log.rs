@@ -84,17 +84,53 @@ pub fn started(config: &Config, addrs: &[ListenAddr]) {
     );
 }
 
+/// What the stop line counts, in any model.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// Connections accepted and served.
+    pub connections: u64,
+    /// Bytes written back to clients.
+    pub bytes_echoed: u64,
+    /// Connections closed because the peer failed (a reset, a broken
+    /// pipe), not counting `--idle-timeout` closes.
+    pub resets: u64,
+}
+
+impl From<&Counters> for Totals {
+    fn from(c: &Counters) -> Totals {
+        Totals {
+            connections: c.accepted,
+            bytes_echoed: c.bytes_echoed,
+            resets: c.peer_errors,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, other: Totals) {
+        self.connections += other.connections;
+        self.bytes_echoed += other.bytes_echoed;
+        self.resets += other.resets;
+    }
+}
+
 /// Logs the stop line: the uptime and, from one reactor, its totals and
 /// how long the drain took.
 pub fn stopped(counters: Option<&Counters>, drained: Option<Duration>) {
+    stopped_with(counters.map(Totals::from), drained);
+}
+
+/// Logs the stop line: the uptime, the totals if any, and how long the
+/// drain took if it ran.
+pub fn stopped_with(totals: Option<Totals>, drained: Option<Duration>) {
     let uptime = START.get().map_or(Duration::ZERO, Instant::elapsed);
     let mut line = format!("stopped after {:.1} s", uptime.as_secs_f64());
-    if let Some(c) = counters {
-        let reset = c.peer_errors;
+    if let Some(t) = totals {
         line += &format!(
-            ": {} connections, {} echoed, {reset} reset",
-            thousands(c.accepted),
-            bytes(c.bytes_echoed)
+            ": {} connections, {} echoed, {} reset",
+            thousands(t.connections),
+            bytes(t.bytes_echoed),
+            t.resets
         );
     }
     if let Some(d) = drained {
@@ -105,7 +141,7 @@ pub fn stopped(counters: Option<&Counters>, drained: Option<Duration>) {
 
 /// `--trace`, blocking and tokio models: a client was accepted. `peer`
 /// (a syscall) runs only when the line is logged.
-pub fn accepted(peer: impl FnOnce() -> std::io::Result<std::net::SocketAddr>) {
+pub fn accepted<A: fmt::Debug>(peer: impl FnOnce() -> std::io::Result<A>) {
     tracing::debug!(target: TARGET, peer = ?peer().ok(), "accept");
 }
 
@@ -115,6 +151,22 @@ pub fn closed(served: &std::io::Result<()>) {
     match served {
         Ok(()) => tracing::trace!(target: TARGET, "close: client EOF, echo flushed"),
         Err(e) => tracing::trace!(target: TARGET, "close: {e}"),
+    }
+}
+
+/// Logs, once per episode, an accept on `addr` that failed for a reason
+/// that will not clear by itself at once (EMFILE and friends): the caller
+/// retries after a pause. Out of descriptors names the limit, since that
+/// is what an operator can raise. Any kind of listener, unlike
+/// [`crate::net::log_accept_failure`] (TCP only).
+pub fn accept_failure(addr: &ListenAddr, err: &std::io::Error) {
+    if crate::net::fd_exhausted(err) {
+        line(format_args!(
+            "out of file descriptors (limit {}) on {addr}; retrying",
+            crate::net::fd_limit()
+        ));
+    } else {
+        line(format_args!("accept on {addr} failed: {err}; retrying"));
     }
 }
 

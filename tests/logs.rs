@@ -56,14 +56,79 @@ fn trace_shows_accept_read_and_close_for_one_echo() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Every model, and `--threads 2`, as the command line asks for it.
+const MODELS: [&[&str]; 5] = [
+    &[],
+    &["--threads", "2"],
+    &["--model", "threads"],
+    &["--model", "iterative"],
+    &["--model", "tokio"],
+];
+
+/// The stop line in `stderr`, which must hold exactly one.
+fn stop_line(stderr: &str, what: &str) -> String {
+    let stops: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("echod: stopped after "))
+        .collect();
+    assert_eq!(stops.len(), 1, "{what}: {stderr:?}");
+    stops[0].to_string()
+}
+
 #[test]
 fn other_models_print_the_start_and_stop_lines_too() {
-    for model in ["threads", "iterative"] {
+    for model in ["threads", "iterative", "tokio"] {
         let stderr = one_echo_then_stop(&["--model", model]);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 2, "{model}: {stderr:?}");
         assert!(lines[0].starts_with(&format!("echod: started: model {model}, listeners")));
         assert!(lines[1].starts_with("echod: stopped after "), "{stderr:?}");
+    }
+}
+
+/// The stop line's totals in every model: with `--threads 2` the
+/// reactors' counters summed (the one connection is on one of them), in
+/// the other models their own tally.
+#[test]
+fn every_model_totals_the_stop_line() {
+    for args in MODELS {
+        let stderr = one_echo_then_stop(args);
+        let line = stop_line(&stderr, &format!("{args:?}"));
+        assert!(
+            line.contains(": 1 connections, 5 B echoed, 0 reset, drained in "),
+            "{args:?}: {line:?}"
+        );
+    }
+}
+
+/// A client that resets its connection is counted as a reset in every
+/// model. Linux: the server's descriptor count (from /proc) says when it
+/// has closed the connection, so the signal cannot overtake the reset.
+#[cfg(target_os = "linux")]
+#[test]
+fn every_model_counts_a_reset_on_the_stop_line() {
+    for args in MODELS {
+        let mut server = Server::start(args);
+        let idle = server.fd_count();
+        let mut client = connect(server.addr());
+        client.write_all(b"hello").unwrap();
+        let mut got = [0u8; 5];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(server.fd_count(), idle + 1, "{args:?}: one connection");
+        util::set_linger_zero(&client);
+        drop(client); // RST
+        assert!(
+            util::wait_until(IO_TIMEOUT, || server.fd_count() == idle),
+            "{args:?}: the reset connection was never closed"
+        );
+        server.signal(libc::SIGTERM);
+        let status = server.wait_exit(IO_TIMEOUT).expect("exit after SIGTERM");
+        assert_eq!(status.code(), Some(0), "{args:?}");
+        let line = stop_line(&server.stderr(), &format!("{args:?}"));
+        assert!(
+            line.contains(": 1 connections, 5 B echoed, 1 reset"),
+            "{args:?}: {line:?}"
+        );
     }
 }
 

@@ -3,36 +3,50 @@
 //! SIGTERM drains every reactor; connections queued in the listeners'
 //! accept queues at the signal get a clean EOF, not a reset; SIGHUP is
 //! logged once; `--pin` places reactor i on the i-th allowed CPU; and the
-//! flags are refused where they mean nothing.
+//! flags are refused where they mean nothing. A `unix:` listener is one
+//! socket shared by the reactors: connections land on each, and clients
+//! queued in it at SIGTERM are not reset.
 //!
 //! Which reactor serves a connection is read from /proc, with no debug
 //! output in the daemon: reactor threads are named `reactor-I`, and an
 //! idle reactor sleeps in `epoll_wait` with no timer armed, so the only
 //! one whose count of voluntary context switches moves while a new
-//! connection is accepted and pinged is the one serving it.
+//! connection is accepted and pinged is the one serving it. For a shared
+//! socket, which wakes every reactor, the polls' registrations tell
+//! instead (`util::epoll_loads`). The tests that read /proc run on Linux
+//! only.
 
 mod util;
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::thread;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use libc::{SIGCONT, SIGHUP, SIGINT, SIGSTOP, SIGTERM};
+use libc::{SIGHUP, SIGINT, SIGTERM};
 use util::non_reader::NonReader;
-use util::{
-    assert_usage_error, connect, connect_small, echo_all, pattern, ping, probe, read_to_eof,
-    wait_until, Outcome, Server, IO_TIMEOUT,
+use util::{assert_usage_error, connect, connect_small, ping, probe, Outcome, Server, IO_TIMEOUT};
+
+// What the tests that read /proc (Linux only) use besides.
+#[cfg(target_os = "linux")]
+use {
+    libc::{SIGCONT, SIGSTOP},
+    std::collections::BTreeSet,
+    std::io::{BufRead, BufReader, ErrorKind, Write},
+    std::net::{SocketAddr, TcpStream},
+    std::os::unix::fs::PermissionsExt,
+    std::os::unix::net::UnixStream,
+    std::process::{Command, Stdio},
+    std::thread,
+    util::{echo_all, epoll_loads, pattern, read_to_eof, wait_until},
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
+#[cfg(target_os = "linux")]
 const ACCEPT_BUDGET: u64 = 128;
 
 // ---- which reactor, from /proc ----
 
 /// The reactor threads of `pid`, by index: `reactor-0`, `reactor-1`, ...
+#[cfg(target_os = "linux")]
 fn reactor_tids(pid: i32) -> Vec<i32> {
     let mut found: Vec<(usize, i32)> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .expect("task dir")
@@ -48,6 +62,7 @@ fn reactor_tids(pid: i32) -> Vec<i32> {
 }
 
 /// A field of /proc/PID/task/TID/status.
+#[cfg(target_os = "linux")]
 fn task_status(pid: i32, tid: i32, key: &str) -> String {
     let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
     s.lines()
@@ -57,6 +72,7 @@ fn task_status(pid: i32, tid: i32, key: &str) -> String {
         .to_string()
 }
 
+#[cfg(target_os = "linux")]
 fn voluntary_switches(pid: i32, tid: i32) -> u64 {
     task_status(pid, tid, "voluntary_ctxt_switches:")
         .parse()
@@ -66,6 +82,7 @@ fn voluntary_switches(pid: i32, tid: i32) -> u64 {
 /// Opens a connection with `open`, pings it, and says which reactor woke
 /// up to serve it (see the module docs). Earlier connections must stay
 /// quiet meanwhile: a close would wake their reactor too.
+#[cfg(target_os = "linux")]
 fn open_on_reactor(server: &Server, open: impl FnOnce() -> TcpStream) -> (TcpStream, usize) {
     let pid = server.pid();
     let tids = reactor_tids(pid);
@@ -89,6 +106,7 @@ fn open_on_reactor(server: &Server, open: impl FnOnce() -> TcpStream) -> (TcpStr
 /// Accept-queue length of each listener on `addr` (IPv4), from the LISTEN
 /// rows of /proc/net/tcp, where `rx_queue` counts connections the kernel
 /// completed and nobody accepted yet.
+#[cfg(target_os = "linux")]
 fn listen_queues(addr: SocketAddr) -> Vec<u64> {
     let SocketAddr::V4(v4) = addr else {
         panic!("IPv4 only")
@@ -113,6 +131,7 @@ fn listen_queues(addr: SocketAddr) -> Vec<u64> {
 }
 
 /// The process state letter from /proc/PID/stat (`T` once stopped).
+#[cfg(target_os = "linux")]
 fn process_state(pid: i32) -> char {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     stat[stat.rfind(')').expect("comm") + 2..]
@@ -122,6 +141,7 @@ fn process_state(pid: i32) -> char {
 }
 
 /// Raises this process's soft RLIMIT_NOFILE to its hard limit.
+#[cfg(target_os = "linux")]
 fn raise_fd_limit(need: u64) {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     let lim = unsafe {
@@ -138,6 +158,7 @@ fn raise_fd_limit(need: u64) {
 }
 
 /// `0-2,5` -> {0, 1, 2, 5}, as /proc prints CPU lists.
+#[cfg(target_os = "linux")]
 fn cpu_list(s: &str) -> Vec<usize> {
     let mut cpus = BTreeSet::new();
     for part in s.split(',').filter(|p| !p.is_empty()) {
@@ -165,6 +186,7 @@ fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) ->
 
 /// Many connections land on every reactor and each gets its own bytes
 /// back, byte-exact, under odd chunkings, all at once.
+#[cfg(target_os = "linux")]
 fn spread_and_echo(threads: usize) {
     let server = Server::start(&["--threads", &threads.to_string()]);
     assert_eq!(reactor_tids(server.pid()).len(), threads, "reactor threads");
@@ -196,11 +218,13 @@ fn spread_and_echo(threads: usize) {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_2_spread_connections_over_both_reactors_and_echo_byte_exact() {
     spread_and_echo(2);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_4_spread_connections_over_every_reactor_and_echo_byte_exact() {
     spread_and_echo(4);
@@ -208,6 +232,7 @@ fn threads_4_spread_connections_over_every_reactor_and_echo_byte_exact() {
 
 /// Every `--listen` address, port 0 included, gets one listener per
 /// reactor on one resolved port, and is announced once.
+#[cfg(target_os = "linux")]
 #[test]
 fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
@@ -275,6 +300,7 @@ fn max_conns_bounds_the_process_not_each_reactor() {
 // ---- shutdown ----
 
 /// Connections until every reactor has one: `(one per reactor, spares)`.
+#[cfg(target_os = "linux")]
 fn one_per_reactor(
     server: &Server,
     threads: usize,
@@ -298,6 +324,7 @@ fn one_per_reactor(
 
 /// True once `tries` connects in a row to `addr` fail: every listener of
 /// the group is closed.
+#[cfg(target_os = "linux")]
 fn all_refuse(addr: SocketAddr, tries: usize) -> bool {
     (0..tries).all(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err())
 }
@@ -306,6 +333,7 @@ fn all_refuse(addr: SocketAddr, tries: usize) -> bool {
 /// that reads nothing; after the signal every listener closes, quiet
 /// connections get EOF, and each client gets all its pending echo and a
 /// clean EOF. Then the process exits 0.
+#[cfg(target_os = "linux")]
 #[test]
 fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     let threads = 3;
@@ -336,6 +364,7 @@ fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
 }
 
 /// How a connection queued at the signal ended, for the client.
+#[cfg(target_os = "linux")]
 #[derive(Debug, PartialEq, Eq)]
 enum Ending {
     /// Its message came back, then EOF (it was served before the signal).
@@ -346,6 +375,7 @@ enum Ending {
     Reset,
 }
 
+#[cfg(target_os = "linux")]
 fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
     match read_to_eof(s) {
         Ok(got) if got.is_empty() => Ending::Eof,
@@ -362,6 +392,7 @@ fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
 /// (SIGSTOP) so the kernel queues `clients` completed connections in its
 /// listeners, more than one turn's accept budget in each; then SIGTERM and
 /// SIGCONT. Every client must get its echo or a clean EOF, never a reset.
+#[cfg(target_os = "linux")]
 fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
     raise_fd_limit(clients as u64 + 100);
     let n = threads.to_string();
@@ -414,11 +445,13 @@ fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
     assert_exits(&mut server, IO_TIMEOUT, 0, &format!("--threads {threads}"));
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_4_sigterm_accepts_queued_connections_instead_of_resetting_them() {
     queued_connections_get_eof_not_reset(4, 1200);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn threads_1_sigterm_accepts_queued_connections_instead_of_resetting_them() {
     queued_connections_get_eof_not_reset(1, 400);
@@ -463,11 +496,200 @@ fn threads_sighup_is_logged_once_not_once_per_reactor() {
     assert!(rest.is_empty(), "more stderr lines: {rest:?}");
 }
 
+// ---- shared sockets: `unix:` ----
+
+/// A socket path in a directory of its own, removed on drop.
+#[cfg(target_os = "linux")]
+struct Scratch(std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("echod-m-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.0.join("echo.sock")
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn unix_connect(path: &std::path::Path) -> UnixStream {
+    let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {path:?}: {e}"));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+#[cfg(target_os = "linux")]
+fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
+    s.write_all(msg).unwrap();
+    let mut got = vec![0; msg.len()];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
+}
+
+/// Connections each reactor took since `before`, from its poll's
+/// registrations (see `util::epoll_loads`): with a shared socket every
+/// reactor is woken for each connection, so the wake-up counts used
+/// for SO_REUSEPORT cannot tell who accepted it.
+#[cfg(target_os = "linux")]
+fn taken_since(pid: i32, before: &[usize]) -> Vec<usize> {
+    let now = epoll_loads(pid);
+    assert_eq!(now.len(), before.len(), "reactors");
+    now.iter().zip(before).map(|(n, b)| n - b).collect()
+}
+
+/// `--threads 2 --listen unix:PATH`: one socket, shared by both reactors
+/// (no SO_REUSEPORT for a path), with the `--unix-mode` asked for;
+/// connections land on both, echo byte-exact, and SIGTERM drains both and
+/// removes the file once.
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
+    let dir = Scratch::new("shared");
+    let path = dir.path();
+    let listen = format!("unix:{}", path.display());
+    let args = ["--threads", "2", "--listen", &listen, "--unix-mode", "600"];
+    let mut server = Server::start(&args);
+    assert_eq!(
+        server.paths(),
+        std::slice::from_ref(&path),
+        "announced once"
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "--unix-mode with --threads 2: {mode:o}");
+    let pid = server.pid();
+    let before = epoll_loads(pid);
+    assert_eq!(before.len(), 2, "one poll per reactor");
+    // Rounds of clients from several threads at once, so that both
+    // reactors find work queued, until each has taken some (which one
+    // wins a connection is a race: see "How connections are spread" in
+    // `reactor::multi`). Every round stays connected.
+    let mut conns: Vec<UnixStream> = Vec::new();
+    for _ in 0..10 {
+        let round = (0..4)
+            .map(|t| {
+                let path = path.clone();
+                thread::spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let mut c = unix_connect(&path);
+                            unix_ping(&mut c, format!("client {t}.{i}").as_bytes());
+                            c
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|h| h.join().expect("client thread"));
+        conns.extend(round);
+        if taken_since(pid, &before).iter().all(|&n| n > 0) {
+            break;
+        }
+    }
+    let taken = taken_since(pid, &before);
+    assert_eq!(taken.iter().sum::<usize>(), conns.len(), "{taken:?}");
+    assert!(
+        taken.iter().all(|&n| n > 0),
+        "a reactor took none of {} connections: {taken:?}",
+        conns.len()
+    );
+    for (i, c) in conns.iter().take(8).enumerate() {
+        let data = pattern(i as u64, 200_000 + i * 7_919);
+        let mut w = c.try_clone().unwrap();
+        let sent = data.clone();
+        let writer = thread::spawn(move || w.write_all(&sent));
+        let mut got = vec![0; data.len()];
+        (&*c).read_exact(&mut got).unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(got == data, "connection {i}: echo differs");
+    }
+    server.signal(SIGTERM);
+    for (i, mut c) in conns.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("client {i}: not a clean EOF: {e}"));
+        assert!(rest.is_empty(), "client {i}: {rest:?}");
+    }
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 2 unix");
+    assert!(!path.exists(), "socket file left behind");
+}
+
+/// The shutdown contract on a shared queue: the daemon is stopped
+/// (SIGSTOP) while `clients` connect to its Unix socket and send a
+/// message; then SIGTERM and SIGCONT. The reactors close their copies
+/// one after the other, and the last one empties the queue first: every
+/// client gets its echo or a clean EOF, never a reset (ECONNRESET is what
+/// a Unix client of a listener closed with it queued sees).
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
+    let clients = 300; // under the default --backlog: a connect never blocks
+    raise_fd_limit(clients as u64 + 100);
+    let dir = Scratch::new("queued");
+    let path = dir.path();
+    let listen = format!("unix:{}", path.display());
+    let mut server = Server::start(&[
+        "--threads",
+        "2",
+        "--listen",
+        &listen,
+        "--shutdown-timeout",
+        "30s",
+    ]);
+    server.signal(SIGSTOP);
+    assert!(
+        wait_until(IO_TIMEOUT, || process_state(server.pid()) == 'T'),
+        "not stopped"
+    );
+    let msg = |i: usize| format!("queued {i}").into_bytes();
+    let mut conns: Vec<UnixStream> = (0..clients)
+        .map(|i| {
+            let mut c = unix_connect(&path);
+            c.write_all(&msg(i)).unwrap();
+            c
+        })
+        .collect();
+    server.signal(SIGTERM);
+    server.signal(SIGCONT);
+    let mut endings = [0usize; 3];
+    for (i, c) in conns.iter_mut().enumerate() {
+        let mut got = Vec::new();
+        match c.read_to_end(&mut got) {
+            Ok(_) if got.is_empty() => endings[1] += 1,
+            Ok(_) if got == msg(i) => endings[0] += 1,
+            Ok(_) => panic!("client {i}: got {got:?}"),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => endings[2] += 1,
+            Err(e) => panic!("client {i}: {e}"),
+        }
+    }
+    assert_eq!(
+        endings[2], 0,
+        "{} of {clients} queued clients were reset (echoed {}, EOF {})",
+        endings[2], endings[0], endings[1]
+    );
+    drop(conns);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 2 unix");
+}
+
 // ---- pinning ----
 
 /// `--pin`: reactor i runs on the (i mod k)-th of the k CPUs the process
 /// may use, and only there; more reactors than CPUs share them and a line
 /// on stderr says so.
+#[cfg(target_os = "linux")]
 #[test]
 fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
     let me = std::process::id() as i32;
@@ -491,6 +713,7 @@ fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
 }
 
 /// `--threads 1 --pin` pins the one reactor, the main thread.
+#[cfg(target_os = "linux")]
 #[test]
 fn pin_alone_pins_the_single_reactor() {
     let me = std::process::id() as i32;

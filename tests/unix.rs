@@ -1,28 +1,62 @@
-//! `--listen unix:PATH`: a Unix stream socket served by the reactor. The
+//! `--listen unix:PATH`: a Unix stream socket served by every model. The
 //! echo is byte-exact (64 MiB streamed, half-close); a stale socket file
 //! is replaced, a live one and anything that is not a socket are refused
 //! and left alone; the file is removed when the daemon stops; `--unix-mode`
-//! sets its permission bits; the models that do not serve Unix sockets
-//! refuse them, naming the flag and the model.
+//! sets its permission bits. The threads, iterative and tokio models
+//! serve it as they serve TCP: echo through a half-close, `--idle-timeout`,
+//! `--max-conns`, the drain on SIGTERM (the listener stops at once, even
+//! while the iterative model is busy with a client) and the file removed.
 
 mod util;
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
+use std::ops::Deref;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use util::{assert_usage_error, connect, pattern, ping, wait_until, Server, IO_TIMEOUT};
 
+/// The models other than the reactor, which serve `unix:` too.
+const OTHER_MODELS: [&str; 3] = ["threads", "iterative", "tokio"];
+
+/// A socket's path in a fresh, empty directory of its own, removed with
+/// everything in it when this is dropped.
+struct SocketPath {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Deref for SocketPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for SocketPath {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SocketPath {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A fresh, empty directory for one test's socket, and the path in it.
-fn socket_path(test: &str) -> PathBuf {
+fn socket_path(test: &str) -> SocketPath {
     let dir = std::env::temp_dir().join(format!("echod-t-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    dir.join("echo.sock")
+    let path = dir.join("echo.sock");
+    SocketPath { dir, path }
 }
 
 fn listen_arg(path: &Path) -> String {
@@ -229,19 +263,134 @@ fn bad_unix_modes_and_paths_name_the_flag() {
 }
 
 #[test]
-fn models_without_unix_support_refuse_it_by_name() {
-    let path = socket_path("models");
-    let listen = listen_arg(&path);
-    for model in ["threads", "iterative", "tokio"] {
-        assert_usage_error(
-            &["--model", model, "--listen", &listen],
-            &format!("--model {model}"),
+fn the_scratch_directory_goes_with_its_guard() {
+    let path = socket_path("guard");
+    let dir = path.dir.clone();
+    let _server = start(&path, &[]);
+    assert!(dir.exists());
+    drop(path);
+    assert!(!dir.exists(), "{dir:?} left behind");
+}
+
+// ---- the other models ----
+
+/// Byte-exact echo in each model, then the half-close: the last bytes
+/// still come back, then EOF.
+#[test]
+fn other_models_echo_through_a_half_close() {
+    for model in OTHER_MODELS {
+        let path = socket_path(&format!("echo-{model}"));
+        let mut server = start(&path, &["--model", model]);
+        let mut s = unix_connect(&path);
+        for (i, size) in [1, 4096, 300_000].into_iter().enumerate() {
+            let data = pattern(i as u64, size);
+            let writer = {
+                let mut w = s.try_clone().unwrap();
+                let data = data.clone();
+                thread::spawn(move || w.write_all(&data))
+            };
+            let mut got = vec![0; size];
+            s.read_exact(&mut got)
+                .unwrap_or_else(|e| panic!("{model}: {size} bytes: {e}"));
+            writer.join().unwrap().unwrap();
+            assert!(got == data, "{model}: {size} bytes differ");
+        }
+        s.write_all(b"last words").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert_eq!(rest, b"last words", "{model}");
+        assert!(server.alive(), "{model}: {}", server.stderr());
+    }
+}
+
+/// After SIGTERM the listener refuses at once, even in the iterative
+/// model while it is busy with a client (the signal thread stops it, see
+/// `models/blocking/listeners.rs`); the client being served keeps its
+/// echo and gets EOF after it; the file is removed; exit 0.
+#[test]
+fn other_models_stop_listening_and_drain_on_sigterm() {
+    for model in OTHER_MODELS {
+        let path = socket_path(&format!("drain-{model}"));
+        let mut server = start(&path, &["--model", model]);
+        let mut busy = unix_connect(&path);
+        unix_ping(&mut busy, b"before");
+        server.signal(libc::SIGTERM);
+        let refused = wait_until(IO_TIMEOUT, || UnixStream::connect(&*path).is_err());
+        assert!(refused, "{model}: still accepting after SIGTERM");
+        assert!(
+            wait_until(IO_TIMEOUT, || !path.exists()),
+            "{model}: socket file kept during the drain"
+        );
+        // Nothing in hand: the server closes the quiet client cleanly.
+        let mut rest = Vec::new();
+        busy.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("{model}: not a clean EOF: {e}"));
+        assert!(rest.is_empty(), "{model}: {rest:?}");
+        let status = server.wait_exit(IO_TIMEOUT).expect("exited");
+        assert_eq!(status.code(), Some(0), "{model}: {}", server.stderr());
+    }
+}
+
+/// `--idle-timeout` closes a silent Unix client, as a TCP one.
+#[test]
+fn other_models_close_idle_unix_clients() {
+    for model in OTHER_MODELS {
+        let path = socket_path(&format!("idle-{model}"));
+        let _server = start(&path, &["--model", model, "--idle-timeout", "300ms"]);
+        let mut s = unix_connect(&path);
+        unix_ping(&mut s, b"then silence");
+        let t = Instant::now();
+        let mut buf = [0u8; 8];
+        let ended = s.read(&mut buf);
+        assert!(
+            matches!(ended, Ok(0))
+                || ended
+                    .as_ref()
+                    .is_err_and(|e| e.kind() != ErrorKind::WouldBlock),
+            "{model}: idle client not closed: {ended:?}"
+        );
+        let waited = t.elapsed();
+        assert!(
+            waited >= Duration::from_millis(250) && waited < IO_TIMEOUT,
+            "{model}: closed after {waited:?}"
         );
     }
-    assert_usage_error(
-        &["--model", "threads", "--listen", &listen],
-        "--listen unix:",
-    );
-    assert_usage_error(&["--threads", "2", "--listen", &listen], "--threads 2");
-    assert!(!path.exists(), "bound before refusing");
+}
+
+/// `--max-conns 1`: a second Unix client is closed at once while the
+/// first is served (threads and tokio; the iterative model serves one
+/// at a time anyway).
+#[test]
+fn other_models_apply_max_conns_to_unix_clients() {
+    for model in ["threads", "tokio"] {
+        let path = socket_path(&format!("max-{model}"));
+        let _server = start(&path, &["--model", model, "--max-conns", "1"]);
+        let mut first = unix_connect(&path);
+        unix_ping(&mut first, b"served");
+        let mut second = unix_connect(&path);
+        let mut buf = [0u8; 8];
+        let _ = second.write_all(b"refused?");
+        let got = second.read(&mut buf);
+        assert!(
+            matches!(got, Ok(0))
+                || got
+                    .as_ref()
+                    .is_err_and(|e| e.kind() != ErrorKind::WouldBlock),
+            "{model}: a client over --max-conns was served: {got:?}"
+        );
+        unix_ping(&mut first, b"still served");
+    }
+}
+
+#[test]
+fn every_model_serves_unix() {
+    let path = socket_path("models");
+    let listen = listen_arg(&path);
+    for model in ["reactor", "threads", "iterative", "tokio"] {
+        let server = Server::start(&["--model", model, "--listen", &listen]);
+        unix_ping(&mut unix_connect(&path), model.as_bytes());
+        drop(server);
+    }
 }

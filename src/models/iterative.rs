@@ -18,8 +18,10 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             continue;
         };
         if configure(&stream, config).is_ok() {
-            crate::log::accepted(|| stream.peer_addr());
+            crate::log::accepted(|| stream.peer());
+            member.tally().accepted();
             let served = echo(&mut stream, &mut buf, &member, config.idle_timeout);
+            member.tally().closed(&served);
             crate::log::closed(&served);
         }
         drop(member);

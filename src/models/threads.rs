@@ -34,8 +34,10 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             .spawn(move || {
                 let mut buf = vec![0u8; size];
                 // Errors are the peer's: this connection ends, no other.
-                crate::log::accepted(|| stream.peer_addr());
+                crate::log::accepted(|| stream.peer());
+                member.tally().accepted();
                 let served = echo(&mut stream, &mut buf, &member, idle);
+                member.tally().closed(&served);
                 crate::log::closed(&served);
                 drop(member); // leave the registry before the fd closes
                 drop(stream);

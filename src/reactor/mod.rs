@@ -602,6 +602,16 @@ impl Reactor {
             .collect();
         for key in listeners {
             self.accept_queued(key);
+            // A socket shared by several reactors (`--threads` with a Unix
+            // or inherited socket, see `multi`) stays open while another
+            // holds a copy, and epoll would keep reporting it under this
+            // key: deregister it first, so closing the copy is enough.
+            let registry = self.poll.registry();
+            let _ = match &mut self.entries[key] {
+                Entry::Listener(l) => registry.deregister(&mut l.sock),
+                Entry::Udp(d) => registry.deregister(&mut d.sock),
+                _ => Ok(()),
+            };
             // Closing the listener makes new connects fail fast.
             self.entries[key] = Entry::Closed;
             self.closed.push(key);

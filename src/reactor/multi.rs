@@ -2,9 +2,12 @@
 //!
 //! # The setup
 //!
-//! 1. Every `--listen` address gets N listeners with SO_REUSEPORT: the set
-//!    `lib.rs` bound (port 0 resolved there) and N − 1 more joined to the
-//!    resolved addresses (see [`crate::listen`]). Reactor *i* gets set *i*.
+//! 1. Every `--listen` TCP or UDP address gets N listeners with
+//!    SO_REUSEPORT: the set `lib.rs` bound (port 0 resolved there) and
+//!    N − 1 more joined to the resolved addresses. A Unix socket, and
+//!    every socket passed by socket activation, is shared instead: N
+//!    copies of one descriptor (see "Shared listeners" in
+//!    [`crate::listen`]). Reactor *i* gets set *i*.
 //! 2. SIGINT and SIGTERM are blocked on the calling thread, and so on the
 //!    reactor threads, which inherit its mask. SIGHUP gets a thread of its
 //!    own.
@@ -25,10 +28,18 @@
 //! the hash and the clients: a reactor that drew the heavy clients stays
 //! busier than its neighbours, and no other reactor takes work from it.
 //!
+//! A shared socket (Unix, or inherited) has one queue for all: each new
+//! connection (or datagram) wakes every reactor, the first to get there
+//! takes it and the others find the queue empty. The spread is then "who
+//! is free first", usually fairer than the hash, at the cost of N − 1
+//! wasted wake-ups per connection.
+//!
 //! For the same reason `--max-conns` is split, not shared: each reactor
 //! serves at most its part (the parts add up to the limit), so the
 //! process never serves more than the limit, but a reactor that drew more
-//! than its part refuses connections another could still have taken.
+//! than its part refuses connections another could still have taken. On
+//! a shared socket a reactor at its part still takes its turn at the
+//! queue, so it refuses some connections the others had room for.
 //!
 //! # Signals
 //!
@@ -66,6 +77,15 @@
 //! queued. New connections go to the listeners still open, and are drained
 //! by their reactors in turn.
 //!
+//! A shared socket's queue cannot be left to a reactor that closed its
+//! copy: a reactor deregisters its copy before closing it (so its poll
+//! stops hearing of the socket), and the socket itself closes only with
+//! the last copy, that is, right after the last reactor to drain has
+//! emptied the queue. Until then every reactor that still holds a copy
+//! is woken by each new connection, as before the signal. The window in
+//! which a queued connection can be reset is that of a single reactor
+//! (see "Shutdown" in [`super`]).
+//!
 //! # Pinning
 //!
 //! With `--pin`, reactor *i* runs on CPU `allowed[i mod k]`, where
@@ -80,10 +100,12 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
 use super::Reactor;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::listen::{self, Bound};
+use crate::log::Totals;
 use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
@@ -119,9 +141,10 @@ pub fn check(config: &Config) -> Result<(), String> {
 }
 
 /// Runs `config.threads` reactors until a signal stops them; `first` is
-/// the set of listeners [`listen::bind_all`] opened (shared when there is
-/// more than one reactor).
-pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
+/// the set of listeners [`listen::bind_all`] opened (TCP and UDP ones with
+/// SO_REUSEPORT when there is more than one reactor), or the sockets
+/// socket activation passed when `activated`.
+pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stopped, Error> {
     let n = config.threads;
     let cpus = placement(config)?;
     if n == 1 {
@@ -132,10 +155,12 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
         return super::run(config, first);
     }
     let addrs: Vec<ListenAddr> = first.iter().map(Bound::listen_addr).collect();
-    let mut sets = vec![first];
+    let mut sets = Vec::with_capacity(n);
     for _ in 1..n {
-        sets.push(listen::join_all(&addrs, config.backlog)?);
+        sets.push(listen::another_set(&first, activated, config.backlog)?);
     }
+    // Reactor 0 gets the first set, with the socket files to remove.
+    sets.insert(0, first);
     // `--metrics`: one board for all, the endpoint with reactor 0.
     let (metrics, endpoint) = super::metrics::plan(config, n)?;
     // Blocked before any thread starts, the SIGHUP one included: a
@@ -180,9 +205,15 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
     super::metrics::announce(endpoint);
     crate::log::started(config, &addrs);
     let mut drained = 0;
+    let mut totals = Totals::default();
+    let mut longest = None;
     while drained < n {
         match rx.recv() {
             Ok((_, Report::Stopped(Ok(Stopped::Drained)))) => drained += 1,
+            Ok((_, Report::Totals(t, took))) => {
+                totals += t;
+                longest = longest.max(took);
+            }
             // Failed, or forced (a second signal `SecondSignal` did not
             // see first): at once, without waiting for the others.
             Ok((_, Report::Stopped(stopped))) => return stopped,
@@ -194,6 +225,8 @@ pub fn run(config: &Config, first: Vec<Bound>) -> Result<Stopped, Error> {
     for handle in handles {
         let _ = handle.join();
     }
+    // The process drained when the slowest reactor did.
+    crate::log::stopped_with(Some(totals), longest);
     Ok(Stopped::Drained)
 }
 
@@ -233,6 +266,8 @@ fn reactor_thread(
     let stopped = reactor
         .run()
         .map_err(|e| Error::Runtime(format!("reactor {i}: event loop failed: {e}")));
+    let drained = reactor.drain_began.map(|t| t.elapsed());
+    line.report(Report::Totals(Totals::from(&reactor.counters), drained));
     line.report(Report::Stopped(stopped));
 }
 
@@ -272,6 +307,9 @@ fn pin_failed(i: usize, cpu: usize, e: std::io::Error) -> Error {
 enum Report {
     /// Built and waiting for the go, or failed to start.
     Built(Result<(), Error>),
+    /// The loop ended with these totals for the stop line, and took this
+    /// long to drain (sent just before `Stopped`).
+    Totals(Totals, Option<Duration>),
     /// The loop ended.
     Stopped(Result<Stopped, Error>),
 }
@@ -300,6 +338,7 @@ impl Line {
         match report {
             Report::Built(_) => self.built = true,
             Report::Stopped(_) => self.stopped = true,
+            Report::Totals(..) => {}
         }
         // `run` may have returned already (another reactor's outcome).
         let _ = self.tx.send((self.i, report));

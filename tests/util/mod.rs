@@ -514,3 +514,26 @@ pub fn await_echo(s: &mut TcpStream, msg: &[u8], closed: impl Fn(ErrorKind) -> b
     assert_eq!(got, msg, "echo differs");
     Outcome::Echoed
 }
+
+/// How many descriptors each epoll instance of `pid` watches, one entry
+/// per instance (a reactor's `Poll`), from the `tfd:` lines of
+/// /proc/PID/fdinfo. Tells which reactor holds a connection when they
+/// all share one listening socket.
+#[cfg(target_os = "linux")]
+pub fn epoll_loads(pid: i32) -> Vec<usize> {
+    let mut loads = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("fd dir") {
+        let Ok(entry) = entry else { continue };
+        let is_epoll = std::fs::read_link(entry.path())
+            .is_ok_and(|t| t.to_string_lossy() == "anon_inode:[eventpoll]");
+        if !is_epoll {
+            continue;
+        }
+        let name = entry.file_name();
+        let info =
+            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", name.to_string_lossy()))
+                .unwrap_or_default();
+        loads.push(info.lines().filter(|l| l.starts_with("tfd:")).count());
+    }
+    loads
+}

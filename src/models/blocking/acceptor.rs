@@ -1,18 +1,21 @@
 //! Accepting for the blocking models: a private `mio::Poll` over the
 //! listeners plus a `Waker`, so the accepting thread can sleep until a
-//! connection arrives *or* shutdown begins.
+//! connection arrives *or* shutdown begins, on any platform, without
+//! relying on a signal or a `shutdown` to interrupt a blocked `accept`.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::listeners::Listeners;
+use super::stream::Client;
+use crate::config::ListenAddr;
+use crate::listen::SocketFile;
 use crate::net::{accept_transient, interrupted, would_block};
+use crate::reactor::stream::Listening;
 use crate::time::deadline;
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
@@ -23,7 +26,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 pub struct Acceptor {
     poll: Poll,
     events: Events,
-    listeners: Vec<(TcpListener, SocketAddr)>,
+    listeners: Arc<Listeners>,
     /// Listeners that may have connections queued (edge-triggered).
     ready: Vec<bool>,
     waker: Arc<Waker>,
@@ -34,13 +37,16 @@ pub struct Acceptor {
 }
 
 impl Acceptor {
-    /// Registers the listeners with a private `mio::Poll`.
-    pub fn new(listeners: Vec<(std::net::TcpListener, SocketAddr)>) -> io::Result<Acceptor> {
+    /// Registers the listeners (TCP or Unix, non-blocking) with a private
+    /// `mio::Poll`; `files` are the socket files to remove when they stop.
+    pub fn new(
+        listeners: Vec<(Listening, ListenAddr)>,
+        files: Vec<SocketFile>,
+    ) -> io::Result<Acceptor> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE_TOKEN)?);
         let mut socks = Vec::with_capacity(listeners.len());
-        for (i, (sock, addr)) in listeners.into_iter().enumerate() {
-            let mut sock = TcpListener::from_std(sock);
+        for (i, (mut sock, addr)) in listeners.into_iter().enumerate() {
             poll.registry()
                 .register(&mut sock, Token(i), Interest::READABLE)?;
             socks.push((sock, addr));
@@ -49,7 +55,7 @@ impl Acceptor {
         Ok(Acceptor {
             poll,
             events: Events::with_capacity(64),
-            listeners: socks,
+            listeners: Arc::new(Listeners::new(socks, files)),
             ready,
             waker,
             retry_at: None,
@@ -62,15 +68,14 @@ impl Acceptor {
         self.waker.clone()
     }
 
-    /// The listening descriptors, valid for as long as the acceptor lives
-    /// (the signal thread stops them; see `signals.rs`).
-    pub fn listener_fds(&self) -> Vec<RawFd> {
-        self.listeners.iter().map(|(l, _)| l.as_raw_fd()).collect()
+    /// The listeners, for the signal thread to stop (see `listeners.rs`).
+    pub fn listeners(&self) -> Arc<Listeners> {
+        self.listeners.clone()
     }
 
-    /// The next accepted connection, as a blocking std socket, or `None`
-    /// once `stop` is set.
-    pub fn next(&mut self, stop: &AtomicBool) -> io::Result<Option<TcpStream>> {
+    /// The next accepted connection, as a blocking socket, or `None` once
+    /// `stop` is set.
+    pub fn next(&mut self, stop: &AtomicBool) -> io::Result<Option<Client>> {
         loop {
             if stop.load(Ordering::SeqCst) {
                 return Ok(None);
@@ -81,15 +86,15 @@ impl Acceptor {
                 self.ready.iter_mut().for_each(|r| *r = true);
             }
             if self.retry_at.is_none() {
-                for i in 0..self.listeners.len() {
+                for i in 0..self.listeners.list.len() {
                     if !self.ready[i] {
                         continue;
                     }
-                    let (sock, addr) = &self.listeners[i];
-                    match sock.accept() {
-                        Ok((s, _)) => {
+                    let l = &self.listeners.list[i];
+                    match l.sock.accept() {
+                        Ok(s) => {
                             self.backoff = MIN_BACKOFF;
-                            return into_blocking(s).map(Some);
+                            return Client::from_accepted(s).map(Some);
                         }
                         Err(e) if would_block(&e) => self.ready[i] = false,
                         Err(e) if interrupted(&e) || accept_transient(&e) => {}
@@ -99,7 +104,7 @@ impl Acceptor {
                             // queued and no new edge will say so. Retry
                             // after a pause instead of spinning.
                             if self.backoff == MIN_BACKOFF {
-                                crate::net::log_accept_failure(*addr, &e);
+                                crate::log::accept_failure(&l.addr, &e);
                             }
                             self.retry_at = Some(deadline(Instant::now(), self.backoff));
                             self.backoff = self.backoff.saturating_mul(2).min(MAX_BACKOFF);
@@ -125,13 +130,10 @@ impl Acceptor {
     }
 }
 
-/// Accepted sockets inherit O_NONBLOCK from the listener on BSD/macOS (not
-/// on Linux); the blocking models want them blocking everywhere.
-fn into_blocking(s: mio::net::TcpStream) -> io::Result<TcpStream> {
-    use std::os::fd::{FromRawFd, IntoRawFd};
-    // SAFETY: the descriptor comes straight from mio's TcpStream, which
-    // owned it; ownership moves to the std TcpStream.
-    let s = unsafe { TcpStream::from_raw_fd(s.into_raw_fd()) };
-    s.set_nonblocking(false)?;
-    Ok(s)
+impl Drop for Acceptor {
+    /// The signal thread may hold the listeners longer: stop them (and
+    /// remove the socket files) now, as the process is done accepting.
+    fn drop(&mut self) {
+        self.listeners.stop();
+    }
 }

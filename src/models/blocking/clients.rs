@@ -32,12 +32,13 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::stream::Client;
+use crate::models::tally::Tally;
 use crate::net::interrupted;
 
 /// How often an idle client thread looks at the drain flag: also how long
@@ -51,6 +52,10 @@ pub struct Clients {
     inner: Mutex<Registry>,
     gone: Condvar,
     draining: AtomicBool,
+    /// When [`drain_all`](Self::drain_all) was called.
+    drain_began: OnceLock<Instant>,
+    /// The stop line's totals, kept by every client.
+    pub tally: Tally,
 }
 
 #[derive(Default)]
@@ -72,6 +77,11 @@ impl Membership {
     /// True once shutdown has begun.
     fn draining(&self) -> bool {
         self.clients.draining.load(Ordering::Acquire)
+    }
+
+    /// The totals this client adds to.
+    pub fn tally(&self) -> &Tally {
+        &self.clients.tally
     }
 }
 
@@ -98,6 +108,12 @@ impl Clients {
         let mut reg = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         reg.closing = true;
         self.draining.store(true, Ordering::Release);
+        self.drain_began.get_or_init(Instant::now);
+    }
+
+    /// How long ago [`drain_all`](Self::drain_all) was called, if it was.
+    pub fn draining_for(&self) -> Option<Duration> {
+        self.drain_began.get().map(Instant::elapsed)
     }
 
     /// Waits until no client is live, or until `deadline`.
@@ -134,7 +150,7 @@ impl Drop for Membership {
 ///
 /// The stream must have a read timeout of [`POLL`] (see `configure`).
 pub fn echo(
-    stream: &mut TcpStream,
+    stream: &mut Client,
     buf: &mut [u8],
     member: &Membership,
     idle: Option<Duration>,
@@ -158,6 +174,7 @@ pub fn echo(
         };
         last_input = Instant::now();
         stream.write_all(&buf[..n])?;
+        member.tally().echoed(n);
         if member.draining() {
             return stop(stream, buf);
         }
@@ -175,10 +192,10 @@ fn timed_out(e: &io::Error) -> bool {
 /// Shutdown for this client, from its own thread with nothing in hand: the
 /// client sees EOF after every echoed byte; the socket closes when the
 /// client does.
-fn stop(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+fn stop(stream: &mut Client, buf: &mut [u8]) -> io::Result<()> {
     // Nothing unsent or unread in the kernel: closing now loses nothing,
     // so a quiet client is not kept waiting for its own EOF.
-    if crate::net::close_is_lossless(stream.as_raw_fd()) {
+    if stream.close_is_lossless() {
         let _ = stream.shutdown(Shutdown::Both);
         return Ok(());
     }

@@ -1,22 +1,31 @@
 //! Plumbing shared by the blocking models: an acceptor that can be woken
-//! for shutdown ([`acceptor`]), the registry of live clients and the echo
-//! loop ([`clients`]), the signal thread ([`signals`]), and a thread per
+//! for shutdown ([`acceptor`]) over TCP and Unix listeners that the
+//! signal thread can stop ([`listeners`]), the client sockets of either
+//! kind ([`stream`]), the registry of live clients and the echo loop
+//! ([`clients`]), the signal thread ([`signals`]), and a thread per
 //! `--listen udp:` socket ([`datagrams`]).
 
 pub mod acceptor;
 pub mod clients;
 pub mod datagrams;
+pub mod listeners;
 pub mod signals;
+pub mod stream;
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use acceptor::Acceptor;
 pub use clients::{echo, Clients, Membership};
+pub use stream::Client;
 
-use crate::listen::{self, Bound};
+use crate::config::ListenAddr;
+use crate::listen::{self, Bound, SocketFile};
+use crate::reactor::stream::Listening;
 use crate::{Config, Error, Stopped};
 
 /// What a blocking model runs on: the acceptor, the registry of live
@@ -35,14 +44,14 @@ impl Server {
     /// means signals are handled).
     pub fn start(config: &Config, listeners: Vec<Bound>) -> Result<Server, Error> {
         let addrs: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
-        // `unix:` never gets here: `listen::check` refuses it for this model.
-        let listen::ByKind { tcp, udp, .. } = listen::split(listeners);
-        let acceptor = Acceptor::new(tcp)
+        let listen::ByKind { tcp, udp, unix } = listen::split(listeners);
+        let (streams, files) = stream_listeners(tcp, unix);
+        let acceptor = Acceptor::new(streams, files)
             .map_err(|e| Error::Startup(format!("cannot start the acceptor: {e}")))?;
         let clients = Arc::new(Clients::default());
         let stop = signals::watch(
             config.shutdown_timeout,
-            acceptor.listener_fds(),
+            acceptor.listeners(),
             acceptor.waker(),
             clients.clone(),
         )?;
@@ -60,18 +69,43 @@ impl Server {
     }
 
     /// The next client, blocking; `None` once shutdown has begun.
-    pub fn next_client(&mut self) -> Result<Option<TcpStream>, Error> {
+    pub fn next_client(&mut self) -> Result<Option<Client>, Error> {
         self.acceptor
             .next(&self.stop)
             .map_err(|e| Error::Runtime(format!("accept loop failed: {e}")))
     }
 
-    /// Waits up to `--shutdown-timeout` for live clients to finish.
+    /// Waits up to `--shutdown-timeout` for live clients to finish, then
+    /// logs the stop line.
     pub fn finish(self) -> Stopped {
         self.clients
             .wait_empty(crate::time::deadline(Instant::now(), self.grace));
+        let totals = self.clients.tally.totals();
+        crate::log::stopped_with(Some(totals), self.clients.draining_for());
         Stopped::Drained
     }
+}
+
+/// The TCP and Unix listeners as the acceptor takes them, in that order,
+/// and the socket files to remove once they stop.
+fn stream_listeners(
+    tcp: Vec<(TcpListener, SocketAddr)>,
+    unix: Vec<(UnixListener, PathBuf, Option<SocketFile>)>,
+) -> (Vec<(Listening, ListenAddr)>, Vec<SocketFile>) {
+    let mut socks: Vec<(Listening, ListenAddr)> = tcp
+        .into_iter()
+        .map(|(s, a)| {
+            let s = mio::net::TcpListener::from_std(s);
+            (Listening::Tcp(s), ListenAddr::Tcp(a))
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (s, path, file) in unix {
+        let s = mio::net::UnixListener::from_std(s);
+        socks.push((Listening::Unix(s), ListenAddr::Unix(path)));
+        files.extend(file);
+    }
+    (socks, files)
 }
 
 /// Applies per-connection options: TCP_NODELAY; a read timeout of
@@ -79,9 +113,9 @@ impl Server {
 /// `--idle-timeout` by itself (see `clients`); and, with `--idle-timeout`,
 /// a write timeout so a client that stops reading is dropped after that
 /// long.
-pub fn configure(stream: &TcpStream, config: &Config) -> std::io::Result<()> {
+pub fn configure(stream: &Client, config: &Config) -> std::io::Result<()> {
     if config.nodelay {
-        stream.set_nodelay(true)?;
+        stream.set_nodelay()?;
     }
     stream.set_read_timeout(Some(clients::POLL))?;
     stream.set_write_timeout(config.idle_timeout)?;
@@ -99,11 +133,12 @@ mod tests {
     #[test]
     fn finish_with_duration_max_grace_does_not_overflow() {
         let addr = crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
-        let tcp = listen::split(vec![listen::bind(&addr, 16).unwrap()]).tcp;
+        let by = listen::split(vec![listen::bind(&addr, 16).unwrap()]);
+        let (socks, files) = stream_listeners(by.tcp, by.unix);
         // Built by hand: `Server::start` would install process-wide signal
         // handlers in the test process.
         let server = Server {
-            acceptor: Acceptor::new(tcp).unwrap(),
+            acceptor: Acceptor::new(socks, files).unwrap(),
             clients: Arc::new(Clients::default()),
             stop: Arc::new(AtomicBool::new(true)),
             grace: Duration::MAX,
@@ -114,8 +149,8 @@ mod tests {
     #[test]
     fn duration_max_idle_timeout_still_serves() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut stream, _) = listener.accept().unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut stream = Client::Tcp(listener.accept().unwrap().0);
         let config = Config {
             idle_timeout: Some(Duration::MAX),
             ..Config::default()

@@ -3,7 +3,6 @@
 //! Blocking code cannot wait on a signal and a socket at once, so signals
 //! get a thread of their own.
 
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,21 +11,21 @@ use mio::Waker;
 use signal_hook::iterator::Signals;
 
 use super::clients::Clients;
+use super::listeners::Listeners;
 use crate::Error;
 
 /// Starts the signal thread and returns the flag the first signal sets.
 ///
 /// SIGHUP is logged and ignored (see [`crate::signals`]). On the first
-/// SIGINT/SIGTERM it stops the listeners (new connects are refused at
-/// once, even while the iterative model is busy with a client), wakes the
-/// acceptor, and starts every client draining. After `grace` the
-/// process exits 0 even if a client is stuck (say, writing to a peer that
-/// never reads). A second signal exits at once with 128 + its number.
-///
-/// `listeners` must stay open for the life of the process.
+/// SIGINT/SIGTERM it starts every client draining, stops the listeners
+/// (new connects are refused at once, even while the iterative model is
+/// busy with a client; socket files removed: see `listeners.rs`) and
+/// wakes the acceptor. After `grace` the process exits 0 even if a client
+/// is stuck (say, writing to a peer that never reads). A second signal
+/// exits at once with 128 + its number.
 pub fn watch(
     grace: Duration,
-    listeners: Vec<RawFd>,
+    listeners: Arc<Listeners>,
     waker: Arc<Waker>,
     clients: Arc<Clients>,
 ) -> Result<Arc<AtomicBool>, Error> {
@@ -42,14 +41,15 @@ pub fn watch(
                     crate::signals::ignore_hangup();
                     continue;
                 }
+                // First: once the flag is up the accepting thread may go
+                // straight to `finish`, which reads when the drain began.
+                // (Again at a second signal: it does nothing then.)
+                clients.drain_all();
                 if s.swap(true, Ordering::SeqCst) {
                     std::process::exit(128 + sig);
                 }
-                for &fd in &listeners {
-                    stop_listening(fd);
-                }
+                listeners.stop();
                 let _ = waker.wake();
-                clients.drain_all();
                 std::thread::Builder::new()
                     .name("echod-deadline".into())
                     .spawn(move || {
@@ -64,14 +64,4 @@ pub fn watch(
         })
         .map_err(|e| Error::Startup(format!("cannot start the signal thread: {e}")))?;
     Ok(stop)
-}
-
-/// Makes a listening socket refuse connections without closing its
-/// descriptor (which the accepting thread still owns). On Linux,
-/// `shutdown(SHUT_RD)` on a listener stops it listening and resets what is
-/// queued. Elsewhere it may do nothing, and the listener closes when the
-/// accepting thread next looks, as it does after the current client.
-fn stop_listening(fd: RawFd) {
-    // SAFETY: the descriptor stays open for the life of the process.
-    unsafe { libc::shutdown(fd, libc::SHUT_RD) };
 }

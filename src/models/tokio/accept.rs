@@ -1,12 +1,16 @@
-//! Accepting: one task per listener, until the drain flag goes up.
+//! Accepting: one task per listener, TCP or Unix, until the drain flag
+//! goes up.
 
+use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener};
 
-use super::{conn, drained, Ctx};
+use super::conn::{self, Socket};
+use super::{drained, Ctx};
+use crate::config::ListenAddr;
+use crate::listen::SocketFile;
 use crate::net::{accept_transient, interrupted};
 
 /// First pause after `accept` fails for want of descriptors; it doubles
@@ -14,7 +18,29 @@ use crate::net::{accept_transient, interrupted};
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Hands a listener from [`crate::listen::bind_all`] (bound with the
+/// A listener of either stream kind, as the accept task sees it.
+pub trait Listener: Send + 'static {
+    /// What it accepts.
+    type Stream: Socket;
+    /// Accepts one connection. Cancel-safe, as tokio's `accept` is.
+    fn accept_one(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept_one(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+impl Listener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept_one(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+/// Hands a TCP listener from [`crate::listen::bind_all`] (bound with the
 /// configured backlog) to the runtime. Must run inside the runtime.
 pub fn into_tokio(socket: std::net::TcpListener) -> io::Result<TcpListener> {
     // `from_std` requires it, and does not check: a blocking listener
@@ -23,20 +49,32 @@ pub fn into_tokio(socket: std::net::TcpListener) -> io::Result<TcpListener> {
     TcpListener::from_std(socket)
 }
 
+/// [`into_tokio`] for a Unix listener.
+pub fn unix_into_tokio(socket: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+    socket.set_nonblocking(true)?;
+    UnixListener::from_std(socket)
+}
+
 /// Accepts from `listener` and spawns a task per connection until the
-/// drain begins; then returns, and dropping the listener closes it, so
-/// new connects are refused at once.
-pub async fn run(listener: TcpListener, addr: SocketAddr, ctx: Ctx) {
+/// drain begins; then returns, and closes the listener, so new connects
+/// are refused at once, then removes its socket `file`, if any.
+pub async fn run<L: Listener>(listener: L, addr: ListenAddr, file: Option<SocketFile>, ctx: Ctx) {
+    accept_until_drained(&listener, &addr, ctx).await;
+    drop(listener);
+    drop(file);
+}
+
+async fn accept_until_drained<L: Listener>(listener: &L, addr: &ListenAddr, ctx: Ctx) {
     let mut drain = ctx.drain.clone();
     let mut backoff = MIN_BACKOFF;
     loop {
         let accepted = tokio::select! {
             biased;
             () = drained(&mut drain) => return,
-            accepted = listener.accept() => accepted,
+            accepted = listener.accept_one() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok(stream) => {
                 backoff = MIN_BACKOFF;
                 admit(stream, &ctx);
             }
@@ -45,7 +83,7 @@ pub async fn run(listener: TcpListener, addr: SocketAddr, ctx: Ctx) {
                 // EMFILE and friends: the connection stays queued and the
                 // listener stays "ready", so an immediate retry would spin.
                 if backoff == MIN_BACKOFF {
-                    crate::net::log_accept_failure(addr, &e);
+                    crate::log::accept_failure(addr, &e);
                 }
                 tokio::select! {
                     biased;
@@ -60,7 +98,7 @@ pub async fn run(listener: TcpListener, addr: SocketAddr, ctx: Ctx) {
 
 /// Starts serving `stream`, or drops it (closing it at once) when
 /// `--max-conns` connections are already served.
-fn admit(stream: TcpStream, ctx: &Ctx) {
+fn admit<S: Socket>(stream: S, ctx: &Ctx) {
     let permit = match &ctx.limit {
         Some(limit) => match limit.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),

@@ -1,26 +1,66 @@
-//! One connection's task: read, write it all back, repeat.
+//! One connection's task: read, write it all back, repeat. The same
+//! code for a TCP and a Unix stream connection ([`Socket`]).
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{drained, Ctx};
 
+/// A connected stream socket of either kind, and the few calls that
+/// differ between them.
+pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Sets TCP_NODELAY; a Unix socket has no Nagle.
+    fn set_nodelay(&self) -> io::Result<()>;
+    /// Closing now loses nothing: the reactor's rule for each kind (see
+    /// "Closing without loss" in [`crate::reactor::stream`]).
+    fn close_is_lossless(&self) -> bool;
+    /// The peer, for `--trace`.
+    fn peer(&self) -> io::Result<Box<dyn fmt::Debug>>;
+}
+
+impl Socket for TcpStream {
+    fn set_nodelay(&self) -> io::Result<()> {
+        TcpStream::set_nodelay(self, true)
+    }
+    fn close_is_lossless(&self) -> bool {
+        crate::net::close_is_lossless(self.as_raw_fd())
+    }
+    fn peer(&self) -> io::Result<Box<dyn fmt::Debug>> {
+        Ok(Box::new(self.peer_addr()?))
+    }
+}
+
+impl Socket for UnixStream {
+    fn set_nodelay(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn close_is_lossless(&self) -> bool {
+        crate::net::unread_bytes(self.as_raw_fd()) == Some(0)
+    }
+    fn peer(&self) -> io::Result<Box<dyn fmt::Debug>> {
+        Ok(Box::new(self.peer_addr()?))
+    }
+}
+
 /// Serves one client until its EOF, an error, `--idle-timeout`, or the end
 /// of a drain. `permit` is its `--max-conns` slot, given back only once
 /// the socket is closed, so no more than that many are ever open.
-pub async fn run(mut stream: TcpStream, mut ctx: Ctx, permit: Option<OwnedSemaphorePermit>) {
-    if !ctx.nodelay || stream.set_nodelay(true).is_ok() {
+pub async fn run<S: Socket>(mut stream: S, mut ctx: Ctx, permit: Option<OwnedSemaphorePermit>) {
+    if !ctx.nodelay || stream.set_nodelay().is_ok() {
         let mut buf = vec![0u8; ctx.max_buffer];
         // Errors are the peer's (or its idleness): this connection ends,
         // no other.
-        crate::log::accepted(|| stream.peer_addr());
+        crate::log::accepted(|| stream.peer());
+        ctx.tally.accepted();
         let served = echo(&mut stream, &mut buf, &mut ctx).await;
+        ctx.tally.closed(&served);
         crate::log::closed(&served);
     }
     drop(stream);
@@ -29,7 +69,7 @@ pub async fn run(mut stream: TcpStream, mut ctx: Ctx, permit: Option<OwnedSemaph
 
 /// The echo loop. Memory is `buf`: nothing is read while a write is
 /// pending, so a client that does not read stalls only itself.
-async fn echo(stream: &mut TcpStream, buf: &mut [u8], ctx: &mut Ctx) -> io::Result<()> {
+async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::Result<()> {
     loop {
         // Only the read is raced against the drain: a cancelled read has
         // taken nothing, while bytes already read are owed to the client.
@@ -42,6 +82,7 @@ async fn echo(stream: &mut TcpStream, buf: &mut [u8], ctx: &mut Ctx) -> io::Resu
             return Ok(()); // EOF, with everything echoed
         }
         write_all(stream, &buf[..n], ctx.idle).await?;
+        ctx.tally.echoed(n);
     }
 }
 
@@ -49,8 +90,8 @@ async fn echo(stream: &mut TcpStream, buf: &mut [u8], ctx: &mut Ctx) -> io::Resu
 /// the whole: a slow reader that keeps taking bytes is not idle, one that
 /// takes nothing for that long is (the reactor's and the blocking models'
 /// rule too).
-async fn write_all(
-    stream: &mut TcpStream,
+async fn write_all<S: Socket>(
+    stream: &mut S,
     mut data: &[u8],
     idle: Option<Duration>,
 ) -> io::Result<()> {
@@ -84,8 +125,8 @@ async fn bounded<T>(
 /// otherwise shut the write side (the client sees EOF after its last
 /// byte) and discard input until the client closes, never resetting echo
 /// still queued. The shutdown deadline bounds how long that may take.
-async fn stop(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
-    if crate::net::close_is_lossless(stream.as_raw_fd()) {
+async fn stop<S: Socket>(stream: &mut S, buf: &mut [u8]) -> io::Result<()> {
+    if stream.close_is_lossless() {
         return Ok(()); // the caller drops the socket: a clean FIN
     }
     stream.shutdown().await?;
@@ -116,6 +157,7 @@ mod tests {
                 idle: Some(Duration::MAX),
                 nodelay: true,
                 limit: None,
+                tally: Default::default(),
                 drain,
             };
             let task = tokio::spawn(run(stream, ctx, None));

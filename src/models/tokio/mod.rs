@@ -9,11 +9,13 @@
 //!
 //! 1. [`run`] builds the runtime, turns the pre-bound std listeners into
 //!    tokio ones (`from_std`), installs the signal streams, spawns one
-//!    accept task per listener and one echo task per `--listen udp:`
+//!    accept task per TCP or Unix listener (a `unix:` one removes its
+//!    socket file when it closes at the drain) and one echo task per `--listen udp:`
 //!    socket ([`datagrams`]), and only then announces the listeners.
 //! 2. An accept task ([`accept`]) awaits `accept` or the drain flag. A
 //!    connection over `--max-conns` finds no permit and is dropped, so
-//!    closed, at once; the others get TCP_NODELAY and a task of their own.
+//!    closed, at once; the others get TCP_NODELAY (TCP) and a task of
+//!    their own, generic over the socket kind ([`conn::Socket`]).
 //! 3. A connection task ([`conn`]) owns one `--max-buffer` buffer and
 //!    loops: `read` (bounded by `--idle-timeout`), then `write_all`, until
 //!    the client's EOF.
@@ -65,7 +67,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 
+use crate::config::ListenAddr;
 use crate::listen::{self, Bound};
+use crate::models::tally::Tally;
 use crate::{Config, Error, Stopped};
 use signals::Signals;
 
@@ -80,6 +84,8 @@ pub struct Ctx {
     pub nodelay: bool,
     /// `--max-conns` as permits; `None` without a limit.
     pub limit: Option<Arc<Semaphore>>,
+    /// The stop line's totals, kept by every connection task.
+    pub tally: Arc<Tally>,
     /// Becomes true once, at the first SIGINT/SIGTERM. Holding it is also
     /// what keeps the supervisor waiting (see "Draining" in the module docs).
     pub drain: watch::Receiver<bool>,
@@ -102,13 +108,19 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     let signals = Signals::install()
         .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
     let announced: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
-    // `unix:` never gets here: `listen::check` refuses it for this model.
-    let listen::ByKind { tcp, udp, .. } = listen::split(listeners);
+    let listen::ByKind { tcp, udp, unix } = listen::split(listeners);
     let mut socks = Vec::with_capacity(tcp.len());
     for (sock, addr) in tcp {
         let sock = accept::into_tokio(sock)
             .map_err(|e| Error::Startup(format!("cannot listen on tcp://{addr}: {e}")))?;
         socks.push((sock, addr));
+    }
+    let mut unix_socks = Vec::with_capacity(unix.len());
+    for (sock, path, file) in unix {
+        let addr = ListenAddr::Unix(path);
+        let sock = accept::unix_into_tokio(sock)
+            .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))?;
+        unix_socks.push((sock, addr, file));
     }
     let mut dgrams = Vec::with_capacity(udp.len());
     for (sock, addr) in udp {
@@ -122,10 +134,15 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         idle: config.idle_timeout,
         nodelay: config.nodelay,
         limit: config.max_conns.map(|n| Arc::new(Semaphore::new(n))),
+        tally: Arc::default(),
         drain: watching,
     };
+    let tally = ctx.tally.clone();
     for (sock, addr) in socks {
-        tokio::spawn(accept::run(sock, addr, ctx.clone()));
+        tokio::spawn(accept::run(sock, ListenAddr::Tcp(addr), None, ctx.clone()));
+    }
+    for (sock, addr, file) in unix_socks {
+        tokio::spawn(accept::run(sock, addr, file, ctx.clone()));
     }
     for (sock, addr) in dgrams {
         tokio::spawn(datagrams::run(sock, addr, ctx.drain.clone()));
@@ -133,20 +150,28 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     drop(ctx); // the supervisor holds no receiver: only tasks count
     listen::announce(&announced);
     crate::log::started(config, &announced);
-    Ok(supervise(signals, drain, config.shutdown_timeout).await)
+    let (stopped, drained) = supervise(signals, drain, config.shutdown_timeout).await;
+    crate::log::stopped_with(Some(tally.totals()), Some(drained));
+    Ok(stopped)
 }
 
 /// Waits for the first SIGINT/SIGTERM, starts the drain, and says how it
 /// ended: every task finished or the grace ran out (`Drained`), or a
-/// second signal came (`Forced`).
-async fn supervise(mut signals: Signals, drain: watch::Sender<bool>, grace: Duration) -> Stopped {
+/// second signal came (`Forced`); and how long the drain took.
+async fn supervise(
+    mut signals: Signals,
+    drain: watch::Sender<bool>,
+    grace: Duration,
+) -> (Stopped, Duration) {
     signals.next_stop().await;
+    let began = Instant::now();
     drain.send_replace(true);
-    tokio::select! {
+    let stopped = tokio::select! {
         () = drain.closed() => Stopped::Drained,
         () = tokio::time::sleep_until(shutdown_deadline(grace)) => Stopped::Drained,
         sig = signals.next_stop() => Stopped::Forced(sig),
-    }
+    };
+    (stopped, began.elapsed())
 }
 
 /// When a drain that starts now must end. Saturates: `--shutdown-timeout`

@@ -1,0 +1,80 @@
+//! The stop line's totals in the threads, iterative and tokio models:
+//! what the reactor keeps in its `Counters`, kept here with relaxed
+//! atomics shared by every client thread or task.
+//!
+//! Each counter is touched once per connection or once per read (never
+//! per byte), and nothing reads them until the stop line, so `Relaxed`
+//! is enough: no other memory is published through them.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::log::Totals;
+
+/// Running totals for the stop line.
+#[derive(Debug, Default)]
+pub struct Tally {
+    connections: AtomicU64,
+    bytes_echoed: AtomicU64,
+    resets: AtomicU64,
+}
+
+impl Tally {
+    /// A connection was accepted and is being served.
+    pub fn accepted(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    /// `n` more bytes were written back to a client.
+    pub fn echoed(&self, n: usize) {
+        self.bytes_echoed.fetch_add(n as u64, Relaxed);
+    }
+
+    /// A connection ended as `served` says: an error other than a timeout
+    /// (`--idle-timeout`, or the blocking models' read poll) means the
+    /// peer failed, which the stop line counts as a reset.
+    pub fn closed(&self, served: &io::Result<()>) {
+        if let Err(e) = served {
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
+                self.resets.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// The totals so far.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            connections: self.connections.load(Relaxed),
+            bytes_echoed: self.bytes_echoed.load(Relaxed),
+            resets: self.resets.load(Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_not_resets() {
+        let t = Tally::default();
+        t.accepted();
+        t.accepted();
+        t.echoed(5);
+        t.echoed(7);
+        t.closed(&Ok(()));
+        t.closed(&Err(io::ErrorKind::TimedOut.into()));
+        t.closed(&Err(io::ErrorKind::WouldBlock.into()));
+        t.closed(&Err(io::ErrorKind::ConnectionReset.into()));
+        t.closed(&Err(io::ErrorKind::BrokenPipe.into()));
+        let want = Totals {
+            connections: 2,
+            bytes_echoed: 12,
+            resets: 2,
+        };
+        assert_eq!(t.totals(), want);
+    }
+}
