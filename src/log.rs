@@ -157,8 +157,7 @@ pub fn closed(served: &std::io::Result<()>) {
 /// Logs, once per episode, an accept on `addr` that failed for a reason
 /// that will not clear by itself at once (EMFILE and friends): the caller
 /// retries after a pause. Out of descriptors names the limit, since that
-/// is what an operator can raise. Any kind of listener, unlike
-/// [`crate::net::log_accept_failure`] (TCP only).
+/// is what an operator can raise. Any kind of listener.
 pub fn accept_failure(addr: &ListenAddr, err: &std::io::Error) {
     if crate::net::fd_exhausted(err) {
         line(format_args!(

@@ -215,23 +215,6 @@ fn portable_close() -> bool {
     })
 }
 
-/// Logs, once per episode, an accept on `addr` that failed for a reason
-/// that will not clear by itself at once (EMFILE and friends): the caller
-/// retries after a pause. Out of descriptors names the limit, since that
-/// is what an operator can raise.
-pub fn log_accept_failure(addr: std::net::SocketAddr, err: &io::Error) {
-    if fd_exhausted(err) {
-        crate::log::line(format_args!(
-            "out of file descriptors (limit {}) on tcp://{addr}; retrying",
-            fd_limit()
-        ));
-    } else {
-        crate::log::line(format_args!(
-            "accept on tcp://{addr} failed: {err}; retrying"
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
