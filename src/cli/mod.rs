@@ -33,8 +33,8 @@ struct Args {
     model: Model,
 
     /// Address to listen on: IP:PORT (or tcp:IP:PORT) for TCP, udp:IP:PORT
-    /// for UDP, unix:PATH for a Unix stream socket (reactor model only);
-    /// IPv6 as [::1]:PORT; port 0 picks a free one. Repeat for several
+    /// for UDP (not with --model iterative), unix:PATH for a Unix stream
+    /// socket; IPv6 as [::1]:PORT; port 0 picks a free one. Repeat for several
     /// listeners. Ignored under socket activation (LISTEN_FDS).
     #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7007", value_parser = parse_listen)]
     listen: Vec<ListenAddr>,
@@ -74,9 +74,10 @@ struct Args {
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
     shutdown_timeout: Duration,
 
-    /// Reactors, each on its own thread with its own listener per address
-    /// (SO_REUSEPORT: the kernel spreads new connections over them).
-    /// Reactor model only; 1 to 1024. The spreading is Linux's: macOS and
+    /// Reactors, each on its own thread with its own listener per TCP or
+    /// UDP address (SO_REUSEPORT: the kernel spreads new connections over
+    /// them); a Unix socket, and every socket passed by socket activation,
+    /// is shared by all the reactors. Reactor model only; 1 to 1024. The spreading is Linux's: macOS and
     /// FreeBSD accept SO_REUSEPORT groups but do not balance them, so one
     /// reactor may take most connections there.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads, allow_hyphen_values = true)]
