@@ -760,6 +760,53 @@ mod tests {
         assert_eq!(cfg.duration, Duration::from_millis(500));
     }
 
+    fn run_target(target: &str, extra: &[&str]) -> Result<RunConfig, String> {
+        let mut argv = vec!["loadgen", "run", "--target", target];
+        argv.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Run(r) => r.validate().map(|(c, _)| c).map_err(|e| e.0),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn udp_targets_resolve_and_carry_a_loss_timeout() {
+        let cfg = run_target("udp:localhost:7", &[]).unwrap();
+        assert!(matches!(cfg.target, Target::Udp(a) if a.port() == 7 && a.ip().is_loopback()));
+        assert_eq!(
+            cfg.target.to_string(),
+            format!(
+                "udp:{}",
+                match cfg.target {
+                    Target::Udp(a) => a,
+                    _ => unreachable!(),
+                }
+            )
+        );
+        assert_eq!(cfg.loss_timeout, Some(DEFAULT_LOSS_TIMEOUT));
+        let cfg = run_target("udp:127.0.0.1:7", &["--loss-timeout", "20ms"]).unwrap();
+        assert_eq!(cfg.loss_timeout, Some(Duration::from_millis(20)));
+        // The largest datagram is allowed, one byte more is not.
+        assert!(run_target("udp:127.0.0.1:7", &["--size", "65507"]).is_ok());
+        let err = run_target("udp:127.0.0.1:7", &["--size", "65508"]).unwrap_err();
+        assert!(
+            err.contains("--size 65508") && err.contains("65507"),
+            "{err}"
+        );
+        assert!(run_target("udp:[::1]:7", &["--size", "65527"]).is_ok());
+        // Stream targets take no loss timeout, and keep their full range.
+        let err = run_target("127.0.0.1:7", &["--loss-timeout", "1s"]).unwrap_err();
+        assert!(err.contains("--loss-timeout"), "{err}");
+        assert_eq!(run_target("127.0.0.1:7", &[]).unwrap().loss_timeout, None);
+        assert!(run_target("127.0.0.1:7", &["--size", "1M"]).is_ok());
+        let err = run_target("udp:127.0.0.1", &[]).unwrap_err();
+        assert!(
+            err.contains("no port") && err.contains("udp:HOST:PORT"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn bad_values_name_their_flag() {
         for (args, flag) in [

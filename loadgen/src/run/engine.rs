@@ -543,7 +543,7 @@ impl<C: Link> Engine<C> {
             Verdict::Corrupt => {
                 self.m.counters.corrupt += 1;
                 if C::LOSSY {
-                    "corrupt datagram (its bytes match no request outstanding)".to_string()
+                    "corrupt datagram (its bytes differ from every request sent)".to_string()
                 } else {
                     "corrupt reply (bytes differ from the request)".to_string()
                 }
