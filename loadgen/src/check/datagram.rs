@@ -143,7 +143,8 @@ fn echo_one(s: &UdpSocket, data: &[u8], deadline: Instant) -> Result<(), String>
         send(s, data)?;
         sends += 1;
         let until = (Instant::now() + RETRY).min(deadline);
-        while let Some(n) = recv_until(s, &mut buf, until)? {
+        // Every reply decides: a retransmission's echo is `data` too.
+        if let Some(n) = recv_until(s, &mut buf, until)? {
             let got = &buf[..n];
             if got == data {
                 return Ok(());
@@ -258,14 +259,14 @@ fn many(target: &Target, deadline: Instant, conns: u32) -> CheckResult {
             if back[i] {
                 continue;
             }
-            // Replies to earlier rounds may be queued too: take all there are.
-            while let Some(n) =
+            // Every reply decides: an earlier round's echo is `sent[i]` too.
+            if let Some(n) =
                 recv_until(s, &mut buf, until).map_err(|e| format!("socket {i}: {e}"))?
             {
                 let got = &buf[..n];
                 if got == sent[i] {
                     back[i] = true;
-                    break;
+                    continue;
                 }
                 if let Some(j) = sent.iter().position(|d| d[..] == *got) {
                     return Err(format!(
