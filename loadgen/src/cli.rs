@@ -145,8 +145,8 @@ pub struct RunArgs {
     )]
     pub threads: u32,
     /// After the window, wait for outstanding replies as long as bytes keep arriving;
-    /// count them as truncated once none has for DUR (the drain never exceeds 30 s or
-    /// four windows).
+    /// count them as truncated (udp: lost) once none has for DUR (the drain never exceeds
+    /// 30 s or four windows).
     #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
     /// udp: only. A request with no reply after DUR is counted lost (no latency sample);

@@ -38,6 +38,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 
 use mio::net::UdpSocket;
 
@@ -53,6 +54,13 @@ pub const HISTORY: usize = 4096;
 
 /// Resolved requests are remembered for this many loss timeouts.
 pub const HISTORY_LOSS_TIMEOUTS: u64 = 4;
+
+/// The receive buffer each generator socket asks for. Replies that
+/// overflow our own buffer would be counted as the server's loss, and the
+/// default (208 KiB on Linux) holds only three 64 KiB datagrams. The
+/// kernel caps the request (`net.core.rmem_max` on Linux); a refusal is
+/// harmless, so it is ignored.
+const RCVBUF: libc::c_int = 1 << 20;
 
 /// The largest UDP payload over IPv4 (65 535 less the IP and UDP headers);
 /// Linux refuses one byte more with `EMSGSIZE`, loopback included.
@@ -215,6 +223,16 @@ impl Link for DatagramConn {
             (Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let sock = UdpSocket::bind(local)?;
+        // SAFETY: setsockopt with a valid int option value on our own socket.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&RCVBUF as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
         sock.connect(*addr)?;
         Ok(DatagramConn {
             sock,

@@ -36,7 +36,7 @@ pub const STRAY: Inflight = Inflight {
 };
 
 /// One generator connection as the engine drives it.
-pub trait Link: Sized + Send + 'static {
+pub trait Link: Sized {
     /// The registered socket.
     type Socket: Source;
 

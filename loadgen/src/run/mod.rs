@@ -6,6 +6,10 @@
 //! all engines one common start instant, shows progress while they run, and
 //! merges their [`result::Measurements`]. Engines never talk to each other;
 //! the only data flowing back during the run is two progress counters.
+//!
+//! Each engine is compiled once per kind of connection ([`link::Link`]):
+//! byte streams ([`conn`], TCP and `unix:`) and datagrams ([`datagram`],
+//! `udp:`), so neither pays for the other's work.
 
 pub mod conn;
 pub mod datagram;

@@ -31,12 +31,21 @@ pub struct Counters {
     pub unsent: u64,
     /// udp: requests intended inside the window that had no reply within
     /// the loss timeout (or by the end of the drain). No latency sample.
+    #[serde(skip_serializing_if = "is_zero")]
     pub lost: u64,
     /// udp: replies to requests already declared lost (any time, warm-up
     /// included).
+    #[serde(skip_serializing_if = "is_zero")]
     pub late: u64,
     /// udp: second and later copies of a reply (any time).
+    #[serde(skip_serializing_if = "is_zero")]
     pub duplicate: u64,
+}
+
+/// Keeps the datagram counts out of a stream run's JSON, where they are
+/// always 0 (a udp: run states them under `datagrams` either way).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counters {
