@@ -147,6 +147,9 @@ fn a_server_dropping_every_tenth_datagram_shows_ten_percent_loss_and_exits_0() {
     let d = &v["datagrams"];
     let rate = n(d, "loss_rate");
     assert!(n(d, "lost") >= 10.0, "{d}");
+    // 16 slots at 10% loss would all be stuck after ~160 requests if a
+    // lost request did not free its slot.
+    assert!(n(&v, "requests") > 500.0, "{v}");
     assert!((0.07..=0.13).contains(&rate), "loss rate {rate}: {d}");
     assert_eq!(n(d, "late") + n(d, "duplicate"), 0.0, "{d}");
     assert_eq!(n(&v, "config.loss_timeout"), 0.05);
@@ -246,4 +249,20 @@ fn nothing_listening_on_a_udp_port_is_one_line_naming_it() {
             "{cmd}: {err}"
         );
     }
+}
+
+#[test]
+fn run_and_check_help_document_udp_targets() {
+    let run = stdout(&loadgen(&["run", "--help"], LIMIT));
+    for says in [
+        "udp:HOST:PORT",
+        "--loss-timeout",
+        "counted lost",
+        "percentiles cover delivered replies only",
+        "coordinated omission",
+    ] {
+        assert!(run.contains(says), "run --help lacks {says:?}:\n{run}");
+    }
+    let check = stdout(&loadgen(&["check", "--help"], LIMIT));
+    assert!(check.contains("udp:HOST:PORT"), "{check}");
 }
