@@ -9,6 +9,13 @@
 //! The data sent is the same verifiable payload `run` uses, so a failure can
 //! say which byte differed, and whether it came from another connection.
 //!
+//! # Datagrams
+//! A `udp:` target gets its own checks ([`datagram`]): one datagram, an
+//! empty one, the largest one, boundaries kept, many sockets at once, and a
+//! burst in which loss is counted, not failed. The stream-only checks
+//! (chunked writes, pipelining, slow reader, half-close) have no meaning
+//! for datagrams; they are listed as not applicable, not silently dropped.
+//!
 //! # Unix stream sockets
 //! Every check runs unchanged over `unix:PATH`, with one difference: the
 //! slow-reader check cannot shrink our receive buffer, because an AF_UNIX
@@ -28,6 +35,8 @@ use crate::cli::CheckConfig;
 use crate::payload;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
+
+mod datagram;
 
 type CheckResult = Result<String, String>;
 
@@ -69,16 +78,33 @@ const CHECKS: [Check; 7] = [
     },
 ];
 
-/// Runs every check against `args.target` and prints a pass/fail table.
-/// Exit status 0 only when all pass.
+/// The stream checks that mean nothing for datagrams: no byte stream to
+/// chunk or pipeline, no flow control to push back, no half-close.
+const STREAM_ONLY: [&str; 4] = [
+    "chunked writes (1 B, 7 B, 1000 B, mixed)",
+    "pipelined requests",
+    "partial writes against a slow reader",
+    "half-close: everything echoed, then EOF",
+];
+
+/// Runs every check that applies to `args.target` and prints a pass/fail
+/// table; checks that do not apply (stream-only ones over `udp:`) are
+/// listed as such. Exit status 0 only when all that apply pass.
 ///
 /// # Errors
 /// A target nothing accepts connections on: one "cannot connect" instead
 /// of seven failed checks that would all say the same.
 pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
     let target = &args.target;
-    Sock::connect(target, args.timeout)
-        .map_err(|e| anyhow::anyhow!("cannot connect to {target}: {e}"))?;
+    let (checks, not_applicable): (&[Check], &[&str]) = if target.is_datagram() {
+        datagram::probe(target, args.timeout)
+            .map_err(|e| anyhow::anyhow!("cannot connect to {target}: {e}"))?;
+        (&datagram::CHECKS, &STREAM_ONLY)
+    } else {
+        Sock::connect(target, args.timeout)
+            .map_err(|e| anyhow::anyhow!("cannot connect to {target}: {e}"))?;
+        (&CHECKS, &[])
+    };
     let mut out = format!(
         "checking the echo server at {target} (each check limited to {:?})\n",
         args.timeout
@@ -89,7 +115,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
     ));
     crate::print(&out)?;
     let mut passed = 0;
-    for check in &CHECKS {
+    for check in checks {
         let start = Instant::now();
         let deadline = start + args.timeout;
         let (tx, rx) = mpsc::channel();
@@ -117,8 +143,25 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
             elapsed.as_millis()
         ))?;
     }
-    crate::print(&format!("{passed}/{} checks passed\n", CHECKS.len()))?;
-    Ok(if passed == CHECKS.len() {
+    for name in not_applicable {
+        crate::print(&format!(
+            "{name:<44}{:<8}{:>9}  stream only: {target} is datagrams\n",
+            "n/a", "-"
+        ))?;
+    }
+    let skipped = if not_applicable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} stream-only checks not applicable)",
+            not_applicable.len()
+        )
+    };
+    crate::print(&format!(
+        "{passed}/{} checks passed{skipped}\n",
+        checks.len()
+    ))?;
+    Ok(if passed == checks.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -150,6 +193,11 @@ impl Sock {
                 Ok(Sock::Tcp(s))
             }
             Target::Unix(path) => UnixStream::connect(path).map(Sock::Unix),
+            // `check` runs the datagram checks for these.
+            Target::Udp(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a udp: target has no stream",
+            )),
         }
     }
 

@@ -14,7 +14,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::payload::{MAX_SIZE, MIN_SIZE};
-use crate::run::{Load, RunConfig};
+use crate::run::datagram::max_datagram;
+use crate::run::{Load, RunConfig, DEFAULT_LOSS_TIMEOUT};
 use crate::target::Target;
 
 /// A command line that cannot be acted on. `main` exits 2 for these.
@@ -33,7 +34,8 @@ fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())
 }
 
-/// A verifying, coordinated-omission-free load generator for TCP echo servers.
+/// A verifying, coordinated-omission-free load generator for echo servers over TCP, Unix
+/// stream sockets and UDP.
 #[derive(Parser, Debug)]
 #[command(name = "loadgen", version, propagate_version = true)]
 pub struct Cli {
@@ -95,9 +97,10 @@ pub fn shorten(s: &str) -> String {
 
 /// `loadgen run` as typed.
 #[derive(Args, Debug, Clone)]
+#[command(after_help = RUN_AFTER_HELP)]
 pub struct RunArgs {
-    /// The echo server: HOST:PORT (TCP, e.g. 127.0.0.1:7007) or unix:PATH (a Unix stream
-    /// socket) (required).
+    /// The echo server: HOST:PORT (TCP, e.g. 127.0.0.1:7007), unix:PATH (a Unix stream
+    /// socket) or udp:HOST:PORT (each request one datagram; see below) (required).
     #[arg(long, value_name = "ADDR")]
     pub target: String,
     /// Connections in total.
@@ -109,8 +112,8 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub connections: u32,
-    /// Bytes per request (at least 24: the header carrying connection and sequence);
-    /// suffixes K, M.
+    /// Bytes per request (at least 24: the header carrying connection and sequence; with
+    /// udp: at most 65507 over IPv4, 65527 over IPv6, one datagram); suffixes K, M.
     #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
     pub size: u64,
     /// Length of the measurement window, e.g. 10s.
@@ -142,10 +145,15 @@ pub struct RunArgs {
     )]
     pub threads: u32,
     /// After the window, wait for outstanding replies as long as bytes keep arriving;
-    /// count them as truncated once none has for DUR (the drain never exceeds 30 s or
-    /// four windows).
+    /// count them as truncated (udp: lost) once none has for DUR (the drain never exceeds
+    /// 30 s or four windows).
     #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// udp: only. A request with no reply after DUR is counted lost (no latency sample);
+    /// in closed loop its slot is reused at once. A reply that comes later is counted late
+    /// [default: 1s].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub loss_timeout: Option<Duration>,
     /// Write the result as JSON to PATH (checked before the run starts) [default: none].
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -160,6 +168,19 @@ pub struct RunArgs {
     #[arg(long)]
     pub quiet: bool,
 }
+
+/// `loadgen run --help`'s closing section: what `udp:` measures.
+const RUN_AFTER_HELP: &str = "udp: targets: each connection is one UDP socket connected to the \
+target, each request one datagram of --size bytes. A reply must be byte-identical to a \
+request still waiting on that socket (in any order). A request with no reply within \
+--loss-timeout is counted lost and has no latency sample: the percentiles cover delivered \
+replies only, and the report gives the loss rate beside them. A reply to a lost request is \
+counted late, a second copy duplicate; loss, lateness and duplicates do not fail the run, \
+damaged or unknown bytes (corruption) do (exit 1). In open loop (--rate) the schedule never \
+waits for replies, so a loss delays no later request and causes no coordinated omission; \
+the lost requests are simply absent from the percentiles (a p99 with 2% loss is the p99 of \
+the 98% that came back).\n\nExit status: 0 clean, 1 a fault (corruption, reordering or \
+truncation on a stream, failed connections), 2 a bad command line.";
 
 /// Where a run's results go besides stdout.
 #[derive(Clone, Debug, Default)]
@@ -185,10 +206,10 @@ pub fn resolve(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
         .ok_or_else(|| usage(format!("{flag} {shown}: resolves to no address")))
 }
 
-/// Validates `value` of `flag` as a stream target: `unix:PATH`, or a
-/// `HOST:PORT` resolved to one address. `udp:` is refused by name: only
-/// `talk` speaks UDP so far.
-pub fn stream_target(flag: &str, value: &str) -> Result<Target, UsageError> {
+/// Validates `value` of `flag` as a target: `unix:PATH`, `udp:HOST:PORT`,
+/// or a `HOST:PORT` resolved to one address (a host name resolves to its
+/// first address, for TCP and UDP alike).
+pub fn target(flag: &str, value: &str) -> Result<Target, UsageError> {
     if let Some(path) = value.strip_prefix("unix:") {
         if path.is_empty() {
             return Err(usage(format!(
@@ -198,12 +219,14 @@ pub fn stream_target(flag: &str, value: &str) -> Result<Target, UsageError> {
         }
         return Ok(Target::Unix(path.into()));
     }
-    if value.starts_with("udp:") {
-        return Err(usage(format!(
-            "{flag} {}: udp: targets are supported only by `loadgen talk` for now; \
-             expected HOST:PORT or unix:PATH",
-            shorten(value)
-        )));
+    if let Some(rest) = value.strip_prefix("udp:") {
+        let addrs = resolve_all(rest).map_err(|why| {
+            usage(format!(
+                "{flag} {}: {why}; expected udp:HOST:PORT",
+                shorten(value)
+            ))
+        })?;
+        return Ok(Target::Udp(addrs[0]));
     }
     resolve(flag, value).map(Target::Tcp)
 }
@@ -250,7 +273,7 @@ fn positive(flag: &str, v: u32) -> Result<u32, UsageError> {
 impl RunArgs {
     /// Validates the arguments into a run configuration and its outputs.
     pub fn validate(self) -> Result<(RunConfig, Outputs), UsageError> {
-        let target = stream_target("--target", &self.target)?;
+        let target = target("--target", &self.target)?;
         let connections = positive("--connections", self.connections)?;
         let threads = positive("--threads", self.threads)?;
         if threads > connections {
@@ -259,6 +282,28 @@ impl RunArgs {
             )));
         }
         let size = check_size(self.size)?;
+        let loss_timeout = match (&target, self.loss_timeout) {
+            (Target::Udp(addr), lt) => {
+                let most = max_datagram(addr);
+                if size > most {
+                    return Err(usage(format!(
+                        "--size {size}: a request to {target} must fit one datagram, at most {most} bytes{}",
+                        if addr.is_ipv4() { " over IPv4" } else { " over IPv6" }
+                    )));
+                }
+                let lt = lt.unwrap_or(DEFAULT_LOSS_TIMEOUT);
+                if lt.is_zero() {
+                    return Err(usage("--loss-timeout 0s: must be longer than zero"));
+                }
+                Some(lt)
+            }
+            (_, Some(_)) => {
+                return Err(usage(format!(
+                    "--loss-timeout: applies to udp: targets only, not {target}"
+                )))
+            }
+            (_, None) => None,
+        };
         if self.duration.is_zero() {
             return Err(usage("--duration 0s: must be longer than zero"));
         }
@@ -301,6 +346,7 @@ impl RunArgs {
             warmup: self.warmup,
             threads,
             drain_timeout: self.drain_timeout,
+            loss_timeout,
             interval: self.hdr_log.is_some().then_some(self.hdr_interval),
             progress: !self.quiet,
         };
@@ -476,14 +522,15 @@ impl CompareArgs {
 /// `loadgen check` as typed.
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// The echo server: HOST:PORT (TCP, e.g. 127.0.0.1:7007) or unix:PATH (a Unix stream
-    /// socket) (required).
+    /// The echo server: HOST:PORT (TCP, e.g. 127.0.0.1:7007), unix:PATH (a Unix stream
+    /// socket) or udp:HOST:PORT (datagram checks; stream-only checks are listed as not
+    /// applicable) (required).
     #[arg(long, value_name = "ADDR")]
     pub target: String,
     /// Time limit of each check; a check still running then fails.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Connections opened at once by the concurrency check.
+    /// Connections (udp: sockets) opened at once by the concurrency check.
     #[arg(
         long,
         value_name = "N",
@@ -508,7 +555,7 @@ pub struct CheckConfig {
 impl CheckArgs {
     /// Validates the arguments.
     pub fn validate(self) -> Result<CheckConfig, UsageError> {
-        let target = stream_target("--target", &self.target)?;
+        let target = target("--target", &self.target)?;
         if self.timeout.is_zero() {
             return Err(usage("--timeout 0s: must be longer than zero"));
         }
@@ -711,6 +758,53 @@ mod tests {
         let (cfg, _) = run_args(&["--rate", "2500", "--duration", "500ms"]).unwrap();
         assert_eq!(cfg.load, Load::Open { rate: 2500.0 });
         assert_eq!(cfg.duration, Duration::from_millis(500));
+    }
+
+    fn run_target(target: &str, extra: &[&str]) -> Result<RunConfig, String> {
+        let mut argv = vec!["loadgen", "run", "--target", target];
+        argv.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Run(r) => r.validate().map(|(c, _)| c).map_err(|e| e.0),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn udp_targets_resolve_and_carry_a_loss_timeout() {
+        let cfg = run_target("udp:localhost:7", &[]).unwrap();
+        assert!(matches!(cfg.target, Target::Udp(a) if a.port() == 7 && a.ip().is_loopback()));
+        assert_eq!(
+            cfg.target.to_string(),
+            format!(
+                "udp:{}",
+                match cfg.target {
+                    Target::Udp(a) => a,
+                    _ => unreachable!(),
+                }
+            )
+        );
+        assert_eq!(cfg.loss_timeout, Some(DEFAULT_LOSS_TIMEOUT));
+        let cfg = run_target("udp:127.0.0.1:7", &["--loss-timeout", "20ms"]).unwrap();
+        assert_eq!(cfg.loss_timeout, Some(Duration::from_millis(20)));
+        // The largest datagram is allowed, one byte more is not.
+        assert!(run_target("udp:127.0.0.1:7", &["--size", "65507"]).is_ok());
+        let err = run_target("udp:127.0.0.1:7", &["--size", "65508"]).unwrap_err();
+        assert!(
+            err.contains("--size 65508") && err.contains("65507"),
+            "{err}"
+        );
+        assert!(run_target("udp:[::1]:7", &["--size", "65527"]).is_ok());
+        // Stream targets take no loss timeout, and keep their full range.
+        let err = run_target("127.0.0.1:7", &["--loss-timeout", "1s"]).unwrap_err();
+        assert!(err.contains("--loss-timeout"), "{err}");
+        assert_eq!(run_target("127.0.0.1:7", &[]).unwrap().loss_timeout, None);
+        assert!(run_target("127.0.0.1:7", &["--size", "1M"]).is_ok());
+        let err = run_target("udp:127.0.0.1", &[]).unwrap_err();
+        assert!(
+            err.contains("no port") && err.contains("udp:HOST:PORT"),
+            "{err}"
+        );
     }
 
     #[test]

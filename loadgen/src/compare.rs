@@ -311,6 +311,7 @@ fn measure(
         warmup: cfg.warmup,
         threads,
         drain_timeout: cfg.drain_timeout,
+        loss_timeout: None,
         interval: None,
         progress: cfg.progress,
     };

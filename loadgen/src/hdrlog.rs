@@ -62,19 +62,48 @@ pub fn write<I: Borrow<Interval>>(
     intervals: impl IntoIterator<Item = I>,
     with_uncorrected: bool,
 ) -> io::Result<()> {
+    write_noted(path, start, intervals, with_uncorrected, &[])
+}
+
+/// [`write`], with `notes` as extra `#[...]` header lines after
+/// `BaseTime` (`run` over `udp:` states its loss there). Readers skip
+/// comment lines they do not know, ours included.
+///
+/// # Errors
+/// I/O or serialisation failures, naming `path`.
+pub fn write_noted<I: Borrow<Interval>>(
+    path: &Path,
+    start: SystemTime,
+    intervals: impl IntoIterator<Item = I>,
+    with_uncorrected: bool,
+    notes: &[String],
+) -> io::Result<()> {
     let file = std::fs::File::create(path).map_err(|e| named(path, e))?;
     let mut w = BufWriter::new(file);
-    write_to(&mut w, start, intervals, with_uncorrected).map_err(|e| named(path, e))?;
+    write_to_noted(&mut w, start, intervals, with_uncorrected, notes)
+        .map_err(|e| named(path, e))?;
     w.flush().map_err(|e| named(path, e))
 }
 
-/// [`write`] to any writer. Intervals are taken one at a time, so a long
-/// run's log is never all in memory at once.
+/// [`write`] to any writer (the tests' way in).
+#[cfg(test)]
 pub fn write_to<W: Write, I: Borrow<Interval>>(
     w: &mut W,
     start: SystemTime,
     intervals: impl IntoIterator<Item = I>,
     with_uncorrected: bool,
+) -> io::Result<()> {
+    write_to_noted(w, start, intervals, with_uncorrected, &[])
+}
+
+/// [`write_noted`] to any writer. Intervals are taken one at a time, so a
+/// long run's log is never all in memory at once.
+pub fn write_to_noted<W: Write, I: Borrow<Interval>>(
+    w: &mut W,
+    start: SystemTime,
+    intervals: impl IntoIterator<Item = I>,
+    with_uncorrected: bool,
+    notes: &[String],
 ) -> io::Result<()> {
     let epoch = secs(start.duration_since(UNIX_EPOCH).unwrap_or_default());
     writeln!(
@@ -89,6 +118,9 @@ pub fn write_to<W: Write, I: Borrow<Interval>>(
         humantime::format_rfc3339_millis(start)
     )?;
     writeln!(w, "#[BaseTime: {epoch} (seconds since epoch)]")?;
+    for note in notes {
+        writeln!(w, "#[{note}]")?;
+    }
     writeln!(
         w,
         "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
@@ -366,6 +398,23 @@ mod tests {
         assert!(back
             .iter()
             .any(|i| i.tag.as_deref() == Some(UNCORRECTED_TAG)));
+    }
+
+    #[test]
+    fn notes_are_header_comments_that_readers_skip() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let intervals = [interval(Duration::ZERO, Duration::from_secs(1), &[5000])];
+        let mut buf = Vec::new();
+        let notes = ["Datagrams: lost 3, late 1".to_string()];
+        write_to_noted(&mut buf, start, &intervals, false, &notes).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            text.contains("\n#[Datagrams: lost 3, late 1]\n\"StartTimestamp\""),
+            "{text}"
+        );
+        let back = read(&buf).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].hist.len(), 1);
     }
 
     #[test]

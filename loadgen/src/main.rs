@@ -1,5 +1,5 @@
-//! `loadgen`: a verifying, coordinated-omission-free load generator for TCP
-//! echo servers.
+//! `loadgen`: a verifying, coordinated-omission-free load generator for
+//! echo servers over TCP, Unix stream sockets and UDP.
 //!
 //! This file is the binary's edge: it parses the command line, dispatches to
 //! one subcommand, and turns the outcome into an exit status. Exit codes:
@@ -169,7 +169,13 @@ mod commands {
         }
         if let Some(path) = &out.hdr_log {
             let open = matches!(cfg.load, Load::Open { .. });
-            crate::hdrlog::write(path, result.window_start, result.intervals(), open)
+            // udp: the log's percentiles miss the lost requests; say so.
+            let notes: Vec<String> = summary
+                .datagrams
+                .iter()
+                .map(|d| format!("Datagrams: {}", d.line()))
+                .collect();
+            crate::hdrlog::write_noted(path, result.window_start, result.intervals(), open, &notes)
                 .with_context(|| "--hdr-log")?;
         }
         if !summary.clean && out.quiet {

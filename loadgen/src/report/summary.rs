@@ -59,6 +59,45 @@ pub struct ScheduleReport {
     pub generator_kept_up: bool,
 }
 
+/// udp: what became of the datagrams. Lost requests have no latency
+/// sample, so every percentile of a lossy run describes the delivered
+/// replies only; this is what they leave out.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct DatagramReport {
+    /// Replies delivered for requests intended in the window (= `requests`).
+    pub delivered: u64,
+    /// Requests intended in the window with no reply within the loss
+    /// timeout.
+    pub lost: u64,
+    /// `lost / (delivered + lost)`.
+    pub loss_rate: f64,
+    /// Replies to requests already declared lost.
+    pub late: u64,
+    /// Extra copies of replies.
+    pub duplicate: u64,
+    /// `--loss-timeout`, seconds.
+    pub loss_timeout_s: f64,
+    /// Always true: said in the document so a reader of the percentiles
+    /// cannot miss it.
+    pub percentiles_cover_delivered_only: bool,
+}
+
+impl DatagramReport {
+    /// One line for the interval log's header and the text report.
+    pub fn line(&self) -> String {
+        format!(
+            "lost {} ({:.3}% of {} requests in the window)  late {}  duplicate {}  \
+             loss timeout {:?}; latency percentiles cover delivered replies only",
+            self.lost,
+            self.loss_rate * 100.0,
+            self.delivered + self.lost,
+            self.late,
+            self.duplicate,
+            Duration::from_secs_f64(self.loss_timeout_s)
+        )
+    }
+}
+
 /// Everything a run reports. Serialised as the `--json` document.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
@@ -86,6 +125,9 @@ pub struct RunSummary {
     /// Open loop: how well the schedule was kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleReport>,
+    /// udp: lost, late and duplicated datagrams and the loss rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datagrams: Option<DatagramReport>,
     /// The latency percentile spectrum (HdrHistogram plot convention).
     pub spectrum: Vec<stats::SpectrumPoint>,
     /// True when a signal closed the window early: the figures cover
@@ -156,6 +198,15 @@ impl RunSummary {
             latency_us: Percentiles::of(&m.corrected),
             latency_us_uncorrected: uncorrected,
             schedule,
+            datagrams: cfg.loss_timeout.map(|lt| DatagramReport {
+                delivered: m.counters.requests,
+                lost: m.counters.lost,
+                loss_rate: m.counters.loss_rate(),
+                late: m.counters.late,
+                duplicate: m.counters.duplicate,
+                loss_timeout_s: lt.as_secs_f64(),
+                percentiles_cover_delivered_only: true,
+            }),
             spectrum: stats::spectrum(&m.corrected),
             interrupted: result.interrupted,
             window_s: result.window.as_secs_f64(),
@@ -199,6 +250,16 @@ impl RunSummary {
                 "INTERRUPTED: the window was closed after {:.2} s of the {:.2} s asked for; the figures cover that part only.",
                 self.window_s,
                 self.config.duration.as_secs_f64()
+            ));
+        }
+        if let Some(d) = self.datagrams.filter(|d| d.lost > 0) {
+            w.push(format!(
+                "note: {} of {} datagram requests ({:.3}%) were lost (no reply within {:?}); the latency \
+                 percentiles cover the delivered replies only.",
+                d.lost,
+                d.delivered + d.lost,
+                d.loss_rate * 100.0,
+                Duration::from_secs_f64(d.loss_timeout_s)
             ));
         }
         if self.requests == 0 {
@@ -272,6 +333,9 @@ impl RunSummary {
                 sch.send_lag_us.p99,
                 sch.send_lag_us.max
             );
+        }
+        if let Some(d) = &self.datagrams {
+            let _ = writeln!(s, "datagrams  {}", d.line());
         }
         let k = &self.counters;
         if self.clean {

@@ -21,8 +21,11 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
+use super::link::Link;
+use super::result::Counters;
 use super::stream::Stream;
 use crate::payload;
+use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
 
 /// Unsent bytes a connection may owe the socket before it stops taking new
@@ -253,6 +256,116 @@ impl Conn {
     /// Bytes of the reply currently being received.
     pub fn partial_reply(&self) -> usize {
         self.verifier.partial()
+    }
+}
+
+/// The stream link: every method forwards to the inherent one, so the
+/// engine's stream path is the code above, unchanged.
+impl Link for Conn {
+    type Socket = Stream;
+    const LOSSY: bool = false;
+
+    fn open(target: &Target, id: u32, size: usize, _loss_timeout: u64) -> io::Result<Conn> {
+        Ok(Conn::new(Stream::connect(target)?, id, size))
+    }
+
+    fn socket(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+
+    fn established(&self) -> io::Result<bool> {
+        self.stream.established()
+    }
+
+    fn tune(&self) -> io::Result<()> {
+        // Latency is the point: never let Nagle hold a request back.
+        self.stream.set_nodelay()
+    }
+
+    fn id(&self) -> u32 {
+        self.id
+    }
+
+    fn is_open(&self) -> bool {
+        self.open
+    }
+
+    fn close(&mut self) -> u64 {
+        self.open = false;
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let owed = self.outstanding();
+        self.backlog.clear();
+        self.inflight.clear();
+        owed
+    }
+
+    fn backlog(&mut self) -> &mut VecDeque<u64> {
+        &mut self.backlog
+    }
+
+    fn unsent_in(&self, from: u64, to: u64) -> u64 {
+        Conn::unsent_in(self, from, to)
+    }
+
+    fn has_room(&self) -> bool {
+        Conn::has_room(self)
+    }
+
+    #[inline]
+    fn issue(&mut self, intended: u64, now: u64) {
+        Conn::issue(self, intended, now)
+    }
+
+    #[inline]
+    fn flush(&mut self) -> io::Result<()> {
+        Conn::flush(self)
+    }
+
+    #[inline]
+    fn unsent(&self) -> usize {
+        Conn::unsent(self)
+    }
+
+    fn write_interest(&self) -> bool {
+        self.write_interest
+    }
+
+    fn set_write_interest(&mut self, on: bool) {
+        self.write_interest = on;
+    }
+
+    #[inline]
+    fn read(
+        &mut self,
+        scratch: &mut [u8],
+        closing: bool,
+        done: &mut Vec<(Inflight, Verdict)>,
+        _counters: &mut Counters,
+    ) -> io::Result<ReadEnd> {
+        Conn::read(self, scratch, closing, done)
+    }
+
+    #[inline]
+    fn moved(&self) -> u64 {
+        self.received + self.written
+    }
+
+    fn drained(&self) -> bool {
+        Conn::drained(self)
+    }
+
+    fn outstanding(&self) -> u64 {
+        Conn::outstanding(self)
+    }
+
+    fn missing_detail(&self) -> String {
+        format!("{} bytes of one received", self.partial_reply())
+    }
+
+    fn expire(&mut self, _now: u64, _lost: &mut Vec<Inflight>) {}
+
+    fn next_expiry(&self) -> Option<u64> {
+        None
     }
 }
 

@@ -17,6 +17,17 @@
 //! schedule's. Faults (damaged, reordered, missing replies, failed
 //! connections) are counted whenever they happen, warm-up included: a
 //! corrupt byte is never acceptable.
+//!
+//! # Streams and datagrams
+//! The engine is generic over its connections' [`Link`]: the stream link
+//! (TCP, Unix) and the datagram link (UDP) each get their own compiled
+//! loop. Only a lossy link gives requests up: each turn, once the earliest
+//! loss deadline has passed, the expired requests are counted lost
+//! (without a latency sample) and, in closed loop, their slots are issued
+//! again at once so a lost datagram does not stall its connection. In
+//! open loop the schedule never waits for replies, so a loss delays
+//! nothing and no coordinated omission comes of it; the lost requests are
+//! simply missing from the percentiles, which the report says.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,10 +37,10 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use super::conn::{Conn, Inflight, ReadEnd};
+use super::conn::{Inflight, ReadEnd};
+use super::link::{Link, STRAY};
 use super::result::Measurements;
 use super::schedule::Schedule;
-use super::stream::Stream;
 use super::timer::Timer;
 use super::Load;
 use crate::stats;
@@ -68,6 +79,8 @@ pub struct EngineSpec {
     pub timeline: Timeline,
     /// `--hdr-log` interval length, when intervals are wanted.
     pub interval: Option<Duration>,
+    /// udp: how long (ns) a request waits for its reply before it is lost.
+    pub loss_timeout: u64,
 }
 
 /// What engines and the coordinator share while a run is going: two
@@ -101,11 +114,11 @@ enum Phase {
 }
 
 /// An engine with its connections established, ready to run.
-pub struct Engine {
+pub struct Engine<C: Link> {
     spec: EngineSpec,
     poll: Poll,
     timer: Timer,
-    conns: Vec<Conn>,
+    conns: Vec<C>,
     schedules: Vec<Schedule>,
     heap: BinaryHeap<Reverse<(u64, usize)>>,
     m: Measurements,
@@ -116,30 +129,34 @@ pub struct Engine {
     done: Vec<(Inflight, Verdict)>,
     /// During the drain: the last time a byte moved on any connection.
     last_progress: u64,
+    /// Lossy links: the earliest loss deadline of any connection (ns), or
+    /// `u64::MAX`; recomputed whenever it passes.
+    next_expiry: u64,
+    lost: Vec<Inflight>,
 }
 
 fn interrupted(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted
 }
 
-impl Engine {
+impl<C: Link> Engine<C> {
     /// Opens every connection of `spec`, waiting at most `timeout` for all
     /// of them.
     ///
     /// # Errors
     /// The first connection that fails, or `TimedOut`. The caller adds the
     /// address to the message.
-    pub fn connect(spec: EngineSpec, timeout: Duration) -> io::Result<Engine> {
+    pub fn connect(spec: EngineSpec, timeout: Duration) -> io::Result<Engine<C>> {
         let mut poll = Poll::new()?;
         let mut conns = Vec::with_capacity(spec.conn_ids.len());
         for (i, &id) in spec.conn_ids.iter().enumerate() {
-            let mut stream = Stream::connect(&spec.target)?;
+            let mut conn = C::open(&spec.target, id, spec.size, spec.loss_timeout)?;
             poll.registry().register(
-                &mut stream,
+                conn.socket(),
                 Token(i),
                 Interest::READABLE | Interest::WRITABLE,
             )?;
-            conns.push(Conn::new(stream, id, spec.size));
+            conns.push(conn);
         }
         wait_connected(&mut poll, &mut conns, timeout)?;
         let mut timer = Timer::new()?;
@@ -159,6 +176,8 @@ impl Engine {
             scratch: vec![0; 64 * 1024],
             done: Vec::new(),
             last_progress: 0,
+            next_expiry: u64::MAX,
+            lost: Vec::new(),
         })
     }
 
@@ -205,9 +224,14 @@ impl Engine {
                     self.last_progress = now;
                 }
             }
+            // `u64::MAX`: nothing was waiting at the last look, but a
+            // request may have been sent since.
+            if C::LOSSY && (now >= self.next_expiry || self.next_expiry == u64::MAX) {
+                self.expire(now);
+            }
             if self.phase == Phase::Drain
                 && (now >= self.drain_deadline()
-                    || self.conns.iter().all(|c| !c.open || c.drained()))
+                    || self.conns.iter().all(|c| !c.is_open() || c.drained()))
             {
                 break;
             }
@@ -244,20 +268,18 @@ impl Engine {
                     continue;
                 }
                 let i = event.token().0;
-                if !self.conns[i].open {
+                if !self.conns[i].is_open() {
                     continue;
                 }
-                let moved = self.conns[i].received + self.conns[i].written;
+                let moved = self.conns[i].moved();
                 let closing = event.is_read_closed() || event.is_error();
                 if event.is_readable() || closing {
                     self.on_readable(i, closing);
                 }
-                if self.conns[i].open {
+                if self.conns[i].is_open() {
                     self.send(i);
                 }
-                if self.phase == Phase::Drain
-                    && self.conns[i].received + self.conns[i].written != moved
-                {
+                if self.phase == Phase::Drain && self.conns[i].moved() != moved {
                     self.last_progress = self.clock();
                 }
             }
@@ -293,7 +315,7 @@ impl Engine {
             }
             Load::Open { rate } => {
                 for (i, c) in self.conns.iter().enumerate() {
-                    let s = Schedule::new(0, c.id, self.spec.total_conns, rate);
+                    let s = Schedule::new(0, c.id(), self.spec.total_conns, rate);
                     self.heap.push(Reverse((s.next_due(), i)));
                     self.schedules.push(s);
                 }
@@ -308,7 +330,7 @@ impl Engine {
         self.heap.clear();
         for (i, s) in self.schedules.iter_mut().enumerate() {
             s.restart(origin);
-            if self.conns[i].open {
+            if self.conns[i].is_open() {
                 self.heap.push(Reverse((s.next_due(), i)));
             }
         }
@@ -322,7 +344,7 @@ impl Engine {
             }
             let now = self.clock();
             self.heap.pop();
-            if !self.conns[i].open {
+            if !self.conns[i].is_open() {
                 continue;
             }
             let t = self.spec.timeline;
@@ -331,7 +353,7 @@ impl Engine {
                 if intended >= t.warmup_end && intended < t.end {
                     stats::record(lag, now.saturating_sub(intended));
                 }
-                conn.backlog.push_back(intended);
+                conn.backlog().push_back(intended);
             });
             self.heap.push(Reverse((self.schedules[i].next_due(), i)));
             self.send(i);
@@ -345,10 +367,50 @@ impl Engine {
             Phase::Measure => t.end,
             Phase::Drain => self.drain_deadline(),
         };
-        match self.heap.peek() {
+        let next = match self.heap.peek() {
             Some(&Reverse((due, _))) if self.phase != Phase::Drain => due.min(phase_end),
             _ => phase_end,
+        };
+        if C::LOSSY {
+            next.min(self.next_expiry)
+        } else {
+            next
         }
+    }
+
+    /// Lossy links: counts every request whose loss deadline has passed as
+    /// lost and, in closed loop (before the window ends), issues a new
+    /// request in each freed slot. Then finds the next deadline.
+    fn expire(&mut self, now: u64) {
+        let mut lost = std::mem::take(&mut self.lost);
+        let mut next = u64::MAX;
+        for i in 0..self.conns.len() {
+            if !self.conns[i].is_open() {
+                continue;
+            }
+            self.conns[i].expire(now, &mut lost);
+            let freed = lost.len();
+            for timing in lost.drain(..) {
+                if self.in_window(timing.intended) {
+                    self.m.counters.lost += 1;
+                }
+            }
+            if freed > 0 {
+                if let Load::Closed { .. } = self.spec.load {
+                    if now < self.spec.timeline.end {
+                        for _ in 0..freed {
+                            self.conns[i].issue(now, now);
+                        }
+                        self.send(i);
+                    }
+                }
+            }
+            if let Some(at) = self.conns[i].next_expiry() {
+                next = next.min(at);
+            }
+        }
+        self.lost = lost;
+        self.next_expiry = next;
     }
 
     /// When the drain gives up: `drain_stall` after the last byte moved,
@@ -371,11 +433,11 @@ impl Engine {
             // The clock is read only when there is something to issue: in
             // closed loop the backlog is always empty and this is hot.
             let mut issuing = false;
-            if !self.conns[i].backlog.is_empty() {
+            if !self.conns[i].backlog().is_empty() {
                 let now = self.clock();
                 issuing = now < end;
                 while issuing && self.conns[i].has_room() {
-                    let Some(intended) = self.conns[i].backlog.pop_front() else {
+                    let Some(intended) = self.conns[i].backlog().pop_front() else {
                         break;
                     };
                     if self.in_window(intended) {
@@ -393,7 +455,7 @@ impl Engine {
                 return;
             }
             // Stop when the socket is full or there is nothing left to issue.
-            if self.conns[i].unsent() > 0 || self.conns[i].backlog.is_empty() || !issuing {
+            if self.conns[i].unsent() > 0 || self.conns[i].backlog().is_empty() || !issuing {
                 return;
             }
         }
@@ -408,7 +470,7 @@ impl Engine {
     fn watch_writable(&mut self, i: usize) -> io::Result<()> {
         let c = &mut self.conns[i];
         let want = c.unsent() > 0;
-        if want != c.write_interest {
+        if want != c.write_interest() {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE
             } else {
@@ -416,17 +478,22 @@ impl Engine {
             };
             self.poll
                 .registry()
-                .reregister(&mut c.stream, Token(i), interest)?;
-            c.write_interest = want;
+                .reregister(c.socket(), Token(i), interest)?;
+            c.set_write_interest(want);
         }
         Ok(())
     }
 
     fn on_readable(&mut self, i: usize, closing: bool) {
         let mut done = std::mem::take(&mut self.done);
-        let end = self.conns[i].read(&mut self.scratch, closing, &mut done);
+        let end = self.conns[i].read(&mut self.scratch, closing, &mut done, &mut self.m.counters);
         let now = self.clock();
-        let completed = done.len();
+        // Damage that answers no request frees no slot.
+        let completed = if C::LOSSY {
+            done.iter().filter(|(t, _)| *t != STRAY).count()
+        } else {
+            done.len()
+        };
         for (timing, verdict) in done.drain(..) {
             self.on_reply(i, timing, verdict, now);
         }
@@ -452,7 +519,7 @@ impl Engine {
     }
 
     fn on_reply(&mut self, i: usize, timing: Inflight, verdict: Verdict, now: u64) {
-        let id = self.conns[i].id;
+        let id = self.conns[i].id();
         if self.in_window(timing.intended) {
             let corrected = now.saturating_sub(timing.intended);
             let uncorrected = now.saturating_sub(timing.sent);
@@ -477,7 +544,11 @@ impl Engine {
             Verdict::Intact => return,
             Verdict::Corrupt => {
                 self.m.counters.corrupt += 1;
-                "corrupt reply (bytes differ from the request)".to_string()
+                if C::LOSSY {
+                    "corrupt datagram (its bytes differ from every request sent)".to_string()
+                } else {
+                    "corrupt reply (bytes differ from the request)".to_string()
+                }
             }
             Verdict::Reordered { got } => {
                 self.m.counters.reordered += 1;
@@ -497,14 +568,10 @@ impl Engine {
     fn fail(&mut self, i: usize, why: &str) {
         let t = self.spec.timeline;
         let c = &mut self.conns[i];
-        c.open = false;
-        let _ = self.poll.registry().deregister(&mut c.stream);
-        let _ = c.stream.shutdown(std::net::Shutdown::Both);
-        let owed = c.outstanding();
+        let _ = self.poll.registry().deregister(c.socket());
         let unsent = c.unsent_in(t.warmup_end, t.end);
-        c.backlog.clear();
-        c.inflight.clear();
-        let id = c.id;
+        let owed = c.close();
+        let id = c.id();
         self.m.counters.connection_errors += 1;
         self.m.counters.truncated += owed;
         self.m.counters.unsent += unsent;
@@ -518,19 +585,24 @@ impl Engine {
     /// Charges what is still missing when the drain ends.
     fn finish(&mut self) {
         let t = self.spec.timeline;
-        for c in self.conns.iter_mut().filter(|c| c.open) {
+        if C::LOSSY {
+            // The drain is over: a datagram still unanswered is lost, not a
+            // fault (and after the window nothing new is issued).
+            self.expire(u64::MAX);
+        }
+        for c in self.conns.iter_mut().filter(|c| c.is_open()) {
             let owed = c.outstanding();
             self.m.counters.unsent += c.unsent_in(t.warmup_end, t.end);
             if owed > 0 {
                 self.m.counters.truncated += owed;
                 let msg = format!(
                     "{} connection {}: {owed} replies still missing when the drain gave up, after {:?} \
-                     without a byte moving or {:?} after the window ({} bytes of one received)",
+                     without a byte moving or {:?} after the window ({})",
                     self.spec.target,
-                    c.id,
+                    c.id(),
                     Duration::from_nanos(t.drain_stall),
                     Duration::from_nanos(t.drain_cap),
-                    c.partial_reply()
+                    c.missing_detail()
                 );
                 if self.m.errors.len() < super::result::MAX_ERROR_MESSAGES {
                     self.m.errors.push(msg);
@@ -541,7 +613,7 @@ impl Engine {
 }
 
 /// Waits until every connection has completed its handshake.
-fn wait_connected(poll: &mut Poll, conns: &mut [Conn], timeout: Duration) -> io::Result<()> {
+fn wait_connected<C: Link>(poll: &mut Poll, conns: &mut [C], timeout: Duration) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
     let mut connected = vec![false; conns.len()];
     let mut left = conns.len();
@@ -567,18 +639,17 @@ fn wait_connected(poll: &mut Poll, conns: &mut [Conn], timeout: Duration) -> io:
             if connected[i] {
                 continue;
             }
-            let s = &mut conns[i].stream;
+            let c = &mut conns[i];
             // Not yet (or a spurious event): wait for the next one.
-            if !s.established()? {
+            if !c.established()? {
                 continue;
             }
-            // Latency is the point: never let Nagle hold a request back.
-            s.set_nodelay()?;
+            c.tune()?;
             // From now on writable events are wanted only while a write is
             // blocked (see `Engine::watch_writable`).
             poll.registry()
-                .reregister(s, Token(i), Interest::READABLE)?;
-            conns[i].write_interest = false;
+                .reregister(c.socket(), Token(i), Interest::READABLE)?;
+            c.set_write_interest(false);
             connected[i] = true;
             left -= 1;
         }

@@ -6,10 +6,16 @@
 //! all engines one common start instant, shows progress while they run, and
 //! merges their [`result::Measurements`]. Engines never talk to each other;
 //! the only data flowing back during the run is two progress counters.
+//!
+//! Each engine is compiled once per kind of connection ([`link::Link`]):
+//! byte streams ([`conn`], TCP and `unix:`) and datagrams ([`datagram`],
+//! `udp:`), so neither pays for the other's work.
 
 pub mod conn;
+pub mod datagram;
 pub mod engine;
 pub mod intervals;
+pub mod link;
 pub mod result;
 pub mod schedule;
 pub mod stream;
@@ -23,7 +29,10 @@ use std::time::{Duration, Instant, SystemTime};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use conn::Conn;
+use datagram::DatagramConn;
 use engine::{Engine, EngineSpec, Live, Timeline};
+use link::Link;
 use result::{Measurements, RunResult};
 
 use crate::interrupt::Interrupt;
@@ -68,6 +77,10 @@ pub struct RunConfig {
     /// moved for this long (see [`drain_cap`]).
     #[serde(serialize_with = "secs")]
     pub drain_timeout: Duration,
+    /// udp: a request with no reply after this long is counted lost
+    /// (`--loss-timeout`); `None` for stream targets.
+    #[serde(serialize_with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub loss_timeout: Option<Duration>,
     /// `--hdr-log` interval length, when intervals are wanted.
     #[serde(skip)]
     pub interval: Option<Duration>,
@@ -79,6 +92,18 @@ pub struct RunConfig {
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
 }
+
+fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The default `--loss-timeout`: long enough that a loopback or LAN echo
+/// (tens of µs to a few ms, a scheduling hiccup included) is never taken
+/// for lost, short enough that a closed-loop slot is not idle for long.
+pub const DEFAULT_LOSS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long to wait for every connection's handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -161,27 +186,21 @@ pub fn run(
             load: cfg.load,
             timeline,
             interval: cfg.interval,
+            loss_timeout: cfg.loss_timeout.unwrap_or(DEFAULT_LOSS_TIMEOUT).as_nanos() as u64,
         };
         let (go_tx, go_rx) = mpsc::channel::<Option<Instant>>();
         go.push(go_tx);
         let ready = ready_tx.clone();
         let live = Arc::clone(&live);
+        let datagram = cfg.target.is_datagram();
         let handle = std::thread::Builder::new()
             .name(format!("loadgen-engine-{t}"))
             .spawn(move || -> io::Result<Option<Measurements>> {
-                let engine = match Engine::connect(spec, CONNECT_TIMEOUT) {
-                    Ok(e) => {
-                        let _ = ready.send(Ok(()));
-                        e
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                        return Ok(None);
-                    }
-                };
-                match go_rx.recv() {
-                    Ok(Some(base)) => engine.run(base, &live).map(Some),
-                    _ => Ok(None),
+                // One compiled engine per kind of link (see `link`).
+                if datagram {
+                    engine_thread::<DatagramConn>(spec, &ready, &go_rx, &live)
+                } else {
+                    engine_thread::<Conn>(spec, &ready, &go_rx, &live)
                 }
             })
             .map_err(RunError::Generator)?;
@@ -248,6 +267,29 @@ pub fn run(
         interval: cfg.interval,
         interrupted: cut.is_some(),
     })
+}
+
+/// One engine thread: connect, report readiness, wait for the start, run.
+fn engine_thread<C: Link>(
+    spec: EngineSpec,
+    ready: &mpsc::Sender<io::Result<()>>,
+    go: &mpsc::Receiver<Option<Instant>>,
+    live: &Live,
+) -> io::Result<Option<Measurements>> {
+    let engine = match Engine::<C>::connect(spec, CONNECT_TIMEOUT) {
+        Ok(e) => {
+            let _ = ready.send(Ok(()));
+            e
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(None);
+        }
+    };
+    match go.recv() {
+        Ok(Some(base)) => engine.run(base, live).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Words a failed connection setup so that it blames the right party.

@@ -8,8 +8,10 @@ use serde::Serialize;
 use super::intervals::Intervals;
 use crate::stats::{self, Hist};
 
-/// Event counts of a run. Everything but `requests` and `unsent` is a fault
-/// of the server (or the network) and makes `loadgen run` exit 1.
+/// Event counts of a run. Everything but `requests`, `unsent` and the
+/// datagram counts (`lost`, `late`, `duplicate`: what UDP may do to any
+/// datagram) is a fault of the server (or the network) and makes
+/// `loadgen run` exit 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     /// Replies completed for requests intended inside the measurement window.
@@ -27,6 +29,23 @@ pub struct Counters {
     pub connection_errors: u64,
     /// Open loop: requests due inside the window that were never sent.
     pub unsent: u64,
+    /// udp: requests intended inside the window that had no reply within
+    /// the loss timeout (or by the end of the drain). No latency sample.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost: u64,
+    /// udp: replies to requests already declared lost (any time, warm-up
+    /// included).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late: u64,
+    /// udp: second and later copies of a reply (any time).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicate: u64,
+}
+
+/// Keeps the datagram counts out of a stream run's JSON, where they are
+/// always 0 (a udp: run states them under `datagrams` either way).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counters {
@@ -39,6 +58,20 @@ impl Counters {
         self.truncated += o.truncated;
         self.connection_errors += o.connection_errors;
         self.unsent += o.unsent;
+        self.lost += o.lost;
+        self.late += o.late;
+        self.duplicate += o.duplicate;
+    }
+
+    /// udp: the share of requests intended in the window that were lost,
+    /// `lost / (requests + lost)` (0 when nothing was sent).
+    pub fn loss_rate(&self) -> f64 {
+        let all = self.requests + self.lost;
+        if all == 0 {
+            0.0
+        } else {
+            self.lost as f64 / all as f64
+        }
     }
 
     /// Damaged replies of any kind: corrupt, foreign (mixed connections).

@@ -30,6 +30,11 @@ impl Stream {
         match target {
             Target::Tcp(addr) => TcpStream::connect(*addr).map(Stream::Tcp),
             Target::Unix(path) => UnixStream::connect(path).map(Stream::Unix),
+            // The coordinator picks the datagram link for these.
+            Target::Udp(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a udp: target has no stream",
+            )),
         }
     }
 

@@ -3,12 +3,13 @@
 //! servers that misbehave on purpose.
 //!
 //! Every server here listens on 127.0.0.1 port 0 (or, for [`UnixEchod`], a
-//! socket in a scratch directory) and is torn down on drop.
+//! socket in a scratch directory) and is torn down on drop. UDP has its
+//! own pair: [`UdpEchod`] and the misbehaving [`UdpTestServer`].
 
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -146,6 +147,113 @@ impl UnixEchod {
     /// `unix:PATH`, as `--target` takes it.
     pub fn target(&self) -> String {
         format!("unix:{}", self.path.display())
+    }
+}
+
+/// echod serving datagrams, started as
+/// `loadgen serve -- --listen udp:127.0.0.1:0 ...`.
+pub struct UdpEchod {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl UdpEchod {
+    pub fn start(extra: &[&str]) -> UdpEchod {
+        let (child, addr) = spawn_serve(&["--listen", "udp:127.0.0.1:0"], extra, "udp://");
+        UdpEchod {
+            child,
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    /// `udp:ADDR`, as `--target` takes it.
+    pub fn target(&self) -> String {
+        format!("udp:{}", self.addr)
+    }
+}
+
+impl Drop for UdpEchod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a [`UdpTestServer`] treats the datagrams it echoes. Counts run over
+/// every datagram the server receives, from 1.
+#[derive(Clone, Copy, Debug)]
+pub enum UdpBehaviour {
+    /// Drops every `every`-th datagram unanswered.
+    Dropping { every: u64 },
+    /// Flips one bit of every `every`-th datagram it echoes.
+    Corrupting { every: u64 },
+    /// Sends every reply twice.
+    Duplicating,
+}
+
+/// A one-thread UDP echo server with a [`UdpBehaviour`].
+pub struct UdpTestServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    received: Arc<AtomicU64>,
+}
+
+impl UdpTestServer {
+    pub fn start(behaviour: UdpBehaviour) -> UdpTestServer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicU64::new(0));
+        let (flag, count) = (Arc::clone(&stop), Arc::clone(&received));
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                let k = count.fetch_add(1, Ordering::SeqCst) + 1;
+                let d = &mut buf[..n];
+                match behaviour {
+                    UdpBehaviour::Dropping { every } if k % every == 0 => continue,
+                    UdpBehaviour::Corrupting { every } if k % every == 0 && n > 0 => {
+                        d[n / 2] ^= 0x01;
+                    }
+                    UdpBehaviour::Duplicating => {
+                        let _ = sock.send_to(d, from);
+                    }
+                    _ => {}
+                }
+                let _ = sock.send_to(d, from);
+            }
+        });
+        UdpTestServer {
+            addr,
+            stop,
+            received,
+        }
+    }
+
+    /// `udp:ADDR`, as `--target` takes it.
+    pub fn target(&self) -> String {
+        format!("udp:{}", self.addr)
+    }
+
+    /// Datagrams received so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for UdpTestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the receive loop so it sees the flag.
+        if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
+            let _ = s.send_to(&[], self.addr);
+        }
     }
 }
 
