@@ -43,6 +43,18 @@
 //! UDP sockets that both set SO_REUSEADDR may bind the same port, so a
 //! second daemon would silently take the first one's datagrams.
 //!
+//! # UDP receive buffer
+//!
+//! UDP has no flow control: a datagram that finds the socket's receive
+//! buffer full is dropped by the kernel before echod ever sees it (Linux
+//! counts it in `RcvbufErrors`, `netstat -su`). The default buffer
+//! (`net.core.rmem_default`, 208 KiB on many systems) holds a few hundred
+//! small datagrams, so a client with several hundred in flight loses some
+//! at each burst. Listeners we bind ask for [`UDP_RECV_BUFFER`]; the
+//! kernel caps the request at `net.core.rmem_max`. Sockets passed by
+//! socket activation keep what the service manager set
+//! (`ReceiveBuffer=` in the .socket unit).
+//!
 //! # Unix socket files
 //!
 //! See [`unix`]: a stale socket file is replaced, a live one or anything
@@ -51,6 +63,11 @@
 
 pub mod activation;
 pub mod unix;
+
+/// SO_RCVBUF asked for on the UDP sockets we bind (see "UDP receive
+/// buffer"): room for thousands of small datagrams in a burst. Kernel
+/// memory, used only while datagrams wait.
+pub const UDP_RECV_BUFFER: usize = 4 << 20;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -209,7 +226,12 @@ fn plain(addr: &ListenAddr) -> io::Result<RawSocket> {
             s.set_reuse_address(true)?;
             s
         }
-        ListenAddr::Udp(_) => RawSocket::new(domain, Type::DGRAM, Some(Protocol::UDP))?,
+        ListenAddr::Udp(_) => {
+            let s = RawSocket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+            // See "UDP receive buffer". Failure only costs burst room.
+            let _ = s.set_recv_buffer_size(UDP_RECV_BUFFER);
+            s
+        }
         ListenAddr::Unix(_) => unreachable!("refused by `ip`"),
     };
     if ip.is_ipv6() {

@@ -310,3 +310,49 @@ fn the_iterative_model_refuses_udp_naming_flag_and_model() {
     assert_usage_error(&args, "--listen udp:127.0.0.1:0");
     assert_usage_error(&args, "--model iterative");
 }
+
+/// A burst far larger than the default receive buffer (208 KiB holds a few
+/// hundred small datagrams) arrives while the server is stopped
+/// (SIGSTOP): every datagram must still be waiting when it resumes, since
+/// echod asks for a large SO_RCVBUF on the UDP sockets it binds. Without
+/// that, the kernel drops most of the burst before echod reads it.
+/// Linux only: the limit is read from /proc.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_burst_that_arrives_while_the_server_is_busy_is_not_dropped() {
+    const BURST: usize = 2000;
+    const SIZE: usize = 512;
+    let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if rmem_max < 2 << 20 {
+        eprintln!("skipped: net.core.rmem_max is {rmem_max}, under 2 MiB, so no socket may hold the burst");
+        return;
+    }
+    for model in MODELS {
+        let server = Server::start(&["--model", model, "--listen", "udp:127.0.0.1:0"]);
+        let addr = server.addrs()[0];
+        let s = client(addr);
+        // Our side must hold every reply too.
+        socket2::SockRef::from(&s)
+            .set_recv_buffer_size(4 << 20)
+            .unwrap();
+        // SAFETY: kill(2) on the server's pid.
+        unsafe { libc::kill(server.pid(), libc::SIGSTOP) };
+        for i in 0..BURST {
+            s.send_to(&pattern(i as u64, SIZE), addr).unwrap();
+        }
+        unsafe { libc::kill(server.pid(), libc::SIGCONT) };
+        let mut buf = [0u8; SIZE + 1];
+        for i in 0..BURST {
+            match s.recv_from(&mut buf) {
+                Ok((n, _)) => assert!(
+                    buf[..n] == pattern(i as u64, SIZE)[..],
+                    "{model}: reply {i} differs"
+                ),
+                Err(e) => panic!("{model}: {i} of {BURST} replies, then {e}"),
+            }
+        }
+    }
+}
