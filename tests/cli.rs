@@ -243,3 +243,40 @@ fn model_tokio_is_refused_in_a_build_without_the_feature() {
     assert_usage_error(&["--model", "tokio"], "--model tokio");
     assert_usage_error(&["--model", "tokio"], "feature `tokio`");
 }
+
+/// `--listen localhost:0` listens on every address the name resolves to
+/// (127.0.0.1 and, where /etc/hosts has it, ::1), each announced with its
+/// real port and each echoing; over UDP too. A name that does not resolve
+/// is one line naming the flag and the value.
+#[test]
+fn a_host_name_listens_on_every_address_it_resolves_to() {
+    use std::net::{IpAddr, ToSocketAddrs, UdpSocket};
+    let mut want: Vec<IpAddr> = Vec::new();
+    for a in ("localhost", 0).to_socket_addrs().unwrap() {
+        if !want.contains(&a.ip()) {
+            want.push(a.ip());
+        }
+    }
+    let server = Server::start(&["--listen", "localhost:0", "--listen", "udp:localhost:0"]);
+    let ips: Vec<IpAddr> = server.addrs().iter().map(SocketAddr::ip).collect();
+    let both: Vec<IpAddr> = want.iter().chain(&want).copied().collect();
+    assert_eq!(ips, both, "TCP then UDP, every address of localhost");
+    let (tcp, udp) = server.addrs().split_at(want.len());
+    for &addr in tcp {
+        assert_ne!(addr.port(), 0);
+        ping(&mut util::connect(addr), b"by name");
+    }
+    for &addr in udp {
+        let local: SocketAddr = (addr.ip(), 0).into();
+        let s = UdpSocket::bind(local).unwrap();
+        s.set_read_timeout(Some(util::IO_TIMEOUT)).unwrap();
+        s.send_to(b"by name", addr).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = s.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"by name"[..], addr));
+    }
+    assert_usage_error(
+        &["--listen", "nosuch.invalid:7"],
+        "--listen nosuch.invalid:7: cannot resolve the host name",
+    );
+}

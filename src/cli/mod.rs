@@ -14,10 +14,10 @@ use clap::Parser;
 pub mod message;
 pub mod values;
 
-use crate::config::{Config, ListenAddr, Model};
+use crate::config::{Config, Model};
 use values::{
     parse_backlog, parse_count, parse_duration, parse_listen, parse_metrics, parse_size,
-    parse_threads, parse_unix_mode,
+    parse_threads, parse_unix_mode, Listeners,
 };
 
 /// Exit status for bad arguments and startup failures (busy port, ...).
@@ -34,10 +34,12 @@ struct Args {
 
     /// Address to listen on: IP:PORT (or tcp:IP:PORT) for TCP, udp:IP:PORT
     /// for UDP (not with --model iterative), unix:PATH for a Unix stream
-    /// socket; IPv6 as [::1]:PORT; port 0 picks a free one. Repeat for several
+    /// socket; IPv6 as [::1]:PORT; port 0 picks a free one. A host name
+    /// (localhost:7, udp:localhost:7) listens on every address it resolves
+    /// to. Repeat for several
     /// listeners. Ignored under socket activation (LISTEN_FDS).
     #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7007", value_parser = parse_listen)]
-    listen: Vec<ListenAddr>,
+    listen: Vec<Listeners>,
 
     /// listen(2) backlog: connections the kernel queues before accept.
     // allow_hyphen_values here and below: so `-1` reaches the parser, which
@@ -112,7 +114,7 @@ impl Args {
     fn into_config(self) -> Config {
         Config {
             model: self.model,
-            listen: self.listen,
+            listen: self.listen.into_iter().flat_map(|l| l.0).collect(),
             backlog: self.backlog,
             nodelay: !self.no_nodelay,
             max_conns: (self.max_conns > 0).then_some(self.max_conns),

@@ -9,7 +9,7 @@
 //! take `-5` for an unknown flag and never say which flag it was for), so
 //! each parser refuses negative numbers itself.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::config::{
@@ -71,21 +71,56 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
 /// and removed under the name it was bound with). A word before the first
 /// colon is the kind; an IPv6 address never starts that way, since it is
 /// bracketed.
-pub fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+pub fn parse_listen(s: &str) -> Result<Listeners, String> {
     let t = s.trim();
     let (kind, rest): (fn(SocketAddr) -> ListenAddr, &str) = match t.split_once(':') {
         Some((word, rest)) if is_kind(word) => match word.to_ascii_lowercase().as_str() {
             "tcp" => (ListenAddr::Tcp, rest),
             "udp" => (ListenAddr::Udp, rest),
-            "unix" => return parse_unix_path(rest),
+            "unix" => return parse_unix_path(rest).map(|a| Listeners(vec![a])),
+            // `localhost:7`: a host name and a port, over TCP.
+            _ if !rest.contains([':', '/']) => (ListenAddr::Tcp, t),
             _ => return Err(UNKNOWN_KIND.into()),
         },
         _ => (ListenAddr::Tcp, t),
     };
-    rest.parse::<SocketAddr>()
-        .map(kind)
-        .map_err(|_| "not an address (try 127.0.0.1:7007, udp:0.0.0.0:7 or udp:[::1]:7)".into())
+    if let Ok(addr) = rest.parse::<SocketAddr>() {
+        return Ok(Listeners(vec![kind(addr)]));
+    }
+    let not_an_address = || "not an address (try 127.0.0.1:7007, udp:0.0.0.0:7 or udp:[::1]:7)";
+    let (host, port) = rest.rsplit_once(':').ok_or_else(not_an_address)?;
+    let port: u16 = port.parse().map_err(|_| not_an_address())?;
+    // A bracket or colon left in the host is a mistyped IP address, not a
+    // name to look up.
+    if host.is_empty() || host.contains([':', '[', ']']) {
+        return Err(not_an_address().into());
+    }
+    // The host's value is in clap's line already: the reason never repeats it.
+    let found = (host, port).to_socket_addrs().map_err(|e| {
+        let why = e.to_string();
+        // std's prefix says nothing the first words here do not.
+        let why = why
+            .strip_prefix("failed to lookup address information: ")
+            .unwrap_or(&why);
+        format!("cannot resolve the host name: {why}")
+    })?;
+    let mut addrs: Vec<ListenAddr> = Vec::new();
+    for addr in found.map(kind) {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err("the host name resolves to no address".into());
+    }
+    Ok(Listeners(addrs))
 }
+
+/// What one `--listen` value names: one listener for an IP address or a
+/// Unix path; one per address for a host name (`localhost:7` may be both
+/// 127.0.0.1:7 and [::1]:7), in the resolver's order, without repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listeners(pub Vec<ListenAddr>);
 
 const UNKNOWN_KIND: &str =
     "unknown kind of listener (use IP:PORT, tcp:IP:PORT, udp:IP:PORT or unix:PATH)";
@@ -285,6 +320,7 @@ mod tests {
 
     #[test]
     fn listen_addresses_carry_their_kind() {
+        let parse_listen = |s: &str| parse_listen(s).map(|l| one(l.0));
         let v4: SocketAddr = "127.0.0.1:7".parse().unwrap();
         let v6: SocketAddr = "[::1]:0".parse().unwrap();
         assert_eq!(parse_listen("127.0.0.1:7"), Ok(ListenAddr::Tcp(v4)));
@@ -311,7 +347,7 @@ mod tests {
                 "{bad}"
             );
         }
-        for unknown in ["sctp:127.0.0.1:7", "udp6:[::1]:7"] {
+        for unknown in ["sctp:127.0.0.1:7", "udp6:[::1]:7", "unixx:/run/e.sock"] {
             assert!(
                 parse_listen(unknown).unwrap_err().contains("unknown kind"),
                 "{unknown}"
@@ -319,8 +355,61 @@ mod tests {
         }
     }
 
+    /// The only listener `addrs` holds.
+    fn one(addrs: Vec<ListenAddr>) -> ListenAddr {
+        assert_eq!(addrs.len(), 1, "{addrs:?}");
+        addrs.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn host_names_resolve_to_every_address_of_the_kind_asked() {
+        let ips = |s: &str| {
+            let mut v: Vec<_> = s.to_socket_addrs().unwrap().collect();
+            v.dedup();
+            v
+        };
+        let want = ips("localhost:7");
+        assert!(!want.is_empty() && want.iter().all(|a| a.ip().is_loopback()));
+        assert_eq!(
+            parse_listen("localhost:7"),
+            Ok(Listeners(
+                want.iter().copied().map(ListenAddr::Tcp).collect()
+            ))
+        );
+        assert_eq!(
+            parse_listen("udp:localhost:7"),
+            Ok(Listeners(
+                want.iter().copied().map(ListenAddr::Udp).collect()
+            ))
+        );
+        assert_eq!(
+            parse_listen("tcp:LOCALHOST:0").map(|l| l.0.len()),
+            Ok(ips("localhost:0").len())
+        );
+        for bad in [
+            "localhost",
+            "localhost:",
+            "localhost:99999",
+            "localhost:-1",
+            ":7",
+            "[localhost]:7",
+        ] {
+            assert!(
+                parse_listen(bad).unwrap_err().contains("not an address"),
+                "{bad}"
+            );
+        }
+        // Refused by the resolver without asking anybody: a label over 63
+        // bytes is not a name.
+        let long = format!("{}.example:7", "a".repeat(64));
+        assert!(parse_listen(&long)
+            .unwrap_err()
+            .starts_with("cannot resolve"));
+    }
+
     #[test]
     fn unix_paths_are_made_absolute() {
+        let parse_listen = |s: &str| parse_listen(s).map(|l| one(l.0));
         let unix = |p: &str| Ok(ListenAddr::Unix(p.into()));
         assert_eq!(
             parse_listen("unix:/run/echod.sock"),
