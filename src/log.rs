@@ -94,14 +94,17 @@ pub struct Totals {
     /// Connections closed because the peer failed (a reset, a broken
     /// pipe), not counting `--idle-timeout` closes.
     pub resets: u64,
+    /// Datagrams sent back (their bytes are in `bytes_echoed`).
+    pub datagrams: u64,
 }
 
 impl From<&Counters> for Totals {
     fn from(c: &Counters) -> Totals {
         Totals {
             connections: c.accepted,
-            bytes_echoed: c.bytes_echoed,
+            bytes_echoed: c.bytes_echoed + c.datagrams.bytes_echoed,
             resets: c.peer_errors,
+            datagrams: c.datagrams.echoed,
         }
     }
 }
@@ -111,6 +114,7 @@ impl std::ops::AddAssign for Totals {
         self.connections += other.connections;
         self.bytes_echoed += other.bytes_echoed;
         self.resets += other.resets;
+        self.datagrams += other.datagrams;
     }
 }
 
@@ -127,11 +131,15 @@ pub fn stopped_with(totals: Option<Totals>, drained: Option<Duration>) {
     let mut line = format!("stopped after {:.1} s", uptime.as_secs_f64());
     if let Some(t) = totals {
         line += &format!(
-            ": {} connections, {} echoed, {} reset",
-            thousands(t.connections),
+            ": {}, {} echoed, {} reset",
+            count(t.connections, "connection"),
             bytes(t.bytes_echoed),
             t.resets
         );
+        // Only where UDP served anything: a TCP daemon's line stays short.
+        if t.datagrams > 0 {
+            line += &format!(", {}", count(t.datagrams, "datagram"));
+        }
     }
     if let Some(d) = drained {
         line += &format!(", drained in {:.1} s", d.as_secs_f64());
@@ -167,6 +175,12 @@ pub fn accept_failure(addr: &ListenAddr, err: &std::io::Error) {
     } else {
         line(format_args!("accept on {addr} failed: {err}; retrying"));
     }
+}
+
+/// `1 connection`, `1,204 connections`.
+fn count(n: u64, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", thousands(n))
 }
 
 /// `1234567` as `1,234,567`.

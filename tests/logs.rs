@@ -36,7 +36,7 @@ fn default_run_prints_one_start_line_and_one_stop_line_with_totals() {
     );
     assert!(lines[1].starts_with("echod: stopped after "), "{stderr:?}");
     assert!(
-        lines[1].contains("1 connections, 5 B echoed, 0 reset, drained in"),
+        lines[1].contains("1 connection, 5 B echoed, 0 reset, drained in"),
         "{stderr:?}"
     );
 }
@@ -95,7 +95,41 @@ fn every_model_totals_the_stop_line() {
         let stderr = one_echo_then_stop(args);
         let line = stop_line(&stderr, &format!("{args:?}"));
         assert!(
-            line.contains(": 1 connections, 5 B echoed, 0 reset, drained in "),
+            line.contains(": 1 connection, 5 B echoed, 0 reset, drained in "),
+            "{args:?}: {line:?}"
+        );
+    }
+}
+
+/// Datagrams echoed are on the stop line of every model that serves UDP,
+/// their bytes in the bytes echoed.
+#[test]
+fn every_udp_model_counts_datagrams_on_the_stop_line() {
+    let models: [&[&str]; 4] = [
+        &[],
+        &["--threads", "2"],
+        &["--model", "threads"],
+        &["--model", "tokio"],
+    ];
+    for args in models {
+        let mut all = vec!["--listen", "udp:127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut server = Server::start(&all);
+        let addr = server.addr();
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut got = [0u8; 8];
+        for msg in [&b"one"[..], b"two", b"three"] {
+            s.send_to(msg, addr).unwrap();
+            let (n, _) = s.recv_from(&mut got).expect("echo");
+            assert_eq!(&got[..n], msg, "{args:?}");
+        }
+        server.signal(libc::SIGTERM);
+        let status = server.wait_exit(IO_TIMEOUT).expect("exit after SIGTERM");
+        assert_eq!(status.code(), Some(0), "{args:?}");
+        let line = stop_line(&server.stderr(), &format!("{args:?}"));
+        assert!(
+            line.contains(": 0 connections, 11 B echoed, 0 reset, 3 datagrams"),
             "{args:?}: {line:?}"
         );
     }
@@ -126,7 +160,7 @@ fn every_model_counts_a_reset_on_the_stop_line() {
         assert_eq!(status.code(), Some(0), "{args:?}");
         let line = stop_line(&server.stderr(), &format!("{args:?}"));
         assert!(
-            line.contains(": 1 connections, 5 B echoed, 1 reset"),
+            line.contains(": 1 connection, 5 B echoed, 1 reset"),
             "{args:?}: {line:?}"
         );
     }

@@ -17,6 +17,7 @@ pub struct Tally {
     connections: AtomicU64,
     bytes_echoed: AtomicU64,
     resets: AtomicU64,
+    datagrams: AtomicU64,
 }
 
 impl Tally {
@@ -27,6 +28,12 @@ impl Tally {
 
     /// `n` more bytes were written back to a client.
     pub fn echoed(&self, n: usize) {
+        self.bytes_echoed.fetch_add(n as u64, Relaxed);
+    }
+
+    /// A datagram of `n` bytes was sent back.
+    pub fn datagram(&self, n: usize) {
+        self.datagrams.fetch_add(1, Relaxed);
         self.bytes_echoed.fetch_add(n as u64, Relaxed);
     }
 
@@ -50,6 +57,7 @@ impl Tally {
             connections: self.connections.load(Relaxed),
             bytes_echoed: self.bytes_echoed.load(Relaxed),
             resets: self.resets.load(Relaxed),
+            datagrams: self.datagrams.load(Relaxed),
         }
     }
 }
@@ -70,10 +78,12 @@ mod tests {
         t.closed(&Err(io::ErrorKind::WouldBlock.into()));
         t.closed(&Err(io::ErrorKind::ConnectionReset.into()));
         t.closed(&Err(io::ErrorKind::BrokenPipe.into()));
+        t.datagram(3);
         let want = Totals {
             connections: 2,
-            bytes_echoed: 12,
+            bytes_echoed: 15,
             resets: 2,
+            datagrams: 1,
         };
         assert_eq!(t.totals(), want);
     }

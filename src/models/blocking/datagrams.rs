@@ -22,26 +22,32 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::clients::POLL;
+use super::clients::{Clients, POLL};
+use crate::models::tally::Tally;
 use crate::net::loops_back;
 use crate::reactor::udp::MAX_DATAGRAM;
 use crate::Error;
 
 /// Starts the echo thread for `sock` (bound to `addr`), which runs until
 /// `stop` is set.
-pub fn spawn(sock: UdpSocket, addr: SocketAddr, stop: Arc<AtomicBool>) -> Result<(), Error> {
+pub fn spawn(
+    sock: UdpSocket,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    clients: Arc<Clients>,
+) -> Result<(), Error> {
     let failed = |e: std::io::Error| Error::Startup(format!("cannot serve udp://{addr}: {e}"));
     // Bound non-blocking for the reactor; this loop blocks, with a timeout.
     sock.set_nonblocking(false).map_err(failed)?;
     sock.set_read_timeout(Some(POLL)).map_err(failed)?;
     std::thread::Builder::new()
         .name("echod-udp".into())
-        .spawn(move || serve(&sock, addr.port(), &stop))
+        .spawn(move || serve(&sock, addr.port(), &stop, &clients.tally))
         .map_err(failed)?;
     Ok(())
 }
 
-fn serve(sock: &UdpSocket, port: u16, stop: &AtomicBool) {
+fn serve(sock: &UdpSocket, port: u16, stop: &AtomicBool, tally: &Tally) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     while !stop.load(Ordering::Acquire) {
         // Timeouts, interruptions and per-datagram errors (a pending ICMP
@@ -49,8 +55,8 @@ fn serve(sock: &UdpSocket, port: u16, stop: &AtomicBool) {
         let Ok((n, peer)) = sock.recv_from(&mut buf) else {
             continue;
         };
-        if !loops_back(peer, port) {
-            let _ = sock.send_to(&buf[..n], peer);
+        if !loops_back(peer, port) && sock.send_to(&buf[..n], peer).is_ok() {
+            tally.datagram(n);
         }
     }
 }

@@ -56,7 +56,7 @@ impl Server {
             clients.clone(),
         )?;
         for (sock, addr) in udp {
-            datagrams::spawn(sock, addr, stop.clone())?;
+            datagrams::spawn(sock, addr, stop.clone(), clients.clone())?;
         }
         listen::announce(&addrs);
         crate::log::started(config, &addrs);

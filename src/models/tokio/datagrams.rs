@@ -11,10 +11,13 @@
 use std::io;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::drained;
+use crate::models::tally::Tally;
 use crate::net::loops_back;
 use crate::reactor::udp::MAX_DATAGRAM;
 
@@ -27,7 +30,12 @@ pub fn into_tokio(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
 }
 
 /// Echoes datagrams on `sock` (bound to `addr`) until the drain begins.
-pub async fn run(sock: UdpSocket, addr: SocketAddr, mut drain: watch::Receiver<bool>) {
+pub async fn run(
+    sock: UdpSocket,
+    addr: SocketAddr,
+    mut drain: watch::Receiver<bool>,
+    tally: Arc<Tally>,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let got = tokio::select! {
@@ -36,8 +44,8 @@ pub async fn run(sock: UdpSocket, addr: SocketAddr, mut drain: watch::Receiver<b
         };
         // A per-datagram error (a pending ICMP error): the socket is fine.
         let Ok((n, peer)) = got else { continue };
-        if !loops_back(peer, addr.port()) {
-            let _ = sock.try_send_to(&buf[..n], peer);
+        if !loops_back(peer, addr.port()) && sock.try_send_to(&buf[..n], peer).is_ok() {
+            tally.datagram(n);
         }
     }
 }

@@ -145,7 +145,7 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         tokio::spawn(accept::run(sock, addr, file, ctx.clone()));
     }
     for (sock, addr) in dgrams {
-        tokio::spawn(datagrams::run(sock, addr, ctx.drain.clone()));
+        tokio::spawn(datagrams::run(sock, addr, ctx.drain.clone(), tally.clone()));
     }
     drop(ctx); // the supervisor holds no receiver: only tasks count
     listen::announce(&announced);
