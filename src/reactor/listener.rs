@@ -30,6 +30,8 @@ pub struct Listener {
     pub paused: bool,
     /// Wait before the next retry while paused.
     pub backoff: Duration,
+    /// On the ready queue already (spent its accept budget this turn).
+    pub queued: bool,
 }
 
 impl Listener {
@@ -42,6 +44,7 @@ impl Listener {
             id,
             paused: false,
             backoff: MIN_ACCEPT_BACKOFF,
+            queued: false,
         }
     }
 }

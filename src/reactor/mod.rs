@@ -319,6 +319,8 @@ impl Reactor {
     fn on_event(&mut self, event: &Event) {
         let key = event.token().0;
         match self.entries.get_mut(key) {
+            // Queued: like a connection below, one budget per turn.
+            Some(Entry::Listener(l)) if l.queued => {}
             Some(Entry::Listener(_)) => self.accept(key),
             Some(Entry::Conn(conn)) => {
                 conn.on_event(event);
@@ -348,7 +350,10 @@ impl Reactor {
                     c.queued = false;
                     self.drive(key);
                 }
-                Some(Entry::Listener(l)) if l.id == id => self.accept(key),
+                Some(Entry::Listener(l)) if l.id == id => {
+                    l.queued = false;
+                    self.accept(key);
+                }
                 Some(Entry::Udp(u)) if u.id == id => {
                     u.queued = false;
                     self.echo_datagrams(key);
@@ -448,8 +453,11 @@ impl Reactor {
             }
         }
         // Budget spent with the queue maybe non-empty: come back next turn.
-        if let Some(Entry::Listener(l)) = self.entries.get(key) {
-            self.ready.push((key, l.id));
+        if let Some(Entry::Listener(l)) = self.entries.get_mut(key) {
+            if !l.queued {
+                l.queued = true;
+                self.ready.push((key, l.id));
+            }
         }
     }
 
@@ -801,6 +809,44 @@ mod tests {
         r.run_ready();
         assert!(r.ready.is_empty(), "drained: off the ready queue");
         assert_eq!(r.counters.datagrams.bytes_echoed, 4 * total as u64);
+    }
+
+    // A listener with more connections queued than ACCEPT_BUDGET accepts
+    // one budget, then waits on the ready queue once, by (key, id), and
+    // while queued a readiness event does not buy it a second budget.
+    #[test]
+    fn a_listener_past_its_budget_waits_on_the_ready_queue_once() {
+        let addr = crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
+        let bound = crate::listen::bind(&addr, 1024).unwrap();
+        let server = bound.addr.ip_addr().unwrap();
+        let config = Config {
+            listen: vec![addr],
+            ..Config::default()
+        };
+        let mut r = Reactor::new(&config, vec![bound]).unwrap();
+        let extra = 10;
+        // Two budgets and some: a second call can spend a whole budget too.
+        let clients: Vec<_> = (0..2 * ACCEPT_BUDGET + extra)
+            .map(|_| std::net::TcpStream::connect(server).unwrap())
+            .collect();
+        let key = 0;
+        let id = match &r.entries[key] {
+            Entry::Listener(l) => l.id,
+            _ => unreachable!(),
+        };
+        // connect() returns once the handshake is done, so every client
+        // is in the accept queue now.
+        r.accept(key);
+        assert_eq!(r.counters.accepted, ACCEPT_BUDGET as u64);
+        assert_eq!(r.ready, vec![(key, id)], "queued once, by (key, id)");
+        assert!(matches!(&r.entries[key], Entry::Listener(l) if l.queued));
+        r.accept(key); // as a second path in the same turn would
+        assert_eq!(r.counters.accepted, 2 * ACCEPT_BUDGET as u64);
+        assert_eq!(r.ready, vec![(key, id)], "not queued twice");
+        r.run_ready();
+        assert_eq!(r.counters.accepted, clients.len() as u64);
+        assert!(r.ready.is_empty(), "drained: off the ready queue");
+        assert!(matches!(&r.entries[key], Entry::Listener(l) if !l.queued));
     }
 
     // Regression guard for issue 6: `--idle-timeout 500000000000y` made the
