@@ -180,21 +180,27 @@ mod tests {
         }
     }
 
-    // The portable fallback, on Linux too: a TCP listener replaced under
-    // its descriptor refuses new connects at once and ends its queue,
-    // and the descriptor still names an open socket.
-    #[test]
-    fn replace_stops_a_tcp_listener_and_keeps_the_descriptor() {
+    /// A TCP listener with one client queued, stopped by `how`: new
+    /// connects are refused at once and the queued client is ended.
+    fn stop_a_tcp_listener(how: Stop) -> TcpListener {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let queued = TcpStream::connect(addr).unwrap();
         queued
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        stop_listening(l.as_raw_fd(), Stop::Replace).unwrap();
+        stop_listening(l.as_raw_fd(), how).unwrap();
         let err = TcpStream::connect(addr).expect_err("still listening");
         assert!(is_refused(&err), "{err}");
         ends(queued);
+        l
+    }
+
+    // The portable fallback, on Linux too: and the descriptor still names
+    // an open socket, so nothing can reuse its number underneath.
+    #[test]
+    fn replace_stops_a_tcp_listener_and_keeps_the_descriptor() {
+        let l = stop_a_tcp_listener(Stop::Replace);
         // SAFETY: only asks whether the descriptor is open.
         assert!(unsafe { libc::fcntl(l.as_raw_fd(), libc::F_GETFD) } >= 0);
         let err = l.accept().expect_err("accepted from the placeholder");
@@ -226,16 +232,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn shut_read_stops_a_linux_tcp_listener() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        let queued = TcpStream::connect(addr).unwrap();
-        queued
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        stop_listening(l.as_raw_fd(), Stop::ShutRead).unwrap();
-        let err = TcpStream::connect(addr).expect_err("still listening");
-        assert!(is_refused(&err), "{err}");
-        ends(queued);
+        stop_a_tcp_listener(Stop::ShutRead);
     }
 
     // Why Unix listeners are replaced on Linux too ("Stopping a
