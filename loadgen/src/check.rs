@@ -36,7 +36,7 @@ use crate::payload;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
 
-mod datagram;
+pub(crate) mod datagram;
 
 type CheckResult = Result<String, String>;
 

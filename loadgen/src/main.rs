@@ -127,6 +127,12 @@ mod commands {
 
     pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let (cfg, out) = args.validate()?;
+        if cfg.target.is_datagram() {
+            // UDP has no handshake to fail: ask once, as TCP's connect
+            // would, rather than report every socket's refusal as a fault.
+            crate::check::datagram::probe(&cfg.target, std::time::Duration::from_secs(1))
+                .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", cfg.target))?;
+        }
         let stop = Interrupt::install().context("installing signal handlers")?;
         let result = match run::run(&cfg, &mut |_| {}, &stop) {
             Ok(r) => r,

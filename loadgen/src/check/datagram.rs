@@ -70,6 +70,7 @@ fn socket(target: &Target) -> Result<UdpSocket, String> {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let s = UdpSocket::bind(local).map_err(|e| format!("cannot bind a UDP socket: {e}"))?;
+    crate::run::datagram::enlarge_receive_buffer(&s);
     s.connect(a)
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
     Ok(s)
@@ -119,8 +120,9 @@ fn send(s: &UdpSocket, data: &[u8]) -> Result<(), String> {
 
 /// Checks that `target` answers at all: `Err` only when the kernel says
 /// nothing listens there. A silent server passes the probe and fails the
-/// checks, each with its own reason.
-pub(super) fn probe(target: &Target, timeout: Duration) -> Result<(), String> {
+/// checks, each with its own reason (or, before `run`, shows as loss). The
+/// probe is its own socket, so its datagram never reaches a measurement.
+pub(crate) fn probe(target: &Target, timeout: Duration) -> Result<(), String> {
     let s = socket(target)?;
     let mut data = Vec::new();
     payload::append(&mut data, u32::MAX, 0, payload::MIN_SIZE);

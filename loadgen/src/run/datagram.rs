@@ -62,6 +62,21 @@ pub const HISTORY_LOSS_TIMEOUTS: u64 = 4;
 /// harmless, so it is ignored.
 const RCVBUF: libc::c_int = 1 << 20;
 
+/// Asks for [`RCVBUF`] on `sock` (`check` over `udp:` too, whose burst
+/// would otherwise overflow the default).
+pub fn enlarge_receive_buffer(sock: &impl AsRawFd) {
+    // SAFETY: setsockopt with a valid int option value on our own socket.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&RCVBUF as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 /// The largest UDP payload over IPv4 (65 535 less the IP and UDP headers);
 /// Linux refuses one byte more with `EMSGSIZE`, loopback included.
 pub const MAX_DATAGRAM_V4: usize = 65_507;
@@ -223,16 +238,7 @@ impl Link for DatagramConn {
             (Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let sock = UdpSocket::bind(local)?;
-        // SAFETY: setsockopt with a valid int option value on our own socket.
-        unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&RCVBUF as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        enlarge_receive_buffer(&sock);
         sock.connect(*addr)?;
         Ok(DatagramConn {
             sock,
