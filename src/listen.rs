@@ -243,6 +243,11 @@ fn plain(addr: &ListenAddr) -> io::Result<RawSocket> {
 fn open(addr: &ListenAddr, backlog: i32, shared: bool) -> io::Result<Bound> {
     let socket = plain(addr)?;
     if shared {
+        // FreeBSD balances a group only with the _LB variant (12.0 and
+        // later); its plain SO_REUSEPORT shares the port without spreading.
+        #[cfg(target_os = "freebsd")]
+        socket.set_reuse_port_lb(true)?;
+        #[cfg(not(target_os = "freebsd"))]
         socket.set_reuse_port(true)?;
     }
     socket.bind(&ip(addr)?.into())?;

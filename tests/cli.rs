@@ -77,7 +77,7 @@ fn help_says_where_a_flag_behaves_differently_by_platform() {
     for (flag, needle) in [
         ("--pin", "Linux only"),
         ("--shutdown-timeout", "macOS and FreeBSD"),
-        ("--threads", "macOS and"),
+        ("--threads", "SO_REUSEPORT_LB"),
         ("--metrics", "CPU time only"),
     ] {
         let text = section(&help, flag);

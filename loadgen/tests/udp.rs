@@ -246,7 +246,9 @@ fn nothing_listening_on_a_udp_port_is_one_line_naming_it() {
         assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
         // One wording for both, and for TCP: the connection is refused.
         assert!(
-            err.contains(&format!("cannot connect to {target}: nothing listens there")),
+            err.contains(&format!(
+                "cannot connect to {target}: nothing listens there"
+            )),
             "{cmd}: {err}"
         );
     }

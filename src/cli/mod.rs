@@ -79,9 +79,9 @@ struct Args {
     /// Reactors, each on its own thread with its own listener per TCP or
     /// UDP address (SO_REUSEPORT: the kernel spreads new connections over
     /// them); a Unix socket, and every socket passed by socket activation,
-    /// is shared by all the reactors. Reactor model only; 1 to 1024. The spreading is Linux's: macOS and
-    /// FreeBSD accept SO_REUSEPORT groups but do not balance them, so one
-    /// reactor may take most connections there.
+    /// is shared by all the reactors. Reactor model only; 1 to 1024. Linux
+    /// and FreeBSD (SO_REUSEPORT_LB) spread connections; macOS accepts the
+    /// group but does not balance it, so one reactor may take most there.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads, allow_hyphen_values = true)]
     threads: usize,
 
