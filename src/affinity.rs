@@ -1,64 +1,154 @@
-//! CPU affinity for `--pin`: the CPUs this process may run on, and pinning
-//! the calling thread to one of them.
+//! CPU affinity: the CPUs the calling thread may run on, and pinning it to
+//! some of them. echod's `--pin` uses it for its reactors, and loadgen for
+//! the server and generator of `compare`.
 //!
-//! Linux only (`sched_getaffinity`/`sched_setaffinity`); elsewhere both
-//! answer `Unsupported` and `--pin` is refused before anything is bound
-//! (see [`crate::reactor::multi::check`]).
+//! Linux (`sched_getaffinity`/`sched_setaffinity`) and FreeBSD
+//! (`cpuset_getaffinity`/`cpuset_setaffinity` on the calling thread).
+//! macOS has only affinity *tags*, hints the scheduler may ignore: there
+//! (and on any other OS) both answer `Unsupported`, [`SUPPORTED`] is
+//! false, and `--pin` is refused before anything is bound (see
+//! [`crate::reactor::multi::check`]).
 
 use std::io;
 
-/// The CPUs the calling thread may run on, in increasing order: all of
-/// them, or the set `taskset`, a cpuset or a container narrowed it to.
-pub fn allowed() -> io::Result<Vec<usize>> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: cpu_set_t is plain bits; sched_getaffinity writes at most
-        // the size we pass, and CPU_ISSET reads within it.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
-                .collect();
-            if cpus.is_empty() {
-                return Err(io::Error::other("no CPU in the affinity mask"));
-            }
-            Ok(cpus)
+/// Whether this OS can pin a thread to CPUs.
+pub const SUPPORTED: bool = cfg!(any(target_os = "linux", target_os = "freebsd"));
+
+#[cfg(target_os = "linux")]
+mod os {
+    use std::io;
+
+    pub type Set = libc::cpu_set_t;
+    pub const SETSIZE: usize = libc::CPU_SETSIZE as usize;
+
+    pub fn get(set: &mut Set) -> io::Result<()> {
+        // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is
+        // the calling thread.
+        if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<Set>(), set) } != 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(())
     }
-    #[cfg(not(target_os = "linux"))]
+
+    pub fn set(set: &Set) -> io::Result<()> {
+        // SAFETY: as above.
+        if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<Set>(), set) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "freebsd")]
+mod os {
+    use std::io;
+
+    pub type Set = libc::cpuset_t;
+    pub const SETSIZE: usize = libc::CPU_SETSIZE as usize;
+
+    pub fn get(set: &mut Set) -> io::Result<()> {
+        // SAFETY: `set` is a valid cpuset_t of the size passed; id -1 with
+        // CPU_WHICH_TID is the calling thread.
+        let rc = unsafe {
+            libc::cpuset_getaffinity(
+                libc::CPU_LEVEL_WHICH,
+                libc::CPU_WHICH_TID,
+                -1,
+                std::mem::size_of::<Set>(),
+                set,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub fn set(set: &Set) -> io::Result<()> {
+        // SAFETY: as above.
+        let rc = unsafe {
+            libc::cpuset_setaffinity(
+                libc::CPU_LEVEL_WHICH,
+                libc::CPU_WHICH_TID,
+                -1,
+                std::mem::size_of::<Set>(),
+                set,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// The CPUs the calling thread may run on, in increasing order: all of
+/// them, or the set `taskset`/`cpuset`, a container or an earlier pin
+/// narrowed it to.
+///
+/// # Errors
+/// `Unsupported` where this OS has no affinity ([`SUPPORTED`]), or what
+/// the kernel said.
+pub fn allowed() -> io::Result<Vec<usize>> {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    {
+        // SAFETY: the set is plain bits; all-zero is empty.
+        let mut set: os::Set = unsafe { std::mem::zeroed() };
+        os::get(&mut set)?;
+        // SAFETY: CPU_ISSET reads within the set for cpu < SETSIZE.
+        let cpus: Vec<usize> = (0..os::SETSIZE)
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+            .collect();
+        if cpus.is_empty() {
+            return Err(io::Error::other("no CPU in the affinity mask"));
+        }
+        Ok(cpus)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
     {
         Err(io::ErrorKind::Unsupported.into())
     }
 }
 
 /// Pins the calling thread (not the process) to `cpu`.
+///
+/// # Errors
+/// As [`pin_current_to`].
 pub fn pin_current(cpu: usize) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
+    pin_current_to(&[cpu])
+}
+
+/// Restricts the calling thread (not the process) to `cpus`; threads and
+/// children it creates afterwards inherit the restriction.
+///
+/// Makes one syscall and allocates nothing, so it is safe between `fork`
+/// and `exec` (loadgen pins its server children there).
+///
+/// # Errors
+/// `InvalidInput` for a CPU number beyond the kernel's set, `Unsupported`
+/// where this OS has no affinity ([`SUPPORTED`]), or what the kernel said.
+pub fn pin_current_to(cpus: &[usize]) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     {
-        if cpu >= libc::CPU_SETSIZE as usize {
-            return Err(io::ErrorKind::InvalidInput.into());
-        }
-        // SAFETY: as above; pid 0 is the calling thread.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-                return Err(io::Error::last_os_error());
+        // SAFETY: the set is plain bits; all-zero is empty.
+        let mut set: os::Set = unsafe { std::mem::zeroed() };
+        for &cpu in cpus {
+            if cpu >= os::SETSIZE {
+                return Err(io::ErrorKind::InvalidInput.into());
             }
+            // SAFETY: CPU_SET writes within the set for cpu < SETSIZE.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
         }
-        Ok(())
+        os::set(&set)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
     {
-        let _ = cpu;
+        let _ = cpus;
         Err(io::ErrorKind::Unsupported.into())
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, any(target_os = "linux", target_os = "freebsd")))]
 mod tests {
     use super::*;
 
@@ -74,5 +164,20 @@ mod tests {
         .unwrap();
         // The pin was the thread's own, not the process's.
         assert_eq!(allowed().unwrap(), cpus);
+    }
+
+    #[test]
+    fn a_thread_can_be_pinned_to_several_cpus_and_out_of_range_is_refused() {
+        let cpus = allowed().unwrap();
+        let mine = cpus.clone();
+        std::thread::spawn(move || {
+            pin_current_to(&mine).unwrap();
+            assert_eq!(allowed().unwrap(), mine);
+            let err = pin_current_to(&[usize::MAX]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(allowed().unwrap(), mine, "a refused pin changes nothing");
+        })
+        .join()
+        .unwrap();
     }
 }

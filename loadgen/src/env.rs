@@ -103,7 +103,7 @@ pub fn raise_fd_limit() {
 /// Why this OS cannot pin a thread to CPUs, or `None` where it can (Linux
 /// with `sched_setaffinity`, FreeBSD with `cpuset_setaffinity`). macOS's
 /// affinity tags are only hints to the scheduler, so it is not pinned.
-pub const NO_PINNING: Option<&str> = if cfg!(any(target_os = "linux", target_os = "freebsd")) {
+pub const NO_PINNING: Option<&str> = if echod::affinity::SUPPORTED {
     None
 } else if cfg!(target_os = "macos") {
     Some("macOS has no CPU affinity")
@@ -113,111 +113,25 @@ pub const NO_PINNING: Option<&str> = if cfg!(any(target_os = "linux", target_os 
 
 /// CPUs the calling thread may run on: its affinity mask, or every online
 /// CPU where there is no such mask ([`NO_PINNING`]).
-#[cfg(target_os = "linux")]
 pub fn affinity() -> io::Result<Vec<usize>> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it in.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid cpu_set_t of the size passed.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
-    {
-        return Err(io::Error::last_os_error());
+    if NO_PINNING.is_some() {
+        return Ok((0..online_cpus()).collect());
     }
-    // SAFETY: CPU_ISSET only reads the set.
-    Ok((0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect())
-}
-
-/// CPUs the calling thread may run on: its affinity mask, or every online
-/// CPU where there is no such mask ([`NO_PINNING`]).
-#[cfg(target_os = "freebsd")]
-pub fn affinity() -> io::Result<Vec<usize>> {
-    // SAFETY: cpuset_t is plain data; cpuset_getaffinity fills it in.
-    let mut set: libc::cpuset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid cpuset_t of the size passed; id -1 with
-    // CPU_WHICH_TID means the calling thread.
-    let rc = unsafe {
-        libc::cpuset_getaffinity(
-            libc::CPU_LEVEL_WHICH,
-            libc::CPU_WHICH_TID,
-            -1,
-            std::mem::size_of::<libc::cpuset_t>(),
-            &mut set,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: CPU_ISSET only reads the set.
-    Ok((0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect())
-}
-
-/// CPUs the calling thread may run on: its affinity mask, or every online
-/// CPU where there is no such mask ([`NO_PINNING`]).
-#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
-pub fn affinity() -> io::Result<Vec<usize>> {
-    Ok((0..online_cpus()).collect())
+    echod::affinity::allowed()
 }
 
 /// Restricts the calling thread (and the threads and children it creates
-/// afterwards) to `cpus`.
+/// afterwards) to `cpus`. Fails with [`io::ErrorKind::Unsupported`] and
+/// the reason in [`NO_PINNING`] where there is one: callers check that
+/// first and skip pinning.
 ///
-/// Safe to call between `fork` and `exec`: it only makes one syscall.
-#[cfg(target_os = "linux")]
+/// Where pinning works it is safe between `fork` and `exec`: one syscall,
+/// no allocation (see [`echod::affinity::pin_current_to`]).
 pub fn pin(cpus: &[usize]) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &c in cpus {
-        // SAFETY: CPU_SET writes inside `set`; c is below CPU_SETSIZE.
-        unsafe { libc::CPU_SET(c, &mut set) };
+    if let Some(why) = NO_PINNING {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, why));
     }
-    // SAFETY: `set` is a valid cpu_set_t of the size passed.
-    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Restricts the calling thread (and the threads and children it creates
-/// afterwards: FreeBSD copies the creator's cpuset into both) to `cpus`.
-///
-/// Safe to call between `fork` and `exec`: it only makes one syscall.
-#[cfg(target_os = "freebsd")]
-pub fn pin(cpus: &[usize]) -> io::Result<()> {
-    // SAFETY: cpuset_t is plain data.
-    let mut set: libc::cpuset_t = unsafe { std::mem::zeroed() };
-    for &c in cpus {
-        // SAFETY: CPU_SET writes inside `set`; c came from `affinity`, so it
-        // is below CPU_SETSIZE.
-        unsafe { libc::CPU_SET(c, &mut set) };
-    }
-    // SAFETY: `set` is a valid cpuset_t of the size passed; id -1 with
-    // CPU_WHICH_TID means the calling thread.
-    let rc = unsafe {
-        libc::cpuset_setaffinity(
-            libc::CPU_LEVEL_WHICH,
-            libc::CPU_WHICH_TID,
-            -1,
-            std::mem::size_of::<libc::cpuset_t>(),
-            &set,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Always fails with [`io::ErrorKind::Unsupported`] and the reason in
-/// [`NO_PINNING`]: callers check that first and skip pinning.
-#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
-pub fn pin(_cpus: &[usize]) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        NO_PINNING.unwrap_or("no CPU affinity"),
-    ))
+    echod::affinity::pin_current_to(cpus)
 }
 
 fn online_cpus() -> usize {

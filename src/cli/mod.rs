@@ -87,7 +87,7 @@ struct Args {
 
     /// Pin reactor i to the i-th CPU this process may run on, modulo their
     /// number (more reactors than CPUs share them). Reactor model only.
-    /// Linux only: refused on macOS and FreeBSD.
+    /// Linux and FreeBSD: refused on macOS, which has no CPU affinity.
     #[arg(long)]
     pin: bool,
 

@@ -134,8 +134,8 @@ pub fn check(config: &Config) -> Result<(), String> {
             model.name()
         ));
     }
-    if config.pin && cfg!(not(target_os = "linux")) {
-        return Err("--pin: CPU affinity is only supported on Linux".into());
+    if config.pin && !affinity::SUPPORTED {
+        return Err("--pin: this OS cannot pin threads to CPUs (Linux and FreeBSD can)".into());
     }
     Ok(())
 }
