@@ -7,6 +7,7 @@
 //! the unit HdrHistogram's own log tools assume, so `--hdr-log` files need no
 //! unit flags.
 
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -29,6 +30,32 @@ pub fn record(h: &mut Hist, ns: u64) {
 /// Adds `from` into `into`. Both come from [`new_hist`], so this cannot fail.
 pub fn merge(into: &mut Hist, from: &Hist) {
     into.add(from).expect("histograms share bounds");
+}
+
+/// `h` in HdrHistogram's V2 encoding: run-length coded counts, a few
+/// hundred bytes to a few KiB for a latency interval, where the decoded
+/// histogram is a quarter of a megabyte. Exact: [`unpack`] gives back the
+/// same bounds and counts.
+pub fn pack(h: &Hist) -> Box<[u8]> {
+    let mut out = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut out)
+        .expect("serialising into memory cannot fail");
+    out.into_boxed_slice()
+}
+
+/// Decodes what [`pack`] encoded, or an interval log's V2-deflate
+/// histogram, with the bounds it was encoded with (which, from another
+/// tool, may not be [`new_hist`]'s).
+///
+/// # Panics
+/// When `bytes` do not decode: callers pass only bytes this process encoded
+/// or has already decoded once (`hdrlog` refuses a log whose histograms do
+/// not), so a failure is a bug, not bad input.
+pub fn unpack(bytes: &[u8]) -> Hist {
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("a packed histogram decodes")
 }
 
 /// The summary every report prints, in microseconds.
