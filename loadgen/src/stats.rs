@@ -175,6 +175,7 @@ pub fn jain_index(xs: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hdrhistogram::serialization::V2DeflateSerializer;
 
     #[test]
     fn jain_is_one_when_equal_and_one_over_n_when_one_hogs() {
@@ -232,6 +233,28 @@ mod tests {
         assert!((900..=1100).contains(&p99.beyond), "{p99:?}");
         assert!(s.iter().any(|p| p.beyond < THIN && p.quantile < 1.0));
         assert!(spectrum(&new_hist()).is_empty());
+    }
+
+    #[test]
+    fn packing_is_exact_and_keeps_another_tools_bounds() {
+        let mut ours = new_hist();
+        for v in [1, 999, 1_000_000, MAX_NS] {
+            record(&mut ours, v);
+        }
+        let back = unpack(&pack(&ours));
+        assert_eq!(back, ours);
+        assert_eq!((back.len(), back.max()), (4, ours.max()));
+
+        // Another tool's range, in an interval log's V2-deflate encoding.
+        let mut wide = Histogram::<u64>::new_with_bounds(1, u64::MAX / 4, 2).unwrap();
+        wide.record(MAX_NS * 10).unwrap();
+        let mut logged = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&wide, &mut logged)
+            .unwrap();
+        let back = unpack(&logged);
+        assert_eq!(back, wide);
+        assert_eq!(back.high(), u64::MAX / 4);
     }
 
     #[test]
