@@ -6,8 +6,9 @@
 //! about 2 GB per generator thread. But only the newest interval or two
 //! are still being filled; older ones get a reply only when a server held
 //! one back. So whenever replies reach a new interval, every interval two
-//! or more behind it is packed into HdrHistogram's V2 encoding (run-length
-//! coded counts: a few hundred bytes to a few KiB), and unpacked again on
+//! or more behind it is packed into HdrHistogram's V2 encoding
+//! ([`stats::pack`]: run-length coded counts, a few hundred bytes to a few
+//! KiB), and unpacked again on
 //! the rare late reply. Packing is exact: a packed interval decodes to the
 //! same counts.
 
