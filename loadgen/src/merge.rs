@@ -357,15 +357,11 @@ fn reslot(
     let at = |k: u128| Duration::from_nanos((step.as_nanos() * k).min(span.as_nanos()) as u64);
     // Each interval goes whole into the slot holding its midpoint. The sort
     // is stable, so a slot's members are added in input and file order.
+    let slot_of = |i: &Logged| (i.start + i.length / 2 - start).as_nanos() / step.as_nanos();
     let mut members: Vec<(u128, &Logged)> = inputs
         .iter()
         .flat_map(|input| &input.intervals)
-        .map(|i| {
-            (
-                (i.start + i.length / 2 - start).as_nanos() / step.as_nanos(),
-                i,
-            )
-        })
+        .map(|i| (slot_of(i), i))
         .collect();
     members.sort_by_key(|&(k, _)| k);
 
