@@ -21,7 +21,7 @@
 //! and a reader's requests / span equals the writer's rate exactly.
 //!
 //! # Reading
-//! [`read`] accepts what those tools accept, plus blank lines and a last
+//! [`read_each`] accepts what those tools accept, plus blank lines and a last
 //! line without its newline (hand-edited logs). Anything else stops it with
 //! a [`ReadError`] naming the line.
 
@@ -260,15 +260,36 @@ const QUOTE_CHARS: usize = 40;
 /// timestamps from absolute ones when only `StartTime` is present.
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// [`read_each`], collected (the tests' way in).
+///
+/// # Errors
+/// As [`read_each`].
+#[cfg(test)]
+pub fn read(bytes: &[u8]) -> Result<Vec<LoggedInterval>, ReadError> {
+    let mut out = Vec::new();
+    read_each(bytes, |interval, _| out.push(interval))?;
+    Ok(out)
+}
+
 /// Parses an interval log, resolving each interval's absolute start the way
 /// Java's `HistogramLogReader` does (`BaseTime` + timestamp; else
 /// `StartTime` + timestamp when the timestamp is clearly relative; else the
 /// timestamp itself).
 ///
+/// `each` gets every interval in file order, its histogram decoded,
+/// together with that histogram's encoding as logged (base64 removed), which
+/// [`stats::unpack`](crate::stats::unpack) decodes again. Nothing is kept
+/// between calls: a caller that keeps only the encodings holds about the
+/// log's size, not a quarter-megabyte histogram per interval. When a later
+/// line is bad, `each` has already had the intervals before it.
+///
 /// # Errors
 /// A [`ReadError`] naming the first line that is not part of an interval
 /// log, or whose histogram does not decode.
-pub fn read(bytes: &[u8]) -> Result<Vec<LoggedInterval>, ReadError> {
+pub fn read_each(
+    bytes: &[u8],
+    mut each: impl FnMut(LoggedInterval, Vec<u8>),
+) -> Result<(), ReadError> {
     // The crate's parser wants every line, the last one too, to end in '\n'.
     let owned;
     let bytes = if bytes.is_empty() || bytes.ends_with(b"\n") {
@@ -280,7 +301,6 @@ pub fn read(bytes: &[u8]) -> Result<Vec<LoggedInterval>, ReadError> {
     let line_of = |offset: usize| 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
     let mut base: Option<Duration> = None;
     let mut start: Option<Duration> = None;
-    let mut out = Vec::new();
     let mut de = Deserializer::new();
     let mut from = 0;
     // The crate's iterator stops at the first line it does not know; we
@@ -336,18 +356,19 @@ pub fn read(bytes: &[u8]) -> Result<Vec<LoggedInterval>, ReadError> {
                         line: here(),
                         kind: ReadErrorKind::BadHistogram(histogram_problem(&e)),
                     })?;
-                    out.push(LoggedInterval {
+                    let interval = LoggedInterval {
                         tag: i.tag().map(|t| t.as_str().to_owned()),
                         start: absolute,
                         length: i.duration(),
                         hist,
-                    });
+                    };
+                    each(interval, raw);
                 }
             }
         }
         break;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

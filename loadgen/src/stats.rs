@@ -7,6 +7,7 @@
 //! the unit HdrHistogram's own log tools assume, so `--hdr-log` files need no
 //! unit flags.
 
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -29,6 +30,32 @@ pub fn record(h: &mut Hist, ns: u64) {
 /// Adds `from` into `into`. Both come from [`new_hist`], so this cannot fail.
 pub fn merge(into: &mut Hist, from: &Hist) {
     into.add(from).expect("histograms share bounds");
+}
+
+/// `h` in HdrHistogram's V2 encoding: run-length coded counts, a few
+/// hundred bytes to a few KiB for a latency interval, where the decoded
+/// histogram is a quarter of a megabyte. Exact: [`unpack`] gives back the
+/// same bounds and counts.
+pub fn pack(h: &Hist) -> Box<[u8]> {
+    let mut out = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut out)
+        .expect("serialising into memory cannot fail");
+    out.into_boxed_slice()
+}
+
+/// Decodes what [`pack`] encoded, or an interval log's V2-deflate
+/// histogram, with the bounds it was encoded with (which, from another
+/// tool, may not be [`new_hist`]'s).
+///
+/// # Panics
+/// When `bytes` do not decode: callers pass only bytes this process encoded
+/// or has already decoded once (`hdrlog` refuses a log whose histograms do
+/// not), so a failure is a bug, not bad input.
+pub fn unpack(bytes: &[u8]) -> Hist {
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("a packed histogram decodes")
 }
 
 /// The summary every report prints, in microseconds.
@@ -148,6 +175,7 @@ pub fn jain_index(xs: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hdrhistogram::serialization::V2DeflateSerializer;
 
     #[test]
     fn jain_is_one_when_equal_and_one_over_n_when_one_hogs() {
@@ -205,6 +233,28 @@ mod tests {
         assert!((900..=1100).contains(&p99.beyond), "{p99:?}");
         assert!(s.iter().any(|p| p.beyond < THIN && p.quantile < 1.0));
         assert!(spectrum(&new_hist()).is_empty());
+    }
+
+    #[test]
+    fn packing_is_exact_and_keeps_another_tools_bounds() {
+        let mut ours = new_hist();
+        for v in [1, 999, 1_000_000, MAX_NS] {
+            record(&mut ours, v);
+        }
+        let back = unpack(&pack(&ours));
+        assert_eq!(back, ours);
+        assert_eq!((back.len(), back.max()), (4, ours.max()));
+
+        // Another tool's range, in an interval log's V2-deflate encoding.
+        let mut wide = Histogram::<u64>::new_with_bounds(1, u64::MAX / 4, 2).unwrap();
+        wide.record(MAX_NS * 10).unwrap();
+        let mut logged = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&wide, &mut logged)
+            .unwrap();
+        let back = unpack(&logged);
+        assert_eq!(back, wide);
+        assert_eq!(back.high(), u64::MAX / 4);
     }
 
     #[test]

@@ -210,3 +210,91 @@ fn a_text_file_is_refused_in_one_line_of_english() {
         stderr(&out)
     );
 }
+
+/// A decoded latency histogram (1 ns .. 1 h, 3 digits) is a quarter of a
+/// megabyte; merge used to hold one per interval read and two per slot, so
+/// a log of 2,000 intervals and their `uncorrected` twins took about 2 GB
+/// of address space. Held encoded, it fits in a few MB, and the run must
+/// pass under a 300 MB cap. Linux only: the cap is `RLIMIT_AS`, which macOS
+/// does not enforce, so elsewhere the test would prove nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_long_log_merges_in_bounded_memory() {
+    use std::fmt::Write as _;
+    use std::os::unix::process::CommandExt;
+
+    use base64::Engine as _;
+    use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+
+    const INTERVALS: u64 = 2000;
+    const CAP: libc::rlim_t = 300 << 20;
+
+    // As `run --hdr-log --hdr-interval 10ms` writes it, each interval
+    // holding a different number of requests so a lost or doubled one
+    // shows in the total.
+    let dir = scratch("merge-long");
+    let mut log = String::from(
+        "#[BaseTime: 1700000000.000 (seconds since epoch)]\n\
+         \"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+    );
+    let mut ser = V2DeflateSerializer::new();
+    let mut expected = 0;
+    for k in 0..INTERVALS {
+        let mut h =
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        let n = 1 + k % 7;
+        for v in 0..n {
+            h.record(50_000 + (k * 7 + v) * 1_000).unwrap();
+        }
+        expected += n;
+        let mut raw = Vec::new();
+        ser.serialize(&h, &mut raw).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+        let (start, max) = (k as f64 / 100.0, h.max() as f64 / 1e6);
+        writeln!(log, "{start:.3},0.010,{max:.3},{b64}").unwrap();
+        writeln!(log, "Tag=uncorrected,{start:.3},0.010,{max:.3},{b64}").unwrap();
+    }
+    let input = dir.join("long.hlog");
+    std::fs::write(&input, log).unwrap();
+
+    let (json, out) = (dir.join("long.json"), dir.join("merged.hlog"));
+    let args = [
+        "merge",
+        path(&input),
+        "--json",
+        path(&json),
+        "--out",
+        path(&out),
+    ];
+    let mut cmd = util::loadgen_cmd(&args);
+    // SAFETY: setrlimit(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let cap = libc::rlimit {
+                rlim_cur: CAP,
+                rlim_max: CAP,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &cap) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let result = util::wait_output(cmd.spawn().unwrap(), &args, LIMIT);
+    assert!(result.status.success(), "{result:?}");
+    let v = read_json(&json);
+    assert_eq!(v["requests"].as_u64(), Some(expected), "{v}");
+    assert_eq!(v["intervals"].as_u64(), Some(2 * INTERVALS), "{v}");
+    assert_eq!(
+        v["latency_us_uncorrected"]["count"].as_u64(),
+        Some(expected)
+    );
+    // The merged log has every slot, each with the counts it was given.
+    assert_eq!(lengths(&out).len() as u64, INTERVALS);
+    let again = merge(&[path(&out)]);
+    assert!(
+        stdout(&again).contains(&format!(": {expected} requests over 20.000 s")),
+        "{}",
+        stdout(&again)
+    );
+}

@@ -6,14 +6,13 @@
 //! about 2 GB per generator thread. But only the newest interval or two
 //! are still being filled; older ones get a reply only when a server held
 //! one back. So whenever replies reach a new interval, every interval two
-//! or more behind it is packed into HdrHistogram's V2 encoding (run-length
-//! coded counts: a few hundred bytes to a few KiB), and unpacked again on
+//! or more behind it is packed into HdrHistogram's V2 encoding
+//! ([`stats::pack`]: run-length coded counts, a few hundred bytes to a few
+//! KiB), and unpacked again on
 //! the rare late reply. Packing is exact: a packed interval decodes to the
 //! same counts.
 
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-
-use crate::stats::{self, Hist};
+use crate::stats::{self, pack, unpack, Hist};
 
 /// One interval's pair of histograms: corrected, uncorrected.
 type Pair = (Hist, Hist);
@@ -35,24 +34,6 @@ pub struct Intervals {
     slots: Vec<Slot>,
     /// Highest index recorded so far.
     newest: usize,
-}
-
-fn pack(h: &Hist) -> Box<[u8]> {
-    let mut out = Vec::new();
-    V2Serializer::new()
-        .serialize(h, &mut out)
-        .expect("serialising into memory cannot fail");
-    out.into_boxed_slice()
-}
-
-fn unpack(bytes: &[u8]) -> Hist {
-    // Our own encoding of a histogram from `stats::new_hist`: it decodes.
-    let h: Hist = Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .expect("a packed interval decodes");
-    let mut out = stats::new_hist();
-    stats::merge(&mut out, &h);
-    out
 }
 
 impl Slot {
