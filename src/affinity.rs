@@ -20,22 +20,17 @@ mod os {
 
     pub type Set = libc::cpu_set_t;
     pub const SETSIZE: usize = libc::CPU_SETSIZE as usize;
+    const SIZE: usize = std::mem::size_of::<Set>();
 
     pub fn get(set: &mut Set) -> io::Result<()> {
         // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is
         // the calling thread.
-        if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<Set>(), set) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::checked(unsafe { libc::sched_getaffinity(0, SIZE, set) })
     }
 
     pub fn set(set: &Set) -> io::Result<()> {
         // SAFETY: as above.
-        if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<Set>(), set) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::checked(unsafe { libc::sched_setaffinity(0, SIZE, set) })
     }
 }
 
@@ -45,41 +40,29 @@ mod os {
 
     pub type Set = libc::cpuset_t;
     pub const SETSIZE: usize = libc::CPU_SETSIZE as usize;
+    const SIZE: usize = std::mem::size_of::<Set>();
+    // The calling thread: id -1 at CPU_WHICH_TID.
+    const LEVEL: libc::cpulevel_t = libc::CPU_LEVEL_WHICH;
+    const WHICH: libc::cpuwhich_t = libc::CPU_WHICH_TID;
 
     pub fn get(set: &mut Set) -> io::Result<()> {
-        // SAFETY: `set` is a valid cpuset_t of the size passed; id -1 with
-        // CPU_WHICH_TID is the calling thread.
-        let rc = unsafe {
-            libc::cpuset_getaffinity(
-                libc::CPU_LEVEL_WHICH,
-                libc::CPU_WHICH_TID,
-                -1,
-                std::mem::size_of::<Set>(),
-                set,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        // SAFETY: `set` is a valid cpuset_t of the size passed.
+        super::checked(unsafe { libc::cpuset_getaffinity(LEVEL, WHICH, -1, SIZE, set) })
     }
 
     pub fn set(set: &Set) -> io::Result<()> {
         // SAFETY: as above.
-        let rc = unsafe {
-            libc::cpuset_setaffinity(
-                libc::CPU_LEVEL_WHICH,
-                libc::CPU_WHICH_TID,
-                -1,
-                std::mem::size_of::<Set>(),
-                set,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::checked(unsafe { libc::cpuset_setaffinity(LEVEL, WHICH, -1, SIZE, set) })
     }
+}
+
+/// A syscall's 0-or-−1 result as an `io::Result`.
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn checked(rc: libc::c_int) -> io::Result<()> {
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The CPUs the calling thread may run on, in increasing order: all of

@@ -90,22 +90,30 @@ fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
     assert_eq!(got, msg);
 }
 
+/// Sends `size` bytes of pattern `seed` from a second thread (more than
+/// the socket buffers hold, so writing and reading must overlap) and
+/// expects them back exactly; `what` names the server in messages.
+fn echo_exact(s: &mut UnixStream, seed: u64, size: usize, what: &str) {
+    let data = pattern(seed, size);
+    let writer = {
+        let mut w = s.try_clone().unwrap();
+        let data = data.clone();
+        thread::spawn(move || w.write_all(&data))
+    };
+    let mut got = vec![0; size];
+    s.read_exact(&mut got)
+        .unwrap_or_else(|e| panic!("{what}: {size} bytes: {e}"));
+    writer.join().unwrap().unwrap();
+    assert!(got == data, "{what}: {size} bytes differ");
+}
+
 #[test]
 fn unix_echo_is_byte_exact_through_a_half_close() {
     let path = socket_path("exact");
     let server = start(&path, &[]);
     let mut s = unix_connect(&path);
     for (i, size) in [1, 2, 100, 4096, 65_537, 300_000].into_iter().enumerate() {
-        let data = pattern(i as u64, size);
-        let writer = {
-            let mut w = s.try_clone().unwrap();
-            let data = data.clone();
-            thread::spawn(move || w.write_all(&data))
-        };
-        let mut got = vec![0; size];
-        s.read_exact(&mut got).unwrap();
-        writer.join().unwrap().unwrap();
-        assert!(got == data, "{size} bytes differ");
+        echo_exact(&mut s, i as u64, size, "reactor");
     }
     // Half-close: the last bytes still come back, then EOF.
     s.write_all(b"last words").unwrap();
@@ -283,17 +291,7 @@ fn other_models_echo_through_a_half_close() {
         let mut server = start(&path, &["--model", model]);
         let mut s = unix_connect(&path);
         for (i, size) in [1, 4096, 300_000].into_iter().enumerate() {
-            let data = pattern(i as u64, size);
-            let writer = {
-                let mut w = s.try_clone().unwrap();
-                let data = data.clone();
-                thread::spawn(move || w.write_all(&data))
-            };
-            let mut got = vec![0; size];
-            s.read_exact(&mut got)
-                .unwrap_or_else(|e| panic!("{model}: {size} bytes: {e}"));
-            writer.join().unwrap().unwrap();
-            assert!(got == data, "{model}: {size} bytes differ");
+            echo_exact(&mut s, i as u64, size, model);
         }
         s.write_all(b"last words").unwrap();
         s.shutdown(Shutdown::Write).unwrap();
