@@ -544,7 +544,6 @@ fn tokio_portable_close_quiet_connections_get_eof_and_exit_0() {
 }
 
 #[cfg(target_os = "linux")] // sees the queues in /proc/net/tcp
-#[cfg(target_os = "linux")]
 #[test]
 fn reactor_portable_close_late_input_does_not_destroy_queued_echo() {
     late_input_does_not_destroy_queued_echo("reactor", Close::Portable);
