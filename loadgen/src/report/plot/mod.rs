@@ -37,6 +37,8 @@ mod throughput;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::Ranged;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -47,6 +49,22 @@ const SIZE: (u32, u32) = (1000, 600);
 const LEGEND_WIDTH: u32 = 250;
 const GREY: RGBColor = RGBColor(120, 120, 120);
 const FONT: &str = "sans-serif";
+
+/// The grid and label styles every plot shares, applied to a mesh whose
+/// axes and labels the caller has set; returns it for `.draw()`.
+fn house_style<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged,
+    Y: Ranged,
+    DB: DrawingBackend,
+{
+    mesh.light_line_style(BLACK.mix(0.05))
+        .bold_line_style(BLACK.mix(0.15))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+}
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::axes::{latency_label, log_ticks, nice, nines_ticks, Linear};
 use super::curve::{curve, Curve};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, colour, err, interrupted, model_index, FONT, GREY};
+use super::{canvas, colour, err, house_style, interrupted, model_index, GREY};
 use crate::report::format::compact;
 use crate::stats;
 use crate::sweep::{CompareReport, Outcome, Point, Summary};
@@ -70,18 +70,16 @@ pub(super) fn write(path: &Path, report: &CompareReport, conns: u32) -> io::Resu
             .find(|t| (t.0 - x).abs() < 1e-9)
             .map_or_else(String::new, |t| t.1.clone())
     };
-    chart
-        .configure_mesh()
-        .x_desc("percentile (log scale of 1/(1 − q): one step per nine)")
-        .y_desc("latency (log scale)")
-        .x_label_formatter(&label)
-        .y_label_formatter(&|y| latency_label(*y))
-        .light_line_style(BLACK.mix(0.05))
-        .bold_line_style(BLACK.mix(0.15))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 15))
-        .draw()
-        .map_err(err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .x_desc("percentile (log scale of 1/(1 − q): one step per nine)")
+            .y_desc("latency (log scale)")
+            .x_label_formatter(&label)
+            .y_label_formatter(&|y| latency_label(*y)),
+    )
+    .draw()
+    .map_err(err)?;
 
     let mut entries = Vec::new();
     let mut any_bound = false;

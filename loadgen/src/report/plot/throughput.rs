@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use super::axes::{count_label, linear_ticks, log_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, colour, err, interrupted, model_index, FONT, GREY};
+use super::{canvas, colour, err, house_style, interrupted, model_index, GREY};
 use crate::sweep::{CompareReport, Outcome, Point};
 
 /// Requests/s against connections (log x): per model the median over
@@ -71,18 +71,16 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             },
         )
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("connections (log scale)")
-        .y_desc("requests/s")
-        .x_label_formatter(&|x| count_label(*x))
-        .y_label_formatter(&|y| count_label(*y))
-        .light_line_style(BLACK.mix(0.05))
-        .bold_line_style(BLACK.mix(0.15))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 15))
-        .draw()
-        .map_err(err)?;
+    house_style(
+        chart
+            .configure_mesh()
+            .x_desc("connections (log scale)")
+            .y_desc("requests/s")
+            .x_label_formatter(&|x| count_label(*x))
+            .y_label_formatter(&|y| count_label(*y)),
+    )
+    .draw()
+    .map_err(err)?;
 
     let mut entries = Vec::new();
     let (mut any_bound, mut any_failed) = (false, false);
