@@ -19,11 +19,14 @@
 mod util;
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libc::{SIGHUP, SIGINT, SIGTERM};
 use util::non_reader::NonReader;
-use util::{assert_usage_error, connect, connect_small, ping, probe, Outcome, Server, IO_TIMEOUT};
+use util::{
+    assert_exits, assert_usage_error, connect, connect_small, ping, probe, Outcome, Server,
+    IO_TIMEOUT,
+};
 
 // What the tests that read /proc (Linux only) use besides.
 #[cfg(target_os = "linux")]
@@ -170,16 +173,6 @@ fn cpu_list(s: &str) -> Vec<usize> {
         }
     }
     cpus.into_iter().collect()
-}
-
-/// Waits for the exit and checks its status code.
-fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) -> Duration {
-    let t = Instant::now();
-    let status = server
-        .wait_exit(within)
-        .unwrap_or_else(|| panic!("{what}: still running after {within:?}"));
-    assert_eq!(status.code(), Some(code), "{what}: exit status {status:?}");
-    t.elapsed()
 }
 
 // ---- serving ----

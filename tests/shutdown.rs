@@ -14,11 +14,11 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libc::{SIGINT, SIGTERM};
 use util::non_reader::PERIOD;
-use util::{connect, pattern, ping, Server, IO_TIMEOUT};
+use util::{assert_exits, connect, pattern, ping, Server, IO_TIMEOUT};
 #[cfg(target_os = "linux")]
 use {
     libc::SIGHUP,
@@ -80,16 +80,6 @@ impl Close {
             );
         }
     }
-}
-
-/// Waits for the exit and checks its status code.
-fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) -> Duration {
-    let t = Instant::now();
-    let status = server
-        .wait_exit(within)
-        .unwrap_or_else(|| panic!("{what}: still running after {within:?}"));
-    assert_eq!(status.code(), Some(code), "{what}: exit status {status:?}");
-    t.elapsed()
 }
 
 #[cfg(target_os = "linux")]
@@ -242,7 +232,7 @@ fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
 fn shutdown_timeout_bounds_the_flush(model: &str) {
     let mut server = Server::start(&["--model", model, "--shutdown-timeout", "500ms"]);
     let _client = NonReader::start(&server, 5);
-    let t = Instant::now();
+    let t = std::time::Instant::now();
     server.signal(SIGTERM);
     assert_exits(&mut server, Duration::from_secs(10), 0, model);
     let took = t.elapsed();

@@ -320,6 +320,17 @@ fn proc_status_kib(pid: i32, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} not in /proc/{pid}/status"))
 }
 
+/// Waits for `server` to exit within `within` and checks its status
+/// code; returns how long it took. `what` names the case in messages.
+pub fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str) -> Duration {
+    let t = Instant::now();
+    let status = server
+        .wait_exit(within)
+        .unwrap_or_else(|| panic!("{what}: still running after {within:?}"));
+    assert_eq!(status.code(), Some(code), "{what}: exit status {status:?}");
+    t.elapsed()
+}
+
 /// Polls `cond` every 10 ms until it holds or `limit` passes; for process
 /// state (exit, RSS, fd count) that no socket event announces.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
