@@ -5,32 +5,18 @@ mod util;
 
 use std::time::{Duration, Instant};
 
-use util::{loadgen, stdout, Behaviour, Echod, TestServer};
+use util::{loadgen, passes_every_check, stdout, Behaviour, Echod, TestServer};
 
 #[test]
 fn echod_passes_every_check() {
     let server = Echod::start(&[]);
-    let out = loadgen(
-        &["check", "--target", &server.target()],
-        Duration::from_secs(90),
-    );
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("7/7 checks passed"), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
+    passes_every_check(&server.target());
 }
 
 #[test]
 fn echod_tokio_model_passes_every_check() {
     let server = Echod::start(&["--model", "tokio"]);
-    let out = loadgen(
-        &["check", "--target", &server.target()],
-        Duration::from_secs(90),
-    );
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("7/7 checks passed"), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
+    passes_every_check(&server.target());
 }
 
 #[test]

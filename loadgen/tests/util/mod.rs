@@ -65,6 +65,16 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs `loadgen check` against a stream `target` and expects all seven
+/// checks to pass, none to fail, and exit 0.
+pub fn passes_every_check(target: &str) {
+    let out = loadgen(&["check", "--target", target], Duration::from_secs(90));
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("7/7 checks passed"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
