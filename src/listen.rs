@@ -224,6 +224,9 @@ fn plain(addr: &ListenAddr) -> io::Result<RawSocket> {
         ListenAddr::Tcp(_) => {
             let s = RawSocket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
             s.set_reuse_address(true)?;
+            // Inherited by every accepted connection: urgent data stays in
+            // the stream and is echoed (see `crate::net::urgent_inline`).
+            crate::net::urgent_inline(&s)?;
             s
         }
         ListenAddr::Udp(_) => {

@@ -29,6 +29,18 @@ pub fn loops_back(peer: SocketAddr, local_port: u16) -> bool {
     LOOP_PORTS.contains(&peer.port()) || peer.port() == local_port
 }
 
+/// Keeps TCP urgent data (`MSG_OOB`) in the byte stream (`SO_OOBINLINE`),
+/// so it is read, and echoed, where the client put it.
+///
+/// Without it the kernel takes the urgent byte out of the stream into a
+/// slot of its own that only `recv(MSG_OOB)` reads: an echo would lose it.
+/// A TCP connection inherits the option from its listener, so TCP
+/// listeners set it once; an accepted Unix stream socket does not (Linux
+/// carries `MSG_OOB` over `AF_UNIX` since 5.15), so each one sets it.
+pub fn urgent_inline(sock: impl std::os::fd::AsFd) -> io::Result<()> {
+    socket2::SockRef::from(&sock).set_out_of_band_inline(true)
+}
+
 /// Out of file descriptors, for the process (EMFILE) or the system (ENFILE).
 pub fn fd_exhausted(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))

@@ -163,6 +163,8 @@ fn inherit(fd: RawFd) -> io::Result<Bound> {
     let (socket, addr) = match (ip, ty) {
         (Some(ip), Type::STREAM) => {
             listening()?;
+            // As on a listener we bind: see `crate::net::urgent_inline`.
+            crate::net::urgent_inline(&sock)?;
             (Socket::Tcp(TcpListener::from(sock)), ListenAddr::Tcp(ip))
         }
         (Some(ip), Type::DGRAM) => (Socket::Udp(UdpSocket::from(sock)), ListenAddr::Udp(ip)),

@@ -28,6 +28,27 @@
 //! (`is_read_closed`/`is_error`), and from then on the connection reads
 //! until `read` returns 0 or `WouldBlock`, as without the shortcut.
 //!
+//! The other thing is TCP urgent data (`MSG_OOB`, telnet's Synch): a read
+//! stops at the urgent mark, so it comes back short although the bytes
+//! after the mark are already queued, and no new event will announce
+//! them. On Linux connections are registered for `EPOLLPRI` as well
+//! ([`READ_INTEREST`]), which the kernel raises while urgent data is
+//! pending; an event that carries it makes the connection read on to
+//! `WouldBlock`, like a hang-up does, until one read says the queue is
+//! empty. The common case keeps its saving. kqueue reports no such flag
+//! through mio, so elsewhere a short read is not trusted at all
+//! ([`SHORT_READ_MEANS_DRAINED`]).
+//!
+//! # Urgent data is echoed inline
+//!
+//! RFC 862 asks for every byte received to be sent back, and says nothing
+//! of urgency. Every listener (TCP) or accepted connection (Unix) has
+//! `SO_OOBINLINE` set ([`crate::net::urgent_inline`]), so the urgent byte
+//! stays in the stream where the client put it and is echoed there, as an
+//! ordinary byte: `abc`, urgent `!`, `def` comes back as `abc!def`. Without
+//! it the kernel would take the byte out of the stream and the echo would
+//! silently lose it.
+//!
 //! # Echo straight through
 //!
 //! A connection with nothing pending reads into the reactor's scratch area
@@ -53,6 +74,20 @@ use tracing::trace;
 /// Large enough that a bulk transfer moves in big syscalls, small enough
 /// that one flooding client cannot hold the loop for long.
 pub const READ_BUDGET: usize = 64 << 10;
+
+/// What a connection is registered for on the read side: readable, and on
+/// Linux urgent data too (see "A short read means drained").
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const READ_INTEREST: Interest = Interest::READABLE.add(Interest::PRIORITY);
+/// What a connection is registered for on the read side: readable, and on
+/// Linux urgent data too (see "A short read means drained").
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub const READ_INTEREST: Interest = Interest::READABLE;
+
+/// Whether a short read may be taken for an empty receive queue: only where
+/// urgent data raises an event of its own (see "A short read means
+/// drained").
+pub const SHORT_READ_MEANS_DRAINED: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// What the reactor should do with a connection after driving it.
 #[derive(Debug, PartialEq, Eq)]
@@ -98,6 +133,9 @@ pub struct Connection {
     /// An event reported a hang-up or error: read to EOF or `WouldBlock`,
     /// never stop at a short read (see the module docs).
     closing: bool,
+    /// An event reported urgent data: a short read may have stopped at its
+    /// mark, so read on until `WouldBlock` says the queue is empty.
+    urgent: bool,
     /// WRITABLE is part of the registered interest.
     write_interest: bool,
     /// Shutdown only: our write side is shut and input is discarded while
@@ -123,6 +161,7 @@ impl Connection {
             writable: true,
             eof: false,
             closing: false,
+            urgent: false,
             write_interest: false,
             lingering: false,
             last_active: now,
@@ -140,12 +179,15 @@ impl Connection {
     pub fn on_event(&mut self, event: &Event) {
         trace!(target: TARGET, conn = self.id, readable = event.is_readable(),
             writable = event.is_writable(), hup = event.is_read_closed(),
-            error = event.is_error(), "event");
+            error = event.is_error(), urgent = event.is_priority(), "event");
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             self.readable = true;
         }
         if event.is_read_closed() || event.is_error() {
             self.closing = true;
+        }
+        if event.is_priority() {
+            self.urgent = true;
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
             self.writable = true;
@@ -195,9 +237,9 @@ impl Connection {
         }
         if pending != self.write_interest {
             let interest = if pending {
-                Interest::READABLE | Interest::WRITABLE
+                READ_INTEREST | Interest::WRITABLE
             } else {
-                Interest::READABLE
+                READ_INTEREST
             };
             if cx
                 .registry
@@ -285,12 +327,15 @@ impl Connection {
                     budget -= n;
                     cx.counters.bytes_received += n as u64;
                     self.last_active = cx.now;
-                    if n < asked && !self.closing {
+                    if n < asked && SHORT_READ_MEANS_DRAINED && !self.closing && !self.urgent {
                         // Drained (see "A short read means drained").
                         self.readable = false;
                     }
                 }
-                Err(e) if would_block(&e) => self.readable = false,
+                Err(e) if would_block(&e) => {
+                    self.readable = false;
+                    self.urgent = false;
+                }
                 Err(e) if interrupted(&e) => {}
                 Err(e) => return Err(e),
             }

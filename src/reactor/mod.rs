@@ -478,7 +478,7 @@ impl Reactor {
         if self
             .poll
             .registry()
-            .register(&mut sock, Token(key), Interest::READABLE)
+            .register(&mut sock, Token(key), connection::READ_INTEREST)
             .is_err()
         {
             return;

@@ -106,7 +106,14 @@ impl Listening {
     pub fn accept(&self) -> io::Result<Stream> {
         match self {
             Listening::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
-            Listening::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listening::Unix(l) => {
+                let (s, _) = l.accept()?;
+                // Not inherited from a Unix listener: see
+                // `crate::net::urgent_inline`. Failing only risks the
+                // urgent byte, so it is no reason to drop the client.
+                let _ = crate::net::urgent_inline(&s);
+                Ok(Stream::Unix(s))
+            }
         }
     }
 }

@@ -182,6 +182,28 @@ impl Server {
         proc_status_kib(self.pid(), "VmHWM:")
     }
 
+    /// Stops the child (SIGSTOP) and waits until every one of its threads
+    /// is stopped: `kill` returns before they are, and a thread woken by
+    /// the signal may still take input that arrives meanwhile.
+    #[cfg(target_os = "linux")] // reads /proc
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+        let stopped = || {
+            std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+                .expect("task list")
+                .flatten()
+                .all(|t| {
+                    std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+                        stat[stat.rfind(')').expect("comm") + 2..].starts_with('T')
+                    })
+                })
+        };
+        assert!(
+            wait_until(IO_TIMEOUT, stopped),
+            "echod's threads did not all stop"
+        );
+    }
+
     /// User + system CPU time consumed so far, in clock ticks.
     #[cfg(target_os = "linux")] // reads /proc
     pub fn cpu_ticks(&self) -> u64 {

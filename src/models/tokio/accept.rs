@@ -36,7 +36,11 @@ impl Listener for TcpListener {
 impl Listener for UnixListener {
     type Stream = tokio::net::UnixStream;
     async fn accept_one(&self) -> io::Result<Self::Stream> {
-        self.accept().await.map(|(s, _)| s)
+        let (s, _) = self.accept().await?;
+        // Not inherited from a Unix listener (see
+        // `crate::net::urgent_inline`); failing only risks the urgent byte.
+        let _ = crate::net::urgent_inline(&s);
+        Ok(s)
     }
 }
 
