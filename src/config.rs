@@ -130,6 +130,10 @@ pub struct Config {
     /// `--metrics`: serve Prometheus metrics over HTTP here (`GET
     /// /metrics`); reactor model only. See [`crate::reactor::metrics`].
     pub metrics: Option<SocketAddr>,
+    /// `--splice`: when the reactor echoes a TCP connection through a pipe
+    /// with `splice(2)` instead of copying (Linux; see
+    /// [`crate::reactor::splice`]).
+    pub splice: crate::reactor::splice::Mode,
 }
 
 /// Smallest `--max-buffer` accepted: below this the per-event syscall cost
@@ -165,6 +169,7 @@ impl Default for Config {
             pin: false,
             unix_mode: None,
             metrics: None,
+            splice: crate::reactor::splice::Mode::Auto,
         }
     }
 }

@@ -21,8 +21,14 @@ const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 /// and a few MiB (odd, so nothing lines up with a buffer).
 const SIZES: [usize; 9] = [1, 2, 100, 4096, 65535, 65536, 65537, 200_003, (3 << 20) + 7];
 
+/// The reactor with every read a splice through a pipe (Linux; see
+/// src/reactor/splice.rs). `--splice auto`, the default, splices only bulk
+/// flows, which the large sizes here are.
+#[cfg(target_os = "linux")]
+const SPLICING: &str = "reactor --splice always";
+
 fn start(model: &str) -> Server {
-    Server::start(&["--model", model])
+    Server::model(model)
 }
 
 /// Index of the first byte where `got` and `want` differ, for messages
@@ -58,6 +64,12 @@ fn echoes_every_size(model: &str) {
 #[test]
 fn reactor_echoes_binary_data_of_every_size_byte_exact() {
     echoes_every_size("reactor");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn reactor_splicing_every_read_echoes_binary_data_of_every_size_byte_exact() {
+    echoes_every_size(SPLICING);
 }
 
 #[test]
@@ -266,6 +278,12 @@ fn echo_chunked(
 #[test]
 fn random_payloads_in_random_chunkings_echo_byte_exact() {
     random_chunkings_echo_byte_exact("reactor", 64);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn random_payloads_in_random_chunkings_echo_byte_exact_when_splicing() {
+    random_chunkings_echo_byte_exact(SPLICING, 64);
 }
 
 /// `cases` random payloads, each written and read back in random chunks.

@@ -133,6 +133,13 @@ fn pending_echo_survives_fin(server: &Server, what: &str, fully_read: bool) {
 
 #[cfg(target_os = "linux")]
 #[test]
+fn reactor_splicing_flushes_echo_pending_in_its_pipe_when_fin_arrives_then_eof() {
+    let server = Server::start(&["--model", "reactor", "--splice", "always"]);
+    pending_echo_survives_fin(&server, "reactor --splice always", false);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
 fn reactor_flushes_echo_pending_when_fin_arrives_then_eof() {
     pending_echo_survives_fin(&Server::start(&["--model", "reactor"]), "reactor", false);
 }

@@ -99,6 +99,24 @@ fn reactor_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
     slow_reader_echo(&server, 1);
 }
 
+/// The pipe is the pending echo when splicing: a full socket leaves bytes
+/// in it, and reading stops until they are out (see src/reactor/splice.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn reactor_splicing_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
+    for max in ["64K", "4K"] {
+        let server = Server::start(&[
+            "--model",
+            "reactor",
+            "--splice",
+            "always",
+            "--max-buffer",
+            max,
+        ]);
+        slow_reader_echo(&server, 11);
+    }
+}
+
 #[test]
 fn threads_echo_byte_exact_to_a_slow_reader_with_tiny_buffers() {
     let server = Server::start(&["--model", "threads"]);

@@ -98,6 +98,18 @@ fn reactor_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "reactor");
 }
 
+/// The same with the pending echo in a pipe (src/reactor/splice.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn reactor_splicing_flushes_its_pipe_at_sigterm_and_exits_0() {
+    let mut server = Server::start(&["--splice", "always", "--shutdown-timeout", "30s"]);
+    let client = NonReader::start(&server, 4);
+    server.signal(SIGTERM);
+    assert!(server.alive(), "exited with echo still pending");
+    client.read_drained_echo("reactor --splice always", true);
+    assert_exits(&mut server, IO_TIMEOUT, 0, "reactor --splice always");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn threads_sigterm_flushes_pending_echo_and_exits_0() {

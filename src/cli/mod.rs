@@ -103,6 +103,14 @@ struct Args {
     #[arg(long, value_name = "ADDR", value_parser = parse_metrics)]
     metrics: Option<std::net::SocketAddr>,
 
+    /// When to echo a TCP connection through a pipe with splice(2), which
+    /// copies no byte, instead of reading and writing: auto splices bulk
+    /// flows (a read that filled the whole 64 KiB read area) and copies
+    /// small messages, always splices every read, off never splices.
+    /// Reactor model, Linux only (elsewhere auto never splices).
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    splice: crate::reactor::splice::Mode,
+
     /// Log each readiness event, accept, partial write, backpressure pause
     /// and resume, and close with its reason (on stderr). Same as
     /// RUST_LOG=echod=trace.
@@ -125,6 +133,7 @@ impl Args {
             pin: self.pin,
             unix_mode: self.unix_mode,
             metrics: self.metrics,
+            splice: self.splice,
         }
     }
 }
@@ -162,8 +171,10 @@ where
     let config = args.into_config();
     // Flags that are fine alone but not together (--threads with a model
     // that has no reactors): a usage error like a bad value.
-    let checked = crate::reactor::multi::check(&config);
-    if let Err(reason) = checked.and_then(|()| crate::reactor::metrics::check(&config)) {
+    let checked = crate::reactor::multi::check(&config)
+        .and_then(|()| crate::reactor::metrics::check(&config))
+        .and_then(|()| crate::reactor::splice::check(&config));
+    if let Err(reason) = checked {
         crate::log::line(format_args!("{reason} (see --help)"));
         return ExitCode::from(EXIT_USAGE);
     }

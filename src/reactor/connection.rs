@@ -55,15 +55,26 @@
 //! and writes those bytes straight back; only what the socket refuses is
 //! copied into a buffer of the connection's own. The common echo thus
 //! touches no per-connection memory at all.
+//!
+//! # Bulk flows splice
+//!
+//! A connection that reads a whole read area at once is streaming, and
+//! from then on (`--splice auto`, Linux, TCP) it echoes through a pipe
+//! with `splice(2)` instead, copying nothing (see [`super::splice`]). Its
+//! pending echo is then the pipe's contents instead of a buffer's: at any
+//! moment a connection has at most one of the two, and none when nothing
+//! is pending.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::event::Event;
 use mio::{Interest, Registry, Token};
 
 use super::buffer::{Buffer, Pool};
+use super::splice::{self, Pipe, Pipes};
 use super::stream::Stream;
 use super::Counters;
 use crate::log::TARGET;
@@ -71,9 +82,13 @@ use crate::net::{interrupted, would_block};
 use tracing::trace;
 
 /// Bytes read from one connection per turn before the others get theirs.
-/// Large enough that a bulk transfer moves in big syscalls, small enough
-/// that one flooding client cannot hold the loop for long.
+/// Small enough that one flooding client cannot hold the loop for long.
 pub const READ_BUDGET: usize = 64 << 10;
+
+/// Most bytes one read asks for: the size of the shared scratch area (or
+/// `--max-buffer`, if smaller). Large enough that a bulk transfer moves in
+/// big syscalls.
+pub const READ_AREA: usize = 64 << 10;
 
 /// What a connection is registered for on the read side: readable, and on
 /// Linux urgent data too (see "A short read means drained").
@@ -106,6 +121,10 @@ pub enum Drive {
 pub struct Ctx<'a> {
     /// The buffer pool.
     pub pool: &'a mut Pool,
+    /// The pipe pool, for connections that splice.
+    pub pipes: &'a mut Pipes,
+    /// `--splice`.
+    pub splice: splice::Mode,
     /// For switching WRITABLE interest on and off.
     pub registry: &'a Registry,
     /// This connection's token.
@@ -124,8 +143,14 @@ pub struct Connection {
     sock: Stream,
     /// Unique for the daemon's lifetime; slab keys are reused, ids are not.
     pub id: u64,
-    /// The pending echo; `None` whenever nothing is pending.
+    /// The pending echo when it was copied; `None` whenever nothing is
+    /// pending or it is in `pipe`.
     buf: Option<Buffer>,
+    /// The pending echo when it was spliced; `None` whenever nothing is
+    /// pending or it is in `buf`.
+    pipe: Option<Pipe>,
+    /// The flow is bulk: read by splicing (see "Bulk flows splice").
+    bulk: bool,
     readable: bool,
     writable: bool,
     /// The peer shut down its write side (read returned 0).
@@ -155,6 +180,8 @@ impl Connection {
             sock,
             id,
             buf: None,
+            pipe: None,
+            bulk: false,
             // An accepted socket is writable; whether data is already
             // waiting, the registration's first event will tell.
             readable: false,
@@ -196,7 +223,7 @@ impl Connection {
 
     /// Bytes of echo held for this connection.
     pub fn pending(&self) -> usize {
-        self.buf.as_ref().map_or(0, Buffer::len)
+        self.buf.as_ref().map_or(0, Buffer::len) + self.pipe.as_ref().map_or(0, Pipe::len)
     }
 
     /// Nothing pending here or in the kernel's send queue, and no input
@@ -223,7 +250,7 @@ impl Connection {
         if self.buf.as_ref().is_some_and(Buffer::is_empty) {
             cx.pool.put(self.buf.take().expect("checked above"));
         }
-        let pending = self.buf.is_some();
+        let pending = self.buf.is_some() || self.pipe.is_some();
         if self.eof && !pending {
             if self.lingering {
                 // The client closed after the EOF our shutdown sent.
@@ -255,10 +282,13 @@ impl Connection {
         Drive::Open { more }
     }
 
-    /// Gives the buffer back before the connection is dropped.
-    pub fn release(&mut self, pool: &mut Pool) {
+    /// Gives the buffer or pipe back before the connection is dropped.
+    pub fn release(&mut self, pool: &mut Pool, pipes: &mut Pipes) {
         if let Some(buf) = self.buf.take() {
             pool.put(buf);
+        }
+        if let Some(pipe) = self.pipe.take() {
+            pipes.put(pipe);
         }
     }
 
@@ -266,7 +296,13 @@ impl Connection {
     /// whether it stopped on the budget with input still waiting.
     fn pump(&mut self, cx: &mut Ctx<'_>) -> io::Result<bool> {
         let mut budget = READ_BUDGET;
+        if cx.splice == splice::Mode::Always && self.sock.splices() {
+            self.bulk = true;
+        }
         loop {
+            if self.pipe.is_some() {
+                self.flush_pipe(cx)?;
+            }
             if let Some(buf) = self.buf.as_mut() {
                 if self.writable && !buf.is_empty() {
                     let was_full = buf.room() == 0;
@@ -292,13 +328,34 @@ impl Connection {
                 // Still flushing; take no new input. WRITABLE brings us back.
                 return Ok(false);
             }
+            if self.pipe.is_some() {
+                // Only into an empty pipe (see `splice`): WRITABLE brings
+                // us back once it has drained.
+                return Ok(false);
+            }
+            if self.bulk && !self.lingering && self.buf.is_none() && !self.urgent {
+                if let Some(n) = self.splice_in(cx, budget)? {
+                    budget -= n;
+                    continue;
+                }
+                // No pipe to be had: copy this time.
+            }
             let (asked, got) = if self.lingering {
                 let mut sink = [0u8; 4096];
                 let n = budget.min(sink.len());
                 (n, self.sock.read(&mut sink[..n]))
             } else if self.buf.is_none() {
-                let n = budget.min(cx.pool.scratch().len());
-                (n, self.echo_through(cx, n))
+                let area = cx.pool.scratch().len();
+                let n = budget.min(area);
+                let got = self.echo_through(cx, n);
+                if matches!(got, Ok(k) if k == area && k >= splice::SMALL)
+                    && cx.splice != splice::Mode::Off
+                    && self.sock.splices()
+                {
+                    // A full read area: a bulk sender (see `splice`).
+                    self.bulk = true;
+                }
+                (n, got)
             } else {
                 let buf = self.buf.as_mut().expect("checked above");
                 if buf.room() == 0 {
@@ -340,6 +397,85 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Splices up to `budget` bytes from the socket into an empty pipe.
+    /// Returns the bytes moved, or `None` when no pipe could be had (the
+    /// caller copies instead). End of stream and an empty socket are
+    /// handled here, and return `Some(0)`.
+    fn splice_in(&mut self, cx: &mut Ctx<'_>, budget: usize) -> io::Result<Option<usize>> {
+        let Some(mut pipe) = cx.pipes.take() else {
+            self.bulk = false;
+            return Ok(None);
+        };
+        let got = pipe.fill(self.sock.as_raw_fd(), budget);
+        let n = match got {
+            Ok(0) => {
+                trace!(target: TARGET, conn = self.id, "splice: EOF");
+                self.eof = true;
+                0
+            }
+            Ok(n) => {
+                trace!(target: TARGET, conn = self.id, bytes = n, "splice");
+                cx.counters.bytes_received += n as u64;
+                self.last_active = cx.now;
+                if n < splice::SMALL && cx.splice == splice::Mode::Auto {
+                    // Small messages are cheaper to copy.
+                    self.bulk = false;
+                }
+                n
+            }
+            // Not the short-read rule: an empty pipe answers EAGAIN only
+            // for an empty socket, but a short splice proves nothing.
+            Err(e) if would_block(&e) => {
+                self.readable = false;
+                0
+            }
+            Err(e) if interrupted(&e) => 0,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // This socket cannot splice after all: copy from now on.
+                self.bulk = false;
+                cx.pipes.put(pipe);
+                return Ok(None);
+            }
+            Err(e) => {
+                cx.pipes.put(pipe);
+                return Err(e);
+            }
+        };
+        if pipe.is_empty() {
+            cx.pipes.put(pipe);
+        } else {
+            self.pipe = Some(pipe);
+        }
+        Ok(Some(n))
+    }
+
+    /// Splices the pipe's pending bytes back into the socket while it takes
+    /// them; gives the pipe back once it is empty.
+    fn flush_pipe(&mut self, cx: &mut Ctx<'_>) -> io::Result<()> {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return Ok(());
+        };
+        while self.writable && !pipe.is_empty() {
+            match pipe.drain(self.sock.as_raw_fd()) {
+                Ok(n) => {
+                    cx.counters.bytes_echoed += n as u64;
+                    self.last_active = cx.now;
+                }
+                Err(e) if would_block(&e) => {
+                    trace!(target: TARGET, conn = self.id, pending = pipe.len(), "partial write (pipe)");
+                    cx.counters.partial_writes += 1;
+                    self.writable = false;
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if pipe.is_empty() {
+            cx.pipes.put(self.pipe.take().expect("checked above"));
+        }
+        Ok(())
     }
 
     /// Reads at most `limit` bytes into the scratch area and writes them

@@ -10,7 +10,9 @@
 //!    events so no accept can reuse a slab key they still name.
 //! 3. Dispatch this turn's events by token.
 //! 4. Fire due timers: idle timeouts, accept retries, the shutdown deadline.
-//! 5. Reap: remove the entries closed during this turn from the slab.
+//! 5. Reap: remove the entries closed during this turn from the slab, and
+//!    close the free pipes if no connection spliced this turn (the poll of
+//!    step 1 waits at most [`splice::LINGER`] while some are kept).
 //! 6. With `--metrics`, publish the counters for scrapes (see [`metrics`]).
 //!
 //! # Stale events
@@ -56,6 +58,7 @@ pub mod connection;
 pub mod listener;
 pub mod metrics;
 pub mod multi;
+pub mod splice;
 pub mod stream;
 pub mod timers;
 pub mod udp;
@@ -75,6 +78,7 @@ use crate::{Config, Error, Stopped};
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
 use listener::{Listener, Reserve, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF};
+use splice::Pipes;
 use stream::{Listening, Stream};
 use timers::{Timer, Timers};
 use udp::{Datagrams, Turn};
@@ -84,6 +88,12 @@ pub const ACCEPT_BUDGET: usize = 128;
 
 /// Free buffers the pool keeps after a burst.
 const POOL_KEEP: usize = 64;
+
+/// Most pipes lent out at once: an eighth of the descriptor limit, two
+/// descriptors each, so splicing never starves `accept` (see [`splice`]).
+fn max_pipes() -> usize {
+    (crate::net::fd_limit() / 8).clamp(1, 1 << 16) as usize
+}
 
 /// Signals arrive as events on this token; slab keys never reach it.
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
@@ -144,6 +154,8 @@ pub struct Reactor {
     entries: Slab<Entry>,
     signals: Signals,
     pool: Pool,
+    /// Pipes for the connections that splice (see [`splice`]).
+    pipes: Pipes,
     /// Where datagrams are received and echoed from: [`udp::BUFFER`]
     /// bytes (a batch of slots on Linux) with a UDP socket, none without. Apart from the pool's
     /// scratch area, which `--max-buffer` may make smaller than a datagram.
@@ -214,7 +226,8 @@ impl Reactor {
             poll,
             entries: Slab::with_capacity(1024),
             signals,
-            pool: Pool::new(config.max_buffer, POOL_KEEP, connection::READ_BUDGET),
+            pool: Pool::new(config.max_buffer, POOL_KEEP, connection::READ_AREA),
+            pipes: Pipes::new(config.max_buffer, POOL_KEEP, max_pipes()),
             datagram: Box::default(),
             timers: Timers::default(),
             ready: Vec::new(),
@@ -273,11 +286,15 @@ impl Reactor {
     pub fn run(&mut self) -> io::Result<Stopped> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = if self.ready.is_empty() {
+            let mut timeout = if self.ready.is_empty() {
                 self.timers.timeout(Instant::now())
             } else {
                 Some(std::time::Duration::ZERO)
             };
+            if self.pipes.holds_free() {
+                // Wake once more to close them if nothing splices by then.
+                timeout = Some(timeout.map_or(splice::LINGER, |t| t.min(splice::LINGER)));
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if interrupted(&e) {
                     continue;
@@ -299,6 +316,7 @@ impl Reactor {
                 return Ok(Stopped::Drained);
             }
             self.reap();
+            self.pipes.trim();
             self.publish();
             if self.draining && self.conns == 0 {
                 return Ok(Stopped::Drained);
@@ -383,6 +401,8 @@ impl Reactor {
         };
         let mut cx = Ctx {
             pool: &mut self.pool,
+            pipes: &mut self.pipes,
+            splice: self.config.splice,
             registry: self.poll.registry(),
             token: Token(key),
             now: self.now,
@@ -405,7 +425,7 @@ impl Reactor {
     fn close(&mut self, key: usize) {
         if let Some(entry) = self.entries.get_mut(key) {
             if let Entry::Conn(mut conn) = std::mem::replace(entry, Entry::Closed) {
-                conn.release(&mut self.pool);
+                conn.release(&mut self.pool, &mut self.pipes);
                 // Dropping the socket closes it, which also removes it from
                 // the epoll/kqueue set: no deregister syscall needed.
                 drop(conn);

@@ -24,6 +24,8 @@ use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
+use super::splice;
+
 /// An accepted connection.
 #[derive(Debug)]
 pub enum Stream {
@@ -48,6 +50,13 @@ impl Stream {
             Stream::Tcp(s) => s.set_nodelay(true),
             Stream::Unix(_) => Ok(()),
         }
+    }
+
+    /// Whether the reactor may echo it through a pipe (see
+    /// [`super::splice`]): TCP only, where splice is measured and urgent
+    /// data understood.
+    pub fn splices(&self) -> bool {
+        splice::SUPPORTED && matches!(self, Stream::Tcp(_))
     }
 
     /// Closing now loses nothing (see "Closing without loss").

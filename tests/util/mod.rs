@@ -45,6 +45,14 @@ impl Server {
         Server::spawn(cmd, listeners)
     }
 
+    /// Starts `spec`: a model name, optionally followed by flags
+    /// (`"reactor --splice always"`), as `--model` and those flags.
+    pub fn model(spec: &str) -> Server {
+        let mut args = vec!["--model"];
+        args.extend(spec.split_whitespace());
+        Server::start(&args)
+    }
+
     /// Starts a prepared command (e.g. with `pre_exec` limits) that prints
     /// `listeners` listening lines.
     pub fn spawn(mut cmd: Command, listeners: usize) -> Server {
