@@ -83,7 +83,16 @@ use tracing::trace;
 
 /// Bytes read from one connection per turn before the others get theirs.
 /// Small enough that one flooding client cannot hold the loop for long.
-pub const READ_BUDGET: usize = 64 << 10;
+///
+/// Not smaller, though: Linux grows a TCP socket's receive buffer only
+/// when the application reads more in one round trip than the window it
+/// started with (64 KiB; `tcp_rcv_space_adjust`). With a budget of exactly
+/// 64 KiB a saturated reactor never did, and its sockets kept their
+/// initial 128 KiB buffers: smaller reads, more ACKs and window updates
+/// per byte, and runs that settled at two different speeds depending on
+/// whether a buffer happened to grow early. Four read areas per turn let
+/// it grow (docs/performance.md, "Saturation").
+pub const READ_BUDGET: usize = 256 << 10;
 
 /// Most bytes one read asks for: the size of the shared scratch area (or
 /// `--max-buffer`, if smaller). Large enough that a bulk transfer moves in
