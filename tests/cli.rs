@@ -50,6 +50,7 @@ fn help_lists_every_flag_with_its_default_and_exits_zero() {
         ("--max-conns", "[default: 0]"),
         ("--max-buffer", "[default: 64K]"),
         ("--shutdown-timeout", "[default: 5s]"),
+        ("--splice", "[default: auto]"),
     ] {
         let text = section(help, flag);
         assert!(
@@ -223,6 +224,23 @@ fn every_listen_flag_announces_its_own_real_port_and_serves() {
         ping(&mut c, format!("hello {i}").as_bytes());
     }
     assert_ne!(addrs[0].port(), addrs[1].port(), "two sockets, two ports");
+}
+
+/// `--splice` is the reactor's: another model is refused when asked for
+/// anything but the default, and a value it does not know names the flag.
+#[test]
+fn splice_choices_are_checked() {
+    for model in ["threads", "iterative", "tokio"] {
+        for when in ["always", "off"] {
+            assert_usage_error(
+                &["--model", model, "--splice", when],
+                &format!("--splice {when}: only the reactor model splices, not --model {model}"),
+            );
+        }
+    }
+    assert_usage_error(&["--splice", "sometimes"], "--splice");
+    #[cfg(not(target_os = "linux"))]
+    assert_usage_error(&["--splice", "always"], "splice(2) is Linux only");
 }
 
 #[test]

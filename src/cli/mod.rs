@@ -105,9 +105,9 @@ struct Args {
 
     /// When to echo a TCP connection through a pipe with splice(2), which
     /// copies no byte, instead of reading and writing: auto splices bulk
-    /// flows (a read that filled the whole 64 KiB read area) and copies
-    /// small messages, always splices every read, off never splices.
-    /// Reactor model, Linux only (elsewhere auto never splices).
+    /// flows (a read that filled the whole read area, 64 KiB by default)
+    /// and copies small messages, always splices every read, off never
+    /// splices. Reactor model, Linux only (elsewhere auto never splices).
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     splice: crate::reactor::splice::Mode,
 
