@@ -20,7 +20,12 @@ use tokio::net::TcpListener;
 const BUFFER: usize = 16 << 10;
 
 fn main() {
-    let addr: SocketAddr = match std::env::args().nth(1).as_deref().unwrap_or("127.0.0.1:0").parse() {
+    let addr: SocketAddr = match std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("127.0.0.1:0")
+        .parse()
+    {
         Ok(addr) => addr,
         Err(e) => {
             eprintln!("plain_tokio: ADDR: {e} (expected e.g. 127.0.0.1:7007)");
@@ -39,7 +44,10 @@ fn main() {
                 std::process::exit(2);
             }
         };
-        println!("listening on tcp://{}", listener.local_addr().expect("bound"));
+        println!(
+            "listening on tcp://{}",
+            listener.local_addr().expect("bound")
+        );
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 continue;
