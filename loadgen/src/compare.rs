@@ -314,6 +314,7 @@ fn measure(
         loss_timeout: None,
         interval: None,
         progress: cfg.progress,
+        server_pid: Some(server.pid()),
     };
     let mut cpu_start = None;
     let mut cpu_end = None;

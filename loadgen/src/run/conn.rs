@@ -354,6 +354,11 @@ impl Link for Conn {
         self.received + self.written
     }
 
+    #[inline]
+    fn received(&self) -> u64 {
+        self.received
+    }
+
     fn drained(&self) -> bool {
         Conn::drained(self)
     }

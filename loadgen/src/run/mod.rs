@@ -52,6 +52,31 @@ pub enum Load {
         /// Total requests per second over all connections.
         rate: f64,
     },
+    /// Saturation: each connection writes as fast as its socket takes
+    /// bytes, with at most `window` bytes sent and not yet echoed. It is
+    /// the closed loop with `window / size` requests in flight, refilled
+    /// on every reply, and counted in echoed bytes, not latency (a reply
+    /// waits behind the whole window sent before it).
+    Flood {
+        /// Most unechoed bytes per connection (whole requests of `size`).
+        window: u64,
+    },
+}
+
+impl Load {
+    /// Requests a connection keeps in flight, for the loads that keep a
+    /// fixed number (closed loop and flood); `None` in open loop.
+    pub fn in_flight(&self, size: usize) -> Option<u32> {
+        match *self {
+            Load::Closed { depth } => Some(depth),
+            Load::Open { .. } => None,
+            Load::Flood { window } => Some(
+                u32::try_from(window / size as u64)
+                    .unwrap_or(u32::MAX)
+                    .max(1),
+            ),
+        }
+    }
 }
 
 /// A validated `loadgen run` configuration.
@@ -87,6 +112,10 @@ pub struct RunConfig {
     /// Show a live progress bar (only drawn on a terminal).
     #[serde(skip)]
     pub progress: bool,
+    /// `--server-pid`: the server process whose CPU is sampled around the
+    /// window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_pid: Option<u32>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -104,6 +133,15 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
 /// (tens of µs to a few ms, a scheduling hiccup included) is never taken
 /// for lost, short enough that a closed-loop slot is not idle for long.
 pub const DEFAULT_LOSS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The default `--window` of a flood: unechoed bytes per connection.
+/// See loadgen/README.md ("Flood") for the runs it was chosen by.
+pub const DEFAULT_FLOOD_WINDOW: u64 = 256 << 10;
+
+/// The default `--size` of a flood. The server sees one byte stream
+/// whatever the size; to the generator each request is bookkeeping (a
+/// timing record, a verdict, a refill), so a flood uses few large ones.
+pub const DEFAULT_FLOOD_SIZE: usize = 16 << 10;
 
 /// How long to wait for every connection's handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
