@@ -455,17 +455,32 @@ pub struct CompareArgs {
         default_value = "reactor,tokio,threads,iterative"
     )]
     pub models: Vec<String>,
-    /// Connection counts to sweep, comma-separated. The iterative model serves one
-    /// client at a time, so it only runs at 1 and is reported "n/a" elsewhere.
+    /// Connection counts of the closed-loop points, comma-separated, or none. The
+    /// iterative model serves one client at a time, so it only runs at 1 and is reported
+    /// "n/a" elsewhere.
     #[arg(
         long,
         value_name = "LIST",
-        value_delimiter = ',',
         default_value = "1,10,100,1000",
-        value_parser = parse_count,
+        value_parser = parse_counts,
         allow_hyphen_values = true
     )]
-    pub connections: Vec<u32>,
+    pub connections: Counts,
+    /// Connection counts of the saturation points (run --flood), comma-separated, or none.
+    /// They rank the models by MB echoed per server CPU-second and say whether the server
+    /// or the generator was the limit.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "50",
+        value_parser = parse_counts,
+        allow_hyphen_values = true
+    )]
+    pub flood: Counts,
+    /// Unechoed bytes per connection at the saturation points (16 KiB requests); suffixes
+    /// K, M.
+    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, allow_hyphen_values = true)]
+    pub window: u64,
     /// Bytes per request; suffixes K, M.
     #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
     pub size: u64,
@@ -508,8 +523,8 @@ pub struct CompareArgs {
     pub drain_timeout: Duration,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
-    /// (results.json, report.md, throughput.svg, latency_c*.svg) are replaced or removed,
-    /// anything else is left alone.
+    /// (results.json, report.md, throughput.svg, saturation.svg, latency_c*.svg) are replaced
+    /// or removed, anything else is left alone.
     #[arg(long, value_name = "DIR", default_value = "report")]
     pub out: PathBuf,
     /// Do not pin the server and the generator to different CPUs.
@@ -520,6 +535,24 @@ pub struct CompareArgs {
     pub quiet: bool,
 }
 
+/// A comma-separated list of connection counts, or `none` for no points
+/// of that kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counts(pub Vec<u32>);
+
+fn parse_counts(s: &str) -> Result<Counts, String> {
+    if s.trim() == "none" {
+        return Ok(Counts(Vec::new()));
+    }
+    s.split(',')
+        .map(|c| match parse_count(c)? {
+            0 => Err("0: must be at least 1".to_string()),
+            n => Ok(n),
+        })
+        .collect::<Result<Vec<u32>, String>>()
+        .map(Counts)
+}
+
 /// The echod models `compare` knows how to start.
 pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
 
@@ -528,9 +561,13 @@ pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
 pub struct CompareConfig {
     /// Models, in the order given.
     pub models: Vec<String>,
-    /// Connection counts, in the order given.
+    /// Connection counts of the closed-loop points, in the order given.
     pub connections: Vec<u32>,
-    /// Bytes per request.
+    /// Connection counts of the saturation points, in the order given.
+    pub flood: Vec<u32>,
+    /// Unechoed bytes per connection at the saturation points.
+    pub window: u64,
+    /// Bytes per request at the closed-loop points.
     pub size: usize,
     /// Requests in flight per connection.
     pub depth: u32,
@@ -568,13 +605,20 @@ impl CompareArgs {
         if let Some(m) = self.models.iter().find(|m| !seen.insert(m.as_str())) {
             return Err(usage(format!("--models {m}: listed twice")));
         }
-        if self.models.is_empty() || self.connections.is_empty() {
+        if self.models.is_empty() {
+            return Err(usage("--models: needs at least one model"));
+        }
+        if self.connections.0.is_empty() && self.flood.0.is_empty() {
             return Err(usage(
-                "--models and --connections need at least one value each",
+                "--connections none and --flood none: nothing left to measure",
             ));
         }
-        for &c in &self.connections {
-            positive("--connections", c)?;
+        let flood_size = crate::compare::FLOOD_SIZE;
+        if !self.flood.0.is_empty() && self.window < flood_size as u64 {
+            return Err(usage(format!(
+                "--window {}: smaller than one request of a saturation point ({flood_size} B)",
+                self.window
+            )));
         }
         if self.duration.is_zero() {
             return Err(usage("--duration 0s: must be longer than zero"));
@@ -582,12 +626,15 @@ impl CompareArgs {
         if self.drain_timeout.is_zero() {
             return Err(usage("--drain-timeout 0s: must be longer than zero"));
         }
-        let most = self.connections.iter().copied().max().unwrap_or(1);
-        check_fd_budget("--connections", most)?;
+        let most = |c: &Counts| c.0.iter().copied().max().unwrap_or(1);
+        check_fd_budget("--connections", most(&self.connections))?;
+        check_fd_budget("--flood", most(&self.flood))?;
         crate::outputs::check_dir("--out", &self.out)?;
         Ok(CompareConfig {
             models: self.models,
-            connections: self.connections,
+            connections: self.connections.0,
+            flood: self.flood.0,
+            window: self.window,
             size: check_size(self.size)?,
             depth: positive("--depth", self.depth)?,
             duration: self.duration,

@@ -216,14 +216,16 @@ mod commands {
         let cfg = args.validate()?;
         let stop = Interrupt::install().context("installing signal handlers")?;
         let report = crate::compare::compare(&cfg, &stop, &mut |p| {
-            eprintln!("{}", table::one_line(p));
+            eprintln!("{}", table::progress_line(p));
         })?;
         print(&table::render(&report))?;
         write_compare(&cfg.out, &report)?;
         println!(
             "report written to {}/ (results.json, report.md{})",
             cfg.out.display(),
-            if report.points.iter().any(|p| p.summary().is_some()) {
+            if report.points.iter().any(|p| p.summary().is_some())
+                || report.saturation.iter().any(|p| p.summary().is_some())
+            {
                 ", *.svg"
             } else {
                 "; no plots: nothing was measured"

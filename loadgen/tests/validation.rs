@@ -200,6 +200,11 @@ fn flood_refuses_what_contradicts_it_naming_the_flags() {
         &["run", "--target", &t, "--flood", "--window", "8K"],
         "--window 8192: smaller than one request (--size 16384)",
     );
+    refused(
+        &["compare", "--connections", "none", "--flood", "none"],
+        "nothing left to measure",
+    );
+    refused(&["compare", "--flood", "0"], "--flood");
 }
 
 #[test]
