@@ -64,11 +64,13 @@ struct Sample {
 }
 
 /// The server's CPU time so far: all of it, and per thread where the OS
-/// says.
+/// says; and the CPUs it may run on, read while it is surely alive (the
+/// caller may stop it before [`Meter::finish`]).
 #[derive(Debug)]
 struct ServerSample {
     total: Duration,
     threads: Option<Vec<(u32, Duration)>>,
+    cpus: Option<usize>,
 }
 
 /// Samples CPU time at the window's start and end (see the module docs).
@@ -111,7 +113,8 @@ impl Meter {
     }
 
     /// Samples at [`Moment::WindowStart`] and [`Moment::WindowEnd`]; pass
-    /// every moment of the run.
+    /// every moment of the run. Everything is read here, so the server
+    /// may be gone by [`Meter::finish`].
     pub fn on_moment(&mut self, moment: Moment) {
         let sample = Sample {
             at: Instant::now(),
@@ -120,6 +123,7 @@ impl Meter {
                 Ok(ServerSample {
                     total: procstat::cpu_time(pid)?,
                     threads: procstat::thread_cpu_times(pid).ok(),
+                    cpus: procstat::allowed_cpus(pid).ok(),
                 })
             }),
         };
@@ -154,7 +158,7 @@ impl Meter {
                     pid,
                     cpu_utilisation: cpu / secs,
                     busiest_thread_utilisation: busiest,
-                    cpus: procstat::allowed_cpus(pid).unwrap_or_else(|_| online_cpus()),
+                    cpus: b.cpus.or(a.cpus).unwrap_or_else(online_cpus),
                     cpu_seconds: cpu,
                 })
             }
@@ -254,6 +258,29 @@ mod tests {
             Meter::new(None).finish(),
             Err(MeterError::NoWindow)
         ));
+    }
+
+    /// Regression: the CPUs a server may use were read in `finish`, after
+    /// `compare` had stopped it, so every pinned server counted every CPU
+    /// online and a saturated one-CPU server read as generator-bound.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_cpus_of_a_server_are_read_while_it_runs() {
+        use std::os::unix::process::CommandExt;
+        let cpu = *crate::env::affinity().unwrap().last().unwrap();
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("10");
+        // SAFETY: one sched_setaffinity call, as compare's server children do.
+        unsafe {
+            cmd.pre_exec(move || crate::env::pin(&[cpu]));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut m = Meter::new(Some(child.id()));
+        m.on_moment(Moment::WindowStart);
+        m.on_moment(Moment::WindowEnd);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(m.finish().unwrap().server.unwrap().cpus, 1);
     }
 
     #[test]
