@@ -47,9 +47,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Drive load against one echo server and report latency, throughput and faults.
+    /// Drive load against one echo server (closed loop, open loop or --flood) and report
+    /// latency or echoed MB/s, throughput and faults.
     Run(RunArgs),
-    /// Run each echod model in a child process over a sweep of connection counts and write a report.
+    /// Run each echod model in a child process over a sweep of connection counts (closed loop
+    /// and saturation) and write a report.
     Compare(CompareArgs),
     /// Check that a server is a correct echo server before trusting its numbers.
     Check(CheckArgs),
@@ -142,7 +144,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub flood: bool,
     /// --flood only: the most bytes a connection has sent and not yet had echoed, in whole
-    /// requests of --size; suffixes K, M [default: 256K].
+    /// requests of --size; suffixes K, M [default: 1M].
     #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub window: Option<u64>,
     /// The server's process id: report its CPU over the window (all threads, and the busiest
@@ -479,7 +481,7 @@ pub struct CompareArgs {
     pub flood: Counts,
     /// Unechoed bytes per connection at the saturation points (16 KiB requests); suffixes
     /// K, M.
-    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_size, allow_hyphen_values = true)]
+    #[arg(long, value_name = "BYTES", default_value = "1M", value_parser = parse_size, allow_hyphen_values = true)]
     pub window: u64,
     /// Bytes per request; suffixes K, M.
     #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]

@@ -334,14 +334,14 @@ impl Describe for Metrics {
 impl Describe for FloodMetrics {
     fn describe(&self) -> String {
         format!(
-            "{:.0} MB/s, {:.0} MB per server CPU-second, server {:.0}% (busiest thread {}), \
-             generator {:.0}%, {} faults{}{}",
+            "{:.0} MB/s, {:.0} MB per server CPU-second, server {}% (busiest thread {}), \
+             generator {}%, {} faults{}{}",
             self.mb_per_sec,
             self.mb_per_server_cpu_second,
-            self.server_cpu_utilisation * 100.0,
+            limit::percent(self.server_cpu_utilisation),
             self.busiest_thread_utilisation
-                .show(|t| format!("{:.0}%", t * 100.0)),
-            self.generator_cpu_utilisation * 100.0,
+                .show(|&t| format!("{}%", limit::percent(t))),
+            limit::percent(self.generator_cpu_utilisation),
             self.faults(),
             if self.limit == Limit::Generator {
                 " (generator-bound)"

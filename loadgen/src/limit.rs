@@ -71,9 +71,15 @@ pub fn line(limit: Limit, server: Option<&ServerUsage>, generator_cpu: f64) -> S
 }
 
 /// A share of a CPU in whole percent, rounded down: a server at 94.9%
-/// is not at the 95% threshold, and must not read as if it were.
+/// is not at the 95% threshold, and must not read as if it were. Every
+/// report prints flood CPU figures through this, so they agree with the
+/// verdict.
+pub fn percent(x: f64) -> f64 {
+    (x * 100.0).floor()
+}
+
 fn pct_of_cpu(x: f64) -> String {
-    format!("{}% of a CPU", (x * 100.0).floor())
+    format!("{}% of a CPU", percent(x))
 }
 
 /// What made a saturated server count as such.
@@ -83,7 +89,7 @@ fn saturated_by(s: &ServerUsage) -> String {
         _ if s.cpus == 1 => format!("server at {}", pct_of_cpu(s.cpu_utilisation)),
         _ => format!(
             "server at {}% of the {} CPUs it may run on",
-            (s.cpu_utilisation / s.cpus as f64 * 100.0).floor(),
+            percent(s.cpu_utilisation / s.cpus as f64),
             s.cpus
         ),
     }

@@ -142,7 +142,7 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
             "--rounds",
             "1",
             "--duration",
-            "500ms",
+            "1s",
             "--warmup",
             "100ms",
             "--quiet",
@@ -154,7 +154,7 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
-        text.contains("Saturation (flood, 256 KiB unechoed per connection"),
+        text.contains("Saturation (flood, 1 MiB unechoed per connection"),
         "{text}"
     );
     assert!(
@@ -164,7 +164,7 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
 
     let v = read_json(&dir.join("results.json"));
     assert_eq!(v["config"]["flood_connections"][0], 2, "{v}");
-    assert_eq!(v["config"]["window"], 256 * 1024);
+    assert_eq!(v["config"]["window"], 1 << 20);
     assert_eq!(v["points"].as_array().map(Vec::len), Some(0));
     let points = v["saturation"].as_array().unwrap();
     assert_eq!(points.len(), 3);
@@ -179,8 +179,10 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
             assert!(p[k]["median"].as_f64().unwrap() > 0.0, "{k}: {p}");
         }
         assert!(p["server_cpu_utilisation"].as_f64().unwrap() > 0.0, "{p}");
+        // A thread's CPU is counted in clock ticks (10 ms): a lightly
+        // loaded server's may round to none.
         assert!(
-            p["busiest_thread_utilisation"].as_f64().unwrap() > 0.0,
+            p["busiest_thread_utilisation"].as_f64().unwrap() >= 0.0,
             "{p}"
         );
         assert!(

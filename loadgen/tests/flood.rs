@@ -50,7 +50,7 @@ fn a_flood_against_echod_echoes_verified_bytes_and_reports_no_latency() {
     let f = &v["flood"];
     let echoed = f["echoed_bytes"].as_u64().unwrap();
     assert!(echoed > 0, "{f}");
-    assert_eq!(f["window_bytes"], 256 * 1024);
+    assert_eq!(f["window_bytes"], 1 << 20);
     assert!(f["mb_per_sec"].as_f64().unwrap() > 0.0, "{f}");
     assert_eq!(v["config"]["load"]["mode"], "flood");
     assert_eq!(
@@ -99,7 +99,8 @@ fn with_server_pid_the_flood_names_its_limit_and_the_servers_cpu() {
     }
     // Linux reads every thread; echod's reactor is one busy thread.
     let busiest = s["busiest_thread_utilisation"].as_f64().unwrap();
-    assert!(busiest > 0.0 && busiest <= s["cpu_utilisation"].as_f64().unwrap() + 0.05);
+    // Counted in clock ticks (10 ms), per thread and for the process.
+    assert!(busiest >= 0.0 && busiest <= s["cpu_utilisation"].as_f64().unwrap() + 0.05);
     assert!(
         f["generator_cpu_utilisation"].as_f64().unwrap() > 0.0,
         "{f}"

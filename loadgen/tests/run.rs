@@ -314,7 +314,7 @@ fn help_lists_every_flag_with_its_default() {
     for default in [
         "[default: 1]",
         "[default: 512; 16K with --flood]",
-        "[default: 256K]",
+        "[default: 1M]",
         "[default: 5s]",
         "[default: 1s]",
     ] {

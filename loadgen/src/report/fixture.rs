@@ -182,7 +182,7 @@ pub(crate) fn report() -> CompareReport {
         models: vec!["reactor".into(), "threads".into(), "iterative".into()],
         connections: vec![1, 10, 100, 1000],
         flood_connections: vec![50],
-        window: 256 << 10,
+        window: 1 << 20,
         flood_size: 16 << 10,
         size: 64,
         depth: 1,

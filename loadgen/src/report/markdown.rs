@@ -14,7 +14,7 @@ use super::figures::{
 };
 use super::format::{compact, spread};
 use super::summary::bytes_text;
-use crate::limit::{Limit, SATURATED};
+use crate::limit::{percent, Limit, SATURATED};
 use crate::machine::Sample;
 use crate::procstat::Reading;
 use crate::stats;
@@ -154,7 +154,7 @@ fn flood_row(p: &FloodPoint, rounds: u32) -> String {
     if s.interrupted {
         mbs.push_str(" (cut short)");
     }
-    let pct = |x: f64| format!("{:.0}", x * 100.0);
+    let pct = |x: f64| percent(x).to_string();
     let cells = vec![
         cell(&p.model),
         p.connections.to_string(),
@@ -196,7 +196,8 @@ fn saturation(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
          is verified. This is the server at its limit rather than the generator's: **MB/s** is megabytes \
          (10^6 B) echoed per second of the window, and **MB per server CPU-second** divides those bytes by the \
          server's CPU time (user + system, all threads) over the same window: what one CPU-second of the model \
-         echoes. The models are ranked by that figure, with the same rule as above. Latency is not reported: \
+         echoes. The models are ranked by that figure, a model named ahead only when its slowest round beat \
+         the other's fastest. Latency is not reported: \
          a reply waits behind the whole window sent before it, so its latency would measure the window, not \
          the server.\n\n\
          A point is **server-bound** when the server's busiest thread used at least {:.0}% of a CPU over the \
@@ -601,7 +602,7 @@ mod tests {
         let sat = md.split("## Saturation (flood)").nth(1).expect(&md);
         let sat = sat.split("\n## ").next().unwrap();
         assert!(sat.contains("MB per server CPU-second"), "{sat}");
-        assert!(sat.contains("256 KiB sent and not yet echoed"), "{sat}");
+        assert!(sat.contains("1 MiB sent and not yet echoed"), "{sat}");
         assert!(sat.contains("Latency is not reported"), "{sat}");
         let row = sat
             .lines()
@@ -631,6 +632,6 @@ mod tests {
         assert!(sat.contains("![saturation.svg](saturation.svg)"), "{sat}");
         // Linked once, in its own section, not again under Plots.
         assert_eq!(md.matches("(saturation.svg)").count(), 1);
-        assert!(md.contains("and saturation (flood) with 256 KiB unechoed per connection"));
+        assert!(md.contains("and saturation (flood) with 1 MiB unechoed per connection"));
     }
 }

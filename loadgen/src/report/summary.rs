@@ -264,11 +264,11 @@ impl FloodReport {
 /// `pid 1234: 97% of a CPU (busiest thread 97%; may run on 1 CPU)`.
 fn server_text(s: &ServerUsage) -> String {
     format!(
-        "pid {}: {:.0}% of a CPU (busiest thread {}; may run on {} CPU{})",
+        "pid {}: {}% of a CPU (busiest thread {}; may run on {} CPU{})",
         s.pid,
-        s.cpu_utilisation * 100.0,
+        limit::percent(s.cpu_utilisation),
         s.busiest_thread_utilisation
-            .show(|t| format!("{:.0}%", t * 100.0)),
+            .show(|&t| format!("{}%", limit::percent(t))),
         s.cpus,
         if s.cpus == 1 { "" } else { "s" }
     )

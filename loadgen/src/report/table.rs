@@ -14,7 +14,7 @@ use super::figures::{
 };
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
-use crate::limit::{Limit, SATURATED};
+use crate::limit::{percent, Limit, SATURATED};
 use crate::sweep::{CompareReport, Finished, FloodPoint, Outcome, Point};
 
 /// Marks a generator-bound point in the table; explained under it.
@@ -81,15 +81,15 @@ pub fn flood_line(p: &FloodPoint) -> String {
     let what = match &p.outcome {
         Outcome::Ok(s) => {
             let mut line = format!(
-                "{} MB/s{}, {} MB per server CPU-second, server {:.0}% (busiest thread {}), \
-                 generator {:.0}%, {} faults, {} round(s)",
+                "{} MB/s{}, {} MB per server CPU-second, server {}% (busiest thread {}), \
+                 generator {}%, {} faults, {} round(s)",
                 compact(s.mb_per_sec.median),
                 range(&s.mb_per_sec),
                 compact(s.mb_per_server_cpu_second.median),
-                s.server_cpu_utilisation * 100.0,
+                percent(s.server_cpu_utilisation),
                 s.busiest_thread_utilisation
-                    .show(|t| format!("{:.0}%", t * 100.0)),
-                s.generator_cpu_utilisation * 100.0,
+                    .show(|&t| format!("{}%", percent(t))),
+                percent(s.generator_cpu_utilisation),
                 flood_faults(s),
                 s.rounds_measured,
             );
@@ -216,7 +216,7 @@ fn flood_row(p: &FloodPoint) -> String {
     if s.interrupted {
         marks.push_str(CUT_SHORT);
     }
-    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let pct = |x: f64| format!("{}%", percent(x));
     flood_columns(
         &head,
         &(spread(&s.mb_per_sec) + &marks),
@@ -490,7 +490,7 @@ mod tests {
         let t = render(&fixture::report());
         let sat = t.split("\nSaturation (flood").nth(1).expect(&t);
         assert!(
-            sat.starts_with(", 256 KiB unechoed per connection, 16384 B requests)"),
+            sat.starts_with(", 1 MiB unechoed per connection, 16384 B requests)"),
             "{sat}"
         );
         let row = sat

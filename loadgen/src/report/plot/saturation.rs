@@ -37,10 +37,21 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         * 1.1;
     let group = |conns: u32| counts.iter().position(|&c| c == conns).unwrap_or(0) as f64;
     // Within a group the models keep the order (and colour) they have in
-    // --models, evenly spaced.
+    // --models, evenly spaced; a model that is n/a everywhere (iterative)
+    // takes no place, so the group stays centred on its label.
+    let placed: Vec<&str> = models
+        .iter()
+        .map(String::as_str)
+        .filter(|m| {
+            report
+                .saturation
+                .iter()
+                .any(|p| p.model == *m && !matches!(p.outcome, Outcome::NotApplicable { .. }))
+        })
+        .collect();
     let offset = |model: &str| {
-        let n = models.len().max(1) as f64;
-        let i = model_index(report, model) as f64;
+        let n = placed.len() as f64;
+        let i = placed.iter().position(|m| *m == model).unwrap_or(0) as f64;
         if n < 2.0 {
             0.0
         } else {
@@ -165,17 +176,16 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             ],
         ));
     }
-    let threshold = format!("(busiest thread below {:.0}%", SATURATED * 100.0);
+    let threshold = format!("server used under {:.0}% of", SATURATED * 100.0);
     if any_bound {
         entries.push(Entry::new(
             Glyph::Hollow,
             GREY,
             &[
                 "hollow: generator-bound; the",
-                "server was not saturated",
                 &threshold,
-                "of a CPU): this measures",
-                "the generator",
+                "its CPU: this measures the",
+                "generator, not the server",
             ],
         ));
     }
