@@ -4,7 +4,7 @@
 //!     cargo bench -p loadgen --bench verifier
 //!
 //! Every byte `loadgen` receives goes through [`StreamVerifier::feed`] and
-//! every byte it sends through [`payload::append_stream`]; if either were
+//! every byte it sends through [`payload::fill_stream`]; if either were
 //! slower than the server under test, the generator would be measuring
 //! itself. Each iteration handles one [`STREAM`]-byte stream, cut as the
 //! generator cuts it: reads of at most its 64 KiB scratch buffer,
@@ -53,8 +53,8 @@ fn feed(c: &mut Criterion) {
     // (request size, read size): 512 B one reply per read, as in
     // ping-pong, and many per read, as with `--depth`; 64 KiB one per read.
     for (size, read) in [(512, 512), (512, CHUNK), (CHUNK, CHUNK)] {
-        let mut stream = Vec::with_capacity(STREAM);
-        payload::append_stream(&mut stream, CONN, size, 0, STREAM);
+        let mut stream = vec![0; STREAM];
+        payload::fill_stream(CONN, size, 0, &mut stream);
         // Checked once, outside the measurement: a verifier that found
         // a mismatch would skip the rest of each reply and look fast.
         assert_eq!(verify(&stream, size, read), STREAM / size);
@@ -64,18 +64,17 @@ fn feed(c: &mut Criterion) {
     group.finish();
 }
 
-fn append_stream(c: &mut Criterion) {
-    let mut group = c.benchmark_group("verifier/append_stream");
+fn fill_stream(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verifier/fill_stream");
     group.throughput(Throughput::Bytes(STREAM as u64));
     for size in [512, CHUNK] {
-        let mut out = Vec::with_capacity(CHUNK);
+        let mut out = vec![0; CHUNK];
         group.bench_function(format!("{size}B_requests"), |b| {
             b.iter(|| {
-                // As `Conn::flush` does: clear, then generate the next chunk.
+                // As `Conn::flush` does: generate the next chunk in place.
                 let mut pos = 0;
                 while pos < STREAM {
-                    out.clear();
-                    payload::append_stream(&mut out, CONN, size, pos as u64, CHUNK);
+                    payload::fill_stream(CONN, size, pos as u64, &mut out);
                     black_box(&out);
                     pos += CHUNK;
                 }
@@ -85,5 +84,5 @@ fn append_stream(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, feed, append_stream);
+criterion_group!(benches, feed, fill_stream);
 criterion_main!(benches);

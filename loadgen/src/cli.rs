@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::payload::{MAX_SIZE, MIN_SIZE};
 use crate::run::datagram::max_datagram;
-use crate::run::{Load, RunConfig, DEFAULT_LOSS_TIMEOUT};
+use crate::run::{Load, RunConfig, DEFAULT_FLOOD_SIZE, DEFAULT_FLOOD_WINDOW, DEFAULT_LOSS_TIMEOUT};
 use crate::target::Target;
 
 /// A command line that cannot be acted on. `main` exits 2 for these.
@@ -47,9 +47,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Drive load against one echo server and report latency, throughput and faults.
+    /// Drive load against one echo server (closed loop, open loop or --flood) and report
+    /// latency or echoed MB/s, throughput and faults.
     Run(RunArgs),
-    /// Run each echod model in a child process over a sweep of connection counts and write a report.
+    /// Run each echod model in a child process over a sweep of connection counts (closed loop
+    /// and saturation) and write a report.
     Compare(CompareArgs),
     /// Check that a server is a correct echo server before trusting its numbers.
     Check(CheckArgs),
@@ -79,6 +81,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn parse_count(s: &str) -> Result<u32, String> {
     let n = echod::cli::values::parse_count(s)?;
     u32::try_from(n).map_err(|_| format!("must be at most {}", u32::MAX))
+}
+
+/// A process id for `--server-pid`: a whole number from 1.
+fn parse_pid(s: &str) -> Result<u32, String> {
+    match parse_count(s)? {
+        0 => Err("not a process id (they start at 1)".into()),
+        n => Ok(n),
+    }
 }
 
 /// The longest duration any flag takes.
@@ -113,25 +123,35 @@ pub struct RunArgs {
     )]
     pub connections: u32,
     /// Bytes per request (at least 24: the header carrying connection and sequence; with
-    /// udp: at most 65507 over IPv4, 65527 over IPv6, one datagram); suffixes K, M.
-    #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
-    pub size: u64,
+    /// udp: at most 65507 over IPv4, 65527 over IPv6, one datagram); suffixes K, M
+    /// [default: 512; 16K with --flood].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
+    pub size: Option<u64>,
     /// Length of the measurement window, e.g. 10s.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Duration,
-    /// Closed loop: requests in flight per connection (1 = ping-pong). Ignored with --rate.
-    #[arg(
-        long,
-        value_name = "D",
-        default_value_t = 1,
-        value_parser = parse_count,
-        allow_hyphen_values = true
-    )]
-    pub depth: u32,
+    /// Closed loop: requests in flight per connection (1 = ping-pong). Ignored with --rate
+    /// [default: 1].
+    #[arg(long, value_name = "D", value_parser = parse_count, allow_hyphen_values = true)]
+    pub depth: Option<u32>,
     /// Open loop: total requests per second, sent on schedule whether or not replies arrive;
     /// fractions are honoured (0.5 = one request every 2 s) [default: none, i.e. closed loop].
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rate: Option<f64>,
+    /// Saturation: every connection writes as fast as the server takes bytes, keeping at most
+    /// --window bytes unechoed, and every echoed byte is verified. Reports echoed MB/s, not
+    /// latency (see below). Not with --rate, --depth, --hdr-log or a udp: target.
+    #[arg(long)]
+    pub flood: bool,
+    /// --flood only: the most bytes a connection has sent and not yet had echoed, in whole
+    /// requests of --size; suffixes K, M [default: 1M].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
+    pub window: Option<u64>,
+    /// The server's process id: report its CPU over the window (all threads, and the busiest
+    /// thread on Linux), CPU per request, or with --flood MB echoed per server CPU-second and
+    /// whether the server or the generator was the limit [default: none].
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
+    pub server_pid: Option<u32>,
     /// Traffic before measuring that is not counted.
     #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
     pub warmup: Duration,
@@ -179,7 +199,13 @@ counted late, a second copy duplicate; loss, lateness and duplicates do not fail
 damaged or unknown bytes (corruption) do (exit 1). In open loop (--rate) the schedule never \
 waits for replies, so a loss delays no later request and causes no coordinated omission; \
 the lost requests are simply absent from the percentiles (a p99 with 2% loss is the p99 of \
-the 98% that came back).\n\nExit status: 0 clean, 1 a fault (corruption, reordering or \
+the 98% that came back).\n\n--flood: closed loop with --window / --size requests in flight per \
+connection, one sent for every reply, as fast as the sockets take them. It measures echoed \
+bytes per second; latency is not reported, since a reply waits behind the whole window sent \
+before it and would measure --window, not the server. With --server-pid the report gives MB \
+echoed per server CPU-second and says which side was the limit: the server when its busiest \
+thread used at least 95% of a CPU (or all its threads 95% of the CPUs it may run on), else the \
+generator, whose MB/s are then not the server's.\n\nExit status: 0 clean, 1 a fault (corruption, reordering or \
 truncation on a stream, failed connections), 2 a bad command line.";
 
 /// Where a run's results go besides stdout.
@@ -281,7 +307,17 @@ impl RunArgs {
                 "--threads {threads}: more threads than --connections {connections}"
             )));
         }
-        let size = check_size(self.size)?;
+        if self.flood {
+            self.check_flood(&target)?;
+        } else if let Some(w) = self.window {
+            return Err(usage(format!("--window {w}: applies to --flood only")));
+        }
+        let default_size = if self.flood {
+            DEFAULT_FLOOD_SIZE as u64
+        } else {
+            512
+        };
+        let size = check_size(self.size.unwrap_or(default_size))?;
         let loss_timeout = match (&target, self.loss_timeout) {
             (Target::Udp(addr), lt) => {
                 let most = max_datagram(addr);
@@ -319,7 +355,24 @@ impl RunArgs {
         if self.hdr_interval < Duration::from_millis(1) {
             return Err(usage("--hdr-interval: must be at least 1ms"));
         }
+        if let Some(pid) = self.server_pid {
+            crate::usage::check_pid(pid).map_err(|e| {
+                usage(format!(
+                    "--server-pid {pid}: cannot read its CPU time ({e})"
+                ))
+            })?;
+        }
         let load = match self.rate {
+            _ if self.flood => {
+                let window = self.window.unwrap_or(DEFAULT_FLOOD_WINDOW);
+                if window < size as u64 {
+                    return Err(usage(format!(
+                        "--window {window}: smaller than one request (--size {size}); a flood keeps \
+                         whole requests in flight"
+                    )));
+                }
+                Load::Flood { window }
+            }
             Some(r) if !(r.is_finite() && r > 0.0) => {
                 return Err(usage(format!(
                     "--rate {r}: must be a positive number of requests per second"
@@ -334,7 +387,7 @@ impl RunArgs {
             }
             Some(rate) => Load::Open { rate },
             None => Load::Closed {
-                depth: positive("--depth", self.depth)?,
+                depth: positive("--depth", self.depth.unwrap_or(1))?,
             },
         };
         let cfg = RunConfig {
@@ -349,6 +402,7 @@ impl RunArgs {
             loss_timeout,
             interval: self.hdr_log.is_some().then_some(self.hdr_interval),
             progress: !self.quiet,
+            server_pid: self.server_pid,
         };
         Ok((
             cfg,
@@ -358,6 +412,37 @@ impl RunArgs {
                 quiet: self.quiet,
             },
         ))
+    }
+}
+
+impl RunArgs {
+    /// Refuses what cannot go with `--flood`, one flag at a time.
+    fn check_flood(&self, target: &Target) -> Result<(), UsageError> {
+        if target.is_datagram() {
+            return Err(usage(format!(
+                "--flood: needs a stream target (HOST:PORT or unix:PATH), not {target}: UDP has no \
+                 backpressure to flood against"
+            )));
+        }
+        if self.rate.is_some() {
+            return Err(usage(
+                "--flood and --rate contradict each other: a flood sends as fast as the server \
+                 echoes, --rate on a schedule",
+            ));
+        }
+        if self.depth.is_some() {
+            return Err(usage(
+                "--flood and --depth contradict each other: a flood keeps --window bytes in flight \
+                 per connection, not --depth requests",
+            ));
+        }
+        if self.hdr_log.is_some() {
+            return Err(usage(
+                "--hdr-log: not with --flood, which records no latency (a reply waits behind the \
+                 whole window, so its latency would measure --window, not the server)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -372,17 +457,32 @@ pub struct CompareArgs {
         default_value = "reactor,tokio,threads,iterative"
     )]
     pub models: Vec<String>,
-    /// Connection counts to sweep, comma-separated. The iterative model serves one
-    /// client at a time, so it only runs at 1 and is reported "n/a" elsewhere.
+    /// Connection counts of the closed-loop points, comma-separated, or none. The
+    /// iterative model serves one client at a time, so it only runs at 1 and is reported
+    /// "n/a" elsewhere.
     #[arg(
         long,
         value_name = "LIST",
-        value_delimiter = ',',
         default_value = "1,10,100,1000",
-        value_parser = parse_count,
+        value_parser = parse_counts,
         allow_hyphen_values = true
     )]
-    pub connections: Vec<u32>,
+    pub connections: Counts,
+    /// Connection counts of the saturation points (run --flood), comma-separated, or none.
+    /// They rank the models by MB echoed per server CPU-second and say whether the server
+    /// or the generator was the limit.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "50",
+        value_parser = parse_counts,
+        allow_hyphen_values = true
+    )]
+    pub flood: Counts,
+    /// Unechoed bytes per connection at the saturation points (16 KiB requests); suffixes
+    /// K, M.
+    #[arg(long, value_name = "BYTES", default_value = "1M", value_parser = parse_size, allow_hyphen_values = true)]
+    pub window: u64,
     /// Bytes per request; suffixes K, M.
     #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
     pub size: u64,
@@ -425,8 +525,8 @@ pub struct CompareArgs {
     pub drain_timeout: Duration,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
-    /// (results.json, report.md, throughput.svg, latency_c*.svg) are replaced or removed,
-    /// anything else is left alone.
+    /// (results.json, report.md, throughput.svg, saturation.svg, latency_c*.svg) are replaced
+    /// or removed, anything else is left alone.
     #[arg(long, value_name = "DIR", default_value = "report")]
     pub out: PathBuf,
     /// Do not pin the server and the generator to different CPUs.
@@ -437,6 +537,24 @@ pub struct CompareArgs {
     pub quiet: bool,
 }
 
+/// A comma-separated list of connection counts, or `none` for no points
+/// of that kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counts(pub Vec<u32>);
+
+fn parse_counts(s: &str) -> Result<Counts, String> {
+    if s.trim() == "none" {
+        return Ok(Counts(Vec::new()));
+    }
+    s.split(',')
+        .map(|c| match parse_count(c)? {
+            0 => Err("0: must be at least 1".to_string()),
+            n => Ok(n),
+        })
+        .collect::<Result<Vec<u32>, String>>()
+        .map(Counts)
+}
+
 /// The echod models `compare` knows how to start.
 pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
 
@@ -445,9 +563,13 @@ pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
 pub struct CompareConfig {
     /// Models, in the order given.
     pub models: Vec<String>,
-    /// Connection counts, in the order given.
+    /// Connection counts of the closed-loop points, in the order given.
     pub connections: Vec<u32>,
-    /// Bytes per request.
+    /// Connection counts of the saturation points, in the order given.
+    pub flood: Vec<u32>,
+    /// Unechoed bytes per connection at the saturation points.
+    pub window: u64,
+    /// Bytes per request at the closed-loop points.
     pub size: usize,
     /// Requests in flight per connection.
     pub depth: u32,
@@ -485,13 +607,20 @@ impl CompareArgs {
         if let Some(m) = self.models.iter().find(|m| !seen.insert(m.as_str())) {
             return Err(usage(format!("--models {m}: listed twice")));
         }
-        if self.models.is_empty() || self.connections.is_empty() {
+        if self.models.is_empty() {
+            return Err(usage("--models: needs at least one model"));
+        }
+        if self.connections.0.is_empty() && self.flood.0.is_empty() {
             return Err(usage(
-                "--models and --connections need at least one value each",
+                "--connections none and --flood none: nothing left to measure",
             ));
         }
-        for &c in &self.connections {
-            positive("--connections", c)?;
+        let flood_size = crate::compare::FLOOD_SIZE;
+        if !self.flood.0.is_empty() && self.window < flood_size as u64 {
+            return Err(usage(format!(
+                "--window {}: smaller than one request of a saturation point ({flood_size} B)",
+                self.window
+            )));
         }
         if self.duration.is_zero() {
             return Err(usage("--duration 0s: must be longer than zero"));
@@ -499,12 +628,15 @@ impl CompareArgs {
         if self.drain_timeout.is_zero() {
             return Err(usage("--drain-timeout 0s: must be longer than zero"));
         }
-        let most = self.connections.iter().copied().max().unwrap_or(1);
-        check_fd_budget("--connections", most)?;
+        let most = |c: &Counts| c.0.iter().copied().max().unwrap_or(1);
+        check_fd_budget("--connections", most(&self.connections))?;
+        check_fd_budget("--flood", most(&self.flood))?;
         crate::outputs::check_dir("--out", &self.out)?;
         Ok(CompareConfig {
             models: self.models,
-            connections: self.connections,
+            connections: self.connections.0,
+            flood: self.flood.0,
+            window: self.window,
             size: check_size(self.size)?,
             depth: positive("--depth", self.depth)?,
             duration: self.duration,

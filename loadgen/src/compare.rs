@@ -16,6 +16,13 @@
 //! falls on all of them alike. The data types and the statistics over the
 //! rounds are in `sweep.rs`.
 //!
+//! # Saturation points
+//! After the closed-loop points, each round floods every model at each of
+//! `--flood` connection counts (`run --flood`, with `--window` and
+//! [`FLOOD_SIZE`] requests). They are measured in echoed MB/s and MB per
+//! server CPU-second, and each says whether the server was out of CPU
+//! ([`crate::limit`]): only then do its figures describe the server.
+//!
 //! # Interruptions
 //! On the first SIGINT or SIGTERM the point being measured closes its
 //! window at once, and the sweep stops there: every round measured so far
@@ -36,15 +43,19 @@ use anyhow::Context;
 use crate::cli::CompareConfig;
 use crate::env::{self, Env};
 use crate::interrupt::Interrupt;
+use crate::limit::{self, Limit};
 use crate::machine::{self, MachineLoad};
-use crate::procstat::{self, Memory, Reading};
+use crate::procstat::{Memory, Reading};
+use crate::run::result::RunResult;
 use crate::run::{self, Load, Moment, RunConfig, RunError};
 use crate::serve::ServerProcess;
 use crate::stats::{self, Percentiles};
 use crate::sweep::{
-    self, CompareReport, Metrics, Outcome, Point, Round, Spread, Summary, SweepConfig,
+    self, CompareReport, Finished, FloodMetrics, FloodPoint, FloodSummary, Kind, Metrics, Outcome,
+    Point, Round, RoundFigures, Spread, Summary, SweepConfig,
 };
 use crate::target::Target;
+use crate::usage::{Meter, MeterError, ServerUsage, WindowUsage};
 
 /// Grace period for a server to drain and exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -65,6 +76,9 @@ pub fn plan_pinning(available: &[usize], gen_threads: usize) -> Option<(Vec<usiz
 /// stderr, one line per round of each point; `on_point` is called once per
 /// point when its last round is done (the caller prints it).
 ///
+/// Each round measures the closed-loop points (`cfg.connections`), then the
+/// saturation points (`cfg.flood`), the models taking turns at each count.
+///
 /// # Errors
 /// Only failures to pin the generator. A point that cannot be measured is
 /// recorded as failed; an interruption ends the sweep early and is recorded
@@ -72,7 +86,7 @@ pub fn plan_pinning(available: &[usize], gen_threads: usize) -> Option<(Vec<usiz
 pub fn compare(
     cfg: &CompareConfig,
     stop: &Interrupt,
-    on_point: &mut dyn FnMut(&Point),
+    on_point: &mut dyn FnMut(Finished<'_>),
 ) -> anyhow::Result<CompareReport> {
     let available = env::affinity().unwrap_or_default();
     let plan = match env::NO_PINNING {
@@ -92,11 +106,15 @@ pub fn compare(
     let mut env = Env::capture(server_cpus.clone());
     env.not_pinned = plan.as_ref().err().cloned();
     eprintln!(
-        "compare: models {} x connections {:?}, {} B, depth {}, {:?} per point (+{:?} warm-up), {} round(s); {}",
+        "compare: models {} x connections {:?} ({} B, depth {}) and flood {:?} ({} B, window {} B), \
+         {:?} per point (+{:?} warm-up), {} round(s); {}",
         cfg.models.join(","),
         cfg.connections,
         cfg.size,
         cfg.depth,
+        cfg.flood,
+        FLOOD_SIZE,
+        cfg.window,
         cfg.duration,
         cfg.warmup,
         cfg.rounds,
@@ -106,71 +124,41 @@ pub fn compare(
         }
     );
     let before = machine::Sample::now();
-    let mut points: Vec<Point> = cfg
-        .connections
-        .iter()
-        .flat_map(|&c| {
-            cfg.models.iter().map(move |m| Point {
-                model: m.clone(),
-                connections: c,
-                outcome: if m == "iterative" && c > 1 {
-                    Outcome::NotApplicable {
-                        reason: "serves one client at a time".into(),
-                    }
-                } else {
-                    Outcome::NotRun
-                },
-                rounds: Vec::new(),
-            })
-        })
-        .collect();
+    let mut points: Vec<Point> = new_points(cfg, &cfg.connections, Kind::Closed);
+    let mut saturation: Vec<FloodPoint> = new_points(cfg, &cfg.flood, Kind::Flood);
     let mut interrupted = false;
+    let cpus = &server_cpus;
     'sweep: for round in 0..cfg.rounds {
         for &conns in &cfg.connections {
-            // Rotate the models' order each round: no model always runs
-            // first (on a cold machine) or last (after the others heated it).
-            let n = cfg.models.len();
-            for k in 0..n {
-                let model = &cfg.models[(k + round as usize) % n];
-                let Some(point) = points
-                    .iter_mut()
-                    .find(|p| &p.model == model && p.connections == conns)
-                else {
-                    continue;
-                };
-                if matches!(point.outcome, Outcome::NotApplicable { .. }) {
-                    continue;
-                }
-                if stop.raised() {
-                    interrupted = true;
-                    break 'sweep;
-                }
-                let r = match measure(cfg, model, conns, server_cpus.clone(), stop) {
-                    Ok(Some(m)) => Round::Ok(Box::new(m)),
-                    Ok(None) => {
-                        interrupted = true;
-                        break 'sweep;
-                    }
-                    Err(e) => Round::Failed {
-                        error: format!("{e:#}"),
-                    },
-                };
-                eprintln!(
-                    "round {}/{} {model} x {conns}: {}",
-                    round + 1,
-                    cfg.rounds,
-                    round_line(&r)
-                );
-                let cut_short = matches!(&r, Round::Ok(m) if m.interrupted);
-                point.rounds.push(r);
-                if round + 1 == cfg.rounds || cut_short {
-                    point.outcome = summarise(&point.rounds, cfg.threads.min(conns));
-                    on_point(point);
-                }
-                if cut_short {
-                    interrupted = true;
-                    break 'sweep;
-                }
+            let go = measure_count(
+                &mut points,
+                conns,
+                round,
+                cfg,
+                stop,
+                &mut |model| measure(cfg, model, conns, cpus.clone(), stop),
+                &|rounds| summarise(rounds, cfg.threads.min(conns)),
+                &mut |p| on_point(Finished::Closed(p)),
+            );
+            if !go {
+                interrupted = true;
+                break 'sweep;
+            }
+        }
+        for &conns in &cfg.flood {
+            let go = measure_count(
+                &mut saturation,
+                conns,
+                round,
+                cfg,
+                stop,
+                &mut |model| measure_flood(cfg, model, conns, cpus.clone(), stop),
+                &summarise_flood,
+                &mut |p| on_point(Finished::Flood(p)),
+            );
+            if !go {
+                interrupted = true;
+                break 'sweep;
             }
         }
     }
@@ -179,8 +167,14 @@ pub fn compare(
             p.outcome = summarise(&p.rounds, cfg.threads.min(p.connections));
         }
     }
+    for p in &mut saturation {
+        if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
+            p.outcome = summarise_flood(&p.rounds);
+        }
+    }
     let machine_load = MachineLoad::between(before, machine::Sample::now(), env.cpu_count);
     let rankings = sweep::rank(&points, &cfg.connections);
+    let saturation_rankings = sweep::rank_saturation(&saturation, &cfg.flood);
     Ok(CompareReport {
         tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
         config: SweepConfig {
@@ -188,6 +182,9 @@ pub fn compare(
             connections: cfg.connections.clone(),
             size: cfg.size,
             depth: cfg.depth,
+            flood_connections: cfg.flood.clone(),
+            window: cfg.window,
+            flood_size: FLOOD_SIZE,
             duration_s: cfg.duration.as_secs_f64(),
             warmup_s: cfg.warmup.as_secs_f64(),
             threads: cfg.threads,
@@ -198,7 +195,101 @@ pub fn compare(
         interrupted,
         points,
         rankings,
+        saturation,
+        saturation_rankings,
     })
+}
+
+/// The request size of saturation points: `run --flood`'s default. The
+/// server sees one byte stream whatever it is.
+pub const FLOOD_SIZE: usize = run::DEFAULT_FLOOD_SIZE;
+
+/// One point per (count, model) of `counts`, not yet run; the iterative
+/// model is not applicable above one connection.
+fn new_points<S, M>(cfg: &CompareConfig, counts: &[u32], kind: Kind) -> Vec<Point<S, M>> {
+    counts
+        .iter()
+        .flat_map(|&c| {
+            cfg.models.iter().map(move |m| Point {
+                model: m.clone(),
+                connections: c,
+                kind,
+                outcome: if m == "iterative" && c > 1 {
+                    Outcome::NotApplicable {
+                        reason: "serves one client at a time".into(),
+                    }
+                } else {
+                    Outcome::NotRun
+                },
+                rounds: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// Measures round `round` of every model's point at `conns` connections
+/// in `points`, summarising each point after its last round (and handing
+/// it to `finished`). Returns false when the sweep must stop: it was
+/// interrupted.
+#[allow(clippy::too_many_arguments)]
+fn measure_count<S, M: RoundFigures + Describe>(
+    points: &mut [Point<S, M>],
+    conns: u32,
+    round: u32,
+    cfg: &CompareConfig,
+    stop: &Interrupt,
+    measure: &mut dyn FnMut(&str) -> anyhow::Result<Option<M>>,
+    summarise: &dyn Fn(&[Round<M>]) -> Outcome<S>,
+    finished: &mut dyn FnMut(&Point<S, M>),
+) -> bool {
+    // Rotate the models' order each round: no model always runs first (on
+    // a cold machine) or last (after the others heated it).
+    let n = cfg.models.len();
+    for k in 0..n {
+        let model = &cfg.models[(k + round as usize) % n];
+        let Some(point) = points
+            .iter_mut()
+            .find(|p| &p.model == model && p.connections == conns)
+        else {
+            continue;
+        };
+        if matches!(point.outcome, Outcome::NotApplicable { .. }) {
+            continue;
+        }
+        if stop.raised() {
+            return false;
+        }
+        let r = match measure(model) {
+            Ok(Some(m)) => Round::Ok(Box::new(m)),
+            Ok(None) => return false,
+            Err(e) => Round::Failed {
+                error: format!("{e:#}"),
+            },
+        };
+        let what = match point.kind {
+            Kind::Closed => "",
+            Kind::Flood => " flood",
+        };
+        let line = match &r {
+            Round::Ok(m) => m.describe(),
+            Round::Failed { error } => format!("FAILED: {error}"),
+        };
+        eprintln!(
+            "round {}/{} {model} x {conns}{what}: {line}",
+            round + 1,
+            cfg.rounds,
+        );
+        let cut_short = matches!(&r, Round::Ok(m) if m.interrupted());
+        point.rounds.push(r);
+        if round + 1 == cfg.rounds || cut_short {
+            point.outcome = summarise(&point.rounds);
+            finished(point);
+        }
+        if cut_short {
+            return false;
+        }
+    }
+    true
 }
 
 /// The exit status of a finished sweep: 0 clean, 1 a failed or faulty
@@ -213,42 +304,94 @@ pub fn exit_status(report: &CompareReport, stop: &Interrupt) -> ExitCode {
     }
 }
 
-fn round_line(r: &Round) -> String {
-    match r {
-        Round::Ok(m) => format!(
+/// A measured round as its progress line shows it.
+trait Describe {
+    fn describe(&self) -> String;
+}
+
+impl Describe for Metrics {
+    fn describe(&self) -> String {
+        format!(
             "{:.0} req/s, p99 {:.1} µs, server {:.2} µs CPU/req, {} faults{}{}",
-            m.requests_per_sec,
-            m.latency_us.p99,
-            m.server_cpu_us_per_request,
-            m.errors + m.corrupt,
-            if m.generator_bound {
+            self.requests_per_sec,
+            self.latency_us.p99,
+            self.server_cpu_us_per_request,
+            self.faults(),
+            if self.generator_bound {
                 " (generator-bound)"
             } else {
                 ""
             },
-            if m.interrupted { " (interrupted)" } else { "" }
-        ),
-        Round::Failed { error } => format!("FAILED: {error}"),
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        )
     }
 }
 
-/// Medians, spreads and pooled latency of a point's measured rounds.
-fn summarise(rounds: &[Round], threads: u32) -> Outcome {
-    let ok: Vec<&Metrics> = rounds
+impl Describe for FloodMetrics {
+    fn describe(&self) -> String {
+        format!(
+            "{:.0} MB/s, {:.0} MB per server CPU-second, server {}% (busiest thread {}), \
+             generator {}%, {} faults{}{}",
+            self.mb_per_sec,
+            self.mb_per_server_cpu_second,
+            limit::percent(self.server_cpu_utilisation),
+            self.busiest_thread_utilisation
+                .show(|&t| format!("{}%", limit::percent(t))),
+            limit::percent(self.generator_cpu_utilisation),
+            self.faults(),
+            if self.limit == Limit::Generator {
+                " (generator-bound)"
+            } else {
+                ""
+            },
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// The measured rounds of a point, or its outcome when there are none.
+fn measured<M>(rounds: &[Round<M>]) -> Result<Vec<&M>, Outcome<()>> {
+    let ok: Vec<&M> = rounds
         .iter()
         .filter_map(|r| match r {
             Round::Ok(m) => Some(m.as_ref()),
             Round::Failed { .. } => None,
         })
         .collect();
-    if ok.is_empty() {
-        return match rounds.first() {
-            Some(Round::Failed { error }) => Outcome::Failed {
-                error: error.clone(),
-            },
-            _ => Outcome::NotRun,
-        };
+    if !ok.is_empty() {
+        return Ok(ok);
     }
+    Err(match rounds.first() {
+        Some(Round::Failed { error }) => Outcome::Failed {
+            error: error.clone(),
+        },
+        _ => Outcome::NotRun,
+    })
+}
+
+/// The same outcome for another kind of summary (never `Ok`).
+fn retype<S>(o: Outcome<()>) -> Outcome<S> {
+    match o {
+        Outcome::Failed { error } => Outcome::Failed { error },
+        Outcome::NotApplicable { reason } => Outcome::NotApplicable { reason },
+        Outcome::Ok(_) | Outcome::NotRun => Outcome::NotRun,
+    }
+}
+
+/// Medians, spreads and pooled latency of a point's measured rounds.
+fn summarise(rounds: &[Round], threads: u32) -> Outcome {
+    let ok = match measured(rounds) {
+        Ok(ok) => ok,
+        Err(o) => return retype(o),
+    };
     let spread = |f: fn(&Metrics) -> f64| Spread::of(&ok.iter().map(|m| f(m)).collect::<Vec<_>>());
     let mut pooled = stats::new_hist();
     for m in &ok {
@@ -269,7 +412,7 @@ fn summarise(rounds: &[Round], threads: u32) -> Outcome {
         errors: ok.iter().map(|m| m.errors).sum(),
         corrupt: ok.iter().map(|m| m.corrupt).sum(),
         server_cpu_utilisation: srv_cpu,
-        server_memory: largest_memory(&ok),
+        server_memory: largest_memory(ok.iter().map(|m| &m.server_memory)),
         generator_cpu_utilisation: gen_cpu,
         generator_bound: 2 * ok.iter().filter(|m| m.generator_bound).count() > ok.len()
             || sweep::generator_bound(gen_cpu, srv_cpu, threads),
@@ -277,60 +420,106 @@ fn summarise(rounds: &[Round], threads: u32) -> Outcome {
     }))
 }
 
+/// Medians and spreads of a saturation point's measured rounds, and the
+/// verdict on the medians: a point whose median server was below
+/// [`limit::SATURATED`] of its CPU measured the generator.
+fn summarise_flood(rounds: &[Round<FloodMetrics>]) -> Outcome<FloodSummary> {
+    let ok = match measured(rounds) {
+        Ok(ok) => ok,
+        Err(o) => return retype(o),
+    };
+    let spread =
+        |f: fn(&FloodMetrics) -> f64| Spread::of(&ok.iter().map(|m| f(m)).collect::<Vec<_>>());
+    let busiest: Vec<f64> = ok
+        .iter()
+        .filter_map(|m| m.busiest_thread_utilisation.value().copied())
+        .collect();
+    let busiest = if busiest.len() == ok.len() {
+        Reading::Value(Spread::of(&busiest).median)
+    } else {
+        ok[0].busiest_thread_utilisation.clone()
+    };
+    let server_cpus = ok.iter().map(|m| m.server_cpus).max().unwrap_or(1);
+    let median_server = ServerUsage {
+        pid: 0,
+        cpu_utilisation: spread(|m| m.server_cpu_utilisation).median,
+        busiest_thread_utilisation: busiest.clone(),
+        cpus: server_cpus,
+        cpu_seconds: 0.0,
+    };
+    let limit = limit::limit(Some(&median_server));
+    Outcome::Ok(Box::new(FloodSummary {
+        rounds_measured: ok.len(),
+        mb_per_sec: spread(|m| m.mb_per_sec),
+        mb_per_server_cpu_second: spread(|m| m.mb_per_server_cpu_second),
+        server_cpu_utilisation: median_server.cpu_utilisation,
+        busiest_thread_utilisation: busiest,
+        server_cpus,
+        generator_cpu_utilisation: spread(|m| m.generator_cpu_utilisation).median,
+        echoed_bytes: ok.iter().map(|m| m.echoed_bytes).sum(),
+        errors: ok.iter().map(|m| m.errors).sum(),
+        corrupt: ok.iter().map(|m| m.corrupt).sum(),
+        server_memory: largest_memory(ok.iter().map(|m| &m.server_memory)),
+        limit,
+        generator_bound: limit == Limit::Generator,
+        interrupted: ok.iter().any(|m| m.interrupted),
+    }))
+}
+
 /// The largest resident and peak memory over `rounds`; a figure no round
 /// could read keeps the reason.
-fn largest_memory(rounds: &[&Metrics]) -> Memory {
+fn largest_memory<'a>(rounds: impl Iterator<Item = &'a Memory> + Clone) -> Memory {
     let none = || Reading::unavailable("no round measured");
     Memory {
-        rss_kib: Reading::largest(rounds.iter().map(|m| &m.server_memory.rss_kib))
-            .unwrap_or_else(none),
-        hwm_kib: Reading::largest(rounds.iter().map(|m| &m.server_memory.hwm_kib))
-            .unwrap_or_else(none),
+        rss_kib: Reading::largest(rounds.clone().map(|m| &m.rss_kib)).unwrap_or_else(none),
+        hwm_kib: Reading::largest(rounds.map(|m| &m.hwm_kib)).unwrap_or_else(none),
     }
 }
 
-/// Starts a fresh `model` server, drives `conns` connections at it and
-/// samples its CPU and memory around the window. `Ok(None)`: interrupted
-/// before anything was measured.
-fn measure(
+/// What one round against a fresh server gave, before it is turned into a
+/// point's figures.
+struct Driven {
+    result: RunResult,
+    usage: WindowUsage,
+    memory: Memory,
+    server_exit: String,
+}
+
+/// Starts a fresh `model` server, drives `load` over `conns` connections
+/// at it and samples its CPU and memory around the window. `Ok(None)`:
+/// interrupted before anything was measured.
+fn drive(
     cfg: &CompareConfig,
     model: &str,
     conns: u32,
+    size: usize,
+    load: Load,
     cpus: Option<Vec<usize>>,
     stop: &Interrupt,
-) -> anyhow::Result<Option<Metrics>> {
+) -> anyhow::Result<Option<Driven>> {
     let server = ServerProcess::spawn(model, cpus)
         .with_context(|| format!("starting echod --model {model}"))?;
-    let threads = cfg.threads.min(conns);
     let run_cfg = RunConfig {
         target: Target::Tcp(server.addr),
         connections: conns,
-        size: cfg.size,
-        load: Load::Closed { depth: cfg.depth },
+        size,
+        load,
         duration: cfg.duration,
         warmup: cfg.warmup,
-        threads,
+        threads: cfg.threads.min(conns),
         drain_timeout: cfg.drain_timeout,
         loss_timeout: None,
         interval: None,
         progress: cfg.progress,
+        server_pid: Some(server.pid()),
     };
-    let mut cpu_start = None;
-    let mut cpu_end = None;
-    let mut gen_start = None;
-    let mut gen_end = None;
+    let mut meter = Meter::new(Some(server.pid()));
     let mut memory = None;
-    let me = std::process::id();
     let result = run::run(
         &run_cfg,
-        &mut |moment| match moment {
-            Moment::WindowStart => {
-                cpu_start = Some(server.cpu_time());
-                gen_start = Some(procstat::cpu_time(me));
-            }
-            Moment::WindowEnd => {
-                cpu_end = Some(server.cpu_time());
-                gen_end = Some(procstat::cpu_time(me));
+        &mut |moment| {
+            meter.on_moment(moment);
+            if moment == Moment::WindowEnd {
                 memory = Some(server.memory());
             }
         },
@@ -346,14 +535,16 @@ fn measure(
     if result.interrupted && result.window.is_zero() {
         return Ok(None);
     }
-    let cpu = match (cpu_start, cpu_end) {
-        (Some(Ok(a)), Some(Ok(b))) => b.saturating_sub(a),
-        (Some(Err(e)), _) | (_, Some(Err(e))) => anyhow::bail!(
-            "echod --model {model}: cannot read its CPU time ({e}); did it exit during the run? {}",
+    // A zero here would pass for an idle server or generator and hide a
+    // generator-bound round, so a failed reading fails the round.
+    let usage = match meter.finish() {
+        Ok(u) => u,
+        Err(MeterError::NoWindow) => anyhow::bail!(
+            "echod --model {model} exited during the run: {}",
             stderr.trim()
         ),
-        _ => anyhow::bail!(
-            "echod --model {model} exited during the run: {}",
+        Err(e) => anyhow::bail!(
+            "echod --model {model}: {e}; did it exit during the run? {}",
             stderr.trim()
         ),
     };
@@ -362,20 +553,38 @@ fn measure(
         Ok(s) => s.status.to_string(),
         Err(e) => format!("could not be stopped: {e}"),
     };
-    let m = &result.m;
-    let window = result.window.as_secs_f64();
-    let requests = m.counters.requests;
-    let rps = result.requests_per_sec();
-    // A zero here would pass for an idle generator and hide a
-    // generator-bound round, so a failed reading fails the round.
-    let generator_cpu = match (gen_start, gen_end) {
-        (Some(Ok(a)), Some(Ok(b))) => b.saturating_sub(a).as_secs_f64() / window,
-        (Some(Err(e)), _) | (_, Some(Err(e))) => {
-            anyhow::bail!("cannot read loadgen's own CPU time: {e}")
-        }
-        _ => anyhow::bail!("echod --model {model}: the measurement window never opened"),
+    Ok(Some(Driven {
+        result,
+        usage,
+        memory: match memory {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => Memory::unavailable(&e.to_string()),
+            None => Memory::unavailable("the window never ended"),
+        },
+        server_exit,
+    }))
+}
+
+/// One closed-loop round: `conns` connections at `--depth` each.
+fn measure(
+    cfg: &CompareConfig,
+    model: &str,
+    conns: u32,
+    cpus: Option<Vec<usize>>,
+    stop: &Interrupt,
+) -> anyhow::Result<Option<Metrics>> {
+    let load = Load::Closed { depth: cfg.depth };
+    let Some(d) = drive(cfg, model, conns, cfg.size, load, cpus, stop)? else {
+        return Ok(None);
     };
-    let server_cpu = cpu.as_secs_f64() / window;
+    let server = d
+        .usage
+        .server
+        .expect("the meter was given the server's pid");
+    let m = &d.result.m;
+    let requests = m.counters.requests;
+    let rps = d.result.requests_per_sec();
+    let generator_cpu = d.usage.generator_cpu_utilisation;
     let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
     Ok(Some(Metrics {
         requests_per_sec: rps,
@@ -385,18 +594,53 @@ fn measure(
         requests,
         errors: m.counters.errors_total(),
         corrupt: m.counters.corrupt_total(),
-        server_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / requests.max(1) as f64,
-        server_cpu_utilisation: server_cpu,
-        server_memory: match memory {
-            Some(Ok(m)) => m,
-            Some(Err(e)) => Memory::unavailable(&e.to_string()),
-            None => Memory::unavailable("the window never ended"),
-        },
+        server_cpu_us_per_request: server.cpu_seconds * 1e6 / requests.max(1) as f64,
+        server_cpu_utilisation: server.cpu_utilisation,
+        server_memory: d.memory,
         generator_cpu_utilisation: generator_cpu,
-        generator_bound: sweep::generator_bound(generator_cpu, server_cpu, threads),
-        server_exit,
-        interrupted: result.interrupted,
+        generator_bound: sweep::generator_bound(
+            generator_cpu,
+            server.cpu_utilisation,
+            cfg.threads.min(conns),
+        ),
+        server_exit: d.server_exit,
+        interrupted: d.result.interrupted,
         histogram: m.corrected.clone(),
+    }))
+}
+
+/// One saturation round: `conns` connections flooding with `--window`.
+fn measure_flood(
+    cfg: &CompareConfig,
+    model: &str,
+    conns: u32,
+    cpus: Option<Vec<usize>>,
+    stop: &Interrupt,
+) -> anyhow::Result<Option<FloodMetrics>> {
+    let load = Load::Flood { window: cfg.window };
+    let Some(d) = drive(cfg, model, conns, FLOOD_SIZE, load, cpus, stop)? else {
+        return Ok(None);
+    };
+    let server = d
+        .usage
+        .server
+        .expect("the meter was given the server's pid");
+    let m = &d.result.m;
+    let echoed = m.echoed_bytes;
+    Ok(Some(FloodMetrics {
+        echoed_bytes: echoed,
+        mb_per_sec: d.result.echoed_bytes_per_sec() / 1e6,
+        mb_per_server_cpu_second: echoed as f64 / 1e6 / server.cpu_seconds.max(1e-9),
+        server_cpu_utilisation: server.cpu_utilisation,
+        limit: limit::limit(Some(&server)),
+        busiest_thread_utilisation: server.busiest_thread_utilisation,
+        server_cpus: server.cpus,
+        generator_cpu_utilisation: d.usage.generator_cpu_utilisation,
+        errors: m.counters.errors_total(),
+        corrupt: m.counters.corrupt_total(),
+        server_memory: d.memory,
+        server_exit: d.server_exit,
+        interrupted: d.result.interrupted,
     }))
 }
 

@@ -15,6 +15,7 @@ mod compare;
 mod env;
 mod hdrlog;
 mod interrupt;
+mod limit;
 mod machine;
 mod merge;
 mod outputs;
@@ -27,6 +28,7 @@ mod stats;
 mod sweep;
 mod talk;
 mod target;
+mod usage;
 mod verify;
 
 use std::io::{self, Write};
@@ -124,6 +126,7 @@ mod commands {
     use crate::report::{self, table};
     use crate::run::{self, Load, RunError};
     use crate::sweep::CompareReport;
+    use crate::usage::{Meter, MeterError};
 
     pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let (cfg, out) = args.validate()?;
@@ -134,7 +137,8 @@ mod commands {
                 .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", cfg.target))?;
         }
         let stop = Interrupt::install().context("installing signal handlers")?;
-        let result = match run::run(&cfg, &mut |_| {}, &stop) {
+        let mut meter = Meter::new(cfg.server_pid);
+        let result = match run::run(&cfg, &mut |m| meter.on_moment(m), &stop) {
             Ok(r) => r,
             Err(RunError::Interrupted) => {
                 eprintln!(
@@ -163,7 +167,17 @@ mod commands {
                     .map_or("(no detail)", String::as_str)
             );
         }
-        let summary = RunSummary::new(&cfg, &result, Env::capture(None));
+        let usage = match meter.finish() {
+            Ok(u) => Some(u),
+            // The window never opened: nothing was measured to set the CPU
+            // against (the report says so).
+            Err(MeterError::NoWindow) => None,
+            Err(e @ MeterError::Server(_)) => {
+                let pid = cfg.server_pid.unwrap_or_default();
+                anyhow::bail!("--server-pid {pid}: {e}; did the server exit during the run?")
+            }
+        };
+        let summary = RunSummary::new(&cfg, &result, Env::capture(None), usage.as_ref());
         if !out.quiet {
             print(&summary.render())?;
         }
@@ -202,14 +216,16 @@ mod commands {
         let cfg = args.validate()?;
         let stop = Interrupt::install().context("installing signal handlers")?;
         let report = crate::compare::compare(&cfg, &stop, &mut |p| {
-            eprintln!("{}", table::one_line(p));
+            eprintln!("{}", table::progress_line(p));
         })?;
         print(&table::render(&report))?;
         write_compare(&cfg.out, &report)?;
         println!(
             "report written to {}/ (results.json, report.md{})",
             cfg.out.display(),
-            if report.points.iter().any(|p| p.summary().is_some()) {
+            if report.points.iter().any(|p| p.summary().is_some())
+                || report.saturation.iter().any(|p| p.summary().is_some())
+            {
                 ", *.svg"
             } else {
                 "; no plots: nothing was measured"

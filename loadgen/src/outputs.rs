@@ -54,8 +54,10 @@ pub fn check_dir(flag: &str, dir: &Path) -> Result<(), UsageError> {
 
 /// Files a `compare` writes into its `--out` directory.
 pub fn is_ours(name: &str) -> bool {
-    matches!(name, "results.json" | "report.md" | "throughput.svg")
-        || (name.starts_with("latency_c") && name.ends_with(".svg"))
+    matches!(
+        name,
+        "results.json" | "report.md" | "throughput.svg" | "saturation.svg"
+    ) || (name.starts_with("latency_c") && name.ends_with(".svg"))
 }
 
 /// Removes the files an earlier `compare` left in `dir` (see [`is_ours`]),
@@ -131,6 +133,7 @@ mod tests {
         for f in [
             "results.json",
             "latency_c1000.svg",
+            "saturation.svg",
             "notes.txt",
             "latency.svg",
         ] {
@@ -140,7 +143,11 @@ mod tests {
         removed.sort();
         assert_eq!(
             removed,
-            [d.join("latency_c1000.svg"), d.join("results.json")]
+            [
+                d.join("latency_c1000.svg"),
+                d.join("results.json"),
+                d.join("saturation.svg")
+            ]
         );
         assert!(d.join("notes.txt").exists() && d.join("latency.svg").exists());
     }

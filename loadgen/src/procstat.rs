@@ -125,11 +125,7 @@ impl Memory {
 pub fn cpu_time(pid: u32) -> io::Result<Duration> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_cpu_ticks(&text)
-        .map(|ticks| {
-            // SAFETY: sysconf has no preconditions.
-            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-            Duration::from_nanos(ticks * 1_000_000_000 / hz)
-        })
+        .map(ticks_to_duration)
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -180,6 +176,95 @@ pub fn parse_memory(status: &str) -> Option<Memory> {
         rss_kib: Reading::Value(field("VmRSS:")?),
         hwm_kib: Reading::Value(field("VmHWM:")?),
     })
+}
+
+/// User + system CPU time of each thread of process `pid`, by thread id,
+/// from `/proc/PID/task/*/stat`.
+///
+/// A thread that exits between listing the directory and reading its file
+/// is left out: it is gone, and its time with it.
+///
+/// # Errors
+/// When `/proc/PID/task` cannot be listed (the process is gone).
+#[cfg(target_os = "linux")]
+pub fn thread_cpu_times(pid: u32) -> io::Result<Vec<(u32, Duration)>> {
+    let dir = format!("/proc/{pid}/task");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(ticks) = parse_cpu_ticks(&text) {
+            out.push((tid, ticks_to_duration(ticks)));
+        }
+    }
+    Ok(out)
+}
+
+/// Off Linux per-thread CPU time is not read: always `Unsupported`, with
+/// the reason the reports print.
+#[cfg(not(target_os = "linux"))]
+pub fn thread_cpu_times(_pid: u32) -> io::Result<Vec<(u32, Duration)>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "per-thread CPU time is read on Linux only",
+    ))
+}
+
+/// How many CPUs process `pid` may run on: its `Cpus_allowed_list` in
+/// `/proc/PID/status` (the affinity of its main thread).
+///
+/// # Errors
+/// When the file cannot be read or has no such line.
+#[cfg(target_os = "linux")]
+pub fn allowed_cpus(pid: u32) -> io::Result<usize> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .and_then(|list| count_cpu_list(list.trim()))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/status: no Cpus_allowed_list"),
+            )
+        })
+}
+
+/// Off Linux the CPUs another process may use are not read: always
+/// `Unsupported` (callers fall back to the CPUs online).
+#[cfg(not(target_os = "linux"))]
+pub fn allowed_cpus(_pid: u32) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The number of CPUs in a list such as `0-3,8,10-11`.
+#[cfg(any(target_os = "linux", test))]
+pub fn count_cpu_list(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                b.checked_sub(a)? + 1
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
+}
+
+#[cfg(target_os = "linux")]
+fn ticks_to_duration(ticks: u64) -> Duration {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / hz)
 }
 
 #[cfg(target_os = "macos")]
@@ -355,6 +440,41 @@ mod tests {
         let stat =
             "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 3 0 99 0 0";
         assert_eq!(parse_cpu_ticks(stat), Some(22));
+    }
+
+    #[test]
+    fn cpu_lists_are_counted() {
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("0-3,8,10-11"), Some(7));
+        assert_eq!(count_cpu_list(""), None);
+        assert_eq!(count_cpu_list("3-1"), None);
+        assert_eq!(count_cpu_list("x"), None);
+    }
+
+    /// This process's threads are listed, a busy one among them, and
+    /// their times add up to no more than the process's.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn threads_of_this_process_have_cpu_times() {
+        let pid = std::process::id();
+        let busy = std::thread::spawn(|| {
+            let start = std::time::Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < Duration::from_millis(40) {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+            // SAFETY: gettid has no preconditions.
+            unsafe { libc::gettid() as u32 }
+        })
+        .join()
+        .unwrap();
+        let threads = thread_cpu_times(pid).unwrap();
+        assert!(threads.iter().any(|&(tid, _)| tid == pid), "{threads:?}");
+        // The busy thread has exited; what is left cannot exceed the whole.
+        assert!(threads.iter().all(|&(tid, _)| tid != busy));
+        let sum: Duration = threads.iter().map(|&(_, t)| t).sum();
+        assert!(sum <= cpu_time(pid).unwrap() + Duration::from_millis(20));
+        assert!(allowed_cpus(pid).unwrap() >= 1);
     }
 
     #[test]

@@ -243,11 +243,6 @@ impl ServerProcess {
             .clone()
     }
 
-    /// The child's CPU time so far.
-    pub fn cpu_time(&self) -> io::Result<Duration> {
-        procstat::cpu_time(self.pid())
-    }
-
     /// The child's resident memory now.
     pub fn memory(&self) -> io::Result<Memory> {
         procstat::memory(self.pid())

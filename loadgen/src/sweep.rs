@@ -13,12 +13,21 @@
 //! latency percentiles and the spectrum are those of all rounds' requests
 //! pooled (histograms add exactly). A [`Ranking`] whose spreads overlap is
 //! "no clear difference", never a winner.
+//!
+//! # Two kinds of point
+//! Closed-loop points ([`Point`]) measure requests/s and latency; on a
+//! small machine the generator is often their limit. Saturation points
+//! ([`FloodPoint`], `--flood`) make the server the limit where they can,
+//! and measure echoed MB/s and MB per second of server CPU; whether the
+//! server really was the limit is judged per point ([`crate::limit`]).
+//! Both share [`Outcome`], [`Round`] and the ranking rule.
 
 use serde::Serialize;
 
 use crate::env::Env;
+use crate::limit::Limit;
 use crate::machine::MachineLoad;
-use crate::procstat::Memory;
+use crate::procstat::{Memory, Reading};
 use crate::stats::{Hist, Percentiles, SpectrumPoint};
 
 /// Median and range of one figure over a point's measured rounds.
@@ -96,6 +105,101 @@ pub struct Metrics {
     pub histogram: Hist,
 }
 
+/// The figures of one round of one saturation point.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloodMetrics {
+    /// Bytes echoed in the window (by arrival time).
+    pub echoed_bytes: u64,
+    /// Echoed megabytes (10^6 bytes) per second.
+    pub mb_per_sec: f64,
+    /// Echoed megabytes per second of server CPU time.
+    pub mb_per_server_cpu_second: f64,
+    /// Server CPU time over the window, as a fraction of one CPU.
+    pub server_cpu_utilisation: f64,
+    /// The same for its busiest thread (Linux only).
+    pub busiest_thread_utilisation: Reading<f64>,
+    /// CPUs the server may run on.
+    pub server_cpus: usize,
+    /// The generator's own CPU over the window, as a fraction of one CPU.
+    pub generator_cpu_utilisation: f64,
+    /// Which side was the limit in this round.
+    pub limit: Limit,
+    /// Reordered/truncated replies and failed connections.
+    pub errors: u64,
+    /// Damaged replies.
+    pub corrupt: u64,
+    /// Server memory at the end of the window.
+    pub server_memory: Memory,
+    /// How the server exited when stopped.
+    pub server_exit: String,
+    /// True when Ctrl-C (or SIGTERM) cut this round's window short.
+    pub interrupted: bool,
+}
+
+/// A saturation point's rounds summarised.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloodSummary {
+    /// Rounds that were measured (failed ones are in [`Point::rounds`]).
+    pub rounds_measured: usize,
+    /// Echoed MB/s over the rounds.
+    pub mb_per_sec: Spread,
+    /// MB echoed per server CPU-second over the rounds: what the models
+    /// are ranked by.
+    pub mb_per_server_cpu_second: Spread,
+    /// Median server CPU utilisation (fraction of one CPU).
+    pub server_cpu_utilisation: f64,
+    /// Median utilisation of the server's busiest thread.
+    pub busiest_thread_utilisation: Reading<f64>,
+    /// CPUs the server may run on.
+    pub server_cpus: usize,
+    /// Median generator CPU utilisation (fraction of one CPU).
+    pub generator_cpu_utilisation: f64,
+    /// Bytes echoed, all rounds.
+    pub echoed_bytes: u64,
+    /// Errors, all rounds.
+    pub errors: u64,
+    /// Damaged replies, all rounds.
+    pub corrupt: u64,
+    /// Largest server memory seen over the rounds.
+    pub server_memory: Memory,
+    /// The verdict on the medians: [`Limit::Server`] or
+    /// [`Limit::Generator`].
+    pub limit: Limit,
+    /// True when the server was below [`crate::limit::SATURATED`] of its
+    /// CPU: the figures measure the generator.
+    pub generator_bound: bool,
+    /// True when a round was cut short by an interruption.
+    pub interrupted: bool,
+}
+
+/// What the sweep reads off a round, whatever kind of point it is.
+pub trait RoundFigures {
+    /// Errors and damaged replies in the round.
+    fn faults(&self) -> u64;
+    /// True when an interruption cut the round's window short.
+    fn interrupted(&self) -> bool;
+}
+
+impl RoundFigures for Metrics {
+    fn faults(&self) -> u64 {
+        self.errors + self.corrupt
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+}
+
+impl RoundFigures for FloodMetrics {
+    fn faults(&self) -> u64 {
+        self.errors + self.corrupt
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+}
+
 /// True when the generator used (nearly) all of a CPU per generator thread
 /// while the server did not: such a measurement says more about the
 /// generator than about the server, and the reports flag it.
@@ -106,9 +210,9 @@ pub fn generator_bound(generator_cpu: f64, server_cpu: f64, threads: u32) -> boo
 /// One round of one point.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
-pub enum Round {
+pub enum Round<M = Metrics> {
     /// Measured.
-    Ok(Box<Metrics>),
+    Ok(Box<M>),
     /// This round could not be measured.
     Failed {
         /// Why, naming the model and address.
@@ -156,9 +260,9 @@ pub struct Summary {
 /// What happened at one (model, connections) point over all rounds.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
-pub enum Outcome {
+pub enum Outcome<S = Summary> {
     /// At least one round was measured.
-    Ok(Box<Summary>),
+    Ok(Box<S>),
     /// Not meaningful for this model (the iterative model with more than
     /// one connection).
     NotApplicable {
@@ -174,23 +278,39 @@ pub enum Outcome {
     NotRun,
 }
 
-/// One row of the sweep.
+/// The load a point was measured under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Closed loop: `--depth` requests in flight per connection.
+    Closed,
+    /// Flood: `--window` bytes in flight per connection.
+    Flood,
+}
+
+/// One row of the sweep: a closed-loop point, or (as [`FloodPoint`]) a
+/// saturation point.
 #[derive(Clone, Debug, Serialize)]
-pub struct Point {
+pub struct Point<S = Summary, M = Metrics> {
     /// echod model.
     pub model: String,
     /// Connections.
     pub connections: u32,
+    /// What load it was measured under.
+    pub kind: Kind,
     /// The summary over rounds.
     #[serde(flatten)]
-    pub outcome: Outcome,
+    pub outcome: Outcome<S>,
     /// Every round, in the order run.
-    pub rounds: Vec<Round>,
+    pub rounds: Vec<Round<M>>,
 }
 
-impl Point {
+/// A saturation point.
+pub type FloodPoint = Point<FloodSummary, FloodMetrics>;
+
+impl<S, M: RoundFigures> Point<S, M> {
     /// The summary, when at least one round was measured.
-    pub fn summary(&self) -> Option<&Summary> {
+    pub fn summary(&self) -> Option<&S> {
         match &self.outcome {
             Outcome::Ok(s) => Some(s),
             _ => None,
@@ -201,18 +321,29 @@ impl Point {
     /// any fault in a measured one.
     pub fn faulty(&self) -> bool {
         self.rounds.iter().any(|r| match r {
-            Round::Ok(m) => m.errors + m.corrupt > 0,
+            Round::Ok(m) => m.faults() > 0,
             Round::Failed { .. } => true,
         })
     }
 }
 
-/// The ranking of the models at one connection count, by median req/s.
+/// A point whose last round is done, as `compare` hands it to its caller
+/// to print.
+#[derive(Clone, Copy, Debug)]
+pub enum Finished<'a> {
+    /// A closed-loop point.
+    Closed(&'a Point),
+    /// A saturation point.
+    Flood(&'a FloodPoint),
+}
+
+/// The ranking of the models at one connection count: closed-loop points
+/// by median req/s, saturation points by median MB per server CPU-second.
 #[derive(Clone, Debug, Serialize)]
 pub struct Ranking {
     /// Connections.
     pub connections: u32,
-    /// Highest median req/s.
+    /// Highest median.
     pub leader: String,
     /// Second highest, when two or more models were measured.
     pub runner_up: Option<String>,
@@ -236,6 +367,12 @@ pub struct SweepConfig {
     pub size: usize,
     /// Requests in flight per connection.
     pub depth: u32,
+    /// Connection counts of the saturation points.
+    pub flood_connections: Vec<u32>,
+    /// `--window` of the saturation points: unechoed bytes per connection.
+    pub window: u64,
+    /// Request size of the saturation points.
+    pub flood_size: usize,
     /// Window of each point, in seconds.
     pub duration_s: f64,
     /// Warm-up of each point, in seconds.
@@ -260,36 +397,69 @@ pub struct CompareReport {
     /// True when Ctrl-C or SIGTERM ended the sweep early; the points not
     /// reached are [`Outcome::NotRun`].
     pub interrupted: bool,
-    /// One entry per (model, connections), in the order of
+    /// One closed-loop entry per (model, connections), in the order of
     /// `config.connections` then `config.models`.
     pub points: Vec<Point>,
-    /// One ranking per connection count with two or more measured models.
+    /// One ranking per connection count with a measured model, by req/s.
     pub rankings: Vec<Ranking>,
+    /// One saturation entry per (model, connections), in the order of
+    /// `config.flood_connections` then `config.models`.
+    pub saturation: Vec<FloodPoint>,
+    /// One ranking per flood connection count with a measured model, by MB
+    /// per server CPU-second.
+    pub saturation_rankings: Vec<Ranking>,
 }
 
 impl CompareReport {
     /// True when every point was measured (or not applicable) and clean.
     pub fn clean(&self) -> bool {
-        !self.interrupted
-            && self.points.iter().all(|p| {
-                !p.faulty() && matches!(p.outcome, Outcome::Ok(_) | Outcome::NotApplicable { .. })
-            })
+        fn ok<S, M: RoundFigures>(p: &Point<S, M>) -> bool {
+            !p.faulty() && matches!(p.outcome, Outcome::Ok(_) | Outcome::NotApplicable { .. })
+        }
+        !self.interrupted && self.points.iter().all(ok) && self.saturation.iter().all(ok)
     }
 
-    /// Points measured at `conns` connections.
+    /// Closed-loop points measured at `conns` connections.
     pub fn at(&self, conns: u32) -> impl Iterator<Item = &Point> {
         self.points.iter().filter(move |p| p.connections == conns)
     }
+
+    /// Saturation points measured at `conns` connections.
+    pub fn flood_at(&self, conns: u32) -> impl Iterator<Item = &FloodPoint> {
+        self.saturation
+            .iter()
+            .filter(move |p| p.connections == conns)
+    }
 }
 
-/// Ranks the measured models at each connection count in `points`.
+/// Ranks the measured models at each connection count in `points` by
+/// median req/s.
 pub fn rank(points: &[Point], connections: &[u32]) -> Vec<Ranking> {
+    rank_by(points, connections, "req/s", |s| &s.requests_per_sec)
+}
+
+/// Ranks the measured models at each flood connection count by median MB
+/// per server CPU-second.
+pub fn rank_saturation(points: &[FloodPoint], connections: &[u32]) -> Vec<Ranking> {
+    rank_by(points, connections, "MB per server CPU-second", |s| {
+        &s.mb_per_server_cpu_second
+    })
+}
+
+/// Ranks the models at each of `connections` by the median of `figure`
+/// (named `unit` in the verdicts), higher first.
+fn rank_by<S, M: RoundFigures>(
+    points: &[Point<S, M>],
+    connections: &[u32],
+    unit: &str,
+    figure: impl Fn(&S) -> &Spread,
+) -> Vec<Ranking> {
     let mut out = Vec::new();
     for &c in connections {
         let mut measured: Vec<(&str, &Spread)> = points
             .iter()
             .filter(|p| p.connections == c)
-            .filter_map(|p| Some((p.model.as_str(), &p.summary()?.requests_per_sec)))
+            .filter_map(|p| Some((p.model.as_str(), figure(p.summary()?))))
             .collect();
         if measured.is_empty() {
             continue;
@@ -310,7 +480,7 @@ pub fn rank(points: &[Point], connections: &[u32]) -> Vec<Ranking> {
         let ratio = (ss.median > 0.0).then(|| ls.median / ss.median);
         let judged = ls.n >= 2 && ss.n >= 2;
         let clear = judged && ls.min > ss.max;
-        let ratio_text = ratio.map_or(String::new(), |r| format!(" ({r:.2}x the median req/s)"));
+        let ratio_text = ratio.map_or(String::new(), |r| format!(" ({r:.2}x the median {unit})"));
         let verdict = if clear {
             format!("{leader} ahead of {second}{ratio_text}; every round of {leader} beat every round of {second}")
         } else if !judged {
@@ -319,7 +489,7 @@ pub fn rank(points: &[Point], connections: &[u32]) -> Vec<Ranking> {
             )
         } else {
             format!(
-                "no clear difference between {leader} and {second}: their req/s ranges over {} rounds overlap",
+                "no clear difference between {leader} and {second}: their {unit} ranges over {} rounds overlap",
                 ls.n.min(ss.n)
             )
         };
@@ -369,6 +539,7 @@ mod tests {
         Point {
             model: model.into(),
             connections: 10,
+            kind: Kind::Closed,
             outcome: Outcome::Ok(Box::new(summary)),
             rounds: Vec::new(),
         }
@@ -376,7 +547,8 @@ mod tests {
 
     #[test]
     fn overlapping_spreads_are_no_clear_difference() {
-        // The case: 24k vs 45k in one run, 33k vs 34k in the next.
+        // The case that made rounds necessary: 24k vs 45k in one run, 33k
+        // vs 34k in the next.
         let points = [
             point("reactor", &[24e3, 33e3, 30e3]),
             point("threads", &[45e3, 34e3, 31e3]),

@@ -12,6 +12,7 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
     let dir = scratch("compare");
     // Left by an earlier run: must not survive into this report.
     std::fs::write(dir.join("latency_c99.svg"), "<svg/>").unwrap();
+    std::fs::write(dir.join("saturation.svg"), "<svg/>").unwrap();
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let out = loadgen(
         &[
@@ -20,6 +21,8 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
             "reactor,threads,iterative",
             "--connections",
             "1,3",
+            "--flood",
+            "none",
             "--rounds",
             "2",
             "--duration",
@@ -112,8 +115,105 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
         "a stale plot survived"
     );
     assert!(
+        !dir.join("saturation.svg").exists(),
+        "a stale saturation plot survived a sweep without saturation points"
+    );
+    assert_eq!(v["saturation"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(!md.contains("## Saturation"), "{md}");
+    assert!(
         dir.join("notes.txt").exists(),
         "a file not ours was removed"
+    );
+}
+
+#[test]
+fn saturation_points_rank_by_mb_per_server_cpu_second() {
+    let dir = scratch("compare-flood");
+    std::fs::write(dir.join("throughput.svg"), "<svg/>").unwrap();
+    let out = loadgen(
+        &[
+            "compare",
+            "--models",
+            "reactor,threads,iterative",
+            "--connections",
+            "none",
+            "--flood",
+            "2",
+            "--rounds",
+            "1",
+            "--duration",
+            "1s",
+            "--warmup",
+            "100ms",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("Saturation (flood, 1 MiB unechoed per connection"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Ranking by median MB per server CPU-second:"),
+        "{text}"
+    );
+
+    let v = read_json(&dir.join("results.json"));
+    assert_eq!(v["config"]["flood_connections"][0], 2, "{v}");
+    assert_eq!(v["config"]["window"], 1 << 20);
+    assert_eq!(v["points"].as_array().map(Vec::len), Some(0));
+    let points = v["saturation"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    for p in points {
+        assert_eq!(p["kind"], "flood", "{p}");
+        if p["model"] == "iterative" {
+            assert_eq!(p["status"], "not_applicable", "{p}");
+            continue;
+        }
+        assert_eq!(p["status"], "ok", "{p}");
+        for k in ["mb_per_sec", "mb_per_server_cpu_second"] {
+            assert!(p[k]["median"].as_f64().unwrap() > 0.0, "{k}: {p}");
+        }
+        assert!(p["server_cpu_utilisation"].as_f64().unwrap() > 0.0, "{p}");
+        // A thread's CPU is counted in clock ticks (10 ms): a lightly
+        // loaded server's may round to none.
+        assert!(
+            p["busiest_thread_utilisation"].as_f64().unwrap() >= 0.0,
+            "{p}"
+        );
+        assert!(
+            p["generator_cpu_utilisation"].as_f64().unwrap() > 0.0,
+            "{p}"
+        );
+        let limit = p["limit"].as_str().unwrap();
+        assert!(limit == "server" || limit == "generator", "{p}");
+        assert_eq!(p["generator_bound"], limit == "generator", "{p}");
+        assert_eq!(p["errors"], 0, "{p}");
+        assert_eq!(p["corrupt"], 0, "{p}");
+        let r = &p["rounds"][0];
+        assert!(r["echoed_bytes"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["limit"].is_string(), "{r}");
+    }
+    let rankings = v["saturation_rankings"].as_array().unwrap();
+    assert_eq!(rankings.len(), 1, "{v}");
+    assert!(rankings[0]["verdict"]
+        .as_str()
+        .unwrap()
+        .contains("MB per server CPU-second"));
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Saturation (flood)"), "{md}");
+    assert!(md.contains("![saturation.svg](saturation.svg)"), "{md}");
+    assert!(!md.contains("## Results"), "{md}");
+    let svg = std::fs::read_to_string(dir.join("saturation.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("reactor"), "{svg}");
+    assert!(
+        !dir.join("throughput.svg").exists(),
+        "a stale throughput plot survived a sweep without closed-loop points"
     );
 }
 

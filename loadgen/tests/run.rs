@@ -305,12 +305,16 @@ fn help_lists_every_flag_with_its_default() {
         "--json",
         "--hdr-log",
         "--quiet",
+        "--flood",
+        "--window",
+        "--server-pid",
     ] {
         assert!(help.contains(flag), "{flag} missing from help");
     }
     for default in [
         "[default: 1]",
-        "[default: 512]",
+        "[default: 512; 16K with --flood]",
+        "[default: 1M]",
         "[default: 5s]",
         "[default: 1s]",
     ] {

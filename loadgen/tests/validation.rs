@@ -2,8 +2,8 @@
 //! connection, in one line that names the flag, with exit status 2; and the
 //! errors that do happen at run time blame the right party.
 //!
-//! Regression tests for issue 6: a typo in an output path used to cost the
-//! whole run, and a generator out of descriptors blamed the server.
+//! Regression tests for two bugs: a typo in an output path used to cost
+//! the whole run, and a generator out of descriptors blamed the server.
 
 mod util;
 
@@ -158,6 +158,76 @@ fn bad_numbers_are_refused_naming_their_flag() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(300)]);
     assert!(err.len() < 300, "{} bytes of stderr", err.len());
+}
+
+#[test]
+fn flood_refuses_what_contradicts_it_naming_the_flags() {
+    // A live server: a refusal that came after connecting would still pass
+    // the exit status, but not the time limit in `refused`.
+    let server = Echod::start(&[]);
+    let t = server.target();
+    let udp = "udp:127.0.0.1:9";
+    refused(
+        &["run", "--target", udp, "--flood"],
+        "--flood: needs a stream target",
+    );
+    refused(
+        &["run", "--target", &t, "--flood", "--rate", "100"],
+        "--flood and --rate contradict each other",
+    );
+    refused(
+        &["run", "--target", &t, "--flood", "--depth", "4"],
+        "--flood and --depth contradict each other",
+    );
+    let hlog = scratch("flood-hdr").join("x.hlog");
+    refused(
+        &[
+            "run",
+            "--target",
+            &t,
+            "--flood",
+            "--hdr-log",
+            hlog.to_str().unwrap(),
+        ],
+        "--hdr-log: not with --flood",
+    );
+    assert!(!hlog.exists());
+    refused(
+        &["run", "--target", &t, "--window", "1M"],
+        "--window 1048576: applies to --flood only",
+    );
+    refused(
+        &["run", "--target", &t, "--flood", "--window", "8K"],
+        "--window 8192: smaller than one request (--size 16384)",
+    );
+    refused(
+        &["compare", "--connections", "none", "--flood", "none"],
+        "nothing left to measure",
+    );
+    refused(&["compare", "--flood", "0"], "--flood");
+}
+
+#[test]
+fn a_server_pid_that_cannot_be_read_is_refused_before_connecting() {
+    let server = Echod::start(&[]);
+    // Reaped, so its pid names nothing (pids come round again only after
+    // the whole pid space).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id().to_string();
+    child.wait().unwrap();
+    let target = server.target();
+    for mode in [&["--flood"][..], &[][..], &["--rate", "100"][..]] {
+        let mut args = vec!["run", "--target", &target, "--server-pid", &pid];
+        args.extend_from_slice(mode);
+        refused(
+            &args,
+            &format!("--server-pid {pid}: cannot read its CPU time"),
+        );
+    }
+    refused(
+        &["run", "--target", "127.0.0.1:1", "--server-pid", "0"],
+        "--server-pid",
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! in one place so that the two reports cannot disagree about them.
 
 use crate::procstat::Reading;
-use crate::sweep::{CompareReport, Point, Ranking, Round, Summary};
+use crate::sweep::{CompareReport, FloodSummary, Outcome, Point, Ranking, Round, Summary};
 
 /// Faults of a point: errors and damaged replies over all its rounds.
 pub(crate) fn faults(s: &Summary) -> u64 {
@@ -30,7 +30,7 @@ pub(crate) fn rss_missing(r: &CompareReport) -> Vec<&str> {
 }
 
 /// The rounds of `p` that failed, as `(1-based round, error)`.
-pub(crate) fn failed_rounds(p: &Point) -> impl Iterator<Item = (usize, &str)> {
+pub(crate) fn failed_rounds<S, M>(p: &Point<S, M>) -> impl Iterator<Item = (usize, &str)> {
     p.rounds.iter().enumerate().filter_map(|(i, r)| match r {
         Round::Failed { error } => Some((i + 1, error.as_str())),
         Round::Ok(_) => None,
@@ -47,4 +47,38 @@ pub(crate) fn generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking) -> Ve
                 .any(|p| p.model == *m && p.summary().is_some_and(|s| s.generator_bound))
         })
         .collect()
+}
+
+/// The models a saturation ranking names whose point was generator-bound
+/// (the server had CPU to spare): such a ranking compares generators.
+pub(crate) fn flood_generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking) -> Vec<&'a str> {
+    let named = std::iter::once(k.leader.as_str()).chain(k.runner_up.as_deref());
+    named
+        .filter(|m| {
+            r.flood_at(k.connections)
+                .any(|p| p.model == *m && p.summary().is_some_and(|s| s.generator_bound))
+        })
+        .collect()
+}
+
+/// Faults of a saturation point over all its rounds.
+pub(crate) fn flood_faults(s: &FloodSummary) -> u64 {
+    s.errors + s.corrupt
+}
+
+/// `"reactor was"`, `"reactor and threads were"`: the subject of a
+/// sentence about the models in `names`.
+pub(crate) fn were(names: &[&str]) -> String {
+    names.join(" and ") + if names.len() == 1 { " was" } else { " were" }
+}
+
+/// Points of either kind the sweep did not reach, and all points.
+pub(crate) fn not_run(r: &CompareReport) -> (usize, usize) {
+    let closed = r.points.iter().map(|p| &p.outcome);
+    let flood = r.saturation.iter();
+    let n = closed.filter(|o| matches!(o, Outcome::NotRun)).count()
+        + flood
+            .filter(|p| matches!(p.outcome, Outcome::NotRun))
+            .count();
+    (n, r.points.len() + r.saturation.len())
 }

@@ -4,14 +4,22 @@
 //! threads at 1000 failed; iterative is n/a above one connection; at 10
 //! connections reactor and threads overlap ("no clear difference").
 //!
+//! Saturation points at 50 connections: reactor server-bound, threads
+//! generator-bound (its server had CPU to spare) and ahead in MB per
+//! server CPU-second, iterative n/a.
+//!
 //! One fixture shared by every report's tests, so that the terminal table,
 //! `report.md` and the plots are checked against the same comparison.
 
 use crate::env::{Env, FdLimit};
+use crate::limit::Limit;
 use crate::machine::{MachineLoad, Sample};
 use crate::procstat::{Memory, Reading};
 use crate::stats::{self, Percentiles};
-use crate::sweep::{self, CompareReport, Outcome, Point, Spread, Summary, SweepConfig};
+use crate::sweep::{
+    self, CompareReport, FloodPoint, FloodSummary, Kind, Outcome, Point, Spread, Summary,
+    SweepConfig,
+};
 
 /// A deterministic xorshift generator, so the spectra are the same on
 /// every run without a `rand` dependency.
@@ -78,25 +86,66 @@ pub(crate) fn measured(
     Point {
         model: model.into(),
         connections,
+        kind: Kind::Closed,
         outcome: Outcome::Ok(Box::new(summary)),
         rounds: Vec::new(),
     }
 }
 
-fn other(model: &str, connections: u32, outcome: Outcome) -> Point {
+fn other<S, M>(model: &str, connections: u32, kind: Kind, outcome: Outcome<S>) -> Point<S, M> {
     Point {
         model: model.into(),
         connections,
+        kind,
         outcome,
+        rounds: Vec::new(),
+    }
+}
+
+/// A measured saturation point: MB per server CPU-second per round, and
+/// the server's busiest thread at `busiest` of a CPU.
+pub(crate) fn flooded(model: &str, per_cpu_s: &[f64], busiest: f64) -> FloodPoint {
+    let limit = if busiest >= crate::limit::SATURATED {
+        Limit::Server
+    } else {
+        Limit::Generator
+    };
+    let mbs: Vec<f64> = per_cpu_s.iter().map(|x| x * busiest).collect();
+    let summary = FloodSummary {
+        rounds_measured: per_cpu_s.len(),
+        mb_per_sec: Spread::of(&mbs),
+        mb_per_server_cpu_second: Spread::of(per_cpu_s),
+        server_cpu_utilisation: busiest,
+        busiest_thread_utilisation: Reading::Value(busiest),
+        server_cpus: 1,
+        generator_cpu_utilisation: if limit == Limit::Server { 0.7 } else { 1.0 },
+        echoed_bytes: 9_000_000_000,
+        errors: 0,
+        corrupt: 0,
+        server_memory: Memory {
+            rss_kib: Reading::Value(12 * 1024),
+            hwm_kib: Reading::Value(13 * 1024),
+        },
+        limit,
+        generator_bound: limit == Limit::Generator,
+        interrupted: false,
+    };
+    Point {
+        model: model.into(),
+        connections: 50,
+        kind: Kind::Flood,
+        outcome: Outcome::Ok(Box::new(summary)),
         rounds: Vec::new(),
     }
 }
 
 /// The report described at the top of this module.
 pub(crate) fn report() -> CompareReport {
-    let na = || Outcome::NotApplicable {
-        reason: "serves one connection at a time".into(),
-    };
+    fn na<S>() -> Outcome<S> {
+        Outcome::NotApplicable {
+            reason: "serves one connection at a time".into(),
+        }
+    }
     let mut reactor1 = measured("reactor", 1, &[21e3, 22.5e3, 23e3], 42.0, 60_000);
     if let Outcome::Ok(s) = &mut reactor1.outcome {
         s.generator_bound = true;
@@ -109,23 +158,32 @@ pub(crate) fn report() -> CompareReport {
         measured("iterative", 1, &[24e3, 24.4e3, 25e3], 39.0, 70_000),
         measured("reactor", 10, &[95e3, 101e3, 104e3], 95.0, 280_000),
         measured("threads", 10, &[92e3, 99e3, 100e3], 99.0, 270_000),
-        other("iterative", 10, na()),
+        other("iterative", 10, Kind::Closed, na()),
         measured("reactor", 100, &[170e3, 174.3e3, 176e3], 560.0, 500_000),
         measured("threads", 100, &[120e3, 128e3, 131e3], 780.0, 380_000),
-        other("iterative", 100, na()),
+        other("iterative", 100, Kind::Closed, na()),
         measured("reactor", 1000, &[160e3, 166e3, 169e3], 6000.0, 480_000),
         other(
             "threads",
             1000,
+            Kind::Closed,
             Outcome::Failed {
                 error: "threads: connect to 127.0.0.1:7000 failed: too many open files".into(),
             },
         ),
-        other("iterative", 1000, na()),
+        other("iterative", 1000, Kind::Closed, na()),
+    ];
+    let saturation = vec![
+        flooded("reactor", &[1500.0, 1550.0, 1580.0], 0.98),
+        flooded("threads", &[1700.0, 1800.0, 1900.0], 0.84),
+        other("iterative", 50, Kind::Flood, na()),
     ];
     let config = SweepConfig {
         models: vec!["reactor".into(), "threads".into(), "iterative".into()],
         connections: vec![1, 10, 100, 1000],
+        flood_connections: vec![50],
+        window: 1 << 20,
+        flood_size: 16 << 10,
         size: 64,
         depth: 1,
         duration_s: 10.0,
@@ -134,6 +192,7 @@ pub(crate) fn report() -> CompareReport {
         rounds: 3,
     };
     let rankings = sweep::rank(&points, &config.connections);
+    let saturation_rankings = sweep::rank_saturation(&saturation, &config.flood_connections);
     let mut before = Sample::default();
     before.loadavg = [0.12, 0.30, 0.25];
     before.governor = Reading::Value("performance".into());
@@ -164,6 +223,8 @@ pub(crate) fn report() -> CompareReport {
         interrupted: false,
         points,
         rankings,
+        saturation,
+        saturation_rankings,
     }
 }
 
@@ -173,7 +234,11 @@ pub(crate) fn nothing_measured() -> CompareReport {
     for p in &mut r.points {
         p.outcome = Outcome::NotRun;
     }
+    for p in &mut r.saturation {
+        p.outcome = Outcome::NotRun;
+    }
     r.rankings.clear();
+    r.saturation_rankings.clear();
     r.interrupted = true;
     r
 }

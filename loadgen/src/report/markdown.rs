@@ -8,12 +8,21 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib};
+use super::figures::{
+    failed_rounds, faults, flood_faults, flood_generator_bound_in, generator_bound_in, not_run,
+    rss_mib, were,
+};
 use super::format::{compact, spread};
+use super::summary::bytes_text;
+use crate::limit::{percent, Limit, SATURATED};
 use crate::machine::Sample;
 use crate::procstat::Reading;
 use crate::stats;
-use crate::sweep::{CompareReport, Outcome, Point};
+use crate::sweep::{CompareReport, FloodPoint, Outcome, Point};
+
+/// The saturation plot's file name: linked from its own section, not the
+/// list of plots.
+pub const SATURATION_PLOT: &str = "saturation.svg";
 
 /// Columns of the results table; every row has exactly this many cells.
 const COLUMNS: [&str; 15] = [
@@ -34,6 +43,21 @@ const COLUMNS: [&str; 15] = [
     "faults",
 ];
 
+/// Columns of the saturation table.
+const FLOOD_COLUMNS: [&str; 11] = [
+    "model",
+    "connections",
+    "rounds",
+    "MB/s median (min–max)",
+    "MB per server CPU-second median (min–max)",
+    "server CPU %",
+    "busiest server thread %",
+    "generator CPU %",
+    "limit",
+    "server RSS MiB",
+    "faults",
+];
+
 /// Text safe inside a table cell: a `|` would end the cell, a newline the row.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -45,36 +69,10 @@ fn table_row(cells: &[String]) -> String {
 
 fn point_row(p: &Point, rounds: u32) -> String {
     let mut cells = vec![cell(&p.model), p.connections.to_string()];
-    let s = match &p.outcome {
-        Outcome::Ok(s) => s,
-        other => {
-            let what = match other {
-                Outcome::NotApplicable { reason } => format!("n/a: {}", cell(reason)),
-                Outcome::Failed { error } => format!("**FAILED**: {}", cell(error)),
-                _ => "not run".to_string(),
-            };
-            // n/a and not-run points ran no round; a failed one shows how
-            // many it tried.
-            let tried = if p.rounds.is_empty() {
-                "–".into()
-            } else {
-                p.rounds.len().to_string()
-            };
-            cells.push(tried);
-            cells.push(what);
-            cells.resize(COLUMNS.len(), String::new());
-            return table_row(&cells);
-        }
+    let Outcome::Ok(s) = &p.outcome else {
+        return unmeasured_row(p, COLUMNS.len());
     };
-    let measured = if s.rounds_measured as u32 == rounds {
-        s.rounds_measured.to_string()
-    } else {
-        format!(
-            "{} of {}",
-            s.rounds_measured,
-            p.rounds.len().max(rounds as usize)
-        )
-    };
+    let measured = rounds_cell(p, s.rounds_measured, rounds);
     let mut rps = spread(&s.requests_per_sec);
     if s.generator_bound {
         rps.push_str(" **generator-bound**");
@@ -98,6 +96,165 @@ fn point_row(p: &Point, rounds: u32) -> String {
         faults(s).to_string(),
     ]);
     table_row(&cells)
+}
+
+/// A header row, its alignment row, then `rows`.
+fn table(s: &mut String, columns: &[&str], rows: impl Iterator<Item = String>) {
+    let head: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    let _ = writeln!(s, "{}", table_row(&head));
+    let align: Vec<String> = (0..columns.len())
+        .map(|i| if i == 0 { "---" } else { "---:" }.to_string())
+        .collect();
+    let _ = writeln!(s, "{}", table_row(&align));
+    for r in rows {
+        let _ = writeln!(s, "{r}");
+    }
+    let _ = writeln!(s);
+}
+
+/// A row that ran no round, or none that could be measured: what happened
+/// in the first cell after the count of rounds tried.
+fn unmeasured_row<S, M>(p: &Point<S, M>, columns: usize) -> String {
+    let mut cells = vec![cell(&p.model), p.connections.to_string()];
+    let what = match &p.outcome {
+        Outcome::NotApplicable { reason } => format!("n/a: {}", cell(reason)),
+        Outcome::Failed { error } => format!("**FAILED**: {}", cell(error)),
+        _ => "not run".to_string(),
+    };
+    // n/a and not-run points ran no round; a failed one shows how many it
+    // tried.
+    let tried = if p.rounds.is_empty() {
+        "–".into()
+    } else {
+        p.rounds.len().to_string()
+    };
+    cells.push(tried);
+    cells.push(what);
+    cells.resize(columns, String::new());
+    table_row(&cells)
+}
+
+/// "3", or "2 of 3" when a round failed.
+fn rounds_cell<S, M>(p: &Point<S, M>, measured: usize, rounds: u32) -> String {
+    if measured as u32 == rounds {
+        measured.to_string()
+    } else {
+        format!("{} of {}", measured, p.rounds.len().max(rounds as usize))
+    }
+}
+
+fn flood_row(p: &FloodPoint, rounds: u32) -> String {
+    let Outcome::Ok(s) = &p.outcome else {
+        return unmeasured_row(p, FLOOD_COLUMNS.len());
+    };
+    let mut mbs = spread(&s.mb_per_sec);
+    if s.generator_bound {
+        mbs.push_str(" **generator-bound**");
+    }
+    if s.interrupted {
+        mbs.push_str(" (cut short)");
+    }
+    let pct = |x: f64| percent(x).to_string();
+    let cells = vec![
+        cell(&p.model),
+        p.connections.to_string(),
+        rounds_cell(p, s.rounds_measured, rounds),
+        mbs,
+        spread(&s.mb_per_server_cpu_second),
+        pct(s.server_cpu_utilisation),
+        cell(&s.busiest_thread_utilisation.show(|&t| pct(t))),
+        pct(s.generator_cpu_utilisation),
+        match s.limit {
+            Limit::Server => "server",
+            Limit::Generator => "generator",
+            Limit::Unknown => "unknown",
+        }
+        .to_string(),
+        cell(
+            &s.server_memory
+                .rss_kib
+                .show(|&kib| format!("{:.1}", kib as f64 / 1024.0)),
+        ),
+        flood_faults(s).to_string(),
+    ];
+    table_row(&cells)
+}
+
+/// The "Saturation (flood)" section: what it measures and how to read it,
+/// the table, the ranking and the plot.
+fn saturation(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
+    if report.saturation.is_empty() {
+        return;
+    }
+    let c = &report.config;
+    let counts: Vec<String> = c.flood_connections.iter().map(u32::to_string).collect();
+    let _ = writeln!(
+        s,
+        "## Saturation (flood)\n\n\
+         At {} connection(s) every model was flooded (`loadgen run --flood`): each connection writes as fast as \
+         the server takes bytes, with at most {} sent and not yet echoed ({} B requests), and every echoed byte \
+         is verified. This is the server at its limit rather than the generator's: **MB/s** is megabytes \
+         (10^6 B) echoed per second of the window, and **MB per server CPU-second** divides those bytes by the \
+         server's CPU time (user + system, all threads) over the same window: what one CPU-second of the model \
+         echoes. The models are ranked by that figure, a model named ahead only when its slowest round beat \
+         the other's fastest. Latency is not reported: \
+         a reply waits behind the whole window sent before it, so its latency would measure the window, not \
+         the server.\n\n\
+         A point is **server-bound** when the server's busiest thread used at least {:.0}% of a CPU over the \
+         window (a single-threaded server saturates one thread however many CPUs there are), or all its \
+         threads together {:.0}% of the CPUs it may run on. Otherwise the server was waiting for bytes: the \
+         point is marked **generator-bound** (hollow in the plot), its figures are the generator's, and so is \
+         any ranking it takes part in. A server that is not saturated also pays for sleeping and being woken, \
+         so its MB per CPU-second is not comparable with a saturated one's.\n",
+        counts.join(", "),
+        bytes_text(c.window),
+        c.flood_size,
+        SATURATED * 100.0,
+        SATURATED * 100.0,
+    );
+    table(
+        s,
+        &FLOOD_COLUMNS,
+        report.saturation.iter().map(|p| flood_row(p, c.rounds)),
+    );
+    let failed: Vec<String> = report
+        .saturation
+        .iter()
+        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
+        .flat_map(|p| {
+            failed_rounds(p)
+                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
+        })
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
+            failed.join("\n")
+        );
+    }
+    if !report.saturation_rankings.is_empty() {
+        let _ = writeln!(
+            s,
+            "By median MB per server CPU-second at each connection count:\n"
+        );
+        for k in &report.saturation_rankings {
+            let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
+            let bound = flood_generator_bound_in(report, k);
+            if !bound.is_empty() {
+                let _ = write!(
+                    s,
+                    ". But {} generator-bound there, so this compares the generator, not the server",
+                    were(&bound)
+                );
+            }
+            let _ = writeln!(s, ".");
+        }
+        let _ = writeln!(s);
+    }
+    if let Some(plot) = plot {
+        let _ = writeln!(s, "![{0}]({0})\n", plot.display());
+    }
 }
 
 fn loadavg(s: &Sample) -> String {
@@ -167,42 +324,53 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# echod concurrency models compared\n");
     if report.interrupted {
-        let not_run = report
-            .points
-            .iter()
-            .filter(|p| matches!(p.outcome, Outcome::NotRun))
-            .count();
+        let (not_run, all) = not_run(report);
         let _ = writeln!(
             s,
-            "> **INTERRUPTED.** The sweep was stopped (Ctrl-C or SIGTERM) before it finished: {not_run} of {} \
+            "> **INTERRUPTED.** The sweep was stopped (Ctrl-C or SIGTERM) before it finished: {not_run} of {all} \
              points were not run, and a point marked \"cut short\" had its window ended early. Everything \
-             below is partial.\n",
-            report.points.len()
+             below is partial.\n"
         );
+    }
+    let mut kinds = Vec::new();
+    if !c.connections.is_empty() {
+        kinds.push(format!(
+            "closed loop at {} B requests, depth {}",
+            c.size, c.depth
+        ));
+    }
+    if !c.flood_connections.is_empty() {
+        kinds.push(format!(
+            "saturation (flood) with {} unechoed per connection",
+            bytes_text(c.window)
+        ));
     }
     let _ = writeln!(
         s,
-        "Generated by `{}` with `loadgen compare`: closed loop, {} B requests, depth {}, {} s per point after {} s \
-         of warm-up, {} generator thread(s), {} round(s) per point. Every echoed byte was verified.\n",
-        report.tool, c.size, c.depth, c.duration_s, c.warmup_s, c.threads, c.rounds
+        "Generated by `{}` with `loadgen compare`: {}; {} s per point after {} s of warm-up, {} generator \
+         thread(s), {} round(s) per point. Every echoed byte was verified.\n",
+        report.tool,
+        kinds.join(", and "),
+        c.duration_s,
+        c.warmup_s,
+        c.threads,
+        c.rounds
     );
     machine(&mut s, report);
 
-    let _ = writeln!(s, "## Results\n");
-    let _ = writeln!(
-        s,
-        "Median over the rounds, with the slowest and fastest round in brackets; p50, p99.9 and max are of all \
-         rounds' requests together.\n"
-    );
-    let _ = writeln!(s, "{}", table_row(&COLUMNS.map(String::from)));
-    let align: Vec<String> = (0..COLUMNS.len())
-        .map(|i| if i == 0 { "---" } else { "---:" }.to_string())
-        .collect();
-    let _ = writeln!(s, "{}", table_row(&align));
-    for p in &report.points {
-        let _ = writeln!(s, "{}", point_row(p, c.rounds));
+    if !report.points.is_empty() {
+        let _ = writeln!(s, "## Results\n");
+        let _ = writeln!(
+            s,
+            "Median over the rounds, with the slowest and fastest round in brackets; p50, p99.9 and max are of \
+             all rounds' requests together.\n"
+        );
+        table(
+            &mut s,
+            &COLUMNS,
+            report.points.iter().map(|p| point_row(p, c.rounds)),
+        );
     }
-    let _ = writeln!(s);
     let failed: Vec<String> = report
         .points
         .iter()
@@ -232,13 +400,17 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
                 let _ = write!(
                     s,
                     ". But {} generator-bound there, so this compares the generator, not the server",
-                    bound.join(" and ") + if bound.len() == 1 { " was" } else { " were" }
+                    were(&bound)
                 );
             }
             let _ = writeln!(s, ".");
         }
         let _ = writeln!(s);
     }
+
+    let (saturation_plot, plots): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        plots.iter().partition(|p| p.as_os_str() == SATURATION_PLOT);
+    saturation(&mut s, report, saturation_plot.first().copied());
 
     if !plots.is_empty() {
         let _ = writeln!(s, "## Plots\n");
@@ -412,10 +584,54 @@ mod tests {
         let md = render(&r, &[]);
         let banner = md.lines().nth(2).unwrap();
         assert!(
-            banner.starts_with("> **INTERRUPTED.**") && banner.contains("12 of 12 points"),
+            banner.starts_with("> **INTERRUPTED.**") && banner.contains("15 of 15 points"),
             "{banner}"
         );
         assert!(md.contains("- other processes used 80% of a CPU\n"));
         assert!(!md.contains("## Plots") && !md.contains("## Ranking"));
+    }
+
+    #[test]
+    fn the_saturation_section_explains_shows_ranks_and_links_its_plot() {
+        let plots = [
+            PathBuf::from("throughput.svg"),
+            PathBuf::from(SATURATION_PLOT),
+            PathBuf::from("latency_c1.svg"),
+        ];
+        let md = render(&fixture::report(), &plots);
+        let sat = md.split("## Saturation (flood)").nth(1).expect(&md);
+        let sat = sat.split("\n## ").next().unwrap();
+        assert!(sat.contains("MB per server CPU-second"), "{sat}");
+        assert!(sat.contains("1 MiB sent and not yet echoed"), "{sat}");
+        assert!(sat.contains("Latency is not reported"), "{sat}");
+        let row = sat
+            .lines()
+            .find(|l| l.starts_with("| threads | 50 |"))
+            .unwrap();
+        assert!(
+            row.contains("| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |"),
+            "{row}"
+        );
+        let header = sat.lines().find(|l| l.starts_with("| model |")).unwrap();
+        for l in sat
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+        {
+            assert_eq!(
+                l.matches(" | ").count(),
+                header.matches(" | ").count(),
+                "{l}"
+            );
+        }
+        assert!(sat.contains("| iterative | 50 | – | n/a: serves one connection at a time |"));
+        assert!(
+            sat.contains("- **50 connection(s)**: threads ahead of reactor")
+                && sat.contains("But threads was generator-bound there"),
+            "{sat}"
+        );
+        assert!(sat.contains("![saturation.svg](saturation.svg)"), "{sat}");
+        // Linked once, in its own section, not again under Plots.
+        assert_eq!(md.matches("(saturation.svg)").count(), 1);
+        assert!(md.contains("and saturation (flood) with 1 MiB unechoed per connection"));
     }
 }

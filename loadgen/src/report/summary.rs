@@ -8,9 +8,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::env::Env;
+use crate::limit::{self, Limit};
+use crate::procstat::Reading;
 use crate::run::result::{Counters, RunResult};
 use crate::run::{Load, RunConfig};
 use crate::stats::{self, Percentiles};
+use crate::usage::{ServerUsage, WindowUsage};
 
 /// p99 of the generator's own dispatch lag above which it is reported as
 /// not keeping up with its schedule.
@@ -98,6 +101,53 @@ impl DatagramReport {
     }
 }
 
+/// `--server-pid` in closed and open loop: the server's CPU over the
+/// window.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerReport {
+    /// What was sampled.
+    #[serde(flatten)]
+    pub usage: ServerUsage,
+    /// Server CPU (user + system) per reply counted, in µs.
+    pub cpu_us_per_request: f64,
+}
+
+/// The server's figures under `--flood`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloodServer {
+    /// What was sampled.
+    #[serde(flatten)]
+    pub usage: ServerUsage,
+    /// Megabytes (10^6 bytes) echoed per second of server CPU time: what
+    /// one CPU-second of this server moves.
+    pub mb_per_cpu_second: f64,
+}
+
+/// What a flood measured. Serialised as the `flood` object of `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloodReport {
+    /// `--window`: most unechoed bytes per connection.
+    pub window_bytes: u64,
+    /// Bytes echoed inside the window (by arrival time).
+    pub echoed_bytes: u64,
+    /// `echoed_bytes` per second of window.
+    pub echoed_bytes_per_sec: f64,
+    /// `echoed_bytes_per_sec / 10^6`.
+    pub mb_per_sec: f64,
+    /// The server's CPU, or why it was not measured.
+    pub server: Reading<FloodServer>,
+    /// The generator's own CPU over the window, as a fraction of one CPU.
+    pub generator_cpu_utilisation: f64,
+    /// Which side was the limit ([`crate::limit`]).
+    pub limit: Limit,
+    /// The verdict in words, as the report prints it.
+    pub verdict: String,
+}
+
+/// Why a flood has no latency figures: printed in the report, once.
+pub const NO_FLOOD_LATENCY: &str = "not reported under --flood: a reply waits behind the whole \
+window sent before it, so its latency would measure --window, not the server";
+
 /// Everything a run reports. Serialised as the `--json` document.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
@@ -117,8 +167,10 @@ pub struct RunSummary {
     pub counters: Counters,
     /// Requests and bytes per second, and fairness.
     pub throughput: Throughput,
-    /// Latency from intended send time (the one to trust).
-    pub latency_us: Percentiles,
+    /// Latency from intended send time (the one to trust); not under
+    /// `--flood` ([`NO_FLOOD_LATENCY`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<Percentiles>,
     /// Open loop: latency from actual send time, for comparison.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us_uncorrected: Option<Percentiles>,
@@ -128,8 +180,20 @@ pub struct RunSummary {
     /// udp: lost, late and duplicated datagrams and the loss rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datagrams: Option<DatagramReport>,
-    /// The latency percentile spectrum (HdrHistogram plot convention).
-    pub spectrum: Vec<stats::SpectrumPoint>,
+    /// The latency percentile spectrum (HdrHistogram plot convention);
+    /// not under `--flood`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spectrum: Option<Vec<stats::SpectrumPoint>>,
+    /// `--flood`: echoed bytes, the server's CPU and the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodReport>,
+    /// `--server-pid` in closed and open loop: the server's CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerReport>,
+    /// The generator's own CPU over the window, as a fraction of one CPU
+    /// (all its threads together), when it was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator_cpu_utilisation: Option<f64>,
     /// True when a signal closed the window early: the figures cover
     /// `window_s` seconds, not `config.duration`.
     pub interrupted: bool,
@@ -159,20 +223,93 @@ fn lag(h: &stats::Hist) -> Lag {
     }
 }
 
+/// A byte count as `--size` and `--window` take it: `256 KiB`, `1 MiB`,
+/// `1000 B`.
+pub fn bytes_text(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
+impl FloodReport {
+    fn new(window: u64, result: &RunResult, usage: Option<&WindowUsage>) -> FloodReport {
+        let echoed = result.m.echoed_bytes;
+        let per_sec = result.echoed_bytes_per_sec();
+        let server = usage.and_then(|u| u.server.as_ref());
+        let generator = usage.map_or(0.0, |u| u.generator_cpu_utilisation);
+        let limit = limit::limit(server);
+        FloodReport {
+            window_bytes: window,
+            echoed_bytes: echoed,
+            echoed_bytes_per_sec: per_sec,
+            mb_per_sec: per_sec / 1e6,
+            server: match server {
+                Some(s) => Reading::Value(FloodServer {
+                    usage: s.clone(),
+                    mb_per_cpu_second: echoed as f64 / 1e6 / s.cpu_seconds.max(1e-9),
+                }),
+                None => Reading::unavailable("not measured: no --server-pid given"),
+            },
+            generator_cpu_utilisation: generator,
+            limit,
+            verdict: limit::line(limit, server, generator),
+        }
+    }
+}
+
+/// `pid 1234: 97% of a CPU (busiest thread 97%; may run on 1 CPU)`.
+fn server_text(s: &ServerUsage) -> String {
+    format!(
+        "pid {}: {}% of a CPU (busiest thread {}; may run on {} CPU{})",
+        s.pid,
+        limit::percent(s.cpu_utilisation),
+        s.busiest_thread_utilisation
+            .show(|&t| format!("{}%", limit::percent(t))),
+        s.cpus,
+        if s.cpus == 1 { "" } else { "s" }
+    )
+}
+
 impl RunSummary {
-    /// Derives the summary of `result`, which ran `cfg` on `env`.
-    pub fn new(cfg: &RunConfig, result: &RunResult, env: Env) -> RunSummary {
+    /// Derives the summary of `result`, which ran `cfg` on `env`; `usage`
+    /// is the CPU sampled over its window, when it was.
+    pub fn new(
+        cfg: &RunConfig,
+        result: &RunResult,
+        env: Env,
+        usage: Option<&WindowUsage>,
+    ) -> RunSummary {
         let m = &result.m;
         let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
         let rps = result.requests_per_sec();
+        let flood = match cfg.load {
+            Load::Flood { window } => Some(FloodReport::new(window, result, usage)),
+            _ => None,
+        };
+        // A flood's bytes are counted as they arrive; the other loads'
+        // as the replies they complete.
+        let bytes_per_sec = flood
+            .as_ref()
+            .map_or(rps * cfg.size as f64, |f| f.echoed_bytes_per_sec);
         let throughput = Throughput {
             requests_per_sec: rps,
-            bytes_per_sec: rps * cfg.size as f64,
-            mb_per_sec: rps * cfg.size as f64 / 1e6,
+            bytes_per_sec,
+            mb_per_sec: bytes_per_sec / 1e6,
             jain_fairness: stats::jain_index(&per_conn),
         };
+        let server = match (&flood, usage.and_then(|u| u.server.as_ref())) {
+            (None, Some(s)) => Some(ServerReport {
+                usage: s.clone(),
+                cpu_us_per_request: s.cpu_seconds * 1e6 / m.counters.requests.max(1) as f64,
+            }),
+            _ => None,
+        };
         let (uncorrected, schedule) = match cfg.load {
-            Load::Closed { .. } => (None, None),
+            Load::Closed { .. } | Load::Flood { .. } => (None, None),
             Load::Open { rate } => {
                 let dispatch = lag(&m.dispatch_lag);
                 let kept_up = dispatch.p99 <= GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6;
@@ -195,7 +332,7 @@ impl RunSummary {
             corrupt: m.counters.corrupt_total(),
             counters: m.counters,
             throughput,
-            latency_us: Percentiles::of(&m.corrected),
+            latency_us: flood.is_none().then(|| Percentiles::of(&m.corrected)),
             latency_us_uncorrected: uncorrected,
             schedule,
             datagrams: cfg.loss_timeout.map(|lt| DatagramReport {
@@ -207,7 +344,10 @@ impl RunSummary {
                 loss_timeout_s: lt.as_secs_f64(),
                 percentiles_cover_delivered_only: true,
             }),
-            spectrum: stats::spectrum(&m.corrected),
+            spectrum: flood.is_none().then(|| stats::spectrum(&m.corrected)),
+            generator_cpu_utilisation: usage.map(|u| u.generator_cpu_utilisation),
+            flood,
+            server,
             interrupted: result.interrupted,
             window_s: result.window.as_secs_f64(),
             error_messages: m.errors.clone(),
@@ -262,6 +402,9 @@ impl RunSummary {
                 Duration::from_secs_f64(d.loss_timeout_s)
             ));
         }
+        if let Some(f) = self.flood.as_ref().filter(|f| f.limit == Limit::Generator) {
+            w.push(format!("WARNING: {}.", f.verdict));
+        }
         if self.requests == 0 {
             w.push("WARNING: no request completed in the measurement window.".into());
         }
@@ -275,6 +418,9 @@ impl RunSummary {
         let load = match c.load {
             Load::Closed { depth } => format!("closed loop, depth {depth}"),
             Load::Open { rate } => format!("open loop, {} req/s", rate_text(rate)),
+            Load::Flood { window } => {
+                format!("flood, window {} per connection", bytes_text(window))
+            }
         };
         let _ = writeln!(
             s,
@@ -289,14 +435,74 @@ impl RunSummary {
             );
         }
         let t = &self.throughput;
+        if let Some(f) = &self.flood {
+            self.render_flood(&mut s, f);
+        } else {
+            let _ = writeln!(
+                s,
+                "requests   {:>12}   {} req/s   {:.2} MB/s   fairness (Jain) {:.4}",
+                self.requests,
+                rate_text(t.requests_per_sec),
+                t.mb_per_sec,
+                t.jain_fairness
+            );
+            self.render_latency(&mut s);
+        }
+        if let Some(sv) = &self.server {
+            let _ = writeln!(
+                s,
+                "server     {}   {:.2} µs CPU per request   generator {:.0}% of a CPU",
+                server_text(&sv.usage),
+                sv.cpu_us_per_request,
+                self.generator_cpu_utilisation.unwrap_or(0.0) * 100.0
+            );
+        }
+        let k = &self.counters;
+        if self.clean {
+            let _ = writeln!(s, "faults     none: every echoed byte verified");
+        } else {
+            let _ = writeln!(
+                s,
+                "FAULTS     corrupt {}  foreign {}  reordered {}  truncated {}  connection errors {}",
+                k.corrupt, k.foreign, k.reordered, k.truncated, k.connection_errors
+            );
+            for e in &self.error_messages {
+                let _ = writeln!(s, "  {e}");
+            }
+        }
+        s
+    }
+
+    /// The flood's lines: echoed bytes, why there is no latency, the
+    /// server's CPU and which side was the limit.
+    fn render_flood(&self, s: &mut String, f: &FloodReport) {
         let _ = writeln!(
             s,
-            "requests   {:>12}   {} req/s   {:.2} MB/s   fairness (Jain) {:.4}",
+            "echoed     {:>12} B   {:.2} MB/s   {} replies of {} B   fairness (Jain) {:.4}",
+            f.echoed_bytes,
+            f.mb_per_sec,
             self.requests,
-            rate_text(t.requests_per_sec),
-            t.mb_per_sec,
-            t.jain_fairness
+            self.config.size,
+            self.throughput.jain_fairness
         );
+        let _ = writeln!(s, "latency    {NO_FLOOD_LATENCY}");
+        if let Reading::Value(sv) = &f.server {
+            let _ = writeln!(
+                s,
+                "server     {}   {:.0} MB echoed per server CPU-second",
+                server_text(&sv.usage),
+                sv.mb_per_cpu_second
+            );
+        }
+        let _ = writeln!(s, "limit      {}", f.verdict);
+    }
+
+    /// The latency table, and the open loop's schedule and the datagram
+    /// counts that qualify it.
+    fn render_latency(&self, s: &mut String) {
+        let Some(latency) = &self.latency_us else {
+            return;
+        };
         let _ = writeln!(
             s,
             "{:<10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
@@ -310,13 +516,13 @@ impl RunSummary {
         };
         match &self.latency_us_uncorrected {
             None => {
-                let _ = writeln!(s, "{}", row("", &self.latency_us));
+                let _ = writeln!(s, "{}", row("", latency));
             }
             Some(u) => {
                 let _ = writeln!(
                     s,
                     "{}   <- from intended send time",
-                    row("corrected", &self.latency_us)
+                    row("corrected", latency)
                 );
                 let _ = writeln!(s, "{}   <- from actual send time", row("uncorr.", u));
             }
@@ -337,19 +543,5 @@ impl RunSummary {
         if let Some(d) = &self.datagrams {
             let _ = writeln!(s, "datagrams  {}", d.line());
         }
-        let k = &self.counters;
-        if self.clean {
-            let _ = writeln!(s, "faults     none: every echoed byte verified");
-        } else {
-            let _ = writeln!(
-                s,
-                "FAULTS     corrupt {}  foreign {}  reordered {}  truncated {}  connection errors {}",
-                k.corrupt, k.foreign, k.reordered, k.truncated, k.connection_errors
-            );
-            for e in &self.error_messages {
-                let _ = writeln!(s, "  {e}");
-            }
-        }
-        s
     }
 }

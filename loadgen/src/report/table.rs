@@ -8,9 +8,14 @@
 
 use std::fmt::Write as _;
 
-use super::figures::{failed_rounds, faults, generator_bound_in, rss_mib, rss_missing};
+use super::figures::{
+    failed_rounds, faults, flood_faults, flood_generator_bound_in, generator_bound_in, not_run,
+    rss_mib, rss_missing, were,
+};
 use super::format::{compact, range, spread};
-use crate::sweep::{CompareReport, Outcome, Point};
+use super::summary::bytes_text;
+use crate::limit::{percent, Limit, SATURATED};
+use crate::sweep::{CompareReport, Finished, FloodPoint, Outcome, Point};
 
 /// Marks a generator-bound point in the table; explained under it.
 const GENERATOR_BOUND: &str = "*";
@@ -58,6 +63,53 @@ pub fn one_line(p: &Point) -> String {
         Outcome::NotRun => "not run".into(),
     };
     format!("{} x {} conns: {what}", p.model, p.connections)
+}
+
+/// A finished point's progress line: [`one_line`] or [`flood_line`].
+pub fn progress_line(p: Finished<'_>) -> String {
+    match p {
+        Finished::Closed(p) => one_line(p),
+        Finished::Flood(p) => flood_line(p),
+    }
+}
+
+/// A saturation point as a progress line: `reactor x 50 conns flood: 1503
+/// MB/s (1480–1520), 1550 MB per server CPU-second, server 97% (busiest
+/// thread 97%), generator 88%, 0 faults, 3 round(s)`, with
+/// `[generator-bound]` and `[cut short]` at the end when they apply.
+pub fn flood_line(p: &FloodPoint) -> String {
+    let what = match &p.outcome {
+        Outcome::Ok(s) => {
+            let mut line = format!(
+                "{} MB/s{}, {} MB per server CPU-second, server {}% (busiest thread {}), \
+                 generator {}%, {} faults, {} round(s)",
+                compact(s.mb_per_sec.median),
+                range(&s.mb_per_sec),
+                compact(s.mb_per_server_cpu_second.median),
+                percent(s.server_cpu_utilisation),
+                s.busiest_thread_utilisation
+                    .show(|&t| format!("{}%", percent(t))),
+                percent(s.generator_cpu_utilisation),
+                flood_faults(s),
+                s.rounds_measured,
+            );
+            let failed = failed_rounds(p).count();
+            if failed > 0 {
+                let _ = write!(line, " (+{failed} FAILED)");
+            }
+            if s.generator_bound {
+                line.push_str(" [generator-bound]");
+            }
+            if s.interrupted {
+                line.push_str(" [cut short]");
+            }
+            line
+        }
+        Outcome::NotApplicable { reason } => format!("n/a ({reason})"),
+        Outcome::Failed { error } => format!("FAILED: {error}"),
+        Outcome::NotRun => "not run".into(),
+    };
+    format!("{} x {} conns flood: {what}", p.model, p.connections)
 }
 
 /// Formats the columns of a measured row (and of the header, so the two
@@ -121,10 +173,131 @@ fn row(p: &Point) -> String {
     )
 }
 
+/// The saturation table's columns, as [`columns`] is the closed loop's.
+#[allow(clippy::too_many_arguments)]
+fn flood_columns(
+    head: &str,
+    mbs: &str,
+    per_cpu: &str,
+    srv: &str,
+    busiest: &str,
+    gen: &str,
+    limit: &str,
+    faults: &str,
+) -> String {
+    format!("{head}  {mbs:<22}{per_cpu:<22}{srv:>8}{busiest:>9}{gen:>9}  {limit:<10}{faults:>6}")
+}
+
+fn flood_header() -> String {
+    flood_columns(
+        &format!("{:<10}{:>6}", "model", "conns"),
+        "MB/s",
+        "MB/server CPU-s",
+        "srv CPU",
+        "busiest",
+        "gen CPU",
+        "limit",
+        "faults",
+    )
+}
+
+fn flood_row(p: &FloodPoint) -> String {
+    let head = format!("{:<10}{:>6}", p.model, p.connections);
+    let s = match &p.outcome {
+        Outcome::Ok(s) => s,
+        Outcome::NotApplicable { reason } => return format!("{head}  n/a ({reason})"),
+        Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
+        Outcome::NotRun => return format!("{head}  not run"),
+    };
+    let mut marks = String::new();
+    if s.generator_bound {
+        marks.push_str(GENERATOR_BOUND);
+    }
+    if s.interrupted {
+        marks.push_str(CUT_SHORT);
+    }
+    let pct = |x: f64| format!("{}%", percent(x));
+    flood_columns(
+        &head,
+        &(spread(&s.mb_per_sec) + &marks),
+        &spread(&s.mb_per_server_cpu_second),
+        &pct(s.server_cpu_utilisation),
+        &s.busiest_thread_utilisation
+            .value()
+            .map_or("n/a".into(), |&t| pct(t)),
+        &pct(s.generator_cpu_utilisation),
+        match s.limit {
+            Limit::Server => "server",
+            Limit::Generator => "generator",
+            Limit::Unknown => "unknown",
+        },
+        &flood_faults(s).to_string(),
+    )
+}
+
+/// The saturation points: their table, what a mark in it means, and the
+/// rankings by MB per server CPU-second.
+fn render_saturation(out: &mut String, r: &CompareReport) {
+    if r.saturation.is_empty() {
+        return;
+    }
+    let c = &r.config;
+    let _ = writeln!(
+        out,
+        "\nSaturation (flood, {} unechoed per connection, {} B requests): median (min–max) over the rounds.",
+        bytes_text(c.window),
+        c.flood_size
+    );
+    let _ = writeln!(out, "{}", flood_header());
+    for p in &r.saturation {
+        let _ = writeln!(out, "{}", flood_row(p));
+    }
+    let summaries = || r.saturation.iter().filter_map(FloodPoint::summary);
+    if summaries().any(|s| s.generator_bound) {
+        let _ = writeln!(
+            out,
+            "{GENERATOR_BOUND} generator-bound: the server's busiest thread stayed below {:.0}% of a CPU (and all\n  \
+             its threads below {:.0}% of its CPUs), so it was waiting for the generator: these MB/s are\n  \
+             the generator's, not the server's.",
+            SATURATED * 100.0,
+            SATURATED * 100.0
+        );
+    }
+    for p in &r.saturation {
+        for (i, error) in failed_rounds(p) {
+            if matches!(p.outcome, Outcome::Ok(_)) {
+                let _ = writeln!(
+                    out,
+                    "{} x {} flood: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
+                    p.model,
+                    p.connections,
+                    p.rounds.len()
+                );
+            }
+        }
+    }
+    if !r.saturation_rankings.is_empty() {
+        let _ = writeln!(out, "\nRanking by median MB per server CPU-second:");
+        for k in &r.saturation_rankings {
+            let _ = writeln!(out, "  {:>6} conns: {}", k.connections, k.verdict);
+            let bound = flood_generator_bound_in(r, k);
+            if !bound.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{:16}but {} generator-bound there: this compares the generator, not the server",
+                    "",
+                    were(&bound),
+                );
+            }
+        }
+    }
+}
+
 /// The whole terminal report for `r`: a line on how the figures were taken,
 /// the table (one row per point, in the sweep's order), footnotes for the
-/// marks used in it, failed rounds, the rankings, machine-load warnings,
-/// and an `INTERRUPTED:` line when the sweep was cut short.
+/// marks used in it, failed rounds, the rankings, then the same for the
+/// saturation points, machine-load warnings, and an `INTERRUPTED:` line
+/// when the sweep was cut short.
 ///
 /// Every line ends with a newline; rows stay within about 120 columns
 /// unless a model name, reason or error message is long.
@@ -135,7 +308,9 @@ pub fn render(r: &CompareReport) -> String {
         out,
         "{rounds} round(s) per point: median (min–max) over the rounds; p50 and p99.9 of all rounds' requests pooled."
     );
-    let _ = writeln!(out, "{}", header());
+    if !r.points.is_empty() {
+        let _ = writeln!(out, "{}", header());
+    }
     for p in &r.points {
         let _ = writeln!(out, "{}", row(p));
     }
@@ -180,11 +355,12 @@ pub fn render(r: &CompareReport) -> String {
                     out,
                     "{:16}but {} generator-bound there: this compares the generator, not the server",
                     "",
-                    bound.join(" and ") + if bound.len() == 1 { " was" } else { " were" },
+                    were(&bound),
                 );
             }
         }
     }
+    render_saturation(&mut out, r);
     if r.machine_load.busy() {
         let _ = writeln!(out, "\nThe machine was not quiet; compare with care:");
         for w in &r.machine_load.warnings {
@@ -192,16 +368,11 @@ pub fn render(r: &CompareReport) -> String {
         }
     }
     if r.interrupted {
-        let not_run = r
-            .points
-            .iter()
-            .filter(|p| matches!(p.outcome, Outcome::NotRun))
-            .count();
+        let (not_run, all) = not_run(r);
         let _ = writeln!(
             out,
-            "\nINTERRUPTED: the sweep was stopped before it finished; {not_run} of {} points were not run, \
-             and the figures above are partial.",
-            r.points.len()
+            "\nINTERRUPTED: the sweep was stopped before it finished; {not_run} of {all} points were not run, \
+             and the figures above are partial."
         );
     }
     out
@@ -309,8 +480,66 @@ mod tests {
         );
         let last = t.lines().last().unwrap();
         assert!(
-            last.starts_with("INTERRUPTED:") && last.contains("1 of 12 points"),
+            last.starts_with("INTERRUPTED:") && last.contains("1 of 15 points"),
             "{last}"
         );
+    }
+
+    #[test]
+    fn saturation_points_get_their_own_table_and_ranking() {
+        let t = render(&fixture::report());
+        let sat = t.split("\nSaturation (flood").nth(1).expect(&t);
+        assert!(
+            sat.starts_with(", 1 MiB unechoed per connection, 16384 B requests)"),
+            "{sat}"
+        );
+        let row = sat
+            .lines()
+            .find(|l| l.starts_with("reactor       50"))
+            .unwrap();
+        assert!(row.contains("1550 (1500–1580)"), "{row}");
+        assert!(row.contains("98%") && row.contains("server"), "{row}");
+        let row = sat
+            .lines()
+            .find(|l| l.starts_with("threads       50"))
+            .unwrap();
+        assert!(row.contains("*") && row.contains("generator"), "{row}");
+        assert!(sat.contains("iterative     50  n/a ("), "{sat}");
+        assert!(sat.contains("* generator-bound: the server's busiest thread stayed below 95%"));
+        assert!(
+            sat.contains("Ranking by median MB per server CPU-second:"),
+            "{sat}"
+        );
+        assert!(
+            sat.contains("threads ahead of reactor (1.16x the median MB per server CPU-second)"),
+            "{sat}"
+        );
+        assert!(
+            sat.contains("but threads was generator-bound there: this compares the generator"),
+            "{sat}"
+        );
+        let line = flood_line(&fixture::report().saturation[1]);
+        assert!(
+            line.starts_with(
+                "threads x 50 conns flood: 1512 MB/s (1428–1596), 1800 MB per server CPU-second"
+            ) && line.ends_with("[generator-bound]"),
+            "{line}"
+        );
+        let sat_table = sat.split("\n\n").next().unwrap();
+        assert!(
+            sat_table.lines().all(|l| l.chars().count() <= 120),
+            "{sat_table}"
+        );
+    }
+
+    #[test]
+    fn a_sweep_of_saturation_points_only_has_no_closed_loop_table() {
+        let mut r = fixture::report();
+        r.points.clear();
+        r.rankings.clear();
+        r.config.connections.clear();
+        let t = render(&r);
+        assert!(!t.contains("req/s"), "{t}");
+        assert!(t.contains("Saturation (flood"), "{t}");
     }
 }

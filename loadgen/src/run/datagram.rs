@@ -128,7 +128,10 @@ pub struct DatagramConn {
     waiting: u64,
     backlog: VecDeque<u64>,
     out: Vec<u8>,
+    /// Bytes sent and received.
     bytes: u64,
+    /// Bytes received.
+    received: u64,
     open: bool,
     write_interest: bool,
 }
@@ -254,6 +257,7 @@ impl Link for DatagramConn {
             backlog: VecDeque::new(),
             out: Vec::with_capacity(size),
             bytes: 0,
+            received: 0,
             open: true,
             write_interest: true,
         })
@@ -378,6 +382,7 @@ impl Link for DatagramConn {
                 Err(e) => return Err(refused(e)),
             };
             self.bytes += n as u64;
+            self.received += n as u64;
             self.file(&scratch[..n], done, counters);
         }
         self.skip_resolved();
@@ -386,6 +391,10 @@ impl Link for DatagramConn {
 
     fn moved(&self) -> u64 {
         self.bytes
+    }
+
+    fn received(&self) -> u64 {
+        self.received
     }
 
     fn drained(&self) -> bool {

@@ -18,6 +18,14 @@
 //! connections) are counted whenever they happen, warm-up included: a
 //! corrupt byte is never acceptable.
 //!
+//! # Flood
+//! A flood is the closed loop with `window / size` requests in flight per
+//! connection, so it shares every step above; it differs in what it
+//! records. Echoed bytes are counted by the time they arrive, inside the
+//! window, which is also when the server's CPU is sampled; no latency is
+//! recorded, since a reply waits behind the whole window sent before it
+//! and its latency would measure `--window`, not the server.
+//!
 //! # Streams and datagrams
 //! The engine is generic over its connections' [`Link`]: the stream link
 //! (TCP, Unix) and the datagram link (UDP) each get their own compiled
@@ -83,12 +91,14 @@ pub struct EngineSpec {
     pub loss_timeout: u64,
 }
 
-/// What engines and the coordinator share while a run is going: two
+/// What engines and the coordinator share while a run is going: three
 /// progress counters up, one cut instant down.
 #[derive(Debug)]
 pub struct Live {
     /// Replies counted in the window so far.
     pub completed: AtomicU64,
+    /// Bytes echoed in the window so far.
+    pub echoed: AtomicU64,
     /// Faults so far.
     pub faults: AtomicU64,
     /// When the coordinator was interrupted: the instant (ns since the
@@ -100,6 +110,7 @@ impl Default for Live {
     fn default() -> Live {
         Live {
             completed: AtomicU64::new(0),
+            echoed: AtomicU64::new(0),
             faults: AtomicU64::new(0),
             cut: AtomicU64::new(u64::MAX),
         }
@@ -133,6 +144,9 @@ pub struct Engine<C: Link> {
     /// `u64::MAX`; recomputed whenever it passes.
     next_expiry: u64,
     lost: Vec<Inflight>,
+    /// Closed loop and flood: requests each connection keeps in flight,
+    /// one issued for every reply ([`Load::in_flight`]).
+    in_flight: Option<u32>,
 }
 
 fn interrupted(e: &io::Error) -> bool {
@@ -163,6 +177,7 @@ impl<C: Link> Engine<C> {
         poll.registry()
             .register(&mut timer, TIMER, Interest::READABLE)?;
         let m = Measurements::new(spec.total_conns as usize);
+        let in_flight = spec.load.in_flight(spec.size);
         Ok(Engine {
             spec,
             poll,
@@ -178,6 +193,7 @@ impl<C: Link> Engine<C> {
             last_progress: 0,
             next_expiry: u64::MAX,
             lost: Vec::new(),
+            in_flight,
         })
     }
 
@@ -199,7 +215,7 @@ impl<C: Link> Engine<C> {
         }
         let mut events = Events::with_capacity(1024);
         let mut armed: Option<u64> = None;
-        let mut published = (0, 0);
+        let mut published = (0, 0, 0);
         loop {
             let cut = live.cut.load(Ordering::Relaxed);
             if cut < self.spec.timeline.end {
@@ -236,12 +252,14 @@ impl<C: Link> Engine<C> {
                 break;
             }
             let faults = self.m.counters.corrupt_total() + self.m.counters.errors_total();
-            let counts = (self.m.counters.requests, faults);
+            let counts = (self.m.counters.requests, self.m.echoed_bytes, faults);
             if counts != published {
                 live.completed
                     .fetch_add(counts.0 - published.0, Ordering::Relaxed);
-                live.faults
+                live.echoed
                     .fetch_add(counts.1 - published.1, Ordering::Relaxed);
+                live.faults
+                    .fetch_add(counts.2 - published.2, Ordering::Relaxed);
                 published = counts;
             }
             let next = self.next_deadline();
@@ -287,6 +305,8 @@ impl<C: Link> Engine<C> {
         self.finish();
         live.completed
             .fetch_add(self.m.counters.requests - published.0, Ordering::Relaxed);
+        live.echoed
+            .fetch_add(self.m.echoed_bytes - published.1, Ordering::Relaxed);
         Ok(self.m)
     }
 
@@ -305,7 +325,8 @@ impl<C: Link> Engine<C> {
     fn start(&mut self) {
         let now = self.clock();
         match self.spec.load {
-            Load::Closed { depth } => {
+            Load::Closed { .. } | Load::Flood { .. } => {
+                let depth = self.in_flight.unwrap_or(1);
                 for i in 0..self.conns.len() {
                     for _ in 0..depth {
                         self.conns[i].issue(now, now);
@@ -395,15 +416,11 @@ impl<C: Link> Engine<C> {
                     self.m.counters.lost += 1;
                 }
             }
-            if freed > 0 {
-                if let Load::Closed { .. } = self.spec.load {
-                    if now < self.spec.timeline.end {
-                        for _ in 0..freed {
-                            self.conns[i].issue(now, now);
-                        }
-                        self.send(i);
-                    }
+            if freed > 0 && self.in_flight.is_some() && now < self.spec.timeline.end {
+                for _ in 0..freed {
+                    self.conns[i].issue(now, now);
                 }
+                self.send(i);
             }
             if let Some(at) = self.conns[i].next_expiry() {
                 next = next.min(at);
@@ -486,8 +503,12 @@ impl<C: Link> Engine<C> {
 
     fn on_readable(&mut self, i: usize, closing: bool) {
         let mut done = std::mem::take(&mut self.done);
+        let before = self.conns[i].received();
         let end = self.conns[i].read(&mut self.scratch, closing, &mut done, &mut self.m.counters);
         let now = self.clock();
+        if now >= self.spec.timeline.warmup_end && now < self.spec.timeline.end {
+            self.m.echoed_bytes += self.conns[i].received() - before;
+        }
         // Damage that answers no request frees no slot.
         let completed = if C::LOSSY {
             done.iter().filter(|(t, _)| *t != STRAY).count()
@@ -509,11 +530,9 @@ impl<C: Link> Engine<C> {
                 return;
             }
         }
-        if let Load::Closed { .. } = self.spec.load {
-            if now < self.spec.timeline.end {
-                for _ in 0..completed {
-                    self.conns[i].issue(now, now);
-                }
+        if self.in_flight.is_some() && now < self.spec.timeline.end {
+            for _ in 0..completed {
+                self.conns[i].issue(now, now);
             }
         }
     }
@@ -525,11 +544,18 @@ impl<C: Link> Engine<C> {
             let uncorrected = now.saturating_sub(timing.sent);
             self.m.counters.requests += 1;
             self.m.per_conn[id as usize] += 1;
-            stats::record(&mut self.m.corrected, corrected);
-            // In closed loop a request is sent when it is due: the two
-            // latencies are one, and the second record would be wasted work.
-            if let Load::Open { .. } = self.spec.load {
-                stats::record(&mut self.m.uncorrected, uncorrected);
+            match self.spec.load {
+                // In closed loop a request is sent when it is due: the two
+                // latencies are one, and the second record would be wasted
+                // work.
+                Load::Closed { .. } => stats::record(&mut self.m.corrected, corrected),
+                Load::Open { .. } => {
+                    stats::record(&mut self.m.corrected, corrected);
+                    stats::record(&mut self.m.uncorrected, uncorrected);
+                }
+                // The latency of a flood is the window's (see the module
+                // docs): not recorded.
+                Load::Flood { .. } => {}
             }
             if let Some(len) = self.spec.interval {
                 // By intended time, like the window itself: the intervals then

@@ -116,6 +116,9 @@ pub trait Link: Sized {
     /// Bytes moved either way so far (the drain's sign of life).
     fn moved(&self) -> u64;
 
+    /// Bytes received from the server so far.
+    fn received(&self) -> u64;
+
     /// True when no request is awaiting its reply.
     fn drained(&self) -> bool;
 

@@ -52,6 +52,31 @@ pub enum Load {
         /// Total requests per second over all connections.
         rate: f64,
     },
+    /// Saturation: each connection writes as fast as its socket takes
+    /// bytes, with at most `window` bytes sent and not yet echoed. It is
+    /// the closed loop with `window / size` requests in flight, refilled
+    /// on every reply, and counted in echoed bytes, not latency (a reply
+    /// waits behind the whole window sent before it).
+    Flood {
+        /// Most unechoed bytes per connection (whole requests of `size`).
+        window: u64,
+    },
+}
+
+impl Load {
+    /// Requests a connection keeps in flight, for the loads that keep a
+    /// fixed number (closed loop and flood); `None` in open loop.
+    pub fn in_flight(&self, size: usize) -> Option<u32> {
+        match *self {
+            Load::Closed { depth } => Some(depth),
+            Load::Open { .. } => None,
+            Load::Flood { window } => Some(
+                u32::try_from(window / size as u64)
+                    .unwrap_or(u32::MAX)
+                    .max(1),
+            ),
+        }
+    }
 }
 
 /// A validated `loadgen run` configuration.
@@ -87,6 +112,10 @@ pub struct RunConfig {
     /// Show a live progress bar (only drawn on a terminal).
     #[serde(skip)]
     pub progress: bool,
+    /// `--server-pid`: the server process whose CPU is sampled around the
+    /// window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_pid: Option<u32>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -104,6 +133,20 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
 /// (tens of µs to a few ms, a scheduling hiccup included) is never taken
 /// for lost, short enough that a closed-loop slot is not idle for long.
 pub const DEFAULT_LOSS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The default `--window` of a flood: unechoed bytes per connection.
+///
+/// Chosen by measurement (loadgen/README.md, "Flood", has the runs): with
+/// 50 connections on the 2-CPU development VM a 256 KiB window left
+/// echod's reactor at a median 86% of its CPU and the generator at 97%
+/// (the generator was the limit in 4 of 5 runs); at 1 MiB the reactor was
+/// at 98-100% in every run and the generator at a median 66%.
+pub const DEFAULT_FLOOD_WINDOW: u64 = 1 << 20;
+
+/// The default `--size` of a flood. The server sees one byte stream
+/// whatever the size; to the generator each request is bookkeeping (a
+/// timing record, a verdict, a refill), so a flood uses few large ones.
+pub const DEFAULT_FLOOD_SIZE: usize = 16 << 10;
 
 /// How long to wait for every connection's handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -332,6 +375,7 @@ fn watch<T>(
     stop: &Interrupt,
 ) -> Option<u64> {
     let total = t.end;
+    let flood = matches!(cfg.load, Load::Flood { .. });
     let bar = if cfg.progress {
         // indicatif hides itself when stderr is not a terminal.
         ProgressBar::with_draw_target(Some(total / 1_000_000), ProgressDrawTarget::stderr())
@@ -381,7 +425,13 @@ fn watch<T>(
             on_moment(moment);
             pending.remove(0);
         }
-        let done = live.completed.load(Ordering::Relaxed);
+        // A flood counts bytes (its replies are bookkeeping); the other
+        // loads count requests.
+        let done = if flood {
+            live.echoed.load(Ordering::Relaxed)
+        } else {
+            live.completed.load(Ordering::Relaxed)
+        };
         let faults = live.faults.load(Ordering::Relaxed);
         if now.duration_since(last.0) >= Duration::from_millis(500) {
             rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
@@ -398,9 +448,15 @@ fn watch<T>(
             "draining"
         };
         bar.set_position(elapsed.min(total) / 1_000_000);
-        bar.set_message(format!(
-            "{phase}  {done} requests  {rate:.0} req/s  {faults} faults"
-        ));
+        bar.set_message(if flood {
+            format!(
+                "{phase}  {:.0} MB echoed  {:.0} MB/s  {faults} faults",
+                done as f64 / 1e6,
+                rate / 1e6
+            )
+        } else {
+            format!("{phase}  {done} requests  {rate:.0} req/s  {faults} faults")
+        });
         // Sleep until the next tick or moment, whichever is first: this is a
         // display refresh, not synchronisation; `is_finished` decides the end.
         let next = pending

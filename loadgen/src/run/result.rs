@@ -121,6 +121,9 @@ pub struct Measurements {
     pub send_lag: Hist,
     /// Replies counted per connection, indexed by global connection index.
     pub per_conn: Vec<u64>,
+    /// Bytes received back inside the window, by the time they arrived
+    /// (what a flood measures).
+    pub echoed_bytes: u64,
     /// `--hdr-log` intervals, by index from the window start.
     pub intervals: Intervals,
     /// The first few failure messages, each naming its connection.
@@ -140,6 +143,7 @@ impl Measurements {
             dispatch_lag: stats::new_hist(),
             send_lag: stats::new_hist(),
             per_conn: vec![0; conns],
+            echoed_bytes: 0,
             intervals: Intervals::default(),
             errors: Vec::new(),
         }
@@ -152,6 +156,7 @@ impl Measurements {
         stats::merge(&mut self.uncorrected, &o.uncorrected);
         stats::merge(&mut self.dispatch_lag, &o.dispatch_lag);
         stats::merge(&mut self.send_lag, &o.send_lag);
+        self.echoed_bytes += o.echoed_bytes;
         for (a, b) in self.per_conn.iter_mut().zip(&o.per_conn) {
             *a += b;
         }
@@ -190,9 +195,19 @@ pub struct RunResult {
 impl RunResult {
     /// Replies counted per second of the window (0 for an empty window).
     pub fn requests_per_sec(&self) -> f64 {
+        self.per_sec(self.m.counters.requests)
+    }
+
+    /// Bytes echoed per second of the window, by arrival time (0 for an
+    /// empty window).
+    pub fn echoed_bytes_per_sec(&self) -> f64 {
+        self.per_sec(self.m.echoed_bytes)
+    }
+
+    fn per_sec(&self, n: u64) -> f64 {
         let secs = self.window.as_secs_f64();
         if secs > 0.0 {
-            self.m.counters.requests as f64 / secs
+            n as f64 / secs
         } else {
             0.0
         }

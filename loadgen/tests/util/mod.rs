@@ -108,6 +108,11 @@ impl Echod {
     pub fn target(&self) -> String {
         self.addr.to_string()
     }
+
+    /// The server's process id, for `--server-pid`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 /// Starts `loadgen serve -- LISTEN EXTRA` and returns it with what its
@@ -288,6 +293,9 @@ pub enum Behaviour {
     Healthy,
     /// Flips one bit in every `every`-th byte it echoes.
     Corrupting { every: u64 },
+    /// Flips one bit of byte `at` (from 0) of each connection's echo, and
+    /// of no other.
+    CorruptingOnce { at: u64 },
     /// Stops serving for `freeze` at the end of every `period`.
     Freezing { period: Duration, freeze: Duration },
     /// Echoes the first `limit` bytes of each connection, then closes it.
@@ -394,6 +402,11 @@ fn serve(
                     if (echoed + i as u64 + 1) % every == 0 {
                         *b ^= 0x01;
                     }
+                }
+            }
+            Behaviour::CorruptingOnce { at } => {
+                if (echoed..echoed + n as u64).contains(&at) {
+                    chunk[(at - echoed) as usize] ^= 0x01;
                 }
             }
             Behaviour::Freezing { period, freeze } => {

@@ -15,6 +15,8 @@ use super::{err, Area, FONT};
 pub(super) enum Glyph {
     /// A line through a filled dot: a model.
     Model,
+    /// A filled dot alone: a model whose points are not joined.
+    Dot,
     /// A solid line.
     Line,
     /// A dashed line.
@@ -68,6 +70,10 @@ pub(super) fn draw_legend(area: &Area<'_>, entries: &[Entry]) -> io::Result<()> 
                     let seg = vec![(x, cy), ((x + 6).min(x1), cy)];
                     area.draw(&PathElement::new(seg, style)).map_err(err)?;
                 }
+            }
+            Glyph::Dot => {
+                area.draw(&Circle::new(((x0 + x1) / 2, cy), 5, e.colour.filled()))
+                    .map_err(err)?;
             }
             Glyph::Hollow => {
                 area.draw(&Circle::new(((x0 + x1) / 2, cy), 5, style))

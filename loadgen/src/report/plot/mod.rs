@@ -8,6 +8,10 @@
 //!   measures the generator), a cross on the x axis a point that failed.
 //!   Lines join measured points only, and break where a point failed or
 //!   was not run, rather than bridging the gap with an invented value.
+//! - Saturation is MB echoed per server CPU-second from 0, one group per
+//!   flood connection count, the models side by side, with the same bars
+//!   and hollow markers (hollow: the server was not saturated, so the
+//!   figure is the generator's).
 //! - Spectra follow HdrHistogram's percentile plot: x is the number of
 //!   nines, -log10(1 - q). The curve turns dashed where fewer than
 //!   [`stats::THIN`](crate::stats::THIN) requests lie beyond it, and ends at
@@ -22,7 +26,8 @@
 //! drawn beside the chart (never over data) with hand-wrapped lines.
 //!
 //! # Layout
-//! Each plot has its own file ([`throughput`], [`spectrum`]) and draws on the
+//! Each plot has its own file ([`throughput`], [`saturation`], [`spectrum`])
+//! and draws on the
 //! canvas made here, in the colours chosen here, so the two cannot drift
 //! apart. [`axes`] picks ticks and labels, [`curve`] decides what of a
 //! spectrum is drawn and how firmly, and [`legend`] draws the column beside
@@ -31,6 +36,7 @@
 mod axes;
 mod curve;
 mod legend;
+mod saturation;
 mod spectrum;
 mod throughput;
 
@@ -85,24 +91,33 @@ fn err(e: impl std::fmt::Display) -> io::Error {
 }
 
 /// Writes every plot for `report` into `dir` and returns their file names,
-/// relative to `dir`: `throughput.svg`, then `latency_c<N>.svg` for each
-/// connection count (in sweep order) at which some model was measured.
+/// relative to `dir`: `throughput.svg`, `saturation.svg`
+/// ([`crate::report::markdown::SATURATION_PLOT`]), then `latency_c<N>.svg`
+/// for each connection count (in sweep order) at which some model was
+/// measured.
 ///
-/// A sweep with no measured point (all failed, n/a or not run) writes
-/// nothing and returns an empty list: an empty chart would only suggest
-/// that something was measured. Other files in `dir`, such as an earlier
-/// sweep's plots, are neither read nor removed: clearing them is the
-/// caller's job.
+/// A plot with no measured point (all failed, n/a or not run) is not
+/// written: an empty chart would only suggest that something was
+/// measured. Other files in `dir`, such as an earlier sweep's plots, are
+/// neither read nor removed: clearing them is the caller's job.
 ///
 /// # Errors
 /// Drawing or file failures.
 pub fn write_all(dir: &Path, report: &CompareReport) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    if !report.points.iter().any(|p| p.summary().is_some()) {
+    let closed = report.points.iter().any(|p| p.summary().is_some());
+    if closed {
+        throughput::write(&dir.join("throughput.svg"), report)?;
+        files.push(PathBuf::from("throughput.svg"));
+    }
+    if report.saturation.iter().any(|p| p.summary().is_some()) {
+        let name = crate::report::markdown::SATURATION_PLOT;
+        saturation::write(&dir.join(name), report)?;
+        files.push(PathBuf::from(name));
+    }
+    if !closed {
         return Ok(files);
     }
-    throughput::write(&dir.join("throughput.svg"), report)?;
-    files.push(PathBuf::from("throughput.svg"));
     let mut seen = Vec::new();
     for &c in &report.config.connections {
         if seen.contains(&c) || !report.at(c).any(|p| p.summary().is_some()) {
@@ -149,6 +164,7 @@ fn canvas<'a>(path: &'a Path, title: &str) -> io::Result<(Area<'a>, Area<'a>, Ar
 mod tests {
     use super::*;
     use crate::report::fixture;
+    use crate::sweep::Outcome;
 
     #[test]
     fn a_sweep_that_measured_nothing_writes_no_plot() {
@@ -157,6 +173,32 @@ mod tests {
         let files = write_all(&dir, &fixture::nothing_measured()).unwrap();
         assert!(files.is_empty());
         assert!(!dir.join("throughput.svg").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn saturation_is_plotted_from_zero_with_generator_bound_points_hollow() {
+        let dir = std::env::temp_dir().join(format!("loadgen-plot-sat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, &fixture::report()).unwrap();
+        assert!(
+            files.contains(&PathBuf::from("saturation.svg")),
+            "{files:?}"
+        );
+        let svg = std::fs::read_to_string(dir.join("saturation.svg")).unwrap();
+        assert!(svg.contains("50 connections"), "no x label");
+        assert!(svg.contains("MB echoed per server CPU-second"));
+        assert!(svg.contains("hollow: generator-bound"));
+        assert!(svg.contains("iterative: n/a"));
+        // Only saturation points measured: only the saturation plot.
+        let mut r = fixture::report();
+        for p in &mut r.points {
+            p.outcome = Outcome::NotRun;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, &r).unwrap();
+        assert_eq!(files, [PathBuf::from("saturation.svg")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

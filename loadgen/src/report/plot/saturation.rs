@@ -1,0 +1,209 @@
+//! MB echoed per server CPU-second at each flood connection count, one
+//! marker per model: the plot that ranks the models where the server, not
+//! the generator, is the limit. Each median is drawn with the spread of its
+//! rounds, and a point where the server was not saturated is hollow: its
+//! figure describes the generator.
+
+use std::io;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::axes::{count_label, linear_ticks, Linear};
+use super::legend::{draw_legend, Entry, Glyph};
+use super::{canvas, colour, err, house_style, interrupted, model_index, GREY};
+use crate::limit::SATURATED;
+use crate::report::summary::bytes_text;
+use crate::sweep::{CompareReport, Outcome};
+
+/// Half the width of a connection count's group on the x axis, in groups.
+const GROUP_HALF_WIDTH: f64 = 0.3;
+
+/// One group per flood connection count (in sweep order) on the x axis,
+/// the models side by side in their colours within it; y is MB per server
+/// CPU-second from 0, the median with a bar from the slowest to the
+/// fastest round. The caller makes sure some saturation point was
+/// measured.
+pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
+    let counts = &report.config.flood_connections;
+    let models = &report.config.models;
+    let top = report
+        .saturation
+        .iter()
+        .filter_map(|p| p.summary())
+        .map(|s| s.mb_per_server_cpu_second.max)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.1;
+    let group = |conns: u32| counts.iter().position(|&c| c == conns).unwrap_or(0) as f64;
+    // Within a group the models keep the order (and colour) they have in
+    // --models, evenly spaced; a model that is n/a everywhere (iterative)
+    // takes no place, so the group stays centred on its label.
+    let placed: Vec<&str> = models
+        .iter()
+        .map(String::as_str)
+        .filter(|m| {
+            report
+                .saturation
+                .iter()
+                .any(|p| p.model == *m && !matches!(p.outcome, Outcome::NotApplicable { .. }))
+        })
+        .collect();
+    let offset = |model: &str| {
+        let n = placed.len() as f64;
+        let i = placed.iter().position(|m| *m == model).unwrap_or(0) as f64;
+        if n < 2.0 {
+            0.0
+        } else {
+            (i / (n - 1.0) - 0.5) * 2.0 * GROUP_HALF_WIDTH
+        }
+    };
+    let c = &report.config;
+    let title = format!(
+        "Saturation: MB echoed per server CPU-second ({} window, median of {} round(s)){}",
+        bytes_text(c.window),
+        c.rounds,
+        interrupted(report)
+    );
+    let (root, area, legend) = canvas(path, &title)?;
+    let x_ticks: Vec<f64> = (0..counts.len()).map(|i| i as f64).collect();
+    let mut chart = ChartBuilder::on(&area)
+        .margin(10)
+        .margin_right(25)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            Linear {
+                range: -0.5..counts.len() as f64 - 0.5,
+                ticks: x_ticks,
+            },
+            Linear {
+                range: 0.0..top,
+                ticks: linear_ticks(top),
+            },
+        )
+        .map_err(err)?;
+    let label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < counts.len() {
+            format!("{} connections", counts[i as usize])
+        } else {
+            String::new()
+        }
+    };
+    house_style(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("flood connections")
+            .y_desc("MB echoed per server CPU-second")
+            .x_label_formatter(&label)
+            .y_label_formatter(&|y| count_label(*y)),
+    )
+    .draw()
+    .map_err(err)?;
+
+    let mut entries = Vec::new();
+    let (mut any_bound, mut any_failed, mut not_applicable) = (false, false, Vec::new());
+    for model in models {
+        let col = colour(model_index(report, model));
+        let points: Vec<_> = report
+            .saturation
+            .iter()
+            .filter(|p| &p.model == model)
+            .collect();
+        if points
+            .iter()
+            .all(|p| matches!(p.outcome, Outcome::NotApplicable { .. } | Outcome::NotRun))
+        {
+            if points
+                .iter()
+                .any(|p| matches!(p.outcome, Outcome::NotApplicable { .. }))
+            {
+                not_applicable.push(model.as_str());
+            }
+            continue;
+        }
+        entries.push(Entry::new(Glyph::Dot, col, &[model]));
+        for p in points {
+            let x = group(p.connections) + offset(model);
+            match &p.outcome {
+                Outcome::Ok(s) => {
+                    let r = &s.mb_per_server_cpu_second;
+                    if r.max > r.min {
+                        let bar = col.stroke_width(1);
+                        chart
+                            .draw_series([PathElement::new(vec![(x, r.min), (x, r.max)], bar)])
+                            .map_err(err)?;
+                        let cap = |y| {
+                            EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], bar)
+                        };
+                        chart.draw_series([cap(r.min), cap(r.max)]).map_err(err)?;
+                    }
+                    let at = (x, r.median);
+                    if s.generator_bound {
+                        any_bound = true;
+                        chart
+                            .draw_series([
+                                Circle::new(at, 7, WHITE.filled()),
+                                Circle::new(at, 7, col.stroke_width(2)),
+                            ])
+                            .map_err(err)?;
+                    } else {
+                        chart
+                            .draw_series([Circle::new(at, 6, col.filled())])
+                            .map_err(err)?;
+                    }
+                }
+                Outcome::Failed { .. } => {
+                    any_failed = true;
+                    chart
+                        .draw_series([Cross::new((x, 0.0), 7, col.stroke_width(3))])
+                        .map_err(err)?;
+                }
+                Outcome::NotApplicable { .. } | Outcome::NotRun => {}
+            }
+        }
+    }
+    if report.config.rounds > 1 {
+        entries.push(Entry::new(
+            Glyph::Bar,
+            GREY,
+            &[
+                "bar: slowest to fastest round",
+                "(overlapping bars: no clear",
+                "difference)",
+            ],
+        ));
+    }
+    let threshold = format!("server used under {:.0}% of", SATURATED * 100.0);
+    if any_bound {
+        entries.push(Entry::new(
+            Glyph::Hollow,
+            GREY,
+            &[
+                "hollow: generator-bound; the",
+                &threshold,
+                "its CPU: this measures the",
+                "generator, not the server",
+            ],
+        ));
+    }
+    if any_failed {
+        entries.push(Entry::new(
+            Glyph::Cross,
+            GREY,
+            &["cross on the axis: failed,", "nothing measured (not zero)"],
+        ));
+    }
+    for model in not_applicable {
+        let text = format!("{model}: n/a (one client");
+        entries.push(Entry::new(
+            Glyph::Dot,
+            colour(model_index(report, model)).mix(0.3),
+            &[&text, "at a time)"],
+        ));
+    }
+    draw_legend(&legend, &entries)?;
+    root.present().map_err(err)
+}
