@@ -70,7 +70,7 @@ fn help_lists_every_flag_with_its_default_and_exits_zero() {
 }
 
 /// Where behaviour differs by platform, `--help` says so in the flag's own
-/// section (issue 9: --pin, the close at shutdown, SO_REUSEPORT spreading,
+/// section (--pin, the close at shutdown, SO_REUSEPORT spreading,
 /// the process_* metrics).
 #[test]
 fn help_says_where_a_flag_behaves_differently_by_platform() {

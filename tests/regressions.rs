@@ -32,7 +32,7 @@ const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 /// The line every model logs for a SIGHUP it ignores.
 const SIGHUP_LINE: &str = "echod: SIGHUP ignored (no configuration to reload)";
 
-// Bug (issue 6): `--idle-timeout 500000000000y` (or `18446744073709551615s`)
+// Bug: `--idle-timeout 500000000000y` (or `18446744073709551615s`)
 // was accepted, and the first connection panicked with "overflow when
 // adding duration to instant": exit 101, a backtrace, every other client
 // gone. Now refused at parse time, naming the flag and the limit.
@@ -47,7 +47,7 @@ fn huge_idle_timeout_panicked_on_the_first_connection() {
     }
 }
 
-// Bug (issue 6): `--shutdown-timeout 500000000000y` then SIGTERM panicked
+// Bug: `--shutdown-timeout 500000000000y` then SIGTERM panicked
 // (reactor and both blocking models) instead of exiting 0.
 #[test]
 fn huge_shutdown_timeout_panicked_at_sigterm() {
@@ -58,7 +58,7 @@ fn huge_shutdown_timeout_panicked_at_sigterm() {
     }
 }
 
-// The other half of issue 6's overflow fix: the largest timeouts the CLI
+// The other half of the timeout overflow fix: the largest timeouts the CLI
 // accepts arm real deadlines on connect and at SIGTERM, and every model
 // serves, then drains an idle client and exits 0 without a panic. (Values
 // beyond what an Instant holds are covered in-process: see the
@@ -86,7 +86,7 @@ fn largest_accepted_timeouts_serve_and_exit_0_on_sigterm() {
     }
 }
 
-// Bug (issue 6): `--max-buffer -5`, `--max-conns -1`, `--backlog -1`,
+// Bug: `--max-buffer -5`, `--max-conns -1`, `--backlog -1`,
 // `--idle-timeout -1s` printed "unexpected argument '-5' found", which does
 // not say which flag the value was for.
 #[test]
@@ -107,7 +107,7 @@ fn negative_numbers_were_called_unexpected_arguments() {
     }
 }
 
-// Bug (issue 6): a 100 kB argument came back as one 100 kB stderr line,
+// Bug: a 100 kB argument came back as one 100 kB stderr line,
 // in our messages and in clap's alike.
 #[test]
 fn a_100_kb_argument_came_back_as_a_100_kb_stderr_line() {
@@ -140,7 +140,7 @@ fn a_100_kb_argument_came_back_as_a_100_kb_stderr_line() {
     }
 }
 
-// Bug (issue 6): SIGHUP killed the daemon silently (the default action),
+// Bug: SIGHUP killed the daemon silently (the default action),
 // dropping every client. echod has no configuration to reload, so every
 // model logs one line, ignores it, and goes on serving; SIGTERM still
 // drains and exits 0.

@@ -557,7 +557,7 @@ mod tests {
 
     #[test]
     fn one_log_with_a_partial_last_interval_gives_runs_own_rate() {
-        // Issue 6: 2.5 s of 1 s intervals; the last is 0.5 s, not 1 s.
+        // A merged log once gave a partial last interval a full second: 2.5 s of 1 s intervals; the last is 0.5 s, not 1 s.
         let log = run_log("a", ms(0), ms(2500), ms(1000), 1000, 100);
         assert_eq!(log.intervals[2].length, ms(500));
         let m = combine(&[log]);

@@ -63,7 +63,7 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Issue 6: a 3 s run got a 4th, 1 s interval of late replies, so merging
+/// A bug: a 3 s run got a 4th, 1 s interval of late replies, so merging
 /// its one log said 52,395 req/s where `run` said 69,860.
 #[test]
 fn one_runs_log_merges_to_the_runs_own_rate() {

@@ -869,7 +869,7 @@ mod tests {
         assert!(matches!(&r.entries[key], Entry::Listener(l) if !l.queued));
     }
 
-    // Regression guard for issue 6: `--idle-timeout 500000000000y` made the
+    // Regression guard for the timeout overflow: `--idle-timeout 500000000000y` made the
     // first connection panic with "overflow when adding duration to
     // instant", and `--shutdown-timeout` did the same at SIGTERM. The CLI
     // now refuses such values, but a Config built in code can still carry

@@ -61,6 +61,28 @@ pub(crate) fn flood_generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking)
         .collect()
 }
 
+/// What a saturation ranking naming generator-bound models can and cannot
+/// say, or None when every model it names was server-bound. MB per server
+/// CPU-second taken at part load is not the generator's figure (unlike
+/// req/s): it is the server's cost per byte with fewer bytes per wake-up,
+/// which saturation only lowers. So a clear lead taken at part load by the
+/// leader alone stands, as a lower bound; any other case may not hold.
+pub(crate) fn flood_caveat(r: &CompareReport, k: &Ranking) -> Option<String> {
+    let bound = flood_generator_bound_in(r, k);
+    if bound.is_empty() {
+        return None;
+    }
+    let measured = format!(
+        "{} generator-bound there, so measured at part load, not saturated",
+        were(&bound)
+    );
+    Some(if k.clear && bound == [k.leader.as_str()] {
+        format!("{measured}: saturated it would spend no more CPU per byte, so its lead is a lower bound")
+    } else {
+        format!("{measured}: the ranking may not hold at saturation")
+    })
+}
+
 /// Faults of a saturation point over all its rounds.
 pub(crate) fn flood_faults(s: &FloodSummary) -> u64 {
     s.errors + s.corrupt

@@ -9,8 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::figures::{
-    failed_rounds, faults, flood_faults, flood_generator_bound_in, generator_bound_in, not_run,
-    rss_mib, were,
+    failed_rounds, faults, flood_caveat, flood_faults, generator_bound_in, not_run, rss_mib, were,
 };
 use super::format::{compact, spread};
 use super::summary::bytes_text;
@@ -203,9 +202,11 @@ fn saturation(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
          A point is **server-bound** when the server's busiest thread used at least {:.0}% of a CPU over the \
          window (a single-threaded server saturates one thread however many CPUs there are), or all its \
          threads together {:.0}% of the CPUs it may run on. Otherwise the server was waiting for bytes: the \
-         point is marked **generator-bound** (hollow in the plot), its figures are the generator's, and so is \
-         any ranking it takes part in. A server that is not saturated also pays for sleeping and being woken, \
-         so its MB per CPU-second is not comparable with a saturated one's.\n",
+         point is marked **generator-bound** (hollow in the plot) and its MB/s are the generator's. Its MB per \
+         server CPU-second are still the server's own cost, but taken at part load, where it also pays for \
+         sleeping and being woken: saturated it would spend no more per byte. So a generator-bound model that \
+         leads clearly leads by at least that much, and a ranking in which one trails may not hold at \
+         saturation; the ranking says which.\n",
         counts.join(", "),
         bytes_text(c.window),
         c.flood_size,
@@ -240,13 +241,8 @@ fn saturation(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
         );
         for k in &report.saturation_rankings {
             let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
-            let bound = flood_generator_bound_in(report, k);
-            if !bound.is_empty() {
-                let _ = write!(
-                    s,
-                    ". But {} generator-bound there, so this compares the generator, not the server",
-                    were(&bound)
-                );
+            if let Some(caveat) = flood_caveat(report, k) {
+                let _ = write!(s, ". But {caveat}");
             }
             let _ = writeln!(s, ".");
         }

@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 
 use super::figures::{
-    failed_rounds, faults, flood_faults, flood_generator_bound_in, generator_bound_in, not_run,
-    rss_mib, rss_missing, were,
+    failed_rounds, faults, flood_caveat, flood_faults, generator_bound_in, not_run, rss_mib,
+    rss_missing, were,
 };
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
@@ -280,14 +280,8 @@ fn render_saturation(out: &mut String, r: &CompareReport) {
         let _ = writeln!(out, "\nRanking by median MB per server CPU-second:");
         for k in &r.saturation_rankings {
             let _ = writeln!(out, "  {:>6} conns: {}", k.connections, k.verdict);
-            let bound = flood_generator_bound_in(r, k);
-            if !bound.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "{:16}but {} generator-bound there: this compares the generator, not the server",
-                    "",
-                    were(&bound),
-                );
+            if let Some(caveat) = flood_caveat(r, k) {
+                let _ = writeln!(out, "{:16}but {caveat}", "");
             }
         }
     }
@@ -486,6 +480,25 @@ mod tests {
     }
 
     #[test]
+    fn a_saturation_ranking_whose_runner_up_was_at_part_load_may_not_hold() {
+        let mut r = fixture::report();
+        for p in r.saturation.iter_mut().filter(|p| p.model == "reactor") {
+            if let Outcome::Ok(s) = &mut p.outcome {
+                s.generator_bound = true;
+            }
+        }
+        let t = render(&r);
+        assert!(
+            t.contains(
+                "but threads and reactor were generator-bound there, so measured at part load, \
+                 not saturated: the ranking may not hold at saturation"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("lower bound"), "{t}");
+    }
+
+    #[test]
     fn saturation_points_get_their_own_table_and_ranking() {
         let t = render(&fixture::report());
         let sat = t.split("\nSaturation (flood").nth(1).expect(&t);
@@ -514,8 +527,13 @@ mod tests {
             sat.contains("threads ahead of reactor (1.16x the median MB per server CPU-second)"),
             "{sat}"
         );
+        // Only the leader was at part load, and it led clearly: the lead
+        // stands, and the line says why rather than discarding it.
         assert!(
-            sat.contains("but threads was generator-bound there: this compares the generator"),
+            sat.contains(
+                "but threads was generator-bound there, so measured at part load, not saturated: \
+                 saturated it would spend no more CPU per byte, so its lead is a lower bound"
+            ),
             "{sat}"
         );
         let line = flood_line(&fixture::report().saturation[1]);

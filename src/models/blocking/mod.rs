@@ -127,7 +127,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
-    // Regression guard for issue 6: `--shutdown-timeout 500000000000y`
+    // Regression guard for the timeout overflow: `--shutdown-timeout 500000000000y`
     // panicked at SIGTERM in `finish` ("overflow when adding duration to
     // instant"). A Config built in code can still carry Duration::MAX.
     #[test]

@@ -140,7 +140,7 @@ mod tests {
     use tokio::net::TcpListener;
     use tokio::sync::watch;
 
-    // The `--idle-timeout` half of issue 6's overflow: Duration::MAX arms a
+    // The `--idle-timeout` half of the timeout overflow: Duration::MAX arms a
     // timeout on every read and write without panicking, and is not taken
     // for a zero one.
     #[test]

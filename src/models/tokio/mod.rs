@@ -199,7 +199,7 @@ mod tests {
             .unwrap()
     }
 
-    // Regression guard in the spirit of issue 6 (`--shutdown-timeout
+    // Regression guard for the timeout overflow (`--shutdown-timeout
     // 500000000000y` panicked at SIGTERM in the other models): a Config
     // built in code can still carry Duration::MAX.
     #[test]

@@ -184,8 +184,8 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             &[
                 "hollow: generator-bound; the",
                 &threshold,
-                "its CPU: this measures the",
-                "generator, not the server",
+                "its CPU: its cost per byte",
+                "at part load, not saturated",
             ],
         ));
     }

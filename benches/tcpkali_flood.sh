@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The flood of benches/flood.sh, driven by a client we did not write:
+# tcpkali (github.com/satori-com/tcpkali) writing 512 B messages on every
+# connection as fast as the sockets take them. It does not verify the
+# echo; it checks that loadgen's figures are not loadgen's alone.
+#
+#   TCPKALI=/path/to/tcpkali bash benches/tcpkali_flood.sh ROUNDS CONNS SECS SERVER...
+#
+# SERVER is as in benches/flood.sh (echod arguments, `echod=PATH ARGS`, or
+# "plain"). Each server is pinned to CPU 0 and tcpkali to CPU 1, alternated
+# round by round. MB per server CPU-second is the bytes tcpkali received
+# over the server's CPU time (/proc/PID/stat, user + system) during the
+# whole tcpkali run, connection set-up included.
+set -euo pipefail
+[ "$(uname -s)" = Linux ] || { echo "tcpkali_flood.sh: Linux only (taskset, /proc)" >&2; exit 2; }
+[ $# -ge 4 ] || { echo "usage: tcpkali_flood.sh ROUNDS CONNS SECS SERVER..." >&2; exit 2; }
+cd "$(dirname "$0")/.."
+ROUNDS=$1 CONNS=$2 SECS=$3
+shift 3
+TCPKALI=${TCPKALI:-tcpkali}
+command -v "$TCPKALI" >/dev/null || { echo "tcpkali not found: set TCPKALI=/path/to/tcpkali" >&2; exit 2; }
+T=${CARGO_TARGET_DIR:-target}/release
+[ -x "$T/echod" ] || { echo "build first: cargo build --release -p echod" >&2; exit 2; }
+message=$(head -c 512 /dev/zero | tr '\0' x)
+hz=$(getconf CLK_TCK)
+
+dir=$(mktemp -d)
+server=
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"' EXIT
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+
+for round in $(seq "$ROUNDS"); do
+  for i in $(seq $#); do
+    spec=${!i}
+    log=$dir/server.log
+    if [ "$spec" = plain ]; then
+      [ -x "$T/examples/plain_tokio" ] || { echo "build first: cargo build --release --features tokio --example plain_tokio" >&2; exit 2; }
+      taskset -c 0 "$T/examples/plain_tokio" 127.0.0.1:0 >"$log" 2>&1 &
+    else
+      echod=$T/echod args=$spec
+      if [[ $spec == echod=* ]]; then
+        echod=${spec%% *}; echod=${echod#echod=}
+        args=${spec#* }; [ "$args" = "$spec" ] && args=
+      fi
+      # shellcheck disable=SC2086
+      taskset -c 0 "$echod" --listen 127.0.0.1:0 $args >"$log" 2>&1 &
+    fi
+    server=$!
+    addr=
+    for _ in $(seq 100); do
+      addr=$(grep -o 'tcp://[0-9.:]*' "$log" | head -1 | sed 's#tcp://##') && [ -n "$addr" ] && break
+      sleep 0.05
+    done
+    [ -n "$addr" ] || { echo "$spec: did not start: $(cat "$log")" >&2; exit 1; }
+    t0=$(ticks) s0=$(date +%s.%N)
+    taskset -c 1 "$TCPKALI" "$addr" -c "$CONNS" -m "$message" -T "${SECS}s" -w 1 >"$dir/out" 2>&1
+    t1=$(ticks) s1=$(date +%s.%N)
+    kill "$server"; wait "$server" 2>/dev/null || true; server=
+    received=$(sed -n 's/^Total data received:.*(\([0-9]*\) bytes).*/\1/p' "$dir/out")
+    [ -n "$received" ] || { echo "$spec: no tcpkali total: $(tail -3 "$dir/out")" >&2; exit 1; }
+    python3 - "$spec" "$round" "$received" "$t0" "$t1" "$hz" "$s0" "$s1" >>"$dir/results" <<'PY'
+import sys
+spec, rnd, rx, t0, t1, hz, s0, s1 = sys.argv[1:]
+cpu = (int(t1) - int(t0)) / int(hz)
+wall = float(s1) - float(s0)
+print(f"{spec}\t{rnd}\t{int(rx) / 1e6 / cpu:.0f}\t{int(rx) / 1e6 / wall:.0f}\t{cpu / wall * 100:.0f}")
+PY
+    tail -1 "$dir/results" | awk -F'\t' '{printf "%-32s round %s: %6s MB/cpu-s  %6s MB/s  server CPU %3s%%\n", $1, $2, $3, $4, $5}'
+  done
+done
+
+python3 - "$dir/results" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+order = list(dict.fromkeys(r[0] for r in rows))
+print()
+print(f"{'server':32} {'median MB/cpu-s':>16} {'range':>13} {'server CPU':>11}")
+for spec in order:
+    v = [float(r[2]) for r in rows if r[0] == spec]
+    cpu = [int(r[4]) for r in rows if r[0] == spec]
+    print(f"{spec:32} {statistics.median(v):16.0f} {min(v):6.0f}-{max(v):<6.0f} {min(cpu):4d}-{max(cpu)}%")
+PY
