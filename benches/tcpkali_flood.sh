@@ -15,6 +15,8 @@ set -euo pipefail
 [ "$(uname -s)" = Linux ] || { echo "tcpkali_flood.sh: Linux only (taskset, /proc)" >&2; exit 2; }
 [ $# -ge 4 ] || { echo "usage: tcpkali_flood.sh ROUNDS CONNS SECS SERVER..." >&2; exit 2; }
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/start_server.sh
+. benches/start_server.sh
 ROUNDS=$1 CONNS=$2 SECS=$3
 shift 3
 TCPKALI=${TCPKALI:-tcpkali}
@@ -32,26 +34,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 for round in $(seq "$ROUNDS"); do
   for i in $(seq $#); do
     spec=${!i}
-    log=$dir/server.log
-    if [ "$spec" = plain ]; then
-      [ -x "$T/examples/plain_tokio" ] || { echo "build first: cargo build --release --features tokio --example plain_tokio" >&2; exit 2; }
-      taskset -c 0 "$T/examples/plain_tokio" 127.0.0.1:0 >"$log" 2>&1 &
-    else
-      echod=$T/echod args=$spec
-      if [[ $spec == echod=* ]]; then
-        echod=${spec%% *}; echod=${echod#echod=}
-        args=${spec#* }; [ "$args" = "$spec" ] && args=
-      fi
-      # shellcheck disable=SC2086
-      taskset -c 0 "$echod" --listen 127.0.0.1:0 $args >"$log" 2>&1 &
-    fi
-    server=$!
-    addr=
-    for _ in $(seq 100); do
-      addr=$(grep -o 'tcp://[0-9.:]*' "$log" | head -1 | sed 's#tcp://##') && [ -n "$addr" ] && break
-      sleep 0.05
-    done
-    [ -n "$addr" ] || { echo "$spec: did not start: $(cat "$log")" >&2; exit 1; }
+    start_server "$spec" "$dir/server.log"
     t0=$(ticks) s0=$(date +%s.%N)
     taskset -c 1 "$TCPKALI" "$addr" -c "$CONNS" -m "$message" -T "${SECS}s" -w 1 >"$dir/out" 2>&1
     t1=$(ticks) s1=$(date +%s.%N)
