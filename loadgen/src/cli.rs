@@ -615,7 +615,8 @@ impl CompareArgs {
                 "--connections none and --flood none: nothing left to measure",
             ));
         }
-        let flood_size = crate::compare::FLOOD_SIZE;
+        // compare's saturation points use run's default flood size.
+        let flood_size = DEFAULT_FLOOD_SIZE;
         if !self.flood.0.is_empty() && self.window < flood_size as u64 {
             return Err(usage(format!(
                 "--window {}: smaller than one request of a saturation point ({flood_size} B)",
