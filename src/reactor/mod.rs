@@ -55,6 +55,7 @@
 
 pub mod buffer;
 pub mod connection;
+pub mod limit;
 pub mod listener;
 pub mod metrics;
 pub mod multi;
@@ -64,6 +65,7 @@ pub mod timers;
 pub mod udp;
 
 use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::event::Event;
@@ -77,6 +79,7 @@ use crate::time::deadline;
 use crate::{Config, Error, Stopped};
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
+use limit::ConnLimit;
 use listener::{Listener, Reserve, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF};
 use splice::Pipes;
 use stream::{Listening, Stream};
@@ -167,6 +170,9 @@ pub struct Reactor {
     closed: Vec<usize>,
     reserve: Reserve,
     conns: usize,
+    /// `--max-conns`: the process's count, shared with the other reactors
+    /// of `--threads N` (see [`limit`]).
+    limit: Option<Arc<ConnLimit>>,
     next_id: u64,
     now: Instant,
     draining: bool,
@@ -234,6 +240,7 @@ impl Reactor {
             closed: Vec::new(),
             reserve: Reserve::new(),
             conns: 0,
+            limit: config.max_conns.map(|max| Arc::new(ConnLimit::new(max))),
             next_id: 1,
             now: Instant::now(),
             draining: false,
@@ -322,6 +329,13 @@ impl Reactor {
                 return Ok(Stopped::Drained);
             }
         }
+    }
+
+    /// Counts this reactor's connections against `limit`, shared with the
+    /// other reactors of the process, instead of a limit of its own. Call
+    /// before [`run`](Self::run).
+    pub fn share_limit(&mut self, limit: Arc<ConnLimit>) {
+        self.limit = Some(limit);
     }
 
     /// Connections currently open.
@@ -430,6 +444,9 @@ impl Reactor {
                 // the epoll/kqueue set: no deregister syscall needed.
                 drop(conn);
                 self.conns -= 1;
+                if let Some(limit) = &self.limit {
+                    limit.give_back();
+                }
                 self.closed.push(key);
             }
         }
@@ -484,7 +501,7 @@ impl Reactor {
     /// Takes an accepted connection into the slab, or closes it at once
     /// when `--max-conns` is reached or shutdown is under way.
     fn admit(&mut self, sock: Stream) {
-        if self.draining || self.config.max_conns.is_some_and(|max| self.conns >= max) {
+        if self.draining || self.limit.as_ref().is_some_and(|l| !l.take()) {
             self.counters.refused_max_conns += 1;
             return; // dropped: the client sees the connection close
         }
@@ -501,6 +518,9 @@ impl Reactor {
             .register(&mut sock, Token(key), connection::READ_INTEREST)
             .is_err()
         {
+            if let Some(limit) = &self.limit {
+                limit.give_back();
+            }
             return;
         }
         let id = self.fresh_id();

@@ -34,12 +34,11 @@
 //! is free first", usually fairer than the hash, at the cost of N − 1
 //! wasted wake-ups per connection.
 //!
-//! For the same reason `--max-conns` is split, not shared: each reactor
-//! serves at most its part (the parts add up to the limit), so the
-//! process never serves more than the limit, but a reactor that drew more
-//! than its part refuses connections another could still have taken. On
-//! a shared socket a reactor at its part still takes its turn at the
-//! queue, so it refuses some connections the others had room for.
+//! `--max-conns` is the process's limit, whatever the spread: the
+//! reactors share one count of open connections ([`super::limit`]), one
+//! atomic update when a connection is admitted and one when it closes. A
+//! reactor that drew more clients than the others serves them as long as
+//! the process is under the limit.
 //!
 //! # Signals
 //!
@@ -102,6 +101,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use super::limit::ConnLimit;
 use super::Reactor;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::listen::{self, Bound};
@@ -169,6 +169,9 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     let _hangups = watch_hangups()?;
     // Before any reactor's `Signals`: handlers run in registration order.
     let _second = SecondSignal::exits()?;
+    // `--max-conns`: one count for the process (see "How connections are
+    // spread").
+    let limit = config.max_conns.map(|max| Arc::new(ConnLimit::new(max)));
     let (tx, rx) = mpsc::channel();
     let mut go = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
@@ -176,13 +179,11 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     for (i, ((set, cpu), metrics)) in each.enumerate() {
         let (go_tx, go_rx) = mpsc::channel();
         let line = Line::new(i, tx.clone());
-        let config = Config {
-            max_conns: config.max_conns.map(|max| share(max, i, n)),
-            ..config.clone()
-        };
+        let config = config.clone();
+        let limit = limit.clone();
         let handle = thread::Builder::new()
             .name(format!("reactor-{i}"))
-            .spawn(move || reactor_thread(line, config, set, cpu, metrics, go_rx))
+            .spawn(move || reactor_thread(line, config, set, cpu, metrics, limit, go_rx))
             .map_err(|e| Error::Startup(format!("cannot start reactor thread {i}: {e}")))?;
         go.push(go_tx);
         handles.push(handle);
@@ -237,6 +238,7 @@ fn reactor_thread(
     set: Vec<Bound>,
     cpu: Option<usize>,
     metrics: Option<super::metrics::Share>,
+    limit: Option<Arc<ConnLimit>>,
     go: mpsc::Receiver<bool>,
 ) {
     let i = line.i;
@@ -252,6 +254,9 @@ fn reactor_thread(
             return line.report(Report::Built(Err(e)));
         }
     };
+    if let Some(limit) = limit {
+        reactor.share_limit(limit);
+    }
     if let Some(share) = metrics {
         if let Err(e) = reactor.share_metrics(share) {
             let e = Error::Startup(format!("reactor {i} cannot serve --metrics: {e}"));
@@ -269,13 +274,6 @@ fn reactor_thread(
     let drained = reactor.drain_began.map(|t| t.elapsed());
     line.report(Report::Totals(Totals::from(&reactor.counters), drained));
     line.report(Report::Stopped(stopped));
-}
-
-/// Reactor `i`'s part of `--max-conns max` among `n`: the parts add up to
-/// `max`, so the process never serves more (see "How connections are
-/// spread").
-fn share(max: usize, i: usize, n: usize) -> usize {
-    max / n + usize::from(i < max % n)
 }
 
 /// The CPU for each reactor: `allowed[i mod k]` with `--pin`, else none.
@@ -448,23 +446,5 @@ struct HangupWatch(signal_hook::iterator::Handle);
 impl Drop for HangupWatch {
     fn drop(&mut self) {
         self.0.close();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_conns_parts_add_up_to_the_limit() {
-        for (max, n) in [(10, 4), (3, 4), (1, 2), (1024, 3), (0, 2)] {
-            let parts: Vec<usize> = (0..n).map(|i| share(max, i, n)).collect();
-            assert_eq!(
-                parts.iter().sum::<usize>(),
-                max,
-                "{max} over {n}: {parts:?}"
-            );
-            assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
-        }
     }
 }
