@@ -118,15 +118,77 @@ impl std::ops::AddAssign for Totals {
     }
 }
 
-/// Logs the stop line: the uptime and, from one reactor, its totals and
-/// how long the drain took.
-pub fn stopped(counters: Option<&Counters>, drained: Option<Duration>) {
-    stopped_with(counters.map(Totals::from), drained);
+/// How a drain ended, for the stop line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainEnd {
+    /// Every connection finished: its echo flushed and its client closed.
+    Complete,
+    /// `--shutdown-timeout` ran out first.
+    TimedOut,
+    /// A second SIGINT/SIGTERM (this number) came first.
+    Signal(i32),
 }
 
-/// Logs the stop line: the uptime, the totals if any, and how long the
-/// drain took if it ran.
-pub fn stopped_with(totals: Option<Totals>, drained: Option<Duration>) {
+/// A drain that ran: how long it took, how it ended, and how many
+/// connections were still draining (echo not yet flushed, or flushed but
+/// the client not yet closed) and so were closed without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drain {
+    /// From the first SIGINT/SIGTERM to the end of the drain.
+    pub took: Duration,
+    /// Why the drain ended.
+    pub end: DrainEnd,
+    /// Connections still draining at the end, closed without waiting.
+    pub cut: u64,
+}
+
+impl Drain {
+    /// Folds the drain of another reactor of the same process into this
+    /// one: the process drained when its slowest reactor did, a second
+    /// signal outranks a timeout, and every reactor's cut connections
+    /// count.
+    pub fn merge(self, other: Drain) -> Drain {
+        let rank = |e: DrainEnd| match e {
+            DrainEnd::Complete => 0,
+            DrainEnd::TimedOut => 1,
+            DrainEnd::Signal(_) => 2,
+        };
+        Drain {
+            took: self.took.max(other.took),
+            end: if rank(other.end) > rank(self.end) {
+                other.end
+            } else {
+                self.end
+            },
+            cut: self.cut + other.cut,
+        }
+    }
+}
+
+/// Logs the stop line: the uptime and, from one reactor, its totals and
+/// how its drain ended.
+pub fn stopped(counters: Option<&Counters>, drain: Option<Drain>) {
+    stopped_with(counters.map(Totals::from), drain);
+}
+
+/// Whether the stop line was logged: at most one per process, though a
+/// blocking model may reach it from two threads at once (the deadline
+/// thread and the accepting one). The lock is held while the line is
+/// written, so a thread that then exits the process cannot cut it short.
+static STOP_LINE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+/// Logs the stop line: the uptime, the totals if any, and how the drain
+/// ended if it ran (see [`Drain`]). Only the first call in a process logs.
+pub fn stopped_with(totals: Option<Totals>, drain: Option<Drain>) {
+    let mut logged = STOP_LINE.lock().unwrap_or_else(|p| p.into_inner());
+    if *logged {
+        return;
+    }
+    *logged = true;
+    tracing::info!(target: TARGET, "{}", stop_line(totals, drain));
+}
+
+fn stop_line(totals: Option<Totals>, drain: Option<Drain>) -> String {
     let uptime = START.get().map_or(Duration::ZERO, Instant::elapsed);
     let mut line = format!("stopped after {:.1} s", uptime.as_secs_f64());
     if let Some(t) = totals {
@@ -141,10 +203,32 @@ pub fn stopped_with(totals: Option<Totals>, drained: Option<Duration>) {
             line += &format!(", {}", count(t.datagrams, "datagram"));
         }
     }
-    if let Some(d) = drained {
-        line += &format!(", drained in {:.1} s", d.as_secs_f64());
+    if let Some(d) = drain {
+        let took = d.took.as_secs_f64();
+        let why = match d.end {
+            DrainEnd::Complete => {
+                line += &format!(", drained in {took:.1} s");
+                return line;
+            }
+            DrainEnd::TimedOut => "--shutdown-timeout".to_string(),
+            DrainEnd::Signal(sig) => format!("a second {}", signal_name(sig)),
+        };
+        let s = if d.cut == 1 { "" } else { "s" };
+        line += &format!(
+            ", drain cut short by {why} after {took:.1} s: closed {} connection{s} still draining",
+            thousands(d.cut)
+        );
     }
-    tracing::info!(target: TARGET, "{line}");
+    line
+}
+
+/// `SIGINT`, `SIGTERM`, or `signal N` for another.
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        _ => format!("signal {sig}"),
+    }
 }
 
 /// `--trace`, blocking and tokio models: a client was accepted. `peer`
@@ -214,6 +298,48 @@ fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_line_says_how_the_drain_ended() {
+        let drain = |end, cut| {
+            Some(Drain {
+                took: Duration::from_millis(500),
+                end,
+                cut,
+            })
+        };
+        let line = stop_line(None, drain(DrainEnd::Complete, 0));
+        assert!(line.ends_with(", drained in 0.5 s"), "{line}");
+        let line = stop_line(None, drain(DrainEnd::TimedOut, 2));
+        assert!(
+            line.ends_with(
+                ", drain cut short by --shutdown-timeout after 0.5 s: \
+                 closed 2 connections still draining"
+            ),
+            "{line}"
+        );
+        let line = stop_line(None, drain(DrainEnd::Signal(libc::SIGINT), 1));
+        assert!(
+            line.ends_with(
+                ", drain cut short by a second SIGINT after 0.5 s: \
+                 closed 1 connection still draining"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn drains_of_several_reactors_fold_into_the_worst() {
+        let d = |ms, end, cut| Drain {
+            took: Duration::from_millis(ms),
+            end,
+            cut,
+        };
+        let all = d(100, DrainEnd::Complete, 0)
+            .merge(d(900, DrainEnd::TimedOut, 2))
+            .merge(d(300, DrainEnd::Complete, 0));
+        assert_eq!(all, d(900, DrainEnd::TimedOut, 2));
+    }
 
     #[test]
     fn numbers_read_like_a_person_wrote_them() {

@@ -238,20 +238,41 @@ fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
     quiet_connections_close_and_exit_is_prompt("iterative", SIGINT, 1);
 }
 
+/// The stop line in `stderr`, which must be there once.
+fn stop_line(stderr: &str, model: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("echod: stopped after "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{model}: want one stop line: {stderr:?}");
+    lines[0].to_string()
+}
+
 /// A client that never reads holds echo pending forever; the flush gives
-/// up after `--shutdown-timeout` (500 ms) and the server still exits 0.
+/// up after `--shutdown-timeout` (500 ms), the server still exits 0, and
+/// its stop line says the drain timed out and closed that client, not
+/// that it drained. `spec` is a model and its flags.
 #[cfg(target_os = "linux")]
-fn shutdown_timeout_bounds_the_flush(model: &str) {
-    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "500ms"]);
+fn shutdown_timeout_bounds_the_flush(spec: &str) {
+    let mut server = Server::model(&format!("{spec} --shutdown-timeout 500ms"));
     let _client = NonReader::start(&server, 5);
     let t = std::time::Instant::now();
     server.signal(SIGTERM);
-    assert_exits(&mut server, Duration::from_secs(10), 0, model);
+    assert_exits(&mut server, Duration::from_secs(10), 0, spec);
     let took = t.elapsed();
     assert!(
         took >= Duration::from_millis(400),
-        "{model}: exited after {took:?}, before the 500 ms flush period"
+        "{spec}: exited after {took:?}, before the 500 ms flush period"
     );
+    let line = stop_line(&server.stderr(), spec);
+    assert!(
+        line.contains(
+            ", drain cut short by --shutdown-timeout after 0.5 s: \
+             closed 1 connection still draining"
+        ),
+        "{spec}: {line:?}"
+    );
+    assert!(!line.contains("drained in"), "{spec}: {line:?}");
 }
 
 #[cfg(target_os = "linux")]
@@ -272,25 +293,58 @@ fn tokio_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
     shutdown_timeout_bounds_the_flush("tokio");
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn iterative_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
+    shutdown_timeout_bounds_the_flush("iterative");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_2_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
+    shutdown_timeout_bounds_the_flush("reactor --threads 2");
+}
+
 /// With a flush that would take 30 s, SIGTERM then SIGINT exits at once
-/// with 130 (128 + SIGINT). The second signal is sent only once the first
-/// has visibly been handled (a quiet connection got EOF), so the two
-/// cannot be coalesced into one.
+/// with 130 (128 + SIGINT), and the stop line says the second SIGINT cut
+/// the drain short and closed the client still draining. The second
+/// signal is sent only once the first has visibly been handled (the
+/// listener refuses connects), so the two cannot be coalesced into one.
+/// (Not a quiet client's EOF: a blocking model's client thread shuts its
+/// socket a moment before it leaves the registry, so that client could
+/// still count as draining.) `model` is a model and its flags.
 #[cfg(target_os = "linux")]
 fn second_signal_exits_at_once(model: &str) {
-    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
-    let mut quiet = connect(server.addr());
-    ping(&mut quiet, b"quiet");
+    let mut server = Server::model(&format!("{model} --shutdown-timeout 30s"));
+    let addr = server.addr();
     let _client = NonReader::start(&server, 6);
     server.signal(SIGTERM);
     assert!(
-        closed_by_server(&mut quiet, Duration::from_secs(10)),
+        wait_until(IO_TIMEOUT, || refuses(addr)),
         "{model}: first signal not handled"
     );
     assert!(server.alive(), "{model}: exited with echo still pending");
     server.signal(SIGINT);
     let took = assert_exits(&mut server, Duration::from_secs(10), 130, model);
     assert!(took < Duration::from_secs(5), "{model}: took {took:?}");
+    let line = stop_line(&server.stderr(), model);
+    assert!(
+        line.contains(", drain cut short by a second SIGINT after ")
+            && line.ends_with(": closed 1 connection still draining"),
+        "{model}: {line:?}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn iterative_second_signal_exits_at_once_with_130() {
+    second_signal_exits_at_once("iterative");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_2_second_signal_exits_at_once_with_130() {
+    second_signal_exits_at_once("reactor --threads 2");
 }
 
 #[cfg(target_os = "linux")]

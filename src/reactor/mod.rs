@@ -74,6 +74,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::listen::{Bound, Socket};
+use crate::log::{Drain, DrainEnd};
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
 use crate::time::deadline;
 use crate::{Config, Error, Stopped};
@@ -178,6 +179,8 @@ pub struct Reactor {
     draining: bool,
     /// When the first SIGINT/SIGTERM began the drain, for the stop line.
     pub drain_began: Option<Instant>,
+    /// The drain ended because `--shutdown-timeout` ran out.
+    timed_out: bool,
     config: Config,
     /// Totals since startup.
     pub counters: Counters,
@@ -205,8 +208,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     let stopped = reactor
         .run()
         .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))?;
-    let drained = reactor.drain_began.map(|t| t.elapsed());
-    crate::log::stopped(Some(&reactor.counters), drained);
+    crate::log::stopped(Some(&reactor.counters), reactor.drain(stopped));
     Ok(stopped)
 }
 
@@ -245,6 +247,7 @@ impl Reactor {
             now: Instant::now(),
             draining: false,
             drain_began: None,
+            timed_out: false,
             config: config.clone(),
             counters: Counters::default(),
             publisher: None,
@@ -320,6 +323,7 @@ impl Reactor {
                 }
             }
             if self.fire_timers() {
+                self.timed_out = true;
                 return Ok(Stopped::Drained);
             }
             self.reap();
@@ -336,6 +340,23 @@ impl Reactor {
     /// before [`run`](Self::run).
     pub fn share_limit(&mut self, limit: Arc<ConnLimit>) {
         self.limit = Some(limit);
+    }
+
+    /// How the drain ended, for the stop line, once [`run`](Self::run)
+    /// returned `stopped`; `None` if no drain began. The connections still
+    /// open then are the ones cut short: they close with the reactor.
+    pub fn drain(&self, stopped: Stopped) -> Option<Drain> {
+        let began = self.drain_began?;
+        let end = match stopped {
+            Stopped::Forced(sig) => DrainEnd::Signal(sig),
+            Stopped::Drained if self.timed_out => DrainEnd::TimedOut,
+            Stopped::Drained => DrainEnd::Complete,
+        };
+        Some(Drain {
+            took: began.elapsed(),
+            end,
+            cut: self.conns as u64,
+        })
     }
 
     /// Connections currently open.

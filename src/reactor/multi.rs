@@ -52,14 +52,16 @@
 //! - The signals stay blocked until every reactor's `Signals` exists. A
 //!   signal delivered earlier would reach only the reactors built so far;
 //!   the others would never drain, and the process would never exit.
-//! - The *second* signal is judged once, in the signal handler, not by N
+//! - The *second* signal is named once, in the signal handler, not by N
 //!   reactors: a reactor that had not yet read the first signal when the
 //!   second came reads both at once, in signal-number order (SIGINT before
-//!   SIGTERM), and would report the wrong one. signal-hook's
-//!   "conditional shutdown", registered before any reactor's `Signals`,
-//!   sees deliveries in the order they arrive and ends the process with
-//!   128 + the second one's number (`_exit`, async-signal-safe) before
-//!   any reactor hears of it.
+//!   SIGTERM), and would report the wrong one. A handler registered before
+//!   any reactor's `Signals` sees deliveries in the order they arrive and
+//!   records the second one's number (an atomic store, async-signal-safe)
+//!   before any reactor hears of it. Every reactor still draining then
+//!   stops at once; this thread waits for all of them, so that the stop
+//!   line counts every connection the second signal cut short, and exits
+//!   with 128 + the recorded number.
 //! - SIGHUP is caught once, here, not by each reactor, which would log N
 //!   lines for one signal.
 //!
@@ -96,16 +98,15 @@
 //! reactor pins itself before building its state, so that its memory is
 //! first touched from, and allocated near, its own CPU.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
 
 use super::limit::ConnLimit;
 use super::Reactor;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::listen::{self, Bound};
-use crate::log::Totals;
+use crate::log::{Drain, DrainEnd, Totals};
 use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
@@ -168,7 +169,7 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     let _blocked = Blocked::block(&STOPS);
     let _hangups = watch_hangups()?;
     // Before any reactor's `Signals`: handlers run in registration order.
-    let _second = SecondSignal::exits()?;
+    let second = SecondSignal::record()?;
     // `--max-conns`: one count for the process (see "How connections are
     // spread").
     let limit = config.max_conns.map(|max| Arc::new(ConnLimit::new(max)));
@@ -205,19 +206,28 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     listen::announce(&addrs);
     super::metrics::announce(endpoint);
     crate::log::started(config, &addrs);
-    let mut drained = 0;
+    let mut stopped = 0;
+    let mut forced = None;
     let mut totals = Totals::default();
-    let mut longest = None;
-    while drained < n {
+    let mut drain: Option<Drain> = None;
+    while stopped < n {
         match rx.recv() {
-            Ok((_, Report::Stopped(Ok(Stopped::Drained)))) => drained += 1,
-            Ok((_, Report::Totals(t, took))) => {
+            Ok((_, Report::Totals(t, d))) => {
                 totals += t;
-                longest = longest.max(took);
+                drain = match (drain, d) {
+                    (Some(a), Some(b)) => Some(a.merge(b)),
+                    (a, b) => a.or(b),
+                };
             }
-            // Failed, or forced (a second signal `SecondSignal` did not
-            // see first): at once, without waiting for the others.
-            Ok((_, Report::Stopped(stopped))) => return stopped,
+            Ok((_, Report::Stopped(Ok(Stopped::Drained)))) => stopped += 1,
+            // A second signal: every reactor still draining stops at once
+            // too (each sees every delivery), so wait for their totals.
+            Ok((_, Report::Stopped(Ok(Stopped::Forced(sig))))) => {
+                stopped += 1;
+                forced.get_or_insert(sig);
+            }
+            // Failed: at once, without waiting for the others.
+            Ok((_, Report::Stopped(Err(e)))) => return Err(e),
             Ok((_, Report::Built(_))) => {}
             // Every `Line` reports before it goes, so this is unreachable.
             Err(_) => return Err(Error::Runtime("the reactor threads are gone".into())),
@@ -226,9 +236,17 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     for handle in handles {
         let _ = handle.join();
     }
-    // The process drained when the slowest reactor did.
-    crate::log::stopped_with(Some(totals), longest);
-    Ok(Stopped::Drained)
+    // The one the handler saw second, not what a reactor read (see
+    // "Signals").
+    let outcome = match forced {
+        Some(sig) => Stopped::Forced(second.which().unwrap_or(sig)),
+        None => Stopped::Drained,
+    };
+    if let (Some(d), Stopped::Forced(sig)) = (drain.as_mut(), outcome) {
+        d.end = DrainEnd::Signal(sig);
+    }
+    crate::log::stopped_with(Some(totals), drain);
+    Ok(outcome)
 }
 
 /// The body of reactor thread `line.i`: pin, build, wait for the go, run.
@@ -271,8 +289,8 @@ fn reactor_thread(
     let stopped = reactor
         .run()
         .map_err(|e| Error::Runtime(format!("reactor {i}: event loop failed: {e}")));
-    let drained = reactor.drain_began.map(|t| t.elapsed());
-    line.report(Report::Totals(Totals::from(&reactor.counters), drained));
+    let drain = stopped.as_ref().ok().and_then(|&s| reactor.drain(s));
+    line.report(Report::Totals(Totals::from(&reactor.counters), drain));
     line.report(Report::Stopped(stopped));
 }
 
@@ -305,9 +323,9 @@ fn pin_failed(i: usize, cpu: usize, e: std::io::Error) -> Error {
 enum Report {
     /// Built and waiting for the go, or failed to start.
     Built(Result<(), Error>),
-    /// The loop ended with these totals for the stop line, and took this
-    /// long to drain (sent just before `Stopped`).
-    Totals(Totals, Option<Duration>),
+    /// The loop ended with these totals for the stop line, and its drain
+    /// ended so (sent just before `Stopped`).
+    Totals(Totals, Option<Drain>),
     /// The loop ended.
     Stopped(Result<Stopped, Error>),
 }
@@ -387,36 +405,46 @@ fn mask(how: libc::c_int, signals: &[libc::c_int]) {
     }
 }
 
-/// Ends the process at the second SIGINT/SIGTERM, from the handler, with
-/// 128 + its number (see "Signals"); unregistered when dropped.
-struct SecondSignal(Vec<signal_hook::SigId>);
+/// Records which SIGINT/SIGTERM came second, from the handler, in the
+/// order the deliveries arrived (see "Signals"); unregistered when
+/// dropped.
+struct SecondSignal {
+    ids: Vec<signal_hook::SigId>,
+    second: Arc<AtomicI32>,
+}
 
 impl SecondSignal {
-    fn exits() -> Result<SecondSignal, Error> {
-        use signal_hook::flag;
+    fn record() -> Result<SecondSignal, Error> {
         let armed = Arc::new(AtomicBool::new(false));
+        let second = Arc::new(AtomicI32::new(0));
         let mut ids = Vec::new();
         for sig in STOPS {
-            // The exit is checked before the flag is set, so the first
-            // delivery only arms it (signal-hook's documented idiom).
-            ids.push(flag::register_conditional_shutdown(
-                sig,
-                128 + sig,
-                Arc::clone(&armed),
-            ));
-            ids.push(flag::register(sig, Arc::clone(&armed)));
+            let (armed, second) = (Arc::clone(&armed), Arc::clone(&second));
+            // SAFETY: the action only touches atomics, which is
+            // async-signal-safe; it neither allocates nor locks.
+            let id = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    if armed.swap(true, Ordering::SeqCst) {
+                        let _ = second.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                    }
+                })
+            };
+            ids.push(
+                id.map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?,
+            );
         }
-        let ids = ids
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?;
-        Ok(SecondSignal(ids))
+        Ok(SecondSignal { ids, second })
+    }
+
+    /// The second SIGINT/SIGTERM's number, once one came.
+    fn which(&self) -> Option<i32> {
+        Some(self.second.load(Ordering::SeqCst)).filter(|&sig| sig != 0)
     }
 }
 
 impl Drop for SecondSignal {
     fn drop(&mut self) {
-        for &id in &self.0 {
+        for &id in &self.ids {
             signal_hook::low_level::unregister(id);
         }
     }

@@ -116,6 +116,23 @@ impl Clients {
         self.drain_began.get().map(Instant::elapsed)
     }
 
+    /// Clients live now: during a drain, the ones still draining.
+    pub fn live(&self) -> usize {
+        let reg = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        reg.live.len()
+    }
+
+    /// The drain as it stands now, ended by `end`, for the stop line:
+    /// `None` if no drain began.
+    pub fn drain(&self, end: crate::log::DrainEnd) -> Option<crate::log::Drain> {
+        let took = self.draining_for()?;
+        let cut = match end {
+            crate::log::DrainEnd::Complete => 0,
+            _ => self.live() as u64,
+        };
+        Some(crate::log::Drain { took, end, cut })
+    }
+
     /// Waits until no client is live, or until `deadline`.
     pub fn wait_empty(&self, deadline: Instant) {
         let mut reg = self.inner.lock().unwrap_or_else(|p| p.into_inner());

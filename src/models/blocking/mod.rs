@@ -76,12 +76,17 @@ impl Server {
     }
 
     /// Waits up to `--shutdown-timeout` for live clients to finish, then
-    /// logs the stop line.
+    /// logs the stop line (unless the signal thread did: see `signals`).
     pub fn finish(self) -> Stopped {
         self.clients
             .wait_empty(crate::time::deadline(Instant::now(), self.grace));
+        let end = if self.clients.live() == 0 {
+            crate::log::DrainEnd::Complete
+        } else {
+            crate::log::DrainEnd::TimedOut
+        };
         let totals = self.clients.tally.totals();
-        crate::log::stopped_with(Some(totals), self.clients.draining_for());
+        crate::log::stopped_with(Some(totals), self.clients.drain(end));
         Stopped::Drained
     }
 }

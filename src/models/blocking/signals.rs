@@ -12,6 +12,7 @@ use signal_hook::iterator::Signals;
 
 use super::clients::Clients;
 use super::listeners::Listeners;
+use crate::log::DrainEnd;
 use crate::Error;
 
 /// Starts the signal thread and returns the flag the first signal sets.
@@ -22,7 +23,8 @@ use crate::Error;
 /// busy with a client; socket files removed: see `listeners.rs`) and
 /// wakes the acceptor. After `grace` the process exits 0 even if a client
 /// is stuck (say, writing to a peer that never reads). A second signal
-/// exits at once with 128 + its number.
+/// exits at once with 128 + its number. Either way the stop line is
+/// logged first, saying how many clients the drain cut short.
 pub fn watch(
     grace: Duration,
     listeners: Arc<Listeners>,
@@ -46,10 +48,12 @@ pub fn watch(
                 // (Again at a second signal: it does nothing then.)
                 clients.drain_all();
                 if s.swap(true, Ordering::SeqCst) {
+                    stop_line(&clients, DrainEnd::Signal(sig));
                     std::process::exit(128 + sig);
                 }
                 listeners.stop();
                 let _ = waker.wake();
+                let clients = clients.clone();
                 std::thread::Builder::new()
                     .name("echod-deadline".into())
                     .spawn(move || {
@@ -57,6 +61,7 @@ pub fn watch(
                         // No instant is computed, so no grace can overflow:
                         // `sleep` splits even `Duration::MAX` into naps.
                         std::thread::sleep(grace);
+                        stop_line(&clients, DrainEnd::TimedOut);
                         std::process::exit(0);
                     })
                     .ok();
@@ -64,4 +69,10 @@ pub fn watch(
         })
         .map_err(|e| Error::Startup(format!("cannot start the signal thread: {e}")))?;
     Ok(stop)
+}
+
+/// Logs the stop line of a drain that `end` cut short, before the process
+/// exits under the feet of the threads still serving.
+fn stop_line(clients: &Clients, end: DrainEnd) {
+    crate::log::stopped_with(Some(clients.tally.totals()), clients.drain(end));
 }

@@ -69,6 +69,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::config::ListenAddr;
 use crate::listen::{self, Bound};
+use crate::log::{Drain, DrainEnd};
 use crate::models::tally::Tally;
 use crate::{Config, Error, Stopped};
 use signals::Signals;
@@ -157,21 +158,36 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
 
 /// Waits for the first SIGINT/SIGTERM, starts the drain, and says how it
 /// ended: every task finished or the grace ran out (`Drained`), or a
-/// second signal came (`Forced`); and how long the drain took.
+/// second signal came (`Forced`); and, for the stop line, how long the
+/// drain took and how many connections it cut short.
 async fn supervise(
     mut signals: Signals,
     drain: watch::Sender<bool>,
     grace: Duration,
-) -> (Stopped, Duration) {
+) -> (Stopped, Drain) {
     signals.next_stop().await;
     let began = Instant::now();
     drain.send_replace(true);
-    let stopped = tokio::select! {
-        () = drain.closed() => Stopped::Drained,
-        () = tokio::time::sleep_until(shutdown_deadline(grace)) => Stopped::Drained,
-        sig = signals.next_stop() => Stopped::Forced(sig),
+    let (stopped, end) = tokio::select! {
+        () = drain.closed() => (Stopped::Drained, DrainEnd::Complete),
+        () = tokio::time::sleep_until(shutdown_deadline(grace)) => {
+            (Stopped::Drained, DrainEnd::TimedOut)
+        }
+        sig = signals.next_stop() => (Stopped::Forced(sig), DrainEnd::Signal(sig)),
     };
-    (stopped, began.elapsed())
+    // Accept and UDP tasks end as soon as the flag is up, so the tasks
+    // still holding a receiver are connections still draining; they are
+    // dropped with the runtime.
+    let cut = match end {
+        DrainEnd::Complete => 0,
+        _ => drain.receiver_count() as u64,
+    };
+    let drained = Drain {
+        took: began.elapsed(),
+        end,
+        cut,
+    };
+    (stopped, drained)
 }
 
 /// When a drain that starts now must end. Saturates: `--shutdown-timeout`
