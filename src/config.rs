@@ -134,6 +134,9 @@ pub struct Config {
     /// with `splice(2)` instead of copying (Linux; see
     /// [`crate::reactor::splice`]).
     pub splice: crate::reactor::splice::Mode,
+    /// `--listen` was given on the command line, not defaulted: under
+    /// socket activation, where it is ignored, that is worth a warning.
+    pub listen_given: bool,
 }
 
 /// Smallest `--max-buffer` accepted: below this the per-event syscall cost
@@ -170,6 +173,7 @@ impl Default for Config {
             unix_mode: None,
             metrics: None,
             splice: crate::reactor::splice::Mode::Auto,
+            listen_given: false,
         }
     }
 }

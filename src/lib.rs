@@ -95,6 +95,18 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     reactor::metrics::check(&config).map_err(Error::Startup)?;
     // Sockets passed by a service manager replace `--listen`.
     let inherited = listen::activation::take().map_err(Error::Startup)?;
+    let inherited = inherited.map(|sockets| {
+        let (bound, names): (Vec<_>, Vec<_>) = sockets.into_iter().unzip();
+        if config.listen_given {
+            log::line(format_args!(
+                "--listen ignored: serving the {} socket(s) systemd passed instead \
+                 (socket activation, LISTEN_FDS)",
+                bound.len()
+            ));
+        }
+        log::passed_by_systemd(names);
+        bound
+    });
     let addrs: Vec<ListenAddr> = match &inherited {
         Some(bound) => bound.iter().map(listen::Bound::listen_addr).collect(),
         None => config.listen.clone(),

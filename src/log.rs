@@ -9,11 +9,77 @@
 use std::fmt;
 use std::io::Write;
 
-/// Writes `echod: MESSAGE` and a newline to stderr, ignoring failure.
-/// Use with `format_args!`.
+/// Writes `echod: MESSAGE` and a newline to stderr, ignoring failure,
+/// after a timestamp when stderr is a terminal (see [`init`]). Use with
+/// `format_args!`.
 pub fn line(message: fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
+    if STAMPS.get() == Some(&true) {
+        let _ = write!(err, "{} ", Stamp::now());
+    }
     let _ = writeln!(err, "echod: {message}");
+}
+
+// ---- timestamps ----
+//
+// A line gets a timestamp only when stderr is a terminal: a person
+// watching has no other clock. Under systemd stderr is the journal, which
+// stamps every line itself (`journalctl -o short-precise`), and a pipe or
+// a file belongs to a supervisor or a collector that does the same, or to
+// a script that matches lines from their start. UTC, so that lines from
+// machines in different zones sort together.
+
+/// Whether lines carry a timestamp; set once by [`init`].
+static STAMPS: OnceLock<bool> = OnceLock::new();
+
+/// The current time as RFC 3339 UTC with milliseconds:
+/// `2026-12-03T03:41:15.123Z`.
+struct Stamp(Duration);
+
+impl Stamp {
+    fn now() -> Stamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Stamp(since)
+    }
+}
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        let (y, m, d) = civil_from_days(days as i64);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rest / 3600,
+            rest % 3600 / 60,
+            rest % 60,
+            self.0.subsec_millis()
+        )
+    }
+}
+
+impl tracing_subscriber::fmt::time::FormatTime for Stamp {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> fmt::Result {
+        write!(w, "{}", Stamp::now())
+    }
+}
+
+/// Year, month, day of the proleptic Gregorian calendar, `days` after
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 // ---- tracing: the start and stop lines, and `--trace` ----
@@ -37,27 +103,62 @@ pub const TARGET: &str = "echod";
 static START: OnceLock<Instant> = OnceLock::new();
 
 /// Sets up logging to stderr: the level comes from `RUST_LOG` (default
-/// `info`); `trace` adds `echod=trace`. Compact, no timestamps, no colours
-/// unless stderr is a terminal. A second call does nothing.
+/// `info`; a value that is not a valid filter is named in one line and
+/// `info` is used); `trace` adds `echod=trace`. Compact; timestamps and
+/// colours only when stderr is a terminal (see "timestamps" above). A
+/// second call does nothing.
 pub fn init(trace: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
+    let _ = STAMPS.set(terminal);
+    let (mut filter, invalid) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (filter, None),
+        Err(e) => {
+            // Unset or empty is the default, not a mistake.
+            let value = std::env::var_os("RUST_LOG").filter(|v| !v.is_empty());
+            (EnvFilter::new("info"), value.map(|v| (v, e)))
+        }
+    };
     if trace {
         filter = filter.add_directive("echod=trace".parse().expect("a valid directive"));
     }
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(terminal)
         .compact()
-        .without_time()
         .with_level(false)
         .with_target(true)
         // Its default reports a failed write with `eprintln!`, which
         // panics when stderr is gone (see the top of this file).
-        .log_internal_errors(false)
-        .try_init();
+        .log_internal_errors(false);
+    let _ = if terminal {
+        builder.with_timer(Stamp(Duration::ZERO)).try_init()
+    } else {
+        builder.without_time().try_init()
+    };
+    if let Some((value, e)) = invalid {
+        let value = value.to_string_lossy();
+        let shown: String = value
+            .chars()
+            .take(60)
+            .flat_map(char::escape_debug)
+            .collect();
+        line(format_args!(
+            "RUST_LOG={shown}: not a valid filter ({e}); logging at the default level, info"
+        ));
+    }
+}
+
+/// The `LISTEN_FDNAMES` name of each socket socket activation passed, in
+/// order; unset when echod bound its own.
+static SYSTEMD: OnceLock<Vec<Option<String>>> = OnceLock::new();
+
+/// Tells the start line that the listeners are the sockets systemd passed
+/// (socket activation), with their names. Call before [`started`].
+pub fn passed_by_systemd(names: Vec<Option<String>>) {
+    let _ = SYSTEMD.set(names);
 }
 
 /// Logs the start line. Call after the `listening on` lines.
@@ -74,10 +175,25 @@ pub fn started(config: &Config, addrs: &[ListenAddr]) {
     } else {
         String::new()
     };
-    let listeners: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    let names = SYSTEMD.get();
+    let listeners: Vec<String> = addrs
+        .iter()
+        .enumerate()
+        .map(
+            |(i, addr)| match names.and_then(|n| n.get(i)).cloned().flatten() {
+                Some(name) => format!("{addr} ({name})"),
+                None => addr.to_string(),
+            },
+        )
+        .collect();
+    let from = if names.is_some() {
+        " passed by systemd"
+    } else {
+        ""
+    };
     tracing::info!(
         target: TARGET,
-        "started: model {model}{reactors}, listeners {}, max-buffer {}, pid {}",
+        "started: model {model}{reactors}, listeners {}{from}, max-buffer {}, pid {}",
         listeners.join(" "),
         config.max_buffer,
         std::process::id()
@@ -115,6 +231,55 @@ impl std::ops::AddAssign for Totals {
         self.bytes_echoed += other.bytes_echoed;
         self.resets += other.resets;
         self.datagrams += other.datagrams;
+    }
+}
+
+/// Logs the start of a drain, at the first SIGINT/SIGTERM (`sig`): how
+/// many connections are open (each will be flushed, or closed at once if
+/// idle) and how long the drain may take, so that an operator is not left
+/// with silence for up to `--shutdown-timeout`.
+pub fn draining(sig: i32, open: u64, timeout: Duration) {
+    let s = if open == 1 { "" } else { "s" };
+    tracing::info!(
+        target: TARGET,
+        "{}: draining {} open connection{s}, for at most {:.1} s (--shutdown-timeout); \
+         listeners closed; a second signal stops at once",
+        signal_name(sig),
+        thousands(open),
+        timeout.as_secs_f64()
+    );
+}
+
+/// Logs that `--max-conns max` turned a client away: call only at the
+/// first refusal of an episode (see [`Episode`]).
+pub fn max_conns_reached(max: usize) {
+    line(format_args!(
+        "--max-conns {max} reached: closing new connections at once until a served one closes"
+    ));
+}
+
+/// A condition logged once per episode, not once per event: the first
+/// event after the condition began is logged; the episode ends when the
+/// condition clears. Shared by threads with relaxed atomics.
+#[derive(Debug, Default)]
+pub struct Episode(std::sync::atomic::AtomicBool);
+
+impl Episode {
+    /// The condition happened (again): true the first time in this
+    /// episode, when the caller should log it.
+    pub fn begins(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        // A load first: the common case, an episode under way, writes
+        // nothing to the shared line.
+        !self.0.load(Relaxed) && !self.0.swap(true, Relaxed)
+    }
+
+    /// The condition cleared: the next [`begins`](Self::begins) logs.
+    pub fn ends(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.0.load(Relaxed) {
+            self.0.store(false, Relaxed);
+        }
     }
 }
 
@@ -339,6 +504,21 @@ mod tests {
             .merge(d(900, DrainEnd::TimedOut, 2))
             .merge(d(300, DrainEnd::Complete, 0));
         assert_eq!(all, d(900, DrainEnd::TimedOut, 2));
+    }
+
+    #[test]
+    fn timestamps_are_rfc_3339_utc() {
+        let t = Stamp(Duration::from_millis(1_796_268_075_123));
+        assert_eq!(t.to_string(), "2026-12-03T03:21:15.123Z");
+        assert_eq!(
+            Stamp(Duration::ZERO).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        // A leap day.
+        assert_eq!(
+            Stamp(Duration::from_secs(951_782_400)).to_string(),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]

@@ -246,3 +246,55 @@ fn threads_2_share_every_passed_socket() {
     assert!(path.exists(), "removed the manager's socket file");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Under socket activation a `--listen` typed on the command line is
+/// ignored, and one line says so; the start line says the listeners were
+/// passed by systemd, with their `FileDescriptorName=` (LISTEN_FDNAMES).
+#[test]
+fn an_ignored_listen_is_warned_about_and_the_start_line_names_the_sockets() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (tcp_addr, udp_addr) = (tcp.local_addr().unwrap(), udp.local_addr().unwrap());
+    let mut cmd = activated(&[&tcp, &udp], "2", &["--listen", "127.0.0.1:0"]);
+    cmd.env("LISTEN_FDNAMES", "echo:echo-udp");
+    let mut server = Server::spawn(cmd, 2);
+    drop((tcp, udp));
+    server.signal(libc::SIGTERM);
+    server.wait_exit(IO_TIMEOUT).expect("exited");
+    let stderr = server.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        "echod: --listen ignored: serving the 2 socket(s) systemd passed instead \
+         (socket activation, LISTEN_FDS)",
+        "{stderr}"
+    );
+    assert!(
+        lines[1].contains(&format!(
+            ", listeners tcp://{tcp_addr} (echo) udp://{udp_addr} (echo-udp) passed by systemd, "
+        )),
+        "{stderr}"
+    );
+}
+
+/// Without `--listen` there is nothing to warn about; unnamed sockets are
+/// listed bare.
+#[test]
+fn without_listen_no_warning_and_unnamed_sockets_are_listed_bare() {
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let mut server = Server::spawn(activated(&[&tcp], "1", &[]), 1);
+    drop(tcp);
+    server.signal(libc::SIGTERM);
+    server.wait_exit(IO_TIMEOUT).expect("exited");
+    let stderr = server.stderr();
+    assert!(!stderr.contains("ignored"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .next()
+            .unwrap()
+            .contains(&format!(", listeners tcp://{addr} passed by systemd, ")),
+        "{stderr}"
+    );
+}

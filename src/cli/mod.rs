@@ -9,7 +9,8 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 pub mod message;
 pub mod values;
@@ -119,8 +120,9 @@ struct Args {
 }
 
 impl Args {
-    fn into_config(self) -> Config {
+    fn into_config(self, listen_given: bool) -> Config {
         Config {
+            listen_given,
             model: self.model,
             listen: self.listen.into_iter().flat_map(|l| l.0).collect(),
             backlog: self.backlog,
@@ -150,8 +152,13 @@ where
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let args = match Args::try_parse_from(&argv) {
-        Ok(args) => args,
+    // Through `ArgMatches`, which tell a `--listen` typed from its default.
+    let parsed = Args::command().try_get_matches_from(&argv).and_then(|m| {
+        let given = m.value_source("listen") == Some(ValueSource::CommandLine);
+        Ok((Args::from_arg_matches(&m)?, given))
+    });
+    let (args, listen_given) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // --help and --version are "errors" to clap but succeed for us.
             if !e.use_stderr() {
@@ -168,7 +175,7 @@ where
     };
     // After the usage errors, which are plain `crate::log::line`s.
     crate::log::init(args.trace);
-    let config = args.into_config();
+    let config = args.into_config(listen_given);
     // Flags that are fine alone but not together (--threads with a model
     // that has no reactors): a usage error like a bad value.
     let checked = crate::reactor::multi::check(&config)
@@ -197,7 +204,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_ones() {
-        let c = Args::try_parse_from(["echod"]).unwrap().into_config();
+        let c = Args::try_parse_from(["echod"]).unwrap().into_config(false);
         let d = Config::default();
         assert_eq!(c.listen, d.listen);
         assert_eq!(c.backlog, 1024);

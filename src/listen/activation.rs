@@ -51,10 +51,14 @@ pub const MAX_FDS: usize = 1024;
 
 const VARS: [&str; 3] = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
 
-/// The sockets passed to us by socket activation, ready to serve; `None`
-/// when there are none for this process (see "The rule"). The error is
-/// the one line to print.
-pub fn take() -> Result<Option<Vec<Bound>>, String> {
+/// A passed socket and its `LISTEN_FDNAMES` name, if it has one.
+pub type Named = (Bound, Option<String>);
+
+/// The sockets passed to us by socket activation, ready to serve, each
+/// with its `LISTEN_FDNAMES` name (systemd's `FileDescriptorName=`) if it
+/// has one; `None` when there are none for this process (see "The
+/// rule"). The error is the one line to print.
+pub fn take() -> Result<Option<Vec<Named>>, String> {
     let [pid, fds, names] = VARS.map(std::env::var_os);
     for var in VARS {
         // Single-threaded still: this runs before any thread is started.
@@ -70,7 +74,8 @@ pub fn take() -> Result<Option<Vec<Bound>>, String> {
             Some(name) => format!("socket activation: fd {fd} ({name})"),
             None => format!("socket activation: fd {fd}"),
         };
-        bound.push(inherit(fd).map_err(|e| format!("{what}: {e}"))?);
+        let socket = inherit(fd).map_err(|e| format!("{what}: {e}"))?;
+        bound.push((socket, name.clone()));
     }
     Ok(Some(bound))
 }

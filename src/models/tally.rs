@@ -18,6 +18,8 @@ pub struct Tally {
     bytes_echoed: AtomicU64,
     resets: AtomicU64,
     datagrams: AtomicU64,
+    /// Connections that ended (`closed`), to tell how many are open.
+    ended: AtomicU64,
 }
 
 impl Tally {
@@ -41,6 +43,7 @@ impl Tally {
     /// (`--idle-timeout`, or the blocking models' read poll) means the
     /// peer failed, which the stop line counts as a reset.
     pub fn closed(&self, served: &io::Result<()>) {
+        self.ended.fetch_add(1, Relaxed);
         if let Err(e) = served {
             if !matches!(
                 e.kind(),
@@ -49,6 +52,13 @@ impl Tally {
                 self.resets.fetch_add(1, Relaxed);
             }
         }
+    }
+
+    /// Connections [`accepted`](Self::accepted) and not yet
+    /// [`closed`](Self::closed).
+    pub fn open(&self) -> u64 {
+        let ended = self.ended.load(Relaxed);
+        self.connections.load(Relaxed).saturating_sub(ended)
     }
 
     /// The totals so far.

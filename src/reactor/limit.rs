@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct ConnLimit {
     max: usize,
     open: AtomicUsize,
+    /// Refusing since the count last went below the limit: logged once.
+    refusing: crate::log::Episode,
 }
 
 impl ConnLimit {
@@ -32,18 +34,27 @@ impl ConnLimit {
         ConnLimit {
             max,
             open: AtomicUsize::new(0),
+            refusing: crate::log::Episode::default(),
         }
     }
 
     /// Takes a slot for a new connection: false, and nothing taken, when
-    /// `max` are open already.
+    /// `max` are open already. The first refusal of an episode (since the
+    /// last slot taken) is logged, once for the process.
     pub fn take(&self) -> bool {
         // Relaxed: the count orders nothing else; only its value matters.
-        self.open
+        let taken = self
+            .open
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < self.max).then_some(n + 1)
             })
-            .is_ok()
+            .is_ok();
+        if taken {
+            self.refusing.ends();
+        } else if self.refusing.begins() {
+            crate::log::max_conns_reached(self.max);
+        }
+        taken
     }
 
     /// Gives back the slot of a connection that closed.

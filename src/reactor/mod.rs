@@ -181,6 +181,9 @@ pub struct Reactor {
     pub drain_began: Option<Instant>,
     /// The drain ended because `--shutdown-timeout` ran out.
     timed_out: bool,
+    /// Told how many connections are open when the drain begins, instead
+    /// of this reactor logging it (see [`report_drain`](Self::report_drain)).
+    on_drain: Option<Box<dyn FnMut(u64) + Send>>,
     config: Config,
     /// Totals since startup.
     pub counters: Counters,
@@ -248,6 +251,7 @@ impl Reactor {
             draining: false,
             drain_began: None,
             timed_out: false,
+            on_drain: None,
             config: config.clone(),
             counters: Counters::default(),
             publisher: None,
@@ -357,6 +361,13 @@ impl Reactor {
             end,
             cut: self.conns as u64,
         })
+    }
+
+    /// At the first SIGINT/SIGTERM, hands `report` the count of open
+    /// connections instead of logging the start of the drain: with
+    /// `--threads N`, [`multi`] logs one line for all reactors.
+    pub fn report_drain(&mut self, report: impl FnMut(u64) + Send + 'static) {
+        self.on_drain = Some(Box::new(report));
     }
 
     /// Connections currently open.
@@ -522,6 +533,7 @@ impl Reactor {
     /// Takes an accepted connection into the slab, or closes it at once
     /// when `--max-conns` is reached or shutdown is under way.
     fn admit(&mut self, sock: Stream) {
+        // `take` logs the first refusal of an episode, as for EMFILE.
         if self.draining || self.limit.as_ref().is_some_and(|l| !l.take()) {
             self.counters.refused_max_conns += 1;
             return; // dropped: the client sees the connection close
@@ -652,14 +664,14 @@ impl Reactor {
             if self.draining {
                 return Some(Stopped::Forced(sig));
             }
-            self.begin_shutdown();
+            self.begin_shutdown(sig);
         }
         None
     }
 
     /// Stops accepting, closes quiet connections, and lets the others flush
     /// their pending echo until the shutdown deadline.
-    fn begin_shutdown(&mut self) {
+    fn begin_shutdown(&mut self, sig: i32) {
         // Listeners first, while `admit` still takes connections: what is
         // queued in them drains with the rest (see "Shutdown"). UDP sockets
         // have nothing to drain and just close.
@@ -687,6 +699,11 @@ impl Reactor {
         }
         self.draining = true;
         self.drain_began = Some(self.now);
+        let open = self.conns as u64;
+        match &mut self.on_drain {
+            Some(report) => report(open),
+            None => crate::log::draining(sig, open, self.config.shutdown_timeout),
+        }
         self.timers.add(
             deadline(self.now, self.config.shutdown_timeout),
             Timer::ShutdownDeadline,
@@ -930,7 +947,7 @@ mod tests {
         };
         r.check_idle(key, id); // re-arms it from the last activity
         assert_eq!(r.connections(), 1, "closed as idle after no time at all");
-        r.begin_shutdown(); // arms the shutdown deadline
+        r.begin_shutdown(libc::SIGTERM); // arms the shutdown deadline
         assert!(!r.fire_timers(), "the shutdown deadline fired at once");
         let wait = r.timers.timeout(Instant::now()).expect("a timer is armed");
         assert!(wait > Duration::from_secs(100 * 365 * 86_400), "{wait:?}");

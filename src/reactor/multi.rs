@@ -62,6 +62,9 @@
 //!   stops at once; this thread waits for all of them, so that the stop
 //!   line counts every connection the second signal cut short, and exits
 //!   with 128 + the recorded number.
+//! - The start of the drain is logged once, here, not by N reactors: each
+//!   reports its open connections as its drain begins, and the line, with
+//!   their sum, goes out once all have.
 //! - SIGHUP is caught once, here, not by each reactor, which would log N
 //!   lines for one signal.
 //!
@@ -98,7 +101,7 @@
 //! reactor pins itself before building its state, so that its memory is
 //! first touched from, and allocated near, its own CPU.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
@@ -210,8 +213,20 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     let mut forced = None;
     let mut totals = Totals::default();
     let mut drain: Option<Drain> = None;
+    let (mut draining, mut open) = (0, 0);
     while stopped < n {
         match rx.recv() {
+            // Every reactor sees the first signal; the line waits for all,
+            // so it counts every open connection (a reactor that stopped
+            // before hearing of it had none).
+            Ok((_, Report::Draining(o))) => {
+                draining += 1;
+                open += o;
+                if draining == n {
+                    let sig = second.first().unwrap_or(libc::SIGTERM);
+                    crate::log::draining(sig, open, config.shutdown_timeout);
+                }
+            }
             Ok((_, Report::Totals(t, d))) => {
                 totals += t;
                 drain = match (drain, d) {
@@ -275,6 +290,11 @@ fn reactor_thread(
     if let Some(limit) = limit {
         reactor.share_limit(limit);
     }
+    // The count goes to `run`, which logs one line for all reactors.
+    let tx = line.tx.clone();
+    reactor.report_drain(move |open| {
+        let _ = tx.send((i, Report::Draining(open)));
+    });
     if let Some(share) = metrics {
         if let Err(e) = reactor.share_metrics(share) {
             let e = Error::Startup(format!("reactor {i} cannot serve --metrics: {e}"));
@@ -323,6 +343,9 @@ fn pin_failed(i: usize, cpu: usize, e: std::io::Error) -> Error {
 enum Report {
     /// Built and waiting for the go, or failed to start.
     Built(Result<(), Error>),
+    /// The first SIGINT/SIGTERM began this reactor's drain with this many
+    /// connections open.
+    Draining(u64),
     /// The loop ended with these totals for the stop line, and its drain
     /// ended so (sent just before `Stopped`).
     Totals(Totals, Option<Drain>),
@@ -354,7 +377,7 @@ impl Line {
         match report {
             Report::Built(_) => self.built = true,
             Report::Stopped(_) => self.stopped = true,
-            Report::Totals(..) => {}
+            Report::Totals(..) | Report::Draining(_) => {}
         }
         // `run` may have returned already (another reactor's outcome).
         let _ = self.tx.send((self.i, report));
@@ -405,27 +428,29 @@ fn mask(how: libc::c_int, signals: &[libc::c_int]) {
     }
 }
 
-/// Records which SIGINT/SIGTERM came second, from the handler, in the
-/// order the deliveries arrived (see "Signals"); unregistered when
-/// dropped.
+/// Records which SIGINT/SIGTERM came first and which second, from the
+/// handler, in the order the deliveries arrived (see "Signals");
+/// unregistered when dropped.
 struct SecondSignal {
     ids: Vec<signal_hook::SigId>,
+    first: Arc<AtomicI32>,
     second: Arc<AtomicI32>,
 }
 
 impl SecondSignal {
     fn record() -> Result<SecondSignal, Error> {
-        let armed = Arc::new(AtomicBool::new(false));
+        let first = Arc::new(AtomicI32::new(0));
         let second = Arc::new(AtomicI32::new(0));
         let mut ids = Vec::new();
         for sig in STOPS {
-            let (armed, second) = (Arc::clone(&armed), Arc::clone(&second));
+            let (first, second) = (Arc::clone(&first), Arc::clone(&second));
             // SAFETY: the action only touches atomics, which is
             // async-signal-safe; it neither allocates nor locks.
             let id = unsafe {
                 signal_hook::low_level::register(sig, move || {
-                    if armed.swap(true, Ordering::SeqCst) {
-                        let _ = second.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                    let (set, seq) = (Ordering::SeqCst, Ordering::SeqCst);
+                    if first.compare_exchange(0, sig, set, seq).is_err() {
+                        let _ = second.compare_exchange(0, sig, set, seq);
                     }
                 })
             };
@@ -433,7 +458,12 @@ impl SecondSignal {
                 id.map_err(|e| Error::Startup(format!("cannot install signal handlers: {e}")))?,
             );
         }
-        Ok(SecondSignal { ids, second })
+        Ok(SecondSignal { ids, first, second })
+    }
+
+    /// The first SIGINT/SIGTERM's number, once one came.
+    fn first(&self) -> Option<i32> {
+        Some(self.first.load(Ordering::SeqCst)).filter(|&sig| sig != 0)
     }
 
     /// The second SIGINT/SIGTERM's number, once one came.

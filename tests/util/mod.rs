@@ -55,10 +55,17 @@ impl Server {
 
     /// Starts a prepared command (e.g. with `pre_exec` limits) that prints
     /// `listeners` listening lines.
-    pub fn spawn(mut cmd: Command, listeners: usize) -> Server {
+    pub fn spawn(cmd: Command, listeners: usize) -> Server {
+        Server::spawn_with_stderr(cmd, listeners, Stdio::piped())
+    }
+
+    /// [`spawn`](Self::spawn) with stderr going to `stderr` (a terminal,
+    /// say) instead of a pipe: [`stderr`](Self::stderr) then reads
+    /// nothing.
+    pub fn spawn_with_stderr(mut cmd: Command, listeners: usize, stderr: Stdio) -> Server {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(stderr);
         let mut child = cmd.spawn().expect("spawn echod");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
@@ -149,16 +156,30 @@ impl Server {
 
     /// The child's stderr, line by line as it is written, from a reader
     /// thread: for a test that must see a log line before it goes on. After
-    /// this, [`stderr`](Self::stderr) returns nothing. The start and stop
-    /// lines every run prints are left out (tests/logs.rs checks them).
+    /// this, [`stderr`](Self::stderr) returns nothing. The start, drain
+    /// and stop lines every run prints are left out (tests/logs.rs checks
+    /// them).
     pub fn stderr_lines(&mut self) -> mpsc::Receiver<String> {
+        self.stderr_lines_but(&[
+            "echod: started: ",
+            "echod: stopped after ",
+            "echod: SIGTERM: draining ",
+            "echod: SIGINT: draining ",
+        ])
+    }
+
+    /// [`stderr_lines`](Self::stderr_lines), every one of them.
+    pub fn stderr_every_line(&mut self) -> mpsc::Receiver<String> {
+        self.stderr_lines_but(&[])
+    }
+
+    fn stderr_lines_but(&mut self, skipped: &'static [&'static str]) -> mpsc::Receiver<String> {
         let stderr = self.child.stderr.take().expect("stderr not taken yet");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if line.starts_with("echod: started: ") || line.starts_with("echod: stopped after ")
-                {
+                if skipped.iter().any(|s| line.starts_with(s)) {
                     continue;
                 }
                 if tx.send(line).is_err() {

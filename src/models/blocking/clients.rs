@@ -56,6 +56,8 @@ pub struct Clients {
     drain_began: OnceLock<Instant>,
     /// The stop line's totals, kept by every client.
     pub tally: Tally,
+    /// Refusing clients over `--max-conns` since one last joined.
+    refusing: crate::log::Episode,
 }
 
 #[derive(Default)]
@@ -87,12 +89,20 @@ impl Membership {
 
 impl Clients {
     /// Registers `stream`, unless shutdown has begun or `max` clients are
-    /// live already.
+    /// live already (the first such refusal of an episode is logged, as
+    /// for EMFILE).
     pub fn join(self: &Arc<Self>, max: Option<usize>) -> Option<Membership> {
         let mut reg = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if reg.closing || max.is_some_and(|m| reg.live.len() >= m) {
+        if reg.closing {
             return None;
         }
+        if let Some(m) = max.filter(|&m| reg.live.len() >= m) {
+            if self.refusing.begins() {
+                crate::log::max_conns_reached(m);
+            }
+            return None;
+        }
+        self.refusing.ends();
         reg.next += 1;
         let id = reg.next;
         reg.live.insert(id, ());

@@ -47,10 +47,15 @@ pub fn watch(
                 // straight to `finish`, which reads when the drain began.
                 // (Again at a second signal: it does nothing then.)
                 clients.drain_all();
-                if s.swap(true, Ordering::SeqCst) {
+                // Only this thread raises the flag.
+                if s.load(Ordering::SeqCst) {
                     stop_line(&clients, DrainEnd::Signal(sig));
                     std::process::exit(128 + sig);
                 }
+                // Before the flag: once it is up, the accepting thread
+                // may log the stop line and exit before this line is out.
+                crate::log::draining(sig, clients.live() as u64, grace);
+                s.store(true, Ordering::SeqCst);
                 listeners.stop();
                 let _ = waker.wake();
                 let clients = clients.clone();

@@ -105,8 +105,17 @@ async fn accept_until_drained<L: Listener>(listener: &L, addr: &ListenAddr, ctx:
 fn admit<S: Socket>(stream: S, ctx: &Ctx) {
     let permit = match &ctx.limit {
         Some(limit) => match limit.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => return,
+            Ok(permit) => {
+                ctx.refusing.ends();
+                Some(permit)
+            }
+            Err(_) => {
+                // Once per episode, as for EMFILE.
+                if ctx.refusing.begins() {
+                    crate::log::max_conns_reached(ctx.max_conns);
+                }
+                return;
+            }
         },
         None => None,
     };

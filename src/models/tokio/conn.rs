@@ -157,6 +157,8 @@ mod tests {
                 idle: Some(Duration::MAX),
                 nodelay: true,
                 limit: None,
+                max_conns: 0,
+                refusing: Default::default(),
                 tally: Default::default(),
                 drain,
             };

@@ -85,6 +85,11 @@ pub struct Ctx {
     pub nodelay: bool,
     /// `--max-conns` as permits; `None` without a limit.
     pub limit: Option<Arc<Semaphore>>,
+    /// `--max-conns`, for the line that says it was reached.
+    pub max_conns: usize,
+    /// Refusing connections over `--max-conns` since one last got a
+    /// permit: logged once per episode.
+    pub refusing: Arc<crate::log::Episode>,
     /// The stop line's totals, kept by every connection task.
     pub tally: Arc<Tally>,
     /// Becomes true once, at the first SIGINT/SIGTERM. Holding it is also
@@ -135,6 +140,8 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         idle: config.idle_timeout,
         nodelay: config.nodelay,
         limit: config.max_conns.map(|n| Arc::new(Semaphore::new(n))),
+        max_conns: config.max_conns.unwrap_or(0),
+        refusing: Arc::default(),
         tally: Arc::default(),
         drain: watching,
     };
@@ -151,7 +158,7 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     drop(ctx); // the supervisor holds no receiver: only tasks count
     listen::announce(&announced);
     crate::log::started(config, &announced);
-    let (stopped, drained) = supervise(signals, drain, config.shutdown_timeout).await;
+    let (stopped, drained) = supervise(signals, drain, &tally, config.shutdown_timeout).await;
     crate::log::stopped_with(Some(tally.totals()), Some(drained));
     Ok(stopped)
 }
@@ -163,10 +170,12 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
 async fn supervise(
     mut signals: Signals,
     drain: watch::Sender<bool>,
+    tally: &Tally,
     grace: Duration,
 ) -> (Stopped, Drain) {
-    signals.next_stop().await;
+    let sig = signals.next_stop().await;
     let began = Instant::now();
+    crate::log::draining(sig, tally.open(), grace);
     drain.send_replace(true);
     let (stopped, end) = tokio::select! {
         () = drain.closed() => (Stopped::Drained, DrainEnd::Complete),
@@ -175,12 +184,10 @@ async fn supervise(
         }
         sig = signals.next_stop() => (Stopped::Forced(sig), DrainEnd::Signal(sig)),
     };
-    // Accept and UDP tasks end as soon as the flag is up, so the tasks
-    // still holding a receiver are connections still draining; they are
-    // dropped with the runtime.
+    // Dropped with the runtime, unfinished.
     let cut = match end {
         DrainEnd::Complete => 0,
-        _ => drain.receiver_count() as u64,
+        _ => tally.open(),
     };
     let drained = Drain {
         took: began.elapsed(),
