@@ -396,18 +396,48 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
-/// `--trace`, blocking and tokio models: a client was accepted. `peer`
-/// (a syscall) runs only when the line is logged.
-pub fn accepted<A: fmt::Debug>(peer: impl FnOnce() -> std::io::Result<A>) {
-    tracing::debug!(target: TARGET, peer = ?peer().ok(), "accept");
+/// `--trace`, blocking and tokio models: client `conn` (its id, unique
+/// in the process) was accepted from `peer`: its address, or `unknown`
+/// when it cannot be had. `peer` (a syscall) runs only when the line is
+/// logged.
+pub fn accepted<A: fmt::Debug>(conn: u64, peer: impl FnOnce() -> std::io::Result<A>) {
+    if tracing::enabled!(target: TARGET, tracing::Level::DEBUG) {
+        let peer = match peer() {
+            Ok(addr) => format!("{addr:?}"),
+            Err(_) => "unknown".into(),
+        };
+        tracing::debug!(target: TARGET, conn, peer = %peer, "accept");
+    }
 }
 
-/// `--trace`, blocking and tokio models: a client's connection closes,
-/// after its EOF (`Ok`) or on an error (a peer failure, `--idle-timeout`).
-pub fn closed(served: &std::io::Result<()>) {
+/// How a blocking or tokio connection ended without an error, in the
+/// reactor's words (see `reactor/connection.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The client closed its side, and every byte was echoed.
+    ClientEof,
+    /// The drain closed it at once: nothing was left to send or read.
+    QuietAtShutdown,
+    /// The drain shut our side after the last echoed byte, and the client
+    /// then closed.
+    AfterShutdownEof,
+}
+
+/// `--trace`, blocking and tokio models: connection `conn` closes, as
+/// `served` says: [`Ended`], or an error (a peer failure,
+/// `--idle-timeout`).
+pub fn closed(conn: u64, served: &std::io::Result<Ended>) {
     match served {
-        Ok(()) => tracing::trace!(target: TARGET, "close: client EOF, echo flushed"),
-        Err(e) => tracing::trace!(target: TARGET, "close: {e}"),
+        Ok(Ended::ClientEof) => {
+            tracing::trace!(target: TARGET, conn, "close: client EOF, echo flushed")
+        }
+        Ok(Ended::QuietAtShutdown) => {
+            tracing::trace!(target: TARGET, conn, "close: quiet at shutdown")
+        }
+        Ok(Ended::AfterShutdownEof) => {
+            tracing::trace!(target: TARGET, conn, "close: client closed after our shutdown EOF")
+        }
+        Err(e) => tracing::trace!(target: TARGET, conn, "close: {e}"),
     }
 }
 

@@ -275,16 +275,41 @@ fn every_model_counts_a_reset_on_the_stop_line() {
     }
 }
 
+/// The other models' trace names each connection by an id, as the
+/// reactor's does, on its accept line (with the peer's address, not a
+/// debug dump of an `Option`) and on its close line.
 #[test]
 fn trace_shows_accept_and_close_in_the_other_models() {
     for model in ["threads", "iterative", "tokio"] {
         let stderr = one_echo_then_stop(&["--model", model, "--trace"]);
         for want in [
-            "echod: accept peer=Some(127.0.0.1:",
-            "echod: close: client EOF",
+            "echod: accept conn=1 peer=127.0.0.1:",
+            "echod: close: client EOF, echo flushed conn=1\n",
         ] {
             assert!(stderr.contains(want), "{model}: no {want:?} in {stderr:?}");
         }
+        assert!(!stderr.contains("Some("), "{model}: {stderr:?}");
+    }
+}
+
+/// A connection the drain closed is traced as such, not as the client's
+/// EOF: a quiet one is closed at once by the server.
+#[test]
+fn trace_says_the_drain_closed_a_quiet_connection_in_the_other_models() {
+    for model in ["threads", "iterative", "tokio"] {
+        let mut server = Server::start(&["--model", model, "--trace"]);
+        let mut client = connect(server.addr());
+        util::ping(&mut client, b"then quiet");
+        server.signal(libc::SIGTERM);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).expect("EOF from the drain");
+        assert_eq!(server.wait_exit(IO_TIMEOUT).and_then(|s| s.code()), Some(0));
+        let stderr = server.stderr();
+        assert!(
+            stderr.contains("echod: close: quiet at shutdown conn=1\n"),
+            "{model}: {stderr:?}"
+        );
+        assert!(!stderr.contains("client EOF"), "{model}: {stderr:?}");
     }
 }
 

@@ -18,11 +18,11 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             continue;
         };
         if configure(&stream, config).is_ok() {
-            crate::log::accepted(|| stream.peer());
+            crate::log::accepted(member.id(), || stream.peer());
             member.tally().accepted();
             let served = echo(&mut stream, &mut buf, &member, config.idle_timeout);
             member.tally().closed(&served);
-            crate::log::closed(&served);
+            crate::log::closed(member.id(), &served);
         }
         drop(member);
     }

@@ -42,7 +42,7 @@ impl Tally {
     /// A connection ended as `served` says: an error other than a timeout
     /// (`--idle-timeout`, or the blocking models' read poll) means the
     /// peer failed, which the stop line counts as a reset.
-    pub fn closed(&self, served: &io::Result<()>) {
+    pub fn closed<T>(&self, served: &io::Result<T>) {
         self.ended.fetch_add(1, Relaxed);
         if let Err(e) = served {
             if !matches!(
@@ -84,10 +84,10 @@ mod tests {
         t.echoed(5);
         t.echoed(7);
         t.closed(&Ok(()));
-        t.closed(&Err(io::ErrorKind::TimedOut.into()));
-        t.closed(&Err(io::ErrorKind::WouldBlock.into()));
-        t.closed(&Err(io::ErrorKind::ConnectionReset.into()));
-        t.closed(&Err(io::ErrorKind::BrokenPipe.into()));
+        t.closed::<()>(&Err(io::ErrorKind::TimedOut.into()));
+        t.closed::<()>(&Err(io::ErrorKind::WouldBlock.into()));
+        t.closed::<()>(&Err(io::ErrorKind::ConnectionReset.into()));
+        t.closed::<()>(&Err(io::ErrorKind::BrokenPipe.into()));
         t.datagram(3);
         let want = Totals {
             connections: 2,

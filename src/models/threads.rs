@@ -34,11 +34,11 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
             .spawn(move || {
                 let mut buf = vec![0u8; size];
                 // Errors are the peer's: this connection ends, no other.
-                crate::log::accepted(|| stream.peer());
+                crate::log::accepted(member.id(), || stream.peer());
                 member.tally().accepted();
                 let served = echo(&mut stream, &mut buf, &member, idle);
                 member.tally().closed(&served);
-                crate::log::closed(&served);
+                crate::log::closed(member.id(), &served);
                 drop(member); // leave the registry before the fd closes
                 drop(stream);
             });

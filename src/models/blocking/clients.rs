@@ -38,6 +38,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::stream::Client;
+use crate::log::Ended;
 use crate::models::tally::Tally;
 use crate::net::interrupted;
 
@@ -79,6 +80,11 @@ impl Membership {
     /// True once shutdown has begun.
     fn draining(&self) -> bool {
         self.clients.draining.load(Ordering::Acquire)
+    }
+
+    /// This client's id, unique in the process (for `--trace`).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The totals this client adds to.
@@ -181,11 +187,11 @@ pub fn echo(
     buf: &mut [u8],
     member: &Membership,
     idle: Option<Duration>,
-) -> io::Result<()> {
+) -> io::Result<Ended> {
     let mut last_input = Instant::now();
     loop {
         let n = match stream.read(buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(Ended::ClientEof),
             Ok(n) => n,
             Err(e) if interrupted(&e) => continue,
             Err(e) if timed_out(&e) => {
@@ -219,17 +225,17 @@ fn timed_out(e: &io::Error) -> bool {
 /// Shutdown for this client, from its own thread with nothing in hand: the
 /// client sees EOF after every echoed byte; the socket closes when the
 /// client does.
-fn stop(stream: &mut Client, buf: &mut [u8]) -> io::Result<()> {
+fn stop(stream: &mut Client, buf: &mut [u8]) -> io::Result<Ended> {
     // Nothing unsent or unread in the kernel: closing now loses nothing,
     // so a quiet client is not kept waiting for its own EOF.
     if stream.close_is_lossless() {
         let _ = stream.shutdown(Shutdown::Both);
-        return Ok(());
+        return Ok(Ended::QuietAtShutdown);
     }
     stream.shutdown(Shutdown::Write)?;
     loop {
         match stream.read(buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(Ended::AfterShutdownEof),
             Ok(_) => {}
             Err(e) if interrupted(&e) || timed_out(&e) => {}
             Err(e) => return Err(e),

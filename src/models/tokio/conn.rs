@@ -12,6 +12,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{drained, Ctx};
+use crate::log::Ended;
 
 /// A connected stream socket of either kind, and the few calls that
 /// differ between them.
@@ -57,11 +58,12 @@ pub async fn run<S: Socket>(mut stream: S, mut ctx: Ctx, permit: Option<OwnedSem
         let mut buf = vec![0u8; ctx.max_buffer];
         // Errors are the peer's (or its idleness): this connection ends,
         // no other.
-        crate::log::accepted(|| stream.peer());
+        let id = ctx.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        crate::log::accepted(id, || stream.peer());
         ctx.tally.accepted();
         let served = echo(&mut stream, &mut buf, &mut ctx).await;
         ctx.tally.closed(&served);
-        crate::log::closed(&served);
+        crate::log::closed(id, &served);
     }
     drop(stream);
     drop(permit);
@@ -69,7 +71,7 @@ pub async fn run<S: Socket>(mut stream: S, mut ctx: Ctx, permit: Option<OwnedSem
 
 /// The echo loop. Memory is `buf`: nothing is read while a write is
 /// pending, so a client that does not read stalls only itself.
-async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::Result<()> {
+async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::Result<Ended> {
     loop {
         // Only the read is raced against the drain: a cancelled read has
         // taken nothing, while bytes already read are owed to the client.
@@ -79,7 +81,7 @@ async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::R
             n = bounded(ctx.idle, stream.read(buf)) => n?,
         };
         if n == 0 {
-            return Ok(()); // EOF, with everything echoed
+            return Ok(Ended::ClientEof); // with everything echoed
         }
         write_all(stream, &buf[..n], ctx.idle).await?;
         ctx.tally.echoed(n);
@@ -125,13 +127,13 @@ async fn bounded<T>(
 /// otherwise shut the write side (the client sees EOF after its last
 /// byte) and discard input until the client closes, never resetting echo
 /// still queued. The shutdown deadline bounds how long that may take.
-async fn stop<S: Socket>(stream: &mut S, buf: &mut [u8]) -> io::Result<()> {
+async fn stop<S: Socket>(stream: &mut S, buf: &mut [u8]) -> io::Result<Ended> {
     if stream.close_is_lossless() {
-        return Ok(()); // the caller drops the socket: a clean FIN
+        return Ok(Ended::QuietAtShutdown); // the caller drops the socket: a clean FIN
     }
     stream.shutdown().await?;
     while stream.read(buf).await? > 0 {}
-    Ok(())
+    Ok(Ended::AfterShutdownEof)
 }
 
 #[cfg(test)]
@@ -159,6 +161,7 @@ mod tests {
                 limit: None,
                 max_conns: 0,
                 refusing: Default::default(),
+                ids: Default::default(),
                 tally: Default::default(),
                 drain,
             };

@@ -92,6 +92,9 @@ pub struct Ctx {
     pub refusing: Arc<crate::log::Episode>,
     /// The stop line's totals, kept by every connection task.
     pub tally: Arc<Tally>,
+    /// The last connection id handed out (ids name connections in
+    /// `--trace` lines).
+    pub ids: Arc<std::sync::atomic::AtomicU64>,
     /// Becomes true once, at the first SIGINT/SIGTERM. Holding it is also
     /// what keeps the supervisor waiting (see "Draining" in the module docs).
     pub drain: watch::Receiver<bool>,
@@ -143,6 +146,7 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         max_conns: config.max_conns.unwrap_or(0),
         refusing: Arc::default(),
         tally: Arc::default(),
+        ids: Arc::default(),
         drain: watching,
     };
     let tally = ctx.tally.clone();
