@@ -26,6 +26,8 @@ const MAX_SCRAPES: usize = 16;
 struct Daemon {
     child: Child,
     echo: SocketAddr,
+    /// The first `--listen udp:` socket, if asked for.
+    udp: Option<SocketAddr>,
     metrics: SocketAddr,
 }
 
@@ -40,18 +42,27 @@ impl Daemon {
             .spawn()
             .expect("spawn echod");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut next = |prefix: &str| -> SocketAddr {
+        // Every `listening on` line, then the endpoint's.
+        let (mut echo, mut udp) = (None, None);
+        let metrics = loop {
             let line = lines.next().expect("a line").expect("stdout");
-            let rest = line
-                .strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("want {prefix}..., got {line:?}"));
-            rest.trim_end_matches("/metrics").parse().expect("address")
+            let addr = |rest: &str| -> SocketAddr {
+                rest.trim_end_matches("/metrics").parse().expect("address")
+            };
+            if let Some(rest) = line.strip_prefix("listening on tcp://") {
+                echo.get_or_insert(addr(rest));
+            } else if let Some(rest) = line.strip_prefix("listening on udp://") {
+                udp.get_or_insert(addr(rest));
+            } else if let Some(rest) = line.strip_prefix("metrics on http://") {
+                break addr(rest);
+            } else {
+                panic!("unexpected line {line:?}");
+            }
         };
-        let echo = next("listening on tcp://");
-        let metrics = next("metrics on http://");
         Daemon {
             child,
-            echo,
+            echo: echo.expect("a TCP listener"),
+            udp,
             metrics,
         }
     }
@@ -140,6 +151,17 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
                 name.starts_with("echod_") || name.starts_with("process_"),
                 "{name}"
             );
+            // Prometheus's naming rule: the unit comes last, before
+            // `_total` on a counter (`echod_received_bytes_total`).
+            for unit in ["_bytes", "_seconds"] {
+                if let Some(at) = name.find(unit) {
+                    let rest = &name[at + unit.len()..];
+                    assert!(
+                        ["", "_total"].contains(&rest),
+                        "{name}: the unit {unit} is not last"
+                    );
+                }
+            }
             assert!(helped.contains(name), "no HELP before {line}");
             assert!(typed.contains(name), "no TYPE before {line}");
             assert!(
@@ -167,8 +189,8 @@ fn counters_follow_the_traffic() {
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 1.0);
     assert_eq!(m["echod_connections_active"], 1.0);
-    assert_eq!(m["echod_bytes_received_total"], sent as f64);
-    assert_eq!(m["echod_bytes_sent_total"], sent as f64);
+    assert_eq!(m["echod_received_bytes_total"], sent as f64);
+    assert_eq!(m["echod_sent_bytes_total"], sent as f64);
     assert_eq!(m[&closed("eof")], 0.0);
     assert_eq!(m["echod_reactors"], 1.0);
     assert_eq!(
@@ -218,8 +240,31 @@ fn counters_follow_the_traffic() {
     assert!(wait_until(IO_TIMEOUT, || d.value(&closed("reset")) == 1.0));
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 2.0);
-    assert_eq!(m["echod_bytes_sent_total"], (sent + 3) as f64);
+    assert_eq!(m["echod_sent_bytes_total"], (sent + 3) as f64);
     assert_eq!(m["echod_connections_active"], 0.0);
+}
+
+#[test]
+fn datagrams_received_echoed_and_dropped_are_counted() {
+    let d = Daemon::start(&["--listen", "udp:127.0.0.1:0"]);
+    let server = d.udp.expect("a UDP listener");
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut buf = [0u8; 64];
+    for msg in [&b"one"[..], b"three"] {
+        client.send_to(msg, server).unwrap();
+        let (n, from) = client.recv_from(&mut buf).expect("an echo");
+        assert_eq!((&buf[..n], from), (msg, server));
+    }
+    let m = d.scrape();
+    assert_eq!(m["echod_datagrams_received_total"], 2.0);
+    assert_eq!(m["echod_datagram_sent_bytes_total"], 8.0);
+    assert_eq!(
+        m["echod_datagrams_dropped_total{reason=\"would_block\"}"],
+        0.0
+    );
+    // Stream counters are for streams only.
+    assert_eq!(m["echod_received_bytes_total"], 0.0);
 }
 
 #[test]
@@ -265,7 +310,7 @@ fn other_paths_methods_and_garbage_get_their_status() {
     // The endpoint still answers, and scrapes were not counted as echo.
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 0.0);
-    assert_eq!(m["echod_bytes_received_total"], 0.0);
+    assert_eq!(m["echod_received_bytes_total"], 0.0);
 }
 
 /// Pings `addr` in a loop until `stop`; returns the slowest round trip.
@@ -424,8 +469,8 @@ fn threads_sum_every_reactor() {
     assert!(done, "{m:?}");
     assert_eq!(m["echod_reactors"], 2.0);
     assert_eq!(m["echod_connections_accepted_total"], conns as f64);
-    assert_eq!(m["echod_bytes_sent_total"], (conns * 9) as f64);
-    assert_eq!(m["echod_bytes_received_total"], (conns * 9) as f64);
+    assert_eq!(m["echod_sent_bytes_total"], (conns * 9) as f64);
+    assert_eq!(m["echod_received_bytes_total"], (conns * 9) as f64);
     assert_eq!(m["echod_connections_active"], 0.0);
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Renders what it is handed, a summed [`Snapshot`] and a process
 //! [`Sample`], and knows nothing of reactors or sockets. Every metric gets
-//! its `# HELP` and `# TYPE` lines; names follow Prometheus's rules
-//! (`echod_` prefix, base units: bytes and seconds, `_total` on counters);
+//! its `# HELP` and `# TYPE` lines; names follow Prometheus's naming
+//! practices (`echod_` prefix, base units: bytes and seconds, the unit
+//! last, then `_total` on counters: `echod_received_bytes_total`);
 //! label values are a fixed set of words, never a peer's address, so the
 //! number of series stays what this file lists.
 
@@ -51,13 +52,13 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
         ],
     );
     out.one(
-        "echod_bytes_received_total",
+        "echod_received_bytes_total",
         "counter",
         "Bytes read from stream connections.",
         c.bytes_received,
     );
     out.one(
-        "echod_bytes_sent_total",
+        "echod_sent_bytes_total",
         "counter",
         "Bytes echoed back on stream connections.",
         c.bytes_echoed,
@@ -84,7 +85,7 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
     );
     let dropped = d.dropped_loop_port + d.dropped_would_block + d.dropped_send_error;
     out.one(
-        "echod_datagrams_total",
+        "echod_datagrams_received_total",
         "counter",
         "Datagrams received on --listen udp: sockets, echoed or dropped.",
         d.echoed + dropped,
@@ -103,7 +104,7 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
         ],
     );
     out.one(
-        "echod_datagram_bytes_sent_total",
+        "echod_datagram_sent_bytes_total",
         "counter",
         "Payload bytes of the datagrams echoed.",
         d.bytes_echoed,
