@@ -197,8 +197,10 @@ fn counters_follow_the_traffic() {
         m["echod_build_info{version=\"0.1.0\",model=\"reactor\"}"],
         1.0
     );
-    // CPU time everywhere (getrusage); the rest from /proc, Linux only.
+    // CPU time and the descriptor limit everywhere (getrusage,
+    // getrlimit); the rest from /proc, Linux only.
     assert!(m["process_cpu_seconds_total"] >= 0.0);
+    assert!(m["process_max_fds"] >= m.get("process_open_fds").copied().unwrap_or(1.0));
     #[cfg(target_os = "linux")]
     {
         assert!(m["process_resident_memory_bytes"] > 0.0);
@@ -206,6 +208,16 @@ fn counters_follow_the_traffic() {
             m["process_open_fds"] >= 5.0,
             "listeners, a client, a scrape"
         );
+        // The soft limit the kernel holds for the daemon, which the
+        // docs tell operators to compare process_open_fds with.
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.child.id())).unwrap();
+        let soft: f64 = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no soft limit in {limits}"));
+        assert_eq!(m["process_max_fds"], soft);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

@@ -154,6 +154,14 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
             v,
         );
     }
+    if let Some(v) = process.max_fds {
+        out.one(
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            v,
+        );
+    }
     if let Some(v) = process.start_time_seconds {
         out.float(
             "process_start_time_seconds",
@@ -212,6 +220,7 @@ mod tests {
             cpu_seconds: Some(0.25),
             resident_bytes: Some(4096),
             open_fds: Some(7),
+            max_fds: Some(1024),
             start_time_seconds: Some(1_700_000_000.5),
         };
         let text = render(&s, &p);
@@ -234,6 +243,7 @@ mod tests {
         assert!(text.contains("echod_connections_active 2\n"));
         assert!(text.contains("process_start_time_seconds 1700000000.5\n"));
         assert!(text.contains("process_cpu_seconds_total 0.25\n"));
+        assert!(text.contains("process_max_fds 1024\n"));
     }
 
     #[test]
