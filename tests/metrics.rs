@@ -311,6 +311,7 @@ fn other_paths_methods_and_garbage_get_their_status() {
         status(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
         "HTTP/1.1 405 Method Not Allowed"
     );
+    assert_eq!(status(b"HEAD / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
     assert_eq!(
         status(b"\x16\x03\x01 not http at all\r\n\r\n"),
         "HTTP/1.1 400 Bad Request"
@@ -323,6 +324,30 @@ fn other_paths_methods_and_garbage_get_their_status() {
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 0.0);
     assert_eq!(m["echod_received_bytes_total"], 0.0);
+}
+
+// A HEAD is a GET without the body: what a health check or `curl -I`
+// sends. It was answered 405.
+#[test]
+fn head_gets_the_head_of_a_scrape_and_no_body() {
+    let d = Daemon::start(&[]);
+    let (head, body) = request(d.metrics, b"HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{head}"
+    );
+    assert!(body.is_empty(), "a body after HEAD: {body:?}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap_or_else(|| panic!("no Content-Length: {head}"))
+        .parse()
+        .unwrap();
+    // The length of what a GET gets; values (CPU time, memory) may have
+    // gained or lost a few digits in between.
+    let (_, got) = request(d.metrics, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(length.abs_diff(got.len()) < 64, "{length} vs {}", got.len());
 }
 
 /// Pings `addr` in a loop until `stop`; returns the slowest round trip.
