@@ -1,8 +1,10 @@
 //! `--metrics ADDR`: the Prometheus endpoint. Counters move with the
-//! traffic the test makes (accepted, active, bytes, closes by reason),
-//! every scrape parses as the text format, other paths and methods and
-//! garbage get their status, hostile scrapers (silent, slow, huge, never
-//! reading, too many) neither stall the echo nor outlive the deadline,
+//! traffic the test makes (accepted, active, bytes, datagrams, closes by
+//! reason, the loop turn histogram), every scrape parses as the text
+//! format with the unit last in names, HEAD gets the head, other paths
+//! and methods and garbage get their status, hostile scrapers (silent,
+//! slow, huge, never reading, too many) neither stall the echo nor
+//! outlive the deadline,
 //! `--threads 2` sums both reactors, and other models refuse the flag.
 
 mod util;
@@ -122,7 +124,7 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
             helped.insert(name.to_string());
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
-            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
             if kind == "counter" {
                 assert!(name.ends_with("_total"), "counter without _total: {name}");
             }
@@ -142,6 +144,12 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
                 }
                 None => series,
             };
+            // A histogram's series: NAME_bucket, NAME_sum, NAME_count.
+            let name = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|base| typed.contains(*base))
+                .unwrap_or(name);
             assert!(
                 name.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
@@ -171,6 +179,39 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
         }
     }
     samples
+}
+
+/// The `echod_loop_turn_seconds` histogram of a scrape, after checking
+/// its shape: buckets by rising bound, cumulative (never decreasing),
+/// ending with `+Inf`, which equals `_count`. Returns the count.
+fn turn_count(m: &BTreeMap<String, f64>) -> f64 {
+    let name = "echod_loop_turn_seconds";
+    let mut buckets: Vec<(f64, f64)> = m
+        .iter()
+        .filter_map(|(series, n)| {
+            let le = series
+                .strip_prefix(&format!("{name}_bucket{{le=\""))?
+                .strip_suffix("\"}")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            Some((le, *n))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(buckets.len() >= 10, "{buckets:?}");
+    assert!(buckets[0].0 <= 1e-5, "a first bound of {}", buckets[0].0);
+    assert!(
+        buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "not cumulative: {buckets:?}"
+    );
+    let (last, all) = *buckets.last().unwrap();
+    assert!(last.is_infinite(), "{buckets:?}");
+    assert_eq!(all, m[&format!("{name}_count")]);
+    assert!(m[&format!("{name}_sum")] >= 0.0);
+    all
 }
 
 fn closed(reason: &str) -> String {
@@ -277,6 +318,21 @@ fn datagrams_received_echoed_and_dropped_are_counted() {
     );
     // Stream counters are for streams only.
     assert_eq!(m["echod_received_bytes_total"], 0.0);
+}
+
+// The length of the reactor's turns, the latency every ready client
+// shares: each echo below needs a turn of its own (the client waits for
+// it before sending the next), so the count grows by at least that many.
+#[test]
+fn loop_turns_are_a_histogram_that_counts_every_turn() {
+    let d = Daemon::start(&[]);
+    let before = turn_count(&d.scrape());
+    let mut c = connect(d.echo);
+    for i in 0..20 {
+        ping(&mut c, format!("turn {i:02}").as_bytes());
+    }
+    let after = turn_count(&d.scrape());
+    assert!(after >= before + 20.0, "{before} -> {after} turns");
 }
 
 #[test]
@@ -505,6 +561,8 @@ fn threads_sum_every_reactor() {
     let m = d.scrape();
     assert!(done, "{m:?}");
     assert_eq!(m["echod_reactors"], 2.0);
+    // Both reactors' turns, each connection's echo among them.
+    assert!(turn_count(&m) >= conns as f64, "{m:?}");
     assert_eq!(m["echod_connections_accepted_total"], conns as f64);
     assert_eq!(m["echod_sent_bytes_total"], (conns * 9) as f64);
     assert_eq!(m["echod_received_bytes_total"], (conns * 9) as f64);
