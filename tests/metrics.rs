@@ -335,6 +335,74 @@ fn loop_turns_are_a_histogram_that_counts_every_turn() {
     assert!(after >= before + 20.0, "{before} -> {after} turns");
 }
 
+// `promtool check metrics`, the checker that ships with Prometheus, over
+// a real scrape that has every family: stream and datagram traffic, the
+// turn histogram, two reactors. It reads the format as Prometheus does and
+// lints the names (help text, `_total` on counters, base units).
+#[test]
+fn promtool_accepts_a_real_scrape() {
+    let d = Daemon::start(&["--threads", "2", "--listen", "udp:127.0.0.1:0"]);
+    let mut c = connect(d.echo);
+    ping(&mut c, b"for promtool");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    udp.send_to(b"datagram", d.udp.unwrap()).unwrap();
+    udp.recv_from(&mut [0u8; 16]).expect("an echo");
+    let (head, body) = request(d.metrics, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body.contains("echod_loop_turn_seconds_bucket"), "{body}");
+
+    // promtool reads the exposition on stdin.
+    let path = std::env::temp_dir().join(format!("echod-scrape-{}.txt", std::process::id()));
+    std::fs::write(&path, &body).unwrap();
+    let input = std::fs::File::open(&path).unwrap();
+    let spawned = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let _ = std::fs::remove_file(&path);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
+            "promtool is not on PATH: install it to run this test \
+             (Debian: apt-get install --no-install-recommends prometheus)"
+        ),
+        Err(e) => panic!("cannot run promtool: {e}"),
+    };
+    let end = Instant::now() + IO_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("promtool check metrics did not finish within {IO_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    // Its output is a few lines at most: the pipes cannot fill.
+    let mut said = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(
+        status.success() && said.is_empty(),
+        "promtool check metrics: {status}\n{said}\nover:\n{body}"
+    );
+}
+
 #[test]
 fn connections_over_max_conns_are_counted_as_such() {
     let d = Daemon::start(&["--max-conns", "1"]);
