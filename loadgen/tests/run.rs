@@ -5,7 +5,7 @@ mod util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer};
+use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer, HTTP_400};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -366,4 +366,21 @@ fn server_that_never_echoes_fails_the_run_after_the_drain_deadline() {
     assert_eq!(f(&v, "requests"), 0.0);
     assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
     assert!(stderr(&out).contains("drain gave up"), "{}", stderr(&out));
+}
+
+// Regression: a reply shorter than the request with wrong bytes was only
+// judged once complete, which it never was, so the run said "corrupt 0,
+// truncated 1".
+#[test]
+fn short_wrong_reply_is_counted_as_corrupt() {
+    let server = TestServer::start(Behaviour::FixedReply { reply: HTTP_400 });
+    let (out, v) = run_json(
+        &server.target(),
+        "short-wrong-reply",
+        &["--duration", "200ms", "--warmup", "0s", "--size", "1024"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(f(&v, "corrupt"), 1.0, "{v}");
+    let messages = v["error_messages"].to_string();
+    assert!(messages.contains("corrupt"), "{messages}");
 }
