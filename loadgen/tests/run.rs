@@ -384,3 +384,32 @@ fn short_wrong_reply_is_counted_as_corrupt() {
     let messages = v["error_messages"].to_string();
     assert!(messages.contains("corrupt"), "{messages}");
 }
+
+// Regression: when the server closed every connection 2 s into a 5 s
+// window, the requests of those 2 s were divided by 5 s, and nothing said
+// that the last 3 s measured nothing.
+#[test]
+fn a_window_the_server_left_early_ends_where_the_last_connection_closed() {
+    let server = TestServer::start(Behaviour::HangsUpAt {
+        at: Duration::from_secs(1),
+    });
+    let (out, v) = run_json(
+        &server.target(),
+        "hangs-up",
+        &["--connections", "2", "--duration", "3s", "--warmup", "0s"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let closed = f(&v, "all_connections_closed_s");
+    // The server hangs up 1 s after it started, which is a little before
+    // the generator's window opened.
+    assert!(closed > 0.5 && closed <= 1.0, "{v}");
+    assert_eq!(f(&v, "window_s"), closed);
+    let rps = f(&v, "throughput.requests_per_sec");
+    let want = f(&v, "requests") / closed;
+    assert!((rps - want).abs() <= want * 1e-9, "{rps} vs {want}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("every connection had closed") && text.contains("cut short"),
+        "{text}"
+    );
+}

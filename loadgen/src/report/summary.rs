@@ -199,6 +199,11 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Seconds of measurement window the figures cover.
     pub window_s: f64,
+    /// When every connection had closed before the window's end: the
+    /// seconds into the window at which the last one closed. The window,
+    /// `window_s` and the rates end there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all_connections_closed_s: Option<f64>,
     /// The first few fault messages.
     pub error_messages: Vec<String>,
     /// True when no faults occurred.
@@ -350,6 +355,7 @@ impl RunSummary {
             server,
             interrupted: result.interrupted,
             window_s: result.window.as_secs_f64(),
+            all_connections_closed_s: result.all_closed.map(|d| d.as_secs_f64()),
             error_messages: m.errors.clone(),
             clean: m.counters.clean(),
         }
@@ -391,6 +397,9 @@ impl RunSummary {
                 self.window_s,
                 self.config.duration.as_secs_f64()
             ));
+        }
+        if let Some(at) = self.all_connections_closed_s {
+            w.push(self.cut_short_line(at));
         }
         if let Some(d) = self.datagrams.filter(|d| d.lost > 0) {
             w.push(format!(
@@ -434,6 +443,9 @@ impl RunSummary {
                 self.window_s
             );
         }
+        if let Some(at) = self.all_connections_closed_s {
+            let _ = writeln!(s, "{}", self.cut_short_line(at));
+        }
         let t = &self.throughput;
         if let Some(f) = &self.flood {
             self.render_flood(&mut s, f);
@@ -471,6 +483,15 @@ impl RunSummary {
             }
         }
         s
+    }
+
+    /// The window ended early because the server closed every connection.
+    fn cut_short_line(&self, at: f64) -> String {
+        format!(
+            "CUT SHORT: every connection had closed {at:.2} s into the {:.2} s window, so the window was cut \
+             short there; the rates cover those {at:.2} s only.",
+            self.config.duration.as_secs_f64()
+        )
     }
 
     /// The flood's lines: echoed bytes, why there is no latency, the

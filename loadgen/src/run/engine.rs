@@ -176,7 +176,8 @@ impl<C: Link> Engine<C> {
         let mut timer = Timer::new()?;
         poll.registry()
             .register(&mut timer, TIMER, Interest::READABLE)?;
-        let m = Measurements::new(spec.total_conns as usize);
+        let mut m = Measurements::new(spec.total_conns as usize);
+        m.open_until = u64::MAX;
         let in_flight = spec.load.in_flight(spec.size);
         Ok(Engine {
             spec,
@@ -606,6 +607,9 @@ impl<C: Link> Engine<C> {
             self.spec.target
         );
         self.m.note_error(msg);
+        if self.conns.iter().all(|c| !c.is_open()) {
+            self.m.open_until = self.clock();
+        }
     }
 
     /// Charges what is still missing when the drain ends.

@@ -302,6 +302,10 @@ pub enum Behaviour {
     Truncating { limit: u64 },
     /// Reads and discards everything; never replies, never closes.
     BlackHole,
+    /// A correct echo server until `at` after it started; from then on it
+    /// closes every connection at its next read, as a server that is
+    /// stopped does.
+    HangsUpAt { at: Duration },
     /// Answers the first bytes it reads with `reply` (not an echo, and
     /// shorter than a request), then reads and discards everything, never
     /// closing: a server of another protocol, like an HTTP server's error
@@ -433,6 +437,11 @@ fn serve(
                 continue;
             }
             Behaviour::BlackHole => continue,
+            Behaviour::HangsUpAt { at } => {
+                if epoch.elapsed() >= at {
+                    return; // drops the connection
+                }
+            }
             Behaviour::FixedReply { reply } => {
                 if echoed == 0 {
                     let _ = conn.write_all(reply);
