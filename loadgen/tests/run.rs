@@ -413,3 +413,51 @@ fn a_window_the_server_left_early_ends_where_the_last_connection_closed() {
         "{text}"
     );
 }
+
+// Regression: with another process holding a CPU, the warning told the
+// user to change the load (more --threads, fewer --connections, a lower
+// --rate) instead of naming the busy machine.
+#[test]
+fn generator_behind_schedule_on_a_busy_machine_names_the_machine() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let server = Echod::start(&[]);
+    let pid = server.pid().to_string();
+    // Another process's load: this test process spins one CPU for as long
+    // as the run lasts.
+    let stop = Arc::new(AtomicBool::new(false));
+    let spin = Arc::clone(&stop);
+    let burner = std::thread::spawn(move || {
+        while !spin.load(Ordering::Relaxed) {
+            std::hint::spin_loop();
+        }
+    });
+    let (out, v) = run_json(
+        &server.target(),
+        "busy-machine",
+        &[
+            "--connections",
+            "500",
+            "--rate",
+            "2000000",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--server-pid",
+            &pid,
+            "--quiet",
+        ],
+    );
+    stop.store(true, Ordering::Relaxed);
+    burner.join().unwrap();
+    let err = stderr(&out);
+    assert_eq!(v["schedule"]["generator_kept_up"], false, "{v}");
+    assert!(
+        err.contains("Likely cause: ")
+            && err.contains("busy machine (")
+            && err.contains("other processes used"),
+        "{err}"
+    );
+    assert!(f(&v, "machine_load.other_cpu_percent") > 10.0, "{v}");
+}
