@@ -109,7 +109,7 @@ pub fn compare(
     let gen_cpus = env.generator_cpus.len();
     eprintln!(
         "compare: models {} x connections {:?} ({} B, depth {}) and flood {:?} ({} B, window {} B), \
-         {:?} per point (+{:?} warm-up), {} round(s); {}",
+         {:?} per point ({}), {} round(s); {}",
         cfg.models.join(","),
         cfg.connections,
         cfg.size,
@@ -118,7 +118,7 @@ pub fn compare(
         FLOOD_SIZE,
         cfg.window,
         cfg.duration,
-        cfg.warmup,
+        run::warmup_text(cfg.warmup),
         cfg.rounds,
         match &plan {
             Ok((s, g)) => format!("server pinned to CPUs {s:?}, generator to {g:?}"),

@@ -234,6 +234,10 @@ mod commands {
         }
         Ok(if result.interrupted {
             ExitCode::from(stop.exit_status())
+        } else if summary.nothing_measured() {
+            // As when every connection fails before a reply: a run that
+            // measured nothing did not succeed.
+            ExitCode::from(EXIT_FAULT)
         } else if summary.clean {
             ExitCode::SUCCESS
         } else {

@@ -461,3 +461,43 @@ fn generator_behind_schedule_on_a_busy_machine_names_the_machine() {
     );
     assert!(f(&v, "machine_load.other_cpu_percent") > 10.0, "{v}");
 }
+
+// Regression: a run that counted no reply printed "fairness (Jain) 1.0000"
+// and a row of zero latencies, as if they were figures, under a header
+// saying "(+0ns warm-up)", and its fault read "1 replies still missing".
+#[test]
+fn a_run_that_measured_nothing_says_so_in_words() {
+    let server = TestServer::start(Behaviour::BlackHole);
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--duration",
+            "200ms",
+            "--warmup",
+            "0s",
+            "--drain-timeout",
+            "200ms",
+        ],
+        LIMIT,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("requests   nothing was measured: no reply was counted in the window"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("fairness (Jain)") && !text.contains("latency µs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(no warm-up)") && !text.contains("0ns"),
+        "{text}"
+    );
+    assert!(
+        text.contains(": 1 reply still missing when the drain gave up"),
+        "{text}"
+    );
+}

@@ -12,7 +12,7 @@ use crate::limit::{self, Limit};
 use crate::machine::MachineLoad;
 use crate::procstat::Reading;
 use crate::run::result::{Counters, RunResult};
-use crate::run::{Load, RunConfig};
+use crate::run::{warmup_text, Load, RunConfig};
 use crate::stats::{self, Percentiles};
 use crate::sweep;
 use crate::usage::{ServerUsage, WindowUsage};
@@ -272,6 +272,11 @@ impl FloodReport {
     }
 }
 
+/// `n` with its noun: "1 request", "2 requests".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// What to do about a generator that fell behind its schedule, naming the
 /// likely cause. A generator at its CPU limit (`generator_cpu`, a fraction
 /// of one CPU, against what `threads` threads on `cpus` CPUs can use) had
@@ -444,10 +449,11 @@ impl RunSummary {
         }
         if self.counters.unsent > 0 {
             w.push(format!(
-                "WARNING: {} requests scheduled in the window were never sent: the server stopped taking data, \
+                "WARNING: {} scheduled in the window {} never sent: the server stopped taking data, \
                  the generator fell behind, or a connection failed. The latency percentiles do not include them, so they \
                  UNDERSTATE the latency of this run. Lower --rate.",
-                self.counters.unsent
+                count(self.counters.unsent, "request", "requests"),
+                if self.counters.unsent == 1 { "was" } else { "were" }
             ));
         }
         if self.interrupted {
@@ -492,8 +498,13 @@ impl RunSummary {
         };
         let _ = writeln!(
             s,
-            "target {}  {load}  {} connections x {} B  {:?} (+{:?} warm-up)  {} thread(s)",
-            c.target, c.connections, c.size, c.duration, c.warmup, c.threads
+            "target {}  {load}  {} x {} B  {:?} ({})  {} thread(s)",
+            c.target,
+            count(u64::from(c.connections), "connection", "connections"),
+            c.size,
+            c.duration,
+            warmup_text(c.warmup),
+            c.threads
         );
         if self.interrupted {
             let _ = writeln!(
@@ -506,7 +517,16 @@ impl RunSummary {
             let _ = writeln!(s, "{}", self.cut_short_line(at));
         }
         let t = &self.throughput;
-        if let Some(f) = &self.flood {
+        if self.nothing_measured() {
+            // Fairness 1.0 and a row of zero latencies would read as
+            // figures; there are none.
+            let _ = writeln!(
+                s,
+                "{:<11}nothing was measured: no {} in the window, so no throughput, latency or fairness",
+                if self.flood.is_some() { "echoed" } else { "requests" },
+                if self.flood.is_some() { "byte was echoed" } else { "reply was counted" }
+            );
+        } else if let Some(f) = &self.flood {
             self.render_flood(&mut s, f);
         } else {
             let _ = writeln!(
@@ -545,6 +565,15 @@ impl RunSummary {
             }
         }
         s
+    }
+
+    /// True when the window counted nothing: no reply (no echoed byte in a
+    /// flood), so there are no figures to show. `run` exits 1 then.
+    pub fn nothing_measured(&self) -> bool {
+        match &self.flood {
+            Some(f) => f.echoed_bytes == 0,
+            None => self.requests == 0,
+        }
     }
 
     /// The window ended early because the server closed every connection.

@@ -603,8 +603,9 @@ impl<C: Link> Engine<C> {
         self.m.counters.truncated += owed;
         self.m.counters.unsent += unsent;
         let msg = format!(
-            "{} connection {id}: {why} ({owed} replies outstanding)",
-            self.spec.target
+            "{} connection {id}: {why} ({} outstanding)",
+            self.spec.target,
+            replies(owed)
         );
         self.m.note_error(msg);
         if self.conns.iter().all(|c| !c.is_open()) {
@@ -626,10 +627,11 @@ impl<C: Link> Engine<C> {
             if owed > 0 {
                 self.m.counters.truncated += owed;
                 let msg = format!(
-                    "{} connection {}: {owed} replies still missing when the drain gave up, after {:?} \
+                    "{} connection {}: {} still missing when the drain gave up, after {:?} \
                      without a byte moving or {:?} after the window ({})",
                     self.spec.target,
                     c.id(),
+                    replies(owed),
                     Duration::from_nanos(t.drain_stall),
                     Duration::from_nanos(t.drain_cap),
                     c.missing_detail()
@@ -639,6 +641,15 @@ impl<C: Link> Engine<C> {
                 }
             }
         }
+    }
+}
+
+/// "1 reply", "2 replies": a count a person reads.
+fn replies(n: u64) -> String {
+    if n == 1 {
+        "1 reply".to_string()
+    } else {
+        format!("{n} replies")
     }
 }
 

@@ -129,6 +129,16 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
     }
 }
 
+/// A warm-up as the reports print it: "+1s warm-up", or "no warm-up"
+/// rather than "+0ns warm-up".
+pub fn warmup_text(warmup: Duration) -> String {
+    if warmup.is_zero() {
+        "no warm-up".to_string()
+    } else {
+        format!("+{warmup:?} warm-up")
+    }
+}
+
 /// The default `--loss-timeout`: long enough that a loopback or LAN echo
 /// (tens of µs to a few ms, a scheduling hiccup included) is never taken
 /// for lost, short enough that a closed-loop slot is not idle for long.
