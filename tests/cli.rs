@@ -79,7 +79,7 @@ fn help_says_where_a_flag_behaves_differently_by_platform() {
         ("--pin", "refused on macOS"),
         ("--shutdown-timeout", "macOS and FreeBSD"),
         ("--threads", "SO_REUSEPORT_LB"),
-        ("--metrics", "CPU time only"),
+        ("--metrics", "CPU time and the descriptor limit only"),
     ] {
         let text = section(&help, flag);
         assert!(

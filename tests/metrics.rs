@@ -1,8 +1,10 @@
 //! `--metrics ADDR`: the Prometheus endpoint. Counters move with the
-//! traffic the test makes (accepted, active, bytes, closes by reason),
-//! every scrape parses as the text format, other paths and methods and
-//! garbage get their status, hostile scrapers (silent, slow, huge, never
-//! reading, too many) neither stall the echo nor outlive the deadline,
+//! traffic the test makes (accepted, active, bytes, datagrams, closes by
+//! reason, the loop turn histogram), every scrape parses as the text
+//! format with the unit last in names, HEAD gets the head, other paths
+//! and methods and garbage get their status, hostile scrapers (silent,
+//! slow, huge, never reading, too many) neither stall the echo nor
+//! outlive the deadline,
 //! `--threads 2` sums both reactors, and other models refuse the flag.
 
 mod util;
@@ -26,6 +28,8 @@ const MAX_SCRAPES: usize = 16;
 struct Daemon {
     child: Child,
     echo: SocketAddr,
+    /// The first `--listen udp:` socket, if asked for.
+    udp: Option<SocketAddr>,
     metrics: SocketAddr,
 }
 
@@ -40,18 +44,27 @@ impl Daemon {
             .spawn()
             .expect("spawn echod");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut next = |prefix: &str| -> SocketAddr {
+        // Every `listening on` line, then the endpoint's.
+        let (mut echo, mut udp) = (None, None);
+        let metrics = loop {
             let line = lines.next().expect("a line").expect("stdout");
-            let rest = line
-                .strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("want {prefix}..., got {line:?}"));
-            rest.trim_end_matches("/metrics").parse().expect("address")
+            let addr = |rest: &str| -> SocketAddr {
+                rest.trim_end_matches("/metrics").parse().expect("address")
+            };
+            if let Some(rest) = line.strip_prefix("listening on tcp://") {
+                echo.get_or_insert(addr(rest));
+            } else if let Some(rest) = line.strip_prefix("listening on udp://") {
+                udp.get_or_insert(addr(rest));
+            } else if let Some(rest) = line.strip_prefix("metrics on http://") {
+                break addr(rest);
+            } else {
+                panic!("unexpected line {line:?}");
+            }
         };
-        let echo = next("listening on tcp://");
-        let metrics = next("metrics on http://");
         Daemon {
             child,
-            echo,
+            echo: echo.expect("a TCP listener"),
+            udp,
             metrics,
         }
     }
@@ -111,7 +124,7 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
             helped.insert(name.to_string());
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
-            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
             if kind == "counter" {
                 assert!(name.ends_with("_total"), "counter without _total: {name}");
             }
@@ -131,6 +144,12 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
                 }
                 None => series,
             };
+            // A histogram's series: NAME_bucket, NAME_sum, NAME_count.
+            let name = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|base| typed.contains(*base))
+                .unwrap_or(name);
             assert!(
                 name.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
@@ -140,6 +159,17 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
                 name.starts_with("echod_") || name.starts_with("process_"),
                 "{name}"
             );
+            // Prometheus's naming rule: the unit comes last, before
+            // `_total` on a counter (`echod_received_bytes_total`).
+            for unit in ["_bytes", "_seconds"] {
+                if let Some(at) = name.find(unit) {
+                    let rest = &name[at + unit.len()..];
+                    assert!(
+                        ["", "_total"].contains(&rest),
+                        "{name}: the unit {unit} is not last"
+                    );
+                }
+            }
             assert!(helped.contains(name), "no HELP before {line}");
             assert!(typed.contains(name), "no TYPE before {line}");
             assert!(
@@ -149,6 +179,39 @@ fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
         }
     }
     samples
+}
+
+/// The `echod_loop_turn_seconds` histogram of a scrape, after checking
+/// its shape: buckets by rising bound, cumulative (never decreasing),
+/// ending with `+Inf`, which equals `_count`. Returns the count.
+fn turn_count(m: &BTreeMap<String, f64>) -> f64 {
+    let name = "echod_loop_turn_seconds";
+    let mut buckets: Vec<(f64, f64)> = m
+        .iter()
+        .filter_map(|(series, n)| {
+            let le = series
+                .strip_prefix(&format!("{name}_bucket{{le=\""))?
+                .strip_suffix("\"}")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            Some((le, *n))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(buckets.len() >= 10, "{buckets:?}");
+    assert!(buckets[0].0 <= 1e-5, "a first bound of {}", buckets[0].0);
+    assert!(
+        buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "not cumulative: {buckets:?}"
+    );
+    let (last, all) = *buckets.last().unwrap();
+    assert!(last.is_infinite(), "{buckets:?}");
+    assert_eq!(all, m[&format!("{name}_count")]);
+    assert!(m[&format!("{name}_sum")] >= 0.0);
+    all
 }
 
 fn closed(reason: &str) -> String {
@@ -167,16 +230,18 @@ fn counters_follow_the_traffic() {
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 1.0);
     assert_eq!(m["echod_connections_active"], 1.0);
-    assert_eq!(m["echod_bytes_received_total"], sent as f64);
-    assert_eq!(m["echod_bytes_sent_total"], sent as f64);
+    assert_eq!(m["echod_received_bytes_total"], sent as f64);
+    assert_eq!(m["echod_sent_bytes_total"], sent as f64);
     assert_eq!(m[&closed("eof")], 0.0);
     assert_eq!(m["echod_reactors"], 1.0);
     assert_eq!(
         m["echod_build_info{version=\"0.1.0\",model=\"reactor\"}"],
         1.0
     );
-    // CPU time everywhere (getrusage); the rest from /proc, Linux only.
+    // CPU time and the descriptor limit everywhere (getrusage,
+    // getrlimit); the rest from /proc, Linux only.
     assert!(m["process_cpu_seconds_total"] >= 0.0);
+    assert!(m["process_max_fds"] >= m.get("process_open_fds").copied().unwrap_or(1.0));
     #[cfg(target_os = "linux")]
     {
         assert!(m["process_resident_memory_bytes"] > 0.0);
@@ -184,6 +249,16 @@ fn counters_follow_the_traffic() {
             m["process_open_fds"] >= 5.0,
             "listeners, a client, a scrape"
         );
+        // The soft limit the kernel holds for the daemon, which the
+        // docs tell operators to compare process_open_fds with.
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.child.id())).unwrap();
+        let soft: f64 = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no soft limit in {limits}"));
+        assert_eq!(m["process_max_fds"], soft);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -218,8 +293,114 @@ fn counters_follow_the_traffic() {
     assert!(wait_until(IO_TIMEOUT, || d.value(&closed("reset")) == 1.0));
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 2.0);
-    assert_eq!(m["echod_bytes_sent_total"], (sent + 3) as f64);
+    assert_eq!(m["echod_sent_bytes_total"], (sent + 3) as f64);
     assert_eq!(m["echod_connections_active"], 0.0);
+}
+
+#[test]
+fn datagrams_received_echoed_and_dropped_are_counted() {
+    let d = Daemon::start(&["--listen", "udp:127.0.0.1:0"]);
+    let server = d.udp.expect("a UDP listener");
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut buf = [0u8; 64];
+    for msg in [&b"one"[..], b"three"] {
+        client.send_to(msg, server).unwrap();
+        let (n, from) = client.recv_from(&mut buf).expect("an echo");
+        assert_eq!((&buf[..n], from), (msg, server));
+    }
+    let m = d.scrape();
+    assert_eq!(m["echod_datagrams_received_total"], 2.0);
+    assert_eq!(m["echod_datagram_sent_bytes_total"], 8.0);
+    assert_eq!(
+        m["echod_datagrams_dropped_total{reason=\"would_block\"}"],
+        0.0
+    );
+    // Stream counters are for streams only.
+    assert_eq!(m["echod_received_bytes_total"], 0.0);
+}
+
+// The length of the reactor's turns, the latency every ready client
+// shares: each echo below needs a turn of its own (the client waits for
+// it before sending the next), so the count grows by at least that many.
+#[test]
+fn loop_turns_are_a_histogram_that_counts_every_turn() {
+    let d = Daemon::start(&[]);
+    let before = turn_count(&d.scrape());
+    let mut c = connect(d.echo);
+    for i in 0..20 {
+        ping(&mut c, format!("turn {i:02}").as_bytes());
+    }
+    let after = turn_count(&d.scrape());
+    assert!(after >= before + 20.0, "{before} -> {after} turns");
+}
+
+// `promtool check metrics`, the checker that ships with Prometheus, over
+// a real scrape that has every family: stream and datagram traffic, the
+// turn histogram, two reactors. It reads the format as Prometheus does and
+// lints the names (help text, `_total` on counters, base units).
+#[test]
+fn promtool_accepts_a_real_scrape() {
+    let d = Daemon::start(&["--threads", "2", "--listen", "udp:127.0.0.1:0"]);
+    let mut c = connect(d.echo);
+    ping(&mut c, b"for promtool");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    udp.send_to(b"datagram", d.udp.unwrap()).unwrap();
+    udp.recv_from(&mut [0u8; 16]).expect("an echo");
+    let (head, body) = request(d.metrics, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body.contains("echod_loop_turn_seconds_bucket"), "{body}");
+
+    // promtool reads the exposition on stdin.
+    let path = std::env::temp_dir().join(format!("echod-scrape-{}.txt", std::process::id()));
+    std::fs::write(&path, &body).unwrap();
+    let input = std::fs::File::open(&path).unwrap();
+    let spawned = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let _ = std::fs::remove_file(&path);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
+            "promtool is not on PATH: install it to run this test \
+             (Debian: apt-get install --no-install-recommends prometheus)"
+        ),
+        Err(e) => panic!("cannot run promtool: {e}"),
+    };
+    let end = Instant::now() + IO_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("promtool check metrics did not finish within {IO_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    // Its output is a few lines at most: the pipes cannot fill.
+    let mut said = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(
+        status.success() && said.is_empty(),
+        "promtool check metrics: {status}\n{said}\nover:\n{body}"
+    );
 }
 
 #[test]
@@ -254,6 +435,7 @@ fn other_paths_methods_and_garbage_get_their_status() {
         status(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
         "HTTP/1.1 405 Method Not Allowed"
     );
+    assert_eq!(status(b"HEAD / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
     assert_eq!(
         status(b"\x16\x03\x01 not http at all\r\n\r\n"),
         "HTTP/1.1 400 Bad Request"
@@ -265,7 +447,31 @@ fn other_paths_methods_and_garbage_get_their_status() {
     // The endpoint still answers, and scrapes were not counted as echo.
     let m = d.scrape();
     assert_eq!(m["echod_connections_accepted_total"], 0.0);
-    assert_eq!(m["echod_bytes_received_total"], 0.0);
+    assert_eq!(m["echod_received_bytes_total"], 0.0);
+}
+
+// A HEAD is a GET without the body: what a health check or `curl -I`
+// sends. It was answered 405.
+#[test]
+fn head_gets_the_head_of_a_scrape_and_no_body() {
+    let d = Daemon::start(&[]);
+    let (head, body) = request(d.metrics, b"HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{head}"
+    );
+    assert!(body.is_empty(), "a body after HEAD: {body:?}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap_or_else(|| panic!("no Content-Length: {head}"))
+        .parse()
+        .unwrap();
+    // The length of what a GET gets; values (CPU time, memory) may have
+    // gained or lost a few digits in between.
+    let (_, got) = request(d.metrics, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(length.abs_diff(got.len()) < 64, "{length} vs {}", got.len());
 }
 
 /// Pings `addr` in a loop until `stop`; returns the slowest round trip.
@@ -423,9 +629,11 @@ fn threads_sum_every_reactor() {
     let m = d.scrape();
     assert!(done, "{m:?}");
     assert_eq!(m["echod_reactors"], 2.0);
+    // Both reactors' turns, each connection's echo among them.
+    assert!(turn_count(&m) >= conns as f64, "{m:?}");
     assert_eq!(m["echod_connections_accepted_total"], conns as f64);
-    assert_eq!(m["echod_bytes_sent_total"], (conns * 9) as f64);
-    assert_eq!(m["echod_bytes_received_total"], (conns * 9) as f64);
+    assert_eq!(m["echod_sent_bytes_total"], (conns * 9) as f64);
+    assert_eq!(m["echod_received_bytes_total"], (conns * 9) as f64);
     assert_eq!(m["echod_connections_active"], 0.0);
 }
 

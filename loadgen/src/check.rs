@@ -277,8 +277,23 @@ fn pattern(seed: u32, len: usize) -> Vec<u8> {
     v
 }
 
-/// Reads exactly `buf.len()` bytes before `deadline`.
-fn read_exact_by(s: &mut Sock, buf: &mut [u8], deadline: Instant) -> Result<(), String> {
+/// Judges a piece of an echo received from the given offset: `Err` names
+/// what is wrong with it.
+type Judge<'a> = dyn FnMut(usize, &[u8]) -> Result<(), String> + 'a;
+
+/// Reads exactly `buf.len()` bytes before `deadline`, handing each piece
+/// to `judge(offset, piece)` as it arrives; the first error `judge` returns
+/// ends the read with that error.
+///
+/// Judging on arrival is the point: a server that answers with a short
+/// wrong reply (an error banner) and then waits or closes must be reported
+/// as sending wrong bytes, not as timing out or closing early.
+fn read_judged(
+    s: &mut Sock,
+    buf: &mut [u8],
+    deadline: Instant,
+    judge: &mut Judge,
+) -> Result<(), String> {
     let mut got = 0;
     while got < buf.len() {
         s.set_read_timeout(Some(
@@ -292,7 +307,10 @@ fn read_exact_by(s: &mut Sock, buf: &mut [u8], deadline: Instant) -> Result<(), 
                     buf.len()
                 ))
             }
-            Ok(n) => got += n,
+            Ok(n) => {
+                judge(got, &buf[got..got + n])?;
+                got += n;
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -313,6 +331,19 @@ fn read_exact_by(s: &mut Sock, buf: &mut [u8], deadline: Instant) -> Result<(), 
     Ok(())
 }
 
+/// Reads the echo of `sent` into `buf` (of the same length) before
+/// `deadline`, failing at the first byte that differs.
+fn read_exact_by(
+    s: &mut Sock,
+    buf: &mut [u8],
+    sent: &[u8],
+    deadline: Instant,
+) -> Result<(), String> {
+    read_judged(s, buf, deadline, &mut |at, piece| {
+        compare_at(sent, at, piece)
+    })
+}
+
 fn timed_out(got: usize, want: usize) -> String {
     format!("timed out with {got} of {want} bytes echoed")
 }
@@ -323,16 +354,22 @@ fn write_all_by(s: &mut Sock, data: &[u8], deadline: Instant) -> Result<(), Stri
     s.write_all(data).map_err(|e| format!("write failed: {e}"))
 }
 
-fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
-    match sent.iter().zip(got).position(|(a, b)| a != b) {
+/// Compares `got`, received from byte `at` of the echo, with `sent`.
+fn compare_at(sent: &[u8], at: usize, got: &[u8]) -> Result<(), String> {
+    match sent[at..].iter().zip(got).position(|(a, b)| a != b) {
         None => Ok(()),
         Some(i) => Err(format!(
-            "byte {i} of {} differs: sent {:#04x}, got {:#04x}",
+            "byte {} of {} differs: sent {:#04x}, got {:#04x}",
+            at + i,
             sent.len(),
-            sent[i],
+            sent[at + i],
             got[i]
         )),
     }
+}
+
+fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
+    compare_at(sent, 0, got)
 }
 
 /// Sends `data` in pieces of the sizes `chunks` yields (cycling) from a
@@ -355,13 +392,17 @@ fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> R
         Ok(())
     });
     let mut got = vec![0u8; data.len()];
-    let read = read_exact_by(s, &mut got, deadline);
+    let read = read_exact_by(s, &mut got, data, deadline);
+    if read.is_err() {
+        // Do not wait out the deadline in a writer the server has stopped
+        // reading from: the read already has the answer.
+        let _ = s.shutdown(Shutdown::Both);
+    }
     let wrote = writer
         .join()
         .unwrap_or_else(|_| Err("writer thread panicked".into()));
     read?;
-    wrote?;
-    compare(data, &got)
+    wrote
 }
 
 fn sizes(target: &Target, deadline: Instant, _: u32) -> CheckResult {
@@ -402,25 +443,35 @@ fn pipelined(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let writer = std::thread::spawn(move || write_all_by(&mut w, &data, deadline));
     let mut got = vec![0u8; N as usize * SIZE];
-    let read = read_exact_by(&mut s, &mut got, deadline);
-    writer
-        .join()
-        .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
-    read?;
+    // Replies are judged as they arrive, so bad ones are known even when
+    // the stream then stops.
     let mut v = StreamVerifier::new(7, SIZE);
     let mut bad = Vec::new();
-    v.feed(&got, |seq, verdict| {
-        if verdict.is_bad() {
-            bad.push((seq, verdict));
-        }
+    let read = read_judged(&mut s, &mut got, deadline, &mut |_, piece| {
+        v.feed(piece, |seq, verdict| {
+            if verdict.is_bad() {
+                bad.push((seq, verdict));
+            }
+        });
+        Ok(())
     });
-    match bad.first() {
-        None => Ok(format!("{N} x {SIZE} B in one burst, replies in order")),
-        Some((seq, verdict)) => Err(format!(
-            "{} bad replies; first: reply {seq} {verdict:?}",
-            bad.len()
-        )),
+    if read.is_err() {
+        bad.extend(v.take_damage());
+        let _ = s.shutdown(Shutdown::Both);
     }
+    let wrote = writer
+        .join()
+        .unwrap_or_else(|_| Err("writer thread panicked".into()));
+    if let Some((seq, verdict)) = bad.first() {
+        let first = format!("reply {seq} of {N} was {verdict}");
+        return Err(match bad.len() {
+            1 => first,
+            n => format!("{n} bad replies; the first, {first}"),
+        });
+    }
+    read?;
+    wrote?;
+    Ok(format!("{N} x {SIZE} B in one burst, replies in order"))
 }
 
 fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
@@ -455,8 +506,20 @@ fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     let mut at = 0;
     while at < TOTAL {
         let end = (at + 16 * 1024).min(TOTAL);
-        read_exact_by(&mut s, &mut got[at..end], deadline)
-            .map_err(|e| format!("at byte {at}: {e}"))?;
+        // A wrong byte names its own position; anything else gets one.
+        let mut wrong = false;
+        let read = read_judged(&mut s, &mut got[at..end], deadline, &mut |off, piece| {
+            compare_at(&data, at + off, piece).inspect_err(|_| wrong = true)
+        });
+        if let Err(e) = read {
+            let _ = s.shutdown(Shutdown::Both);
+            let _ = writer.join();
+            return Err(if wrong {
+                e
+            } else {
+                format!("at byte {at}: {e}")
+            });
+        }
         at = end;
         if at < TOTAL / 4 {
             std::thread::sleep(Duration::from_millis(2));
@@ -465,7 +528,6 @@ fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     writer
         .join()
         .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
-    compare(&data, &got)?;
     Ok(if shrunk {
         "16 MiB through a 64 KiB receive buffer, read slowly at first"
     } else {
@@ -486,12 +548,15 @@ fn half_close(target: &Target, deadline: Instant, _: u32) -> CheckResult {
             .map_err(|e| format!("shutdown: {e}"))
     });
     let mut got = vec![0u8; TOTAL];
-    let read = read_exact_by(&mut s, &mut got, deadline);
-    writer
+    let read = read_exact_by(&mut s, &mut got, &data, deadline);
+    if read.is_err() {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+    let wrote = writer
         .join()
-        .unwrap_or_else(|_| Err("writer thread panicked".into()))?;
+        .unwrap_or_else(|_| Err("writer thread panicked".into()));
     read?;
-    compare(&data, &got)?;
+    wrote?;
     // Now the server must close its side: read must return 0, not hang and
     // not produce more bytes.
     let mut extra = [0u8; 1];
@@ -526,9 +591,8 @@ fn concurrent(target: &Target, deadline: Instant, conns: u32) -> CheckResult {
             let mut req = Vec::with_capacity(SIZE);
             payload::append(&mut req, i as u32, round, SIZE);
             write_all_by(s, &req, deadline).map_err(|e| format!("connection {i}: {e}"))?;
-            read_exact_by(s, &mut buf, deadline)
+            read_exact_by(s, &mut buf, &req, deadline)
                 .map_err(|e| format!("connection {i}, round {round}: {e}"))?;
-            compare(&req, &buf).map_err(|e| format!("connection {i}: {e}"))?;
         }
     }
     Ok(format!(
@@ -554,9 +618,19 @@ fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
             write_all_by(s, &req, deadline).map_err(|e| format!("connection {id}: {e}"))?;
         }
         for (id, (s, v)) in socks.iter_mut().enumerate() {
-            read_exact_by(s, &mut buf, deadline).map_err(|e| format!("connection {id}: {e}"))?;
+            // Judged as the bytes arrive (see `read_judged`).
             let mut verdict = Verdict::Intact;
-            v.feed(&buf, |_, d| verdict = d);
+            let read = read_judged(s, &mut buf, deadline, &mut |_, piece| {
+                v.feed(piece, |_, d| verdict = d);
+                Ok(())
+            });
+            if let Err(e) = read {
+                match v.take_damage() {
+                    Some((_, d)) => verdict = d,
+                    None if verdict.is_bad() => {}
+                    None => return Err(format!("connection {id}: {e}")),
+                }
+            }
             match verdict {
                 Verdict::Intact => {}
                 Verdict::Foreign { got } => {
@@ -564,7 +638,11 @@ fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
                         "connection {id} received bytes sent on connection {got}"
                     ))
                 }
-                other => return Err(format!("connection {id}, round {round}: {other:?}")),
+                other => {
+                    return Err(format!(
+                        "connection {id}, round {round}: the reply was {other}"
+                    ))
+                }
             }
         }
     }

@@ -105,9 +105,11 @@ pub fn compare(
     };
     let mut env = Env::capture(server_cpus.clone());
     env.not_pinned = plan.as_ref().err().cloned();
+    // What the generator can use decides when it counts as maxed out.
+    let gen_cpus = env.generator_cpus.len();
     eprintln!(
         "compare: models {} x connections {:?} ({} B, depth {}) and flood {:?} ({} B, window {} B), \
-         {:?} per point (+{:?} warm-up), {} round(s); {}",
+         {:?} per point ({}), {} round(s); {}",
         cfg.models.join(","),
         cfg.connections,
         cfg.size,
@@ -116,7 +118,7 @@ pub fn compare(
         FLOOD_SIZE,
         cfg.window,
         cfg.duration,
-        cfg.warmup,
+        run::warmup_text(cfg.warmup),
         cfg.rounds,
         match &plan {
             Ok((s, g)) => format!("server pinned to CPUs {s:?}, generator to {g:?}"),
@@ -136,8 +138,8 @@ pub fn compare(
                 round,
                 cfg,
                 stop,
-                &mut |model| measure(cfg, model, conns, cpus.clone(), stop),
-                &|rounds| summarise(rounds, cfg.threads.min(conns)),
+                &mut |model| measure(cfg, model, conns, cpus.clone(), gen_cpus, stop),
+                &|rounds| summarise(rounds, cfg.threads.min(conns), gen_cpus),
                 &mut |p| on_point(Finished::Closed(p)),
             );
             if !go {
@@ -164,7 +166,7 @@ pub fn compare(
     }
     for p in &mut points {
         if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
-            p.outcome = summarise(&p.rounds, cfg.threads.min(p.connections));
+            p.outcome = summarise(&p.rounds, cfg.threads.min(p.connections), gen_cpus);
         }
     }
     for p in &mut saturation {
@@ -386,8 +388,9 @@ fn retype<S>(o: Outcome<()>) -> Outcome<S> {
     }
 }
 
-/// Medians, spreads and pooled latency of a point's measured rounds.
-fn summarise(rounds: &[Round], threads: u32) -> Outcome {
+/// Medians, spreads and pooled latency of a point's measured rounds, run
+/// with `threads` generator threads on `gen_cpus` CPUs (0 = unknown).
+fn summarise(rounds: &[Round], threads: u32, gen_cpus: usize) -> Outcome {
     let ok = match measured(rounds) {
         Ok(ok) => ok,
         Err(o) => return retype(o),
@@ -415,7 +418,7 @@ fn summarise(rounds: &[Round], threads: u32) -> Outcome {
         server_memory: largest_memory(ok.iter().map(|m| &m.server_memory)),
         generator_cpu_utilisation: gen_cpu,
         generator_bound: 2 * ok.iter().filter(|m| m.generator_bound).count() > ok.len()
-            || sweep::generator_bound(gen_cpu, srv_cpu, threads),
+            || sweep::generator_bound(gen_cpu, srv_cpu, threads, gen_cpus),
         interrupted: ok.iter().any(|m| m.interrupted),
     }))
 }
@@ -565,12 +568,14 @@ fn drive(
     }))
 }
 
-/// One closed-loop round: `conns` connections at `--depth` each.
+/// One closed-loop round: `conns` connections at `--depth` each, the
+/// generator on `gen_cpus` CPUs (0 = unknown).
 fn measure(
     cfg: &CompareConfig,
     model: &str,
     conns: u32,
     cpus: Option<Vec<usize>>,
+    gen_cpus: usize,
     stop: &Interrupt,
 ) -> anyhow::Result<Option<Metrics>> {
     let load = Load::Closed { depth: cfg.depth };
@@ -602,6 +607,7 @@ fn measure(
             generator_cpu,
             server.cpu_utilisation,
             cfg.threads.min(conns),
+            gen_cpus,
         ),
         server_exit: d.server_exit,
         interrupted: d.result.interrupted,

@@ -7,6 +7,10 @@
 //! `/proc/stat` minus the CPU time of this process and its (waited-for)
 //! children: what someone else spent while we measured.
 //!
+//! `run` takes the same readings over its measurement window
+//! ([`MachineLoad::over`]), so that a generator that falls behind its
+//! schedule on a busy machine is not told to change its load.
+//!
 //! # Other platforms
 //! The load average comes from `getloadavg`, which every Unix has. The
 //! governor (`/sys/.../cpufreq`), steal time and other processes' CPU
@@ -133,9 +137,36 @@ fn cpu_ticks() -> Option<CpuTicks> {
     None
 }
 
+/// What [`MachineLoad::over`] is told about the span it judges.
+#[derive(Clone, Copy, Debug)]
+pub struct Span<'a> {
+    /// The span in words, for the warnings: "the sweep", "the window".
+    pub name: &'a str,
+    /// CPU time of processes that are part of the measurement but not
+    /// loadgen's children (a server given to `run --server-pid`): not
+    /// counted as other processes'.
+    pub ours_too: Duration,
+    /// Appended to the other-processes warning, e.g. to say that a server
+    /// that could not be told apart is among them.
+    pub others_note: &'a str,
+}
+
 impl MachineLoad {
-    /// Compares `before` and `after` on a machine of `cpus` CPUs.
+    /// Compares `before` and `after` (around a `compare` sweep) on a
+    /// machine of `cpus` CPUs.
     pub fn between(before: Sample, after: Sample, cpus: usize) -> MachineLoad {
+        let span = Span {
+            name: "the sweep",
+            ours_too: Duration::ZERO,
+            others_note: "",
+        };
+        MachineLoad::over(before, after, cpus, span)
+    }
+
+    /// Compares `before` and `after` on a machine of `cpus` CPUs, for the
+    /// `span` between them.
+    pub fn over(before: Sample, after: Sample, cpus: usize, span: Span<'_>) -> MachineLoad {
+        let name = span.name;
         let mut m = MachineLoad {
             steal_percent: Reading::unavailable(NO_CPU_TICKS),
             other_cpu_percent: Reading::unavailable(NO_CPU_TICKS),
@@ -146,7 +177,7 @@ impl MachineLoad {
         let (b, a) = (&m.before, &m.after);
         if b.loadavg[0] > BUSY_LOADAVG_PER_CPU * cpus as f64 {
             m.warnings.push(format!(
-                "the machine was busy before the sweep: load average {:.2} on {cpus} CPU(s)",
+                "the machine was busy before {name}: load average {:.2} on {cpus} CPU(s)",
                 b.loadavg[0]
             ));
         }
@@ -165,20 +196,21 @@ impl MachineLoad {
                 m.steal_percent = Reading::Value(steal);
                 if steal > BUSY_STEAL_PERCENT {
                     m.warnings.push(format!(
-                        "the hypervisor stole {steal:.1}% of the CPU time during the sweep"
+                        "the hypervisor stole {steal:.1}% of the CPU time during {name}"
                     ));
                 }
             }
             let busy = total.saturating_sub(ta.idle.saturating_sub(tb.idle));
             let busy = Duration::from_secs_f64(busy as f64 / clock_ticks_per_sec());
-            let ours = a.own.saturating_sub(b.own);
+            let ours = a.own.saturating_sub(b.own) + span.ours_too;
             let wall = t1.duration_since(t0).as_secs_f64();
             if wall > 0.0 {
                 let other = 100.0 * busy.saturating_sub(ours).as_secs_f64() / wall;
                 m.other_cpu_percent = Reading::Value(other);
                 if other > BUSY_OTHER_PERCENT {
                     m.warnings.push(format!(
-                        "other processes used {other:.0}% of a CPU during the sweep"
+                        "other processes used {other:.0}% of a CPU during {name}{}",
+                        span.others_note
                     ));
                 }
             }

@@ -115,6 +115,7 @@ mod commands {
 
     use std::path::Path;
     use std::process::ExitCode;
+    use std::time::Duration;
 
     use anyhow::Context;
 
@@ -122,9 +123,10 @@ mod commands {
     use crate::cli::{CheckArgs, CompareArgs, MergeArgs, RunArgs, TalkArgs};
     use crate::env::Env;
     use crate::interrupt::Interrupt;
+    use crate::machine::{MachineLoad, Sample, Span};
     use crate::report::summary::RunSummary;
     use crate::report::{self, table};
-    use crate::run::{self, Load, RunError};
+    use crate::run::{self, Load, Moment, RunError};
     use crate::sweep::CompareReport;
     use crate::usage::{Meter, MeterError};
 
@@ -138,7 +140,17 @@ mod commands {
         }
         let stop = Interrupt::install().context("installing signal handlers")?;
         let mut meter = Meter::new(cfg.server_pid);
-        let result = match run::run(&cfg, &mut |m| meter.on_moment(m), &stop) {
+        // The machine around the window, as compare samples it around a
+        // sweep: the report names a busy machine as the cause it likely is.
+        let mut machine_samples: (Option<Sample>, Option<Sample>) = (None, None);
+        let on_moment = &mut |m| {
+            meter.on_moment(m);
+            match m {
+                Moment::WindowStart => machine_samples.0 = Some(Sample::now()),
+                Moment::WindowEnd => machine_samples.1 = Some(Sample::now()),
+            }
+        };
+        let result = match run::run(&cfg, on_moment, &stop) {
             Ok(r) => r,
             Err(RunError::Interrupted) => {
                 eprintln!(
@@ -177,7 +189,24 @@ mod commands {
                 anyhow::bail!("--server-pid {pid}: {e}; did the server exit during the run?")
             }
         };
-        let summary = RunSummary::new(&cfg, &result, Env::capture(None), usage.as_ref());
+        let env = Env::capture(None);
+        let machine_load = match machine_samples {
+            (Some(before), Some(after)) => {
+                let server = usage.as_ref().and_then(|u| u.server.as_ref());
+                let span = Span {
+                    name: "the window",
+                    ours_too: Duration::from_secs_f64(server.map_or(0.0, |s| s.cpu_seconds)),
+                    others_note: if server.is_some() {
+                        ""
+                    } else {
+                        " (the server among them if it runs here: --server-pid counts it apart)"
+                    },
+                };
+                Some(MachineLoad::over(before, after, env.cpu_count, span))
+            }
+            _ => None,
+        };
+        let summary = RunSummary::new(&cfg, &result, env, usage.as_ref(), machine_load);
         if !out.quiet {
             print(&summary.render())?;
         }
@@ -205,6 +234,10 @@ mod commands {
         }
         Ok(if result.interrupted {
             ExitCode::from(stop.exit_status())
+        } else if summary.nothing_measured() {
+            // As when every connection fails before a reply: a run that
+            // measured nothing did not succeed.
+            ExitCode::from(EXIT_FAULT)
         } else if summary.clean {
             ExitCode::SUCCESS
         } else {

@@ -58,7 +58,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::MergeArgs;
-use crate::hdrlog::{self, ReadError, UNCORRECTED_TAG};
+use crate::cli::UsageError;
+use crate::hdrlog::{self, ReadError, ReadErrorKind, UNCORRECTED_TAG};
 use crate::run::result::Interval;
 use crate::stats::{self, Hist, Percentiles};
 
@@ -217,7 +218,9 @@ impl Merged {
 ///
 /// # Errors
 /// Unreadable, malformed or empty logs (naming the file), or an unwritable
-/// output (naming the flag and file).
+/// output (naming the flag and file). A file that is not an interval log
+/// at all is a [`UsageError`] (exit 2): the command line named the wrong
+/// file.
 pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let mut inputs = Vec::new();
     for path in &args.logs {
@@ -225,8 +228,11 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         // Read whole (it is the encoded size) and dropped once its
         // intervals are kept.
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-        let input =
-            Input::read(name.clone(), &bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let input = Input::read(name.clone(), &bytes).map_err(|e| match e.kind {
+            // Not a log at all: the command line named the wrong file.
+            ReadErrorKind::NotALog(_) => anyhow::Error::new(UsageError(format!("{name}: {e}"))),
+            _ => anyhow::anyhow!("{name}: {e}"),
+        })?;
         if input.intervals.is_empty() {
             anyhow::bail!("{name}: contains no intervals");
         }

@@ -200,11 +200,41 @@ impl RoundFigures for FloodMetrics {
     }
 }
 
-/// True when the generator used (nearly) all of a CPU per generator thread
-/// while the server did not: such a measurement says more about the
-/// generator than about the server, and the reports flag it.
-pub fn generator_bound(generator_cpu: f64, server_cpu: f64, threads: u32) -> bool {
-    generator_cpu >= 0.95 * threads as f64 && server_cpu < 0.9
+/// True when the generator used (nearly) all the CPU it could while the
+/// server did not: such a measurement says more about the generator than
+/// about the server, and the reports flag it.
+///
+/// "All the CPU it could" is one CPU per generator thread, but never more
+/// than the `cpus` it may run on ([`generator_cpus`]): `--threads 2` pinned
+/// to one CPU is maxed out at 100% of that CPU, not at 200%. `cpus` = 0
+/// means unknown, and then the threads alone count.
+pub fn generator_bound(generator_cpu: f64, server_cpu: f64, threads: u32, cpus: usize) -> bool {
+    generator_cpu >= 0.95 * generator_cpus(threads, cpus) as f64 && server_cpu < 0.9
+}
+
+/// The CPUs `threads` generator threads can keep busy when they may run on
+/// `cpus` CPUs (0 = unknown): the smaller of the two, and at least 1.
+pub fn generator_cpus(threads: u32, cpus: usize) -> usize {
+    let threads = threads.max(1) as usize;
+    if cpus == 0 {
+        threads
+    } else {
+        threads.min(cpus)
+    }
+}
+
+/// What to do about a generator-bound point, for the reports: more
+/// `--threads` only while the generator has CPUs without a thread;
+/// otherwise what does help.
+pub fn generator_bound_advice(threads: u32, cpus: usize) -> String {
+    if cpus == 0 || (threads as usize) < cpus {
+        "rerun with more --threads or a larger --depth".to_string()
+    } else {
+        format!(
+            "more --threads cannot help (each of its {cpus} CPU(s) has one already); \
+             use a larger --depth or a machine with more CPUs"
+        )
+    }
 }
 
 /// One round of one point.
@@ -543,6 +573,29 @@ mod tests {
             outcome: Outcome::Ok(Box::new(summary)),
             rounds: Vec::new(),
         }
+    }
+
+    // Regression: `--threads 2` pinned to one CPU sat at 100% of it and was
+    // not flagged, because the test asked for 95% of two CPUs.
+    #[test]
+    fn a_generator_maxed_out_on_fewer_cpus_than_threads_is_generator_bound() {
+        assert!(generator_bound(1.0, 0.5, 2, 1));
+        assert!(!generator_bound(0.9, 0.5, 2, 1), "10% of its CPU left");
+        assert!(!generator_bound(1.0, 0.5, 2, 2), "one of two CPUs idle");
+        assert!(generator_bound(1.9, 0.5, 2, 4));
+        assert!(
+            generator_bound(1.0, 0.5, 1, 0),
+            "unknown CPUs: threads count"
+        );
+        assert!(!generator_bound(1.0, 0.95, 2, 1), "server busy too");
+    }
+
+    #[test]
+    fn more_threads_are_advised_only_while_cpus_are_free() {
+        assert!(generator_bound_advice(1, 2).contains("more --threads or"));
+        let maxed = generator_bound_advice(2, 1);
+        assert!(maxed.contains("more --threads cannot help"), "{maxed}");
+        assert!(maxed.contains("larger --depth"), "{maxed}");
     }
 
     #[test]

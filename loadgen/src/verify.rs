@@ -16,6 +16,17 @@
 //! verifier keeps walking by position, so one lost byte makes every later
 //! reply on that connection bad too: that is deliberate, a stream that has
 //! slipped is not trustworthy.
+//!
+//! # Damage is reported as it arrives
+//! A server that answers with something else (an error banner, an HTTP
+//! reply) usually sends fewer bytes than a request and then waits or
+//! closes. Waiting for the reply to complete would turn that into "timed
+//! out" or "truncated", which hides what happened. So a reply is judged as
+//! soon as its first wrong byte is seen and its header (which says whether
+//! the bytes are another request's) is in: [`StreamVerifier::feed`] reports
+//! it then, once, and not again when its last byte arrives. A damaged reply
+//! that stops before its header is complete is reported by
+//! [`StreamVerifier::take_damage`] when the caller gives up on the stream.
 
 use crate::payload::{self, Header, HEADER_LEN};
 
@@ -39,6 +50,23 @@ pub enum Verdict {
     Corrupt,
 }
 
+/// What a reader is told: "reply 3 was corrupt (...)" reads on from here.
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Intact => write!(f, "intact"),
+            Verdict::Reordered { got } => write!(
+                f,
+                "out of order (it carried request {got} of the same connection)"
+            ),
+            Verdict::Foreign { got } => {
+                write!(f, "mixed up (it carried bytes sent on connection {got})")
+            }
+            Verdict::Corrupt => write!(f, "corrupt (its bytes differ from the request)"),
+        }
+    }
+}
+
 impl Verdict {
     /// True for every verdict but [`Verdict::Intact`].
     pub fn is_bad(self) -> bool {
@@ -58,6 +86,9 @@ pub struct StreamVerifier {
     /// The reply's header bytes as received, kept only to explain a mismatch.
     header: [u8; HEADER_LEN],
     mismatch: bool,
+    /// The current reply's verdict has already been handed out (early,
+    /// because it was damaged).
+    reported: bool,
 }
 
 impl StreamVerifier {
@@ -70,6 +101,7 @@ impl StreamVerifier {
             offset: 0,
             header: [0; HEADER_LEN],
             mismatch: false,
+            reported: false,
         }
     }
 
@@ -86,7 +118,10 @@ impl StreamVerifier {
 
     /// Consumes the next `data` bytes of the echoed stream and calls
     /// `on_reply(seq, verdict)` once for every reply that `data` completes,
-    /// in stream order.
+    /// in stream order, and once for a reply that `data` shows to be
+    /// damaged before it is complete (see "Damage is reported as it
+    /// arrives" in the module docs). Either way each reply gets exactly one
+    /// call, in sequence order.
     ///
     /// The caller must not feed more bytes than it has sent; bytes beyond
     /// that are not an echo and are the caller's to report.
@@ -106,13 +141,31 @@ impl StreamVerifier {
             self.offset += n;
             data = &data[n..];
             if self.offset == self.size {
-                let verdict = self.verdict();
-                on_reply(self.seq, verdict);
+                if !self.reported {
+                    on_reply(self.seq, self.verdict());
+                }
                 self.seq += 1;
                 self.offset = 0;
                 self.mismatch = false;
+                self.reported = false;
+            } else if self.mismatch && !self.reported && self.offset >= HEADER_LEN {
+                self.reported = true;
+                on_reply(self.seq, self.verdict());
             }
         }
+    }
+
+    /// The sequence number and verdict of the reply in progress when it is
+    /// already known to be damaged but has not been reported (its header
+    /// never arrived whole), marking it reported. For a caller giving up on
+    /// the stream (EOF, timeout), so that a short wrong reply is counted as
+    /// damage, not as missing.
+    pub fn take_damage(&mut self) -> Option<(u64, Verdict)> {
+        if !self.mismatch || self.reported {
+            return None;
+        }
+        self.reported = true;
+        Some((self.seq, self.verdict()))
     }
 
     fn verdict(&self) -> Verdict {
@@ -187,6 +240,41 @@ mod tests {
         data.extend(stream(9, &[1], 32));
         let got = verdicts(2, 32, &data, 32);
         assert_eq!(got[1].1, Verdict::Foreign { got: 9 });
+    }
+
+    // Regression: a short wrong reply (an HTTP error page) went unjudged
+    // until its last byte, which never came, so it was called a timeout or
+    // a truncation instead of corruption.
+    #[test]
+    fn a_short_wrong_reply_is_reported_before_it_completes() {
+        let mut v = StreamVerifier::new(0, 1000);
+        let mut got = Vec::new();
+        v.feed(b"HTTP/1.0 400 Bad request\r\n\r\nnope\n", |s, d| {
+            got.push((s, d))
+        });
+        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        // The rest of that reply does not report it again.
+        v.feed(&[0u8; 967], |s, d| got.push((s, d)));
+        assert_eq!(got.len(), 1);
+        assert_eq!(v.take_damage(), None);
+    }
+
+    #[test]
+    fn damage_shorter_than_a_header_is_taken_when_the_caller_gives_up() {
+        let mut v = StreamVerifier::new(0, 100);
+        let mut got = Vec::new();
+        v.feed(b"nope\n", |s, d| got.push((s, d)));
+        assert!(got.is_empty(), "header incomplete: not judged yet");
+        assert_eq!(v.take_damage(), Some((0, Verdict::Corrupt)));
+        assert_eq!(v.take_damage(), None);
+    }
+
+    #[test]
+    fn an_intact_partial_reply_is_no_damage() {
+        let data = stream(0, &[0], 50);
+        let mut v = StreamVerifier::new(0, 50);
+        v.feed(&data[..30], |_, _| panic!("nothing completed or damaged"));
+        assert_eq!(v.take_damage(), None);
     }
 
     #[test]

@@ -190,7 +190,8 @@ fn a_text_file_is_refused_in_one_line_of_english() {
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let out = loadgen(&["merge", path(&readme)], LIMIT);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    // A usage error: the command line named the wrong file.
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.starts_with("error: ")

@@ -5,7 +5,7 @@ mod util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer};
+use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer, HTTP_400};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -366,4 +366,138 @@ fn server_that_never_echoes_fails_the_run_after_the_drain_deadline() {
     assert_eq!(f(&v, "requests"), 0.0);
     assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
     assert!(stderr(&out).contains("drain gave up"), "{}", stderr(&out));
+}
+
+// Regression: a reply shorter than the request with wrong bytes was only
+// judged once complete, which it never was, so the run said "corrupt 0,
+// truncated 1".
+#[test]
+fn short_wrong_reply_is_counted_as_corrupt() {
+    let server = TestServer::start(Behaviour::FixedReply { reply: HTTP_400 });
+    let (out, v) = run_json(
+        &server.target(),
+        "short-wrong-reply",
+        &["--duration", "200ms", "--warmup", "0s", "--size", "1024"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(f(&v, "corrupt"), 1.0, "{v}");
+    let messages = v["error_messages"].to_string();
+    assert!(messages.contains("corrupt"), "{messages}");
+}
+
+// Regression: when the server closed every connection 2 s into a 5 s
+// window, the requests of those 2 s were divided by 5 s, and nothing said
+// that the last 3 s measured nothing.
+#[test]
+fn a_window_the_server_left_early_ends_where_the_last_connection_closed() {
+    let server = TestServer::start(Behaviour::HangsUpAt {
+        at: Duration::from_secs(1),
+    });
+    let (out, v) = run_json(
+        &server.target(),
+        "hangs-up",
+        &["--connections", "2", "--duration", "3s", "--warmup", "0s"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let closed = f(&v, "all_connections_closed_s");
+    // The server hangs up 1 s after it started, which is a little before
+    // the generator's window opened.
+    assert!(closed > 0.5 && closed <= 1.0, "{v}");
+    assert_eq!(f(&v, "window_s"), closed);
+    let rps = f(&v, "throughput.requests_per_sec");
+    let want = f(&v, "requests") / closed;
+    assert!((rps - want).abs() <= want * 1e-9, "{rps} vs {want}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("every connection had closed") && text.contains("cut short"),
+        "{text}"
+    );
+}
+
+// Regression: with another process holding a CPU, the warning told the
+// user to change the load (more --threads, fewer --connections, a lower
+// --rate) instead of naming the busy machine.
+#[test]
+fn generator_behind_schedule_on_a_busy_machine_names_the_machine() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let server = Echod::start(&[]);
+    let pid = server.pid().to_string();
+    // Another process's load: this test process spins one CPU for as long
+    // as the run lasts.
+    let stop = Arc::new(AtomicBool::new(false));
+    let spin = Arc::clone(&stop);
+    let burner = std::thread::spawn(move || {
+        while !spin.load(Ordering::Relaxed) {
+            std::hint::spin_loop();
+        }
+    });
+    let (out, v) = run_json(
+        &server.target(),
+        "busy-machine",
+        &[
+            "--connections",
+            "500",
+            "--rate",
+            "2000000",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--server-pid",
+            &pid,
+            "--quiet",
+        ],
+    );
+    stop.store(true, Ordering::Relaxed);
+    burner.join().unwrap();
+    let err = stderr(&out);
+    assert_eq!(v["schedule"]["generator_kept_up"], false, "{v}");
+    assert!(
+        err.contains("Likely cause: ")
+            && err.contains("busy machine (")
+            && err.contains("other processes used"),
+        "{err}"
+    );
+    assert!(f(&v, "machine_load.other_cpu_percent") > 10.0, "{v}");
+}
+
+// Regression: a run that counted no reply printed "fairness (Jain) 1.0000"
+// and a row of zero latencies, as if they were figures, under a header
+// saying "(+0ns warm-up)", and its fault read "1 replies still missing".
+#[test]
+fn a_run_that_measured_nothing_says_so_in_words() {
+    let server = TestServer::start(Behaviour::BlackHole);
+    let out = loadgen(
+        &[
+            "run",
+            "--target",
+            &server.target(),
+            "--duration",
+            "200ms",
+            "--warmup",
+            "0s",
+            "--drain-timeout",
+            "200ms",
+        ],
+        LIMIT,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("requests   nothing was measured: no reply was counted in the window"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("fairness (Jain)") && !text.contains("latency µs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(no warm-up)") && !text.contains("0ns"),
+        "{text}"
+    );
+    assert!(
+        text.contains(": 1 reply still missing when the drain gave up"),
+        "{text}"
+    );
 }

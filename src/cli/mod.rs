@@ -99,8 +99,9 @@ struct Args {
 
     /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; port 0
     /// picks a free one). Reactor model only. Off by default. Of the
-    /// process_* metrics, macOS and FreeBSD give CPU time only; Linux
-    /// also gives memory, open descriptors and start time.
+    /// process_* metrics, macOS and FreeBSD give CPU time and the
+    /// descriptor limit only; Linux also gives memory, open descriptors
+    /// and start time.
     #[arg(long, value_name = "ADDR", value_parser = parse_metrics)]
     metrics: Option<std::net::SocketAddr>,
 

@@ -13,7 +13,9 @@
 //! 5. Reap: remove the entries closed during this turn from the slab, and
 //!    close the free pipes if no connection spliced this turn (the poll of
 //!    step 1 waits at most [`splice::LINGER`] while some are kept).
-//! 6. With `--metrics`, publish the counters for scrapes (see [`metrics`]).
+//! 6. With `--metrics`, record how long steps 2 to 5 took (the turn,
+//!    [`metrics::histogram`]) and publish the counters for scrapes (see
+//!    [`metrics`]).
 //!
 //! # Stale events
 //!
@@ -150,6 +152,8 @@ pub struct Counters {
     pub accept_errors: u64,
     /// Datagrams echoed and dropped, by reason (`--listen udp:ADDR`).
     pub datagrams: udp::Counters,
+    /// Lengths of the loop's turns (with `--metrics` only).
+    pub turns: metrics::histogram::TurnTimes,
 }
 
 /// The reactor's whole state. Owned by one thread; nothing is shared.
@@ -332,7 +336,7 @@ impl Reactor {
             }
             self.reap();
             self.pipes.trim();
-            self.publish();
+            self.end_turn();
             if self.draining && self.conns == 0 {
                 return Ok(Stopped::Drained);
             }

@@ -17,7 +17,7 @@ use crate::limit::{percent, Limit, SATURATED};
 use crate::machine::Sample;
 use crate::procstat::Reading;
 use crate::stats;
-use crate::sweep::{CompareReport, FloodPoint, Outcome, Point};
+use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point};
 
 /// The saturation plot's file name: linked from its own section, not the
 /// list of plots.
@@ -442,8 +442,8 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
          - **Generator-bound.** Generator CPU is the generator's own CPU time over the window (one generator \
            thread can use at most 100%). A point where the generator was at its limit while the server was \
            not is marked **generator-bound** (hollow in the throughput plot, pale in the spectra): it measures \
-           the generator, not the server, and so does any ranking it takes part in. Run it again with more \
-           `--threads` or a larger `--depth`.\n\
+           the generator, not the server, and so does any ranking it takes part in. The generator's limit is \
+           one CPU per `--threads`, but no more than the CPUs it may run on. To fix: {advice}.\n\
          - **The machine.** Load average, steal time and other processes' CPU are read before and after the \
            sweep; a busy machine or a governor other than `performance` can move results by more than the \
            difference between two models.\n\
@@ -453,6 +453,7 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
            `results.json`.",
         rounds = c.rounds,
         thin = stats::THIN,
+        advice = sweep::generator_bound_advice(c.threads, report.env.generator_cpus.len()),
     );
     s
 }

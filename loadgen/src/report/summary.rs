@@ -9,10 +9,12 @@ use serde::Serialize;
 
 use crate::env::Env;
 use crate::limit::{self, Limit};
+use crate::machine::MachineLoad;
 use crate::procstat::Reading;
 use crate::run::result::{Counters, RunResult};
-use crate::run::{Load, RunConfig};
+use crate::run::{warmup_text, Load, RunConfig};
 use crate::stats::{self, Percentiles};
+use crate::sweep;
 use crate::usage::{ServerUsage, WindowUsage};
 
 /// p99 of the generator's own dispatch lag above which it is reported as
@@ -194,11 +196,20 @@ pub struct RunSummary {
     /// (all its threads together), when it was measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generator_cpu_utilisation: Option<f64>,
+    /// How busy the machine was over the window (load average, steal,
+    /// other processes' CPU), when it was sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine_load: Option<MachineLoad>,
     /// True when a signal closed the window early: the figures cover
     /// `window_s` seconds, not `config.duration`.
     pub interrupted: bool,
     /// Seconds of measurement window the figures cover.
     pub window_s: f64,
+    /// When every connection had closed before the window's end: the
+    /// seconds into the window at which the last one closed. The window,
+    /// `window_s` and the rates end there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all_connections_closed_s: Option<f64>,
     /// The first few fault messages.
     pub error_messages: Vec<String>,
     /// True when no faults occurred.
@@ -261,6 +272,55 @@ impl FloodReport {
     }
 }
 
+/// `n` with its noun: "1 request", "2 requests".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What to do about a generator that fell behind its schedule, naming the
+/// likely cause. A generator at its CPU limit (`generator_cpu`, a fraction
+/// of one CPU, against what `threads` threads on `cpus` CPUs can use) had
+/// too much to do; one below it on a busy machine was kept off the CPU,
+/// and changing the load would not help it. Otherwise its loop was too
+/// slow for the load.
+pub fn behind_schedule_advice(
+    machine: Option<&MachineLoad>,
+    generator_cpu: Option<f64>,
+    threads: u32,
+    cpus: usize,
+) -> String {
+    let busy = machine
+        .filter(|m| m.busy())
+        .map(|m| format!("a busy machine ({})", m.warnings.join("; ")));
+    let maxed = generator_cpu.filter(|&g| sweep::generator_bound(g, 0.0, threads, cpus));
+    let Some(g) = maxed else {
+        return match busy {
+            Some(busy) => format!(
+                "Likely cause: {busy}, which kept the generator off the CPU at times (it used less than \
+                 its CPUs allow); rerun on a quiet machine before changing the load."
+            ),
+            None => "Use more --threads, fewer --connections or a lower --rate.".to_string(),
+        };
+    };
+    let usable = sweep::generator_cpus(threads, cpus);
+    let more = if (threads as usize) < cpus {
+        "use more --threads, fewer --connections or a lower --rate"
+    } else {
+        "use fewer --connections or a lower --rate (more --threads cannot help: each CPU it may use \
+         has a thread already)"
+    };
+    let limit = format!(
+        "the generator was at its CPU limit ({}% of the {usable} CPU(s) its threads could use)",
+        limit::percent(g / usable as f64)
+    );
+    match busy {
+        Some(busy) => {
+            format!("Likely cause: {limit}, on {busy}; {more}, or rerun on a quiet machine.")
+        }
+        None => format!("Likely cause: {limit}; {more}."),
+    }
+}
+
 /// `pid 1234: 97% of a CPU (busiest thread 97%; may run on 1 CPU)`.
 fn server_text(s: &ServerUsage) -> String {
     format!(
@@ -276,12 +336,14 @@ fn server_text(s: &ServerUsage) -> String {
 
 impl RunSummary {
     /// Derives the summary of `result`, which ran `cfg` on `env`; `usage`
-    /// is the CPU sampled over its window, when it was.
+    /// is the CPU sampled over its window and `machine_load` the machine
+    /// over the same window, when they were.
     pub fn new(
         cfg: &RunConfig,
         result: &RunResult,
         env: Env,
         usage: Option<&WindowUsage>,
+        machine_load: Option<MachineLoad>,
     ) -> RunSummary {
         let m = &result.m;
         let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
@@ -346,10 +408,12 @@ impl RunSummary {
             }),
             spectrum: flood.is_none().then(|| stats::spectrum(&m.corrected)),
             generator_cpu_utilisation: usage.map(|u| u.generator_cpu_utilisation),
+            machine_load,
             flood,
             server,
             interrupted: result.interrupted,
             window_s: result.window.as_secs_f64(),
+            all_connections_closed_s: result.all_closed.map(|d| d.as_secs_f64()),
             error_messages: m.errors.clone(),
             clean: m.counters.clean(),
         }
@@ -362,9 +426,15 @@ impl RunSummary {
             if !s.generator_kept_up {
                 w.push(format!(
                     "WARNING: THE GENERATOR COULD NOT KEEP UP WITH ITS OWN SCHEDULE: requests were taken off the \
-                     schedule {:.0} µs late at p99 ({:.0} µs max). Latencies include this lag. Use more --threads, \
-                     fewer --connections or a lower --rate.",
-                    s.dispatch_lag_us.p99, s.dispatch_lag_us.max
+                     schedule {:.0} µs late at p99 ({:.0} µs max). Latencies include this lag. {}",
+                    s.dispatch_lag_us.p99,
+                    s.dispatch_lag_us.max,
+                    behind_schedule_advice(
+                        self.machine_load.as_ref(),
+                        self.generator_cpu_utilisation,
+                        self.config.threads,
+                        self.env.generator_cpus.len()
+                    )
                 ));
             }
             // Send lag beyond the generator's own dispatch lag is time spent
@@ -379,10 +449,11 @@ impl RunSummary {
         }
         if self.counters.unsent > 0 {
             w.push(format!(
-                "WARNING: {} requests scheduled in the window were never sent: the server stopped taking data, \
+                "WARNING: {} scheduled in the window {} never sent: the server stopped taking data, \
                  the generator fell behind, or a connection failed. The latency percentiles do not include them, so they \
                  UNDERSTATE the latency of this run. Lower --rate.",
-                self.counters.unsent
+                count(self.counters.unsent, "request", "requests"),
+                if self.counters.unsent == 1 { "was" } else { "were" }
             ));
         }
         if self.interrupted {
@@ -391,6 +462,9 @@ impl RunSummary {
                 self.window_s,
                 self.config.duration.as_secs_f64()
             ));
+        }
+        if let Some(at) = self.all_connections_closed_s {
+            w.push(self.cut_short_line(at));
         }
         if let Some(d) = self.datagrams.filter(|d| d.lost > 0) {
             w.push(format!(
@@ -424,8 +498,13 @@ impl RunSummary {
         };
         let _ = writeln!(
             s,
-            "target {}  {load}  {} connections x {} B  {:?} (+{:?} warm-up)  {} thread(s)",
-            c.target, c.connections, c.size, c.duration, c.warmup, c.threads
+            "target {}  {load}  {} x {} B  {:?} ({})  {} thread(s)",
+            c.target,
+            count(u64::from(c.connections), "connection", "connections"),
+            c.size,
+            c.duration,
+            warmup_text(c.warmup),
+            c.threads
         );
         if self.interrupted {
             let _ = writeln!(
@@ -434,8 +513,20 @@ impl RunSummary {
                 self.window_s
             );
         }
+        if let Some(at) = self.all_connections_closed_s {
+            let _ = writeln!(s, "{}", self.cut_short_line(at));
+        }
         let t = &self.throughput;
-        if let Some(f) = &self.flood {
+        if self.nothing_measured() {
+            // Fairness 1.0 and a row of zero latencies would read as
+            // figures; there are none.
+            let _ = writeln!(
+                s,
+                "{:<11}nothing was measured: no {} in the window, so no throughput, latency or fairness",
+                if self.flood.is_some() { "echoed" } else { "requests" },
+                if self.flood.is_some() { "byte was echoed" } else { "reply was counted" }
+            );
+        } else if let Some(f) = &self.flood {
             self.render_flood(&mut s, f);
         } else {
             let _ = writeln!(
@@ -457,6 +548,9 @@ impl RunSummary {
                 self.generator_cpu_utilisation.unwrap_or(0.0) * 100.0
             );
         }
+        if let Some(m) = self.machine_load.as_ref().filter(|m| m.busy()) {
+            let _ = writeln!(s, "machine    busy: {}", m.warnings.join("; "));
+        }
         let k = &self.counters;
         if self.clean {
             let _ = writeln!(s, "faults     none: every echoed byte verified");
@@ -471,6 +565,24 @@ impl RunSummary {
             }
         }
         s
+    }
+
+    /// True when the window counted nothing: no reply (no echoed byte in a
+    /// flood), so there are no figures to show. `run` exits 1 then.
+    pub fn nothing_measured(&self) -> bool {
+        match &self.flood {
+            Some(f) => f.echoed_bytes == 0,
+            None => self.requests == 0,
+        }
+    }
+
+    /// The window ended early because the server closed every connection.
+    fn cut_short_line(&self, at: f64) -> String {
+        format!(
+            "CUT SHORT: every connection had closed {at:.2} s into the {:.2} s window, so the window was cut \
+             short there; the rates cover those {at:.2} s only.",
+            self.config.duration.as_secs_f64()
+        )
     }
 
     /// The flood's lines: echoed bytes, why there is no latency, the
@@ -543,5 +655,57 @@ impl RunSummary {
         if let Some(d) = &self.datagrams {
             let _ = writeln!(s, "datagrams  {}", d.line());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::Sample;
+    use crate::procstat::Reading;
+
+    fn machine(warnings: &[&str]) -> MachineLoad {
+        MachineLoad {
+            before: Sample::default(),
+            after: Sample::default(),
+            steal_percent: Reading::Value(0.0),
+            other_cpu_percent: Reading::Value(100.0),
+            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+        }
+    }
+
+    // Regression: on a machine where another process held a CPU, the
+    // open-loop warning advised more --threads, fewer --connections or a
+    // lower --rate, none of which was the cause.
+    #[test]
+    fn a_generator_behind_schedule_on_a_busy_machine_blames_the_machine() {
+        let busy = machine(&["other processes used 100% of a CPU during the window"]);
+        let a = behind_schedule_advice(Some(&busy), Some(0.4), 1, 2);
+        assert!(
+            a.contains("Likely cause: a busy machine (other processes used 100% of a CPU"),
+            "{a}"
+        );
+        assert!(!a.contains("--threads"), "{a}");
+        // At its CPU limit on a busy machine: both are named.
+        let a = behind_schedule_advice(Some(&busy), Some(1.0), 1, 2);
+        assert!(
+            a.contains("at its CPU limit") && a.contains("busy machine"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn a_generator_at_its_cpu_limit_is_named_and_told_what_helps() {
+        let quiet = machine(&[]);
+        let a = behind_schedule_advice(Some(&quiet), Some(0.99), 1, 2);
+        assert!(a.contains("at its CPU limit (99% of the 1 CPU(s)"), "{a}");
+        assert!(a.contains("more --threads"), "{a}");
+        let a = behind_schedule_advice(Some(&quiet), Some(0.99), 2, 1);
+        assert!(a.contains("more --threads cannot help"), "{a}");
+        let a = behind_schedule_advice(None, Some(0.3), 1, 2);
+        assert_eq!(
+            a,
+            "Use more --threads, fewer --connections or a lower --rate."
+        );
     }
 }

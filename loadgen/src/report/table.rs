@@ -15,7 +15,7 @@ use super::figures::{
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, Limit, SATURATED};
-use crate::sweep::{CompareReport, Finished, FloodPoint, Outcome, Point};
+use crate::sweep::{self, CompareReport, Finished, FloodPoint, Outcome, Point};
 
 /// Marks a generator-bound point in the table; explained under it.
 const GENERATOR_BOUND: &str = "*";
@@ -312,9 +312,10 @@ pub fn render(r: &CompareReport) -> String {
     if summaries().any(|s| s.generator_bound) {
         let _ = writeln!(
             out,
-            "{GENERATOR_BOUND} generator-bound: the generator used all of its {} thread(s) and the server did not,\n  \
-             so the figure measures the generator; rerun with more --threads or a larger --depth.",
-            r.config.threads
+            "{GENERATOR_BOUND} generator-bound: the generator used all the CPU its {} thread(s) could use and the\n  \
+             server did not, so the figure measures the generator. To fix:\n  {}.",
+            r.config.threads,
+            sweep::generator_bound_advice(r.config.threads, r.env.generator_cpus.len())
         );
     }
     if summaries().any(|s| s.interrupted) {
@@ -402,6 +403,23 @@ mod tests {
         assert!(t.contains("but reactor was generator-bound there"), "{t}");
         let line = one_line(&fixture::report().points[0]);
         assert!(line.ends_with("[generator-bound]"), "{line}");
+    }
+
+    // Regression: the advice was "more --threads" even when the generator
+    // already had a thread on every CPU it could use.
+    #[test]
+    fn more_threads_are_advised_only_when_the_generator_has_cpus_to_spare() {
+        let mut r = fixture::report();
+        r.config.threads = 1;
+        r.env.generator_cpus = vec![3];
+        let t = render(&r);
+        assert!(t.contains("more --threads cannot help"), "{t}");
+        r.env.generator_cpus = vec![2, 3];
+        let t = render(&r);
+        assert!(
+            t.contains("rerun with more --threads or a larger --depth"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -187,8 +187,9 @@ impl Conn {
     }
 
     /// Reads until the socket is drained or reaches EOF, verifying every
-    /// byte and pushing `(timing, verdict)` for each completed reply to
-    /// `done`.
+    /// byte and pushing `(timing, verdict)` for each completed reply, and
+    /// for each reply seen to be damaged before it completed, to `done`
+    /// (see [`StreamVerifier::feed`]).
     ///
     /// # Draining readiness
     /// A read that returns less than the buffer holds has emptied the
@@ -214,7 +215,15 @@ impl Conn {
     ) -> io::Result<ReadEnd> {
         loop {
             let n = match self.stream.read(scratch) {
-                Ok(0) => return Ok(ReadEnd::Eof),
+                Ok(0) => {
+                    // A wrong reply too short to carry a header is damage
+                    // all the same, not a reply cut short.
+                    if let Some((_, verdict)) = self.verifier.take_damage() {
+                        let timing = self.inflight.pop_front().expect("reply without request");
+                        done.push((timing, verdict));
+                    }
+                    return Ok(ReadEnd::Eof);
+                }
                 Ok(n) => n,
                 Err(e) if would_block(&e) => return Ok(ReadEnd::Drained),
                 Err(e) if interrupted(&e) => continue,

@@ -176,7 +176,8 @@ impl<C: Link> Engine<C> {
         let mut timer = Timer::new()?;
         poll.registry()
             .register(&mut timer, TIMER, Interest::READABLE)?;
-        let m = Measurements::new(spec.total_conns as usize);
+        let mut m = Measurements::new(spec.total_conns as usize);
+        m.open_until = u64::MAX;
         let in_flight = spec.load.in_flight(spec.size);
         Ok(Engine {
             spec,
@@ -602,10 +603,14 @@ impl<C: Link> Engine<C> {
         self.m.counters.truncated += owed;
         self.m.counters.unsent += unsent;
         let msg = format!(
-            "{} connection {id}: {why} ({owed} replies outstanding)",
-            self.spec.target
+            "{} connection {id}: {why} ({} outstanding)",
+            self.spec.target,
+            replies(owed)
         );
         self.m.note_error(msg);
+        if self.conns.iter().all(|c| !c.is_open()) {
+            self.m.open_until = self.clock();
+        }
     }
 
     /// Charges what is still missing when the drain ends.
@@ -622,10 +627,11 @@ impl<C: Link> Engine<C> {
             if owed > 0 {
                 self.m.counters.truncated += owed;
                 let msg = format!(
-                    "{} connection {}: {owed} replies still missing when the drain gave up, after {:?} \
+                    "{} connection {}: {} still missing when the drain gave up, after {:?} \
                      without a byte moving or {:?} after the window ({})",
                     self.spec.target,
                     c.id(),
+                    replies(owed),
                     Duration::from_nanos(t.drain_stall),
                     Duration::from_nanos(t.drain_cap),
                     c.missing_detail()
@@ -635,6 +641,15 @@ impl<C: Link> Engine<C> {
                 }
             }
         }
+    }
+}
+
+/// "1 reply", "2 replies": a count a person reads.
+fn replies(n: u64) -> String {
+    if n == 1 {
+        "1 reply".to_string()
+    } else {
+        format!("{n} replies")
     }
 }
 

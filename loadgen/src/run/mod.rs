@@ -129,6 +129,16 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
     }
 }
 
+/// A warm-up as the reports print it: "+1s warm-up", or "no warm-up"
+/// rather than "+0ns warm-up".
+pub fn warmup_text(warmup: Duration) -> String {
+    if warmup.is_zero() {
+        "no warm-up".to_string()
+    } else {
+        format!("+{warmup:?} warm-up")
+    }
+}
+
 /// The default `--loss-timeout`: long enough that a loopback or LAN echo
 /// (tens of µs to a few ms, a scheduling hiccup included) is never taken
 /// for lost, short enough that a closed-loop slot is not idle for long.
@@ -299,16 +309,25 @@ pub fn run(
     }
     // An interruption closes the window early; the result covers what was
     // really measured, so req/s and the interval log stay exact.
-    let (window_from, window_to) = match cut {
+    let (window_from, mut window_to) = match cut {
         Some(c) => (timeline.warmup_end.min(c), timeline.end.min(c)),
         None => (timeline.warmup_end, timeline.end),
     };
+    // Likewise when every connection closed inside the window: the rest of
+    // it measured nothing, and dividing by it would understate the rates
+    // of the time that was measured.
+    let mut all_closed = None;
+    if merged.open_until < window_to {
+        window_to = merged.open_until.max(window_from);
+        all_closed = Some(Duration::from_nanos(window_to - window_from));
+    }
     Ok(RunResult {
         m: merged,
         window: Duration::from_nanos(window_to - window_from),
         window_start: wall_base + Duration::from_nanos(window_from),
         interval: cfg.interval,
         interrupted: cut.is_some(),
+        all_closed,
     })
 }
 

@@ -128,6 +128,11 @@ pub struct Measurements {
     pub intervals: Intervals,
     /// The first few failure messages, each naming its connection.
     pub errors: Vec<String>,
+    /// When the last connection closed (ns since the run's base instant),
+    /// or `u64::MAX` when one was still open at the end. An engine sets it;
+    /// merging keeps the latest, so a merged run has the instant its last
+    /// connection closed. After that nothing more can be measured.
+    pub open_until: u64,
 }
 
 /// How many failure messages are kept verbatim.
@@ -146,6 +151,8 @@ impl Measurements {
             echoed_bytes: 0,
             intervals: Intervals::default(),
             errors: Vec::new(),
+            // The identity of the merge (a maximum): engines set their own.
+            open_until: 0,
         }
     }
 
@@ -161,6 +168,7 @@ impl Measurements {
             *a += b;
         }
         self.intervals.merge(&o.intervals);
+        self.open_until = self.open_until.max(o.open_until);
         for e in &o.errors {
             if self.errors.len() < MAX_ERROR_MESSAGES {
                 self.errors.push(e.clone());
@@ -190,6 +198,11 @@ pub struct RunResult {
     /// True when a signal closed the window before `--duration` was up;
     /// `window` is then the part really measured.
     pub interrupted: bool,
+    /// When every connection had closed before the window's end: how far
+    /// into the window that was. `window` then ends there, so the rates
+    /// cover the time connections were alive, not time in which nothing
+    /// could be measured.
+    pub all_closed: Option<Duration>,
 }
 
 impl RunResult {

@@ -302,6 +302,15 @@ pub enum Behaviour {
     Truncating { limit: u64 },
     /// Reads and discards everything; never replies, never closes.
     BlackHole,
+    /// A correct echo server until `at` after it started; from then on it
+    /// closes every connection at its next read, as a server that is
+    /// stopped does.
+    HangsUpAt { at: Duration },
+    /// Answers the first bytes it reads with `reply` (not an echo, and
+    /// shorter than a request), then reads and discards everything, never
+    /// closing: a server of another protocol, like an HTTP server's error
+    /// page.
+    FixedReply { reply: &'static [u8] },
     /// A correct echo server that echoes at most `bytes_per_sec` per
     /// connection: slow, but never wrong and never stuck.
     Throttled { bytes_per_sec: u64 },
@@ -428,6 +437,18 @@ fn serve(
                 continue;
             }
             Behaviour::BlackHole => continue,
+            Behaviour::HangsUpAt { at } => {
+                if epoch.elapsed() >= at {
+                    return; // drops the connection
+                }
+            }
+            Behaviour::FixedReply { reply } => {
+                if echoed == 0 {
+                    let _ = conn.write_all(reply);
+                    echoed = reply.len() as u64;
+                }
+                continue;
+            }
             Behaviour::Throttled { bytes_per_sec } => {
                 // Hold each chunk until the byte budget since the start
                 // allows it.
@@ -446,6 +467,9 @@ fn serve(
     }
     let _ = conn.shutdown(std::net::Shutdown::Write);
 }
+
+/// The 33-byte error page of an HTTP server, for [`Behaviour::FixedReply`].
+pub const HTTP_400: &[u8] = b"HTTP/1.0 400 Bad request\r\n\r\nnope\n";
 
 /// An address nothing listens on (bound, then released).
 pub fn dead_address() -> SocketAddr {

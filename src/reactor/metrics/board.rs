@@ -16,17 +16,21 @@
 //! more; a test that wants exact numbers waits until the traffic it made
 //! is over (see `tests/metrics.rs`).
 //!
-//! Each slot has a cache line pair of its own, so reactors publishing at
-//! once do not share lines with each other.
+//! Each slot is aligned to a cache line pair (128 bytes) and fills whole
+//! pairs, so reactors publishing at once do not share lines with each
+//! other.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use super::super::{udp, Counters};
+use super::histogram::{TurnTimes, BUCKETS};
 
-/// Values in a slot: every field of [`Counters`], then the open
-/// connections.
-const FIELDS: usize = 19;
+/// Single values in a slot: every counter of [`Counters`], the open
+/// connections and the turns' total length.
+const SCALARS: usize = 20;
+/// Values in a slot: the single values, then the turn buckets.
+const FIELDS: usize = SCALARS + BUCKETS;
 
 /// What one reactor counted, or all of them summed.
 #[derive(Debug, Default, Clone)]
@@ -96,7 +100,7 @@ impl Publisher {
 
 fn to_values(c: &Counters, active: u64) -> [u64; FIELDS] {
     let d = &c.datagrams;
-    [
+    let scalars = [
         c.accepted,
         c.refused_max_conns,
         c.shed_no_fds,
@@ -116,12 +120,18 @@ fn to_values(c: &Counters, active: u64) -> [u64; FIELDS] {
         d.dropped_send_error,
         d.recv_errors,
         active,
-    ]
+        c.turns.sum_ns,
+    ];
+    let mut v = [0u64; FIELDS];
+    v[..SCALARS].copy_from_slice(&scalars);
+    v[SCALARS..].copy_from_slice(&c.turns.buckets);
+    v
 }
 
 fn from_values(v: [u64; FIELDS], reactors: usize) -> Snapshot {
-    let [accepted, refused_max_conns, shed_no_fds, idle_closed, peer_errors, closed_eof, closed_shutdown, bytes_received, bytes_echoed, partial_writes, backpressure_pauses, accept_errors, echoed, d_bytes_echoed, dropped_loop_port, dropped_would_block, dropped_send_error, recv_errors, active] =
-        v;
+    let scalars: [u64; SCALARS] = v[..SCALARS].try_into().expect("SCALARS values");
+    let [accepted, refused_max_conns, shed_no_fds, idle_closed, peer_errors, closed_eof, closed_shutdown, bytes_received, bytes_echoed, partial_writes, backpressure_pauses, accept_errors, echoed, d_bytes_echoed, dropped_loop_port, dropped_would_block, dropped_send_error, recv_errors, active, sum_ns] =
+        scalars;
     Snapshot {
         counters: Counters {
             accepted,
@@ -143,6 +153,10 @@ fn from_values(v: [u64; FIELDS], reactors: usize) -> Snapshot {
                 dropped_would_block,
                 dropped_send_error,
                 recv_errors,
+            },
+            turns: TurnTimes {
+                buckets: v[SCALARS..].try_into().expect("BUCKETS values"),
+                sum_ns,
             },
         },
         active,

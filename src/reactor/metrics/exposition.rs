@@ -2,14 +2,16 @@
 //!
 //! Renders what it is handed, a summed [`Snapshot`] and a process
 //! [`Sample`], and knows nothing of reactors or sockets. Every metric gets
-//! its `# HELP` and `# TYPE` lines; names follow Prometheus's rules
-//! (`echod_` prefix, base units: bytes and seconds, `_total` on counters);
+//! its `# HELP` and `# TYPE` lines; names follow Prometheus's naming
+//! practices (`echod_` prefix, base units: bytes and seconds, the unit
+//! last, then `_total` on counters: `echod_received_bytes_total`);
 //! label values are a fixed set of words, never a peer's address, so the
 //! number of series stays what this file lists.
 
 use std::fmt::Write;
 
 use super::board::Snapshot;
+use super::histogram::{TurnTimes, BOUNDS_NS};
 use super::process::Sample;
 
 /// The `Content-Type` of the text format.
@@ -51,13 +53,13 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
         ],
     );
     out.one(
-        "echod_bytes_received_total",
+        "echod_received_bytes_total",
         "counter",
         "Bytes read from stream connections.",
         c.bytes_received,
     );
     out.one(
-        "echod_bytes_sent_total",
+        "echod_sent_bytes_total",
         "counter",
         "Bytes echoed back on stream connections.",
         c.bytes_echoed,
@@ -84,7 +86,7 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
     );
     let dropped = d.dropped_loop_port + d.dropped_would_block + d.dropped_send_error;
     out.one(
-        "echod_datagrams_total",
+        "echod_datagrams_received_total",
         "counter",
         "Datagrams received on --listen udp: sockets, echoed or dropped.",
         d.echoed + dropped,
@@ -103,7 +105,7 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
         ],
     );
     out.one(
-        "echod_datagram_bytes_sent_total",
+        "echod_datagram_sent_bytes_total",
         "counter",
         "Payload bytes of the datagrams echoed.",
         d.bytes_echoed,
@@ -113,6 +115,12 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
         "counter",
         "Failed receives on UDP sockets (a pending ICMP error, ...).",
         d.recv_errors,
+    );
+    out.turns(
+        "echod_loop_turn_seconds",
+        "How long the reactor loop's turns took: from poll returning to the \
+         next poll call, the work and not the wait (summed over --threads).",
+        &c.turns,
     );
     out.one(
         "echod_reactors",
@@ -153,6 +161,14 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
             v,
         );
     }
+    if let Some(v) = process.max_fds {
+        out.one(
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            v,
+        );
+    }
     if let Some(v) = process.start_time_seconds {
         out.float(
             "process_start_time_seconds",
@@ -190,6 +206,22 @@ impl Text {
         self.line(format_args!("{name} {value}"));
     }
 
+    /// A histogram: cumulative `le` buckets added up from the per-bucket
+    /// counts, so `+Inf` and `_count` are the same number.
+    fn turns(&mut self, name: &str, help: &str, t: &TurnTimes) {
+        self.head(name, "histogram", help);
+        let mut below = 0u64;
+        for (bound, n) in BOUNDS_NS.iter().zip(&t.buckets) {
+            below += n;
+            let le = *bound as f64 / 1e9;
+            self.line(format_args!("{name}_bucket{{le=\"{le}\"}} {below}"));
+        }
+        let count = t.count();
+        self.line(format_args!("{name}_bucket{{le=\"+Inf\"}} {count}"));
+        self.line(format_args!("{name}_sum {}", t.sum_ns as f64 / 1e9));
+        self.line(format_args!("{name}_count {count}"));
+    }
+
     fn labelled(&mut self, name: &str, kind: &str, help: &str, label: &str, rows: &[(&str, u64)]) {
         self.head(name, kind, help);
         for (value, n) in rows {
@@ -211,6 +243,7 @@ mod tests {
             cpu_seconds: Some(0.25),
             resident_bytes: Some(4096),
             open_fds: Some(7),
+            max_fds: Some(1024),
             start_time_seconds: Some(1_700_000_000.5),
         };
         let text = render(&s, &p);
@@ -226,6 +259,11 @@ mod tests {
                 let (series, value) = line.rsplit_once(' ').unwrap();
                 value.parse::<f64>().unwrap();
                 let name = series.split('{').next().unwrap();
+                let name = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|base| typed.contains(*base))
+                    .unwrap_or(name);
                 assert!(typed.contains(name) && helped.contains(name), "{line}");
             }
         }
@@ -233,6 +271,28 @@ mod tests {
         assert!(text.contains("echod_connections_active 2\n"));
         assert!(text.contains("process_start_time_seconds 1700000000.5\n"));
         assert!(text.contains("process_cpu_seconds_total 0.25\n"));
+        assert!(text.contains("process_max_fds 1024\n"));
+    }
+
+    #[test]
+    fn turn_buckets_are_cumulative_in_seconds() {
+        let mut s = Snapshot::default();
+        for ns in [500, 3_000, 3_500, 2_000_000_000] {
+            s.counters.turns.record(std::time::Duration::from_nanos(ns));
+        }
+        let text = render(&s, &Sample::default());
+        for want in [
+            "# TYPE echod_loop_turn_seconds histogram\n",
+            "echod_loop_turn_seconds_bucket{le=\"0.000001\"} 1\n",
+            "echod_loop_turn_seconds_bucket{le=\"0.000004\"} 3\n",
+            "echod_loop_turn_seconds_bucket{le=\"0.000016\"} 3\n",
+            "echod_loop_turn_seconds_bucket{le=\"1.048576\"} 3\n",
+            "echod_loop_turn_seconds_bucket{le=\"+Inf\"} 4\n",
+            "echod_loop_turn_seconds_sum 2.000007\n",
+            "echod_loop_turn_seconds_count 4\n",
+        ] {
+            assert!(text.contains(want), "{want} in\n{text}");
+        }
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //!
 //! # The endpoint
 //!
-//! `GET /metrics` answers the text format 0.0.4 ([`exposition`]); any other
-//! path is 404, any other method 405, a request httparse cannot read 400,
-//! one larger than [`MAX_REQUEST`] 431. Every answer carries
+//! `GET /metrics` answers the text format 0.0.4 ([`exposition`]), and
+//! `HEAD` the same head without the body (its `Content-Length` is the
+//! body's a `GET` would get); any other path is 404, any other method
+//! 405, a request httparse cannot read 400, one larger than
+//! [`MAX_REQUEST`] 431. Every answer carries
 //! `Connection: close` and the connection closes after it: one request per
 //! connection, which is all a Prometheus scrape needs.
 //!
@@ -12,7 +14,8 @@
 //!
 //! Each reactor counts in plain `u64`s ([`super::Counters`]) and publishes
 //! them to its slot of a shared [`Board`] once per turn, after the reap
-//! (see [`board`]): a few dozen relaxed stores per turn, against at least
+//! (see [`board`]), with the length of that turn ([`histogram`]): a
+//! clock read and a few dozen relaxed stores per turn, against at least
 //! one `epoll_wait` and a read and a write per echo. Without `--metrics`
 //! there is no board and nothing is published.
 //!
@@ -57,6 +60,7 @@
 
 pub mod board;
 pub mod exposition;
+pub mod histogram;
 pub mod process;
 
 use std::io::{self, Read, Write};
@@ -250,11 +254,13 @@ fn answer(req: &[u8], metrics: &mut dyn FnMut() -> String) -> Option<Vec<u8>> {
         Ok(httparse::Status::Complete(_)) => {
             let path = parsed.path.unwrap_or("");
             let path = path.split_once('?').map_or(path, |(p, _)| p);
-            match (parsed.method, path) {
-                (Some("GET"), "/metrics") => (200, metrics()),
-                (Some("GET"), _) => (404, "not found: try GET /metrics\n".to_string()),
-                _ => (405, "method not allowed: try GET /metrics\n".to_string()),
-            }
+            let head = parsed.method == Some("HEAD");
+            let answer = match (parsed.method, path) {
+                (Some("GET" | "HEAD"), "/metrics") => response(200, &metrics()),
+                (Some("GET" | "HEAD"), _) => response(404, "not found: try GET /metrics\n"),
+                _ => response(405, "method not allowed: try GET /metrics\n"),
+            };
+            return Some(if head { without_body(answer) } else { answer });
         }
         Ok(httparse::Status::Partial) if req.len() < MAX_REQUEST => return None,
         Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => (
@@ -264,6 +270,15 @@ fn answer(req: &[u8], metrics: &mut dyn FnMut() -> String) -> Option<Vec<u8>> {
         Err(_) => (400, "bad request\n".to_string()),
     };
     Some(response(status, &body))
+}
+
+/// A response cut after its head, for `HEAD` (RFC 9110 §9.3.2: the same
+/// header fields as `GET`, `Content-Length` included, and no content).
+fn without_body(mut answer: Vec<u8>) -> Vec<u8> {
+    if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+        answer.truncate(end + 4);
+    }
+    answer
 }
 
 /// An HTTP/1.1 response with `body`, closing the connection.
@@ -278,7 +293,11 @@ fn response(status: u16, body: &str) -> Vec<u8> {
         ),
         _ => ("Bad Request", "text/plain; charset=utf-8"),
     };
-    let allow = if status == 405 { "Allow: GET\r\n" } else { "" };
+    let allow = if status == 405 {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\n{allow}Connection: close\r\n\r\n{body}",
@@ -302,6 +321,16 @@ impl Reactor {
         }
         self.publisher = Some(share.publisher);
         Ok(())
+    }
+
+    /// Ends a turn: with `--metrics`, records its length, from `poll`
+    /// returning (`self.now`) to here, and publishes. Without, it costs
+    /// nothing, not even a clock read.
+    pub(super) fn end_turn(&mut self) {
+        if self.publisher.is_some() {
+            self.counters.turns.record(self.now.elapsed());
+            self.publish();
+        }
     }
 
     /// Publishes this reactor's counters, if anyone reads them.
@@ -439,6 +468,20 @@ mod tests {
             status(&big).as_deref(),
             Some("HTTP/1.1 431 Request Header Fields Too Large")
         );
+    }
+
+    #[test]
+    fn head_is_get_without_the_body() {
+        let get = answer(b"GET /metrics HTTP/1.1\r\n\r\n", &mut || "m 1\n".into()).unwrap();
+        let head = answer(b"HEAD /metrics HTTP/1.1\r\n\r\n", &mut || "m 1\n".into()).unwrap();
+        assert_eq!(get, [&head[..], b"m 1\n"].concat());
+        let missing = answer(b"HEAD /x HTTP/1.1\r\n\r\n", &mut || unreachable!()).unwrap();
+        let missing = String::from_utf8(missing).unwrap();
+        assert!(
+            missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{missing}"
+        );
+        assert!(missing.ends_with("\r\n\r\n"), "{missing}");
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! | `process_cpu_seconds_total`     | `getrusage`       | `getrusage`    |
 //! | `process_resident_memory_bytes` | `/proc/self/stat` | left out       |
 //! | `process_open_fds`              | `/proc/self/fd`   | left out       |
+//! | `process_max_fds`               | `getrlimit`       | `getrlimit`    |
 //! | `process_start_time_seconds`    | `/proc/self/stat` | left out       |
 //!
 //! A value that cannot be read is `None` and its metric is left out of the
 //! exposition, never shown as 0: a scraper then sees "absent", not "idle".
+//! So is an unlimited `RLIMIT_NOFILE`: no number would say "no limit".
 //!
 //! The `/proc` reads are blocking reads on the reactor's thread, but of
 //! kernel-made files that never wait on a device: `stat` and the `fd`
@@ -28,11 +30,15 @@ pub struct Sample {
     pub resident_bytes: Option<u64>,
     /// Open file descriptors.
     pub open_fds: Option<u64>,
+    /// The soft limit on open file descriptors (`RLIMIT_NOFILE`), which
+    /// `open_fds` runs into.
+    pub max_fds: Option<u64>,
     /// When the process started, in seconds since the Unix epoch.
     pub start_time_seconds: Option<f64>,
 }
 
-/// Reads the process's CPU time, memory, descriptors and start time now.
+/// Reads the process's CPU time, memory, descriptors, descriptor limit
+/// and start time now.
 #[cfg(target_os = "linux")]
 pub fn sample() -> Sample {
     let stat = std::fs::read_to_string("/proc/self/stat").ok();
@@ -49,6 +55,7 @@ pub fn sample() -> Sample {
         open_fds: std::fs::read_dir("/proc/self/fd")
             .ok()
             .map(|d| d.count() as u64),
+        max_fds: max_fds(),
         start_time_seconds: stat
             .zip(ticks)
             .zip(boot_time())
@@ -56,11 +63,13 @@ pub fn sample() -> Sample {
     }
 }
 
-/// Elsewhere: CPU time only (see "Per platform").
+/// Elsewhere: CPU time and the descriptor limit only (see "Per
+/// platform").
 #[cfg(not(target_os = "linux"))]
 pub fn sample() -> Sample {
     Sample {
         cpu_seconds: cpu_seconds(),
+        max_fds: max_fds(),
         ..Sample::default()
     }
 }
@@ -74,8 +83,21 @@ fn cpu_seconds() -> Option<f64> {
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
         return None;
     }
-    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    Some(secs(ru.ru_utime) + secs(ru.ru_stime))
+    // Added in whole microseconds, divided once: adding two f64 seconds
+    // prints as 0.08411099999999999 where getrusage said 84111 µs.
+    #[allow(clippy::unnecessary_cast)] // time_t, suseconds_t: not i64 everywhere
+    let micros = |tv: libc::timeval| tv.tv_sec as i64 * 1_000_000 + tv.tv_usec as i64;
+    Some((micros(ru.ru_utime) + micros(ru.ru_stime)) as f64 / 1e6)
+}
+
+/// The soft `RLIMIT_NOFILE`, as the process collectors of Prometheus's
+/// client libraries report it: the limit `accept` meets (EMFILE), after
+/// echod raised it to the hard limit at start. `None` when unlimited or
+/// unreadable.
+fn max_fds() -> Option<u64> {
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    let unlimited = libc::RLIM_INFINITY as u64;
+    Some(crate::net::fd_limit()).filter(|&n| n > 0 && n != unlimited)
 }
 
 /// The fields of `/proc/self/stat` used here (proc(5) numbers them).
@@ -168,6 +190,7 @@ mod tests {
     fn elsewhere_only_cpu_is_given() {
         let s = sample();
         assert!(s.cpu_seconds.is_some());
+        assert!(s.max_fds.is_some());
         assert_eq!((s.resident_bytes, s.open_fds), (None, None));
         assert_eq!(s.start_time_seconds, None);
     }
@@ -178,6 +201,7 @@ mod tests {
         let s = sample();
         assert!(s.resident_bytes.unwrap() > 0);
         assert!(s.open_fds.unwrap() >= 3);
+        assert!(s.max_fds.unwrap() >= s.open_fds.unwrap());
         assert!(s.cpu_seconds.unwrap() >= 0.0);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
