@@ -211,20 +211,48 @@ fn the_socket_file_is_removed_after_sigterm() {
 
 // The second-signal exit cuts the drain short; the file is gone already,
 // removed when the listener closed at the first signal.
+/// Whether `s` becomes writable within `limit` (poll(2) for POLLOUT).
+fn writable_within(s: &UnixStream, limit: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: s.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(limit.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    n == 1
+}
+
 #[test]
 fn the_socket_file_is_removed_when_a_second_signal_cuts_the_drain() {
     let path = socket_path("forced");
     let mut server = start(&path, &["--shutdown-timeout", "60s"]);
     // A client that sends and never reads: its echo stays pending, so the
     // drain cannot finish on its own.
-    let c = unix_connect(&path);
+    let mut c = unix_connect(&path);
+    // Accepted first: a connection still in the listener's backlog is
+    // dropped with the listener at the first signal, and the drain would
+    // rightly end at once with nothing to wait for.
+    unix_ping(&mut c, b"accepted");
     c.set_nonblocking(true).unwrap();
+    // The first WouldBlock is not yet backpressure: the server may still
+    // read all of it and echo it into our receive queue, which leaves it
+    // nothing pending (and a drain that may end at once). Keep writing
+    // until the socket stays unwritable: the server has stopped reading
+    // because its echo cannot go anywhere.
     let chunk = vec![7u8; 64 << 10];
     let mut sent = 0;
     loop {
         match (&c).write(&chunk) {
             Ok(n) => sent += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if !writable_within(&c, Duration::from_millis(500)) {
+                    break;
+                }
+            }
             Err(e) => panic!("write: {e}"),
         }
         assert!(sent < 1 << 30, "the server never pushed back");
