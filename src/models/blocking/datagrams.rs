@@ -14,13 +14,15 @@
 //!
 //! # Shutdown
 //!
-//! Once the stop flag is up the thread ends and its socket closes: there
-//! is no connection to drain. The thread is not waited for: the process
-//! exits when the TCP clients have drained, closing it in any case.
+//! Once the stop flag is up the thread ends within [`POLL`] and its socket
+//! closes: there is no connection to drain. A drain that completes joins
+//! the thread before the stop line, so a datagram echoed just before the
+//! signal is counted on it (a drain cut short exits without waiting).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use super::clients::{Clients, POLL};
 use crate::models::tally::Tally;
@@ -29,22 +31,25 @@ use crate::reactor::udp::MAX_DATAGRAM;
 use crate::Error;
 
 /// Starts the echo thread for `sock` (bound to `addr`), which runs until
-/// `stop` is set.
+/// `stop` is set and ends within [`POLL`] of it: join the handle to know
+/// its last datagram is counted.
 pub fn spawn(
     sock: UdpSocket,
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     clients: Arc<Clients>,
-) -> Result<(), Error> {
+) -> Result<JoinHandle<()>, Error> {
     let failed = |e: std::io::Error| Error::Startup(format!("cannot serve udp://{addr}: {e}"));
-    // Bound non-blocking for the reactor; this loop blocks, with a timeout.
+    // Bound non-blocking for the reactor; this loop blocks, with timeouts
+    // both ways, so it sees the stop flag even while a reply waits for
+    // room in the send buffer.
     sock.set_nonblocking(false).map_err(failed)?;
     sock.set_read_timeout(Some(POLL)).map_err(failed)?;
+    sock.set_write_timeout(Some(POLL)).map_err(failed)?;
     std::thread::Builder::new()
         .name("echod-udp".into())
         .spawn(move || serve(&sock, addr.port(), &stop, &clients.tally))
-        .map_err(failed)?;
-    Ok(())
+        .map_err(failed)
 }
 
 fn serve(sock: &UdpSocket, port: u16, stop: &AtomicBool, tally: &Tally) {

@@ -36,6 +36,8 @@ pub struct Server {
     pub clients: Arc<Clients>,
     stop: Arc<AtomicBool>,
     grace: Duration,
+    /// The UDP echo threads, joined before the stop line of a full drain.
+    udp: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -55,9 +57,10 @@ impl Server {
             acceptor.waker(),
             clients.clone(),
         )?;
-        for (sock, addr) in udp {
-            datagrams::spawn(sock, addr, stop.clone(), clients.clone())?;
-        }
+        let udp = udp
+            .into_iter()
+            .map(|(sock, addr)| datagrams::spawn(sock, addr, stop.clone(), clients.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         listen::announce(&addrs);
         crate::log::started(config, &addrs);
         Ok(Server {
@@ -65,6 +68,7 @@ impl Server {
             clients,
             stop,
             grace: config.shutdown_timeout,
+            udp,
         })
     }
 
@@ -85,6 +89,11 @@ impl Server {
         } else {
             crate::log::DrainEnd::TimedOut
         };
+        // The stop flag is up: each UDP thread ends within its poll, and
+        // its last echo is counted before the totals are read.
+        for thread in self.udp {
+            let _ = thread.join();
+        }
         let totals = self.clients.tally.totals();
         crate::log::stopped_with(Some(totals), self.clients.drain(end));
         Stopped::Drained
@@ -147,6 +156,7 @@ mod tests {
             clients: Arc::new(Clients::default()),
             stop: Arc::new(AtomicBool::new(true)),
             grace: Duration::MAX,
+            udp: Vec::new(),
         };
         assert_eq!(server.finish(), Stopped::Drained);
     }
