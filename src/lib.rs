@@ -101,6 +101,9 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     };
     // A kind the model does not serve (udp: with iterative), and so on.
     listen::check(&config, &addrs, inherited.is_some()).map_err(Error::Startup)?;
+    if let Some(bound) = &inherited {
+        listen::activation::warn_small_receive_buffers(bound);
+    }
     net::raise_fd_limit();
     let activated = inherited.is_some();
     let listeners = match inherited {

@@ -53,7 +53,8 @@
 //! at each burst. Listeners we bind ask for [`UDP_RECV_BUFFER`]; the
 //! kernel caps the request at `net.core.rmem_max`. Sockets passed by
 //! socket activation keep what the service manager set
-//! (`ReceiveBuffer=` in the .socket unit).
+//! (`ReceiveBuffer=` in the .socket unit); echod warns at start when that
+//! is less (see [`activation`], "Warned").
 //!
 //! # Unix socket files
 //!
