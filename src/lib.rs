@@ -95,6 +95,8 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     reactor::metrics::check(&config).map_err(Error::Startup)?;
     // Sockets passed by a service manager replace `--listen`.
     let inherited = listen::activation::take().map_err(Error::Startup)?;
+    // Their names, kept for the warnings below (the start line has its own).
+    let mut fd_names = Vec::new();
     let inherited = inherited.map(|sockets| {
         let (bound, names): (Vec<_>, Vec<_>) = sockets.into_iter().unzip();
         if config.listen_given {
@@ -104,6 +106,7 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
                 bound.len()
             ));
         }
+        fd_names.clone_from(&names);
         log::passed_by_systemd(names);
         bound
     });
@@ -113,6 +116,9 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     };
     // A kind the model does not serve (udp: with iterative), and so on.
     listen::check(&config, &addrs, inherited.is_some()).map_err(Error::Startup)?;
+    if let Some(bound) = &inherited {
+        listen::activation::warn_small_receive_buffers(bound, &fd_names);
+    }
     net::raise_fd_limit();
     let activated = inherited.is_some();
     let listeners = match inherited {

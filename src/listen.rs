@@ -53,7 +53,8 @@
 //! at each burst. Listeners we bind ask for [`UDP_RECV_BUFFER`]; the
 //! kernel caps the request at `net.core.rmem_max`. Sockets passed by
 //! socket activation keep what the service manager set
-//! (`ReceiveBuffer=` in the .socket unit).
+//! (`ReceiveBuffer=` in the .socket unit); echod warns at start when that
+//! is less (see [`activation`], "Warned").
 //!
 //! # Unix socket files
 //!
@@ -314,7 +315,71 @@ pub fn check(config: &Config, addrs: &[ListenAddr], activated: bool) -> Result<(
             ));
         }
     }
+    // echod's own addresses that would collide: caught here, because the
+    // bind's "Address already in use" sends the operator looking for
+    // another process that holds the port, and there is none. Inherited
+    // sockets are already bound, so only `--metrics` can collide with them.
+    let labelled = |a: &ListenAddr| (source(a), a.clone());
+    let (mut seen, mut new): (Vec<_>, Vec<_>) = match activated {
+        true => (addrs.iter().map(labelled).collect(), Vec::new()),
+        false => (Vec::new(), addrs.iter().map(labelled).collect()),
+    };
+    new.extend(
+        config
+            .metrics
+            .map(|m| (format!("--metrics {m}"), ListenAddr::Tcp(m))),
+    );
+    for (label, addr) in new {
+        for (first, other) in &seen {
+            if let Some(why) = collision(other, &addr) {
+                return Err(format!(
+                    "{first} and {label}: {why}, so echod would collide with itself \
+                     (give one of them another address)"
+                ));
+            }
+        }
+        seen.push((label, addr));
+    }
     Ok(())
+}
+
+/// Why listeners on `a` and `b` cannot both be bound, if they cannot: the
+/// same address twice, or one port of one kind on a wildcard address
+/// (`0.0.0.0`, `[::]`) and on another address of its family, which the
+/// wildcard covers (IPV6_V6ONLY keeps `[::]` off IPv4). Port 0 picks a
+/// free port each time, so it never collides.
+fn collision(a: &ListenAddr, b: &ListenAddr) -> Option<String> {
+    let (x, y) = match (a, b) {
+        (ListenAddr::Unix(p), ListenAddr::Unix(q)) if p == q => {
+            return Some("the same path twice".into())
+        }
+        (ListenAddr::Tcp(x), ListenAddr::Tcp(y)) | (ListenAddr::Udp(x), ListenAddr::Udp(y)) => {
+            (x, y)
+        }
+        _ => return None,
+    };
+    if x.port() == 0 || x.port() != y.port() || x.is_ipv4() != y.is_ipv4() {
+        return None;
+    }
+    if x.ip() == y.ip() {
+        return Some("the same address twice".into());
+    }
+    let (wild, other) = match (x.ip().is_unspecified(), y.ip().is_unspecified()) {
+        (true, _) => (x, y),
+        (_, true) => (y, x),
+        _ => return None,
+    };
+    // Bracketed like the addresses the user wrote: `[::] covers [::1]`.
+    let ip = |a: &SocketAddr| match a {
+        SocketAddr::V4(a) => a.ip().to_string(),
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+    };
+    Some(format!(
+        "{} covers {} on port {}",
+        ip(wild),
+        ip(other),
+        wild.port()
+    ))
 }
 
 /// `a`, `a or b`, `a, b or c`.
@@ -449,5 +514,35 @@ mod tests {
         let first = bind(&any(ListenAddr::Udp), 16).unwrap();
         let err = bind(&first.listen_addr(), 16).expect_err("bound twice");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+    }
+
+    /// Only what the kernel would refuse to bind is a collision.
+    #[test]
+    fn collisions_are_the_same_port_of_one_kind_and_family() {
+        let tcp = |s: &str| ListenAddr::Tcp(s.parse().unwrap());
+        let udp = |s: &str| ListenAddr::Udp(s.parse().unwrap());
+        for (a, b) in [
+            (tcp("127.0.0.1:7"), tcp("127.0.0.1:7")),
+            (tcp("0.0.0.0:7"), tcp("127.0.0.1:7")),
+            (udp("[::1]:7"), udp("[::]:7")),
+            (
+                ListenAddr::Unix("/run/e.sock".into()),
+                ListenAddr::Unix("/run/e.sock".into()),
+            ),
+        ] {
+            assert!(collision(&a, &b).is_some(), "{a} {b}");
+            assert!(collision(&b, &a).is_some(), "{b} {a}");
+        }
+        for (a, b) in [
+            (tcp("127.0.0.1:0"), tcp("127.0.0.1:0")),
+            (tcp("127.0.0.1:7"), udp("127.0.0.1:7")),
+            (tcp("127.0.0.1:7"), tcp("127.0.0.2:7")),
+            (tcp("127.0.0.1:7"), tcp("127.0.0.1:8")),
+            // IPV6_V6ONLY: `[::]` leaves IPv4 alone.
+            (tcp("0.0.0.0:7"), tcp("[::]:7")),
+            (tcp("127.0.0.1:7"), tcp("[::]:7")),
+        ] {
+            assert_eq!(collision(&a, &b), None, "{a} {b}");
+        }
     }
 }

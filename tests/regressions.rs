@@ -173,3 +173,101 @@ fn sighup_killed_the_daemon_silently() {
         assert!(rest.is_empty(), "{model}: more on stderr: {rest:?}");
     }
 }
+
+/// A port on loopback that nothing listened on a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Status 2 and exactly `line` on stderr, nothing on stdout.
+fn refused_with(args: &[&str], line: &str) {
+    let r = run(args);
+    assert_eq!(r.status.code(), Some(2), "{args:?}: {:?}", r.stderr);
+    assert_eq!(r.stdout, "", "{args:?}");
+    assert_eq!(r.stderr, format!("echod: {line}\n"), "{args:?}");
+}
+
+// Bug: `--listen X --metrics X`, or one `--listen` twice, failed with
+// "Address already in use", and `ss -ltnp` then showed nobody on the port:
+// echod itself was the conflict, so the message sent the operator hunting
+// for a process that did not exist.
+#[test]
+fn echod_colliding_with_itself_was_blamed_on_a_port_in_use() {
+    let p = free_port();
+    let same = "the same address twice, so echod would collide with itself \
+                (give one of them another address)";
+    let tcp = format!("127.0.0.1:{p}");
+    refused_with(
+        &["--listen", &tcp, "--listen", &tcp],
+        &format!("--listen tcp:{tcp} and --listen tcp:{tcp}: {same}"),
+    );
+    refused_with(
+        &["--listen", &tcp, "--metrics", &tcp],
+        &format!("--listen tcp:{tcp} and --metrics {tcp}: {same}"),
+    );
+    // A wildcard covers every address of its family on its port.
+    refused_with(
+        &["--listen", &format!("0.0.0.0:{p}"), "--metrics", &tcp],
+        &format!(
+            "--listen tcp:0.0.0.0:{p} and --metrics {tcp}: 0.0.0.0 covers 127.0.0.1 \
+             on port {p}, so echod would collide with itself (give one of them another address)"
+        ),
+    );
+    refused_with(
+        &[
+            "--listen",
+            &format!("udp:{tcp}"),
+            "--listen",
+            &format!("udp:0.0.0.0:{p}"),
+        ],
+        &format!(
+            "--listen udp:{tcp} and --listen udp:0.0.0.0:{p}: 0.0.0.0 covers 127.0.0.1 \
+             on port {p}, so echod would collide with itself (give one of them another address)"
+        ),
+    );
+}
+
+// Bug: `--listen 127.0.0.1:99999` and `--listen 127.0.0.1` both said only
+// "not an address", though the address was fine and the port was the
+// problem.
+#[test]
+fn a_bad_or_missing_port_was_called_not_an_address() {
+    for (args, line) in [
+        (
+            &["--listen", "127.0.0.1:99999"][..],
+            "--listen 127.0.0.1:99999: port out of range (0-65535) (see --help)",
+        ),
+        (
+            &["--listen", "udp:[::1]:65536"],
+            "--listen udp:[::1]:65536: port out of range (0-65535) (see --help)",
+        ),
+        (
+            &["--listen", "127.0.0.1"],
+            "--listen 127.0.0.1: missing :PORT (see --help)",
+        ),
+        (
+            &["--listen", "localhost"],
+            "--listen localhost: missing :PORT (see --help)",
+        ),
+        (
+            &["--metrics", "127.0.0.1"],
+            "--metrics 127.0.0.1: missing :PORT (see --help)",
+        ),
+    ] {
+        refused_with(args, line);
+    }
+}
+
+// Bug: folding clap's message into one line dropped its tip, so `--listn`
+// no longer said "a similar argument exists: '--listen'".
+#[test]
+fn a_misspelt_flag_lost_clap_suggestion() {
+    refused_with(
+        &["--listn", "127.0.0.1:0"],
+        "unexpected argument '--listn' found; a similar argument exists: '--listen' (see --help)",
+    );
+}

@@ -125,6 +125,19 @@ fn connections_beyond_the_generators_own_fd_limit_are_refused_naming_both_number
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
+// Bug: folding clap's message into one line dropped its tip, so a
+// misspelt flag no longer said which one was meant.
+#[test]
+fn a_misspelt_flag_keeps_clap_suggestion() {
+    let out = loadgen(&["run", "--conections", "3"], LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: unexpected argument '--conections' found; \
+         a similar argument exists: '--connections' (see --help)\n"
+    );
+}
+
 #[test]
 fn bad_numbers_are_refused_naming_their_flag() {
     let t = "127.0.0.1:1";

@@ -20,8 +20,9 @@ pub const VALUE_CHARS: usize = 64;
 pub const LINE_CHARS: usize = 200;
 
 /// One line for `e`, without the `echod: ` prefix: `FLAG VALUE: REASON`
-/// for a refused value, clap's own first line otherwise; either way with
-/// every value from `argv` shortened and escaped.
+/// for a refused value, clap's own message and its tips (`; a similar
+/// argument exists: '--listen'`) otherwise; either way with every value
+/// from `argv` shortened and escaped.
 pub fn one_line(e: &clap::Error, argv: &[String]) -> String {
     let text = refused_value(e).unwrap_or_else(|| clap_line(e, argv));
     format!("{} (see --help)", shorten(&escape(&text), LINE_CHARS))
@@ -52,9 +53,9 @@ fn refused_value(e: &clap::Error) -> Option<String> {
     Some(format!("{flag} {}: {reason}", shown(value)))
 }
 
-/// clap's first line without its `error: ` prefix, with long or unprintable
-/// arguments replaced by their [`shown`] form *before* the text is split
-/// into lines (a newline inside an argument must not end the message).
+/// clap's message without its `error: ` prefix, then its tips after `; `,
+/// with long or unprintable arguments replaced by their [`shown`] form
+/// *before* the text is split into lines (a newline inside an argument must not end the message).
 fn clap_line(e: &clap::Error, argv: &[String]) -> String {
     let mut text = e.render().to_string();
     let mut odd: Vec<&String> = argv
@@ -69,20 +70,31 @@ fn clap_line(e: &clap::Error, argv: &[String]) -> String {
     }
     // clap puts some of the message on the lines after the first (the
     // missing arguments of "the following required arguments were not
-    // provided:"): keep them, up to the usage hint.
-    let joined = text
+    // provided:"): keep them, up to the usage hint. Its tips ("a similar
+    // argument exists: '--listen'") are what turns a typo into a fix, so
+    // they stay too, after the message.
+    let (mut body, mut tips) = (Vec::new(), Vec::new());
+    for l in text
         .lines()
         .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
-        .collect::<Vec<_>>()
-        .join(" ");
+        .filter(|l| !l.is_empty())
+    {
+        match l.strip_prefix("tip:") {
+            Some(tip) => tips.push(tip.trim()),
+            None => body.push(l),
+        }
+    }
+    let joined = body.join(" ");
     let line = if joined.is_empty() {
         "invalid arguments"
     } else {
-        &joined
+        joined.trim_start_matches("error: ")
     };
-    line.trim_start_matches("error: ").to_string()
+    std::iter::once(line)
+        .chain(tips)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A user's value as messages show it: escaped, cut to [`VALUE_CHARS`]

@@ -9,7 +9,7 @@
 //! take `-5` for an unknown flag and never say which flag it was for), so
 //! each parser refuses negative numbers itself.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::config::{
@@ -87,6 +87,9 @@ pub fn parse_listen(s: &str) -> Result<Listeners, String> {
     if let Ok(addr) = rest.parse::<SocketAddr>() {
         return Ok(Listeners(vec![kind(addr)]));
     }
+    if let Some(why) = port_problem(rest, true) {
+        return Err(why.into());
+    }
     let not_an_address = || "not an address (try 127.0.0.1:7007, udp:0.0.0.0:7 or udp:[::1]:7)";
     let (host, port) = rest.rsplit_once(':').ok_or_else(not_an_address)?;
     let port: u16 = port.parse().map_err(|_| not_an_address())?;
@@ -114,6 +117,36 @@ pub fn parse_listen(s: &str) -> Result<Listeners, String> {
         return Err("the host name resolves to no address".into());
     }
     Ok(Listeners(addrs))
+}
+
+/// Why `s`, which is not an `IP:PORT`, is refused when its host part is
+/// fine and only the port is wrong: none given (`127.0.0.1`, `[::1]`, or a
+/// host name when `names` are accepted), or one past 65535. `None` for
+/// anything else, which "not an address" describes well enough.
+fn port_problem(s: &str, names: bool) -> Option<&'static str> {
+    let host = |h: &str| {
+        h.parse::<IpAddr>().is_ok()
+            || h.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok())
+            || (names && is_host_name(h))
+    };
+    // An unbracketed IPv6 address (`::1`) is refused as not an address:
+    // its last group may be the port the user meant, not a missing one.
+    if host(s) && s.parse::<Ipv6Addr>().is_err() {
+        return Some("missing :PORT");
+    }
+    let (h, port) = s.rsplit_once(':')?;
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    (digits && port.parse::<u16>().is_err() && host(h)).then_some("port out of range (0-65535)")
+}
+
+/// `localhost`, `db-1.example`: letters, digits, `-` and `.`, with at least
+/// one letter (`7007` alone is a port without its address, not a name).
+fn is_host_name(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 /// What one `--listen` value names: one listener for an IP address or a
@@ -235,9 +268,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// `--metrics`: the `IP:PORT` the metrics endpoint listens on (TCP;
 /// IPv6 in brackets; port 0 picks a free one).
 pub fn parse_metrics(s: &str) -> Result<SocketAddr, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| "not an address (try 127.0.0.1:9100 or [::1]:9100)".into())
+    let t = s.trim();
+    t.parse().map_err(|_| {
+        port_problem(t, false)
+            .unwrap_or("not an address (try 127.0.0.1:9100 or [::1]:9100)")
+            .into()
+    })
 }
 
 #[cfg(test)]
@@ -249,10 +285,15 @@ mod tests {
         for good in ["127.0.0.1:9100", "[::1]:0"] {
             assert_eq!(parse_metrics(good), Ok(good.parse().unwrap()));
         }
-        for bad in ["", "9100", "localhost:9100", "tcp:[::1]:1"] {
+        for bad in ["", "9100", "localhost:9100", "localhost", "tcp:[::1]:1"] {
             let reason = parse_metrics(bad).unwrap_err();
             assert!(reason.contains("not an address"), "{bad}");
         }
+        assert_eq!(parse_metrics("[::1]"), Err("missing :PORT".into()));
+        assert_eq!(
+            parse_metrics("127.0.0.1:65536"),
+            Err("port out of range (0-65535)".into())
+        );
     }
 
     #[test]
@@ -334,17 +375,29 @@ mod tests {
             "udp://[::1]:0",
             "announced with its scheme"
         );
-        for bad in [
-            "udp:nonsense",
-            "udp:",
-            "udp:127.0.0.1",
-            "127.0.0.1",
-            "",
-            "::1:7",
-        ] {
+        for bad in ["udp:", "", "::1:7", "7007"] {
             assert!(
                 parse_listen(bad).unwrap_err().contains("not an address"),
                 "{bad}"
+            );
+        }
+        // The port alone is wrong: say which way, not "not an address".
+        for no_port in ["udp:127.0.0.1", "127.0.0.1", "[::1]", "udp:nonsense"] {
+            assert_eq!(
+                parse_listen(no_port),
+                Err("missing :PORT".into()),
+                "{no_port}"
+            );
+        }
+        for big in [
+            "127.0.0.1:99999",
+            "udp:[::1]:65536",
+            "tcp:0.0.0.0:4294967296",
+        ] {
+            assert_eq!(
+                parse_listen(big),
+                Err("port out of range (0-65535)".into()),
+                "{big}"
             );
         }
         for unknown in ["sctp:127.0.0.1:7", "udp6:[::1]:7", "unixx:/run/e.sock"] {
@@ -386,19 +439,17 @@ mod tests {
             parse_listen("tcp:LOCALHOST:0").map(|l| l.0.len()),
             Ok(ips("localhost:0").len())
         );
-        for bad in [
-            "localhost",
-            "localhost:",
-            "localhost:99999",
-            "localhost:-1",
-            ":7",
-            "[localhost]:7",
-        ] {
+        for bad in ["localhost:", "localhost:-1", ":7", "[localhost]:7"] {
             assert!(
                 parse_listen(bad).unwrap_err().contains("not an address"),
                 "{bad}"
             );
         }
+        assert_eq!(parse_listen("localhost"), Err("missing :PORT".into()));
+        assert_eq!(
+            parse_listen("udp:localhost:99999"),
+            Err("port out of range (0-65535)".into())
+        );
         // Refused by the resolver without asking anybody: a label over 63
         // bytes is not a name.
         let long = format!("{}.example:7", "a".repeat(64));

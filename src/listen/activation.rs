@@ -24,6 +24,13 @@
 //! The three variables are removed from our environment as soon as they
 //! are read, whether or not they were for us, so no child inherits them.
 //!
+//! # Warned
+//!
+//! An inherited UDP socket whose receive buffer is smaller than the one
+//! echod gives its own (see "UDP receive buffer" in [`super`]) is served,
+//! with one line at start naming `ReceiveBuffer=`: a manager that set
+//! none leaves the system default, which drops bursts silently.
+//!
 //! # Refused
 //!
 //! With a one-line error (exit status 2): a variable that is not a number,
@@ -40,7 +47,7 @@ use std::os::unix::net::UnixListener;
 
 use socket2::{Domain, Socket as RawSocket, Type};
 
-use super::{Bound, Socket};
+use super::{Bound, Socket, UDP_RECV_BUFFER};
 use crate::config::ListenAddr;
 
 /// The first passed descriptor; the others follow it.
@@ -78,6 +85,58 @@ pub fn take() -> Result<Option<Vec<Named>>, String> {
         bound.push((socket, name.clone()));
     }
     Ok(Some(bound))
+}
+
+/// Warns about each of `bound` (what [`take`] returned, in its order, with
+/// `names` its `LISTEN_FDNAMES` names) that is a UDP socket with a small
+/// receive buffer: see [`warn_if_small_receive_buffer`]. Call once the
+/// sockets are known to be served, so a refused start prints only its own
+/// line.
+pub fn warn_small_receive_buffers(bound: &[Bound], names: &[Option<String>]) {
+    for (i, b) in bound.iter().enumerate() {
+        let fd = FIRST_FD + i as RawFd;
+        let what = match names.get(i).and_then(Option::as_deref) {
+            Some(name) => format!("socket activation: fd {fd} ({name})"),
+            None => format!("socket activation: fd {fd}"),
+        };
+        warn_if_small_receive_buffer(b, &what);
+    }
+}
+
+/// Warns, in one line, when inherited UDP socket `b` has a smaller receive
+/// buffer than echod would have given a UDP socket it binds itself (see
+/// "UDP receive buffer" in [`super`]): bursts that overflow it are dropped
+/// by the kernel, and otherwise nothing says so. The measure is a fresh
+/// socket of the same family given [`UDP_RECV_BUFFER`], so the kernel's
+/// cap (`net.core.rmem_max`) and its way of reporting the size (Linux
+/// doubles it) apply alike to both figures.
+fn warn_if_small_receive_buffer(b: &Bound, what: &str) {
+    let Socket::Udp(sock) = &b.socket else {
+        return;
+    };
+    let Some(ip) = b.addr.ip_addr() else {
+        return;
+    };
+    let has = socket2::SockRef::from(sock).recv_buffer_size();
+    let ours = RawSocket::new(Domain::for_address(ip), Type::DGRAM, None).and_then(|s| {
+        s.set_recv_buffer_size(UDP_RECV_BUFFER)?;
+        s.recv_buffer_size()
+    });
+    // Either reading failing costs only the warning.
+    let (Ok(has), Ok(ours)) = (has, ours) else {
+        return;
+    };
+    if has < ours {
+        crate::log::line(format_args!(
+            "{what}: {}: SO_RCVBUF is {} KiB where echod's own UDP sockets get {} KiB, \
+             so bursts that overflow it are dropped unseen \
+             (set ReceiveBuffer={}M in the .socket unit)",
+            b.addr,
+            has >> 10,
+            ours >> 10,
+            UDP_RECV_BUFFER >> 20,
+        ));
+    }
 }
 
 /// Reads the variables: `None` when they are absent or for another
