@@ -365,12 +365,15 @@ fn an_inherited_udp_socket_with_a_small_receive_buffer_is_warned_about() {
 /// `systemd-socket-activate` (Debian package `systemd`; `.ci/run` installs
 /// it). Missing, it fails the test: a check that can be skipped is one
 /// nobody can rely on.
+#[cfg(target_os = "linux")]
 const SOCKET_ACTIVATE: &str = "systemd-socket-activate";
 
 /// A child killed (SIGKILL) on drop if still alive, so a failed
 /// assertion leaves nothing running.
+#[cfg(target_os = "linux")]
 struct Reaped(std::process::Child);
 
+#[cfg(target_os = "linux")]
 impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -239,6 +239,7 @@ fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
 }
 
 /// The stop line in `stderr`, which must be there once.
+#[cfg(target_os = "linux")]
 fn stop_line(stderr: &str, model: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
