@@ -262,6 +262,45 @@ fn a_bad_or_missing_port_was_called_not_an_address() {
     }
 }
 
+// Bug: `--listen 7007` (a port with no address) and `--listen ::1:7` (IPv6
+// without brackets) said only "not an address", which names neither the
+// mistake nor what to write instead.
+#[test]
+fn a_port_alone_or_unbracketed_ipv6_was_called_not_an_address() {
+    for (args, line) in [
+        (
+            &["--listen", "7007"][..],
+            "--listen 7007: missing address: did you mean 127.0.0.1:7007 or 0.0.0.0:7007? (see --help)",
+        ),
+        (
+            &["--listen", "udp::7"],
+            "--listen udp::7: missing address: did you mean udp:127.0.0.1:7 or udp:0.0.0.0:7? (see --help)",
+        ),
+        (
+            &["--listen", "::1:7"],
+            "--listen ::1:7: IPv6 addresses need brackets: [::1]:7 (see --help)",
+        ),
+        (
+            &["--listen", "udp:fe80::1:7007"],
+            "--listen udp:fe80::1:7007: IPv6 addresses need brackets: udp:[fe80::1]:7007 (see --help)",
+        ),
+        (
+            &["--listen", "::"],
+            "--listen ::: IPv6 addresses need brackets and a port: [::]:PORT (see --help)",
+        ),
+        (
+            &["--metrics", "9100"],
+            "--metrics 9100: missing address: did you mean 127.0.0.1:9100 or 0.0.0.0:9100? (see --help)",
+        ),
+        (
+            &["--metrics", "::1:9100"],
+            "--metrics ::1:9100: IPv6 addresses need brackets: [::1]:9100 (see --help)",
+        ),
+    ] {
+        refused_with(args, line);
+    }
+}
+
 // Bug: folding clap's message into one line dropped its tip, so `--listn`
 // no longer said "a similar argument exists: '--listen'".
 #[test]
