@@ -301,6 +301,22 @@ fn a_port_alone_or_unbracketed_ipv6_was_called_not_an_address() {
     }
 }
 
+// Bug: `--metrics localhost:9100` said "not an address", though
+// `--listen localhost:9100` is accepted: the line did not say that
+// `--metrics` takes an IP address only.
+#[test]
+fn a_host_name_for_metrics_was_called_not_an_address() {
+    for value in ["localhost:9100", "localhost"] {
+        refused_with(
+            &["--metrics", value],
+            &format!(
+                "--metrics {value}: must be an IP address, not a host name \
+                 (try 127.0.0.1:9100 or [::1]:9100) (see --help)"
+            ),
+        );
+    }
+}
+
 // Bug: folding clap's message into one line dropped its tip, so `--listn`
 // no longer said "a similar argument exists: '--listen'".
 #[test]

@@ -299,12 +299,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// `--metrics`: the `IP:PORT` the metrics endpoint listens on (TCP;
-/// IPv6 in brackets; port 0 picks a free one).
+/// IPv6 in brackets; port 0 picks a free one). A host name is refused as
+/// such, since `--listen` takes one and a user may expect the same here.
 pub fn parse_metrics(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
     t.parse().map_err(|_| {
-        address_problem(t, false, "")
-            .unwrap_or_else(|| "not an address (try 127.0.0.1:9100 or [::1]:9100)".into())
+        let try_ = "(try 127.0.0.1:9100 or [::1]:9100)";
+        let host = t.rsplit_once(':').map_or(t, |(h, _)| h);
+        address_problem(t, false, "").unwrap_or_else(|| match is_host_name(host) {
+            true => format!("must be an IP address, not a host name {try_}"),
+            false => format!("not an address {try_}"),
+        })
     })
 }
 
@@ -317,9 +322,13 @@ mod tests {
         for good in ["127.0.0.1:9100", "[::1]:0"] {
             assert_eq!(parse_metrics(good), Ok(good.parse().unwrap()));
         }
-        for bad in ["", "localhost:9100", "localhost", "tcp:[::1]:1"] {
+        for bad in ["", "tcp:[::1]:1", "1.2.3.4:5:6"] {
             let reason = parse_metrics(bad).unwrap_err();
             assert!(reason.contains("not an address"), "{bad}");
+        }
+        for name in ["localhost:9100", "localhost", "db-1.example:0"] {
+            let reason = parse_metrics(name).unwrap_err();
+            assert!(reason.starts_with("must be an IP address"), "{name}");
         }
         assert_eq!(parse_metrics("[::1]"), Err("missing :PORT".into()));
         assert_eq!(
