@@ -317,6 +317,51 @@ fn a_host_name_for_metrics_was_called_not_an_address() {
     }
 }
 
+// Bug: a listener that could not be bound printed only the OS's words
+// ("Address already in use", "Cannot assign requested address"), which say
+// what failed but not where to look: the line now says who holds the port
+// and how to find them, or that the address is not this machine's.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_bind_said_only_the_os_error() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = tcp.local_addr().unwrap().port();
+    refused_with(
+        &["--listen", &format!("127.0.0.1:{p}")],
+        &format!(
+            "cannot listen on tcp://127.0.0.1:{p}: Address already in use (os error 98); \
+             another process listens there (ss -ltnp 'sport = :{p}' shows which)"
+        ),
+    );
+    refused_with(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            &format!("127.0.0.1:{p}"),
+        ],
+        &format!(
+            "--metrics 127.0.0.1:{p}: cannot listen: Address already in use (os error 98); \
+             another process listens there (ss -ltnp 'sport = :{p}' shows which)"
+        ),
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let q = udp.local_addr().unwrap().port();
+    refused_with(
+        &["--listen", &format!("udp:127.0.0.1:{q}")],
+        &format!(
+            "cannot listen on udp://127.0.0.1:{q}: Address already in use (os error 98); \
+             another process listens there (ss -lunp 'sport = :{q}' shows which)"
+        ),
+    );
+    // 192.0.2.0/24 is reserved for documentation: no machine has it.
+    refused_with(
+        &["--listen", "192.0.2.1:0"],
+        "cannot listen on tcp://192.0.2.1:0: Cannot assign requested address (os error 99); \
+         no interface of this machine has that address (ip address lists them)",
+    );
+}
+
 // Bug: folding clap's message into one line dropped its tip, so `--listn`
 // no longer said "a similar argument exists: '--listen'".
 #[test]
