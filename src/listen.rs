@@ -406,9 +406,40 @@ pub fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
             } else {
                 bind_with_mode(addr, config.backlog, config.unix_mode)
             }
-            .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))
+            .map_err(|e| {
+                Error::Startup(format!(
+                    "cannot listen on {addr}: {e}{}",
+                    bind_hint(addr, &e)
+                ))
+            })
         })
         .collect()
+}
+
+/// What to do about a bind of IP listener `addr` that failed with `e`,
+/// as `; ...` to append to the OS's words, or nothing: they say what
+/// failed, not where to look. A busy port names the command that finds its
+/// owner; an address no interface has, and a privileged port, say so.
+/// Unix sockets have their own words (see `unix.rs`).
+pub fn bind_hint(addr: &ListenAddr, e: &io::Error) -> String {
+    let (ss, ip) = match addr {
+        ListenAddr::Tcp(ip) => ("-ltnp", ip),
+        ListenAddr::Udp(ip) => ("-lunp", ip),
+        ListenAddr::Unix(_) => return String::new(),
+    };
+    let port = ip.port();
+    match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            format!("; another process listens there (ss {ss} 'sport = :{port}' shows which)")
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "; no interface of this machine has that address (ip address lists them)".into()
+        }
+        io::ErrorKind::PermissionDenied if (1..1024).contains(&port) => {
+            "; ports below 1024 need root or the CAP_NET_BIND_SERVICE capability".into()
+        }
+        _ => String::new(),
+    }
 }
 
 /// [`another`] listener for each of `first` (what [`bind_all`] bound, or

@@ -424,9 +424,11 @@ pub enum Ended {
 }
 
 /// `--trace`, blocking and tokio models: connection `conn` closes, as
-/// `served` says: [`Ended`], or an error (a peer failure,
-/// `--idle-timeout`).
+/// `served` says: [`Ended`], or an error: a timeout (`WouldBlock` or
+/// `TimedOut`, which these models return only for `--idle-timeout`, as
+/// the stop line's tally also assumes) or a peer failure.
 pub fn closed(conn: u64, served: &std::io::Result<Ended>) {
+    use std::io::ErrorKind;
     match served {
         Ok(Ended::ClientEof) => {
             tracing::trace!(target: TARGET, conn, "close: client EOF, echo flushed")
@@ -436,6 +438,12 @@ pub fn closed(conn: u64, served: &std::io::Result<Ended>) {
         }
         Ok(Ended::AfterShutdownEof) => {
             tracing::trace!(target: TARGET, conn, "close: client closed after our shutdown EOF")
+        }
+        // The models end an idle connection with their timeout error
+        // (EAGAIN from SO_RCVTIMEO, tokio's TimedOut): said as the reactor
+        // says it, since the raw error hides that --idle-timeout closed it.
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            tracing::trace!(target: TARGET, conn, "close: idle timeout")
         }
         Err(e) => tracing::trace!(target: TARGET, conn, "close: {e}"),
     }

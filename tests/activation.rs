@@ -156,6 +156,24 @@ fn bad_variables_and_descriptors_are_usage_errors() {
     assert_refused(activated(&[&idle], "1", &[]), &["fd 3", "not listening"]);
 }
 
+// The line said "has 1 names", and not what LISTEN_FDNAMES should hold.
+#[test]
+fn too_few_fd_names_say_what_the_variable_needs() {
+    let (a, b) = (
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+    );
+    let mut cmd = activated(&[&a, &b], "2", &[]);
+    cmd.env("LISTEN_FDNAMES", "echo");
+    let r = run_command(cmd);
+    assert_eq!(r.status.code(), Some(2), "stderr {:?}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "echod: socket activation: LISTEN_FDNAMES has 1 name for LISTEN_FDS=2 sockets \
+         (it needs one per socket, separated by ':')\n"
+    );
+}
+
 #[test]
 fn models_and_flags_are_checked_against_the_passed_sockets() {
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -69,6 +69,24 @@ fn help_lists_every_flag_with_its_default_and_exits_zero() {
     assert!(!help.contains("panicked"));
 }
 
+/// `--trace` says what it logs in each model: its help listed only the
+/// reactor's steps, so a user of `--model threads --trace`, who sees only
+/// accepts and closes, could not tell whether the rest was missing.
+#[test]
+fn trace_help_says_what_each_model_logs() {
+    let help = run(&["--help"]).stdout;
+    let text = section(&help, "--trace")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for needle in [
+        "accept, read, partial write",
+        "the threads, iterative and tokio models log only accepts and closes",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in: {text}");
+    }
+}
+
 /// Where behaviour differs by platform, `--help` says so in the flag's own
 /// section (--pin, the close at shutdown, SO_REUSEPORT spreading,
 /// the process_* metrics).

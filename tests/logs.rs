@@ -313,6 +313,30 @@ fn trace_says_the_drain_closed_a_quiet_connection_in_the_other_models() {
     }
 }
 
+/// A connection closed by `--idle-timeout` is traced as such, in the
+/// reactor's words: the threads and iterative models printed the raw read
+/// error ("Resource temporarily unavailable (os error 11)") and tokio
+/// "timed out", neither of which says that echod's own flag closed it.
+#[test]
+fn trace_says_idle_timeout_in_the_other_models() {
+    for model in ["threads", "iterative", "tokio"] {
+        let mut server = Server::start(&["--model", model, "--trace", "--idle-timeout", "200ms"]);
+        let mut client = connect(server.addr());
+        util::ping(&mut client, b"then quiet");
+        let mut rest = Vec::new();
+        client
+            .read_to_end(&mut rest)
+            .expect("EOF from the idle timeout");
+        server.signal(libc::SIGTERM);
+        assert_eq!(server.wait_exit(IO_TIMEOUT).and_then(|s| s.code()), Some(0));
+        let stderr = server.stderr();
+        assert!(
+            stderr.contains("echod: close: idle timeout conn=1\n"),
+            "{model}: {stderr:?}"
+        );
+    }
+}
+
 /// An invalid `RUST_LOG` is not silently replaced: one line names the
 /// value and says `info` is used, and echod goes on at that level.
 #[test]

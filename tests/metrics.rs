@@ -656,7 +656,7 @@ fn other_models_refuse_metrics() {
     }
     assert_usage_error(
         &["--metrics", "localhost"],
-        "--metrics localhost: not an address",
+        "--metrics localhost: must be an IP address, not a host name",
     );
 }
 

@@ -723,8 +723,19 @@ fn pin_puts_reactor_i_on_the_i_th_allowed_cpu() {
         let on = cpu_list(&task_status(pid, tid, "Cpus_allowed_list:"));
         assert_eq!(on, vec![allowed[i % k]], "reactor {i}");
     }
+    // Said in words, with the way out: the line once read "reactor i runs
+    // on CPU [0, 1][i mod 2]", pseudo-code an operator had to decode.
     let line = stderr.recv_timeout(IO_TIMEOUT).expect("a line on sharing");
-    assert!(line.contains("--pin") && line.contains("share"), "{line:?}");
+    let s = if k == 1 { "" } else { "s" };
+    assert_eq!(
+        line,
+        format!(
+            "echod: --pin: {threads} reactors but this process may use only {k} CPU{s}, \
+             so they share: reactor {k} runs on CPU {} with reactor 0 \
+             (--threads {k} gives each reactor a CPU of its own)",
+            allowed[0]
+        )
+    );
     ping(&mut connect(server.addr()), b"pinned");
     server.signal(SIGTERM);
     assert_exits(&mut server, IO_TIMEOUT, 0, "--pin");

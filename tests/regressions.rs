@@ -262,6 +262,106 @@ fn a_bad_or_missing_port_was_called_not_an_address() {
     }
 }
 
+// Bug: `--listen 7007` (a port with no address) and `--listen ::1:7` (IPv6
+// without brackets) said only "not an address", which names neither the
+// mistake nor what to write instead.
+#[test]
+fn a_port_alone_or_unbracketed_ipv6_was_called_not_an_address() {
+    for (args, line) in [
+        (
+            &["--listen", "7007"][..],
+            "--listen 7007: missing address: did you mean 127.0.0.1:7007 or 0.0.0.0:7007? (see --help)",
+        ),
+        (
+            &["--listen", "udp::7"],
+            "--listen udp::7: missing address: did you mean udp:127.0.0.1:7 or udp:0.0.0.0:7? (see --help)",
+        ),
+        (
+            &["--listen", "::1:7"],
+            "--listen ::1:7: IPv6 addresses need brackets: [::1]:7 (see --help)",
+        ),
+        (
+            &["--listen", "udp:fe80::1:7007"],
+            "--listen udp:fe80::1:7007: IPv6 addresses need brackets: udp:[fe80::1]:7007 (see --help)",
+        ),
+        (
+            &["--listen", "::"],
+            "--listen ::: IPv6 addresses need brackets and a port: [::]:PORT (see --help)",
+        ),
+        (
+            &["--metrics", "9100"],
+            "--metrics 9100: missing address: did you mean 127.0.0.1:9100 or 0.0.0.0:9100? (see --help)",
+        ),
+        (
+            &["--metrics", "::1:9100"],
+            "--metrics ::1:9100: IPv6 addresses need brackets: [::1]:9100 (see --help)",
+        ),
+    ] {
+        refused_with(args, line);
+    }
+}
+
+// Bug: `--metrics localhost:9100` said "not an address", though
+// `--listen localhost:9100` is accepted: the line did not say that
+// `--metrics` takes an IP address only.
+#[test]
+fn a_host_name_for_metrics_was_called_not_an_address() {
+    for value in ["localhost:9100", "localhost"] {
+        refused_with(
+            &["--metrics", value],
+            &format!(
+                "--metrics {value}: must be an IP address, not a host name \
+                 (try 127.0.0.1:9100 or [::1]:9100) (see --help)"
+            ),
+        );
+    }
+}
+
+// Bug: a listener that could not be bound printed only the OS's words
+// ("Address already in use", "Cannot assign requested address"), which say
+// what failed but not where to look: the line now says who holds the port
+// and how to find them, or that the address is not this machine's.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_bind_said_only_the_os_error() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = tcp.local_addr().unwrap().port();
+    refused_with(
+        &["--listen", &format!("127.0.0.1:{p}")],
+        &format!(
+            "cannot listen on tcp://127.0.0.1:{p}: Address already in use (os error 98); \
+             another process listens there (ss -ltnp 'sport = :{p}' shows which)"
+        ),
+    );
+    refused_with(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            &format!("127.0.0.1:{p}"),
+        ],
+        &format!(
+            "--metrics 127.0.0.1:{p}: cannot listen: Address already in use (os error 98); \
+             another process listens there (ss -ltnp 'sport = :{p}' shows which)"
+        ),
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let q = udp.local_addr().unwrap().port();
+    refused_with(
+        &["--listen", &format!("udp:127.0.0.1:{q}")],
+        &format!(
+            "cannot listen on udp://127.0.0.1:{q}: Address already in use (os error 98); \
+             another process listens there (ss -lunp 'sport = :{q}' shows which)"
+        ),
+    );
+    // 192.0.2.0/24 is reserved for documentation: no machine has it.
+    refused_with(
+        &["--listen", "192.0.2.1:0"],
+        "cannot listen on tcp://192.0.2.1:0: Cannot assign requested address (os error 99); \
+         no interface of this machine has that address (ip address lists them)",
+    );
+}
+
 // Bug: folding clap's message into one line dropped its tip, so `--listn`
 // no longer said "a similar argument exists: '--listen'".
 #[test]

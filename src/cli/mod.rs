@@ -113,9 +113,10 @@ struct Args {
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     splice: crate::reactor::splice::Mode,
 
-    /// Log each readiness event, accept, partial write, backpressure pause
-    /// and resume, and close with its reason (on stderr). Same as
-    /// RUST_LOG=echod=trace.
+    /// Log each readiness event, accept, read, partial write, backpressure
+    /// pause and resume, and close with its reason (on stderr); the
+    /// threads, iterative and tokio models log only accepts and closes.
+    /// Same as RUST_LOG=echod=trace.
     #[arg(long)]
     trace: bool,
 }

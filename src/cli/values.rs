@@ -73,22 +73,22 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
 /// bracketed.
 pub fn parse_listen(s: &str) -> Result<Listeners, String> {
     let t = s.trim();
-    let (kind, rest): (fn(SocketAddr) -> ListenAddr, &str) = match t.split_once(':') {
+    let (kind, prefix, rest): (fn(SocketAddr) -> ListenAddr, &str, &str) = match t.split_once(':') {
         Some((word, rest)) if is_kind(word) => match word.to_ascii_lowercase().as_str() {
-            "tcp" => (ListenAddr::Tcp, rest),
-            "udp" => (ListenAddr::Udp, rest),
+            "tcp" => (ListenAddr::Tcp, "tcp:", rest),
+            "udp" => (ListenAddr::Udp, "udp:", rest),
             "unix" => return parse_unix_path(rest).map(|a| Listeners(vec![a])),
             // `localhost:7`: a host name and a port, over TCP.
-            _ if !rest.contains([':', '/']) => (ListenAddr::Tcp, t),
+            _ if !rest.contains([':', '/']) => (ListenAddr::Tcp, "", t),
             _ => return Err(UNKNOWN_KIND.into()),
         },
-        _ => (ListenAddr::Tcp, t),
+        _ => (ListenAddr::Tcp, "", t),
     };
     if let Ok(addr) = rest.parse::<SocketAddr>() {
         return Ok(Listeners(vec![kind(addr)]));
     }
-    if let Some(why) = port_problem(rest, true) {
-        return Err(why.into());
+    if let Some(why) = address_problem(rest, true, prefix) {
+        return Err(why);
     }
     let not_an_address = || "not an address (try 127.0.0.1:7007, udp:0.0.0.0:7 or udp:[::1]:7)";
     let (host, port) = rest.rsplit_once(':').ok_or_else(not_an_address)?;
@@ -119,11 +119,15 @@ pub fn parse_listen(s: &str) -> Result<Listeners, String> {
     Ok(Listeners(addrs))
 }
 
-/// Why `s`, which is not an `IP:PORT`, is refused when its host part is
-/// fine and only the port is wrong: none given (`127.0.0.1`, `[::1]`, or a
-/// host name when `names` are accepted), or one past 65535. `None` for
-/// anything else, which "not an address" describes well enough.
-fn port_problem(s: &str, names: bool) -> Option<&'static str> {
+/// Why `s`, which is not an `IP:PORT`, is refused, when the mistake is one
+/// a user makes often enough to be named: no port (`127.0.0.1`, `[::1]`,
+/// or a host name when `names` are accepted), no address (`7007`), an
+/// IPv6 address without brackets (`::1:7`), or a port past 65535. A
+/// suggestion starts with `kind` (`udp:`, or nothing), as the user wrote
+/// it, and is built from the parsed values, so it stays short whatever the
+/// input. `None` for anything else, which "not an address" describes
+/// well enough.
+fn address_problem(s: &str, names: bool, kind: &str) -> Option<String> {
     let host = |h: &str| {
         h.parse::<IpAddr>().is_ok()
             || h.strip_prefix('[')
@@ -131,14 +135,43 @@ fn port_problem(s: &str, names: bool) -> Option<&'static str> {
                 .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok())
             || (names && is_host_name(h))
     };
-    // An unbracketed IPv6 address (`::1`) is refused as not an address:
-    // its last group may be the port the user meant, not a missing one.
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    // An unbracketed IPv6 address (`::1`) is not missing its port: its
+    // last group may be the port the user meant (below).
     if host(s) && s.parse::<Ipv6Addr>().is_err() {
-        return Some("missing :PORT");
+        return Some("missing :PORT".into());
+    }
+    // `7007` or `:7007`: a port with no address in front. Which address
+    // is a choice echod will not make (loopback only, or every interface),
+    // so both are offered.
+    let port = s.strip_prefix(':').unwrap_or(s);
+    if digits(port) {
+        return Some(match port.parse::<u16>() {
+            Ok(p) => {
+                format!("missing address: did you mean {kind}127.0.0.1:{p} or {kind}0.0.0.0:{p}?")
+            }
+            Err(_) => "missing address, and port out of range (0-65535)".into(),
+        });
+    }
+    // `::1:7`: std reads a socket address's IPv6 part only in brackets.
+    if !s.contains(['[', ']']) {
+        if let Some((h, p)) = s.rsplit_once(':') {
+            if let (Ok(ip), true) = (h.parse::<Ipv6Addr>(), digits(p)) {
+                if let Ok(p) = p.parse::<u16>() {
+                    let addr = SocketAddr::from((ip, p));
+                    return Some(format!("IPv6 addresses need brackets: {kind}{addr}"));
+                }
+            }
+        }
+        if let Ok(ip) = s.parse::<Ipv6Addr>() {
+            return Some(format!(
+                "IPv6 addresses need brackets and a port: {kind}[{ip}]:PORT"
+            ));
+        }
     }
     let (h, port) = s.rsplit_once(':')?;
-    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    (digits && port.parse::<u16>().is_err() && host(h)).then_some("port out of range (0-65535)")
+    (digits(port) && port.parse::<u16>().is_err() && host(h))
+        .then(|| "port out of range (0-65535)".into())
 }
 
 /// `localhost`, `db-1.example`: letters, digits, `-` and `.`, with at least
@@ -266,13 +299,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// `--metrics`: the `IP:PORT` the metrics endpoint listens on (TCP;
-/// IPv6 in brackets; port 0 picks a free one).
+/// IPv6 in brackets; port 0 picks a free one). A host name is refused as
+/// such, since `--listen` takes one and a user may expect the same here.
 pub fn parse_metrics(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
     t.parse().map_err(|_| {
-        port_problem(t, false)
-            .unwrap_or("not an address (try 127.0.0.1:9100 or [::1]:9100)")
-            .into()
+        let try_ = "(try 127.0.0.1:9100 or [::1]:9100)";
+        let host = t.rsplit_once(':').map_or(t, |(h, _)| h);
+        address_problem(t, false, "").unwrap_or_else(|| match is_host_name(host) {
+            true => format!("must be an IP address, not a host name {try_}"),
+            false => format!("not an address {try_}"),
+        })
     })
 }
 
@@ -285,11 +322,23 @@ mod tests {
         for good in ["127.0.0.1:9100", "[::1]:0"] {
             assert_eq!(parse_metrics(good), Ok(good.parse().unwrap()));
         }
-        for bad in ["", "9100", "localhost:9100", "localhost", "tcp:[::1]:1"] {
+        for bad in ["", "tcp:[::1]:1", "1.2.3.4:5:6"] {
             let reason = parse_metrics(bad).unwrap_err();
             assert!(reason.contains("not an address"), "{bad}");
         }
+        for name in ["localhost:9100", "localhost", "db-1.example:0"] {
+            let reason = parse_metrics(name).unwrap_err();
+            assert!(reason.starts_with("must be an IP address"), "{name}");
+        }
         assert_eq!(parse_metrics("[::1]"), Err("missing :PORT".into()));
+        assert_eq!(
+            parse_metrics("9100"),
+            Err("missing address: did you mean 127.0.0.1:9100 or 0.0.0.0:9100?".into())
+        );
+        assert_eq!(
+            parse_metrics("::1:9100"),
+            Err("IPv6 addresses need brackets: [::1]:9100".into())
+        );
         assert_eq!(
             parse_metrics("127.0.0.1:65536"),
             Err("port out of range (0-65535)".into())
@@ -375,7 +424,7 @@ mod tests {
             "udp://[::1]:0",
             "announced with its scheme"
         );
-        for bad in ["udp:", "", "::1:7", "7007"] {
+        for bad in ["udp:", "", "1.2.3.4:7:8", "[::1:7"] {
             assert!(
                 parse_listen(bad).unwrap_err().contains("not an address"),
                 "{bad}"
@@ -399,6 +448,26 @@ mod tests {
                 Err("port out of range (0-65535)".into()),
                 "{big}"
             );
+        }
+        // A port alone, or IPv6 without brackets: say what to write.
+        for (bad, want) in [
+            (
+                "7007",
+                "missing address: did you mean 127.0.0.1:7007 or 0.0.0.0:7007?",
+            ),
+            (
+                "udp::7",
+                "missing address: did you mean udp:127.0.0.1:7 or udp:0.0.0.0:7?",
+            ),
+            ("99999", "missing address, and port out of range (0-65535)"),
+            ("::1:7", "IPv6 addresses need brackets: [::1]:7"),
+            ("TCP:::1:07", "IPv6 addresses need brackets: tcp:[::1]:7"),
+            (
+                "udp:fe80::1",
+                "IPv6 addresses need brackets and a port: udp:[fe80::1]:PORT",
+            ),
+        ] {
+            assert_eq!(parse_listen(bad), Err(want.into()), "{bad}");
         }
         for unknown in ["sctp:127.0.0.1:7", "udp6:[::1]:7", "unixx:/run/e.sock"] {
             assert!(
@@ -439,7 +508,7 @@ mod tests {
             parse_listen("tcp:LOCALHOST:0").map(|l| l.0.len()),
             Ok(ips("localhost:0").len())
         );
-        for bad in ["localhost:", "localhost:-1", ":7", "[localhost]:7"] {
+        for bad in ["localhost:", "localhost:-1", "[localhost]:7"] {
             assert!(
                 parse_listen(bad).unwrap_err().contains("not an address"),
                 "{bad}"

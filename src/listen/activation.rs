@@ -170,9 +170,10 @@ fn plan(
         .map(|s| Some(shown(s)))
         .collect();
     if names.len() != n {
+        let (k, s) = (names.len(), if names.len() == 1 { "" } else { "s" });
         return Err(format!(
-            "socket activation: LISTEN_FDNAMES has {} names for LISTEN_FDS={n} sockets",
-            names.len()
+            "socket activation: LISTEN_FDNAMES has {k} name{s} for LISTEN_FDS={n} sockets \
+             (it needs one per socket, separated by ':')"
         ));
     }
     Ok(Some(names))
@@ -335,7 +336,7 @@ mod tests {
                 "42",
                 "2",
                 Some("a"),
-                "LISTEN_FDNAMES has 1 names for LISTEN_FDS=2",
+                "LISTEN_FDNAMES has 1 name for LISTEN_FDS=2",
             ),
         ] {
             let err = plan(os(pid), os(fds), names.and_then(os), 42).unwrap_err();

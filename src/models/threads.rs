@@ -49,7 +49,8 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
                 // closure, with the stream, is dropped) and the others go on.
                 if !spawn_failed {
                     crate::log::line(format_args!(
-                        "cannot start a client thread: {e}; refusing connections"
+                        "cannot start a client thread: {e}; closing new connections at once \
+                         until a thread can be started (limits: ulimit -u, TasksMax= under systemd, memory)"
                     ));
                 }
                 spawn_failed = true;

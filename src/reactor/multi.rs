@@ -327,9 +327,14 @@ fn placement(config: &Config) -> Result<Vec<Option<usize>>, Error> {
     })?;
     let k = allowed.len();
     if n > k {
+        // One example of the sharing, not the whole map, which could run
+        // to a thousand reactors; and the flag that avoids it.
+        let s = if k == 1 { "" } else { "s" };
         crate::log::line(format_args!(
-            "--pin: {n} reactors on {k} CPUs, so they share: reactor i runs on CPU \
-             {allowed:?}[i mod {k}]"
+            "--pin: {n} reactors but this process may use only {k} CPU{s}, so they share: \
+             reactor {k} runs on CPU {} with reactor 0 \
+             (--threads {k} gives each reactor a CPU of its own)",
+            allowed[0]
         ));
     }
     Ok((0..n).map(|i| Some(allowed[i % k])).collect())

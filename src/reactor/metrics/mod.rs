@@ -121,7 +121,10 @@ pub fn plan(
     let Some(addr) = config.metrics else {
         return Ok(((0..reactors).map(|_| None).collect(), None));
     };
-    let cannot = |e: io::Error| Error::Startup(format!("--metrics {addr}: cannot listen: {e}"));
+    let cannot = |e: io::Error| {
+        let hint = crate::listen::bind_hint(&crate::config::ListenAddr::Tcp(addr), &e);
+        Error::Startup(format!("--metrics {addr}: cannot listen: {e}{hint}"))
+    };
     // std sets SO_REUSEADDR, as the echo listeners have.
     let listener = std::net::TcpListener::bind(addr).map_err(cannot)?;
     listener.set_nonblocking(true).map_err(cannot)?;
