@@ -445,7 +445,7 @@ fn pipelined(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     let mut got = vec![0u8; N as usize * SIZE];
     // Replies are judged as they arrive, so bad ones are known even when
     // the stream then stops.
-    let mut v = StreamVerifier::new(7, SIZE);
+    let mut v = StreamVerifier::new(7, 8, SIZE);
     let mut bad = Vec::new();
     let read = read_judged(&mut s, &mut got, deadline, &mut |_, piece| {
         v.feed(piece, |seq, verdict| {
@@ -608,7 +608,10 @@ fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const SIZE: usize = 512;
     let mut socks = Vec::new();
     for id in 0..CONNS {
-        socks.push((connect(target, deadline)?, StreamVerifier::new(id, SIZE)));
+        socks.push((
+            connect(target, deadline)?,
+            StreamVerifier::new(id, CONNS, SIZE),
+        ));
     }
     let mut buf = vec![0u8; SIZE];
     for round in 0..ROUNDS {
