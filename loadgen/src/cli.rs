@@ -219,17 +219,15 @@ pub struct Outputs {
     pub quiet: bool,
 }
 
-/// Resolves `value` of `flag` to one socket address.
+/// Resolves `value` of `flag` to one socket address (a host name's first),
+/// saying which part is wrong when it cannot (see [`resolve_all`]).
 pub fn resolve(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
-    let shown = shorten(value);
-    let mut addrs = value.to_socket_addrs().map_err(|e| {
+    resolve_all(value).map(|addrs| addrs[0]).map_err(|why| {
         usage(format!(
-            "{flag} {shown}: not a reachable address ({e}); expected HOST:PORT"
+            "{flag} {}: {why}; expected HOST:PORT",
+            shorten(value)
         ))
-    })?;
-    addrs
-        .next()
-        .ok_or_else(|| usage(format!("{flag} {shown}: resolves to no address")))
+    })
 }
 
 /// Validates `value` of `flag` as a target: `unix:PATH`, `udp:HOST:PORT`,
@@ -829,8 +827,12 @@ impl TalkArgs {
 
 /// Every address `HOST:PORT` resolves to, or why there is none.
 fn resolve_all(host_port: &str) -> Result<Vec<SocketAddr>, String> {
-    let Some((host, port)) = host_port.rsplit_once(':') else {
-        return Err("no port".into());
+    // `[::1]` has colons but no port.
+    let Some((host, port)) = host_port
+        .rsplit_once(':')
+        .filter(|_| !host_port.ends_with(']'))
+    else {
+        return Err("missing :PORT".into());
     };
     if host.is_empty() {
         return Err("no host".into());
@@ -935,7 +937,7 @@ mod tests {
         assert!(run_target("127.0.0.1:7", &["--size", "1M"]).is_ok());
         let err = run_target("udp:127.0.0.1", &[]).unwrap_err();
         assert!(
-            err.contains("no port") && err.contains("udp:HOST:PORT"),
+            err.contains("missing :PORT") && err.contains("udp:HOST:PORT"),
             "{err}"
         );
     }

@@ -237,10 +237,10 @@ fn missing_unix_socket_is_one_cannot_connect_line() {
 #[test]
 fn bad_targets_exit_2_naming_talk_and_the_argument() {
     for (arg, why) in [
-        ("udp:", "no port"),
-        ("udp:localhost", "no port"),
+        ("udp:", "missing :PORT"),
+        ("udp:localhost", "missing :PORT"),
         ("unix:", "the path is empty"),
-        ("localhost", "no port"),
+        ("localhost", "missing :PORT"),
         ("127.0.0.1:0", "port 0"),
         ("127.0.0.1:70000", "port 70000"),
     ] {

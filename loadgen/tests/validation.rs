@@ -367,3 +367,24 @@ fn a_server_that_closes_every_connection_at_once_is_one_line_not_a_table_of_zero
     assert!(err.contains("server closed the connection"), "{err}");
     assert!(!stdout(&out).contains("latency"), "{}", stdout(&out));
 }
+
+// Regression: a TCP target without its port, or with one past 65535, was
+// "not a reachable address (invalid socket address)", which reads as a
+// network problem; udp: targets already said what was wrong.
+#[test]
+fn a_target_with_a_missing_or_impossible_port_says_so() {
+    for (flag, value) in [("run", "127.0.0.1"), ("check", "localhost")] {
+        refused(
+            &[flag, "--target", value],
+            &format!("--target {value}: missing :PORT"),
+        );
+    }
+    refused(
+        &["run", "--target", "127.0.0.1:99999"],
+        "--target 127.0.0.1:99999: port 99999: not a number from 1 to 65535",
+    );
+    refused(
+        &["run", "--target", "udp:[::1]"],
+        "--target udp:[::1]: missing :PORT",
+    );
+}
