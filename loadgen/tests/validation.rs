@@ -388,3 +388,27 @@ fn a_target_with_a_missing_or_impossible_port_says_so() {
         "--target udp:[::1]: missing :PORT",
     );
 }
+
+// Regression: a negative duration or PID was taken for a flag, so the line
+// blamed an "unexpected argument '-1'" instead of naming the flag and its
+// value.
+#[test]
+fn a_negative_value_is_refused_naming_its_flag() {
+    let t = "127.0.0.1:9";
+    for flag in ["--warmup", "--drain-timeout", "--hdr-interval"] {
+        refused(
+            &["run", "--target", t, flag, "-1s"],
+            &format!("{flag} -1s: "),
+        );
+    }
+    refused(
+        &["run", "--target", t, "--server-pid", "-5"],
+        "--server-pid -5: ",
+    );
+    refused(
+        &["check", "--target", t, "--timeout", "-1s"],
+        "--timeout -1s: ",
+    );
+    refused(&["compare", "--duration", "-1s"], "--duration -1s: ");
+    refused(&["talk", t, "--wait", "-1s"], "--wait -1s: ");
+}
