@@ -548,3 +548,45 @@ fn a_run_that_measured_nothing_says_so_in_words() {
         "{text}"
     );
 }
+
+// Regression: requests left unsent were blamed on "the server stopped
+// taking data, the generator fell behind, or a connection failed", with
+// "Lower --rate" whatever the cause, though the run knows which it was.
+// Here the server accepts and never reads: its socket fills and nothing
+// fails. (A debug build may also lag its schedule a little; the socket,
+// not that lag, is what held the requests back.)
+#[test]
+fn unsent_requests_are_blamed_on_the_server_that_stopped_reading() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    let holder = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+    let (out, v) = run_json(
+        &target,
+        "never-reads",
+        &[
+            "--rate",
+            "200",
+            "--size",
+            "64K",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--drain-timeout",
+            "100ms",
+            "--quiet",
+        ],
+    );
+    drop(holder.join());
+    assert!(f(&v, "counters.unsent") > 0.0, "{v}");
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("never sent"))
+        .unwrap_or_else(|| panic!("no unsent warning: {err}"));
+    assert!(
+        line.contains("the server stopped taking data") && !line.contains("connection failed"),
+        "{line}"
+    );
+    assert!(!line.contains("generator fell behind"), "{line}");
+}
