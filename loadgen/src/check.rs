@@ -171,7 +171,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
 fn remaining(deadline: Instant) -> Result<Duration, String> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err("deadline passed".into());
+        return Err("the check's time limit (--timeout) ran out".into());
     }
     Ok(left)
 }
@@ -652,4 +652,17 @@ fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     Ok(format!(
         "{CONNS} interleaved streams, each got only its own bytes"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression: a check that ran out of time between two steps said only
+    // "deadline passed", naming neither the limit nor the flag that sets it.
+    #[test]
+    fn a_spent_time_limit_names_its_flag() {
+        let err = remaining(Instant::now()).unwrap_err();
+        assert_eq!(err, "the check's time limit (--timeout) ran out");
+    }
 }
