@@ -206,7 +206,9 @@ before it and would measure --window, not the server. With --server-pid the repo
 echoed per server CPU-second and says which side was the limit: the server when its busiest \
 thread used at least 95% of a CPU (or all its threads 95% of the CPUs it may run on), else the \
 generator, whose MB/s are then not the server's.\n\nExit status: 0 clean, 1 a fault (corruption, reordering or \
-truncation on a stream, failed connections), 2 a bad command line.";
+truncation on a stream, failed connections) or nothing measured, 2 a bad command line, 130 \
+(SIGINT) or 143 (SIGTERM) when a signal stopped the run early (whatever part of the window \
+ran is reported).";
 
 /// Where a run's results go besides stdout.
 #[derive(Clone, Debug, Default)]

@@ -590,3 +590,25 @@ fn unsent_requests_are_blamed_on_the_server_that_stopped_reading() {
     );
     assert!(!line.contains("generator fell behind"), "{line}");
 }
+
+// Regression: `run --help` listed exit statuses 0, 1 and 2 only, though an
+// interrupted run exits 130 or 143, and one that measured nothing exits 1
+// without any fault.
+#[test]
+fn help_lists_every_exit_status() {
+    let out = loadgen(&["run", "--help"], LIMIT);
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Exit status:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    for want in [
+        "0 clean",
+        "nothing measured",
+        "2 a bad command line",
+        "130",
+        "143",
+    ] {
+        assert!(line.contains(want), "{want}: {line}");
+    }
+}
