@@ -262,3 +262,22 @@ fn flags_for_another_kind_of_target_exit_2() {
         assert_one_line_error(&out, 2, want);
     }
 }
+
+// Regression: `talk --target ADDR`, natural after run and check, which
+// take --target, got clap's advice to write `-- --target`, which sends
+// the flag as the address.
+#[test]
+fn talk_with_target_flag_is_told_to_give_the_address_alone() {
+    for args in [
+        &["talk", "--target", "127.0.0.1:7"][..],
+        &["talk", "--target=127.0.0.1:7"][..],
+    ] {
+        let out = loadgen(args, LIMIT);
+        assert_one_line_error(
+            &out,
+            2,
+            "talk takes the address without --target: loadgen talk ADDR",
+        );
+        assert!(!stderr(&out).contains("-- --target"), "{}", stderr(&out));
+    }
+}
