@@ -412,3 +412,16 @@ fn a_negative_value_is_refused_naming_its_flag() {
     refused(&["compare", "--duration", "-1s"], "--duration -1s: ");
     refused(&["talk", t, "--wait", "-1s"], "--wait -1s: ");
 }
+
+// Regression: `compare --out FILE` said "cannot write here: File exists
+// (os error 17)", which does not say that --out names a directory.
+#[test]
+fn an_out_that_is_a_file_is_refused_as_not_a_directory() {
+    let file = scratch("out-file").join("results");
+    std::fs::write(&file, "x").unwrap();
+    let file = file.to_str().unwrap();
+    refused(
+        &["compare", "--out", file],
+        &format!("--out {file}: cannot write here: it is a file, not a directory"),
+    );
+}
