@@ -37,7 +37,7 @@ const CONN: u32 = 3;
 /// Feeds `stream` in `read`-byte pieces to a fresh verifier; returns the
 /// number of intact replies.
 fn verify(stream: &[u8], size: usize, read: usize) -> usize {
-    let mut verifier = StreamVerifier::new(CONN, size);
+    let mut verifier = StreamVerifier::new(CONN, CONN + 1, size);
     let mut intact = 0;
     for piece in stream.chunks(read) {
         verifier.feed(piece, |_, verdict| {

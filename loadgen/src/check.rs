@@ -171,7 +171,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
 fn remaining(deadline: Instant) -> Result<Duration, String> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err("deadline passed".into());
+        return Err("the check's time limit (--timeout) ran out".into());
     }
     Ok(left)
 }
@@ -445,7 +445,7 @@ fn pipelined(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     let mut got = vec![0u8; N as usize * SIZE];
     // Replies are judged as they arrive, so bad ones are known even when
     // the stream then stops.
-    let mut v = StreamVerifier::new(7, SIZE);
+    let mut v = StreamVerifier::new(7, 8, SIZE);
     let mut bad = Vec::new();
     let read = read_judged(&mut s, &mut got, deadline, &mut |_, piece| {
         v.feed(piece, |seq, verdict| {
@@ -608,7 +608,10 @@ fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const SIZE: usize = 512;
     let mut socks = Vec::new();
     for id in 0..CONNS {
-        socks.push((connect(target, deadline)?, StreamVerifier::new(id, SIZE)));
+        socks.push((
+            connect(target, deadline)?,
+            StreamVerifier::new(id, CONNS, SIZE),
+        ));
     }
     let mut buf = vec![0u8; SIZE];
     for round in 0..ROUNDS {
@@ -649,4 +652,17 @@ fn isolation(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     Ok(format!(
         "{CONNS} interleaved streams, each got only its own bytes"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression: a check that ran out of time between two steps said only
+    // "deadline passed", naming neither the limit nor the flag that sets it.
+    #[test]
+    fn a_spent_time_limit_names_its_flag() {
+        let err = remaining(Instant::now()).unwrap_err();
+        assert_eq!(err, "the check's time limit (--timeout) ran out");
+    }
 }

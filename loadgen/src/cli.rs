@@ -150,10 +150,10 @@ pub struct RunArgs {
     /// The server's process id: report its CPU over the window (all threads, and the busiest
     /// thread on Linux), CPU per request, or with --flood MB echoed per server CPU-second and
     /// whether the server or the generator was the limit [default: none].
-    #[arg(long, value_name = "PID", value_parser = parse_pid)]
+    #[arg(long, value_name = "PID", value_parser = parse_pid, allow_hyphen_values = true)]
     pub server_pid: Option<u32>,
     /// Traffic before measuring that is not counted.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub warmup: Duration,
     /// Event loops (threads) to spread the connections over.
     #[arg(
@@ -167,12 +167,12 @@ pub struct RunArgs {
     /// After the window, wait for outstanding replies as long as bytes keep arriving;
     /// count them as truncated (udp: lost) once none has for DUR (the drain never exceeds
     /// 30 s or four windows).
-    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub drain_timeout: Duration,
     /// udp: only. A request with no reply after DUR is counted lost (no latency sample);
     /// in closed loop its slot is reused at once. A reply that comes later is counted late
     /// [default: 1s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
     pub loss_timeout: Option<Duration>,
     /// Write the result as JSON to PATH (checked before the run starts) [default: none].
     #[arg(long, value_name = "PATH")]
@@ -182,7 +182,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub hdr_log: Option<PathBuf>,
     /// Length of one --hdr-log interval.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub hdr_interval: Duration,
     /// No progress display and no report on stdout (only warnings and errors).
     #[arg(long)]
@@ -206,7 +206,9 @@ before it and would measure --window, not the server. With --server-pid the repo
 echoed per server CPU-second and says which side was the limit: the server when its busiest \
 thread used at least 95% of a CPU (or all its threads 95% of the CPUs it may run on), else the \
 generator, whose MB/s are then not the server's.\n\nExit status: 0 clean, 1 a fault (corruption, reordering or \
-truncation on a stream, failed connections), 2 a bad command line.";
+truncation on a stream, failed connections) or nothing measured, 2 a bad command line, 130 \
+(SIGINT) or 143 (SIGTERM) when a signal stopped the run early (whatever part of the window \
+ran is reported).";
 
 /// Where a run's results go besides stdout.
 #[derive(Clone, Debug, Default)]
@@ -219,17 +221,15 @@ pub struct Outputs {
     pub quiet: bool,
 }
 
-/// Resolves `value` of `flag` to one socket address.
+/// Resolves `value` of `flag` to one socket address (a host name's first),
+/// saying which part is wrong when it cannot (see [`resolve_all`]).
 pub fn resolve(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
-    let shown = shorten(value);
-    let mut addrs = value.to_socket_addrs().map_err(|e| {
+    resolve_all(value).map(|addrs| addrs[0]).map_err(|why| {
         usage(format!(
-            "{flag} {shown}: not a reachable address ({e}); expected HOST:PORT"
+            "{flag} {}: {why}; expected HOST:PORT",
+            shorten(value)
         ))
-    })?;
-    addrs
-        .next()
-        .ok_or_else(|| usage(format!("{flag} {shown}: resolves to no address")))
+    })
 }
 
 /// Validates `value` of `flag` as a target: `unix:PATH`, `udp:HOST:PORT`,
@@ -496,10 +496,10 @@ pub struct CompareArgs {
     )]
     pub depth: u32,
     /// Measurement window of each point in each round.
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Duration,
     /// Uncounted warm-up before each point.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub warmup: Duration,
     /// Times every point is measured, the models taking turns within each round; the
     /// report gives the median and the min–max spread.
@@ -521,7 +521,7 @@ pub struct CompareArgs {
     )]
     pub threads: u32,
     /// As for `run`: give up on outstanding replies once none has moved for DUR.
-    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub drain_timeout: Duration,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
@@ -661,7 +661,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ADDR")]
     pub target: String,
     /// Time limit of each check; a check still running then fails.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub timeout: Duration,
     /// Connections (udp: sockets) opened at once by the concurrency check.
     #[arg(
@@ -742,11 +742,11 @@ pub struct TalkArgs {
     #[arg(value_name = "ADDR")]
     pub target: String,
     /// Time limit of a TCP connect [default: 10s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     /// udp: only. At the end of input, wait this long for the replies still missing, then
     /// exit (1 if some never came: UDP may lose datagrams) [default: 1s].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
     pub wait: Option<Duration>,
 }
 
@@ -829,8 +829,12 @@ impl TalkArgs {
 
 /// Every address `HOST:PORT` resolves to, or why there is none.
 fn resolve_all(host_port: &str) -> Result<Vec<SocketAddr>, String> {
-    let Some((host, port)) = host_port.rsplit_once(':') else {
-        return Err("no port".into());
+    // `[::1]` has colons but no port.
+    let Some((host, port)) = host_port
+        .rsplit_once(':')
+        .filter(|_| !host_port.ends_with(']'))
+    else {
+        return Err("missing :PORT".into());
     };
     if host.is_empty() {
         return Err("no host".into());
@@ -935,7 +939,7 @@ mod tests {
         assert!(run_target("127.0.0.1:7", &["--size", "1M"]).is_ok());
         let err = run_target("udp:127.0.0.1", &[]).unwrap_err();
         assert!(
-            err.contains("no port") && err.contains("udp:HOST:PORT"),
+            err.contains("missing :PORT") && err.contains("udp:HOST:PORT"),
             "{err}"
         );
     }

@@ -55,6 +55,15 @@ fn main() -> ExitCode {
             let argv: Vec<String> = std::env::args_os()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
+            if talk_with_target_flag(&argv) {
+                // Every other command takes --target; clap's own tip here
+                // ("use -- --target") would send the flag as the address.
+                eprintln!(
+                    "error: talk --target: talk takes the address without --target: \
+                     loadgen talk ADDR (e.g. loadgen talk 127.0.0.1:7007)"
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
             eprintln!("error: {}", echod::cli::message::one_line(&e, &argv));
             return ExitCode::from(EXIT_USAGE);
         }
@@ -83,6 +92,16 @@ fn main() -> ExitCode {
             ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAULT })
         }
     }
+}
+
+/// `loadgen talk --target ADDR` (or `--target=ADDR`): the address given
+/// the way `run` and `check` take it.
+fn talk_with_target_flag(argv: &[String]) -> bool {
+    argv.get(1).is_some_and(|c| c == "talk")
+        && argv[2..]
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--target" || a.starts_with("--target="))
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -218,16 +218,19 @@ impl Merged {
 ///
 /// # Errors
 /// Unreadable, malformed or empty logs (naming the file), or an unwritable
-/// output (naming the flag and file). A file that is not an interval log
-/// at all is a [`UsageError`] (exit 2): the command line named the wrong
-/// file.
+/// output (naming the flag and file). A file that cannot be read or is not
+/// an interval log at all is a [`UsageError`] (exit 2): the command line
+/// named the wrong file.
 pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let mut inputs = Vec::new();
     for path in &args.logs {
         let name = path.display().to_string();
         // Read whole (it is the encoded size) and dropped once its
         // intervals are kept.
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        // A file that cannot be read was named wrongly, as one that is not
+        // a log: a bad command line.
+        let bytes = std::fs::read(path)
+            .map_err(|e| UsageError(format!("cannot read {}: {e}", crate::cli::shorten(&name))))?;
         let input = Input::read(name.clone(), &bytes).map_err(|e| match e.kind {
             // Not a log at all: the command line named the wrong file.
             ReadErrorKind::NotALog(_) => anyhow::Error::new(UsageError(format!("{name}: {e}"))),

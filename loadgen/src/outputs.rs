@@ -41,6 +41,9 @@ pub fn check_file(flag: &str, path: &Path) -> Result<(), UsageError> {
 /// Creates directory `dir` if needed and checks that files can be created
 /// in it.
 pub fn check_dir(flag: &str, dir: &Path) -> Result<(), UsageError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(refuse(flag, dir, "it is a file, not a directory"));
+    }
     std::fs::create_dir_all(dir).map_err(|e| refuse(flag, dir, e))?;
     let probe = dir.join(format!(".loadgen-probe-{}", std::process::id()));
     OpenOptions::new()

@@ -24,9 +24,17 @@
 //! out" or "truncated", which hides what happened. So a reply is judged as
 //! soon as its first wrong byte is seen and its header (which says whether
 //! the bytes are another request's) is in: [`StreamVerifier::feed`] reports
-//! it then, once, and not again when its last byte arrives. A damaged reply
-//! that stops before its header is complete is reported by
-//! [`StreamVerifier::take_damage`] when the caller gives up on the stream.
+//! it then, once, and not again when its last byte arrives.
+//!
+//! A wrong reply shorter than a header (a few bytes of a banner) must not
+//! wait for a header that never comes either. Header bytes are compared as
+//! they arrive, and a wrong one is corruption as soon as the bytes so far
+//! cannot begin the header of any request of this run: a connection field
+//! no connection of the run has, or a size field other than the run's.
+//! Until then they might still be another request's header (reordered or
+//! mixed up), so the verdict waits; a damaged reply still undecided when
+//! the caller gives up on the stream (EOF, the drain's deadline) is handed
+//! out by [`StreamVerifier::take_damage`].
 
 use crate::payload::{self, Header, HEADER_LEN};
 
@@ -78,6 +86,9 @@ impl Verdict {
 #[derive(Debug)]
 pub struct StreamVerifier {
     conn: u32,
+    /// Connections in the run: every valid header's connection field is
+    /// below this.
+    peers: u32,
     size: usize,
     /// Sequence number of the reply being received.
     seq: u64,
@@ -92,10 +103,13 @@ pub struct StreamVerifier {
 }
 
 impl StreamVerifier {
-    /// A verifier for connection `conn` whose requests are `size` bytes.
-    pub fn new(conn: u32, size: usize) -> StreamVerifier {
+    /// A verifier for connection `conn` of a run of `peers` connections
+    /// (numbered from 0) whose requests are `size` bytes.
+    pub fn new(conn: u32, peers: u32, size: usize) -> StreamVerifier {
+        debug_assert!(conn < peers, "connection {conn} of {peers}");
         StreamVerifier {
             conn,
+            peers,
             size,
             seq: 0,
             offset: 0,
@@ -148,7 +162,10 @@ impl StreamVerifier {
                 self.offset = 0;
                 self.mismatch = false;
                 self.reported = false;
-            } else if self.mismatch && !self.reported && self.offset >= HEADER_LEN {
+            } else if self.mismatch
+                && !self.reported
+                && (self.offset >= HEADER_LEN || !self.may_be_a_header())
+            {
                 self.reported = true;
                 on_reply(self.seq, self.verdict());
             }
@@ -166,6 +183,27 @@ impl StreamVerifier {
         }
         self.reported = true;
         Some((self.seq, self.verdict()))
+    }
+
+    /// True while the header bytes received so far (fewer than
+    /// [`HEADER_LEN`]) could still begin the header of some request of this
+    /// run. Little-endian: the connection field's bytes received so far are
+    /// its low bytes, so the smallest value it can still take is theirs.
+    fn may_be_a_header(&self) -> bool {
+        let got = &self.header[..self.offset.min(HEADER_LEN)];
+        let conn_low = got
+            .iter()
+            .take(4)
+            .rev()
+            .fold(0u64, |v, &b| (v << 8) | u64::from(b));
+        let size = (self.size as u32).to_le_bytes();
+        conn_low < u64::from(self.peers)
+            && got
+                .iter()
+                .skip(12)
+                .take(4)
+                .zip(size)
+                .all(|(&b, want)| b == want)
     }
 
     fn verdict(&self) -> Verdict {
@@ -194,7 +232,7 @@ mod tests {
     }
 
     fn verdicts(conn: u32, size: usize, data: &[u8], chunk: usize) -> Vec<(u64, Verdict)> {
-        let mut v = StreamVerifier::new(conn, size);
+        let mut v = StreamVerifier::new(conn, 16, size);
         let mut out = Vec::new();
         for piece in data.chunks(chunk) {
             v.feed(piece, |s, d| out.push((s, d)));
@@ -247,7 +285,7 @@ mod tests {
     // a truncation instead of corruption.
     #[test]
     fn a_short_wrong_reply_is_reported_before_it_completes() {
-        let mut v = StreamVerifier::new(0, 1000);
+        let mut v = StreamVerifier::new(0, 1, 1000);
         let mut got = Vec::new();
         v.feed(b"HTTP/1.0 400 Bad request\r\n\r\nnope\n", |s, d| {
             got.push((s, d))
@@ -261,18 +299,54 @@ mod tests {
 
     #[test]
     fn damage_shorter_than_a_header_is_taken_when_the_caller_gives_up() {
-        let mut v = StreamVerifier::new(0, 100);
+        // 0x01 could begin connection 1's header: no verdict yet.
+        let mut v = StreamVerifier::new(0, 2, 100);
         let mut got = Vec::new();
-        v.feed(b"nope\n", |s, d| got.push((s, d)));
-        assert!(got.is_empty(), "header incomplete: not judged yet");
+        v.feed(b"\x01", |s, d| got.push((s, d)));
+        assert!(got.is_empty(), "could be another header: not judged yet");
         assert_eq!(v.take_damage(), Some((0, Verdict::Corrupt)));
         assert_eq!(v.take_damage(), None);
+    }
+
+    // Regression: a wrong reply shorter than a header waited for a header
+    // that never came, and was called truncated when the caller gave up.
+    #[test]
+    fn wrong_header_bytes_are_corrupt_once_no_request_could_begin_so() {
+        // "nope" is at once no connection of a 4-connection run.
+        let mut v = StreamVerifier::new(0, 4, 100);
+        let mut got = Vec::new();
+        v.feed(b"nope\n", |s, d| got.push((s, d)));
+        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        assert_eq!(v.take_damage(), None);
+        // 02 00 could begin connection 2's header; 02 00 00 01 cannot.
+        let mut v = StreamVerifier::new(0, 4, 100);
+        got.clear();
+        v.feed(&[2, 0], |s, d| got.push((s, d)));
+        assert!(got.is_empty(), "could still be connection 2");
+        v.feed(&[0, 1], |s, d| got.push((s, d)));
+        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        assert_eq!(v.take_damage(), None);
+        // A plausible connection and sequence but another size: no request
+        // of this run has that header.
+        let mut h = Header {
+            conn: 1,
+            seq: 0,
+            size: 64,
+        }
+        .encode();
+        let mut v = StreamVerifier::new(0, 4, 100);
+        got.clear();
+        v.feed(&h[..12], |s, d| got.push((s, d)));
+        assert!(got.is_empty());
+        h[13] ^= 1;
+        v.feed(&h[12..14], |s, d| got.push((s, d)));
+        assert_eq!(got, [(0, Verdict::Corrupt)]);
     }
 
     #[test]
     fn an_intact_partial_reply_is_no_damage() {
         let data = stream(0, &[0], 50);
-        let mut v = StreamVerifier::new(0, 50);
+        let mut v = StreamVerifier::new(0, 1, 50);
         v.feed(&data[..30], |_, _| panic!("nothing completed or damaged"));
         assert_eq!(v.take_damage(), None);
     }
@@ -280,7 +354,7 @@ mod tests {
     #[test]
     fn partial_reply_is_reported_as_partial() {
         let data = stream(0, &[0, 1], 50);
-        let mut v = StreamVerifier::new(0, 50);
+        let mut v = StreamVerifier::new(0, 1, 50);
         v.feed(&data[..70], |_, _| {});
         assert_eq!(v.completed(), 1);
         assert_eq!(v.partial(), 20);

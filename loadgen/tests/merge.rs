@@ -299,3 +299,19 @@ fn a_long_log_merges_in_bounded_memory() {
         stdout(&again)
     );
 }
+
+// Regression: a log that does not exist exited 1, as if the run had found
+// a fault, though the command line named a wrong file, as with a file
+// that is not a log (exit 2).
+#[test]
+fn a_missing_log_is_a_bad_command_line() {
+    let missing = scratch("merge-missing").join("absent.hlog");
+    let out = loadgen(&["merge", path(&missing)], LIMIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot read ") && err.contains("absent.hlog: No such file"),
+        "{err}"
+    );
+}

@@ -385,6 +385,53 @@ fn short_wrong_reply_is_counted_as_corrupt() {
     assert!(messages.contains("corrupt"), "{messages}");
 }
 
+// Regression: a wrong reply shorter than the 24-byte header, on a
+// connection the server kept open, was never judged: the drain gave up on
+// it and the run said "truncated 1", not corrupt. "nope" cannot be the
+// header of any request of a one-connection run (its connection field
+// reads 1701867374), so it is corruption from its fourth byte.
+#[test]
+fn a_wrong_reply_shorter_than_a_header_on_an_open_connection_is_corrupt() {
+    let server = TestServer::start(Behaviour::FixedReply { reply: b"nope\n" });
+    let (out, v) = run_json(
+        &server.target(),
+        "short-wrong-header",
+        &["--duration", "200ms", "--warmup", "0s", "--size", "1024"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(f(&v, "counters.corrupt"), 1.0, "{v}");
+    // The request sent in the corrupt reply's slot was swallowed: that one
+    // truly is missing.
+    assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
+    let first = v["error_messages"][0].to_string();
+    assert!(first.contains("corrupt reply"), "{first}");
+}
+
+// The same when the wrong bytes could still begin another connection's
+// header (0x01 is connection 1's first byte): nothing tells them apart
+// until the drain gives up, and then they are damage, not a missing reply.
+// Connection 1 got its own first byte back, a true partial reply: that
+// one is truncated.
+#[test]
+fn wrong_bytes_that_could_begin_a_header_are_corrupt_when_the_drain_gives_up() {
+    let server = TestServer::start(Behaviour::FixedReply { reply: b"\x01" });
+    let (out, v) = run_json(
+        &server.target(),
+        "short-wrong-prefix",
+        &[
+            "--connections",
+            "2",
+            "--duration",
+            "200ms",
+            "--warmup",
+            "0s",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(f(&v, "counters.corrupt"), 1.0, "{v}");
+    assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
+}
+
 // Regression: when the server closed every connection 2 s into a 5 s
 // window, the requests of those 2 s were divided by 5 s, and nothing said
 // that the last 3 s measured nothing.
@@ -500,4 +547,68 @@ fn a_run_that_measured_nothing_says_so_in_words() {
         text.contains(": 1 reply still missing when the drain gave up"),
         "{text}"
     );
+}
+
+// Regression: requests left unsent were blamed on "the server stopped
+// taking data, the generator fell behind, or a connection failed", with
+// "Lower --rate" whatever the cause, though the run knows which it was.
+// Here the server accepts and never reads: its socket fills and nothing
+// fails. (A debug build may also lag its schedule a little; the socket,
+// not that lag, is what held the requests back.)
+#[test]
+fn unsent_requests_are_blamed_on_the_server_that_stopped_reading() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    let holder = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+    let (out, v) = run_json(
+        &target,
+        "never-reads",
+        &[
+            "--rate",
+            "200",
+            "--size",
+            "64K",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--drain-timeout",
+            "100ms",
+            "--quiet",
+        ],
+    );
+    drop(holder.join());
+    assert!(f(&v, "counters.unsent") > 0.0, "{v}");
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("never sent"))
+        .unwrap_or_else(|| panic!("no unsent warning: {err}"));
+    assert!(
+        line.contains("the server stopped taking data") && !line.contains("connection failed"),
+        "{line}"
+    );
+    assert!(!line.contains("generator fell behind"), "{line}");
+}
+
+// Regression: `run --help` listed exit statuses 0, 1 and 2 only, though an
+// interrupted run exits 130 or 143, and one that measured nothing exits 1
+// without any fault.
+#[test]
+fn help_lists_every_exit_status() {
+    let out = loadgen(&["run", "--help"], LIMIT);
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Exit status:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    for want in [
+        "0 clean",
+        "nothing measured",
+        "2 a bad command line",
+        "130",
+        "143",
+    ] {
+        assert!(line.contains(want), "{want}: {line}");
+    }
 }

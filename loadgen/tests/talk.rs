@@ -237,10 +237,10 @@ fn missing_unix_socket_is_one_cannot_connect_line() {
 #[test]
 fn bad_targets_exit_2_naming_talk_and_the_argument() {
     for (arg, why) in [
-        ("udp:", "no port"),
-        ("udp:localhost", "no port"),
+        ("udp:", "missing :PORT"),
+        ("udp:localhost", "missing :PORT"),
         ("unix:", "the path is empty"),
-        ("localhost", "no port"),
+        ("localhost", "missing :PORT"),
         ("127.0.0.1:0", "port 0"),
         ("127.0.0.1:70000", "port 70000"),
     ] {
@@ -260,5 +260,24 @@ fn flags_for_another_kind_of_target_exit_2() {
         full.extend_from_slice(args);
         let out = loadgen(&full, LIMIT);
         assert_one_line_error(&out, 2, want);
+    }
+}
+
+// Regression: `talk --target ADDR`, natural after run and check, which
+// take --target, got clap's advice to write `-- --target`, which sends
+// the flag as the address.
+#[test]
+fn talk_with_target_flag_is_told_to_give_the_address_alone() {
+    for args in [
+        &["talk", "--target", "127.0.0.1:7"][..],
+        &["talk", "--target=127.0.0.1:7"][..],
+    ] {
+        let out = loadgen(args, LIMIT);
+        assert_one_line_error(
+            &out,
+            2,
+            "talk takes the address without --target: loadgen talk ADDR",
+        );
+        assert!(!stderr(&out).contains("-- --target"), "{}", stderr(&out));
     }
 }

@@ -367,3 +367,61 @@ fn a_server_that_closes_every_connection_at_once_is_one_line_not_a_table_of_zero
     assert!(err.contains("server closed the connection"), "{err}");
     assert!(!stdout(&out).contains("latency"), "{}", stdout(&out));
 }
+
+// Regression: a TCP target without its port, or with one past 65535, was
+// "not a reachable address (invalid socket address)", which reads as a
+// network problem; udp: targets already said what was wrong.
+#[test]
+fn a_target_with_a_missing_or_impossible_port_says_so() {
+    for (flag, value) in [("run", "127.0.0.1"), ("check", "localhost")] {
+        refused(
+            &[flag, "--target", value],
+            &format!("--target {value}: missing :PORT"),
+        );
+    }
+    refused(
+        &["run", "--target", "127.0.0.1:99999"],
+        "--target 127.0.0.1:99999: port 99999: not a number from 1 to 65535",
+    );
+    refused(
+        &["run", "--target", "udp:[::1]"],
+        "--target udp:[::1]: missing :PORT",
+    );
+}
+
+// Regression: a negative duration or PID was taken for a flag, so the line
+// blamed an "unexpected argument '-1'" instead of naming the flag and its
+// value.
+#[test]
+fn a_negative_value_is_refused_naming_its_flag() {
+    let t = "127.0.0.1:9";
+    for flag in ["--warmup", "--drain-timeout", "--hdr-interval"] {
+        refused(
+            &["run", "--target", t, flag, "-1s"],
+            &format!("{flag} -1s: "),
+        );
+    }
+    refused(
+        &["run", "--target", t, "--server-pid", "-5"],
+        "--server-pid -5: ",
+    );
+    refused(
+        &["check", "--target", t, "--timeout", "-1s"],
+        "--timeout -1s: ",
+    );
+    refused(&["compare", "--duration", "-1s"], "--duration -1s: ");
+    refused(&["talk", t, "--wait", "-1s"], "--wait -1s: ");
+}
+
+// Regression: `compare --out FILE` said "cannot write here: File exists
+// (os error 17)", which does not say that --out names a directory.
+#[test]
+fn an_out_that_is_a_file_is_refused_as_not_a_directory() {
+    let file = scratch("out-file").join("results");
+    std::fs::write(&file, "x").unwrap();
+    let file = file.to_str().unwrap();
+    refused(
+        &["compare", "--out", file],
+        &format!("--out {file}: cannot write here: it is a file, not a directory"),
+    );
+}

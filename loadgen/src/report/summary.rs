@@ -448,13 +448,7 @@ impl RunSummary {
             }
         }
         if self.counters.unsent > 0 {
-            w.push(format!(
-                "WARNING: {} scheduled in the window {} never sent: the server stopped taking data, \
-                 the generator fell behind, or a connection failed. The latency percentiles do not include them, so they \
-                 UNDERSTATE the latency of this run. Lower --rate.",
-                count(self.counters.unsent, "request", "requests"),
-                if self.counters.unsent == 1 { "was" } else { "were" }
-            ));
+            w.push(self.unsent_line());
         }
         if self.interrupted {
             w.push(format!(
@@ -574,6 +568,47 @@ impl RunSummary {
             Some(f) => f.echoed_bytes == 0,
             None => self.requests == 0,
         }
+    }
+
+    /// Requests due in the window that never reached a socket, with the
+    /// causes this run saw. A request waits unsent while its connection's
+    /// socket is full (the server is not reading: its send lag then runs
+    /// far ahead of the generator's own dispatch lag), while the generator
+    /// is late taking it off the schedule, or for ever once its connection
+    /// has failed.
+    fn unsent_line(&self) -> String {
+        let (behind, backpressure) = self.schedule.as_ref().map_or((false, false), |s| {
+            (
+                !s.generator_kept_up,
+                s.send_lag_us.p99 - s.dispatch_lag_us.p99 > BACKPRESSURE_NOTE.as_secs_f64() * 1e6,
+            )
+        });
+        let mut causes = Vec::new();
+        if self.counters.connection_errors > 0 {
+            causes.push("connections failed with requests still to send (see the faults)");
+        }
+        if backpressure {
+            causes.push(
+                "the server stopped taking data, so the sockets stayed full (a server that stalled, \
+                 or a --rate beyond what it reads: measure it at a lower --rate)",
+            );
+        } else if behind {
+            // Without backpressure the sockets had room: the requests were
+            // still waiting for the generator when the window closed.
+            causes.push("the generator fell behind its schedule (see the warning about it)");
+        }
+        if causes.is_empty() {
+            causes.push(
+                "the server stopped taking data, the generator fell behind, or a connection failed",
+            );
+        }
+        format!(
+            "WARNING: {} scheduled in the window {} never sent: {}. The latency percentiles do not include \
+             them, so they UNDERSTATE the latency of this run.",
+            count(self.counters.unsent, "request", "requests"),
+            if self.counters.unsent == 1 { "was" } else { "were" },
+            causes.join("; ")
+        )
     }
 
     /// The window ended early because the server closed every connection.

@@ -106,8 +106,8 @@ pub enum ReadEnd {
 }
 
 impl Conn {
-    /// Wraps a connected socket.
-    pub fn new(stream: Stream, id: u32, size: usize) -> Conn {
+    /// Wraps a connected socket: connection `id` of a run of `peers`.
+    pub fn new(stream: Stream, id: u32, peers: u32, size: usize) -> Conn {
         Conn {
             stream,
             id,
@@ -118,7 +118,7 @@ impl Conn {
             out_len: 0,
             inflight: VecDeque::new(),
             backlog: VecDeque::new(),
-            verifier: StreamVerifier::new(id, size),
+            verifier: StreamVerifier::new(id, peers, size),
             written: 0,
             received: 0,
             open: true,
@@ -218,10 +218,7 @@ impl Conn {
                 Ok(0) => {
                     // A wrong reply too short to carry a header is damage
                     // all the same, not a reply cut short.
-                    if let Some((_, verdict)) = self.verifier.take_damage() {
-                        let timing = self.inflight.pop_front().expect("reply without request");
-                        done.push((timing, verdict));
-                    }
+                    done.extend(self.take_damage());
                     return Ok(ReadEnd::Eof);
                 }
                 Ok(n) => n,
@@ -266,6 +263,16 @@ impl Conn {
         self.inflight.len() as u64
     }
 
+    /// The reply in progress with its verdict, when its bytes are wrong but
+    /// too few to have been judged yet (see [`StreamVerifier::take_damage`]);
+    /// for a caller giving up on the connection, so that damage is not
+    /// counted as a missing reply.
+    pub fn take_damage(&mut self) -> Option<(Inflight, Verdict)> {
+        let (_, verdict) = self.verifier.take_damage()?;
+        let timing = self.inflight.pop_front().expect("reply without request");
+        Some((timing, verdict))
+    }
+
     /// Bytes of the reply currently being received.
     pub fn partial_reply(&self) -> usize {
         self.verifier.partial()
@@ -278,8 +285,14 @@ impl Link for Conn {
     type Socket = Stream;
     const LOSSY: bool = false;
 
-    fn open(target: &Target, id: u32, size: usize, _loss_timeout: u64) -> io::Result<Conn> {
-        Ok(Conn::new(Stream::connect(target)?, id, size))
+    fn open(
+        target: &Target,
+        id: u32,
+        peers: u32,
+        size: usize,
+        _loss_timeout: u64,
+    ) -> io::Result<Conn> {
+        Ok(Conn::new(Stream::connect(target)?, id, peers, size))
     }
 
     fn socket(&mut self) -> &mut Stream {
@@ -380,6 +393,10 @@ impl Link for Conn {
         format!("{} bytes of one received", self.partial_reply())
     }
 
+    fn take_damage(&mut self) -> Option<(Inflight, Verdict)> {
+        Conn::take_damage(self)
+    }
+
     fn expire(&mut self, _now: u64, _lost: &mut Vec<Inflight>) {}
 
     fn next_expiry(&self) -> Option<u64> {
@@ -428,7 +445,7 @@ mod tests {
             peer.read_exact(&mut got).unwrap();
             got
         });
-        let mut conn = Conn::new(stream, 3, SIZE);
+        let mut conn = Conn::new(stream, 3, 4, SIZE);
         for seq in 0..3 {
             conn.issue(seq, seq);
         }
@@ -453,7 +470,7 @@ mod tests {
     #[test]
     fn room_and_unsent_count_issued_bytes_not_generated_ones() {
         let (stream, _peer) = pair();
-        let mut conn = Conn::new(stream, 0, 40 * 1024);
+        let mut conn = Conn::new(stream, 0, 1, 40 * 1024);
         assert!(conn.has_room());
         conn.issue(0, 0);
         assert_eq!(conn.unsent(), 40 * 1024);
@@ -466,7 +483,7 @@ mod tests {
     #[test]
     fn small_requests_go_out_in_one_write_and_echo_back_intact() {
         let (stream, mut peer) = pair();
-        let mut conn = Conn::new(stream, 9, 512);
+        let mut conn = Conn::new(stream, 9, 10, 512);
         for seq in 0..4 {
             conn.issue(seq, seq);
         }

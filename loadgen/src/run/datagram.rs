@@ -228,7 +228,13 @@ impl Link for DatagramConn {
     type Socket = UdpSocket;
     const LOSSY: bool = true;
 
-    fn open(target: &Target, id: u32, size: usize, loss_timeout: u64) -> io::Result<Self> {
+    fn open(
+        target: &Target,
+        id: u32,
+        _peers: u32,
+        size: usize,
+        loss_timeout: u64,
+    ) -> io::Result<Self> {
         let Target::Udp(addr) = target else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -409,6 +415,10 @@ impl Link for DatagramConn {
         format!("{} of them not yet sent", self.next_seq - self.next_send)
     }
 
+    fn take_damage(&mut self) -> Option<(Inflight, Verdict)> {
+        None
+    }
+
     fn expire(&mut self, now: u64, lost: &mut Vec<Inflight>) {
         while self.cursor < self.next_send {
             let at = (self.cursor - self.base) as usize;
@@ -446,7 +456,7 @@ mod tests {
         let peer = StdUdp::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let target = Target::Udp(peer.local_addr().unwrap());
-        let conn = DatagramConn::open(&target, 3, size, loss_timeout).unwrap();
+        let conn = DatagramConn::open(&target, 3, 4, size, loss_timeout).unwrap();
         (conn, peer)
     }
 

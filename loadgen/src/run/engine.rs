@@ -164,7 +164,13 @@ impl<C: Link> Engine<C> {
         let mut poll = Poll::new()?;
         let mut conns = Vec::with_capacity(spec.conn_ids.len());
         for (i, &id) in spec.conn_ids.iter().enumerate() {
-            let mut conn = C::open(&spec.target, id, spec.size, spec.loss_timeout)?;
+            let mut conn = C::open(
+                &spec.target,
+                id,
+                spec.total_conns,
+                spec.size,
+                spec.loss_timeout,
+            )?;
             poll.registry().register(
                 conn.socket(),
                 Token(i),
@@ -620,6 +626,16 @@ impl<C: Link> Engine<C> {
             // The drain is over: a datagram still unanswered is lost, not a
             // fault (and after the window nothing new is issued).
             self.expire(u64::MAX);
+        }
+        // Wrong bytes too few to be judged on arrival are damage, not a
+        // missing reply.
+        let now = self.clock();
+        for i in 0..self.conns.len() {
+            if self.conns[i].is_open() {
+                if let Some((timing, verdict)) = self.conns[i].take_damage() {
+                    self.on_reply(i, timing, verdict, now);
+                }
+            }
         }
         for c in self.conns.iter_mut().filter(|c| c.is_open()) {
             let owed = c.outstanding();

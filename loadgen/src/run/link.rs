@@ -44,10 +44,16 @@ pub trait Link: Sized {
     /// the compiler drop every expiry step from the stream engine.
     const LOSSY: bool;
 
-    /// Starts connecting to `target` as global connection `id`, sending
-    /// requests of `size` bytes. `loss_timeout` (ns) is how long a lossy
+    /// Starts connecting to `target` as global connection `id` of `peers`
+    /// in the run, sending requests of `size` bytes. `loss_timeout` (ns) is how long a lossy
     /// link waits for a reply; stream links ignore it.
-    fn open(target: &Target, id: u32, size: usize, loss_timeout: u64) -> io::Result<Self>;
+    fn open(
+        target: &Target,
+        id: u32,
+        peers: u32,
+        size: usize,
+        loss_timeout: u64,
+    ) -> io::Result<Self>;
 
     /// The socket, to register with the poller.
     fn socket(&mut self) -> &mut Self::Socket;
@@ -128,6 +134,12 @@ pub trait Link: Sized {
     /// Why the replies still outstanding when the drain gave up are
     /// missing, for the error message (e.g. bytes of a partial reply).
     fn missing_detail(&self) -> String;
+
+    /// A reply in progress whose bytes are wrong but too few to have been
+    /// judged, with its verdict, forgotten here; for the engine giving up
+    /// on the connection. Datagrams are judged whole, so lossy links have
+    /// none.
+    fn take_damage(&mut self) -> Option<(Inflight, Verdict)>;
 
     /// Lossy links: hands every request whose loss deadline is at or
     /// before `now` to `lost`, oldest first, and forgets it (a reply that

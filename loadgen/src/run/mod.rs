@@ -281,7 +281,7 @@ pub fn run(
             let _ = h.join();
         }
         return Err(match failure {
-            Some(e) => RunError::Connect(connect_error(cfg, e)),
+            Some(e) => RunError::Connect(connect_error(&cfg.target, cfg.connections, e)),
             None => RunError::Interrupted,
         });
     }
@@ -354,31 +354,31 @@ fn engine_thread<C: Link>(
     }
 }
 
-/// Words a failed connection setup so that it blames the right party.
-fn connect_error(cfg: &RunConfig, e: io::Error) -> io::Error {
-    let target = &cfg.target;
-    match e.raw_os_error() {
-        Some(libc::EMFILE) | Some(libc::ENFILE) => {
+/// Words a failed setup of `connections` connections to `target` so that
+/// it blames the right party.
+fn connect_error(target: &Target, connections: u32, e: io::Error) -> io::Error {
+    let msg = match e.raw_os_error() {
+        Some(libc::EMFILE) => {
             let l = crate::env::fd_limit();
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "the generator ran out of file descriptors opening {} connections to {target} \
-                     (its open-file limit is {}, hard limit {}): {e}",
-                    cfg.connections, l.soft, l.hard
-                ),
+            format!(
+                "the generator ran out of file descriptors opening {connections} connections to \
+                 {target} (its open-file limit is {}, hard limit {}): {e}",
+                l.soft, l.hard
             )
         }
-        Some(libc::EADDRNOTAVAIL) => io::Error::new(
-            e.kind(),
-            format!(
-                "cannot connect to {target}: the generator ran out of local ports \
-                 (net.ipv4.ip_local_port_range) for {} connections: {e}",
-                cfg.connections
-            ),
+        // The system's table, not the process's limit: raising ulimit -n
+        // would not help.
+        Some(libc::ENFILE) => format!(
+            "the machine ran out of open files (the system-wide limit, fs.file-max) opening \
+             {connections} connections to {target}: {e}"
         ),
-        _ => io::Error::new(e.kind(), format!("cannot connect to {target}: {e}")),
-    }
+        Some(libc::EADDRNOTAVAIL) => format!(
+            "cannot connect to {target}: the generator ran out of local ports \
+             (net.ipv4.ip_local_port_range) for {connections} connections: {e}"
+        ),
+        _ => format!("cannot connect to {target}: {e}"),
+    };
+    io::Error::new(e.kind(), msg)
 }
 
 /// Shows progress and fires the moment callbacks until every engine is
@@ -488,4 +488,24 @@ fn watch<T>(
     }
     bar.finish_and_clear();
     cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression: the system's file table running out (ENFILE) was
+    // reported with the process's open-file limit, which points at
+    // ulimit -n, the one thing that cannot help.
+    #[test]
+    fn a_full_system_file_table_is_not_blamed_on_the_process_limit() {
+        let target = Target::Tcp("127.0.0.1:7".parse().unwrap());
+        let e = io::Error::from_raw_os_error(libc::ENFILE);
+        let msg = connect_error(&target, 10, e).to_string();
+        assert!(msg.contains("system-wide limit, fs.file-max"), "{msg}");
+        assert!(!msg.contains("open-file limit is"), "{msg}");
+        let e = io::Error::from_raw_os_error(libc::EMFILE);
+        let msg = connect_error(&target, 10, e).to_string();
+        assert!(msg.contains("its open-file limit is"), "{msg}");
+    }
 }
