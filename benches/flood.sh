@@ -20,8 +20,8 @@ set -euo pipefail
 [ "$(uname -s)" = Linux ] || { echo "flood.sh: Linux only (taskset, /proc)" >&2; exit 2; }
 [ $# -ge 4 ] || { echo "usage: flood.sh ROUNDS CONNS SECS SERVER..." >&2; exit 2; }
 cd "$(dirname "$0")/.."
-# shellcheck source=benches/start_server.sh
-. benches/start_server.sh
+# shellcheck source=benches/flood_common.sh
+. benches/flood_common.sh
 ROUNDS=$1 CONNS=$2 SECS=$3
 shift 3
 T=${CARGO_TARGET_DIR:-target}/release
@@ -48,19 +48,8 @@ s = f["server"]
 print(f"{spec}\t{rnd}\t{s['mb_per_cpu_second']:.0f}\t{f['mb_per_sec']:.0f}\t"
       f"{s['cpu_utilisation'] * 100:.0f}\t{f['limit']}")
 PY
-    tail -1 "$dir/results" | awk -F'\t' '{printf "%-32s round %s: %6s MB/cpu-s  %6s MB/s  server CPU %3s%%  limit %s\n", $1, $2, $3, $4, $5, $6}'
+    report_run "$dir/results"
   done
 done
 
-python3 - "$dir/results" <<'PY'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-order = list(dict.fromkeys(r[0] for r in rows))
-print()
-print(f"{'server':32} {'median MB/cpu-s':>16} {'range':>13} {'max/min':>8} {'server CPU':>11}")
-for spec in order:
-    v = [float(r[2]) for r in rows if r[0] == spec]
-    cpu = [int(r[4]) for r in rows if r[0] == spec]
-    print(f"{spec:32} {statistics.median(v):16.0f} {min(v):6.0f}-{max(v):<6.0f} "
-          f"{max(v) / min(v):8.2f} {min(cpu):4d}-{max(cpu)}%")
-PY
+summarise "$dir/results"

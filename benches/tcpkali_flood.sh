@@ -15,8 +15,8 @@ set -euo pipefail
 [ "$(uname -s)" = Linux ] || { echo "tcpkali_flood.sh: Linux only (taskset, /proc)" >&2; exit 2; }
 [ $# -ge 4 ] || { echo "usage: tcpkali_flood.sh ROUNDS CONNS SECS SERVER..." >&2; exit 2; }
 cd "$(dirname "$0")/.."
-# shellcheck source=benches/start_server.sh
-. benches/start_server.sh
+# shellcheck source=benches/flood_common.sh
+. benches/flood_common.sh
 ROUNDS=$1 CONNS=$2 SECS=$3
 shift 3
 TCPKALI=${TCPKALI:-tcpkali}
@@ -48,18 +48,8 @@ cpu = (int(t1) - int(t0)) / int(hz)
 wall = float(s1) - float(s0)
 print(f"{spec}\t{rnd}\t{int(rx) / 1e6 / cpu:.0f}\t{int(rx) / 1e6 / wall:.0f}\t{cpu / wall * 100:.0f}")
 PY
-    tail -1 "$dir/results" | awk -F'\t' '{printf "%-32s round %s: %6s MB/cpu-s  %6s MB/s  server CPU %3s%%\n", $1, $2, $3, $4, $5}'
+    report_run "$dir/results"
   done
 done
 
-python3 - "$dir/results" <<'PY'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-order = list(dict.fromkeys(r[0] for r in rows))
-print()
-print(f"{'server':32} {'median MB/cpu-s':>16} {'range':>13} {'server CPU':>11}")
-for spec in order:
-    v = [float(r[2]) for r in rows if r[0] == spec]
-    cpu = [int(r[4]) for r in rows if r[0] == spec]
-    print(f"{spec:32} {statistics.median(v):16.0f} {min(v):6.0f}-{max(v):<6.0f} {min(cpu):4d}-{max(cpu)}%")
-PY
+summarise "$dir/results"
