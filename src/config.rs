@@ -119,7 +119,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Reactors, each on its own thread with its own listeners
     /// (SO_REUSEPORT; Unix and inherited sockets are shared instead), 1 to
-    /// [`MAX_THREADS`]; reactor model only. See [`crate::reactor::multi`].
+    /// [`MAX_THREADS`]; reactor model only. See [`crate::supervisor`].
     pub threads: usize,
     /// Pin reactor *i* to the *i*-th allowed CPU (modulo their number);
     /// reactor model only.

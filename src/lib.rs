@@ -11,7 +11,7 @@
 //! - [`Model::Reactor`] (the default): one thread, one `mio::Poll`,
 //!   non-blocking sockets, per-connection buffers from a pool, explicit
 //!   backpressure. See [`reactor`]; with `--threads N`, N of them on N
-//!   threads, see [`reactor::multi`].
+//!   threads, see [`supervisor`].
 //! - [`Model::Threads`]: a blocking thread per client. See [`models::threads`].
 //! - [`Model::Iterative`]: one client at a time. See [`models::iterative`].
 //! - [`Model::Tokio`]: a tokio `current_thread` runtime, a task per
@@ -33,6 +33,7 @@ pub mod models;
 pub mod net;
 pub mod reactor;
 pub mod signals;
+pub mod supervisor;
 pub mod time;
 
 use std::fmt;
@@ -90,7 +91,7 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     }
     // `--threads`/`--pin` with another model, or out of range: refused
     // before anything is bound, like a bad argument.
-    reactor::multi::check(&config).map_err(Error::Startup)?;
+    supervisor::check(&config).map_err(Error::Startup)?;
     // `--metrics` with a model that does not serve it, likewise.
     reactor::metrics::check(&config).map_err(Error::Startup)?;
     // Sockets passed by a service manager replace `--listen`.
@@ -128,7 +129,7 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     // Each model logs its own stop line, with its totals.
     match config.model {
         Model::Reactor if config.threads == 1 && !config.pin => reactor::run(&config, listeners),
-        Model::Reactor => reactor::multi::run(&config, listeners, activated),
+        Model::Reactor => supervisor::run(&config, listeners, activated),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),
         #[cfg(feature = "tokio")]

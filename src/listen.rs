@@ -12,7 +12,7 @@
 //! With several reactors every `--listen` TCP or UDP address gets one
 //! listener per reactor, all bound with SO_REUSEPORT: the kernel hashes
 //! each new connection (or, for UDP, each datagram, by its source and
-//! destination) to one of them (see [`crate::reactor::multi`]). The first
+//! destination) to one of them (see [`crate::supervisor`]). The first
 //! of each address is bound as the `--listen` flag says (port 0 resolved
 //! there); the others join it on the resolved address, so every reactor
 //! listens on the same port and the address is announced once.

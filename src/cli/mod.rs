@@ -180,7 +180,7 @@ where
     let config = args.into_config(listen_given);
     // Flags that are fine alone but not together (--threads with a model
     // that has no reactors): a usage error like a bad value.
-    let checked = crate::reactor::multi::check(&config)
+    let checked = crate::supervisor::check(&config)
         .and_then(|()| crate::reactor::metrics::check(&config))
         .and_then(|()| crate::reactor::splice::check(&config));
     if let Err(reason) = checked {

@@ -53,14 +53,13 @@
 //! those whose final ACK has not reached the server by then (the client's
 //! connect already succeeded at the SYN-ACK): any server that closes a
 //! listener has that window. With `--threads` this is what makes closing
-//! one listener of a SO_REUSEPORT group harmless (see [`multi`]).
+//! one listener of a SO_REUSEPORT group harmless (see [`crate::supervisor`]).
 
 pub mod buffer;
 pub mod connection;
 pub mod limit;
 pub mod listener;
 pub mod metrics;
-pub mod multi;
 pub mod splice;
 pub mod stream;
 pub mod timers;
@@ -227,7 +226,7 @@ impl Reactor {
     }
 
     /// [`new`](Self::new), catching only `signals`: with several reactors
-    /// in one process, [`multi`] catches SIGHUP once for all of them.
+    /// in one process, [`crate::supervisor`] catches SIGHUP once for all of them.
     pub fn catching(
         config: &Config,
         listeners: Vec<Bound>,
@@ -369,7 +368,7 @@ impl Reactor {
 
     /// At the first SIGINT/SIGTERM, hands `report` the count of open
     /// connections instead of logging the start of the drain: with
-    /// `--threads N`, [`multi`] logs one line for all reactors.
+    /// `--threads N`, [`crate::supervisor`] logs one line for all reactors.
     pub fn report_drain(&mut self, report: impl FnMut(u64) + Send + 'static) {
         self.on_drain = Some(Box::new(report));
     }
@@ -688,7 +687,7 @@ impl Reactor {
         for key in listeners {
             self.accept_queued(key);
             // A socket shared by several reactors (`--threads` with a Unix
-            // or inherited socket, see `multi`) stays open while another
+            // or inherited socket, see `crate::supervisor`) stays open while another
             // holds a copy, and epoll would keep reporting it under this
             // key: deregister it first, so closing the copy is enough.
             let registry = self.poll.registry();

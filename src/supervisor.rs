@@ -14,7 +14,7 @@
 //! 3. Each thread pins itself (`--pin`) and builds its [`Reactor`]: its own
 //!    `Poll`, slab, buffer pool and signal-hook `Signals`.
 //! 4. Once all are built, each unblocks the signals and runs the loop of
-//!    [`super`], unchanged; this thread announces each address once and
+//!    [`crate::reactor`], unchanged; this thread announces each address once and
 //!    waits for the reactors to stop.
 //!
 //! # How connections are spread
@@ -35,7 +35,7 @@
 //! wasted wake-ups per connection.
 //!
 //! `--max-conns` is the process's limit, whatever the spread: the
-//! reactors share one count of open connections ([`super::limit`]), one
+//! reactors share one count of open connections ([`crate::reactor::limit`]), one
 //! atomic update when a connection is admitted and one when it closes. A
 //! reactor that drew more clients than the others serves them as long as
 //! the process is under the limit.
@@ -46,7 +46,7 @@
 //! for it (checked: four threads, each with its own `Signals` on its own
 //! `Poll`, each saw SIGTERM and then SIGINT). So every reactor sees the
 //! first SIGINT/SIGTERM itself and runs the drain of a single reactor
-//! ("Shutdown" in [`super`]). The process exits 0 once every reactor has
+//! ("Shutdown" in [`crate::reactor`]). The process exits 0 once every reactor has
 //! drained. Three things keep this true:
 //!
 //! - The signals stay blocked until every reactor's `Signals` exists. A
@@ -76,7 +76,7 @@
 //! Closing a listener resets the connections queued in its accept queue;
 //! the kernel does not hand them to the other listeners of the group
 //! (unless `net.ipv4.tcp_migrate_req` is set). Each reactor empties its
-//! listeners before it closes them ("Shutdown" in [`super`]), so the N
+//! listeners before it closes them ("Shutdown" in [`crate::reactor`]), so the N
 //! closes, at N slightly different moments, reset nobody that had been
 //! queued. New connections go to the listeners still open, and are drained
 //! by their reactors in turn.
@@ -88,7 +88,7 @@
 //! emptied the queue. Until then every reactor that still holds a copy
 //! is woken by each new connection, as before the signal. The window in
 //! which a queued connection can be reset is that of a single reactor
-//! (see "Shutdown" in [`super`]).
+//! (see "Shutdown" in [`crate::reactor`]).
 //!
 //! # Pinning
 //!
@@ -105,11 +105,11 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use super::limit::ConnLimit;
-use super::Reactor;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::listen::{self, Bound};
 use crate::log::{Drain, DrainEnd, Totals};
+use crate::reactor::limit::ConnLimit;
+use crate::reactor::{self, Reactor};
 use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
@@ -156,7 +156,7 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
         if let Some(cpu) = cpus[0] {
             affinity::pin_current(cpu).map_err(|e| pin_failed(0, cpu, e))?;
         }
-        return super::run(config, first);
+        return reactor::run(config, first);
     }
     let addrs: Vec<ListenAddr> = first.iter().map(Bound::listen_addr).collect();
     let mut sets = Vec::with_capacity(n);
@@ -166,7 +166,7 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     // Reactor 0 gets the first set, with the socket files to remove.
     sets.insert(0, first);
     // `--metrics`: one board for all, the endpoint with reactor 0.
-    let (metrics, endpoint) = super::metrics::plan(config, n)?;
+    let (metrics, endpoint) = reactor::metrics::plan(config, n)?;
     // Blocked before any thread starts, the SIGHUP one included: a
     // thread with them unblocked could run the handler too early.
     let _blocked = Blocked::block(&STOPS);
@@ -207,7 +207,7 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
         return Err(e);
     }
     listen::announce(&addrs);
-    super::metrics::announce(endpoint);
+    reactor::metrics::announce(endpoint);
     crate::log::started(config, &addrs);
     let mut stopped = 0;
     let mut forced = None;
@@ -270,7 +270,7 @@ fn reactor_thread(
     config: Config,
     set: Vec<Bound>,
     cpu: Option<usize>,
-    metrics: Option<super::metrics::Share>,
+    metrics: Option<reactor::metrics::Share>,
     limit: Option<Arc<ConnLimit>>,
     go: mpsc::Receiver<bool>,
 ) {
