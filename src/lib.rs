@@ -27,6 +27,7 @@
 pub mod affinity;
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod listen;
 pub mod log;
 pub mod models;
@@ -36,40 +37,8 @@ pub mod signals;
 pub mod supervisor;
 pub mod time;
 
-use std::fmt;
-
 pub use config::{Config, ListenAddr, Model};
-
-/// Why the daemon stopped, when it stopped on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
-    /// A first SIGINT/SIGTERM: pending echoes were flushed (or the
-    /// shutdown timeout ran out). The process should exit 0.
-    Drained,
-    /// A second signal arrived while draining; the process should exit at
-    /// once with status 128 + the signal number, as a shell would report.
-    Forced(i32),
-}
-
-/// A failure that stops the daemon.
-#[derive(Debug)]
-pub enum Error {
-    /// Could not start: a listener could not be opened, and so on. The
-    /// message names the address or flag involved.
-    Startup(String),
-    /// The event loop itself failed after startup.
-    Runtime(String),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Startup(m) | Error::Runtime(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
+pub use error::{Error, Stopped};
 
 /// Binds every listener in `config` (or takes the sockets passed by
 /// socket activation instead), sets up the configured model, announces

@@ -77,8 +77,9 @@ use std::path::PathBuf;
 
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 
+use crate::config::Config;
 use crate::config::{ListenAddr, Model};
-use crate::{Config, Error};
+use crate::error::Error;
 pub use unix::SocketFile;
 
 /// A bound socket of one of the kinds `--listen` names.

@@ -105,12 +105,13 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
+use crate::affinity;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
+use crate::error::{Error, Stopped};
 use crate::listen::{self, Bound};
 use crate::log::{Drain, DrainEnd, Totals};
 use crate::reactor::limit::ConnLimit;
 use crate::reactor::{self, Reactor};
-use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
 const STOPS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];

@@ -2,7 +2,7 @@
 //!
 //! `Instant + Duration` panics when the sum does not fit the platform's
 //! clock type, and the durations here come from the user (`--idle-timeout`,
-//! `--shutdown-timeout`) or from a [`Config`](crate::Config) built in code,
+//! `--shutdown-timeout`) or from a [`Config`](crate::config::Config) built in code,
 //! where nothing stops `Duration::MAX`. One client must not be able to
 //! crash the daemon by connecting, so every deadline is computed here.
 

@@ -188,13 +188,13 @@ where
         return ExitCode::from(EXIT_USAGE);
     }
     match crate::run(config) {
-        Ok(crate::Stopped::Drained) => ExitCode::SUCCESS,
-        Ok(crate::Stopped::Forced(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        Ok(crate::error::Stopped::Drained) => ExitCode::SUCCESS,
+        Ok(crate::error::Stopped::Forced(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         Err(e) => {
             crate::log::line(format_args!("{e}"));
             ExitCode::from(match e {
-                crate::Error::Startup(_) => EXIT_USAGE,
-                crate::Error::Runtime(_) => 1,
+                crate::error::Error::Startup(_) => EXIT_USAGE,
+                crate::error::Error::Runtime(_) => 1,
             })
         }
     }

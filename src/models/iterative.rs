@@ -6,8 +6,9 @@
 //! to show exactly that.
 
 use super::blocking::{configure, echo, Server};
+use crate::config::Config;
+use crate::error::{Error, Stopped};
 use crate::listen::Bound;
-use crate::{Config, Error, Stopped};
 
 /// Serves clients one after another until SIGINT/SIGTERM.
 pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {

@@ -6,8 +6,9 @@
 //! with the reactor is about.
 
 use super::blocking::{configure, echo, Server};
+use crate::config::Config;
+use crate::error::{Error, Stopped};
 use crate::listen::Bound;
-use crate::{Config, Error, Stopped};
 
 /// Stack per client thread: the echo loop needs little, and thousands of
 /// threads should not reserve 2 MiB each.

@@ -74,11 +74,12 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::config::Config;
+use crate::error::{Error, Stopped};
 use crate::listen::{Bound, Socket};
 use crate::log::{Drain, DrainEnd};
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
 use crate::time::deadline;
-use crate::{Config, Error, Stopped};
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
 use limit::ConnLimit;
@@ -761,7 +762,9 @@ mod tests {
     /// A reactor on a fresh loopback port, with `config` otherwise.
     fn reactor_with(config: Config) -> (Reactor, std::net::SocketAddr) {
         let config = Config {
-            listen: vec![crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap())],
+            listen: vec![crate::config::ListenAddr::Tcp(
+                "127.0.0.1:0".parse().unwrap(),
+            )],
             ..config
         };
         let bound = crate::listen::bind(&config.listen[0], 16).unwrap();
@@ -855,7 +858,7 @@ mod tests {
     // (key, id) instead of looping until the kernel's queue is empty.
     #[test]
     fn a_udp_socket_past_its_budget_waits_on_the_ready_queue() {
-        let addr = crate::ListenAddr::Udp("127.0.0.1:0".parse().unwrap());
+        let addr = crate::config::ListenAddr::Udp("127.0.0.1:0".parse().unwrap());
         let bound = crate::listen::bind(&addr, 16).unwrap();
         let server = bound.addr.ip_addr().unwrap();
         let config = Config {
@@ -897,7 +900,7 @@ mod tests {
     // while queued a readiness event does not buy it a second budget.
     #[test]
     fn a_listener_past_its_budget_waits_on_the_ready_queue_once() {
-        let addr = crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
+        let addr = crate::config::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
         let bound = crate::listen::bind(&addr, 1024).unwrap();
         let server = bound.addr.ip_addr().unwrap();
         let config = Config {

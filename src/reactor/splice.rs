@@ -88,9 +88,9 @@ pub const SUPPORTED: bool = cfg!(target_os = "linux");
 /// Refuses a `--splice` that cannot be honoured: a choice other than the
 /// default with a model that never splices, and `always` where there is
 /// no splice.
-pub fn check(config: &crate::Config) -> Result<(), String> {
+pub fn check(config: &crate::config::Config) -> Result<(), String> {
     let mode = config.splice;
-    if mode != Mode::Auto && config.model != crate::Model::Reactor {
+    if mode != Mode::Auto && config.model != crate::config::Model::Reactor {
         return Err(format!(
             "--splice {}: only the reactor model splices, not --model {}",
             mode.name(),

@@ -23,10 +23,11 @@ pub use acceptor::Acceptor;
 pub use clients::{echo, Clients, Membership};
 pub use stream::Client;
 
+use crate::config::Config;
 use crate::config::ListenAddr;
+use crate::error::{Error, Stopped};
 use crate::listen::{self, Bound, SocketFile};
 use crate::reactor::stream::Listening;
-use crate::{Config, Error, Stopped};
 
 /// What a blocking model runs on: the acceptor, the registry of live
 /// clients, and the stop flag the first signal sets.
@@ -146,7 +147,7 @@ mod tests {
     // instant"). A Config built in code can still carry Duration::MAX.
     #[test]
     fn finish_with_duration_max_grace_does_not_overflow() {
-        let addr = crate::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
+        let addr = crate::config::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
         let by = listen::split(vec![listen::bind(&addr, 16).unwrap()]);
         let (socks, files) = stream_listeners(by.tcp, by.unix);
         // Built by hand: `Server::start` would install process-wide signal

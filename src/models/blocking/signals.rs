@@ -12,8 +12,8 @@ use signal_hook::iterator::Signals;
 
 use super::clients::Clients;
 use super::listeners::Listeners;
+use crate::error::Error;
 use crate::log::DrainEnd;
-use crate::Error;
 
 /// Starts the signal thread and returns the flag the first signal sets.
 ///

@@ -67,11 +67,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 
+use crate::config::Config;
 use crate::config::ListenAddr;
+use crate::error::{Error, Stopped};
 use crate::listen::{self, Bound};
 use crate::log::{Drain, DrainEnd};
 use crate::models::tally::Tally;
-use crate::{Config, Error, Stopped};
 use signals::Signals;
 
 /// What every task gets a copy of.

@@ -75,9 +75,9 @@ use mio::{Interest, Token};
 use super::timers::Timer;
 use super::{Entry, Reactor};
 use crate::config::{Config, Model};
+use crate::error::Error;
 use crate::net::{close_is_lossless, interrupted, would_block};
 use crate::time::deadline;
-use crate::Error;
 pub use board::{Board, Publisher, Snapshot};
 
 /// Largest request read, request line and headers together.
