@@ -34,6 +34,7 @@ pub mod models;
 pub mod net;
 pub mod reactor;
 pub mod signals;
+pub mod stderr;
 pub mod supervisor;
 pub mod time;
 

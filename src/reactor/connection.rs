@@ -1,4 +1,4 @@
-//! One client connection (TCP or Unix stream: see [`super::stream`]): its
+//! One client connection (TCP or Unix stream: see [`crate::net::Stream`]): its
 //! socket, its pending echo, and what the reactor knows of its readiness.
 //!
 //! Data flows one way: socket → [`Buffer`] → socket. The connection owns
@@ -75,10 +75,9 @@ use mio::{Interest, Registry, Token};
 
 use super::buffer::{Buffer, Pool};
 use super::splice::{self, Pipe, Pipes};
-use super::stream::Stream;
 use super::Counters;
 use crate::log::TARGET;
-use crate::net::{interrupted, would_block};
+use crate::net::{interrupted, would_block, Stream};
 use tracing::trace;
 
 /// Bytes read from one connection per turn before the others get theirs.
@@ -305,7 +304,7 @@ impl Connection {
     /// whether it stopped on the budget with input still waiting.
     fn pump(&mut self, cx: &mut Ctx<'_>) -> io::Result<bool> {
         let mut budget = READ_BUDGET;
-        if cx.splice == splice::Mode::Always && self.sock.splices() {
+        if cx.splice == splice::Mode::Always && splice::applies(&self.sock) {
             self.bulk = true;
         }
         loop {
@@ -359,7 +358,7 @@ impl Connection {
                 let got = self.echo_through(cx, n);
                 if matches!(got, Ok(k) if k == area && k >= splice::SMALL)
                     && cx.splice != splice::Mode::Off
-                    && self.sock.splices()
+                    && splice::applies(&self.sock)
                 {
                     // A full read area: a bulk sender (see `splice`).
                     self.bulk = true;

@@ -2,17 +2,11 @@
 //! connections cleanly when the process runs out of descriptors.
 
 use std::fs::File;
-use std::time::Duration;
 
-use super::stream::Listening;
 use crate::config::ListenAddr;
 use crate::listen::SocketFile;
-
-/// First wait before retrying `accept` after EMFILE/ENFILE; doubles up to
-/// [`MAX_ACCEPT_BACKOFF`] while the shortage lasts.
-pub const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
-/// Longest wait between `accept` retries while out of descriptors.
-pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+use crate::net::accept::Backoff;
+use crate::net::Listening;
 
 /// A listener registered with the reactor.
 #[derive(Debug)]
@@ -29,7 +23,7 @@ pub struct Listener {
     /// Out of descriptors: accepting waits for the retry timer.
     pub paused: bool,
     /// Wait before the next retry while paused.
-    pub backoff: Duration,
+    pub backoff: Backoff,
     /// On the ready queue already (spent its accept budget this turn).
     pub queued: bool,
 }
@@ -43,7 +37,7 @@ impl Listener {
             file,
             id,
             paused: false,
-            backoff: MIN_ACCEPT_BACKOFF,
+            backoff: Backoff::new(),
             queued: false,
         }
     }

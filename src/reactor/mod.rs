@@ -61,7 +61,6 @@ pub mod limit;
 pub mod listener;
 pub mod metrics;
 pub mod splice;
-pub mod stream;
 pub mod timers;
 pub mod udp;
 
@@ -78,14 +77,15 @@ use crate::config::Config;
 use crate::error::{Error, Stopped};
 use crate::listen::{Bound, Socket};
 use crate::log::{Drain, DrainEnd};
-use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
+use crate::net::{
+    accept_transient, fd_exhausted, fd_limit, interrupted, would_block, Listening, Stream,
+};
 use crate::time::deadline;
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
 use limit::ConnLimit;
-use listener::{Listener, Reserve, MAX_ACCEPT_BACKOFF, MIN_ACCEPT_BACKOFF};
+use listener::{Listener, Reserve};
 use splice::Pipes;
-use stream::{Listening, Stream};
 use timers::{Timer, Timers};
 use udp::{Datagrams, Turn};
 
@@ -505,7 +505,7 @@ impl Reactor {
             }
             match l.sock.accept() {
                 Ok(sock) => {
-                    l.backoff = MIN_ACCEPT_BACKOFF;
+                    l.backoff.reset();
                     self.admit(sock);
                 }
                 Err(e) if would_block(&e) => return,
@@ -580,7 +580,7 @@ impl Reactor {
             return;
         };
         let id = l.id;
-        if l.backoff == MIN_ACCEPT_BACKOFF {
+        if l.backoff.first() {
             // Once per episode, not once per connection.
             crate::log::line(format_args!(
                 "out of file descriptors (limit {}) on {}: \
@@ -606,8 +606,7 @@ impl Reactor {
     fn pause(&mut self, key: usize, id: u64) {
         if let Some(Entry::Listener(l)) = self.entries.get_mut(key) {
             l.paused = true;
-            let wait = l.backoff;
-            l.backoff = l.backoff.saturating_mul(2).min(MAX_ACCEPT_BACKOFF);
+            let wait = l.backoff.fail();
             self.timers
                 .add(deadline(self.now, wait), Timer::AcceptRetry { key, id });
         }

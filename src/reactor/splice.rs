@@ -85,6 +85,13 @@ impl Mode {
 /// Whether this platform can splice a socket through a pipe.
 pub const SUPPORTED: bool = cfg!(target_os = "linux");
 
+/// Whether a connection may be echoed through a pipe: TCP only, where
+/// splice is measured and urgent data understood, and only where
+/// [`SUPPORTED`].
+pub fn applies(sock: &crate::net::Stream) -> bool {
+    SUPPORTED && matches!(sock, crate::net::Stream::Tcp(_))
+}
+
 /// Refuses a `--splice` that cannot be honoured: a choice other than the
 /// default with a model that never splices, and `always` where there is
 /// no splice.

@@ -6,21 +6,18 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::listeners::Listeners;
-use super::stream::Client;
 use crate::config::ListenAddr;
 use crate::listen::SocketFile;
-use crate::net::{accept_transient, interrupted, would_block};
-use crate::reactor::stream::Listening;
+use crate::net::accept::Backoff;
+use crate::net::{accept_transient, interrupted, would_block, Listening, Stream};
 use crate::time::deadline;
 
 const WAKE_TOKEN: Token = Token(usize::MAX);
-const MIN_BACKOFF: Duration = Duration::from_millis(20);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Waits for connections on every listener, or for shutdown.
 pub struct Acceptor {
@@ -33,7 +30,7 @@ pub struct Acceptor {
     /// Out of descriptors: no accept before this instant.
     retry_at: Option<Instant>,
     /// Wait before the next retry if accepting fails again.
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 impl Acceptor {
@@ -59,7 +56,7 @@ impl Acceptor {
             ready,
             waker,
             retry_at: None,
-            backoff: MIN_BACKOFF,
+            backoff: Backoff::new(),
         })
     }
 
@@ -75,7 +72,7 @@ impl Acceptor {
 
     /// The next accepted connection, as a blocking socket, or `None` once
     /// `stop` is set.
-    pub fn next(&mut self, stop: &AtomicBool) -> io::Result<Option<Client>> {
+    pub fn next(&mut self, stop: &AtomicBool) -> io::Result<Option<Stream>> {
         loop {
             if stop.load(Ordering::SeqCst) {
                 return Ok(None);
@@ -93,8 +90,11 @@ impl Acceptor {
                     let l = &self.listeners.list[i];
                     match l.sock.accept() {
                         Ok(s) => {
-                            self.backoff = MIN_BACKOFF;
-                            return Client::from_accepted(s).map(Some);
+                            self.backoff.reset();
+                            // Accepted sockets inherit O_NONBLOCK from the
+                            // listener on BSD/macOS (not on Linux), and
+                            // these models block.
+                            return s.set_nonblocking(false).map(|()| Some(s));
                         }
                         Err(e) if would_block(&e) => self.ready[i] = false,
                         Err(e) if interrupted(&e) || accept_transient(&e) => {}
@@ -103,11 +103,10 @@ impl Acceptor {
                             // EMFILE and friends: the connection stays
                             // queued and no new edge will say so. Retry
                             // after a pause instead of spinning.
-                            if self.backoff == MIN_BACKOFF {
+                            if self.backoff.first() {
                                 crate::log::accept_failure(&l.addr, &e);
                             }
-                            self.retry_at = Some(deadline(Instant::now(), self.backoff));
-                            self.backoff = self.backoff.saturating_mul(2).min(MAX_BACKOFF);
+                            self.retry_at = Some(deadline(Instant::now(), self.backoff.fail()));
                             break;
                         }
                     }

@@ -37,10 +37,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::stream::Client;
 use crate::log::Ended;
 use crate::models::tally::Tally;
-use crate::net::interrupted;
+use crate::net::{interrupted, Stream};
 
 /// How often an idle client thread looks at the drain flag: also how long
 /// a quiet client waits to be closed after SIGTERM, and the granularity of
@@ -183,7 +182,7 @@ impl Drop for Membership {
 ///
 /// The stream must have a read timeout of [`POLL`] (see `configure`).
 pub fn echo(
-    stream: &mut Client,
+    stream: &mut Stream,
     buf: &mut [u8],
     member: &Membership,
     idle: Option<Duration>,
@@ -225,7 +224,7 @@ fn timed_out(e: &io::Error) -> bool {
 /// Shutdown for this client, from its own thread with nothing in hand: the
 /// client sees EOF after every echoed byte; the socket closes when the
 /// client does.
-fn stop(stream: &mut Client, buf: &mut [u8]) -> io::Result<Ended> {
+fn stop(stream: &mut Stream, buf: &mut [u8]) -> io::Result<Ended> {
     // Nothing unsent or unread in the kernel: closing now loses nothing,
     // so a quiet client is not kept waiting for its own EOF.
     if stream.close_is_lossless() {

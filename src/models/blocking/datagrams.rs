@@ -27,8 +27,7 @@ use std::thread::JoinHandle;
 use super::clients::{Clients, POLL};
 use crate::error::Error;
 use crate::models::tally::Tally;
-use crate::net::loops_back;
-use crate::reactor::udp::MAX_DATAGRAM;
+use crate::net::{loops_back, MAX_DATAGRAM};
 
 /// Starts the echo thread for `sock` (bound to `addr`), which runs until
 /// `stop` is set and ends within [`POLL`] of it: join the handle to know

@@ -42,7 +42,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::config::ListenAddr;
 use crate::listen::SocketFile;
-use crate::reactor::stream::Listening;
+use crate::net::Listening;
 
 /// How a listener is stopped (see "Stopping a listener").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,20 +110,11 @@ impl Listeners {
             return;
         }
         for l in &self.list {
-            if let Err(e) = stop_listening(l.sock_fd(), l.stop) {
+            if let Err(e) = stop_listening(l.sock.as_raw_fd(), l.stop) {
                 crate::log::line(format_args!("cannot stop listening on {}: {e}", l.addr));
             }
         }
         self.files.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-}
-
-impl Listener {
-    fn sock_fd(&self) -> RawFd {
-        match &self.sock {
-            Listening::Tcp(s) => s.as_raw_fd(),
-            Listening::Unix(s) => s.as_raw_fd(),
-        }
     }
 }
 

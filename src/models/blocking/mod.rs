@@ -1,7 +1,7 @@
 //! Plumbing shared by the blocking models: an acceptor that can be woken
 //! for shutdown ([`acceptor`]) over TCP and Unix listeners that the
-//! signal thread can stop ([`listeners`]), the client sockets of either
-//! kind ([`stream`]), the registry of live clients and the echo loop
+//! signal thread can stop ([`listeners`]), the registry of live clients
+//! (sockets of either kind, [`crate::net::Stream`]) and the echo loop
 //! ([`clients`]), the signal thread ([`signals`]), and a thread per
 //! `--listen udp:` socket ([`datagrams`]).
 
@@ -10,7 +10,6 @@ pub mod clients;
 pub mod datagrams;
 pub mod listeners;
 pub mod signals;
-pub mod stream;
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
@@ -21,13 +20,12 @@ use std::time::{Duration, Instant};
 
 pub use acceptor::Acceptor;
 pub use clients::{echo, Clients, Membership};
-pub use stream::Client;
 
 use crate::config::Config;
 use crate::config::ListenAddr;
 use crate::error::{Error, Stopped};
 use crate::listen::{self, Bound, SocketFile};
-use crate::reactor::stream::Listening;
+use crate::net::{Listening, Stream};
 
 /// What a blocking model runs on: the acceptor, the registry of live
 /// clients, and the stop flag the first signal sets.
@@ -74,7 +72,7 @@ impl Server {
     }
 
     /// The next client, blocking; `None` once shutdown has begun.
-    pub fn next_client(&mut self) -> Result<Option<Client>, Error> {
+    pub fn next_client(&mut self) -> Result<Option<Stream>, Error> {
         self.acceptor
             .next(&self.stop)
             .map_err(|e| Error::Runtime(format!("accept loop failed: {e}")))
@@ -128,7 +126,7 @@ fn stream_listeners(
 /// `--idle-timeout` by itself (see `clients`); and, with `--idle-timeout`,
 /// a write timeout so a client that stops reading is dropped after that
 /// long.
-pub fn configure(stream: &Client, config: &Config) -> std::io::Result<()> {
+pub fn configure(stream: &Stream, config: &Config) -> std::io::Result<()> {
     if config.nodelay {
         stream.set_nodelay()?;
     }
@@ -166,7 +164,7 @@ mod tests {
     fn duration_max_idle_timeout_still_serves() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let mut stream = Client::Tcp(listener.accept().unwrap().0);
+        let mut stream = Stream::Tcp(listener.accept().unwrap().0);
         let config = Config {
             idle_timeout: Some(Duration::MAX),
             ..Config::default()

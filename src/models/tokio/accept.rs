@@ -1,47 +1,40 @@
 //! Accepting: one task per listener, TCP or Unix, until the drain flag
 //! goes up.
+//!
+//! The loop is generic over the listener and what it accepts; what differs
+//! by kind comes in as plain values: the listener's `poll_accept` (a Unix
+//! one's also sets `SO_OOBINLINE`, see [`unix_poll_accept`]), and in the
+//! [`Ctx`] whether to set TCP_NODELAY and which lossless-close rule holds.
 
-use std::future::Future;
+use std::fmt;
 use std::io;
-use std::time::Duration;
+use std::os::fd::AsFd;
+use std::task::{ready, Context, Poll};
 
-use tokio::net::{TcpListener, UnixListener};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
 
-use super::conn::{self, Socket};
-use super::{drained, Ctx};
+use super::{conn, drained, Ctx};
 use crate::config::ListenAddr;
 use crate::listen::SocketFile;
+use crate::net::accept::Backoff;
 use crate::net::{accept_transient, interrupted};
 
-/// First pause after `accept` fails for want of descriptors; it doubles
-/// on each failure in a row, up to [`MAX_BACKOFF`], as in the other models.
-const MIN_BACKOFF: Duration = Duration::from_millis(20);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// A listener's `poll_accept`: the next connection and its peer.
+pub type PollAccept<L, S, P> = fn(&L, &mut Context<'_>) -> Poll<io::Result<(S, P)>>;
 
-/// A listener of either stream kind, as the accept task sees it.
-pub trait Listener: Send + 'static {
-    /// What it accepts.
-    type Stream: Socket;
-    /// Accepts one connection. Cancel-safe, as tokio's `accept` is.
-    fn accept_one(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
-}
-
-impl Listener for TcpListener {
-    type Stream = tokio::net::TcpStream;
-    async fn accept_one(&self) -> io::Result<Self::Stream> {
-        self.accept().await.map(|(s, _)| s)
+/// `poll_accept` for a Unix listener: an accepted Unix socket does not
+/// inherit `SO_OOBINLINE` (see [`crate::net::urgent_inline`]); failing to
+/// set it only risks the urgent byte, so it is no reason to drop the client.
+pub fn unix_poll_accept(
+    l: &UnixListener,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<(UnixStream, tokio::net::unix::SocketAddr)>> {
+    let accepted = ready!(l.poll_accept(cx));
+    if let Ok((s, _)) = &accepted {
+        let _ = crate::net::urgent_inline(s);
     }
-}
-
-impl Listener for UnixListener {
-    type Stream = tokio::net::UnixStream;
-    async fn accept_one(&self) -> io::Result<Self::Stream> {
-        let (s, _) = self.accept().await?;
-        // Not inherited from a Unix listener (see
-        // `crate::net::urgent_inline`); failing only risks the urgent byte.
-        let _ = crate::net::urgent_inline(&s);
-        Ok(s)
-    }
+    Poll::Ready(accepted)
 }
 
 /// Hands a TCP listener from [`crate::listen::bind_all`] (bound with the
@@ -62,39 +55,58 @@ pub fn unix_into_tokio(socket: std::os::unix::net::UnixListener) -> io::Result<U
 /// Accepts from `listener` and spawns a task per connection until the
 /// drain begins; then returns, and closes the listener, so new connects
 /// are refused at once, then removes its socket `file`, if any.
-pub async fn run<L: Listener>(listener: L, addr: ListenAddr, file: Option<SocketFile>, ctx: Ctx) {
-    accept_until_drained(&listener, &addr, ctx).await;
+pub async fn run<L, S, P>(
+    listener: L,
+    poll_accept: PollAccept<L, S, P>,
+    addr: ListenAddr,
+    file: Option<SocketFile>,
+    ctx: Ctx,
+) where
+    L: Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
+    P: fmt::Debug + Send + 'static,
+{
+    accept_until_drained(&listener, poll_accept, &addr, ctx).await;
     drop(listener);
     drop(file);
 }
 
-async fn accept_until_drained<L: Listener>(listener: &L, addr: &ListenAddr, ctx: Ctx) {
+async fn accept_until_drained<L, S, P>(
+    listener: &L,
+    poll_accept: PollAccept<L, S, P>,
+    addr: &ListenAddr,
+    ctx: Ctx,
+) where
+    L: Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
+    P: fmt::Debug + Send + 'static,
+{
     let mut drain = ctx.drain.clone();
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new();
     loop {
+        // Cancel-safe, as tokio's `accept` is.
         let accepted = tokio::select! {
             biased;
             () = drained(&mut drain) => return,
-            accepted = listener.accept_one() => accepted,
+            accepted = std::future::poll_fn(|cx| poll_accept(listener, cx)) => accepted,
         };
         match accepted {
-            Ok(stream) => {
-                backoff = MIN_BACKOFF;
-                admit(stream, &ctx);
+            Ok((stream, peer)) => {
+                backoff.reset();
+                admit(stream, peer, &ctx);
             }
             Err(e) if interrupted(&e) || accept_transient(&e) => {}
             Err(e) => {
                 // EMFILE and friends: the connection stays queued and the
                 // listener stays "ready", so an immediate retry would spin.
-                if backoff == MIN_BACKOFF {
+                if backoff.first() {
                     crate::log::accept_failure(addr, &e);
                 }
                 tokio::select! {
                     biased;
                     () = drained(&mut drain) => return,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(backoff.fail()) => {}
                 }
-                backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
             }
         }
     }
@@ -102,7 +114,11 @@ async fn accept_until_drained<L: Listener>(listener: &L, addr: &ListenAddr, ctx:
 
 /// Starts serving `stream`, or drops it (closing it at once) when
 /// `--max-conns` connections are already served.
-fn admit<S: Socket>(stream: S, ctx: &Ctx) {
+fn admit<S, P>(stream: S, peer: P, ctx: &Ctx)
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
+    P: fmt::Debug + Send + 'static,
+{
     let permit = match &ctx.limit {
         Some(limit) => match limit.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -119,5 +135,5 @@ fn admit<S: Socket>(stream: S, ctx: &Ctx) {
         },
         None => None,
     };
-    tokio::spawn(conn::run(stream, ctx.clone(), permit));
+    tokio::spawn(conn::run(stream, peer, ctx.clone(), permit));
 }

@@ -1,65 +1,34 @@
 //! One connection's task: read, write it all back, repeat. The same
-//! code for a TCP and a Unix stream connection ([`Socket`]).
+//! code for a TCP and a Unix stream connection: generic over tokio's
+//! `AsyncRead + AsyncWrite`, with what differs by kind as plain values in
+//! the [`Ctx`] (`nodelay`, the `lossless` close rule).
 
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{drained, Ctx};
 use crate::log::Ended;
 
-/// A connected stream socket of either kind, and the few calls that
-/// differ between them.
-pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// Sets TCP_NODELAY; a Unix socket has no Nagle.
-    fn set_nodelay(&self) -> io::Result<()>;
-    /// Closing now loses nothing: the reactor's rule for each kind (see
-    /// "Closing without loss" in [`crate::reactor::stream`]).
-    fn close_is_lossless(&self) -> bool;
-    /// The peer, for `--trace`.
-    fn peer(&self) -> io::Result<Box<dyn fmt::Debug>>;
-}
-
-impl Socket for TcpStream {
-    fn set_nodelay(&self) -> io::Result<()> {
-        TcpStream::set_nodelay(self, true)
-    }
-    fn close_is_lossless(&self) -> bool {
-        crate::net::close_is_lossless(self.as_raw_fd())
-    }
-    fn peer(&self) -> io::Result<Box<dyn fmt::Debug>> {
-        Ok(Box::new(self.peer_addr()?))
-    }
-}
-
-impl Socket for UnixStream {
-    fn set_nodelay(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn close_is_lossless(&self) -> bool {
-        crate::net::unread_bytes(self.as_raw_fd()) == Some(0)
-    }
-    fn peer(&self) -> io::Result<Box<dyn fmt::Debug>> {
-        Ok(Box::new(self.peer_addr()?))
-    }
-}
-
 /// Serves one client until its EOF, an error, `--idle-timeout`, or the end
 /// of a drain. `permit` is its `--max-conns` slot, given back only once
 /// the socket is closed, so no more than that many are ever open.
-pub async fn run<S: Socket>(mut stream: S, mut ctx: Ctx, permit: Option<OwnedSemaphorePermit>) {
-    if !ctx.nodelay || stream.set_nodelay().is_ok() {
+pub async fn run<S, P>(mut stream: S, peer: P, mut ctx: Ctx, permit: Option<OwnedSemaphorePermit>)
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+    P: fmt::Debug,
+{
+    if !ctx.nodelay || crate::net::set_nodelay(&stream).is_ok() {
         let mut buf = vec![0u8; ctx.max_buffer];
         // Errors are the peer's (or its idleness): this connection ends,
         // no other.
         let id = ctx.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        crate::log::accepted(id, || stream.peer());
+        crate::log::accepted(id, || io::Result::Ok(peer));
         ctx.tally.accepted();
         let served = echo(&mut stream, &mut buf, &mut ctx).await;
         ctx.tally.closed(&served);
@@ -71,13 +40,17 @@ pub async fn run<S: Socket>(mut stream: S, mut ctx: Ctx, permit: Option<OwnedSem
 
 /// The echo loop. Memory is `buf`: nothing is read while a write is
 /// pending, so a client that does not read stalls only itself.
-async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::Result<Ended> {
+async fn echo<S: AsyncRead + AsyncWrite + AsFd + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    ctx: &mut Ctx,
+) -> io::Result<Ended> {
     loop {
         // Only the read is raced against the drain: a cancelled read has
         // taken nothing, while bytes already read are owed to the client.
         let n = tokio::select! {
             biased;
-            () = drained(&mut ctx.drain) => return stop(stream, buf).await,
+            () = drained(&mut ctx.drain) => return stop(stream, buf, ctx).await,
             n = bounded(ctx.idle, stream.read(buf)) => n?,
         };
         if n == 0 {
@@ -92,7 +65,7 @@ async fn echo<S: Socket>(stream: &mut S, buf: &mut [u8], ctx: &mut Ctx) -> io::R
 /// the whole: a slow reader that keeps taking bytes is not idle, one that
 /// takes nothing for that long is (the reactor's and the blocking models'
 /// rule too).
-async fn write_all<S: Socket>(
+async fn write_all<S: AsyncWrite + Unpin>(
     stream: &mut S,
     mut data: &[u8],
     idle: Option<Duration>,
@@ -127,8 +100,12 @@ async fn bounded<T>(
 /// otherwise shut the write side (the client sees EOF after its last
 /// byte) and discard input until the client closes, never resetting echo
 /// still queued. The shutdown deadline bounds how long that may take.
-async fn stop<S: Socket>(stream: &mut S, buf: &mut [u8]) -> io::Result<Ended> {
-    if stream.close_is_lossless() {
+async fn stop<S: AsyncRead + AsyncWrite + AsFd + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    ctx: &Ctx,
+) -> io::Result<Ended> {
+    if (ctx.lossless)(stream.as_fd().as_raw_fd()) {
         return Ok(Ended::QuietAtShutdown); // the caller drops the socket: a clean FIN
     }
     stream.shutdown().await?;
@@ -139,7 +116,7 @@ async fn stop<S: Socket>(stream: &mut S, buf: &mut [u8]) -> io::Result<Ended> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::watch;
 
     // The `--idle-timeout` half of the timeout overflow: Duration::MAX arms a
@@ -152,12 +129,13 @@ mod tests {
             let mut client = TcpStream::connect(listener.local_addr().unwrap())
                 .await
                 .unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
             let (_flag, drain) = watch::channel(false);
             let ctx = Ctx {
                 max_buffer: 512,
                 idle: Some(Duration::MAX),
                 nodelay: true,
+                lossless: crate::net::close_is_lossless,
                 limit: None,
                 max_conns: 0,
                 refusing: Default::default(),
@@ -165,7 +143,7 @@ mod tests {
                 tally: Default::default(),
                 drain,
             };
-            let task = tokio::spawn(run(stream, ctx, None));
+            let task = tokio::spawn(run(stream, peer, ctx, None));
             let exchange = async {
                 client.write_all(b"a year is not enough").await?;
                 let mut got = [0u8; 20];

@@ -18,8 +18,7 @@ use tokio::sync::watch;
 
 use super::drained;
 use crate::models::tally::Tally;
-use crate::net::loops_back;
-use crate::reactor::udp::MAX_DATAGRAM;
+use crate::net::{loops_back, MAX_DATAGRAM};
 
 /// Hands a socket from [`crate::listen::bind_all`] to the runtime. Must
 /// run inside the runtime.

@@ -15,7 +15,7 @@
 //! 2. An accept task ([`accept`]) awaits `accept` or the drain flag. A
 //!    connection over `--max-conns` finds no permit and is dropped, so
 //!    closed, at once; the others get TCP_NODELAY (TCP) and a task of
-//!    their own, generic over the socket kind ([`conn::Socket`]).
+//!    their own, generic over tokio's `AsyncRead + AsyncWrite`.
 //! 3. A connection task ([`conn`]) owns one `--max-buffer` buffer and
 //!    loops: `read` (bounded by `--idle-timeout`), then `write_all`, until
 //!    the client's EOF.
@@ -82,8 +82,13 @@ pub struct Ctx {
     pub max_buffer: usize,
     /// `--idle-timeout`: longest wait for a read or a write to move bytes.
     pub idle: Option<Duration>,
-    /// Set TCP_NODELAY on accepted connections.
+    /// Set TCP_NODELAY on accepted connections (`--nodelay`, and only
+    /// on a TCP listener's).
     pub nodelay: bool,
+    /// Closing a connection now loses nothing: the rule for the
+    /// listener's kind, [`crate::net::close_is_lossless`] (TCP) or
+    /// [`crate::net::unix_close_is_lossless`].
+    pub lossless: fn(std::os::fd::RawFd) -> bool,
     /// `--max-conns` as permits; `None` without a limit.
     pub limit: Option<Arc<Semaphore>>,
     /// `--max-conns`, for the line that says it was reached.
@@ -143,6 +148,7 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
         max_buffer: config.max_buffer,
         idle: config.idle_timeout,
         nodelay: config.nodelay,
+        lossless: crate::net::close_is_lossless,
         limit: config.max_conns.map(|n| Arc::new(Semaphore::new(n))),
         max_conns: config.max_conns.unwrap_or(0),
         refusing: Arc::default(),
@@ -152,10 +158,28 @@ async fn serve(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error>
     };
     let tally = ctx.tally.clone();
     for (sock, addr) in socks {
-        tokio::spawn(accept::run(sock, ListenAddr::Tcp(addr), None, ctx.clone()));
+        let tcp = tokio::net::TcpListener::poll_accept;
+        tokio::spawn(accept::run(
+            sock,
+            tcp,
+            ListenAddr::Tcp(addr),
+            None,
+            ctx.clone(),
+        ));
     }
     for (sock, addr, file) in unix_socks {
-        tokio::spawn(accept::run(sock, addr, file, ctx.clone()));
+        let unix = Ctx {
+            nodelay: false, // no Nagle on a Unix socket
+            lossless: crate::net::unix_close_is_lossless,
+            ..ctx.clone()
+        };
+        tokio::spawn(accept::run(
+            sock,
+            accept::unix_poll_accept,
+            addr,
+            file,
+            unix,
+        ));
     }
     for (sock, addr) in dgrams {
         tokio::spawn(datagrams::run(sock, addr, ctx.drain.clone(), tally.clone()));

@@ -55,15 +55,12 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
+use crate::net::MAX_DATAGRAM;
 #[cfg(any(not(target_os = "linux"), test))]
 use crate::net::{interrupted, loops_back, would_block};
 
 /// Datagrams one socket echoes per turn before other entries get a go.
 pub const DATAGRAM_BUDGET: usize = 64;
-
-/// Size of one datagram slot: more than the largest UDP payload (65,507
-/// bytes over IPv4, 65,527 over IPv6), so a receive never truncates.
-pub const MAX_DATAGRAM: usize = 65_536;
 
 /// Size of the buffer [`Datagrams::echo`] needs: one slot per datagram of
 /// a batch.

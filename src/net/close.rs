@@ -1,109 +1,5 @@
-//! Small predicates and socket chores shared by every model.
-//!
-//! Kept tiny and named so the hot loops read as prose: `if would_block(&e)`.
-
-use std::io;
-use std::net::SocketAddr;
-
-/// The operation would block: readiness was a hint, or is used up.
-pub fn would_block(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::WouldBlock
-}
-
-/// A signal interrupted the call; retry it.
-pub fn interrupted(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::Interrupted
-}
-
-/// Source ports of the classic UDP services that answer whatever reaches
-/// them: echo (7), discard (9), daytime (13), chargen (19), time (37).
-/// Discard answers nothing, but a datagram "from" it is as surely spoofed.
-pub const LOOP_PORTS: [u16; 5] = [7, 9, 13, 19, 37];
-
-/// A datagram from `peer` to our UDP socket on `local_port` must not be
-/// answered: it comes from a service that answers back ([`LOOP_PORTS`]),
-/// or from a socket on our own port (another echo server like us, on
-/// another host, or a spoofed copy of our own address). Answering would
-/// start a loop that a single spoofed datagram keeps going forever.
-pub fn loops_back(peer: SocketAddr, local_port: u16) -> bool {
-    LOOP_PORTS.contains(&peer.port()) || peer.port() == local_port
-}
-
-/// Keeps TCP urgent data (`MSG_OOB`) in the byte stream (`SO_OOBINLINE`),
-/// so it is read, and echoed, where the client put it.
-///
-/// Without it the kernel takes the urgent byte out of the stream into a
-/// slot of its own that only `recv(MSG_OOB)` reads: an echo would lose it.
-/// A TCP connection inherits the option from its listener, so TCP
-/// listeners set it once; an accepted Unix stream socket does not (Linux
-/// carries `MSG_OOB` over `AF_UNIX` since 5.15), so each one sets it.
-pub fn urgent_inline(sock: impl std::os::fd::AsFd) -> io::Result<()> {
-    socket2::SockRef::from(&sock).set_out_of_band_inline(true)
-}
-
-/// Out of file descriptors, for the process (EMFILE) or the system (ENFILE).
-pub fn fd_exhausted(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
-}
-
-/// Errors `accept(2)` reports for a connection that died in the queue, or
-/// for memory pressure: the listener itself is fine and accepting goes on.
-pub fn accept_transient(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::ECONNABORTED)
-            | Some(libc::EPROTO)
-            | Some(libc::EPERM)
-            | Some(libc::ENOBUFS)
-            | Some(libc::ENOMEM)
-    ) || err.kind() == io::ErrorKind::ConnectionAborted
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit, as most daemons do: the
-/// soft default (often 1024) is far below what the hard limit allows, and
-/// every connection costs a descriptor. Failure is harmless: we keep the
-/// limit we have and handle EMFILE when it comes.
-pub fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return;
-        }
-        #[allow(unused_mut)]
-        let mut want = lim.rlim_max;
-        // macOS refuses values above OPEN_MAX (10240) even when the hard
-        // limit is "unlimited".
-        #[cfg(target_os = "macos")]
-        {
-            want = want.min(10240);
-        }
-        if want > lim.rlim_cur {
-            lim.rlim_cur = want;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
-/// The current soft RLIMIT_NOFILE, for log messages.
-pub fn fd_limit() -> u64 {
-    // SAFETY: as above.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
-        let cur = lim.rlim_cur as u64;
-        cur
-    }
-}
+//! Whether closing a stream socket now loses nothing, per kind and per
+//! platform. Every model asks before it closes a connection at shutdown.
 
 /// Bytes written to `fd` that the kernel has not sent yet (Linux
 /// SIOCOUTQNSD), or `None` where the platform cannot tell.
@@ -198,6 +94,16 @@ pub fn close_is_lossless(fd: std::os::fd::RawFd) -> bool {
     nothing_to_send(fd, portable_close()) && unread_bytes(fd) == Some(0)
 }
 
+/// [`close_is_lossless`] for a Unix stream socket. A write lands straight
+/// in the peer's receive queue, where our close cannot destroy it, so only
+/// unread input matters: closing with input unread makes the peer's next
+/// read fail with ECONNRESET once it has read what was queued, instead of
+/// seeing a clean EOF. FIONREAD answers for `AF_UNIX` stream sockets on
+/// Linux; where it does not, the answer is no (the careful path).
+pub fn unix_close_is_lossless(fd: std::os::fd::RawFd) -> bool {
+    unread_bytes(fd) == Some(0)
+}
+
 /// Nothing left to send on `fd`: exactly where the kernel can tell
 /// (Linux, unless `portable`), else from the whole send queue.
 fn nothing_to_send(fd: std::os::fd::RawFd, portable: bool) -> bool {
@@ -219,7 +125,7 @@ fn portable_close() -> bool {
     *FORCED.get_or_init(|| {
         let forced = std::env::var_os(PORTABLE_CLOSE_VAR).is_some_and(|v| v == "1");
         if forced {
-            crate::log::line(format_args!(
+            crate::stderr::line(format_args!(
                 "{PORTABLE_CLOSE_VAR}=1: the lossless-close check counts the whole send queue, as on macOS and FreeBSD"
             ));
         }
