@@ -25,11 +25,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use echod::net::Stream as Sock;
 
 use crate::cli::CheckConfig;
 use crate::payload;
@@ -101,7 +103,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("cannot connect to {target}: {e}"))?;
         (&datagram::CHECKS, &STREAM_ONLY)
     } else {
-        Sock::connect(target, args.timeout)
+        open(target, args.timeout)
             .map_err(|e| anyhow::anyhow!("cannot connect to {target}: {e}"))?;
         (&CHECKS, &[])
     };
@@ -176,97 +178,27 @@ fn remaining(deadline: Instant) -> Result<Duration, String> {
     Ok(left)
 }
 
-/// A blocking stream socket of either kind: what every check talks through.
-enum Sock {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Sock {
-    /// Connects within `timeout` (TCP; a Unix connect does not wait for a
-    /// handshake), with Nagle off so small requests are not held back.
-    fn connect(target: &Target, timeout: Duration) -> io::Result<Sock> {
-        match target {
-            Target::Tcp(addr) => {
-                let s = TcpStream::connect_timeout(addr, timeout)?;
-                s.set_nodelay(true)?;
-                Ok(Sock::Tcp(s))
-            }
-            Target::Unix(path) => UnixStream::connect(path).map(Sock::Unix),
-            // `check` runs the datagram checks for these.
-            Target::Udp(_) => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a udp: target has no stream",
-            )),
+/// Connects within `timeout` (TCP; a Unix connect does not wait for a
+/// handshake), with Nagle off so small requests are not held back: the
+/// blocking socket every check talks through.
+fn open(target: &Target, timeout: Duration) -> io::Result<Sock> {
+    match target {
+        Target::Tcp(addr) => {
+            let s = TcpStream::connect_timeout(addr, timeout)?;
+            s.set_nodelay(true)?;
+            Ok(Sock::Tcp(s))
         }
-    }
-
-    fn try_clone(&self) -> io::Result<Sock> {
-        match self {
-            Sock::Tcp(s) => s.try_clone().map(Sock::Tcp),
-            Sock::Unix(s) => s.try_clone().map(Sock::Unix),
-        }
-    }
-
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        match self {
-            Sock::Tcp(s) => s.set_read_timeout(t),
-            Sock::Unix(s) => s.set_read_timeout(t),
-        }
-    }
-
-    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        match self {
-            Sock::Tcp(s) => s.set_write_timeout(t),
-            Sock::Unix(s) => s.set_write_timeout(t),
-        }
-    }
-
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Sock::Tcp(s) => s.shutdown(how),
-            Sock::Unix(s) => s.shutdown(how),
-        }
-    }
-}
-
-impl AsRawFd for Sock {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            Sock::Tcp(s) => s.as_raw_fd(),
-            Sock::Unix(s) => s.as_raw_fd(),
-        }
-    }
-}
-
-impl Read for Sock {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Sock::Tcp(s) => s.read(buf),
-            Sock::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Sock {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sock::Tcp(s) => s.write(buf),
-            Sock::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sock::Tcp(s) => s.flush(),
-            Sock::Unix(s) => s.flush(),
-        }
+        Target::Unix(path) => UnixStream::connect(path).map(Sock::Unix),
+        // `check` runs the datagram checks for these.
+        Target::Udp(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a udp: target has no stream",
+        )),
     }
 }
 
 fn connect(target: &Target, deadline: Instant) -> Result<Sock, String> {
-    Sock::connect(target, remaining(deadline)?)
-        .map_err(|e| format!("cannot connect to {target}: {e}"))
+    open(target, remaining(deadline)?).map_err(|e| format!("cannot connect to {target}: {e}"))
 }
 
 /// Deterministic, checkable bytes of any length (`seed` makes streams differ).

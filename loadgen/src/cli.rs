@@ -263,7 +263,7 @@ const FD_RESERVE: u64 = 64;
 
 /// Refuses `connections` that the generator's own open-file limit cannot
 /// hold, *before* anything is measured. The soft limit has already been
-/// raised to the hard one (`env::raise_fd_limit`), so this is the real
+/// raised to the hard one (`echod::net::raise_fd_limit`), so this is the real
 /// ceiling; without the check a run waits for connects that fail with
 /// EMFILE, which reads like the server's fault.
 pub fn check_fd_budget(flag: &str, connections: u32) -> Result<(), UsageError> {

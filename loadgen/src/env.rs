@@ -85,21 +85,6 @@ pub fn fd_limit() -> FdLimit {
     }
 }
 
-/// Raises the soft open-file limit to the hard one. Thousands of
-/// connections need thousands of descriptors, and a default soft limit of
-/// 1024 would otherwise fail a sweep halfway. Children inherit the limit.
-pub fn raise_fd_limit() {
-    // SAFETY: as in `fd_limit`.
-    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `r` is a valid rlimit in both calls.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-    }
-}
-
 /// Why this OS cannot pin a thread to CPUs, or `None` where it can (Linux
 /// with `sched_setaffinity`, FreeBSD with `cpuset_setaffinity`). macOS's
 /// affinity tags are only hints to the scheduler, so it is not pinned.

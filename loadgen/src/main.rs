@@ -71,7 +71,10 @@ fn main() -> ExitCode {
     if let Command::Serve(args) = cli.command {
         return serve::serve(args.args);
     }
-    env::raise_fd_limit();
+    // Thousands of connections need thousands of descriptors, and a default
+    // soft limit of 1024 would otherwise fail a sweep halfway. Children
+    // (a server `loadgen` starts) inherit the limit.
+    echod::net::raise_fd_limit();
     let outcome = match cli.command {
         Command::Run(args) => commands::run(args),
         Command::Compare(args) => commands::compare(args),

@@ -21,9 +21,10 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
+use echod::net::Stream;
+
 use super::link::Link;
 use super::result::Counters;
-use super::stream::Stream;
 use crate::payload;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
@@ -279,6 +280,21 @@ impl Conn {
     }
 }
 
+/// Starts connecting to `target`, non-blocking. A TCP connect completes
+/// later (see [`Link::established`]); a Unix connect completes or fails at
+/// once.
+fn connect(target: &Target) -> io::Result<Stream> {
+    match target {
+        Target::Tcp(addr) => mio::net::TcpStream::connect(*addr).map(Stream::from),
+        Target::Unix(path) => mio::net::UnixStream::connect(path).map(Stream::from),
+        // The coordinator picks the datagram link for these.
+        Target::Udp(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a udp: target has no stream",
+        )),
+    }
+}
+
 /// The stream link: every method forwards to the inherent one, so the
 /// engine's stream path is the code above, unchanged.
 impl Link for Conn {
@@ -292,7 +308,7 @@ impl Link for Conn {
         size: usize,
         _loss_timeout: u64,
     ) -> io::Result<Conn> {
-        Ok(Conn::new(Stream::connect(target)?, id, peers, size))
+        Ok(Conn::new(connect(target)?, id, peers, size))
     }
 
     fn socket(&mut self) -> &mut Stream {
@@ -407,7 +423,6 @@ impl Link for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mio::net::TcpStream;
     use std::net::{TcpListener, TcpStream as StdStream};
     use std::thread;
     use std::time::Duration;
@@ -418,7 +433,7 @@ mod tests {
         let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
         let (peer, _) = listener.accept().unwrap();
         client.set_nonblocking(true).unwrap();
-        (Stream::Tcp(TcpStream::from_std(client)), peer)
+        (Stream::Tcp(client), peer)
     }
 
     /// Flushes until everything issued is written, checking the send buffer

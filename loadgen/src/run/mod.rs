@@ -18,7 +18,6 @@ pub mod intervals;
 pub mod link;
 pub mod result;
 pub mod schedule;
-pub mod stream;
 pub mod timer;
 
 use std::io;

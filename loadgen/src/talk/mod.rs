@@ -47,6 +47,7 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
+use echod::net::Stream;
 
 use crate::cli::{TalkConfig, TalkTarget};
 
@@ -58,12 +59,12 @@ pub fn talk(cfg: &TalkConfig) -> anyhow::Result<ExitCode> {
             let sock = stream::connect_tcp(addrs, cfg.timeout, shown)?;
             // A typed line should not wait behind an unacknowledged one.
             let _ = sock.set_nodelay(true);
-            stream::converse(sock, shown)?;
+            stream::converse(Stream::Tcp(sock), shown)?;
         }
         TalkTarget::Unix(path) => {
             let sock =
                 UnixStream::connect(path).map_err(|e| anyhow!("cannot connect to {shown}: {e}"))?;
-            stream::converse(sock, shown)?;
+            stream::converse(Stream::Unix(sock), shown)?;
         }
         TalkTarget::Udp(addr) => datagram::converse(*addr, cfg.wait, shown)?,
     }

@@ -3,11 +3,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
+use echod::net::Stream;
 
 /// Bytes moved per read on a stream.
 const CHUNK: usize = 64 * 1024;
@@ -28,30 +28,6 @@ pub(super) fn connect_tcp(
     bail!("cannot connect to {shown}: {why}")
 }
 
-/// A connected stream socket, TCP or Unix: what [`converse`] needs of it.
-pub(super) trait Stream: Read + Write + Send + Sized + 'static {
-    fn try_clone(&self) -> io::Result<Self>;
-    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
-}
-
-impl Stream for TcpStream {
-    fn try_clone(&self) -> io::Result<Self> {
-        TcpStream::try_clone(self)
-    }
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        TcpStream::shutdown(self, how)
-    }
-}
-
-impl Stream for UnixStream {
-    fn try_clone(&self) -> io::Result<Self> {
-        UnixStream::try_clone(self)
-    }
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        UnixStream::shutdown(self, how)
-    }
-}
-
 /// How far the input side has got: what the output side needs to judge the
 /// server's close.
 enum Input {
@@ -61,7 +37,7 @@ enum Input {
 }
 
 /// Steps 2 and 3 of a stream conversation.
-pub(super) fn converse<S: Stream>(sock: S, shown: &str) -> anyhow::Result<()> {
+pub(super) fn converse(sock: Stream, shown: &str) -> anyhow::Result<()> {
     let state = Arc::new(Mutex::new(Input::Running));
     let writer = sock.try_clone()?;
     let (input, peer) = (Arc::clone(&state), shown.to_string());
@@ -83,7 +59,7 @@ pub(super) fn converse<S: Stream>(sock: S, shown: &str) -> anyhow::Result<()> {
     }
 }
 
-fn send_input<S: Stream>(mut sock: S, state: &Mutex<Input>, shown: &str) {
+fn send_input(mut sock: Stream, state: &Mutex<Input>, shown: &str) {
     let set = |s: Input| *state.lock().unwrap_or_else(|p| p.into_inner()) = s;
     let mut stdin = io::stdin().lock();
     let mut buf = vec![0u8; CHUNK];
@@ -113,7 +89,7 @@ fn send_input<S: Stream>(mut sock: S, state: &Mutex<Input>, shown: &str) {
 
 /// Copies the socket to stdout until the server closes; returns the bytes
 /// that came back.
-fn print_replies<S: Stream>(mut sock: S, shown: &str) -> anyhow::Result<u64> {
+fn print_replies(mut sock: Stream, shown: &str) -> anyhow::Result<u64> {
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; CHUNK];
     let mut received = 0u64;
