@@ -7,7 +7,7 @@
 //! macOS has only affinity *tags*, hints the scheduler may ignore: there
 //! (and on any other OS) both answer `Unsupported`, [`SUPPORTED`] is
 //! false, and `--pin` is refused before anything is bound (see
-//! [`crate::supervisor::check`]).
+//! [`crate::config::Config::check`]).
 
 use std::io;
 

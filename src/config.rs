@@ -1,7 +1,8 @@
 //! The validated, high-level configuration every model runs from.
 //!
-//! The CLI (`cli.rs`) parses raw strings once and builds a [`Config`]; nothing
-//! downstream ever sees an unvalidated value.
+//! The CLI (`cli.rs`) parses raw strings once and builds a [`Config`];
+//! [`Config::check`], run once by [`crate::run`], refuses combinations that
+//! cannot work: nothing downstream ever sees an unvalidated value.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,6 +31,31 @@ impl Model {
             Model::Threads => "threads",
             Model::Iterative => "iterative",
             Model::Tokio => "tokio",
+        }
+    }
+}
+
+/// How `--splice` chooses between splicing and copying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Splice {
+    /// Splice bulk flows (a read that filled the read area), copy the rest.
+    Auto,
+    /// Splice every read (TCP connections).
+    Always,
+    /// Never splice.
+    Off,
+}
+
+impl Splice {
+    /// Whether this platform can splice a socket through a pipe.
+    pub const SUPPORTED: bool = cfg!(target_os = "linux");
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Splice::Auto => "auto",
+            Splice::Always => "always",
+            Splice::Off => "off",
         }
     }
 }
@@ -133,7 +159,7 @@ pub struct Config {
     /// `--splice`: when the reactor echoes a TCP connection through a pipe
     /// with `splice(2)` instead of copying (Linux; see
     /// [`crate::reactor::splice`]).
-    pub splice: crate::reactor::splice::Mode,
+    pub splice: Splice,
     /// `--listen` was given on the command line, not defaulted: under
     /// socket activation, where it is ignored, that is worth a warning.
     pub listen_given: bool,
@@ -157,6 +183,57 @@ pub const MAX_TIMEOUT_TEXT: &str = "365d";
 /// per address.
 pub const MAX_THREADS: usize = 1024;
 
+impl Config {
+    /// Refuses flags that are fine alone but not together, or not here,
+    /// before anything is bound: `--threads` out of range or with a model
+    /// that has no reactors, `--pin` likewise or where the OS cannot pin,
+    /// `--metrics` or a `--splice` choice with a model that does not serve
+    /// it, `--splice always` where there is no splice. The one check
+    /// [`crate::run`] makes (the command line adds "see --help"); the
+    /// reason names the flag.
+    pub fn check(&self) -> Result<(), String> {
+        let (n, model) = (self.threads, self.model);
+        if n == 0 || n > MAX_THREADS {
+            return Err(format!(
+                "--threads {n}: must be between 1 and {MAX_THREADS}"
+            ));
+        }
+        if model != Model::Reactor && n != 1 {
+            return Err(format!(
+                "--threads {n}: only the reactor model runs several reactors, not --model {}",
+                model.name()
+            ));
+        }
+        if model != Model::Reactor && self.pin {
+            return Err(format!(
+                "--pin: only the reactor model pins its threads, not --model {}",
+                model.name()
+            ));
+        }
+        if self.pin && !crate::affinity::SUPPORTED {
+            return Err("--pin: this OS cannot pin threads to CPUs (Linux and FreeBSD can)".into());
+        }
+        if let Some(addr) = self.metrics.filter(|_| model != Model::Reactor) {
+            return Err(format!(
+                "--metrics {addr}: only the reactor model serves metrics, not --model {}",
+                model.name()
+            ));
+        }
+        let splice = self.splice;
+        if splice != Splice::Auto && model != Model::Reactor {
+            return Err(format!(
+                "--splice {}: only the reactor model splices, not --model {}",
+                splice.name(),
+                model.name()
+            ));
+        }
+        if splice == Splice::Always && !Splice::SUPPORTED {
+            return Err("--splice always: splice(2) is Linux only".to_string());
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -172,7 +249,7 @@ impl Default for Config {
             pin: false,
             unix_mode: None,
             metrics: None,
-            splice: crate::reactor::splice::Mode::Auto,
+            splice: Splice::Auto,
             listen_given: false,
         }
     }

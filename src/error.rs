@@ -19,6 +19,9 @@ pub enum Stopped {
 /// A failure that stops the daemon.
 #[derive(Debug)]
 pub enum Error {
+    /// The configuration cannot work: flags that are fine alone but not
+    /// together (see [`crate::config::Config::check`]). The message names the flag.
+    Usage(String),
     /// Could not start: a listener could not be opened, and so on. The
     /// message names the address or flag involved.
     Startup(String),
@@ -29,7 +32,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Startup(m) | Error::Runtime(m) => f.write_str(m),
+            Error::Usage(m) | Error::Startup(m) | Error::Runtime(m) => f.write_str(m),
         }
     }
 }

@@ -51,19 +51,16 @@ pub use error::{Error, Stopped};
 /// [`Error::Startup`] names the address that failed (or `--model tokio`,
 /// in a build without the `tokio` feature).
 pub fn run(config: Config) -> Result<Stopped, Error> {
-    // Before anything is bound or announced: a build without the model
-    // must fail like any other bad argument, naming the flag.
+    // Flags that cannot work together: refused before anything is bound,
+    // like a bad argument.
+    config.check().map_err(Error::Usage)?;
+    // Likewise a build without the model, naming the flag.
     #[cfg(not(feature = "tokio"))]
     if config.model == Model::Tokio {
         return Err(Error::Startup(
             "--model tokio: not in this build (built without the cargo feature `tokio`)".into(),
         ));
     }
-    // `--threads`/`--pin` with another model, or out of range: refused
-    // before anything is bound, like a bad argument.
-    supervisor::check(&config).map_err(Error::Startup)?;
-    // `--metrics` with a model that does not serve it, likewise.
-    reactor::metrics::check(&config).map_err(Error::Startup)?;
     // Sockets passed by a service manager replace `--listen`.
     let inherited = listen::activation::take().map_err(Error::Startup)?;
     // Their names, kept for the warnings below (the start line has its own).

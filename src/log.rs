@@ -1,4 +1,4 @@
-//! The daemon's one-line messages on stderr, written by [`line`] (see
+//! The daemon's one-line messages on stderr, written by [`line()`] (see
 //! [`crate::stderr`]: such writes never panic).
 
 use std::fmt;

@@ -1,7 +1,7 @@
 //! The line writer under every message of the daemon: `echod: MESSAGE` on
 //! stderr. It imports nothing of the crate, so the lowest modules (the
 //! sockets in [`crate::net`]) can say something without importing the log
-//! that is built on them; [`crate::log`] re-exports [`line`].
+//! that is built on them; [`crate::log`] re-exports [`line()`].
 //!
 //! `eprintln!` panics when stderr fails, and stderr fails exactly when the
 //! daemon is most likely to be left running: its terminal went away (EIO,

@@ -106,7 +106,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 
 use crate::affinity;
-use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
+use crate::config::{Config, ListenAddr};
 use crate::error::{Error, Stopped};
 use crate::listen::{self, Bound};
 use crate::log::{Drain, DrainEnd, Totals};
@@ -115,35 +115,6 @@ use crate::reactor::{self, Reactor};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
 const STOPS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
-
-/// Refuses what `--threads` and `--pin` cannot mean: no reactors, more
-/// than [`MAX_THREADS`], or a model other than the reactor. The reason
-/// names the flag.
-pub fn check(config: &Config) -> Result<(), String> {
-    let n = config.threads;
-    if n == 0 || n > MAX_THREADS {
-        return Err(format!(
-            "--threads {n}: must be between 1 and {MAX_THREADS}"
-        ));
-    }
-    let model = config.model;
-    if model != Model::Reactor && n != 1 {
-        return Err(format!(
-            "--threads {n}: only the reactor model runs several reactors, not --model {}",
-            model.name()
-        ));
-    }
-    if model != Model::Reactor && config.pin {
-        return Err(format!(
-            "--pin: only the reactor model pins its threads, not --model {}",
-            model.name()
-        ));
-    }
-    if config.pin && !affinity::SUPPORTED {
-        return Err("--pin: this OS cannot pin threads to CPUs (Linux and FreeBSD can)".into());
-    }
-    Ok(())
-}
 
 /// Runs `config.threads` reactors until a signal stops them; `first` is
 /// the set of listeners [`listen::bind_all`] opened (TCP and UDP ones with

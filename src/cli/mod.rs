@@ -111,7 +111,7 @@ struct Args {
     /// and copies small messages, always splices every read, off never
     /// splices. Reactor model, Linux only (elsewhere auto never splices).
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
-    splice: crate::reactor::splice::Mode,
+    splice: crate::config::Splice,
 
     /// Log each readiness event, accept, read, partial write, backpressure
     /// pause and resume, and close with its reason (on stderr); the
@@ -178,23 +178,20 @@ where
     // After the usage errors, which are plain `crate::log::line`s.
     crate::log::init(args.trace);
     let config = args.into_config(listen_given);
-    // Flags that are fine alone but not together (--threads with a model
-    // that has no reactors): a usage error like a bad value.
-    let checked = crate::supervisor::check(&config)
-        .and_then(|()| crate::reactor::metrics::check(&config))
-        .and_then(|()| crate::reactor::splice::check(&config));
-    if let Err(reason) = checked {
-        crate::log::line(format_args!("{reason} (see --help)"));
-        return ExitCode::from(EXIT_USAGE);
-    }
     match crate::run(config) {
         Ok(crate::error::Stopped::Drained) => ExitCode::SUCCESS,
         Ok(crate::error::Stopped::Forced(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        // Flags that are fine alone but not together (--threads with a
+        // model that has no reactors): a usage error like a bad value.
+        Err(crate::error::Error::Usage(reason)) => {
+            crate::log::line(format_args!("{reason} (see --help)"));
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(e) => {
             crate::log::line(format_args!("{e}"));
             ExitCode::from(match e {
-                crate::error::Error::Startup(_) => EXIT_USAGE,
                 crate::error::Error::Runtime(_) => 1,
+                _ => EXIT_USAGE,
             })
         }
     }

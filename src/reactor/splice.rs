@@ -60,54 +60,17 @@ pub const SMALL: usize = 16 << 10;
 /// longer than this while it keeps any (see [`Pipes::trim`]).
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// How `--splice` chooses between splicing and copying.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// Splice bulk flows (a read that filled the read area), copy the rest.
-    Auto,
-    /// Splice every read (TCP connections).
-    Always,
-    /// Never splice.
-    Off,
-}
-
-impl Mode {
-    /// The name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Auto => "auto",
-            Mode::Always => "always",
-            Mode::Off => "off",
-        }
-    }
-}
-
 /// Whether this platform can splice a socket through a pipe.
-pub const SUPPORTED: bool = cfg!(target_os = "linux");
+pub const SUPPORTED: bool = Mode::SUPPORTED;
+
+/// `--splice`, as the configuration holds it.
+pub use crate::config::Splice as Mode;
 
 /// Whether a connection may be echoed through a pipe: TCP only, where
 /// splice is measured and urgent data understood, and only where
 /// [`SUPPORTED`].
 pub fn applies(sock: &crate::net::Stream) -> bool {
     SUPPORTED && matches!(sock, crate::net::Stream::Tcp(_))
-}
-
-/// Refuses a `--splice` that cannot be honoured: a choice other than the
-/// default with a model that never splices, and `always` where there is
-/// no splice.
-pub fn check(config: &crate::config::Config) -> Result<(), String> {
-    let mode = config.splice;
-    if mode != Mode::Auto && config.model != crate::config::Model::Reactor {
-        return Err(format!(
-            "--splice {}: only the reactor model splices, not --model {}",
-            mode.name(),
-            config.model.name()
-        ));
-    }
-    if mode == Mode::Always && !SUPPORTED {
-        return Err("--splice always: splice(2) is Linux only".to_string());
-    }
-    Ok(())
 }
 
 #[cfg(target_os = "linux")]

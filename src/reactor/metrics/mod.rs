@@ -56,7 +56,7 @@
 //! - Close at shutdown: the endpoint stays open while connections drain,
 //!   so the drain can be watched, and goes with the reactor.
 //! - Serve other models: `--metrics` with `--model` other than `reactor`
-//!   is refused at startup (see [`check`]).
+//!   is refused at startup (see [`crate::config::Config::check`]).
 
 pub mod board;
 pub mod exposition;
@@ -74,7 +74,7 @@ use mio::{Interest, Token};
 
 use super::timers::Timer;
 use super::{Entry, Reactor};
-use crate::config::{Config, Model};
+use crate::config::Config;
 use crate::error::Error;
 use crate::net::{close_is_lossless, interrupted, would_block};
 use crate::time::deadline;
@@ -90,18 +90,6 @@ pub const MAX_SCRAPES: usize = 16;
 pub const ACCEPT_SCRAPES: usize = 32;
 /// Bytes discarded after the answer before closing anyway.
 pub const LINGER_BYTES: usize = 64 << 10;
-
-/// Refuses `--metrics` with a model that does not serve it. The reason
-/// names the flag and the model.
-pub fn check(config: &Config) -> Result<(), String> {
-    match config.metrics {
-        Some(addr) if config.model != Model::Reactor => Err(format!(
-            "--metrics {addr}: only the reactor model serves metrics, not --model {}",
-            config.model.name()
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// What one reactor gets of `--metrics`: where to publish, and, for
 /// reactor 0, the endpoint's listening socket.

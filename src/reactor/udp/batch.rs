@@ -3,7 +3,7 @@
 //!
 //! # One batch
 //! 1. `recvmmsg` takes up to [`BATCH`] datagrams, each into its own
-//!    [`MAX_DATAGRAM`](super::MAX_DATAGRAM)-byte slot of the reactor's
+//!    [`MAX_DATAGRAM`]-byte slot of the reactor's
 //!    datagram buffer, with its source address beside it.
 //! 2. Datagrams from ports that could answer back are dropped and counted
 //!    (as in the one-at-a-time loop), the others keep their slot.
