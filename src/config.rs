@@ -1,7 +1,7 @@
 //! The validated, high-level configuration every model runs from.
 //!
 //! The CLI (`cli.rs`) parses raw strings once and builds a [`Config`];
-//! [`Config::check`], run once by [`crate::run`], refuses combinations that
+//! [`Config::check`], run once by [`crate::daemon::run`], refuses combinations that
 //! cannot work: nothing downstream ever sees an unvalidated value.
 
 use std::fmt;
@@ -189,7 +189,7 @@ impl Config {
     /// that has no reactors, `--pin` likewise or where the OS cannot pin,
     /// `--metrics` or a `--splice` choice with a model that does not serve
     /// it, `--splice always` where there is no splice. The one check
-    /// [`crate::run`] makes (the command line adds "see --help"); the
+    /// [`crate::daemon::run`] makes (the command line adds "see --help"); the
     /// reason names the flag.
     pub fn check(&self) -> Result<(), String> {
         let (n, model) = (self.threads, self.model);

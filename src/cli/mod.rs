@@ -178,7 +178,7 @@ where
     // After the usage errors, which are plain `crate::log::line`s.
     crate::log::init(args.trace);
     let config = args.into_config(listen_given);
-    match crate::run(config) {
+    match crate::daemon::run(config) {
         Ok(crate::error::Stopped::Drained) => ExitCode::SUCCESS,
         Ok(crate::error::Stopped::Forced(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         // Flags that are fine alone but not together (--threads with a
