@@ -27,6 +27,7 @@
 pub mod affinity;
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod listen;
 pub mod log;
 pub mod models;

@@ -75,6 +75,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::counters::Counters;
 use crate::listen::{Bound, Socket};
 use crate::log::{Drain, DrainEnd};
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
@@ -121,41 +122,6 @@ pub enum Entry {
     Closed,
 }
 
-/// Running totals: plain integers, published once per turn to the
-/// `--metrics` endpoint (see [`metrics`]).
-#[derive(Debug, Default, Clone)]
-pub struct Counters {
-    /// Connections accepted and served.
-    pub accepted: u64,
-    /// Connections closed at once because `--max-conns` was reached.
-    pub refused_max_conns: u64,
-    /// Connections accepted and closed at once because descriptors ran out.
-    pub shed_no_fds: u64,
-    /// Connections closed by `--idle-timeout`.
-    pub idle_closed: u64,
-    /// Connections closed because the peer failed (reset, broken pipe...).
-    pub peer_errors: u64,
-    /// Bytes written back to clients.
-    pub bytes_echoed: u64,
-    /// Connections closed after the client closed its side.
-    pub closed_eof: u64,
-    /// Connections closed by a graceful shutdown: quiet ones at once,
-    /// drained ones when the client closed after our EOF.
-    pub closed_shutdown: u64,
-    /// Bytes read from clients.
-    pub bytes_received: u64,
-    /// Echoes the socket took only part of (the rest waited for WRITABLE).
-    pub partial_writes: u64,
-    /// Times a connection's pending echo filled `--max-buffer`.
-    pub backpressure_pauses: u64,
-    /// Failed `accept` calls on the listeners, except `WouldBlock`/`EINTR`.
-    pub accept_errors: u64,
-    /// Datagrams echoed and dropped, by reason (`--listen udp:ADDR`).
-    pub datagrams: udp::Counters,
-    /// Lengths of the loop's turns (with `--metrics` only).
-    pub turns: metrics::histogram::TurnTimes,
-}
-
 /// The reactor's whole state. Owned by one thread; nothing is shared.
 pub struct Reactor {
     poll: Poll,
@@ -191,6 +157,8 @@ pub struct Reactor {
     config: Config,
     /// Totals since startup.
     pub counters: Counters,
+    /// Lengths of the loop's turns (with `--metrics` only).
+    turns: metrics::histogram::TurnTimes,
     /// Where the counters are published each turn (`--metrics`).
     publisher: Option<metrics::Publisher>,
     /// Scrape connections open.
@@ -215,7 +183,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
     let stopped = reactor
         .run()
         .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))?;
-    crate::log::stopped(Some(&reactor.counters), reactor.drain(stopped));
+    crate::log::stopped_with(Some(reactor.counters), reactor.drain(stopped));
     Ok(stopped)
 }
 
@@ -258,6 +226,7 @@ impl Reactor {
             on_drain: None,
             config: config.clone(),
             counters: Counters::default(),
+            turns: Default::default(),
             publisher: None,
             scrapes: 0,
         };
@@ -438,7 +407,7 @@ impl Reactor {
         let Some(Entry::Udp(u)) = self.entries.get_mut(key) else {
             return;
         };
-        let turn = u.echo(&mut self.datagram, &mut self.counters.datagrams);
+        let turn = u.echo(&mut self.datagram, &mut self.counters);
         if turn == Turn::More && !u.queued {
             u.queued = true;
             self.ready.push((key, u.id));
@@ -878,19 +847,19 @@ mod tests {
         // loaded machine a few rounds for the first.
         for _ in 0..1000 {
             r.echo_datagrams(key);
-            if r.counters.datagrams.echoed > 0 {
+            if r.counters.datagrams_echoed > 0 {
                 break;
             }
             std::thread::yield_now();
         }
-        assert_eq!(r.counters.datagrams.echoed, udp::DATAGRAM_BUDGET as u64);
+        assert_eq!(r.counters.datagrams_echoed, udp::DATAGRAM_BUDGET as u64);
         assert_eq!(r.ready, vec![(key, id)], "queued once, by (key, id)");
         r.run_ready();
         r.run_ready();
-        assert_eq!(r.counters.datagrams.echoed, total as u64);
+        assert_eq!(r.counters.datagrams_echoed, total as u64);
         r.run_ready();
         assert!(r.ready.is_empty(), "drained: off the ready queue");
-        assert_eq!(r.counters.datagrams.bytes_echoed, 4 * total as u64);
+        assert_eq!(r.counters.datagram_bytes_echoed, 4 * total as u64);
     }
 
     // A listener with more connections queued than ACCEPT_BUDGET accepts

@@ -108,8 +108,9 @@ use std::thread;
 use super::limit::ConnLimit;
 use super::Reactor;
 use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
+use crate::counters::Counters;
 use crate::listen::{self, Bound};
-use crate::log::{Drain, DrainEnd, Totals};
+use crate::log::{Drain, DrainEnd};
 use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
@@ -211,7 +212,7 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     crate::log::started(config, &addrs);
     let mut stopped = 0;
     let mut forced = None;
-    let mut totals = Totals::default();
+    let mut totals = Counters::default();
     let mut drain: Option<Drain> = None;
     let (mut draining, mut open) = (0, 0);
     while stopped < n {
@@ -310,7 +311,7 @@ fn reactor_thread(
         .run()
         .map_err(|e| Error::Runtime(format!("reactor {i}: event loop failed: {e}")));
     let drain = stopped.as_ref().ok().and_then(|&s| reactor.drain(s));
-    line.report(Report::Totals(Totals::from(&reactor.counters), drain));
+    line.report(Report::Totals(reactor.counters, drain));
     line.report(Report::Stopped(stopped));
 }
 
@@ -353,7 +354,7 @@ enum Report {
     Draining(u64),
     /// The loop ended with these totals for the stop line, and its drain
     /// ended so (sent just before `Stopped`).
-    Totals(Totals, Option<Drain>),
+    Totals(Counters, Option<Drain>),
     /// The loop ended.
     Stopped(Result<Stopped, Error>),
 }

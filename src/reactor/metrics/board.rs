@@ -23,30 +23,28 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use super::super::{udp, Counters};
 use super::histogram::{TurnTimes, BUCKETS};
-
-/// Single values in a slot: every counter of [`Counters`], the open
-/// connections and the turns' total length.
-const SCALARS: usize = 20;
-/// Values in a slot: the single values, then the turn buckets.
-const FIELDS: usize = SCALARS + BUCKETS;
+use crate::counters::{AtomicCounters, Counters};
 
 /// What one reactor counted, or all of them summed.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    /// The totals.
+    /// The totals, open connections among them.
     pub counters: Counters,
-    /// Connections open (a gauge).
-    pub active: u64,
+    /// The turns' lengths.
+    pub turns: TurnTimes,
     /// Reactors whose slots were summed.
     pub reactors: usize,
 }
 
-/// One reactor's published values.
+/// One reactor's published values: every counter, then the turns.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Slot([AtomicU64; FIELDS]);
+struct Slot {
+    counters: AtomicCounters,
+    buckets: [AtomicU64; BUCKETS],
+    sum_ns: AtomicU64,
+}
 
 /// One [`Slot`] per reactor.
 #[derive(Debug)]
@@ -62,23 +60,30 @@ impl Board {
         }
     }
 
-    /// Stores reactor `slot`'s totals and open connections.
-    pub fn publish(&self, slot: usize, counters: &Counters, active: usize) {
-        let values = to_values(counters, active as u64);
-        for (cell, v) in self.slots[slot].0.iter().zip(values) {
-            cell.store(v, Relaxed);
+    /// Stores reactor `slot`'s totals and turns.
+    pub fn publish(&self, slot: usize, counters: &Counters, turns: &TurnTimes) {
+        let slot = &self.slots[slot];
+        slot.counters.store(counters);
+        for (cell, &n) in slot.buckets.iter().zip(&turns.buckets) {
+            cell.store(n, Relaxed);
         }
+        slot.sum_ns.store(turns.sum_ns, Relaxed);
     }
 
     /// Every reactor's last published values, added up.
     pub fn sum(&self) -> Snapshot {
-        let mut total = [0u64; FIELDS];
+        let mut sum = Snapshot {
+            reactors: self.slots.len(),
+            ..Snapshot::default()
+        };
         for slot in self.slots.iter() {
-            for (t, cell) in total.iter_mut().zip(&slot.0) {
+            sum.counters += slot.counters.load();
+            for (t, cell) in sum.turns.buckets.iter_mut().zip(&slot.buckets) {
                 *t = t.wrapping_add(cell.load(Relaxed));
             }
+            sum.turns.sum_ns = sum.turns.sum_ns.wrapping_add(slot.sum_ns.load(Relaxed));
         }
-        from_values(total, self.slots.len())
+        sum
     }
 }
 
@@ -93,74 +98,8 @@ pub struct Publisher {
 
 impl Publisher {
     /// See [`Board::publish`].
-    pub fn publish(&self, counters: &Counters, active: usize) {
-        self.board.publish(self.slot, counters, active);
-    }
-}
-
-fn to_values(c: &Counters, active: u64) -> [u64; FIELDS] {
-    let d = &c.datagrams;
-    let scalars = [
-        c.accepted,
-        c.refused_max_conns,
-        c.shed_no_fds,
-        c.idle_closed,
-        c.peer_errors,
-        c.closed_eof,
-        c.closed_shutdown,
-        c.bytes_received,
-        c.bytes_echoed,
-        c.partial_writes,
-        c.backpressure_pauses,
-        c.accept_errors,
-        d.echoed,
-        d.bytes_echoed,
-        d.dropped_loop_port,
-        d.dropped_would_block,
-        d.dropped_send_error,
-        d.recv_errors,
-        active,
-        c.turns.sum_ns,
-    ];
-    let mut v = [0u64; FIELDS];
-    v[..SCALARS].copy_from_slice(&scalars);
-    v[SCALARS..].copy_from_slice(&c.turns.buckets);
-    v
-}
-
-fn from_values(v: [u64; FIELDS], reactors: usize) -> Snapshot {
-    let scalars: [u64; SCALARS] = v[..SCALARS].try_into().expect("SCALARS values");
-    let [accepted, refused_max_conns, shed_no_fds, idle_closed, peer_errors, closed_eof, closed_shutdown, bytes_received, bytes_echoed, partial_writes, backpressure_pauses, accept_errors, echoed, d_bytes_echoed, dropped_loop_port, dropped_would_block, dropped_send_error, recv_errors, active, sum_ns] =
-        scalars;
-    Snapshot {
-        counters: Counters {
-            accepted,
-            refused_max_conns,
-            shed_no_fds,
-            idle_closed,
-            peer_errors,
-            closed_eof,
-            closed_shutdown,
-            bytes_received,
-            bytes_echoed,
-            partial_writes,
-            backpressure_pauses,
-            accept_errors,
-            datagrams: udp::Counters {
-                echoed,
-                bytes_echoed: d_bytes_echoed,
-                dropped_loop_port,
-                dropped_would_block,
-                dropped_send_error,
-                recv_errors,
-            },
-            turns: TurnTimes {
-                buckets: v[SCALARS..].try_into().expect("BUCKETS values"),
-                sum_ns,
-            },
-        },
-        active,
-        reactors,
+    pub fn publish(&self, counters: &Counters, turns: &TurnTimes) {
+        self.board.publish(self.slot, counters, turns);
     }
 }
 
@@ -168,18 +107,25 @@ fn from_values(v: [u64; FIELDS], reactors: usize) -> Snapshot {
 mod tests {
     use super::*;
 
-    // The two field lists must agree: distinct values in, the same out.
     #[test]
-    fn every_field_round_trips_and_slots_add_up() {
-        let values: [u64; FIELDS] = std::array::from_fn(|i| 1 + i as u64);
-        let one = from_values(values, 1);
-        assert_eq!(to_values(&one.counters, one.active), values);
+    fn slots_add_up() {
+        let mut one = Counters {
+            accepted: 3,
+            datagrams_echoed: 5,
+            ..Counters::default()
+        };
+        one.active = 2;
+        let mut turns = TurnTimes::default();
+        turns.record(std::time::Duration::from_micros(2));
         let board = Board::new(3);
-        board.publish(0, &one.counters, one.active as usize);
-        board.publish(2, &one.counters, one.active as usize);
+        board.publish(0, &one, &turns);
+        board.publish(2, &one, &turns);
         let sum = board.sum();
         assert_eq!(sum.reactors, 3);
-        let doubled: [u64; FIELDS] = std::array::from_fn(|i| 2 * values[i]);
-        assert_eq!(to_values(&sum.counters, sum.active), doubled);
+        let mut doubled = one;
+        doubled += one;
+        assert_eq!(sum.counters, doubled);
+        assert_eq!(sum.turns.count(), 2);
+        assert_eq!(sum.turns.sum_ns, 4_000);
     }
 }

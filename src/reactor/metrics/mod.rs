@@ -331,15 +331,16 @@ impl Reactor {
     /// nothing, not even a clock read.
     pub(super) fn end_turn(&mut self) {
         if self.publisher.is_some() {
-            self.counters.turns.record(self.now.elapsed());
+            self.turns.record(self.now.elapsed());
             self.publish();
         }
     }
 
     /// Publishes this reactor's counters, if anyone reads them.
-    pub(super) fn publish(&self) {
+    pub(super) fn publish(&mut self) {
         if let Some(p) = &self.publisher {
-            p.publish(&self.counters, self.conns);
+            self.counters.active = self.conns as u64;
+            p.publish(&self.counters, &self.turns);
         }
     }
 
