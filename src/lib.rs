@@ -30,6 +30,7 @@ pub mod config;
 pub mod counters;
 pub mod listen;
 pub mod log;
+pub mod metrics;
 pub mod models;
 pub mod net;
 pub mod reactor;
@@ -93,7 +94,7 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     // before anything is bound, like a bad argument.
     reactor::multi::check(&config).map_err(Error::Startup)?;
     // `--metrics` with a model that does not serve it, likewise.
-    reactor::metrics::check(&config).map_err(Error::Startup)?;
+    metrics::check(&config).map_err(Error::Startup)?;
     // Sockets passed by a service manager replace `--listen`.
     let inherited = listen::activation::take().map_err(Error::Startup)?;
     // Their names, kept for the warnings below (the start line has its own).
@@ -128,7 +129,6 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     };
     // Each model logs its own stop line, with its totals.
     match config.model {
-        Model::Reactor if config.threads == 1 && !config.pin => reactor::run(&config, listeners),
         Model::Reactor => reactor::multi::run(&config, listeners, activated),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),

@@ -181,7 +181,7 @@ where
     // Flags that are fine alone but not together (--threads with a model
     // that has no reactors): a usage error like a bad value.
     let checked = crate::reactor::multi::check(&config)
-        .and_then(|()| crate::reactor::metrics::check(&config))
+        .and_then(|()| crate::metrics::check(&config))
         .and_then(|()| crate::reactor::splice::check(&config));
     if let Err(reason) = checked {
         crate::log::line(format_args!("{reason} (see --help)"));

@@ -14,8 +14,8 @@
 //!    close the free pipes if no connection spliced this turn (the poll of
 //!    step 1 waits at most [`splice::LINGER`] while some are kept).
 //! 6. With `--metrics`, record how long steps 2 to 5 took (the turn,
-//!    [`metrics::histogram`]) and publish the counters for scrapes (see
-//!    [`metrics`]).
+//!    [`crate::metrics::histogram`]) and publish the counters for scrapes
+//!    (see [`crate::metrics`]).
 //!
 //! # Stale events
 //!
@@ -59,7 +59,6 @@ pub mod buffer;
 pub mod connection;
 pub mod limit;
 pub mod listener;
-pub mod metrics;
 pub mod multi;
 pub mod splice;
 pub mod stream;
@@ -78,6 +77,8 @@ use slab::Slab;
 use crate::counters::Counters;
 use crate::listen::{Bound, Socket};
 use crate::log::{Drain, DrainEnd};
+use crate::metrics::board::Publisher;
+use crate::metrics::histogram::TurnTimes;
 use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, would_block};
 use crate::time::deadline;
 use crate::{Config, Error, Stopped};
@@ -105,6 +106,11 @@ fn max_pipes() -> usize {
 /// Signals arrive as events on this token; slab keys never reach it.
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
 
+/// A scrape wakes the reactor on this token (`--metrics`), so that it
+/// ends a turn and publishes (see [`crate::metrics::board`]); the event
+/// itself needs no handling, and no slab key reaches it.
+const WAKE_TOKEN: Token = Token(usize::MAX - 1);
+
 /// What lives in a slab slot.
 #[derive(Debug)]
 pub enum Entry {
@@ -114,10 +120,6 @@ pub enum Entry {
     Conn(Connection),
     /// A UDP socket (`--listen udp:ADDR`).
     Udp(Datagrams),
-    /// The `--metrics` endpoint's listening socket.
-    Metrics(metrics::Endpoint),
-    /// A scrape of the `--metrics` endpoint.
-    Scrape(metrics::Scrape),
     /// Closed during this turn; removed at the end of it.
     Closed,
 }
@@ -158,27 +160,31 @@ pub struct Reactor {
     /// Totals since startup.
     pub counters: Counters,
     /// Lengths of the loop's turns (with `--metrics` only).
-    turns: metrics::histogram::TurnTimes,
+    turns: TurnTimes,
     /// Where the counters are published each turn (`--metrics`).
-    publisher: Option<metrics::Publisher>,
-    /// Scrape connections open.
-    scrapes: usize,
+    publisher: Option<Publisher>,
 }
 
-/// Runs the reactor model on already bound listeners until a signal stops
-/// it.
-pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+/// Runs one reactor on this thread, on already bound listeners, until a
+/// signal stops it. With `publisher` it publishes its counters there
+/// each turn (`--metrics`); `announce` prints what else the process
+/// serves, after the `listening on` lines and before the start line.
+pub fn run(
+    config: &Config,
+    listeners: Vec<Bound>,
+    publisher: Option<Publisher>,
+    announce: impl FnOnce(),
+) -> Result<Stopped, Error> {
     let addrs: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
-    let (mut shares, endpoint) = metrics::plan(config, 1)?;
     let mut reactor = Reactor::new(config, listeners)
         .map_err(|e| Error::Startup(format!("cannot start the reactor: {e}")))?;
-    if let Some(share) = shares.pop().flatten() {
+    if let Some(publisher) = publisher {
         reactor
-            .share_metrics(share)
+            .publish_to(publisher)
             .map_err(|e| Error::Startup(format!("cannot serve --metrics: {e}")))?;
     }
     crate::listen::announce(&addrs);
-    metrics::announce(endpoint);
+    announce();
     crate::log::started(config, &addrs);
     let stopped = reactor
         .run()
@@ -228,7 +234,6 @@ impl Reactor {
             counters: Counters::default(),
             turns: Default::default(),
             publisher: None,
-            scrapes: 0,
         };
         for bound in listeners {
             let key = reactor.entries.vacant_key();
@@ -343,6 +348,27 @@ impl Reactor {
         self.on_drain = Some(Box::new(report));
     }
 
+    /// Publishes this reactor's counters to `publisher` at the end of
+    /// every turn from now on (`--metrics`), and lets a scrape wake it for
+    /// a fresh publication. Call before [`run`](Self::run).
+    pub fn publish_to(&mut self, publisher: Publisher) -> io::Result<()> {
+        let waker = mio::Waker::new(self.poll.registry(), WAKE_TOKEN)?;
+        publisher.board.wake_with(publisher.slot, Some(waker));
+        self.publisher = Some(publisher);
+        Ok(())
+    }
+
+    /// Ends a turn: with `--metrics`, records its length, from `poll`
+    /// returning (`self.now`) to here, and publishes. Without, it costs
+    /// nothing, not even a clock read.
+    fn end_turn(&mut self) {
+        if let Some(p) = &self.publisher {
+            self.turns.record(self.now.elapsed());
+            self.counters.active = self.conns as u64;
+            p.publish(&self.counters, &self.turns);
+        }
+    }
+
     /// Connections currently open.
     pub fn connections(&self) -> usize {
         self.conns
@@ -370,8 +396,6 @@ impl Reactor {
             }
             Some(Entry::Udp(u)) if u.queued => {}
             Some(Entry::Udp(_)) => self.echo_datagrams(key),
-            Some(Entry::Metrics(_)) => self.accept_scrapes(key),
-            Some(Entry::Scrape(_)) => self.drive_scrape(key),
             // Closed earlier in this batch: a stale event, not the new
             // owner's.
             Some(Entry::Closed) | None => {}
@@ -395,7 +419,6 @@ impl Reactor {
                     u.queued = false;
                     self.echo_datagrams(key);
                 }
-                Some(Entry::Metrics(m)) if m.id == id => self.accept_scrapes(key),
                 _ => {}
             }
         }
@@ -596,7 +619,6 @@ impl Reactor {
                         }
                     }
                 }
-                Timer::ScrapeDeadline { key, id } => self.scrape_deadline(key, id),
                 Timer::ShutdownDeadline => return true,
             }
         }
@@ -690,11 +712,7 @@ impl Reactor {
                     self.close(key);
                 }
                 Entry::Conn(_) => self.drive(key),
-                Entry::Listener(_)
-                | Entry::Udp(_)
-                | Entry::Metrics(_)
-                | Entry::Scrape(_)
-                | Entry::Closed => {}
+                Entry::Listener(_) | Entry::Udp(_) | Entry::Closed => {}
             }
         }
     }
@@ -714,6 +732,15 @@ impl Reactor {
                 // queued is reset with the listener.
                 Err(_) => return,
             }
+        }
+    }
+}
+
+impl Drop for Reactor {
+    /// A stopped reactor publishes no more: scrapes must not wait for it.
+    fn drop(&mut self) {
+        if let Some(p) = &self.publisher {
+            p.board.wake_with(p.slot, None);
         }
     }
 }

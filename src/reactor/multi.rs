@@ -111,6 +111,7 @@ use crate::config::{Config, ListenAddr, Model, MAX_THREADS};
 use crate::counters::Counters;
 use crate::listen::{self, Bound};
 use crate::log::{Drain, DrainEnd};
+use crate::metrics::{Metrics, Publisher};
 use crate::{affinity, Error, Stopped};
 
 /// What each reactor catches itself; SIGHUP is [`watch_hangups`]'s.
@@ -157,7 +158,9 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
         if let Some(cpu) = cpus[0] {
             affinity::pin_current(cpu).map_err(|e| pin_failed(0, cpu, e))?;
         }
-        return super::run(config, first);
+        let mut metrics = Metrics::serve(config, 1)?;
+        let publisher = metrics.publishers().pop().flatten();
+        return super::run(config, first, publisher, || metrics.announce());
     }
     let addrs: Vec<ListenAddr> = first.iter().map(Bound::listen_addr).collect();
     let mut sets = Vec::with_capacity(n);
@@ -166,8 +169,8 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     }
     // Reactor 0 gets the first set, with the socket files to remove.
     sets.insert(0, first);
-    // `--metrics`: one board for all, the endpoint with reactor 0.
-    let (metrics, endpoint) = super::metrics::plan(config, n)?;
+    // `--metrics`: one board for all, served from a thread of its own.
+    let mut metrics = Metrics::serve(config, n)?;
     // Blocked before any thread starts, the SIGHUP one included: a
     // thread with them unblocked could run the handler too early.
     let _blocked = Blocked::block(&STOPS);
@@ -180,15 +183,15 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     let (tx, rx) = mpsc::channel();
     let mut go = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
-    let each = sets.into_iter().zip(cpus).zip(metrics);
-    for (i, ((set, cpu), metrics)) in each.enumerate() {
+    let each = sets.into_iter().zip(cpus).zip(metrics.publishers());
+    for (i, ((set, cpu), publisher)) in each.enumerate() {
         let (go_tx, go_rx) = mpsc::channel();
         let line = Line::new(i, tx.clone());
         let config = config.clone();
         let limit = limit.clone();
         let handle = thread::Builder::new()
             .name(format!("reactor-{i}"))
-            .spawn(move || reactor_thread(line, config, set, cpu, metrics, limit, go_rx))
+            .spawn(move || reactor_thread(line, config, set, cpu, publisher, limit, go_rx))
             .map_err(|e| Error::Startup(format!("cannot start reactor thread {i}: {e}")))?;
         go.push(go_tx);
         handles.push(handle);
@@ -208,7 +211,7 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
         return Err(e);
     }
     listen::announce(&addrs);
-    super::metrics::announce(endpoint);
+    metrics.announce();
     crate::log::started(config, &addrs);
     let mut stopped = 0;
     let mut forced = None;
@@ -271,7 +274,7 @@ fn reactor_thread(
     config: Config,
     set: Vec<Bound>,
     cpu: Option<usize>,
-    metrics: Option<super::metrics::Share>,
+    publisher: Option<Publisher>,
     limit: Option<Arc<ConnLimit>>,
     go: mpsc::Receiver<bool>,
 ) {
@@ -296,8 +299,8 @@ fn reactor_thread(
     reactor.report_drain(move |open| {
         let _ = tx.send((i, Report::Draining(open)));
     });
-    if let Some(share) = metrics {
-        if let Err(e) = reactor.share_metrics(share) {
+    if let Some(publisher) = publisher {
+        if let Err(e) = reactor.publish_to(publisher) {
             let e = Error::Startup(format!("reactor {i} cannot serve --metrics: {e}"));
             return line.report(Report::Built(Err(e)));
         }

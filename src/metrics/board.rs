@@ -4,8 +4,8 @@
 //! path never touches shared memory. At the end of each turn it copies
 //! them into its [`Slot`] of the [`Board`] with relaxed stores (a plain
 //! `mov` on x86-64 and AArch64, no lock prefix, no fence), and only then
-//! can another thread see them. The reactor serving a scrape loads every
-//! slot and adds them up.
+//! can another thread see them. The endpoint's thread, at each scrape,
+//! loads every slot and adds them up.
 //!
 //! # What a scrape may see
 //!
@@ -13,18 +13,32 @@
 //! go backwards, and none is torn. Values of one scrape are not a single
 //! instant, though: one may come from a reactor's turn `t` and its
 //! neighbour from turn `t + 1` (a store in between). Prometheus asks no
-//! more; a test that wants exact numbers waits until the traffic it made
-//! is over (see `tests/metrics.rs`).
+//! more.
+//!
+//! But a scrape counts everything that happened before it asked: a client
+//! that has had its echo sees it counted. A reactor publishes at the end
+//! of a turn, and the echo may reach its client before the turn ends, so
+//! [`Board::fresh_sum`] wakes every reactor (a `mio::Waker` each: a turn
+//! that does nothing but end, and publish) and waits, at most
+//! [`FRESH_WAIT`], until each has published once more. A busy reactor
+//! delays a scrape by at most the rest of its turn.
 //!
 //! Each slot is aligned to a cache line pair (128 bytes) and fills whole
 //! pairs, so reactors publishing at once do not share lines with each
 //! other.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::histogram::{TurnTimes, BUCKETS};
 use crate::counters::{AtomicCounters, Counters};
+use crate::time::deadline;
+
+/// How long [`Board::fresh_sum`] waits for a reactor to publish again.
+pub const FRESH_WAIT: Duration = Duration::from_secs(1);
 
 /// What one reactor counted, or all of them summed.
 #[derive(Debug, Default, Clone)]
@@ -44,6 +58,12 @@ struct Slot {
     counters: AtomicCounters,
     buckets: [AtomicU64; BUCKETS],
     sum_ns: AtomicU64,
+    /// Publications so far, stored after the values with `Release`: a
+    /// reader that loads `n` with `Acquire` sees publication `n` or later.
+    published: AtomicU64,
+    /// Wakes the reactor, while it runs. Locked only to set, take or use
+    /// it, never on a turn.
+    waker: Mutex<Option<mio::Waker>>,
 }
 
 /// One [`Slot`] per reactor.
@@ -68,6 +88,43 @@ impl Board {
             cell.store(n, Relaxed);
         }
         slot.sum_ns.store(turns.sum_ns, Relaxed);
+        // One writer: no read-modify-write needed.
+        let n = slot.published.load(Relaxed);
+        slot.published.store(n.wrapping_add(1), Release);
+    }
+
+    /// Lets [`fresh_sum`](Self::fresh_sum) wake reactor `slot` with
+    /// `waker`; `None` once the reactor stopped, so that no scrape waits
+    /// for it.
+    pub fn wake_with(&self, slot: usize, waker: Option<mio::Waker>) {
+        *self.slots[slot]
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = waker;
+    }
+
+    /// [`sum`](Self::sum), after every running reactor has published
+    /// once more (see "What a scrape may see"), or after [`FRESH_WAIT`].
+    pub fn fresh_sum(&self) -> Snapshot {
+        let woken: Vec<Option<u64>> = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let before = slot.published.load(Acquire);
+                let waker = slot.waker.lock().unwrap_or_else(|p| p.into_inner());
+                let woke = waker.as_ref().is_some_and(|w| w.wake().is_ok());
+                woke.then_some(before)
+            })
+            .collect();
+        let until = deadline(Instant::now(), FRESH_WAIT);
+        for (slot, before) in self.slots.iter().zip(woken) {
+            let Some(before) = before else { continue };
+            // A turn that only publishes takes microseconds.
+            while slot.published.load(Acquire) == before && Instant::now() < until {
+                thread::sleep(Duration::from_micros(50));
+            }
+        }
+        self.sum()
     }
 
     /// Every reactor's last published values, added up.
