@@ -1,6 +1,6 @@
 //! Every counter echod keeps, listed once.
 //!
-//! The table at the bottom of this file is the only list: one row per
+//! The table below is the only list: one row per
 //! counter, giving its field, its kind and, when the `--metrics` endpoint
 //! shows it, its metric name, label and help text. Everything else is
 //! derived from it:
@@ -12,8 +12,8 @@
 //!   tokio models share between their threads;
 //! - [`ROWS`], what the exposition writes for each value, in order.
 //!
-//! Adding a counter is one row; the compiler then points at nothing else,
-//! and the code that counts it uses the new field.
+//! Adding a counter is one row here, and the code that counts it: the
+//! endpoint, the slots and the sums follow.
 //!
 //! A row reads `field: kind "metric" {label = "value"} "help";`. The
 //! metric is left out for a counter only the stop line shows; the label

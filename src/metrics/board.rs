@@ -3,8 +3,9 @@
 //! A reactor counts in the plain `u64`s of its own [`Counters`]: the echo
 //! path never touches shared memory. At the end of each turn it copies
 //! them into its [`Slot`] of the [`Board`] with relaxed stores (a plain
-//! `mov` on x86-64 and AArch64, no lock prefix, no fence), and only then
-//! can another thread see them. The endpoint's thread, at each scrape,
+//! `mov` on x86-64 and AArch64, no lock prefix, no fence), then counts the
+//! publication with one store-release (still a `mov` on x86-64, an `stlr`
+//! on AArch64), and only then can another thread see them. The endpoint's thread, at each scrape,
 //! loads every slot and adds them up.
 //!
 //! # What a scrape may see

@@ -9,7 +9,8 @@
 //! [`MAX_REQUEST`] 431. Every answer carries `Connection: close` and the
 //! connection closes after it: one request per connection, which is all a
 //! Prometheus scrape needs. Each scrape sums every reactor's slot of the
-//! board as last published (see [`super::board`]).
+//! board once each has published after the scrape asked (see "What a
+//! scrape may see" in [`super::board`]).
 //!
 //! # A scraper cannot stall the echo, nor another scrape
 //!
@@ -24,8 +25,8 @@
 //!   most;
 //! - number: at most [`MAX_SCRAPES`] at once; one more is accepted and
 //!   closed at once;
-//! - the reactors never wait for any of it: they publish to the board
-//!   and go on.
+//! - the reactors never wait for any of it: a scrape costs each a
+//!   wake-up and a turn that only publishes.
 //!
 //! A scraper that connects and sends nothing so holds one of the
 //! [`MAX_SCRAPES`] threads, not the endpoint: the next scrape is answered
@@ -162,6 +163,7 @@ fn accept_loop(listener: &TcpListener, board: &Arc<Board>, stop: &AtomicBool) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
+        let until = deadline(Instant::now(), SCRAPE_DEADLINE);
         let sock = match accepted {
             Ok((sock, _peer)) => sock,
             Err(e) if interrupted(&e) || accept_transient(&e) => continue,
@@ -185,7 +187,7 @@ fn accept_loop(listener: &TcpListener, board: &Arc<Board>, stop: &AtomicBool) {
             .stack_size(SCRAPE_STACK)
             .spawn(move || {
                 let _held = held;
-                let _ = serve(sock, &board);
+                let _ = serve(sock, until, &board);
             });
     }
 }
@@ -200,9 +202,8 @@ impl Drop for Held {
 }
 
 /// Serves one scrape connection: read and parse, answer, linger, each
-/// step bounded by the connection's deadline.
-fn serve(mut sock: TcpStream, board: &Board) -> io::Result<()> {
-    let until = deadline(Instant::now(), SCRAPE_DEADLINE);
+/// step bounded by the connection's deadline, `until`.
+fn serve(mut sock: TcpStream, until: Instant, board: &Board) -> io::Result<()> {
     let mut metrics = || exposition::render(&board.fresh_sum(), &process::sample());
     let mut req = Vec::new();
     let answer = loop {
