@@ -44,7 +44,7 @@ const SIZES: [usize; 2] = [64, 4 << 10];
 /// port is known before the server blocks.
 fn run_model(config: &Config, listeners: Vec<echod::listen::Bound>) -> Result<Stopped, Error> {
     match config.model {
-        Model::Reactor => echod::reactor::run(config, listeners),
+        Model::Reactor => echod::reactor::run(config, listeners, None, || {}),
         Model::Threads => echod::models::threads::run(config, listeners),
         Model::Iterative => echod::models::iterative::run(config, listeners),
         #[cfg(feature = "tokio")]

@@ -154,7 +154,7 @@ pub struct Config {
     /// unix:` listeners; `None` leaves what the umask gave.
     pub unix_mode: Option<u32>,
     /// `--metrics`: serve Prometheus metrics over HTTP here (`GET
-    /// /metrics`); reactor model only. See [`crate::reactor::metrics`].
+    /// /metrics`); reactor model only. See [`crate::metrics`].
     pub metrics: Option<SocketAddr>,
     /// `--splice`: when the reactor echoes a TCP connection through a pipe
     /// with `splice(2)` instead of copying (Linux; see

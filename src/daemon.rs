@@ -3,7 +3,7 @@
 
 use crate::config::{Config, ListenAddr, Model};
 use crate::error::{Error, Stopped};
-use crate::{listen, log, models, net, reactor, supervisor};
+use crate::{listen, log, models, net, supervisor};
 
 /// Binds every listener in `config` (or takes the sockets passed by
 /// socket activation instead), sets up the configured model, announces
@@ -59,7 +59,6 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
     };
     // Each model logs its own stop line, with its totals.
     match config.model {
-        Model::Reactor if config.threads == 1 && !config.pin => reactor::run(&config, listeners),
         Model::Reactor => supervisor::run(&config, listeners, activated),
         Model::Threads => models::threads::run(&config, listeners),
         Model::Iterative => models::iterative::run(&config, listeners),

@@ -27,10 +27,12 @@
 pub mod affinity;
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod daemon;
 pub mod error;
 pub mod listen;
 pub mod log;
+pub mod metrics;
 pub mod models;
 pub mod net;
 pub mod reactor;

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, ListenAddr, Model};
-use crate::reactor::Counters;
+use crate::counters::Counters;
 
 /// The target of every event echod logs through `tracing`.
 pub const TARGET: &str = "echod";
@@ -124,40 +124,6 @@ pub fn started(config: &Config, addrs: &[ListenAddr]) {
     );
 }
 
-/// What the stop line counts, in any model.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Totals {
-    /// Connections accepted and served.
-    pub connections: u64,
-    /// Bytes written back to clients.
-    pub bytes_echoed: u64,
-    /// Connections closed because the peer failed (a reset, a broken
-    /// pipe), not counting `--idle-timeout` closes.
-    pub resets: u64,
-    /// Datagrams sent back (their bytes are in `bytes_echoed`).
-    pub datagrams: u64,
-}
-
-impl From<&Counters> for Totals {
-    fn from(c: &Counters) -> Totals {
-        Totals {
-            connections: c.accepted,
-            bytes_echoed: c.bytes_echoed + c.datagrams.bytes_echoed,
-            resets: c.peer_errors,
-            datagrams: c.datagrams.echoed,
-        }
-    }
-}
-
-impl std::ops::AddAssign for Totals {
-    fn add_assign(&mut self, other: Totals) {
-        self.connections += other.connections;
-        self.bytes_echoed += other.bytes_echoed;
-        self.resets += other.resets;
-        self.datagrams += other.datagrams;
-    }
-}
-
 /// Logs the start of a drain, at the first SIGINT/SIGTERM (`sig`): how
 /// many connections are open (each will be flushed, or closed at once if
 /// idle) and how long the drain may take, so that an operator is not left
@@ -254,21 +220,17 @@ impl Drain {
     }
 }
 
-/// Logs the stop line: the uptime and, from one reactor, its totals and
-/// how its drain ended.
-pub fn stopped(counters: Option<&Counters>, drain: Option<Drain>) {
-    stopped_with(counters.map(Totals::from), drain);
-}
-
 /// Whether the stop line was logged: at most one per process, though a
 /// blocking model may reach it from two threads at once (the deadline
 /// thread and the accepting one). The lock is held while the line is
 /// written, so a thread that then exits the process cannot cut it short.
 static STOP_LINE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
 
-/// Logs the stop line: the uptime, the totals if any, and how the drain
-/// ended if it ran (see [`Drain`]). Only the first call in a process logs.
-pub fn stopped_with(totals: Option<Totals>, drain: Option<Drain>) {
+/// Logs the stop line: the uptime, the totals if any (in any model: the
+/// connections accepted, the bytes echoed on streams and in datagrams,
+/// the resets, the datagrams), and how the drain ended if it ran (see
+/// [`Drain`]). Only the first call in a process logs.
+pub fn stopped_with(totals: Option<Counters>, drain: Option<Drain>) {
     let mut logged = STOP_LINE.lock().unwrap_or_else(|p| p.into_inner());
     if *logged {
         return;
@@ -277,19 +239,19 @@ pub fn stopped_with(totals: Option<Totals>, drain: Option<Drain>) {
     tracing::info!(target: TARGET, "{}", stop_line(totals, drain));
 }
 
-fn stop_line(totals: Option<Totals>, drain: Option<Drain>) -> String {
+fn stop_line(totals: Option<Counters>, drain: Option<Drain>) -> String {
     let uptime = START.get().map_or(Duration::ZERO, Instant::elapsed);
     let mut line = format!("stopped after {:.1} s", uptime.as_secs_f64());
     if let Some(t) = totals {
         line += &format!(
             ": {}, {} echoed, {} reset",
-            count(t.connections, "connection"),
-            bytes(t.bytes_echoed),
-            t.resets
+            count(t.accepted, "connection"),
+            bytes(t.bytes_echoed + t.datagram_bytes_echoed),
+            t.peer_errors
         );
         // Only where UDP served anything: a TCP daemon's line stays short.
-        if t.datagrams > 0 {
-            line += &format!(", {}", count(t.datagrams, "datagram"));
+        if t.datagrams_echoed > 0 {
+            line += &format!(", {}", count(t.datagrams_echoed, "datagram"));
         }
     }
     if let Some(d) = drain {

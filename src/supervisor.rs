@@ -107,9 +107,11 @@ use std::thread;
 
 use crate::affinity;
 use crate::config::{Config, ListenAddr};
+use crate::counters::Counters;
 use crate::error::{Error, Stopped};
 use crate::listen::{self, Bound};
-use crate::log::{Drain, DrainEnd, Totals};
+use crate::log::{Drain, DrainEnd};
+use crate::metrics::{Metrics, Publisher};
 use crate::reactor::limit::ConnLimit;
 use crate::reactor::{self, Reactor};
 
@@ -128,7 +130,9 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
         if let Some(cpu) = cpus[0] {
             affinity::pin_current(cpu).map_err(|e| pin_failed(0, cpu, e))?;
         }
-        return reactor::run(config, first);
+        let mut metrics = Metrics::serve(config, 1)?;
+        let publisher = metrics.publishers().pop().flatten();
+        return reactor::run(config, first, publisher, || metrics.announce());
     }
     let addrs: Vec<ListenAddr> = first.iter().map(Bound::listen_addr).collect();
     let mut sets = Vec::with_capacity(n);
@@ -137,8 +141,8 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     }
     // Reactor 0 gets the first set, with the socket files to remove.
     sets.insert(0, first);
-    // `--metrics`: one board for all, the endpoint with reactor 0.
-    let (metrics, endpoint) = reactor::metrics::plan(config, n)?;
+    // `--metrics`: one board for all, served from a thread of its own.
+    let mut metrics = Metrics::serve(config, n)?;
     // Blocked before any thread starts, the SIGHUP one included: a
     // thread with them unblocked could run the handler too early.
     let _blocked = Blocked::block(&STOPS);
@@ -151,15 +155,15 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
     let (tx, rx) = mpsc::channel();
     let mut go = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
-    let each = sets.into_iter().zip(cpus).zip(metrics);
-    for (i, ((set, cpu), metrics)) in each.enumerate() {
+    let each = sets.into_iter().zip(cpus).zip(metrics.publishers());
+    for (i, ((set, cpu), publisher)) in each.enumerate() {
         let (go_tx, go_rx) = mpsc::channel();
         let line = Line::new(i, tx.clone());
         let config = config.clone();
         let limit = limit.clone();
         let handle = thread::Builder::new()
             .name(format!("reactor-{i}"))
-            .spawn(move || reactor_thread(line, config, set, cpu, metrics, limit, go_rx))
+            .spawn(move || reactor_thread(line, config, set, cpu, publisher, limit, go_rx))
             .map_err(|e| Error::Startup(format!("cannot start reactor thread {i}: {e}")))?;
         go.push(go_tx);
         handles.push(handle);
@@ -179,11 +183,11 @@ pub fn run(config: &Config, first: Vec<Bound>, activated: bool) -> Result<Stoppe
         return Err(e);
     }
     listen::announce(&addrs);
-    reactor::metrics::announce(endpoint);
+    metrics.announce();
     crate::log::started(config, &addrs);
     let mut stopped = 0;
     let mut forced = None;
-    let mut totals = Totals::default();
+    let mut totals = Counters::default();
     let mut drain: Option<Drain> = None;
     let (mut draining, mut open) = (0, 0);
     while stopped < n {
@@ -242,7 +246,7 @@ fn reactor_thread(
     config: Config,
     set: Vec<Bound>,
     cpu: Option<usize>,
-    metrics: Option<reactor::metrics::Share>,
+    publisher: Option<Publisher>,
     limit: Option<Arc<ConnLimit>>,
     go: mpsc::Receiver<bool>,
 ) {
@@ -267,8 +271,8 @@ fn reactor_thread(
     reactor.report_drain(move |open| {
         let _ = tx.send((i, Report::Draining(open)));
     });
-    if let Some(share) = metrics {
-        if let Err(e) = reactor.share_metrics(share) {
+    if let Some(publisher) = publisher {
+        if let Err(e) = reactor.publish_to(publisher) {
             let e = Error::Startup(format!("reactor {i} cannot serve --metrics: {e}"));
             return line.report(Report::Built(Err(e)));
         }
@@ -282,7 +286,7 @@ fn reactor_thread(
         .run()
         .map_err(|e| Error::Runtime(format!("reactor {i}: event loop failed: {e}")));
     let drain = stopped.as_ref().ok().and_then(|&s| reactor.drain(s));
-    line.report(Report::Totals(Totals::from(&reactor.counters), drain));
+    line.report(Report::Totals(reactor.counters, drain));
     line.report(Report::Stopped(stopped));
 }
 
@@ -325,7 +329,7 @@ enum Report {
     Draining(u64),
     /// The loop ended with these totals for the stop line, and its drain
     /// ended so (sent just before `Stopped`).
-    Totals(Totals, Option<Drain>),
+    Totals(Counters, Option<Drain>),
     /// The loop ended.
     Stopped(Result<Stopped, Error>),
 }

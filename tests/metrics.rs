@@ -4,7 +4,7 @@
 //! format with the unit last in names, HEAD gets the head, other paths
 //! and methods and garbage get their status, hostile scrapers (silent,
 //! slow, huge, never reading, too many) neither stall the echo nor
-//! outlive the deadline,
+//! outlive the deadline nor hold up another scrape,
 //! `--threads 2` sums both reactors, and other models refuse the flag.
 
 mod util;
@@ -591,11 +591,32 @@ fn hostile_scrapers_do_not_stall_the_echo() {
         == 0.0));
 }
 
+// A scraper that connects and sends nothing holds its own connection
+// until the deadline, not the endpoint: a scrape beside it is answered
+// at once, not after it.
+#[test]
+fn a_silent_scraper_does_not_delay_another_scrape() {
+    let d = Daemon::start(&[]);
+    let mut silent = connect(d.metrics);
+    let t = Instant::now();
+    assert_eq!(d.value("echod_connections_active"), 0.0);
+    let took = t.elapsed();
+    assert!(
+        took < DEADLINE / 2,
+        "a scrape waited {took:?} behind a silent one"
+    );
+    // The silent one is still open: nothing was sent, so nothing comes
+    // back until its deadline.
+    silent.set_nonblocking(true).unwrap();
+    let err = silent.read(&mut [0u8; 1]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+}
+
 #[test]
 fn scrapers_beyond_the_limit_are_closed_at_once() {
     let d = Daemon::start(&[]);
     let mut held: Vec<TcpStream> = (0..MAX_SCRAPES).map(|_| connect(d.metrics)).collect();
-    // Each accepted once the reactor turns: a ping makes sure it has.
+    // Accepted in the order they connected: the extra one comes after.
     let mut c = connect(d.echo);
     ping(&mut c, b"turn");
     let mut extra = connect(d.metrics);

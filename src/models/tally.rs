@@ -1,6 +1,6 @@
 //! The stop line's totals in the threads, iterative and tokio models:
-//! what the reactor keeps in its `Counters`, kept here with relaxed
-//! atomics shared by every client thread or task.
+//! the reactor's [`Counters`], kept here as relaxed atomics shared by
+//! every client thread or task (only the fields these models count).
 //!
 //! Each counter is touched once per connection or once per read (never
 //! per byte), and nothing reads them until the stop line, so `Relaxed`
@@ -9,15 +9,12 @@
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::log::Totals;
+use crate::counters::{AtomicCounters, Counters};
 
 /// Running totals for the stop line.
 #[derive(Debug, Default)]
 pub struct Tally {
-    connections: AtomicU64,
-    bytes_echoed: AtomicU64,
-    resets: AtomicU64,
-    datagrams: AtomicU64,
+    counters: AtomicCounters,
     /// Connections that ended (`closed`), to tell how many are open.
     ended: AtomicU64,
 }
@@ -25,18 +22,19 @@ pub struct Tally {
 impl Tally {
     /// A connection was accepted and is being served.
     pub fn accepted(&self) {
-        self.connections.fetch_add(1, Relaxed);
+        self.counters.accepted.fetch_add(1, Relaxed);
     }
 
     /// `n` more bytes were written back to a client.
     pub fn echoed(&self, n: usize) {
-        self.bytes_echoed.fetch_add(n as u64, Relaxed);
+        self.counters.bytes_echoed.fetch_add(n as u64, Relaxed);
     }
 
     /// A datagram of `n` bytes was sent back.
     pub fn datagram(&self, n: usize) {
-        self.datagrams.fetch_add(1, Relaxed);
-        self.bytes_echoed.fetch_add(n as u64, Relaxed);
+        self.counters.datagrams_echoed.fetch_add(1, Relaxed);
+        let bytes = &self.counters.datagram_bytes_echoed;
+        bytes.fetch_add(n as u64, Relaxed);
     }
 
     /// A connection ended as `served` says: an error other than a timeout
@@ -49,7 +47,7 @@ impl Tally {
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
             ) {
-                self.resets.fetch_add(1, Relaxed);
+                self.counters.peer_errors.fetch_add(1, Relaxed);
             }
         }
     }
@@ -58,17 +56,13 @@ impl Tally {
     /// [`closed`](Self::closed).
     pub fn open(&self) -> u64 {
         let ended = self.ended.load(Relaxed);
-        self.connections.load(Relaxed).saturating_sub(ended)
+        let accepted = self.counters.accepted.load(Relaxed);
+        accepted.saturating_sub(ended)
     }
 
     /// The totals so far.
-    pub fn totals(&self) -> Totals {
-        Totals {
-            connections: self.connections.load(Relaxed),
-            bytes_echoed: self.bytes_echoed.load(Relaxed),
-            resets: self.resets.load(Relaxed),
-            datagrams: self.datagrams.load(Relaxed),
-        }
+    pub fn totals(&self) -> Counters {
+        self.counters.load()
     }
 }
 
@@ -89,11 +83,13 @@ mod tests {
         t.closed::<()>(&Err(io::ErrorKind::ConnectionReset.into()));
         t.closed::<()>(&Err(io::ErrorKind::BrokenPipe.into()));
         t.datagram(3);
-        let want = Totals {
-            connections: 2,
-            bytes_echoed: 15,
-            resets: 2,
-            datagrams: 1,
+        let want = Counters {
+            accepted: 2,
+            bytes_echoed: 12,
+            datagram_bytes_echoed: 3,
+            peer_errors: 2,
+            datagrams_echoed: 1,
+            ..Counters::default()
         };
         assert_eq!(t.totals(), want);
     }

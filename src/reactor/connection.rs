@@ -75,7 +75,7 @@ use mio::{Interest, Registry, Token};
 
 use super::buffer::{Buffer, Pool};
 use super::splice::{self, Pipe, Pipes};
-use super::Counters;
+use crate::counters::Counters;
 use crate::log::TARGET;
 use crate::net::{interrupted, would_block, Stream};
 use tracing::trace;

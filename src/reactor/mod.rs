@@ -14,8 +14,8 @@
 //!    close the free pipes if no connection spliced this turn (the poll of
 //!    step 1 waits at most [`splice::LINGER`] while some are kept).
 //! 6. With `--metrics`, record how long steps 2 to 5 took (the turn,
-//!    [`metrics::histogram`]) and publish the counters for scrapes (see
-//!    [`metrics`]).
+//!    [`crate::metrics::histogram`]) and publish the counters for scrapes
+//!    (see [`crate::metrics`]).
 //!
 //! # Stale events
 //!
@@ -59,7 +59,6 @@ pub mod buffer;
 pub mod connection;
 pub mod limit;
 pub mod listener;
-pub mod metrics;
 pub mod splice;
 pub mod timers;
 pub mod udp;
@@ -74,9 +73,12 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
+use crate::counters::Counters;
 use crate::error::{Error, Stopped};
 use crate::listen::{Bound, Socket};
 use crate::log::{Drain, DrainEnd};
+use crate::metrics::board::Publisher;
+use crate::metrics::histogram::TurnTimes;
 use crate::net::{
     accept_transient, fd_exhausted, fd_limit, interrupted, would_block, Listening, Stream,
 };
@@ -104,6 +106,11 @@ fn max_pipes() -> usize {
 /// Signals arrive as events on this token; slab keys never reach it.
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
 
+/// A scrape wakes the reactor on this token (`--metrics`), so that it
+/// ends a turn and publishes (see [`crate::metrics::board`]); the event
+/// itself needs no handling, and no slab key reaches it.
+const WAKE_TOKEN: Token = Token(usize::MAX - 1);
+
 /// What lives in a slab slot.
 #[derive(Debug)]
 pub enum Entry {
@@ -113,47 +120,8 @@ pub enum Entry {
     Conn(Connection),
     /// A UDP socket (`--listen udp:ADDR`).
     Udp(Datagrams),
-    /// The `--metrics` endpoint's listening socket.
-    Metrics(metrics::Endpoint),
-    /// A scrape of the `--metrics` endpoint.
-    Scrape(metrics::Scrape),
     /// Closed during this turn; removed at the end of it.
     Closed,
-}
-
-/// Running totals: plain integers, published once per turn to the
-/// `--metrics` endpoint (see [`metrics`]).
-#[derive(Debug, Default, Clone)]
-pub struct Counters {
-    /// Connections accepted and served.
-    pub accepted: u64,
-    /// Connections closed at once because `--max-conns` was reached.
-    pub refused_max_conns: u64,
-    /// Connections accepted and closed at once because descriptors ran out.
-    pub shed_no_fds: u64,
-    /// Connections closed by `--idle-timeout`.
-    pub idle_closed: u64,
-    /// Connections closed because the peer failed (reset, broken pipe...).
-    pub peer_errors: u64,
-    /// Bytes written back to clients.
-    pub bytes_echoed: u64,
-    /// Connections closed after the client closed its side.
-    pub closed_eof: u64,
-    /// Connections closed by a graceful shutdown: quiet ones at once,
-    /// drained ones when the client closed after our EOF.
-    pub closed_shutdown: u64,
-    /// Bytes read from clients.
-    pub bytes_received: u64,
-    /// Echoes the socket took only part of (the rest waited for WRITABLE).
-    pub partial_writes: u64,
-    /// Times a connection's pending echo filled `--max-buffer`.
-    pub backpressure_pauses: u64,
-    /// Failed `accept` calls on the listeners, except `WouldBlock`/`EINTR`.
-    pub accept_errors: u64,
-    /// Datagrams echoed and dropped, by reason (`--listen udp:ADDR`).
-    pub datagrams: udp::Counters,
-    /// Lengths of the loop's turns (with `--metrics` only).
-    pub turns: metrics::histogram::TurnTimes,
 }
 
 /// The reactor's whole state. Owned by one thread; nothing is shared.
@@ -191,31 +159,37 @@ pub struct Reactor {
     config: Config,
     /// Totals since startup.
     pub counters: Counters,
+    /// Lengths of the loop's turns (with `--metrics` only).
+    turns: TurnTimes,
     /// Where the counters are published each turn (`--metrics`).
-    publisher: Option<metrics::Publisher>,
-    /// Scrape connections open.
-    scrapes: usize,
+    publisher: Option<Publisher>,
 }
 
-/// Runs the reactor model on already bound listeners until a signal stops
-/// it.
-pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+/// Runs one reactor on this thread, on already bound listeners, until a
+/// signal stops it. With `publisher` it publishes its counters there
+/// each turn (`--metrics`); `announce` prints what else the process
+/// serves, after the `listening on` lines and before the start line.
+pub fn run(
+    config: &Config,
+    listeners: Vec<Bound>,
+    publisher: Option<Publisher>,
+    announce: impl FnOnce(),
+) -> Result<Stopped, Error> {
     let addrs: Vec<_> = listeners.iter().map(Bound::listen_addr).collect();
-    let (mut shares, endpoint) = metrics::plan(config, 1)?;
     let mut reactor = Reactor::new(config, listeners)
         .map_err(|e| Error::Startup(format!("cannot start the reactor: {e}")))?;
-    if let Some(share) = shares.pop().flatten() {
+    if let Some(publisher) = publisher {
         reactor
-            .share_metrics(share)
+            .publish_to(publisher)
             .map_err(|e| Error::Startup(format!("cannot serve --metrics: {e}")))?;
     }
     crate::listen::announce(&addrs);
-    metrics::announce(endpoint);
+    announce();
     crate::log::started(config, &addrs);
     let stopped = reactor
         .run()
         .map_err(|e| Error::Runtime(format!("event loop failed: {e}")))?;
-    crate::log::stopped(Some(&reactor.counters), reactor.drain(stopped));
+    crate::log::stopped_with(Some(reactor.counters), reactor.drain(stopped));
     Ok(stopped)
 }
 
@@ -258,8 +232,8 @@ impl Reactor {
             on_drain: None,
             config: config.clone(),
             counters: Counters::default(),
+            turns: Default::default(),
             publisher: None,
-            scrapes: 0,
         };
         for bound in listeners {
             let key = reactor.entries.vacant_key();
@@ -374,6 +348,27 @@ impl Reactor {
         self.on_drain = Some(Box::new(report));
     }
 
+    /// Publishes this reactor's counters to `publisher` at the end of
+    /// every turn from now on (`--metrics`), and lets a scrape wake it for
+    /// a fresh publication. Call before [`run`](Self::run).
+    pub fn publish_to(&mut self, publisher: Publisher) -> io::Result<()> {
+        let waker = mio::Waker::new(self.poll.registry(), WAKE_TOKEN)?;
+        publisher.board.wake_with(publisher.slot, Some(waker));
+        self.publisher = Some(publisher);
+        Ok(())
+    }
+
+    /// Ends a turn: with `--metrics`, records its length, from `poll`
+    /// returning (`self.now`) to here, and publishes. Without, it costs
+    /// nothing, not even a clock read.
+    fn end_turn(&mut self) {
+        if let Some(p) = &self.publisher {
+            self.turns.record(self.now.elapsed());
+            self.counters.active = self.conns as u64;
+            p.publish(&self.counters, &self.turns);
+        }
+    }
+
     /// Connections currently open.
     pub fn connections(&self) -> usize {
         self.conns
@@ -401,8 +396,6 @@ impl Reactor {
             }
             Some(Entry::Udp(u)) if u.queued => {}
             Some(Entry::Udp(_)) => self.echo_datagrams(key),
-            Some(Entry::Metrics(_)) => self.accept_scrapes(key),
-            Some(Entry::Scrape(_)) => self.drive_scrape(key),
             // Closed earlier in this batch: a stale event, not the new
             // owner's.
             Some(Entry::Closed) | None => {}
@@ -426,7 +419,6 @@ impl Reactor {
                     u.queued = false;
                     self.echo_datagrams(key);
                 }
-                Some(Entry::Metrics(m)) if m.id == id => self.accept_scrapes(key),
                 _ => {}
             }
         }
@@ -438,7 +430,7 @@ impl Reactor {
         let Some(Entry::Udp(u)) = self.entries.get_mut(key) else {
             return;
         };
-        let turn = u.echo(&mut self.datagram, &mut self.counters.datagrams);
+        let turn = u.echo(&mut self.datagram, &mut self.counters);
         if turn == Turn::More && !u.queued {
             u.queued = true;
             self.ready.push((key, u.id));
@@ -626,7 +618,6 @@ impl Reactor {
                         }
                     }
                 }
-                Timer::ScrapeDeadline { key, id } => self.scrape_deadline(key, id),
                 Timer::ShutdownDeadline => return true,
             }
         }
@@ -720,11 +711,7 @@ impl Reactor {
                     self.close(key);
                 }
                 Entry::Conn(_) => self.drive(key),
-                Entry::Listener(_)
-                | Entry::Udp(_)
-                | Entry::Metrics(_)
-                | Entry::Scrape(_)
-                | Entry::Closed => {}
+                Entry::Listener(_) | Entry::Udp(_) | Entry::Closed => {}
             }
         }
     }
@@ -744,6 +731,15 @@ impl Reactor {
                 // queued is reset with the listener.
                 Err(_) => return,
             }
+        }
+    }
+}
+
+impl Drop for Reactor {
+    /// A stopped reactor publishes no more: scrapes must not wait for it.
+    fn drop(&mut self) {
+        if let Some(p) = &self.publisher {
+            p.board.wake_with(p.slot, None);
         }
     }
 }
@@ -879,19 +875,19 @@ mod tests {
         // loaded machine a few rounds for the first.
         for _ in 0..1000 {
             r.echo_datagrams(key);
-            if r.counters.datagrams.echoed > 0 {
+            if r.counters.datagrams_echoed > 0 {
                 break;
             }
             std::thread::yield_now();
         }
-        assert_eq!(r.counters.datagrams.echoed, udp::DATAGRAM_BUDGET as u64);
+        assert_eq!(r.counters.datagrams_echoed, udp::DATAGRAM_BUDGET as u64);
         assert_eq!(r.ready, vec![(key, id)], "queued once, by (key, id)");
         r.run_ready();
         r.run_ready();
-        assert_eq!(r.counters.datagrams.echoed, total as u64);
+        assert_eq!(r.counters.datagrams_echoed, total as u64);
         r.run_ready();
         assert!(r.ready.is_empty(), "drained: off the ready queue");
-        assert_eq!(r.counters.datagrams.bytes_echoed, 4 * total as u64);
+        assert_eq!(r.counters.datagram_bytes_echoed, 4 * total as u64);
     }
 
     // A listener with more connections queued than ACCEPT_BUDGET accepts

@@ -31,14 +31,6 @@ pub enum Timer {
         /// The listener's unique id.
         id: u64,
     },
-    /// Scrape connection `(key, id)` has had its time (`--metrics`): close
-    /// it, done or not.
-    ScrapeDeadline {
-        /// Slab key.
-        key: usize,
-        /// The scrape connection's unique id.
-        id: u64,
-    },
     /// The shutdown flush period is over.
     ShutdownDeadline,
 }

@@ -26,7 +26,8 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use super::{Counters, MAX_DATAGRAM};
+use super::MAX_DATAGRAM;
+use crate::counters::Counters;
 use crate::net::loops_back;
 
 /// Datagrams moved per `recvmmsg`/`sendmmsg`. The buffer holds one
@@ -86,6 +87,7 @@ pub fn echo(fd: RawFd, local_port: u16, buf: &mut [u8], counters: &mut Counters)
         }
     };
 
+    counters.datagrams_received += got as u64;
     // Keep the replies to send at the front of `hdrs`, pointing their
     // iovec at just the bytes received. The headers move, their targets
     // (names, slots) do not.
@@ -93,7 +95,7 @@ pub fn echo(fd: RawFd, local_port: u16, buf: &mut [u8], counters: &mut Counters)
     for i in 0..got {
         let len = hdrs[i].msg_len as usize;
         if loops_back_raw(&names[i], local_port) {
-            counters.dropped_loop_port += 1;
+            counters.datagrams_dropped_loop_port += 1;
             continue;
         }
         iovs[i].iov_len = len;
@@ -116,8 +118,8 @@ fn send(fd: RawFd, hdrs: &mut [libc::mmsghdr], counters: &mut Counters) {
         let n = unsafe { libc::sendmmsg(fd, rest.as_mut_ptr(), rest.len() as _, 0) };
         if n > 0 {
             for hdr in &rest[..n as usize] {
-                counters.echoed += 1;
-                counters.bytes_echoed += u64::from(hdr.msg_len);
+                counters.datagrams_echoed += 1;
+                counters.datagram_bytes_echoed += u64::from(hdr.msg_len);
             }
             next += n as usize;
             continue;
@@ -126,11 +128,11 @@ fn send(fd: RawFd, hdrs: &mut [libc::mmsghdr], counters: &mut Counters) {
         match err.kind() {
             io::ErrorKind::Interrupted => {}
             io::ErrorKind::WouldBlock => {
-                counters.dropped_would_block += rest.len() as u64;
+                counters.datagrams_dropped_would_block += rest.len() as u64;
                 return;
             }
             _ => {
-                counters.dropped_send_error += 1;
+                counters.datagrams_dropped_send_error += 1;
                 next += 1;
             }
         }

@@ -21,17 +21,17 @@
 //!
 //! A datagram whose source port is echo, discard, daytime, chargen or time
 //! (7, 9, 13, 19, 37), or our own port, is dropped and counted
-//! ([`Counters::dropped_loop_port`]): two echo services, or one and a
-//! chargen, would otherwise bounce a single spoofed datagram between them
+//! ([`Counters::datagrams_dropped_loop_port`]): two echo services, or one
+//! and a chargen, would otherwise bounce a single spoofed datagram between them
 //! forever (see [`crate::net::loops_back`]).
 //!
 //! # No backpressure: replies are dropped, never queued
 //!
 //! UDP has no flow control to push back with. When `send_to` would block
 //! (the socket's send buffer is full) the reply is dropped and counted
-//! ([`Counters::dropped_would_block`]), and so is one that fails outright
-//! ([`Counters::dropped_send_error`]: no route, a refused destination
-//! port 0...). Nothing is kept for later, so memory stays one buffer per
+//! ([`Counters::datagrams_dropped_would_block`]), and so is one that fails
+//! outright ([`Counters::datagrams_dropped_send_error`]: no route, a refused
+//! destination port 0...). Nothing is kept for later, so memory stays one buffer per
 //! reactor whatever the load, and the socket never asks for writable
 //! events. A client that must get every echo retransmits, as over any UDP
 //! path.
@@ -55,7 +55,9 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
+use crate::counters::Counters;
 use crate::net::MAX_DATAGRAM;
+
 #[cfg(any(not(target_os = "linux"), test))]
 use crate::net::{interrupted, loops_back, would_block};
 
@@ -69,24 +71,6 @@ pub const BUFFER: usize = batch::BATCH * MAX_DATAGRAM;
 /// Size of the buffer [`Datagrams::echo`] needs: one slot.
 #[cfg(not(target_os = "linux"))]
 pub const BUFFER: usize = MAX_DATAGRAM;
-
-/// Datagram totals, part of the reactor's [`super::Counters`].
-#[derive(Debug, Default, Clone)]
-pub struct Counters {
-    /// Datagrams sent back to their source.
-    pub echoed: u64,
-    /// Payload bytes of those datagrams.
-    pub bytes_echoed: u64,
-    /// Dropped unanswered: the source port could answer back ("Loops").
-    pub dropped_loop_port: u64,
-    /// Replies dropped because the send buffer was full.
-    pub dropped_would_block: u64,
-    /// Replies dropped because `send_to` failed.
-    pub dropped_send_error: u64,
-    /// `recv_from` failures other than would-block (a pending ICMP error
-    /// reported on the socket, say); the socket stays open.
-    pub recv_errors: u64,
-}
 
 /// What a turn left behind.
 #[derive(Debug, PartialEq, Eq)]
@@ -137,7 +121,7 @@ impl Datagrams {
                 // Counted against the budget, so an error that repeated
                 // forever could not hold the reactor.
                 batch::Got::Failed(_) => {
-                    counters.recv_errors += 1;
+                    counters.datagram_recv_errors += 1;
                     handled += 1;
                 }
             }
@@ -160,18 +144,21 @@ impl Datagrams {
         debug_assert!(buf.len() >= MAX_DATAGRAM);
         for _ in 0..DATAGRAM_BUDGET {
             let (n, peer) = match self.sock.recv_from(buf) {
-                Ok(got) => got,
+                Ok(got) => {
+                    counters.datagrams_received += 1;
+                    got
+                }
                 Err(e) if would_block(&e) => return Turn::Drained,
                 // Counted against the budget, so an error that repeated
                 // forever could not hold the reactor.
                 Err(e) if interrupted(&e) => continue,
                 Err(_) => {
-                    counters.recv_errors += 1;
+                    counters.datagram_recv_errors += 1;
                     continue;
                 }
             };
             if loops_back(peer, self.addr.port()) {
-                counters.dropped_loop_port += 1;
+                counters.datagrams_dropped_loop_port += 1;
                 continue;
             }
             self.reply(&buf[..n], peer, counters);
@@ -185,12 +172,12 @@ impl Datagrams {
         loop {
             match self.sock.send_to(data, peer) {
                 Ok(_) => {
-                    counters.echoed += 1;
-                    counters.bytes_echoed += data.len() as u64;
+                    counters.datagrams_echoed += 1;
+                    counters.datagram_bytes_echoed += data.len() as u64;
                 }
                 Err(e) if interrupted(&e) => continue,
-                Err(e) if would_block(&e) => counters.dropped_would_block += 1,
-                Err(_) => counters.dropped_send_error += 1,
+                Err(e) if would_block(&e) => counters.datagrams_dropped_would_block += 1,
+                Err(_) => counters.datagrams_dropped_send_error += 1,
             }
             return;
         }
@@ -229,7 +216,7 @@ mod tests {
         let mut buf = vec![0; BUFFER];
         for _ in 0..10_000 {
             echo(d, &mut buf, c);
-            if c.echoed + c.dropped_loop_port >= want {
+            if c.datagrams_echoed + c.datagrams_dropped_loop_port >= want {
                 return;
             }
             std::thread::yield_now();
@@ -249,10 +236,14 @@ mod tests {
             let mut buf = vec![0; BUFFER];
             // Wait for the first datagram, then the whole burst is queued.
             serve(echo, &mut d, &mut c, 1);
-            while (c.echoed as usize) < DATAGRAM_BUDGET + extra {
-                let before = c.echoed;
+            while (c.datagrams_echoed as usize) < DATAGRAM_BUDGET + extra {
+                let before = c.datagrams_echoed;
                 if echo(&mut d, &mut buf, &mut c) == Turn::More {
-                    assert_eq!(c.echoed - before, DATAGRAM_BUDGET as u64, "{name}");
+                    assert_eq!(
+                        c.datagrams_echoed - before,
+                        DATAGRAM_BUDGET as u64,
+                        "{name}"
+                    );
                 }
             }
             let mut got = [0u8; 4];
@@ -275,7 +266,11 @@ mod tests {
             own.send_to(b"loop?", addr).unwrap();
             let mut c = Counters::default();
             serve(echo, &mut d, &mut c, 1);
-            assert_eq!((c.dropped_loop_port, c.echoed), (1, 0), "{name}");
+            assert_eq!(
+                (c.datagrams_dropped_loop_port, c.datagrams_echoed),
+                (1, 0),
+                "{name}"
+            );
         }
         assert!(loops_back("10.0.0.1:19".parse().unwrap(), 7007));
         assert!(!loops_back("10.0.0.1:7008".parse().unwrap(), 7007));
@@ -310,9 +305,14 @@ mod tests {
                 }
                 let mut c = Counters::default();
                 serve(echo, &mut d, &mut c, plan.len() as u64 + 1);
-                assert_eq!((c.echoed, c.dropped_loop_port), (5, 1), "{name} {ip}");
+                assert_eq!(
+                    (c.datagrams_echoed, c.datagrams_dropped_loop_port),
+                    (5, 1),
+                    "{name} {ip}"
+                );
+                assert_eq!(c.datagrams_received, 6, "{name} {ip}: received counts both");
                 let total: usize = plan.iter().map(|(_, p)| p.len()).sum();
-                assert_eq!(c.bytes_echoed, total as u64, "{name} {ip}");
+                assert_eq!(c.datagram_bytes_echoed, total as u64, "{name} {ip}");
                 let mut got = vec![0u8; 65_536];
                 for (from, data) in &plan {
                     let (n, src) = from.recv_from(&mut got).unwrap();

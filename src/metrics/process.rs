@@ -15,11 +15,11 @@
 //! exposition, never shown as 0: a scraper then sees "absent", not "idle".
 //! So is an unlimited `RLIMIT_NOFILE`: no number would say "no limit".
 //!
-//! The `/proc` reads are blocking reads on the reactor's thread, but of
-//! kernel-made files that never wait on a device: `stat` and the `fd`
-//! directory cost microseconds (the directory listing grows with open
-//! descriptors, some hundred microseconds at ten thousand connections),
-//! once per scrape.
+//! The `/proc` reads are blocking reads, on the scrape's own thread (see
+//! [`super::server`]), of kernel-made files that never wait on a device:
+//! `stat` and the `fd` directory cost microseconds (the directory listing
+//! grows with open descriptors, some hundred microseconds at ten thousand
+//! connections), once per scrape.
 
 /// One reading. `None`: the platform or `/proc` would not say.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -6,121 +6,40 @@
 //! practices (`echod_` prefix, base units: bytes and seconds, the unit
 //! last, then `_total` on counters: `echod_received_bytes_total`);
 //! label values are a fixed set of words, never a peer's address, so the
-//! number of series stays what this file lists.
+//! number of series stays what this file and the counters' table list.
 
 use std::fmt::Write;
 
 use super::board::Snapshot;
 use super::histogram::{TurnTimes, BOUNDS_NS};
 use super::process::Sample;
+use crate::counters::ROWS;
 
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The body of a `GET /metrics` answer.
+/// The body of a `GET /metrics` answer: the counters in the order of
+/// their table ([`ROWS`]), then the turns, the reactors, the build and
+/// the process.
 pub fn render(s: &Snapshot, process: &Sample) -> String {
-    let c = &s.counters;
-    let d = &c.datagrams;
     let mut out = Text(String::with_capacity(4096));
-    out.one(
-        "echod_connections_accepted_total",
-        "counter",
-        "Connections accepted and served (those closed at once are counted only \
-         in echod_connections_closed_total, reasons max_conns and no_fds).",
-        c.accepted,
-    );
-    out.one(
-        "echod_connections_active",
-        "gauge",
-        "Connections open now.",
-        s.active,
-    );
-    out.labelled(
-        "echod_connections_closed_total",
-        "counter",
-        "Connections closed, by reason: eof (the client closed), reset (the peer \
-         failed: reset, broken pipe), idle (--idle-timeout), max_conns (closed at \
-         accept, --max-conns reached), no_fds (closed at accept, out of file \
-         descriptors), shutdown (closed by a graceful shutdown).",
-        "reason",
-        &[
-            ("eof", c.closed_eof),
-            ("reset", c.peer_errors),
-            ("idle", c.idle_closed),
-            ("max_conns", c.refused_max_conns),
-            ("no_fds", c.shed_no_fds),
-            ("shutdown", c.closed_shutdown),
-        ],
-    );
-    out.one(
-        "echod_received_bytes_total",
-        "counter",
-        "Bytes read from stream connections.",
-        c.bytes_received,
-    );
-    out.one(
-        "echod_sent_bytes_total",
-        "counter",
-        "Bytes echoed back on stream connections.",
-        c.bytes_echoed,
-    );
-    out.one(
-        "echod_partial_writes_total",
-        "counter",
-        "Echoes the socket took only part of; the rest waited for it to drain.",
-        c.partial_writes,
-    );
-    out.one(
-        "echod_backpressure_pauses_total",
-        "counter",
-        "Times a connection's pending echo reached --max-buffer, so reading from \
-         it stopped until the client read.",
-        c.backpressure_pauses,
-    );
-    out.one(
-        "echod_accept_errors_total",
-        "counter",
-        "Failed accept calls on the echo listeners (aborted handshakes, out of \
-         file descriptors, ...).",
-        c.accept_errors,
-    );
-    let dropped = d.dropped_loop_port + d.dropped_would_block + d.dropped_send_error;
-    out.one(
-        "echod_datagrams_received_total",
-        "counter",
-        "Datagrams received on --listen udp: sockets, echoed or dropped.",
-        d.echoed + dropped,
-    );
-    out.labelled(
-        "echod_datagrams_dropped_total",
-        "counter",
-        "Datagrams not echoed, by reason: loop_port (from a port that answers \
-         back), would_block (the send buffer was full), send_error (the reply \
-         could not be sent).",
-        "reason",
-        &[
-            ("loop_port", d.dropped_loop_port),
-            ("would_block", d.dropped_would_block),
-            ("send_error", d.dropped_send_error),
-        ],
-    );
-    out.one(
-        "echod_datagram_sent_bytes_total",
-        "counter",
-        "Payload bytes of the datagrams echoed.",
-        d.bytes_echoed,
-    );
-    out.one(
-        "echod_datagram_receive_errors_total",
-        "counter",
-        "Failed receives on UDP sockets (a pending ICMP error, ...).",
-        d.recv_errors,
-    );
+    for (row, value) in ROWS.iter().zip(s.counters.values()) {
+        let Some(name) = row.metric else {
+            continue; // the stop line's only
+        };
+        if let Some(help) = row.help {
+            out.head(name, row.kind.name(), help);
+        }
+        match row.label {
+            Some((label, v)) => out.line(format_args!("{name}{{{label}=\"{v}\"}} {value}")),
+            None => out.line(format_args!("{name} {value}")),
+        }
+    }
     out.turns(
         "echod_loop_turn_seconds",
         "How long the reactor loop's turns took: from poll returning to the \
          next poll call, the work and not the wait (summed over --threads).",
-        &c.turns,
+        &s.turns,
     );
     out.one(
         "echod_reactors",
@@ -221,13 +140,6 @@ impl Text {
         self.line(format_args!("{name}_sum {}", t.sum_ns as f64 / 1e9));
         self.line(format_args!("{name}_count {count}"));
     }
-
-    fn labelled(&mut self, name: &str, kind: &str, help: &str, label: &str, rows: &[(&str, u64)]) {
-        self.head(name, kind, help);
-        for (value, n) in rows {
-            self.line(format_args!("{name}{{{label}=\"{value}\"}} {n}"));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -238,7 +150,7 @@ mod tests {
     fn every_sample_has_help_and_type_and_a_number() {
         let mut s = Snapshot::default();
         s.counters.closed_eof = 3;
-        s.active = 2;
+        s.counters.active = 2;
         let p = Sample {
             cpu_seconds: Some(0.25),
             resident_bytes: Some(4096),
@@ -278,7 +190,7 @@ mod tests {
     fn turn_buckets_are_cumulative_in_seconds() {
         let mut s = Snapshot::default();
         for ns in [500, 3_000, 3_500, 2_000_000_000] {
-            s.counters.turns.record(std::time::Duration::from_nanos(ns));
+            s.turns.record(std::time::Duration::from_nanos(ns));
         }
         let text = render(&s, &Sample::default());
         for want in [
