@@ -32,6 +32,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::cli::CheckConfig;
+use crate::outputs::print;
 use crate::payload;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
@@ -113,7 +114,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
         "{:<44}{:<8}{:>9}  detail\n",
         "check", "result", "time"
     ));
-    crate::print(&out)?;
+    print(&out)?;
     let mut passed = 0;
     for check in checks {
         let start = Instant::now();
@@ -136,7 +137,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
             }
             Err(e) => ("FAIL", e),
         };
-        crate::print(&format!(
+        print(&format!(
             "{:<44}{:<8}{:>7}ms  {detail}\n",
             check.name,
             verdict,
@@ -144,7 +145,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
         ))?;
     }
     for name in not_applicable {
-        crate::print(&format!(
+        print(&format!(
             "{name:<44}{:<8}{:>9}  stream only: {target} is datagrams\n",
             "n/a", "-"
         ))?;
@@ -157,7 +158,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
             not_applicable.len()
         )
     };
-    crate::print(&format!(
+    print(&format!(
         "{passed}/{} checks passed{skipped}\n",
         checks.len()
     ))?;

@@ -6,33 +6,18 @@
 //! and the offending value; `main` prints it on one line and exits 2.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::outputs::{check_dir, check_file, Outputs};
 use crate::payload::{MAX_SIZE, MIN_SIZE};
 use crate::run::datagram::max_datagram;
 use crate::run::{Load, RunConfig, DEFAULT_FLOOD_SIZE, DEFAULT_FLOOD_WINDOW, DEFAULT_LOSS_TIMEOUT};
 use crate::target::Target;
-
-/// A command line that cannot be acted on. `main` exits 2 for these.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-fn usage(msg: impl Into<String>) -> UsageError {
-    UsageError(msg.into())
-}
+use crate::usage_error::{shorten, usage, UsageError};
 
 /// A verifying, coordinated-omission-free load generator for echo servers over TCP, Unix
 /// stream sockets and UDP.
@@ -98,11 +83,6 @@ const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// read exactly as echod reads `--max-buffer`.
 fn parse_size(s: &str) -> Result<u64, String> {
     echod::cli::values::parse_bytes(s)
-}
-
-/// `s` as a message shows it: escaped and shortened, as echod does.
-pub fn shorten(s: &str) -> String {
-    echod::cli::message::shown(s)
 }
 
 /// `loadgen run` as typed.
@@ -209,17 +189,6 @@ generator, whose MB/s are then not the server's.\n\nExit status: 0 clean, 1 a fa
 truncation on a stream, failed connections) or nothing measured, 2 a bad command line, 130 \
 (SIGINT) or 143 (SIGTERM) when a signal stopped the run early (whatever part of the window \
 ran is reported).";
-
-/// Where a run's results go besides stdout.
-#[derive(Clone, Debug, Default)]
-pub struct Outputs {
-    /// `--json`.
-    pub json: Option<PathBuf>,
-    /// `--hdr-log`.
-    pub hdr_log: Option<PathBuf>,
-    /// `--quiet`.
-    pub quiet: bool,
-}
 
 /// Resolves `value` of `flag` to one socket address (a host name's first),
 /// saying which part is wrong when it cannot (see [`resolve_all`]).
@@ -349,7 +318,7 @@ impl RunArgs {
         check_fd_budget("--connections", connections)?;
         for (flag, path) in [("--json", &self.json), ("--hdr-log", &self.hdr_log)] {
             if let Some(p) = path {
-                crate::outputs::check_file(flag, p)?;
+                check_file(flag, p)?;
             }
         }
         if self.hdr_interval < Duration::from_millis(1) {
@@ -632,7 +601,7 @@ impl CompareArgs {
         let most = |c: &Counts| c.0.iter().copied().max().unwrap_or(1);
         check_fd_budget("--connections", most(&self.connections))?;
         check_fd_budget("--flood", most(&self.flood))?;
-        crate::outputs::check_dir("--out", &self.out)?;
+        check_dir("--out", &self.out)?;
         Ok(CompareConfig {
             models: self.models,
             connections: self.connections.0,
@@ -721,7 +690,7 @@ impl MergeArgs {
     pub fn validate(self) -> Result<MergeArgs, UsageError> {
         for (flag, path) in [("--out", &self.out), ("--json", &self.json)] {
             if let Some(p) = path {
-                crate::outputs::check_file(flag, p)?;
+                check_file(flag, p)?;
             }
         }
         Ok(self)
