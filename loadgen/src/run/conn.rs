@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-use super::link::Link;
+use super::link::{Inflight, Link, ReadEnd};
 use super::result::Counters;
 use super::stream::Stream;
 use crate::payload;
@@ -44,15 +44,6 @@ pub const OUT_HIGH_WATER: usize = 64 * 1024;
 /// `write`, and that a large request costs one `write` per 64 KiB, which is
 /// noise next to generating and copying those bytes.
 pub const CHUNK: usize = OUT_HIGH_WATER;
-
-/// Timing of one request whose reply has not fully arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Inflight {
-    /// When the schedule meant to send it (ns since the run's base instant).
-    pub intended: u64,
-    /// When it was handed to the connection's send path.
-    pub sent: u64,
-}
 
 /// A generator connection. See the module docs for how data moves.
 #[derive(Debug)]
@@ -94,15 +85,6 @@ fn would_block(e: &io::Error) -> bool {
 
 fn interrupted(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted
-}
-
-/// What a [`Conn::read`] found besides replies.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReadEnd {
-    /// The socket has no more bytes for now.
-    Drained,
-    /// The server closed its side.
-    Eof,
 }
 
 impl Conn {

@@ -42,8 +42,8 @@ use std::os::fd::AsRawFd;
 
 use mio::net::UdpSocket;
 
-use super::conn::{Inflight, ReadEnd, OUT_HIGH_WATER};
-use super::link::{Link, STRAY};
+use super::conn::OUT_HIGH_WATER;
+use super::link::{Inflight, Link, ReadEnd, STRAY};
 use super::result::Counters;
 use crate::payload::{self, Header, HEADER_LEN};
 use crate::target::Target;

@@ -22,10 +22,27 @@ use std::io;
 
 use mio::event::Source;
 
-use super::conn::{Inflight, ReadEnd};
 use crate::run::result::Counters;
 use crate::target::Target;
 use crate::verify::Verdict;
+
+/// Timing of one request whose reply has not fully arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inflight {
+    /// When the schedule meant to send it (ns since the run's base instant).
+    pub intended: u64,
+    /// When it was handed to the connection's send path.
+    pub sent: u64,
+}
+
+/// What a [`Link::read`] found besides replies.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// The socket has no more bytes for now.
+    Drained,
+    /// The server closed its side.
+    Eof,
+}
 
 /// The timing a lossy link gives a damaged datagram that answers no
 /// request: it lies after every window, so the engine counts the fault but
