@@ -463,9 +463,31 @@ pub fn announce(addrs: &[ListenAddr]) {
     let mut out = io::stdout().lock();
     for addr in addrs {
         // A closed stdout must not stop a daemon that is otherwise fine.
-        let _ = writeln!(out, "listening on {addr}");
+        let _ = writeln!(out, "{ANNOUNCED}{addr}");
     }
     let _ = out.flush();
+}
+
+/// What every line of [`announce`] starts with.
+const ANNOUNCED: &str = "listening on ";
+
+/// The listener one line of [`announce`] names, for programs that start
+/// echod on port 0 and must learn the port: `listening on tcp://ADDR` is
+/// [`ListenAddr::Tcp`], `udp://ADDR` [`ListenAddr::Udp`], `unix:///PATH`
+/// [`ListenAddr::Unix`]. Trailing whitespace (a `\r`) is ignored. `None`
+/// for any other line, so a caller can skip what is not an announcement.
+pub fn parse_announced(line: &str) -> Option<ListenAddr> {
+    let addr = line.trim_end().strip_prefix(ANNOUNCED)?;
+    if let Some(path) = addr.strip_prefix("unix://") {
+        return Some(ListenAddr::Unix(path.into()));
+    }
+    let (kind, ip_port): (fn(SocketAddr) -> ListenAddr, _) =
+        match (addr.strip_prefix("tcp://"), addr.strip_prefix("udp://")) {
+            (Some(a), _) => (ListenAddr::Tcp, a),
+            (_, Some(a)) => (ListenAddr::Udp, a),
+            _ => return None,
+        };
+    ip_port.parse().ok().map(kind)
 }
 
 #[cfg(test)]
@@ -474,6 +496,28 @@ mod tests {
 
     fn any(kind: fn(SocketAddr) -> ListenAddr) -> ListenAddr {
         kind("127.0.0.1:0".parse().unwrap())
+    }
+
+    #[test]
+    fn what_announce_prints_parses_back() {
+        for addr in [
+            ListenAddr::Tcp("127.0.0.1:7007".parse().unwrap()),
+            ListenAddr::Tcp("[::1]:65535".parse().unwrap()),
+            ListenAddr::Udp("0.0.0.0:9".parse().unwrap()),
+            ListenAddr::Unix("/run/echod dir/e.sock".into()),
+        ] {
+            let line = format!("{ANNOUNCED}{addr}");
+            assert_eq!(parse_announced(&line), Some(addr.clone()), "{line}");
+            assert_eq!(parse_announced(&format!("{line}\r\n")), Some(addr));
+        }
+        for other in [
+            "",
+            "listening on 127.0.0.1:7",
+            "listening on tcp://127.0.0.1",
+            "echod: started",
+        ] {
+            assert_eq!(parse_announced(other), None, "{other}");
+        }
     }
 
     #[test]
