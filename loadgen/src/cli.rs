@@ -85,6 +85,64 @@ fn parse_size(s: &str) -> Result<u64, String> {
     echod::cli::values::parse_bytes(s)
 }
 
+/// How each measurement is taken: the flags `run` and `compare` share.
+/// The help and defaults here are `run`'s; `compare` words its own
+/// (`mut_arg` on [`CompareArgs`]) and fills in its defaults in validation.
+///
+/// `display_order` keeps `--help` listing the flags where each command
+/// always has, among its own: here `run`'s places (its `--rate`, `--flood`
+/// and `--server-pid` say theirs), `compare`'s set in its `mut_arg`s.
+#[derive(Args, Debug, Clone)]
+pub struct MeasureArgs {
+    /// Bytes per request (at least 24: the header carrying connection and sequence; with
+    /// udp: at most 65507 over IPv4, 65527 over IPv6, one datagram); suffixes K, M
+    /// [default: 512; 16K with --flood].
+    #[arg(long, display_order = 2, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
+    pub size: Option<u64>,
+    /// Length of the measurement window, e.g. 10s.
+    #[arg(long, display_order = 3, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub duration: Duration,
+    /// Closed loop: requests in flight per connection (1 = ping-pong). Ignored with --rate
+    /// [default: 1].
+    #[arg(long, display_order = 4, value_name = "D", value_parser = parse_count, allow_hyphen_values = true)]
+    pub depth: Option<u32>,
+    /// --flood only: the most bytes a connection has sent and not yet had echoed, in whole
+    /// requests of --size; suffixes K, M [default: 1M].
+    #[arg(long, display_order = 7, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
+    pub window: Option<u64>,
+    /// Traffic before measuring that is not counted.
+    #[arg(long, display_order = 9, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub warmup: Duration,
+    /// Event loops (threads) to spread the connections over.
+    #[arg(
+        long,
+        display_order = 10,
+        value_name = "T",
+        default_value_t = 1,
+        value_parser = parse_count,
+        allow_hyphen_values = true
+    )]
+    pub threads: u32,
+    /// After the window, wait for outstanding replies as long as bytes keep arriving;
+    /// count them as truncated (udp: lost) once none has for DUR (the drain never exceeds
+    /// 30 s or four windows).
+    #[arg(long, display_order = 11, value_name = "DUR", default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub drain_timeout: Duration,
+}
+
+impl MeasureArgs {
+    /// Refuses a window or a drain of no time at all.
+    fn check_times(&self) -> Result<(), UsageError> {
+        if self.duration.is_zero() {
+            return Err(usage("--duration 0s: must be longer than zero"));
+        }
+        if self.drain_timeout.is_zero() {
+            return Err(usage("--drain-timeout 0s: must be longer than zero"));
+        }
+        Ok(())
+    }
+}
+
 /// `loadgen run` as typed.
 #[derive(Args, Debug, Clone)]
 #[command(after_help = RUN_AFTER_HELP)]
@@ -102,53 +160,28 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub connections: u32,
-    /// Bytes per request (at least 24: the header carrying connection and sequence; with
-    /// udp: at most 65507 over IPv4, 65527 over IPv6, one datagram); suffixes K, M
-    /// [default: 512; 16K with --flood].
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
-    pub size: Option<u64>,
-    /// Length of the measurement window, e.g. 10s.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
-    pub duration: Duration,
-    /// Closed loop: requests in flight per connection (1 = ping-pong). Ignored with --rate
-    /// [default: 1].
-    #[arg(long, value_name = "D", value_parser = parse_count, allow_hyphen_values = true)]
-    pub depth: Option<u32>,
+    /// Size, depth, window and timing of the load.
+    #[command(flatten)]
+    pub measure: MeasureArgs,
     /// Open loop: total requests per second, sent on schedule whether or not replies arrive;
     /// fractions are honoured (0.5 = one request every 2 s) [default: none, i.e. closed loop].
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        display_order = 5,
+        value_name = "R",
+        allow_negative_numbers = true
+    )]
     pub rate: Option<f64>,
     /// Saturation: every connection writes as fast as the server takes bytes, keeping at most
     /// --window bytes unechoed, and every echoed byte is verified. Reports echoed MB/s, not
     /// latency (see below). Not with --rate, --depth, --hdr-log or a udp: target.
-    #[arg(long)]
+    #[arg(long, display_order = 6)]
     pub flood: bool,
-    /// --flood only: the most bytes a connection has sent and not yet had echoed, in whole
-    /// requests of --size; suffixes K, M [default: 1M].
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
-    pub window: Option<u64>,
     /// The server's process id: report its CPU over the window (all threads, and the busiest
     /// thread on Linux), CPU per request, or with --flood MB echoed per server CPU-second and
     /// whether the server or the generator was the limit [default: none].
-    #[arg(long, value_name = "PID", value_parser = parse_pid, allow_hyphen_values = true)]
+    #[arg(long, display_order = 8, value_name = "PID", value_parser = parse_pid, allow_hyphen_values = true)]
     pub server_pid: Option<u32>,
-    /// Traffic before measuring that is not counted.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
-    pub warmup: Duration,
-    /// Event loops (threads) to spread the connections over.
-    #[arg(
-        long,
-        value_name = "T",
-        default_value_t = 1,
-        value_parser = parse_count,
-        allow_hyphen_values = true
-    )]
-    pub threads: u32,
-    /// After the window, wait for outstanding replies as long as bytes keep arriving;
-    /// count them as truncated (udp: lost) once none has for DUR (the drain never exceeds
-    /// 30 s or four windows).
-    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
-    pub drain_timeout: Duration,
     /// udp: only. A request with no reply after DUR is counted lost (no latency sample);
     /// in closed loop its slot is reused at once. A reply that comes later is counted late
     /// [default: 1s].
@@ -270,7 +303,7 @@ impl RunArgs {
     pub fn validate(self) -> Result<(RunConfig, Outputs), UsageError> {
         let target = target("--target", &self.target)?;
         let connections = positive("--connections", self.connections)?;
-        let threads = positive("--threads", self.threads)?;
+        let threads = positive("--threads", self.measure.threads)?;
         if threads > connections {
             return Err(usage(format!(
                 "--threads {threads}: more threads than --connections {connections}"
@@ -278,7 +311,7 @@ impl RunArgs {
         }
         if self.flood {
             self.check_flood(&target)?;
-        } else if let Some(w) = self.window {
+        } else if let Some(w) = self.measure.window {
             return Err(usage(format!("--window {w}: applies to --flood only")));
         }
         let default_size = if self.flood {
@@ -286,7 +319,7 @@ impl RunArgs {
         } else {
             512
         };
-        let size = check_size(self.size.unwrap_or(default_size))?;
+        let size = check_size(self.measure.size.unwrap_or(default_size))?;
         let loss_timeout = match (&target, self.loss_timeout) {
             (Target::Udp(addr), lt) => {
                 let most = max_datagram(addr);
@@ -309,12 +342,7 @@ impl RunArgs {
             }
             (_, None) => None,
         };
-        if self.duration.is_zero() {
-            return Err(usage("--duration 0s: must be longer than zero"));
-        }
-        if self.drain_timeout.is_zero() {
-            return Err(usage("--drain-timeout 0s: must be longer than zero"));
-        }
+        self.measure.check_times()?;
         check_fd_budget("--connections", connections)?;
         for (flag, path) in [("--json", &self.json), ("--hdr-log", &self.hdr_log)] {
             if let Some(p) = path {
@@ -333,7 +361,7 @@ impl RunArgs {
         }
         let load = match self.rate {
             _ if self.flood => {
-                let window = self.window.unwrap_or(DEFAULT_FLOOD_WINDOW);
+                let window = self.measure.window.unwrap_or(DEFAULT_FLOOD_WINDOW);
                 if window < size as u64 {
                     return Err(usage(format!(
                         "--window {window}: smaller than one request (--size {size}); a flood keeps \
@@ -348,15 +376,15 @@ impl RunArgs {
                 )))
             }
             // Below one request per window the run would measure nothing.
-            Some(r) if r * self.duration.as_secs_f64() < 1.0 => {
+            Some(r) if r * self.measure.duration.as_secs_f64() < 1.0 => {
                 return Err(usage(format!(
                     "--rate {r}: schedules no request in --duration {:?}; raise either",
-                    self.duration
+                    self.measure.duration
                 )))
             }
             Some(rate) => Load::Open { rate },
             None => Load::Closed {
-                depth: positive("--depth", self.depth.unwrap_or(1))?,
+                depth: positive("--depth", self.measure.depth.unwrap_or(1))?,
             },
         };
         let cfg = RunConfig {
@@ -364,10 +392,10 @@ impl RunArgs {
             connections,
             size,
             load,
-            duration: self.duration,
-            warmup: self.warmup,
+            duration: self.measure.duration,
+            warmup: self.measure.warmup,
             threads,
-            drain_timeout: self.drain_timeout,
+            drain_timeout: self.measure.drain_timeout,
             loss_timeout,
             interval: self.hdr_log.is_some().then_some(self.hdr_interval),
             progress: !self.quiet,
@@ -399,7 +427,7 @@ impl RunArgs {
                  echoes, --rate on a schedule",
             ));
         }
-        if self.depth.is_some() {
+        if self.measure.depth.is_some() {
             return Err(usage(
                 "--flood and --depth contradict each other: a flood keeps --window bytes in flight \
                  per connection, not --depth requests",
@@ -417,6 +445,23 @@ impl RunArgs {
 
 /// `loadgen compare` as typed.
 #[derive(Args, Debug, Clone)]
+#[command(
+    mut_arg("window", |a| a.display_order(3).help(
+        "Unechoed bytes per connection at the saturation points (16 KiB requests); suffixes K, M \
+         [default: 1M]"
+    )),
+    mut_arg("size", |a| a.display_order(4).help("Bytes per request; suffixes K, M [default: 512]")),
+    mut_arg("depth", |a| a.display_order(5).help("Requests in flight per connection [default: 1]")),
+    mut_arg("duration", |a| a
+        .display_order(6)
+        .help("Measurement window of each point in each round")
+        .default_value("2s")),
+    mut_arg("warmup", |a| a.display_order(7).help("Uncounted warm-up before each point")),
+    mut_arg("threads", |a| a.display_order(9).help("Generator event loops")),
+    mut_arg("drain_timeout", |a| a.display_order(10).help(
+        "As for `run`: give up on outstanding replies once none has moved for DUR"
+    )),
+)]
 pub struct CompareArgs {
     /// echod models to compare, comma-separated (reactor, tokio, threads, iterative).
     #[arg(
@@ -448,50 +493,20 @@ pub struct CompareArgs {
         allow_hyphen_values = true
     )]
     pub flood: Counts,
-    /// Unechoed bytes per connection at the saturation points (16 KiB requests); suffixes
-    /// K, M.
-    #[arg(long, value_name = "BYTES", default_value = "1M", value_parser = parse_size, allow_hyphen_values = true)]
-    pub window: u64,
-    /// Bytes per request; suffixes K, M.
-    #[arg(long, value_name = "BYTES", default_value = "512", value_parser = parse_size, allow_hyphen_values = true)]
-    pub size: u64,
-    /// Requests in flight per connection.
-    #[arg(
-        long,
-        value_name = "D",
-        default_value_t = 1,
-        value_parser = parse_count,
-        allow_hyphen_values = true
-    )]
-    pub depth: u32,
-    /// Measurement window of each point in each round.
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration, allow_hyphen_values = true)]
-    pub duration: Duration,
-    /// Uncounted warm-up before each point.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
-    pub warmup: Duration,
+    /// Size, depth, window and timing of each point.
+    #[command(flatten)]
+    pub measure: MeasureArgs,
     /// Times every point is measured, the models taking turns within each round; the
     /// report gives the median and the min–max spread.
     #[arg(
         long,
+        display_order = 8,
         value_name = "R",
         default_value_t = 3,
         value_parser = parse_count,
         allow_hyphen_values = true
     )]
     pub rounds: u32,
-    /// Generator event loops.
-    #[arg(
-        long,
-        value_name = "T",
-        default_value_t = 1,
-        value_parser = parse_count,
-        allow_hyphen_values = true
-    )]
-    pub threads: u32,
-    /// As for `run`: give up on outstanding replies once none has moved for DUR.
-    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
-    pub drain_timeout: Duration,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
     /// (results.json, report.md, throughput.svg, saturation.svg, latency_c*.svg) are replaced
@@ -586,18 +601,14 @@ impl CompareArgs {
         }
         // compare's saturation points use run's default flood size.
         let flood_size = DEFAULT_FLOOD_SIZE;
-        if !self.flood.0.is_empty() && self.window < flood_size as u64 {
+        let m = self.measure;
+        let window = m.window.unwrap_or(DEFAULT_FLOOD_WINDOW);
+        if !self.flood.0.is_empty() && window < flood_size as u64 {
             return Err(usage(format!(
-                "--window {}: smaller than one request of a saturation point ({flood_size} B)",
-                self.window
+                "--window {window}: smaller than one request of a saturation point ({flood_size} B)"
             )));
         }
-        if self.duration.is_zero() {
-            return Err(usage("--duration 0s: must be longer than zero"));
-        }
-        if self.drain_timeout.is_zero() {
-            return Err(usage("--drain-timeout 0s: must be longer than zero"));
-        }
+        m.check_times()?;
         let most = |c: &Counts| c.0.iter().copied().max().unwrap_or(1);
         check_fd_budget("--connections", most(&self.connections))?;
         check_fd_budget("--flood", most(&self.flood))?;
@@ -606,14 +617,14 @@ impl CompareArgs {
             models: self.models,
             connections: self.connections.0,
             flood: self.flood.0,
-            window: self.window,
-            size: check_size(self.size)?,
-            depth: positive("--depth", self.depth)?,
-            duration: self.duration,
-            warmup: self.warmup,
+            window,
+            size: check_size(m.size.unwrap_or(512))?,
+            depth: positive("--depth", m.depth.unwrap_or(1))?,
+            duration: m.duration,
+            warmup: m.warmup,
             rounds: positive("--rounds", self.rounds)?,
-            threads: positive("--threads", self.threads)?,
-            drain_timeout: self.drain_timeout,
+            threads: positive("--threads", m.threads)?,
+            drain_timeout: m.drain_timeout,
             out: self.out,
             pin: !self.no_pin,
             progress: !self.quiet,
@@ -911,6 +922,23 @@ mod tests {
             err.contains("missing :PORT") && err.contains("udp:HOST:PORT"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn compare_keeps_its_own_defaults_for_the_shared_flags() {
+        let out = std::env::temp_dir();
+        let argv = ["loadgen", "compare", "--out", out.to_str().unwrap()];
+        let Command::Compare(args) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        let cfg = args.validate().unwrap();
+        assert_eq!((cfg.size, cfg.depth, cfg.threads), (512, 1, 1));
+        assert_eq!(
+            (cfg.window, cfg.duration),
+            (1 << 20, Duration::from_secs(2))
+        );
+        assert_eq!(cfg.warmup, Duration::from_secs(1));
+        assert_eq!(cfg.drain_timeout, Duration::from_secs(3));
     }
 
     #[test]
