@@ -478,16 +478,12 @@ const ANNOUNCED: &str = "listening on ";
 /// for any other line, so a caller can skip what is not an announcement.
 pub fn parse_announced(line: &str) -> Option<ListenAddr> {
     let addr = line.trim_end().strip_prefix(ANNOUNCED)?;
-    if let Some(path) = addr.strip_prefix("unix://") {
-        return Some(ListenAddr::Unix(path.into()));
+    match addr.split_once("://")? {
+        ("tcp", ip_port) => ip_port.parse().ok().map(ListenAddr::Tcp),
+        ("udp", ip_port) => ip_port.parse().ok().map(ListenAddr::Udp),
+        ("unix", path) => Some(ListenAddr::Unix(path.into())),
+        _ => None,
     }
-    let (kind, ip_port): (fn(SocketAddr) -> ListenAddr, _) =
-        match (addr.strip_prefix("tcp://"), addr.strip_prefix("udp://")) {
-            (Some(a), _) => (ListenAddr::Tcp, a),
-            (_, Some(a)) => (ListenAddr::Udp, a),
-            _ => return None,
-        };
-    ip_port.parse().ok().map(kind)
 }
 
 #[cfg(test)]
@@ -510,14 +506,14 @@ mod tests {
             assert_eq!(parse_announced(&line), Some(addr.clone()), "{line}");
             assert_eq!(parse_announced(&format!("{line}\r\n")), Some(addr));
         }
-        for other in [
-            "",
+        // Not announcements: a missing scheme or port, another line.
+        let others = [
             "listening on 127.0.0.1:7",
-            "listening on tcp://127.0.0.1",
-            "echod: started",
-        ] {
-            assert_eq!(parse_announced(other), None, "{other}");
-        }
+            "listening on tcp://[::1]",
+            "",
+            "started",
+        ];
+        assert!(others.iter().all(|l| parse_announced(l).is_none()));
     }
 
     #[test]

@@ -160,9 +160,8 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub connections: u32,
-    /// Size, depth, window and timing of the load.
     #[command(flatten)]
-    pub measure: MeasureArgs,
+    measure: MeasureArgs,
     /// Open loop: total requests per second, sent on schedule whether or not replies arrive;
     /// fractions are honoured (0.5 = one request every 2 s) [default: none, i.e. closed loop].
     #[arg(
@@ -478,7 +477,6 @@ pub struct CompareArgs {
         long,
         value_name = "LIST",
         default_value = "1,10,100,1000",
-        value_parser = parse_counts,
         allow_hyphen_values = true
     )]
     pub connections: Counts,
@@ -489,24 +487,22 @@ pub struct CompareArgs {
         long,
         value_name = "LIST",
         default_value = "50",
-        value_parser = parse_counts,
         allow_hyphen_values = true
     )]
     pub flood: Counts,
-    /// Size, depth, window and timing of each point.
-    #[command(flatten)]
-    pub measure: MeasureArgs,
     /// Times every point is measured, the models taking turns within each round; the
     /// report gives the median and the min–max spread.
     #[arg(
         long,
         display_order = 8,
         value_name = "R",
-        default_value_t = 3,
         value_parser = parse_count,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        default_value_t = 3
     )]
     pub rounds: u32,
+    #[command(flatten)]
+    measure: MeasureArgs,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
     /// (results.json, report.md, throughput.svg, saturation.svg, latency_c*.svg) are replaced
@@ -525,6 +521,14 @@ pub struct CompareArgs {
 /// of that kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counts(pub Vec<u32>);
+
+/// Clap parses every `Counts` flag with [`parse_counts`].
+impl clap::builder::ValueParserFactory for Counts {
+    type Parser = fn(&str) -> Result<Counts, String>;
+    fn value_parser() -> Self::Parser {
+        parse_counts
+    }
+}
 
 fn parse_counts(s: &str) -> Result<Counts, String> {
     if s.trim() == "none" {
