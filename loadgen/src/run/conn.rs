@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-use super::link::{Inflight, Link, ReadEnd};
+use super::link::{Inflight, Link, LinkState, ReadEnd};
 use super::result::Counters;
 use super::stream::Stream;
 use crate::payload;
@@ -51,8 +51,8 @@ pub struct Conn {
     /// The socket (registered with the engine's poller under this
     /// connection's index).
     pub stream: Stream,
-    /// Global connection index, carried in every request header.
-    pub id: u32,
+    /// Its index, whether it is open, its backlog and write interest.
+    pub state: LinkState,
     size: usize,
     /// Bytes of the outgoing stream issued so far (requests issued × size).
     issued: u64,
@@ -65,18 +65,11 @@ pub struct Conn {
     out_len: usize,
     /// Requests sent, oldest first, awaiting their replies.
     pub inflight: VecDeque<Inflight>,
-    /// Open loop only: intended times of requests that are due but not yet
-    /// issued because the connection has no room (see [`Conn::has_room`]).
-    pub backlog: VecDeque<u64>,
     verifier: StreamVerifier,
     /// Bytes the kernel has accepted for sending.
     pub written: u64,
     /// Bytes received back.
     pub received: u64,
-    /// False once the connection has failed or been closed.
-    pub open: bool,
-    /// Whether the socket is registered for writable events.
-    pub write_interest: bool,
 }
 
 fn would_block(e: &io::Error) -> bool {
@@ -92,19 +85,16 @@ impl Conn {
     pub fn new(stream: Stream, id: u32, peers: u32, size: usize) -> Conn {
         Conn {
             stream,
-            id,
+            state: LinkState::new(id),
             size,
             issued: 0,
             out: vec![0; CHUNK].into_boxed_slice(),
             out_pos: 0,
             out_len: 0,
             inflight: VecDeque::new(),
-            backlog: VecDeque::new(),
             verifier: StreamVerifier::new(id, peers, size),
             written: 0,
             received: 0,
-            open: true,
-            write_interest: true,
         }
     }
 
@@ -153,7 +143,7 @@ impl Conn {
                 self.out_pos = 0;
                 self.out_len = (left as usize).min(CHUNK);
                 let chunk = &mut self.out[..self.out_len];
-                payload::fill_stream(self.id, self.size, self.written, chunk);
+                payload::fill_stream(self.state.id, self.size, self.written, chunk);
             }
             match self.stream.write(&self.out[self.out_pos..self.out_len]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -234,7 +224,8 @@ impl Conn {
     /// Backlogged requests (never sent) whose intended time falls in the
     /// measurement window `[from, to)`: owed to the report as unsent.
     pub fn unsent_in(&self, from: u64, to: u64) -> u64 {
-        self.backlog
+        self.state
+            .backlog
             .iter()
             .filter(|&&x| x >= from && x < to)
             .count() as u64
@@ -285,30 +276,26 @@ impl Link for Conn {
         self.stream.established()
     }
 
+    fn state(&self) -> &LinkState {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut LinkState {
+        &mut self.state
+    }
+
     fn tune(&self) -> io::Result<()> {
         // Latency is the point: never let Nagle hold a request back.
         self.stream.set_nodelay()
     }
 
-    fn id(&self) -> u32 {
-        self.id
-    }
-
-    fn is_open(&self) -> bool {
-        self.open
-    }
-
     fn close(&mut self) -> u64 {
-        self.open = false;
+        self.state.open = false;
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
         let owed = self.outstanding();
-        self.backlog.clear();
+        self.state.backlog.clear();
         self.inflight.clear();
         owed
-    }
-
-    fn backlog(&mut self) -> &mut VecDeque<u64> {
-        &mut self.backlog
     }
 
     fn unsent_in(&self, from: u64, to: u64) -> u64 {
@@ -332,14 +319,6 @@ impl Link for Conn {
     #[inline]
     fn unsent(&self) -> usize {
         Conn::unsent(self)
-    }
-
-    fn write_interest(&self) -> bool {
-        self.write_interest
-    }
-
-    fn set_write_interest(&mut self, on: bool) {
-        self.write_interest = on;
     }
 
     #[inline]
