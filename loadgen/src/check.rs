@@ -377,10 +377,9 @@ fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
 /// writer thread while this thread reads the echo, so that large transfers
 /// cannot deadlock on full buffers; then checks the echo byte for byte.
 fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> Result<(), String> {
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let owned = data.to_vec();
     let plan = chunks.to_vec();
-    let writer = std::thread::spawn(move || -> Result<(), String> {
+    echo_while_writing(s, data, deadline, move |mut w| {
         let mut at = 0;
         for size in plan.iter().cycle() {
             if at == owned.len() {
@@ -391,7 +390,20 @@ fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> R
             at = end;
         }
         Ok(())
-    });
+    })
+}
+
+/// Runs `write` on a second handle of `s` in its own thread while this
+/// thread reads back the echo of `data` and checks it, so that large
+/// transfers cannot deadlock on full buffers.
+fn echo_while_writing(
+    s: &mut Sock,
+    data: &[u8],
+    deadline: Instant,
+    write: impl FnOnce(Sock) -> Result<(), String> + Send + 'static,
+) -> Result<(), String> {
+    let w = s.try_clone().map_err(|e| e.to_string())?;
+    let writer = std::thread::spawn(move || write(w));
     let mut got = vec![0u8; data.len()];
     let read = read_exact_by(s, &mut got, data, deadline);
     if read.is_err() {
@@ -541,23 +553,12 @@ fn half_close(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const TOTAL: usize = 256 * 1024;
     let mut s = connect(target, deadline)?;
     let data = pattern(9, TOTAL);
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let sent = data.clone();
-    let writer = std::thread::spawn(move || -> Result<(), String> {
+    echo_while_writing(&mut s, &data, deadline, move |mut w| {
         write_all_by(&mut w, &sent, deadline)?;
         w.shutdown(Shutdown::Write)
             .map_err(|e| format!("shutdown: {e}"))
-    });
-    let mut got = vec![0u8; TOTAL];
-    let read = read_exact_by(&mut s, &mut got, &data, deadline);
-    if read.is_err() {
-        let _ = s.shutdown(Shutdown::Both);
-    }
-    let wrote = writer
-        .join()
-        .unwrap_or_else(|_| Err("writer thread panicked".into()));
-    read?;
-    wrote?;
+    })?;
     // Now the server must close its side: read must return 0, not hang and
     // not produce more bytes.
     let mut extra = [0u8; 1];
