@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use crate::cli::CheckConfig;
 use crate::outputs::print;
 use crate::payload;
+use crate::run::datagram::set_receive_buffer;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
 
@@ -496,17 +497,7 @@ fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     // server does. A Unix socket ignores SO_RCVBUF (see the module docs).
     let shrunk = matches!(s, Sock::Tcp(_));
     if shrunk {
-        let small: libc::c_int = 64 * 1024;
-        // SAFETY: setsockopt with a valid int option value on our own socket.
-        unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&small as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_receive_buffer(&s, 64 * 1024);
     }
     let data = pattern(42, TOTAL);
     let mut w = s.try_clone().map_err(|e| e.to_string())?;

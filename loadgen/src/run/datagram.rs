@@ -65,13 +65,19 @@ const RCVBUF: libc::c_int = 1 << 20;
 /// Asks for [`RCVBUF`] on `sock` (`check` over `udp:` too, whose burst
 /// would otherwise overflow the default).
 pub fn enlarge_receive_buffer(sock: &impl AsRawFd) {
+    set_receive_buffer(sock, RCVBUF);
+}
+
+/// Asks for a receive buffer (SO_RCVBUF) of `bytes` on `sock`; the kernel
+/// may round or cap it, and a refusal is ignored.
+pub fn set_receive_buffer(sock: &impl AsRawFd, bytes: libc::c_int) {
     // SAFETY: setsockopt with a valid int option value on our own socket.
     unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVBUF,
-            (&RCVBUF as *const libc::c_int).cast(),
+            (&bytes as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
