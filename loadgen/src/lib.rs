@@ -15,7 +15,7 @@
 //! - What they share: [`target`], [`payload`] and [`verify`] (what is sent
 //!   and how an echo is judged), [`stats`] and [`hdrlog`] (latencies),
 //!   [`usage`], [`procstat`] and [`limit`] (CPU time and who was the
-//!   limit), [`env`], [`interrupt`], [`outputs`] (stdout and output
+//!   limit), [`env`](mod@env), [`interrupt`], [`outputs`] (stdout and output
 //!   paths) and [`usage_error`] (the refusal every validation returns).
 
 #![deny(missing_docs)]

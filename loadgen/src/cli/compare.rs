@@ -91,7 +91,7 @@ pub struct CompareArgs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counts(pub Vec<u32>);
 
-/// Clap parses every `Counts` flag with [`parse_counts`].
+/// Clap parses every `Counts` flag with `parse_counts`.
 impl clap::builder::ValueParserFactory for Counts {
     type Parser = fn(&str) -> Result<Counts, String>;
     fn value_parser() -> Self::Parser {

@@ -18,7 +18,7 @@ use crate::usage_error::{usage, UsageError};
 
 /// How each measurement is taken: the flags `run` and `compare` share.
 /// The help and defaults here are `run`'s; `compare` words its own
-/// (`mut_arg` on [`CompareArgs`]) and fills in its defaults in validation.
+/// (`mut_arg` on [`super::compare::CompareArgs`]) and fills in its defaults in validation.
 ///
 /// `display_order` keeps `--help` listing the flags where each command
 /// always has, among its own: here `run`'s places (its `--rate`, `--flood`
