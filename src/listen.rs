@@ -464,9 +464,27 @@ pub fn announce(addrs: &[ListenAddr]) {
     let mut out = io::stdout().lock();
     for addr in addrs {
         // A closed stdout must not stop a daemon that is otherwise fine.
-        let _ = writeln!(out, "listening on {addr}");
+        let _ = writeln!(out, "{ANNOUNCED}{addr}");
     }
     let _ = out.flush();
+}
+
+/// What every line of [`announce`] starts with.
+const ANNOUNCED: &str = "listening on ";
+
+/// The listener one line of [`announce`] names, for programs that start
+/// echod on port 0 and must learn the port: `listening on tcp://ADDR` is
+/// [`ListenAddr::Tcp`], `udp://ADDR` [`ListenAddr::Udp`], `unix:///PATH`
+/// [`ListenAddr::Unix`]. Trailing whitespace (a `\r`) is ignored. `None`
+/// for any other line, so a caller can skip what is not an announcement.
+pub fn parse_announced(line: &str) -> Option<ListenAddr> {
+    let addr = line.trim_end().strip_prefix(ANNOUNCED)?;
+    match addr.split_once("://")? {
+        ("tcp", ip_port) => ip_port.parse().ok().map(ListenAddr::Tcp),
+        ("udp", ip_port) => ip_port.parse().ok().map(ListenAddr::Udp),
+        ("unix", path) => Some(ListenAddr::Unix(path.into())),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -475,6 +493,28 @@ mod tests {
 
     fn any(kind: fn(SocketAddr) -> ListenAddr) -> ListenAddr {
         kind("127.0.0.1:0".parse().unwrap())
+    }
+
+    #[test]
+    fn what_announce_prints_parses_back() {
+        for addr in [
+            ListenAddr::Tcp("127.0.0.1:7007".parse().unwrap()),
+            ListenAddr::Tcp("[::1]:65535".parse().unwrap()),
+            ListenAddr::Udp("0.0.0.0:9".parse().unwrap()),
+            ListenAddr::Unix("/run/echod dir/e.sock".into()),
+        ] {
+            let line = format!("{ANNOUNCED}{addr}");
+            assert_eq!(parse_announced(&line), Some(addr.clone()), "{line}");
+            assert_eq!(parse_announced(&format!("{line}\r\n")), Some(addr));
+        }
+        // Not announcements: a missing scheme or port, another line.
+        let others = [
+            "listening on 127.0.0.1:7",
+            "listening on tcp://[::1]",
+            "",
+            "started",
+        ];
+        assert!(others.iter().all(|l| parse_announced(l).is_none()));
     }
 
     #[test]

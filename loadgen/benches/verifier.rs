@@ -9,22 +9,12 @@
 //! itself. Each iteration handles one [`STREAM`]-byte stream, cut as the
 //! generator cuts it: reads of at most its 64 KiB scratch buffer,
 //! generation in [`CHUNK`]-byte pieces.
-//!
-//! `loadgen` is a binary crate, so the two modules are compiled into this
-//! bench from their source files; `verify.rs` names `crate::payload`,
-//! which resolves because `payload` is declared here at the crate root.
-
-#[allow(dead_code)] // the bench uses a part of each module
-#[path = "../src/payload.rs"]
-mod payload;
-#[allow(dead_code)]
-#[path = "../src/verify.rs"]
-mod verify;
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use verify::{StreamVerifier, Verdict};
+use loadgen::payload;
+use loadgen::verify::{StreamVerifier, Verdict};
 
 /// Bytes handled per iteration: enough 512 B requests (2048) that per-call
 /// overhead is averaged, and 16 of the 64 KiB ones.

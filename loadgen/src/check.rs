@@ -25,7 +25,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -34,7 +33,9 @@ use std::time::{Duration, Instant};
 use echod::net::Stream as Sock;
 
 use crate::cli::CheckConfig;
+use crate::outputs::print;
 use crate::payload;
+use crate::run::datagram::set_receive_buffer;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
 
@@ -115,7 +116,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
         "{:<44}{:<8}{:>9}  detail\n",
         "check", "result", "time"
     ));
-    crate::print(&out)?;
+    print(&out)?;
     let mut passed = 0;
     for check in checks {
         let start = Instant::now();
@@ -138,7 +139,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
             }
             Err(e) => ("FAIL", e),
         };
-        crate::print(&format!(
+        print(&format!(
             "{:<44}{:<8}{:>7}ms  {detail}\n",
             check.name,
             verdict,
@@ -146,7 +147,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
         ))?;
     }
     for name in not_applicable {
-        crate::print(&format!(
+        print(&format!(
             "{name:<44}{:<8}{:>9}  stream only: {target} is datagrams\n",
             "n/a", "-"
         ))?;
@@ -159,7 +160,7 @@ pub fn check(args: &CheckConfig) -> anyhow::Result<ExitCode> {
             not_applicable.len()
         )
     };
-    crate::print(&format!(
+    print(&format!(
         "{passed}/{} checks passed{skipped}\n",
         checks.len()
     ))?;
@@ -308,10 +309,9 @@ fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
 /// writer thread while this thread reads the echo, so that large transfers
 /// cannot deadlock on full buffers; then checks the echo byte for byte.
 fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> Result<(), String> {
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let owned = data.to_vec();
     let plan = chunks.to_vec();
-    let writer = std::thread::spawn(move || -> Result<(), String> {
+    echo_while_writing(s, data, deadline, move |mut w| {
         let mut at = 0;
         for size in plan.iter().cycle() {
             if at == owned.len() {
@@ -322,7 +322,20 @@ fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> R
             at = end;
         }
         Ok(())
-    });
+    })
+}
+
+/// Runs `write` on a second handle of `s` in its own thread while this
+/// thread reads back the echo of `data` and checks it, so that large
+/// transfers cannot deadlock on full buffers.
+fn echo_while_writing(
+    s: &mut Sock,
+    data: &[u8],
+    deadline: Instant,
+    write: impl FnOnce(Sock) -> Result<(), String> + Send + 'static,
+) -> Result<(), String> {
+    let w = s.try_clone().map_err(|e| e.to_string())?;
+    let writer = std::thread::spawn(move || write(w));
     let mut got = vec![0u8; data.len()];
     let read = read_exact_by(s, &mut got, data, deadline);
     if read.is_err() {
@@ -415,17 +428,7 @@ fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     // server does. A Unix socket ignores SO_RCVBUF (see the module docs).
     let shrunk = matches!(s, Sock::Tcp(_));
     if shrunk {
-        let small: libc::c_int = 64 * 1024;
-        // SAFETY: setsockopt with a valid int option value on our own socket.
-        unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&small as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_receive_buffer(&s, 64 * 1024);
     }
     let data = pattern(42, TOTAL);
     let mut w = s.try_clone().map_err(|e| e.to_string())?;
@@ -472,23 +475,12 @@ fn half_close(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     const TOTAL: usize = 256 * 1024;
     let mut s = connect(target, deadline)?;
     let data = pattern(9, TOTAL);
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let sent = data.clone();
-    let writer = std::thread::spawn(move || -> Result<(), String> {
+    echo_while_writing(&mut s, &data, deadline, move |mut w| {
         write_all_by(&mut w, &sent, deadline)?;
         w.shutdown(Shutdown::Write)
             .map_err(|e| format!("shutdown: {e}"))
-    });
-    let mut got = vec![0u8; TOTAL];
-    let read = read_exact_by(&mut s, &mut got, &data, deadline);
-    if read.is_err() {
-        let _ = s.shutdown(Shutdown::Both);
-    }
-    let wrote = writer
-        .join()
-        .unwrap_or_else(|_| Err("writer thread panicked".into()));
-    read?;
-    wrote?;
+    })?;
     // Now the server must close its side: read must return 0, not hang and
     // not produce more bytes.
     let mut extra = [0u8; 1];

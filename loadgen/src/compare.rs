@@ -55,7 +55,7 @@ use crate::sweep::{
     Point, Round, RoundFigures, Spread, Summary, SweepConfig,
 };
 use crate::target::Target;
-use crate::usage::{Meter, MeterError, ServerUsage, WindowUsage};
+use crate::usage::{Meter, MeterError, ServerUsage};
 
 /// Grace period for a server to drain and exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -483,7 +483,10 @@ fn largest_memory<'a>(rounds: impl Iterator<Item = &'a Memory> + Clone) -> Memor
 /// point's figures.
 struct Driven {
     result: RunResult,
-    usage: WindowUsage,
+    /// The server's CPU over the window.
+    server: ServerUsage,
+    /// The generator's own, as a fraction of one CPU.
+    generator_cpu: f64,
     memory: Memory,
     server_exit: String,
 }
@@ -558,7 +561,8 @@ fn drive(
     };
     Ok(Some(Driven {
         result,
-        usage,
+        server: usage.server.expect("the meter was given the server's pid"),
+        generator_cpu: usage.generator_cpu_utilisation,
         memory: match memory {
             Some(Ok(m)) => m,
             Some(Err(e)) => Memory::unavailable(&e.to_string()),
@@ -582,14 +586,11 @@ fn measure(
     let Some(d) = drive(cfg, model, conns, cfg.size, load, cpus, stop)? else {
         return Ok(None);
     };
-    let server = d
-        .usage
-        .server
-        .expect("the meter was given the server's pid");
+    let server = d.server;
     let m = &d.result.m;
     let requests = m.counters.requests;
     let rps = d.result.requests_per_sec();
-    let generator_cpu = d.usage.generator_cpu_utilisation;
+    let generator_cpu = d.generator_cpu;
     let per_conn: Vec<f64> = m.per_conn.iter().map(|&n| n as f64).collect();
     Ok(Some(Metrics {
         requests_per_sec: rps,
@@ -627,10 +628,7 @@ fn measure_flood(
     let Some(d) = drive(cfg, model, conns, FLOOD_SIZE, load, cpus, stop)? else {
         return Ok(None);
     };
-    let server = d
-        .usage
-        .server
-        .expect("the meter was given the server's pid");
+    let server = d.server;
     let m = &d.result.m;
     let echoed = m.echoed_bytes;
     Ok(Some(FloodMetrics {
@@ -641,7 +639,7 @@ fn measure_flood(
         limit: limit::limit(Some(&server)),
         busiest_thread_utilisation: server.busiest_thread_utilisation,
         server_cpus: server.cpus,
-        generator_cpu_utilisation: d.usage.generator_cpu_utilisation,
+        generator_cpu_utilisation: d.generator_cpu,
         errors: m.counters.errors_total(),
         corrupt: m.counters.corrupt_total(),
         server_memory: d.memory,

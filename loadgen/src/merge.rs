@@ -58,10 +58,11 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::MergeArgs;
-use crate::cli::UsageError;
 use crate::hdrlog::{self, ReadError, ReadErrorKind, UNCORRECTED_TAG};
+use crate::outputs::print;
 use crate::run::result::Interval;
 use crate::stats::{self, Hist, Percentiles};
+use crate::usage_error::{shorten, UsageError};
 
 /// Below this share of the union of the spans, the common window is
 /// reported as a poor overlap.
@@ -230,7 +231,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         // A file that cannot be read was named wrongly, as one that is not
         // a log: a bad command line.
         let bytes = std::fs::read(path)
-            .map_err(|e| UsageError(format!("cannot read {}: {e}", crate::cli::shorten(&name))))?;
+            .map_err(|e| UsageError(format!("cannot read {}: {e}", shorten(&name))))?;
         let input = Input::read(name.clone(), &bytes).map_err(|e| match e.kind {
             // Not a log at all: the command line named the wrong file.
             ReadErrorKind::NotALog(_) => anyhow::Error::new(UsageError(format!("{name}: {e}"))),
@@ -244,7 +245,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let merged = combine(&inputs);
     // The slots hold all `--out` needs.
     drop(inputs);
-    crate::print(&render(&merged.summary))?;
+    print(&render(&merged.summary))?;
     for w in &merged.warnings {
         eprintln!("{w}");
     }

@@ -1,4 +1,5 @@
-//! Output paths, checked before anything is measured.
+//! Where results go: stdout, and output paths checked before anything is
+//! measured.
 //!
 //! A typo in `--json missing-dir/x.json` used to surface only after a full
 //! run, losing it. Every output flag is therefore checked up front, with one
@@ -8,14 +9,35 @@
 //! read-only or pseudo file system only says no to an actual create).
 
 use std::fs::OpenOptions;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::UsageError;
+use crate::usage_error::{shorten, UsageError};
+
+/// Where a run's results go besides stdout.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// `--json`.
+    pub json: Option<PathBuf>,
+    /// `--hdr-log`.
+    pub hdr_log: Option<PathBuf>,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+/// Writes `text` to stdout and flushes it; a reader that went away (say
+/// `| head`) comes back as `BrokenPipe`, which `main` recognises and does
+/// not report.
+pub fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
 
 fn refuse(flag: &str, path: &Path, why: impl std::fmt::Display) -> UsageError {
     UsageError(format!(
         "{flag} {}: cannot write here: {why}",
-        crate::cli::shorten(&path.display().to_string())
+        shorten(&path.display().to_string())
     ))
 }
 

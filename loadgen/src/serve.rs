@@ -3,7 +3,8 @@
 //! `loadgen serve -- ARGS` runs `echod::cli::run` with ARGS, so `compare`
 //! and the tests need no separately built echod binary: they start
 //! `current_exe() serve -- --model M --listen 127.0.0.1:0` and learn the port
-//! from the `listening on tcp://ADDR` line echod prints.
+//! from the `listening on tcp://ADDR` line echod prints
+//! (`echod::listen::parse_announced`).
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
@@ -12,6 +13,9 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use echod::listen::parse_announced;
+use echod::ListenAddr;
 
 use crate::procstat::{self, Memory};
 
@@ -196,38 +200,28 @@ impl ServerProcess {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if !sent {
-                    if let Some(addr) = line.strip_prefix("listening on tcp://") {
-                        sent = tx.send(addr.trim().to_owned()).is_ok();
+                    if let Some(ListenAddr::Tcp(addr)) = parse_announced(&line) {
+                        sent = tx.send(addr).is_ok();
                     }
                 }
             }
         });
-        let addr = rx.recv_timeout(STARTUP_TIMEOUT);
+        let announced = rx.recv_timeout(STARTUP_TIMEOUT).ok();
         let mut server = ServerProcess {
             child,
-            addr: "0.0.0.0:0".parse().expect("constant"),
+            addr: announced.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
             stderr,
             _lifeline: lifeline,
         };
-        match addr {
-            Ok(a) => {
-                server.addr = a.parse().map_err(|e| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("echod printed a bad address {a:?}: {e}"),
-                    )
-                })?;
-                Ok(server)
-            }
-            Err(_) => {
-                let _ = server.child.kill();
-                let _ = server.child.wait();
-                Err(io::Error::other(format!(
-                    "echod --model {model} did not report a listening address: {}",
-                    server.stderr_text().trim()
-                )))
-            }
+        if announced.is_none() {
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+            return Err(io::Error::other(format!(
+                "echod --model {model} did not report a listening address: {}",
+                server.stderr_text().trim()
+            )));
         }
+        Ok(server)
     }
 
     /// The child's process id.

@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 
 use echod::net::Stream;
 
-use super::link::Link;
+use super::link::{Inflight, Link, LinkState, ReadEnd};
 use super::result::Counters;
 use crate::payload;
 use crate::target::Target;
@@ -46,23 +46,14 @@ pub const OUT_HIGH_WATER: usize = 64 * 1024;
 /// noise next to generating and copying those bytes.
 pub const CHUNK: usize = OUT_HIGH_WATER;
 
-/// Timing of one request whose reply has not fully arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Inflight {
-    /// When the schedule meant to send it (ns since the run's base instant).
-    pub intended: u64,
-    /// When it was handed to the connection's send path.
-    pub sent: u64,
-}
-
 /// A generator connection. See the module docs for how data moves.
 #[derive(Debug)]
 pub struct Conn {
     /// The socket (registered with the engine's poller under this
     /// connection's index).
     pub stream: Stream,
-    /// Global connection index, carried in every request header.
-    pub id: u32,
+    /// Its index, whether it is open, its backlog and write interest.
+    pub state: LinkState,
     size: usize,
     /// Bytes of the outgoing stream issued so far (requests issued × size).
     issued: u64,
@@ -75,18 +66,11 @@ pub struct Conn {
     out_len: usize,
     /// Requests sent, oldest first, awaiting their replies.
     pub inflight: VecDeque<Inflight>,
-    /// Open loop only: intended times of requests that are due but not yet
-    /// issued because the connection has no room (see [`Conn::has_room`]).
-    pub backlog: VecDeque<u64>,
     verifier: StreamVerifier,
     /// Bytes the kernel has accepted for sending.
     pub written: u64,
     /// Bytes received back.
     pub received: u64,
-    /// False once the connection has failed or been closed.
-    pub open: bool,
-    /// Whether the socket is registered for writable events.
-    pub write_interest: bool,
 }
 
 fn would_block(e: &io::Error) -> bool {
@@ -97,33 +81,21 @@ fn interrupted(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted
 }
 
-/// What a [`Conn::read`] found besides replies.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReadEnd {
-    /// The socket has no more bytes for now.
-    Drained,
-    /// The server closed its side.
-    Eof,
-}
-
 impl Conn {
     /// Wraps a connected socket: connection `id` of a run of `peers`.
     pub fn new(stream: Stream, id: u32, peers: u32, size: usize) -> Conn {
         Conn {
             stream,
-            id,
+            state: LinkState::new(id),
             size,
             issued: 0,
             out: vec![0; CHUNK].into_boxed_slice(),
             out_pos: 0,
             out_len: 0,
             inflight: VecDeque::new(),
-            backlog: VecDeque::new(),
             verifier: StreamVerifier::new(id, peers, size),
             written: 0,
             received: 0,
-            open: true,
-            write_interest: true,
         }
     }
 
@@ -172,7 +144,7 @@ impl Conn {
                 self.out_pos = 0;
                 self.out_len = (left as usize).min(CHUNK);
                 let chunk = &mut self.out[..self.out_len];
-                payload::fill_stream(self.id, self.size, self.written, chunk);
+                payload::fill_stream(self.state.id, self.size, self.written, chunk);
             }
             match self.stream.write(&self.out[self.out_pos..self.out_len]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -253,7 +225,8 @@ impl Conn {
     /// Backlogged requests (never sent) whose intended time falls in the
     /// measurement window `[from, to)`: owed to the report as unsent.
     pub fn unsent_in(&self, from: u64, to: u64) -> u64 {
-        self.backlog
+        self.state
+            .backlog
             .iter()
             .filter(|&&x| x >= from && x < to)
             .count() as u64
@@ -319,30 +292,26 @@ impl Link for Conn {
         self.stream.established()
     }
 
+    fn state(&self) -> &LinkState {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut LinkState {
+        &mut self.state
+    }
+
     fn tune(&self) -> io::Result<()> {
         // Latency is the point: never let Nagle hold a request back.
         self.stream.set_nodelay()
     }
 
-    fn id(&self) -> u32 {
-        self.id
-    }
-
-    fn is_open(&self) -> bool {
-        self.open
-    }
-
     fn close(&mut self) -> u64 {
-        self.open = false;
+        self.state.open = false;
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
         let owed = self.outstanding();
-        self.backlog.clear();
+        self.state.backlog.clear();
         self.inflight.clear();
         owed
-    }
-
-    fn backlog(&mut self) -> &mut VecDeque<u64> {
-        &mut self.backlog
     }
 
     fn unsent_in(&self, from: u64, to: u64) -> u64 {
@@ -366,14 +335,6 @@ impl Link for Conn {
     #[inline]
     fn unsent(&self) -> usize {
         Conn::unsent(self)
-    }
-
-    fn write_interest(&self) -> bool {
-        self.write_interest
-    }
-
-    fn set_write_interest(&mut self, on: bool) {
-        self.write_interest = on;
     }
 
     #[inline]

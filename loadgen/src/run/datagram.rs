@@ -42,8 +42,8 @@ use std::os::fd::AsRawFd;
 
 use mio::net::UdpSocket;
 
-use super::conn::{Inflight, ReadEnd, OUT_HIGH_WATER};
-use super::link::{Link, STRAY};
+use super::conn::OUT_HIGH_WATER;
+use super::link::{Inflight, Link, LinkState, ReadEnd, STRAY};
 use super::result::Counters;
 use crate::payload::{self, Header, HEADER_LEN};
 use crate::target::Target;
@@ -65,13 +65,19 @@ const RCVBUF: libc::c_int = 1 << 20;
 /// Asks for [`RCVBUF`] on `sock` (`check` over `udp:` too, whose burst
 /// would otherwise overflow the default).
 pub fn enlarge_receive_buffer(sock: &impl AsRawFd) {
+    set_receive_buffer(sock, RCVBUF);
+}
+
+/// Asks for a receive buffer (SO_RCVBUF) of `bytes` on `sock`; the kernel
+/// may round or cap it, and a refusal is ignored.
+pub fn set_receive_buffer(sock: &impl AsRawFd, bytes: libc::c_int) {
     // SAFETY: setsockopt with a valid int option value on our own socket.
     unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_RCVBUF,
-            (&RCVBUF as *const libc::c_int).cast(),
+            (&bytes as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
@@ -112,7 +118,7 @@ struct Slot {
 #[derive(Debug)]
 pub struct DatagramConn {
     sock: UdpSocket,
-    id: u32,
+    state: LinkState,
     size: usize,
     loss_timeout: u64,
     /// Requests `base ..` are in `slots`; older ones are forgotten.
@@ -126,14 +132,11 @@ pub struct DatagramConn {
     /// at the time it was passed; see [`DatagramConn::expire`].
     cursor: u64,
     waiting: u64,
-    backlog: VecDeque<u64>,
     out: Vec<u8>,
     /// Bytes sent and received.
     bytes: u64,
     /// Bytes received.
     received: u64,
-    open: bool,
-    write_interest: bool,
 }
 
 impl DatagramConn {
@@ -173,7 +176,7 @@ impl DatagramConn {
             .then(|| Header::decode(data[..HEADER_LEN].try_into().expect("header length")))
             .flatten();
         let h = match header {
-            Some(h) if h.conn != self.id => {
+            Some(h) if h.conn != self.state.id => {
                 done.push((STRAY, Verdict::Foreign { got: h.conn }));
                 return;
             }
@@ -184,7 +187,7 @@ impl DatagramConn {
             }
         };
         let intact =
-            data.len() == self.size && payload::matches(self.id, h.seq, self.size, 0, data);
+            data.len() == self.size && payload::matches(self.state.id, h.seq, self.size, 0, data);
         let Some(slot) = self.slot(h.seq) else {
             // Forgotten: resolved long ago (see "Memory").
             if intact {
@@ -251,7 +254,7 @@ impl Link for DatagramConn {
         sock.connect(*addr)?;
         Ok(DatagramConn {
             sock,
-            id,
+            state: LinkState::new(id),
             size,
             loss_timeout,
             base: 0,
@@ -260,12 +263,9 @@ impl Link for DatagramConn {
             next_send: 0,
             cursor: 0,
             waiting: 0,
-            backlog: VecDeque::new(),
             out: Vec::with_capacity(size),
             bytes: 0,
             received: 0,
-            open: true,
-            write_interest: true,
         })
     }
 
@@ -281,23 +281,23 @@ impl Link for DatagramConn {
         }
     }
 
+    fn state(&self) -> &LinkState {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut LinkState {
+        &mut self.state
+    }
+
     fn tune(&self) -> io::Result<()> {
         Ok(())
     }
 
-    fn id(&self) -> u32 {
-        self.id
-    }
-
-    fn is_open(&self) -> bool {
-        self.open
-    }
-
     fn close(&mut self) -> u64 {
-        self.open = false;
+        self.state.open = false;
         let owed = self.waiting;
         self.waiting = 0;
-        self.backlog.clear();
+        self.state.backlog.clear();
         self.slots.clear();
         self.base = self.next_seq;
         self.next_send = self.next_seq;
@@ -305,12 +305,9 @@ impl Link for DatagramConn {
         owed
     }
 
-    fn backlog(&mut self) -> &mut VecDeque<u64> {
-        &mut self.backlog
-    }
-
     fn unsent_in(&self, from: u64, to: u64) -> u64 {
-        self.backlog
+        self.state
+            .backlog
             .iter()
             .filter(|&&x| x >= from && x < to)
             .count() as u64
@@ -336,7 +333,7 @@ impl Link for DatagramConn {
     fn flush(&mut self) -> io::Result<()> {
         while self.next_send < self.next_seq {
             self.out.clear();
-            payload::append(&mut self.out, self.id, self.next_send, self.size);
+            payload::append(&mut self.out, self.state.id, self.next_send, self.size);
             match self.sock.send(&self.out) {
                 Ok(n) if n == self.size => {
                     self.next_send += 1;
@@ -358,14 +355,6 @@ impl Link for DatagramConn {
 
     fn unsent(&self) -> usize {
         (self.next_seq - self.next_send) as usize * self.size
-    }
-
-    fn write_interest(&self) -> bool {
-        self.write_interest
-    }
-
-    fn set_write_interest(&mut self, on: bool) {
-        self.write_interest = on;
     }
 
     /// Receives datagrams until `WouldBlock` (edge-triggered readiness: a

@@ -45,8 +45,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use super::conn::{Inflight, ReadEnd};
-use super::link::{Link, STRAY};
+use super::link::{Inflight, Link, ReadEnd, STRAY};
 use super::result::Measurements;
 use super::schedule::Schedule;
 use super::timer::Timer;

@@ -22,10 +22,27 @@ use std::io;
 
 use mio::event::Source;
 
-use super::conn::{Inflight, ReadEnd};
 use crate::run::result::Counters;
 use crate::target::Target;
 use crate::verify::Verdict;
+
+/// Timing of one request whose reply has not fully arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inflight {
+    /// When the schedule meant to send it (ns since the run's base instant).
+    pub intended: u64,
+    /// When it was handed to the connection's send path.
+    pub sent: u64,
+}
+
+/// What a [`Link::read`] found besides replies.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// The socket has no more bytes for now.
+    Drained,
+    /// The server closed its side.
+    Eof,
+}
 
 /// The timing a lossy link gives a damaged datagram that answers no
 /// request: it lies after every window, so the engine counts the fault but
@@ -34,6 +51,33 @@ pub const STRAY: Inflight = Inflight {
     intended: u64::MAX,
     sent: u64::MAX,
 };
+
+/// What every link keeps the same way, so that the trait's accessors are
+/// written once (as its provided methods).
+#[derive(Debug)]
+pub struct LinkState {
+    /// Global connection index, carried in every request header.
+    pub id: u32,
+    /// False once the connection has failed or been closed.
+    pub open: bool,
+    /// Open loop only: intended times of requests that are due but not yet
+    /// issued because the connection has no room ([`Link::has_room`]).
+    pub backlog: VecDeque<u64>,
+    /// Whether the socket is registered for writable events.
+    pub write_interest: bool,
+}
+
+impl LinkState {
+    /// An open link `id`, registered for writable events, nothing due.
+    pub fn new(id: u32) -> LinkState {
+        LinkState {
+            id,
+            open: true,
+            backlog: VecDeque::new(),
+            write_interest: true,
+        }
+    }
+}
 
 /// One generator connection as the engine drives it.
 pub trait Link: Sized {
@@ -69,18 +113,30 @@ pub trait Link: Sized {
     /// options that only apply to a connected socket (TCP_NODELAY).
     fn tune(&self) -> io::Result<()>;
 
+    /// What every link keeps alike (see [`LinkState`]).
+    fn state(&self) -> &LinkState;
+
+    /// The same, to change.
+    fn state_mut(&mut self) -> &mut LinkState;
+
     /// Global connection index.
-    fn id(&self) -> u32;
+    fn id(&self) -> u32 {
+        self.state().id
+    }
 
     /// False once the connection has failed or been closed.
-    fn is_open(&self) -> bool;
+    fn is_open(&self) -> bool {
+        self.state().open
+    }
 
     /// Marks the connection closed, shuts the socket and forgets every
     /// request; returns how many were outstanding.
     fn close(&mut self) -> u64;
 
     /// Open loop: intended times of requests due but not yet issued.
-    fn backlog(&mut self) -> &mut VecDeque<u64>;
+    fn backlog(&mut self) -> &mut VecDeque<u64> {
+        &mut self.state_mut().backlog
+    }
 
     /// Backlogged requests intended inside `[from, to)`.
     fn unsent_in(&self, from: u64, to: u64) -> u64;
@@ -98,10 +154,14 @@ pub trait Link: Sized {
     fn unsent(&self) -> usize;
 
     /// Whether the socket is registered for writable events.
-    fn write_interest(&self) -> bool;
+    fn write_interest(&self) -> bool {
+        self.state().write_interest
+    }
 
     /// Records the registration.
-    fn set_write_interest(&mut self, on: bool);
+    fn set_write_interest(&mut self, on: bool) {
+        self.state_mut().write_interest = on;
+    }
 
     /// Reads what the socket holds and pushes each reply to a request of
     /// this connection, with its verdict, to `done`. Bytes that answer no

@@ -1,0 +1,206 @@
+//! `loadgen compare`'s flags and its validated configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::run::MeasureArgs;
+use super::values::{check_fd_budget, check_size, parse_count, positive};
+use crate::outputs::check_dir;
+use crate::run::{DEFAULT_FLOOD_SIZE, DEFAULT_FLOOD_WINDOW};
+use crate::usage_error::{shorten, usage, UsageError};
+
+/// `loadgen compare` as typed.
+#[derive(Args, Debug, Clone)]
+#[command(
+    mut_arg("window", |a| a.display_order(3).help(
+        "Unechoed bytes per connection at the saturation points (16 KiB requests); suffixes K, M \
+         [default: 1M]"
+    )),
+    mut_arg("size", |a| a.display_order(4).help("Bytes per request; suffixes K, M [default: 512]")),
+    mut_arg("depth", |a| a.display_order(5).help("Requests in flight per connection [default: 1]")),
+    mut_arg("duration", |a| a
+        .display_order(6)
+        .help("Measurement window of each point in each round")
+        .default_value("2s")),
+    mut_arg("warmup", |a| a.display_order(7).help("Uncounted warm-up before each point")),
+    mut_arg("threads", |a| a.display_order(9).help("Generator event loops")),
+    mut_arg("drain_timeout", |a| a.display_order(10).help(
+        "As for `run`: give up on outstanding replies once none has moved for DUR"
+    )),
+)]
+pub struct CompareArgs {
+    /// echod models to compare, comma-separated (reactor, tokio, threads, iterative).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "reactor,tokio,threads,iterative"
+    )]
+    pub models: Vec<String>,
+    /// Connection counts of the closed-loop points, comma-separated, or none. The
+    /// iterative model serves one client at a time, so it only runs at 1 and is reported
+    /// "n/a" elsewhere.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "1,10,100,1000",
+        allow_hyphen_values = true
+    )]
+    pub connections: Counts,
+    /// Connection counts of the saturation points (run --flood), comma-separated, or none.
+    /// They rank the models by MB echoed per server CPU-second and say whether the server
+    /// or the generator was the limit.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "50",
+        allow_hyphen_values = true
+    )]
+    pub flood: Counts,
+    /// Times every point is measured, the models taking turns within each round; the
+    /// report gives the median and the min–max spread.
+    #[arg(
+        long,
+        display_order = 8,
+        value_name = "R",
+        value_parser = parse_count,
+        allow_hyphen_values = true,
+        default_value_t = 3
+    )]
+    pub rounds: u32,
+    #[command(flatten)]
+    measure: MeasureArgs,
+    /// Directory for results.json, report.md and the SVG plots. Created if missing and
+    /// checked before the first point; files an earlier compare wrote there
+    /// (results.json, report.md, throughput.svg, saturation.svg, latency_c*.svg) are replaced
+    /// or removed, anything else is left alone.
+    #[arg(long, value_name = "DIR", default_value = "report")]
+    pub out: PathBuf,
+    /// Do not pin the server and the generator to different CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// No progress display.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// A comma-separated list of connection counts, or `none` for no points
+/// of that kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counts(pub Vec<u32>);
+
+/// Clap parses every `Counts` flag with `parse_counts`.
+impl clap::builder::ValueParserFactory for Counts {
+    type Parser = fn(&str) -> Result<Counts, String>;
+    fn value_parser() -> Self::Parser {
+        parse_counts
+    }
+}
+
+fn parse_counts(s: &str) -> Result<Counts, String> {
+    if s.trim() == "none" {
+        return Ok(Counts(Vec::new()));
+    }
+    s.split(',')
+        .map(|c| match parse_count(c)? {
+            0 => Err("0: must be at least 1".to_string()),
+            n => Ok(n),
+        })
+        .collect::<Result<Vec<u32>, String>>()
+        .map(Counts)
+}
+
+/// The echod models `compare` knows how to start.
+pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
+
+/// A validated `loadgen compare` configuration.
+#[derive(Clone, Debug)]
+pub struct CompareConfig {
+    /// Models, in the order given.
+    pub models: Vec<String>,
+    /// Connection counts of the closed-loop points, in the order given.
+    pub connections: Vec<u32>,
+    /// Connection counts of the saturation points, in the order given.
+    pub flood: Vec<u32>,
+    /// Unechoed bytes per connection at the saturation points.
+    pub window: u64,
+    /// Bytes per request at the closed-loop points.
+    pub size: usize,
+    /// Requests in flight per connection.
+    pub depth: u32,
+    /// Measurement window of each point.
+    pub duration: Duration,
+    /// Warm-up of each point.
+    pub warmup: Duration,
+    /// Rounds per point.
+    pub rounds: u32,
+    /// Generator threads.
+    pub threads: u32,
+    /// Drain stall timeout.
+    pub drain_timeout: Duration,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Pin server and generator apart when there are CPUs enough.
+    pub pin: bool,
+    /// Show progress.
+    pub progress: bool,
+}
+
+impl CompareArgs {
+    /// Validates the arguments.
+    pub fn validate(self) -> Result<CompareConfig, UsageError> {
+        for m in &self.models {
+            if !MODELS.contains(&m.as_str()) {
+                return Err(usage(format!(
+                    "--models {}: unknown model; expected one of {}",
+                    shorten(m),
+                    MODELS.join(", ")
+                )));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(m) = self.models.iter().find(|m| !seen.insert(m.as_str())) {
+            return Err(usage(format!("--models {m}: listed twice")));
+        }
+        if self.models.is_empty() {
+            return Err(usage("--models: needs at least one model"));
+        }
+        if self.connections.0.is_empty() && self.flood.0.is_empty() {
+            return Err(usage(
+                "--connections none and --flood none: nothing left to measure",
+            ));
+        }
+        // compare's saturation points use run's default flood size.
+        let flood_size = DEFAULT_FLOOD_SIZE;
+        let m = self.measure;
+        let window = m.window.unwrap_or(DEFAULT_FLOOD_WINDOW);
+        if !self.flood.0.is_empty() && window < flood_size as u64 {
+            return Err(usage(format!(
+                "--window {window}: smaller than one request of a saturation point ({flood_size} B)"
+            )));
+        }
+        m.check_times()?;
+        let most = |c: &Counts| c.0.iter().copied().max().unwrap_or(1);
+        check_fd_budget("--connections", most(&self.connections))?;
+        check_fd_budget("--flood", most(&self.flood))?;
+        check_dir("--out", &self.out)?;
+        Ok(CompareConfig {
+            models: self.models,
+            connections: self.connections.0,
+            flood: self.flood.0,
+            window,
+            size: check_size(m.size.unwrap_or(512))?,
+            depth: positive("--depth", m.depth.unwrap_or(1))?,
+            duration: m.duration,
+            warmup: m.warmup,
+            rounds: positive("--rounds", self.rounds)?,
+            threads: positive("--threads", m.threads)?,
+            drain_timeout: m.drain_timeout,
+            out: self.out,
+            pin: !self.no_pin,
+            progress: !self.quiet,
+        })
+    }
+}
