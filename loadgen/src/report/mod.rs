@@ -15,6 +15,8 @@ mod figures;
 #[cfg(test)]
 mod fixture;
 mod format;
+#[cfg(test)]
+mod golden;
 pub mod json;
 pub mod markdown;
 pub mod plot;
