@@ -35,6 +35,18 @@ pub enum Limit {
     Unknown,
 }
 
+impl Limit {
+    /// The verdict in one word, as `results.json` writes it: `server`,
+    /// `generator` or `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Server => "server",
+            Limit::Generator => "generator",
+            Limit::Unknown => "unknown",
+        }
+    }
+}
+
 /// The verdict for a server that used `server` over the window, or
 /// [`Limit::Unknown`] when that was not measured.
 pub fn limit(server: Option<&ServerUsage>) -> Limit {
@@ -186,9 +198,11 @@ mod tests {
         assert_eq!(limit(None), Limit::Unknown);
         let l = line(Limit::Unknown, None, 0.5);
         assert!(l.starts_with("unknown: pass --server-pid PID"), "{l}");
-        assert_eq!(
-            serde_json::to_string(&Limit::Generator).unwrap(),
-            "\"generator\""
-        );
+        for l in [Limit::Server, Limit::Generator, Limit::Unknown] {
+            assert_eq!(
+                serde_json::to_string(&l).unwrap(),
+                format!("\"{}\"", l.name())
+            );
+        }
     }
 }

@@ -8,16 +8,14 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::figures::{
-    failed_rounds, faults, flood_caveat, flood_faults, generator_bound_in, not_run, rss_mib, were,
-};
+use super::figures::{closed_caveat, failed_rounds, flood_caveat, not_run, rss_mib, Marks};
 use super::format::{compact, spread};
 use super::summary::bytes_text;
-use crate::limit::{percent, Limit, SATURATED};
+use crate::limit::{percent, SATURATED};
 use crate::machine::Sample;
 use crate::procstat::Reading;
 use crate::stats;
-use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point};
+use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point, Ranking};
 
 /// The saturation plot's file name: linked from its own section, not the
 /// list of plots.
@@ -66,35 +64,54 @@ fn table_row(cells: &[String]) -> String {
     format!("| {} |", cells.join(" | "))
 }
 
-fn point_row(p: &Point, rounds: u32) -> String {
+/// A row of a table with `columns` columns: the model, the connections,
+/// the rounds, then `figures` of a measured point, the first marked when
+/// the point was generator-bound or cut short. A point that ran no round,
+/// or none that could be measured, says what happened instead.
+fn row<S: Marks, M>(
+    p: &Point<S, M>,
+    rounds: u32,
+    columns: usize,
+    figures: impl FnOnce(&S) -> Vec<String>,
+) -> String {
     let mut cells = vec![cell(&p.model), p.connections.to_string()];
     let Outcome::Ok(s) = &p.outcome else {
-        return unmeasured_row(p, COLUMNS.len());
+        return unmeasured_row(p, cells, columns);
     };
-    let measured = rounds_cell(p, s.rounds_measured, rounds);
-    let mut rps = spread(&s.requests_per_sec);
-    if s.generator_bound {
-        rps.push_str(" **generator-bound**");
+    let measured = s.rounds_measured();
+    cells.push(if measured as u32 == rounds {
+        measured.to_string()
+    } else {
+        format!("{} of {}", measured, p.rounds.len().max(rounds as usize))
+    });
+    let mut figures = figures(s);
+    if s.generator_bound() {
+        figures[0].push_str(" **generator-bound**");
     }
-    if s.interrupted {
-        rps.push_str(" (cut short)");
+    if s.interrupted() {
+        figures[0].push_str(" (cut short)");
     }
-    cells.extend([
-        measured,
-        rps,
-        spread(&s.server_cpu_us_per_request),
-        spread(&s.p99_us),
-        compact(s.latency_us.p50),
-        compact(s.latency_us.p999),
-        compact(s.latency_us.max),
-        format!("{:.2}", s.mb_per_sec),
-        format!("{:.0}", s.server_cpu_utilisation * 100.0),
-        cell(&rss_mib(s).show(|m| format!("{m:.1}"))),
-        format!("{:.0}", s.generator_cpu_utilisation * 100.0),
-        format!("{:.3}", s.jain_fairness),
-        faults(s).to_string(),
-    ]);
+    cells.extend(figures);
     table_row(&cells)
+}
+
+fn point_row(p: &Point, rounds: u32) -> String {
+    row(p, rounds, COLUMNS.len(), |s| {
+        vec![
+            spread(&s.requests_per_sec),
+            spread(&s.server_cpu_us_per_request),
+            spread(&s.p99_us),
+            compact(s.latency_us.p50),
+            compact(s.latency_us.p999),
+            compact(s.latency_us.max),
+            format!("{:.2}", s.mb_per_sec),
+            format!("{:.0}", s.server_cpu_utilisation * 100.0),
+            cell(&rss_mib(s).show(|m| format!("{m:.1}"))),
+            format!("{:.0}", s.generator_cpu_utilisation * 100.0),
+            format!("{:.3}", s.jain_fairness),
+            s.faults().to_string(),
+        ]
+    })
 }
 
 /// A header row, its alignment row, then `rows`.
@@ -111,10 +128,9 @@ fn table(s: &mut String, columns: &[&str], rows: impl Iterator<Item = String>) {
     let _ = writeln!(s);
 }
 
-/// A row that ran no round, or none that could be measured: what happened
-/// in the first cell after the count of rounds tried.
-fn unmeasured_row<S, M>(p: &Point<S, M>, columns: usize) -> String {
-    let mut cells = vec![cell(&p.model), p.connections.to_string()];
+/// The rest of a row that ran no round, or none that could be measured:
+/// what happened, in the first cell after the count of rounds tried.
+fn unmeasured_row<S, M>(p: &Point<S, M>, mut cells: Vec<String>, columns: usize) -> String {
     let what = match &p.outcome {
         Outcome::NotApplicable { reason } => format!("n/a: {}", cell(reason)),
         Outcome::Failed { error } => format!("**FAILED**: {}", cell(error)),
@@ -133,50 +149,65 @@ fn unmeasured_row<S, M>(p: &Point<S, M>, columns: usize) -> String {
     table_row(&cells)
 }
 
-/// "3", or "2 of 3" when a round failed.
-fn rounds_cell<S, M>(p: &Point<S, M>, measured: usize, rounds: u32) -> String {
-    if measured as u32 == rounds {
-        measured.to_string()
-    } else {
-        format!("{} of {}", measured, p.rounds.len().max(rounds as usize))
+fn flood_row(p: &FloodPoint, rounds: u32) -> String {
+    let pct = |x: f64| percent(x).to_string();
+    row(p, rounds, FLOOD_COLUMNS.len(), |s| {
+        vec![
+            spread(&s.mb_per_sec),
+            spread(&s.mb_per_server_cpu_second),
+            pct(s.server_cpu_utilisation),
+            cell(&s.busiest_thread_utilisation.show(|&t| pct(t))),
+            pct(s.generator_cpu_utilisation),
+            s.limit.name().to_string(),
+            cell(
+                &s.server_memory
+                    .rss_kib
+                    .show(|&kib| format!("{:.1}", kib as f64 / 1024.0)),
+            ),
+            s.faults().to_string(),
+        ]
+    })
+}
+
+/// The rounds that failed at measured points, listed under their table.
+fn failed_rounds_list<S, M>(s: &mut String, points: &[Point<S, M>]) {
+    let failed: Vec<String> = points
+        .iter()
+        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
+        .flat_map(|p| {
+            failed_rounds(p)
+                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
+        })
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
+            failed.join("\n")
+        );
     }
 }
 
-fn flood_row(p: &FloodPoint, rounds: u32) -> String {
-    let Outcome::Ok(s) = &p.outcome else {
-        return unmeasured_row(p, FLOOD_COLUMNS.len());
-    };
-    let mut mbs = spread(&s.mb_per_sec);
-    if s.generator_bound {
-        mbs.push_str(" **generator-bound**");
+/// A ranking per connection count under `title`, each followed by what
+/// `caveat` says qualifies it.
+fn rankings(
+    s: &mut String,
+    title: &str,
+    rankings: &[Ranking],
+    caveat: impl Fn(&Ranking) -> Option<String>,
+) {
+    if rankings.is_empty() {
+        return;
     }
-    if s.interrupted {
-        mbs.push_str(" (cut short)");
-    }
-    let pct = |x: f64| percent(x).to_string();
-    let cells = vec![
-        cell(&p.model),
-        p.connections.to_string(),
-        rounds_cell(p, s.rounds_measured, rounds),
-        mbs,
-        spread(&s.mb_per_server_cpu_second),
-        pct(s.server_cpu_utilisation),
-        cell(&s.busiest_thread_utilisation.show(|&t| pct(t))),
-        pct(s.generator_cpu_utilisation),
-        match s.limit {
-            Limit::Server => "server",
-            Limit::Generator => "generator",
-            Limit::Unknown => "unknown",
+    let _ = writeln!(s, "{title}\n");
+    for k in rankings {
+        let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
+        if let Some(caveat) = caveat(k) {
+            let _ = write!(s, ". But {caveat}");
         }
-        .to_string(),
-        cell(
-            &s.server_memory
-                .rss_kib
-                .show(|&kib| format!("{:.1}", kib as f64 / 1024.0)),
-        ),
-        flood_faults(s).to_string(),
-    ];
-    table_row(&cells)
+        let _ = writeln!(s, ".");
+    }
+    let _ = writeln!(s);
 }
 
 /// The "Saturation (flood)" section: what it measures and how to read it,
@@ -218,36 +249,13 @@ fn saturation(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
         &FLOOD_COLUMNS,
         report.saturation.iter().map(|p| flood_row(p, c.rounds)),
     );
-    let failed: Vec<String> = report
-        .saturation
-        .iter()
-        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
-        .flat_map(|p| {
-            failed_rounds(p)
-                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
-        })
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(
-            s,
-            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
-            failed.join("\n")
-        );
-    }
-    if !report.saturation_rankings.is_empty() {
-        let _ = writeln!(
-            s,
-            "By median MB per server CPU-second at each connection count:\n"
-        );
-        for k in &report.saturation_rankings {
-            let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
-            if let Some(caveat) = flood_caveat(report, k) {
-                let _ = write!(s, ". But {caveat}");
-            }
-            let _ = writeln!(s, ".");
-        }
-        let _ = writeln!(s);
-    }
+    failed_rounds_list(s, &report.saturation);
+    rankings(
+        s,
+        "By median MB per server CPU-second at each connection count:",
+        &report.saturation_rankings,
+        |k| flood_caveat(report, k),
+    );
     if let Some(plot) = plot {
         let _ = writeln!(s, "![{0}]({0})\n", plot.display());
     }
@@ -367,42 +375,15 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
             report.points.iter().map(|p| point_row(p, c.rounds)),
         );
     }
-    let failed: Vec<String> = report
-        .points
-        .iter()
-        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
-        .flat_map(|p| {
-            failed_rounds(p)
-                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
-        })
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(
-            s,
-            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
-            failed.join("\n")
-        );
-    }
-
-    if !report.rankings.is_empty() {
-        let _ = writeln!(
-            s,
-            "## Ranking\n\nBy median req/s at each connection count:\n"
-        );
-        for k in &report.rankings {
-            let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
-            let bound = generator_bound_in(report, k);
-            if !bound.is_empty() {
-                let _ = write!(
-                    s,
-                    ". But {} generator-bound there, so this compares the generator, not the server",
-                    were(&bound)
-                );
-            }
-            let _ = writeln!(s, ".");
-        }
-        let _ = writeln!(s);
-    }
+    failed_rounds_list(&mut s, &report.points);
+    rankings(
+        &mut s,
+        "## Ranking\n\nBy median req/s at each connection count:",
+        &report.rankings,
+        |k| {
+            closed_caveat(report, k).map(|c| c + ", so this compares the generator, not the server")
+        },
+    );
 
     let (saturation_plot, plots): (Vec<&PathBuf>, Vec<&PathBuf>) =
         plots.iter().partition(|p| p.as_os_str() == SATURATION_PLOT);
