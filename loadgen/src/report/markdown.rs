@@ -452,43 +452,39 @@ mod tests {
         render(&fixture::report(), &plots)
     }
 
-    #[test]
-    fn rows_show_medians_with_their_spread() {
-        let md = report_md();
-        let row = md
-            .lines()
-            .find(|l| l.starts_with("| reactor | 100 |"))
-            .unwrap();
-        assert!(
-            row.contains("| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |"),
-            "{row}"
-        );
-        // Every row has as many cells as the header, whatever its outcome.
+    /// The rows of the first results table in `md`, after checking that
+    /// every one has as many cells as the header, whatever its outcome.
+    fn rows_of_first_table(md: &str) -> usize {
         let cells = |l: &str| l.matches(" | ").count();
         let mut table = md.lines().skip_while(|l| !l.starts_with("| model |"));
         let header = table.next().unwrap();
         let rows: Vec<&str> = table.take_while(|l| !l.is_empty()).collect();
-        assert_eq!(rows.len(), 1 + 12);
-        for l in rows {
+        for l in &rows {
             assert_eq!(cells(l), cells(header), "{l}");
         }
+        rows.len() - 1
+    }
+
+    #[test]
+    fn rows_show_medians_with_their_spread() {
+        let md = report_md();
+        let row = fixture::line(&md, "| reactor | 100 |");
+        assert!(
+            row.contains("| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |"),
+            "{row}"
+        );
+        assert_eq!(rows_of_first_table(&md), 12);
     }
 
     #[test]
     fn a_generator_bound_point_is_marked_and_its_ranking_qualified() {
         let md = report_md();
-        let row = md
-            .lines()
-            .find(|l| l.starts_with("| reactor | 1 |"))
-            .unwrap();
+        let row = fixture::line(&md, "| reactor | 1 |");
         assert!(
             row.contains("22.5k (21.0k–23.0k) **generator-bound**"),
             "{row}"
         );
-        let rank = md
-            .lines()
-            .find(|l| l.starts_with("- **1 connection(s)**"))
-            .unwrap();
+        let rank = fixture::line(&md, "- **1 connection(s)**");
         assert!(
             rank.contains("But reactor was generator-bound there"),
             "{rank}"
@@ -541,16 +537,12 @@ mod tests {
             md.contains("| CPU frequency governor | n/a (no cpufreq) | n/a (no cpufreq) |"),
             "{md}"
         );
-        let row = md
-            .lines()
-            .find(|l| l.starts_with("| reactor | 100 |"))
-            .unwrap();
+        let row = fixture::line(&md, "| reactor | 100 |");
         assert!(
             row.contains("| n/a (proc_pid_rusage(42): No such process) |"),
             "{row}"
         );
-        let header = md.lines().find(|l| l.starts_with("| model |")).unwrap();
-        assert_eq!(row.matches(" | ").count(), header.matches(" | ").count());
+        rows_of_first_table(&md);
     }
 
     #[test]
@@ -582,25 +574,12 @@ mod tests {
         assert!(sat.contains("MB per server CPU-second"), "{sat}");
         assert!(sat.contains("1 MiB sent and not yet echoed"), "{sat}");
         assert!(sat.contains("Latency is not reported"), "{sat}");
-        let row = sat
-            .lines()
-            .find(|l| l.starts_with("| threads | 50 |"))
-            .unwrap();
+        let row = fixture::line(sat, "| threads | 50 |");
         assert!(
             row.contains("| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |"),
             "{row}"
         );
-        let header = sat.lines().find(|l| l.starts_with("| model |")).unwrap();
-        for l in sat
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
-        {
-            assert_eq!(
-                l.matches(" | ").count(),
-                header.matches(" | ").count(),
-                "{l}"
-            );
-        }
+        assert_eq!(rows_of_first_table(sat), 3);
         assert!(sat.contains("| iterative | 50 | – | n/a: serves one connection at a time |"));
         assert!(
             sat.contains("- **50 connection(s)**: threads ahead of reactor")

@@ -383,10 +383,7 @@ mod tests {
     #[test]
     fn table_shows_medians_with_their_spread() {
         let t = render(&fixture::report());
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("reactor      100"))
-            .unwrap();
+        let row = fixture::line(&t, "reactor      100");
         assert!(row.contains("174.3k (170.0k–176.0k)"), "{row}");
         assert!(row.contains("2.29 (2.27–2.35)"), "{row}");
         let table = t.split("\n\n").next().unwrap();
@@ -396,10 +393,7 @@ mod tests {
     #[test]
     fn a_generator_bound_point_is_marked_and_explained() {
         let t = render(&fixture::report());
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("reactor        1"))
-            .unwrap();
+        let row = fixture::line(&t, "reactor        1");
         assert!(row.contains("22.5k (21.0k–23.0k)*"), "{row}");
         assert!(t.contains("* generator-bound:"), "{t}");
         assert!(t.contains("but reactor was generator-bound there"), "{t}");
@@ -467,10 +461,7 @@ mod tests {
             }
         }
         let t = render(&r);
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("reactor      100"))
-            .unwrap();
+        let row = fixture::line(&t, "reactor      100");
         assert!(row.contains(" n/a "), "{row}");
         assert_eq!(t.matches(&format!("RSS n/a: {why}.\n")).count(), 1, "{t}");
         let line = one_line(&r.points[6]);
@@ -526,16 +517,10 @@ mod tests {
             sat.starts_with(", 1 MiB unechoed per connection, 16384 B requests)"),
             "{sat}"
         );
-        let row = sat
-            .lines()
-            .find(|l| l.starts_with("reactor       50"))
-            .unwrap();
+        let row = fixture::line(sat, "reactor       50");
         assert!(row.contains("1550 (1500–1580)"), "{row}");
         assert!(row.contains("98%") && row.contains("server"), "{row}");
-        let row = sat
-            .lines()
-            .find(|l| l.starts_with("threads       50"))
-            .unwrap();
+        let row = fixture::line(sat, "threads       50");
         assert!(row.contains("*") && row.contains("generator"), "{row}");
         assert!(sat.contains("iterative     50  n/a ("), "{sat}");
         assert!(sat.contains("* generator-bound: the server's busiest thread stayed below 95%"));
