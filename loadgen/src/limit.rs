@@ -126,10 +126,16 @@ mod tests {
     use super::*;
     use crate::procstat::Reading;
 
-    /// The verdict on a server that used `total` of a CPU (`busiest` in its
-    /// busiest thread) and may run on `cpus`, and its line beside a
-    /// generator at `generator`.
-    fn judged(total: f64, busiest: Option<f64>, cpus: usize, generator: f64) -> (Limit, String) {
+    /// The line on a server that used `total` of a CPU (`busiest` in its
+    /// busiest thread) and may run on `cpus`, beside a generator at
+    /// `generator`, once its verdict is found to be `want`.
+    fn judged(
+        total: f64,
+        busiest: Option<f64>,
+        cpus: usize,
+        generator: f64,
+        want: Limit,
+    ) -> String {
         let s = ServerUsage {
             pid: 42,
             cpu_utilisation: total,
@@ -140,15 +146,18 @@ mod tests {
             cpus,
             cpu_seconds: total,
         };
-        let verdict = limit(Some(&s));
-        (verdict, line(verdict, Some(&s), generator))
+        assert_eq!(
+            limit(Some(&s)),
+            want,
+            "{total} of {cpus} CPU(s), busiest {busiest:?}"
+        );
+        line(want, Some(&s), generator)
     }
 
     #[test]
     fn a_saturated_thread_makes_the_server_the_limit() {
         // One thread of a many-CPU machine at 97%: the server is done.
-        let (verdict, l) = judged(0.99, Some(0.97), 8, 0.7);
-        assert_eq!(verdict, Limit::Server);
+        let l = judged(0.99, Some(0.97), 8, 0.7, Limit::Server);
         assert!(
             l.starts_with("server-bound (busiest server thread at 97% of a CPU")
                 && l.ends_with("the generator used 70% of a CPU"),
@@ -159,20 +168,18 @@ mod tests {
     #[test]
     fn all_its_cpus_busy_makes_the_server_the_limit() {
         // Many threads, none saturated, but both CPUs it may use are full.
-        let (verdict, l) = judged(1.92, Some(0.04), 2, 0.5);
-        assert_eq!(verdict, Limit::Server);
+        let l = judged(1.92, Some(0.04), 2, 0.5, Limit::Server);
         assert!(
             l.starts_with("server-bound (server at 96% of the 2 CPUs it may run on)"),
             "{l}"
         );
         // Off Linux, by the total alone.
-        assert_eq!(judged(0.96, None, 1, 0.5).0, Limit::Server);
+        judged(0.96, None, 1, 0.5, Limit::Server);
     }
 
     #[test]
     fn below_the_threshold_the_generator_was_the_limit() {
-        let (verdict, l) = judged(0.84, Some(0.84), 1, 1.0);
-        assert_eq!(verdict, Limit::Generator);
+        let l = judged(0.84, Some(0.84), 1, 1.0, Limit::Generator);
         assert!(
             l.starts_with("the generator was the limit: the server used only 84% of a CPU;")
                 && l.contains("these MB/s are the generator's, not the server's")
@@ -180,15 +187,14 @@ mod tests {
             "{l}"
         );
         // Just under on both counts.
-        let (verdict, l) = judged(1.89, Some(0.949), 2, 1.0);
-        assert_eq!(verdict, Limit::Generator);
+        let l = judged(1.89, Some(0.949), 2, 1.0, Limit::Generator);
         assert!(
             l.contains(
                 "only 94% of a CPU in its busiest thread and 189% of a CPU in all, of the 2 CPUs"
             ),
             "{l}"
         );
-        assert_eq!(judged(0.949, None, 1, 1.0).0, Limit::Generator);
+        judged(0.949, None, 1, 1.0, Limit::Generator);
     }
 
     #[test]

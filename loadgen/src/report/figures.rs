@@ -67,6 +67,19 @@ pub(crate) fn failed_rounds<S, M>(p: &Point<S, M>) -> impl Iterator<Item = (usiz
     })
 }
 
+/// The failed rounds of the measured points among `points`, as `(point,
+/// 1-based round, error)`: the figures of those points are over their
+/// other rounds, which a report says under its table. (A point with no
+/// measured round says why in its own row.)
+pub(crate) fn failed_rounds_of<S, M>(
+    points: &[Point<S, M>],
+) -> impl Iterator<Item = (&Point<S, M>, usize, &str)> {
+    let measured = points
+        .iter()
+        .filter(|p| matches!(p.outcome, Outcome::Ok(_)));
+    measured.flat_map(|p| failed_rounds(p).map(move |(i, e)| (p, i, e)))
+}
+
 /// The models a ranking names whose point among `points` was
 /// generator-bound: a ranking between generators says nothing about the
 /// servers (for saturation points: it was taken at part load).

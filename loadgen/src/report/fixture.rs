@@ -145,6 +145,12 @@ pub(crate) fn line<'a>(text: &'a str, start: &str) -> &'a str {
     found.unwrap_or_else(|| panic!("no line starts with {start:?} in:\n{text}"))
 }
 
+/// Asserts that the line of `text` starting with `start` holds `part`.
+pub(crate) fn assert_line(text: &str, start: &str, part: &str) {
+    let l = line(text, start);
+    assert!(l.contains(part), "{l}");
+}
+
 /// The report described at the top of this module.
 pub(crate) fn report() -> CompareReport {
     fn na<S>() -> Outcome<S> {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::figures::{closed_caveat, failed_rounds, flood_caveat, not_run, rss_mib, Marks};
+use super::figures::{closed_caveat, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks};
 use super::format::{compact, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, SATURATED};
@@ -171,13 +171,8 @@ fn flood_row(p: &FloodPoint, rounds: u32) -> String {
 
 /// The rounds that failed at measured points, listed under their table.
 fn failed_rounds_list<S, M>(s: &mut String, points: &[Point<S, M>]) {
-    let failed: Vec<String> = points
-        .iter()
-        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
-        .flat_map(|p| {
-            failed_rounds(p)
-                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
-        })
+    let failed: Vec<String> = failed_rounds_of(points)
+        .map(|(p, i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
         .collect();
     if !failed.is_empty() {
         let _ = writeln!(
@@ -468,10 +463,10 @@ mod tests {
     #[test]
     fn rows_show_medians_with_their_spread() {
         let md = report_md();
-        let row = fixture::line(&md, "| reactor | 100 |");
-        assert!(
-            row.contains("| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |"),
-            "{row}"
+        fixture::assert_line(
+            &md,
+            "| reactor | 100 |",
+            "| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |",
         );
         assert_eq!(rows_of_first_table(&md), 12);
     }
@@ -479,15 +474,15 @@ mod tests {
     #[test]
     fn a_generator_bound_point_is_marked_and_its_ranking_qualified() {
         let md = report_md();
-        let row = fixture::line(&md, "| reactor | 1 |");
-        assert!(
-            row.contains("22.5k (21.0k–23.0k) **generator-bound**"),
-            "{row}"
+        fixture::assert_line(
+            &md,
+            "| reactor | 1 |",
+            "22.5k (21.0k–23.0k) **generator-bound**",
         );
-        let rank = fixture::line(&md, "- **1 connection(s)**");
-        assert!(
-            rank.contains("But reactor was generator-bound there"),
-            "{rank}"
+        fixture::assert_line(
+            &md,
+            "- **1 connection(s)**",
+            "But reactor was generator-bound there",
         );
         assert!(md.contains("**Generator-bound.**"));
     }
@@ -537,10 +532,10 @@ mod tests {
             md.contains("| CPU frequency governor | n/a (no cpufreq) | n/a (no cpufreq) |"),
             "{md}"
         );
-        let row = fixture::line(&md, "| reactor | 100 |");
-        assert!(
-            row.contains("| n/a (proc_pid_rusage(42): No such process) |"),
-            "{row}"
+        fixture::assert_line(
+            &md,
+            "| reactor | 100 |",
+            "| n/a (proc_pid_rusage(42): No such process) |",
         );
         rows_of_first_table(&md);
     }
@@ -574,11 +569,7 @@ mod tests {
         assert!(sat.contains("MB per server CPU-second"), "{sat}");
         assert!(sat.contains("1 MiB sent and not yet echoed"), "{sat}");
         assert!(sat.contains("Latency is not reported"), "{sat}");
-        let row = fixture::line(sat, "| threads | 50 |");
-        assert!(
-            row.contains("| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |"),
-            "{row}"
-        );
+        fixture::assert_line(sat, "| threads | 50 |", "| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |");
         assert_eq!(rows_of_first_table(sat), 3);
         assert!(sat.contains("| iterative | 50 | – | n/a: serves one connection at a time |"));
         assert!(

@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 
 use super::figures::{
-    closed_caveat, failed_rounds, flood_caveat, not_run, rss_mib, rss_missing, Marks,
+    closed_caveat, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib, rss_missing,
+    Marks,
 };
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
@@ -241,18 +242,14 @@ fn flood_row(p: &FloodPoint) -> String {
 /// A line for each failed round of a measured point among `points`;
 /// `kind` follows the connections (` flood`).
 fn failed_rounds_lines<S, M>(out: &mut String, points: &[Point<S, M>], kind: &str) {
-    for p in points {
-        for (i, error) in failed_rounds(p) {
-            if matches!(p.outcome, Outcome::Ok(_)) {
-                let _ = writeln!(
-                    out,
-                    "{} x {}{kind}: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
-                    p.model,
-                    p.connections,
-                    p.rounds.len()
-                );
-            }
-        }
+    for (p, i, error) in failed_rounds_of(points) {
+        let _ = writeln!(
+            out,
+            "{} x {}{kind}: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
+            p.model,
+            p.connections,
+            p.rounds.len()
+        );
     }
 }
 
@@ -383,9 +380,8 @@ mod tests {
     #[test]
     fn table_shows_medians_with_their_spread() {
         let t = render(&fixture::report());
-        let row = fixture::line(&t, "reactor      100");
-        assert!(row.contains("174.3k (170.0k–176.0k)"), "{row}");
-        assert!(row.contains("2.29 (2.27–2.35)"), "{row}");
+        let row = "174.3k (170.0k–176.0k)   2.29 (2.27–2.35)";
+        fixture::assert_line(&t, "reactor      100", row);
         let table = t.split("\n\n").next().unwrap();
         assert!(table.lines().all(|l| l.chars().count() <= 120), "{t}");
     }
@@ -393,8 +389,7 @@ mod tests {
     #[test]
     fn a_generator_bound_point_is_marked_and_explained() {
         let t = render(&fixture::report());
-        let row = fixture::line(&t, "reactor        1");
-        assert!(row.contains("22.5k (21.0k–23.0k)*"), "{row}");
+        fixture::assert_line(&t, "reactor        1", "22.5k (21.0k–23.0k)*");
         assert!(t.contains("* generator-bound:"), "{t}");
         assert!(t.contains("but reactor was generator-bound there"), "{t}");
         let line = one_line(&fixture::report().points[0]);
@@ -461,8 +456,7 @@ mod tests {
             }
         }
         let t = render(&r);
-        let row = fixture::line(&t, "reactor      100");
-        assert!(row.contains(" n/a "), "{row}");
+        fixture::assert_line(&t, "reactor      100", " n/a ");
         assert_eq!(t.matches(&format!("RSS n/a: {why}.\n")).count(), 1, "{t}");
         let line = one_line(&r.points[6]);
         assert!(line.contains(&format!("RSS n/a ({why}),")), "{line}");
@@ -517,9 +511,8 @@ mod tests {
             sat.starts_with(", 1 MiB unechoed per connection, 16384 B requests)"),
             "{sat}"
         );
-        let row = fixture::line(sat, "reactor       50");
-        assert!(row.contains("1550 (1500–1580)"), "{row}");
-        assert!(row.contains("98%") && row.contains("server"), "{row}");
+        let row = "1550 (1500–1580)           98%      98%      70%  server";
+        fixture::assert_line(sat, "reactor       50", row);
         let row = fixture::line(sat, "threads       50");
         assert!(row.contains("*") && row.contains("generator"), "{row}");
         assert!(sat.contains("iterative     50  n/a ("), "{sat}");
