@@ -15,7 +15,9 @@ use super::figures::{
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, SATURATED};
-use crate::sweep::{self, CompareReport, Finished, FloodPoint, Outcome, Point, Ranking};
+use crate::sweep::{
+    self, CompareReport, Finished, FloodPoint, Outcome, Point, Ranking, RoundFigures,
+};
 
 /// Marks a generator-bound point in the table; explained under it.
 const GENERATOR_BOUND: &str = "*";
@@ -239,6 +241,28 @@ fn flood_row(p: &FloodPoint) -> String {
     })
 }
 
+/// `points` as a table in `columns`, a row each by `row`; nothing at all
+/// without points.
+fn table<S, M>(
+    out: &mut String,
+    columns: &[Column],
+    points: &[Point<S, M>],
+    row: fn(&Point<S, M>) -> String,
+) {
+    if !points.is_empty() {
+        let _ = writeln!(out, "{}", header(columns));
+    }
+    for p in points {
+        let _ = writeln!(out, "{}", row(p));
+    }
+}
+
+/// True when a measured point among `points` bears `mark`, which the
+/// table's footnotes then explain.
+fn any<S: Marks, M: RoundFigures>(points: &[Point<S, M>], mark: fn(&S) -> bool) -> bool {
+    points.iter().filter_map(Point::summary).any(mark)
+}
+
 /// A line for each failed round of a measured point among `points`;
 /// `kind` follows the connections (` flood`).
 fn failed_rounds_lines<S, M>(out: &mut String, points: &[Point<S, M>], kind: &str) {
@@ -286,12 +310,8 @@ fn render_saturation(out: &mut String, r: &CompareReport) {
         bytes_text(c.window),
         c.flood_size
     );
-    let _ = writeln!(out, "{}", header(&FLOOD));
-    for p in &r.saturation {
-        let _ = writeln!(out, "{}", flood_row(p));
-    }
-    let summaries = || r.saturation.iter().filter_map(FloodPoint::summary);
-    if summaries().any(|s| s.generator_bound) {
+    table(out, &FLOOD, &r.saturation, flood_row);
+    if any(&r.saturation, Marks::generator_bound) {
         let _ = writeln!(
             out,
             "{GENERATOR_BOUND} generator-bound: the server's busiest thread stayed below {:.0}% of a CPU (and all\n  \
@@ -325,14 +345,8 @@ pub fn render(r: &CompareReport) -> String {
         out,
         "{rounds} round(s) per point: median (min–max) over the rounds; p50 and p99.9 of all rounds' requests pooled."
     );
-    if !r.points.is_empty() {
-        let _ = writeln!(out, "{}", header(&CLOSED));
-    }
-    for p in &r.points {
-        let _ = writeln!(out, "{}", closed_row(p));
-    }
-    let summaries = || r.points.iter().filter_map(Point::summary);
-    if summaries().any(|s| s.generator_bound) {
+    table(&mut out, &CLOSED, &r.points, closed_row);
+    if any(&r.points, Marks::generator_bound) {
         let _ = writeln!(
             out,
             "{GENERATOR_BOUND} generator-bound: the generator used all the CPU its {} thread(s) could use and the\n  \
@@ -341,7 +355,7 @@ pub fn render(r: &CompareReport) -> String {
             sweep::generator_bound_advice(r.config.threads, r.env.generator_cpus.len())
         );
     }
-    if summaries().any(|s| s.interrupted) {
+    if any(&r.points, Marks::interrupted) {
         let _ = writeln!(
             out,
             "{CUT_SHORT} cut short: an interruption ended a round's window early."
