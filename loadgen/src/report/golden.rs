@@ -1,9 +1,10 @@
-//! The fixture's reports pinned byte for byte: the terminal table and
-//! `report.md` of the plain fixture and of a troubled one (failed rounds,
-//! a cut-short point, an unreadable RSS, a busy machine, an interruption),
-//! so that a change to how the reports are built cannot change what they
-//! say. To accept an intended change, run the tests with `BLESS=1` and
-//! review the diff of `golden/`.
+//! The fixture's reports pinned byte for byte: the terminal table with the
+//! progress lines and `report.md` of the plain fixture and of a troubled
+//! one (failed rounds, a cut-short point, an unreadable RSS, a busy
+//! machine, an interruption), and the plots by a digest of each file, so
+//! that a change to how the reports are built cannot change what they say.
+//! To accept an intended change, run the tests with `BLESS=1` and review
+//! the diff of `golden/`.
 
 use std::path::{Path, PathBuf};
 
