@@ -137,11 +137,12 @@ pub(crate) fn were(names: &[&str]) -> String {
 
 /// Points of either kind the sweep did not reach, and all points.
 pub(crate) fn not_run(r: &CompareReport) -> (usize, usize) {
-    let closed = r.points.iter().map(|p| &p.outcome);
-    let flood = r.saturation.iter();
-    let n = closed.filter(|o| matches!(o, Outcome::NotRun)).count()
-        + flood
+    fn unrun<S, M>(points: &[Point<S, M>]) -> usize {
+        points
+            .iter()
             .filter(|p| matches!(p.outcome, Outcome::NotRun))
-            .count();
-    (n, r.points.len() + r.saturation.len())
+            .count()
+    }
+    let all = r.points.len() + r.saturation.len();
+    (unrun(&r.points) + unrun(&r.saturation), all)
 }

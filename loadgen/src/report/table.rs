@@ -169,17 +169,6 @@ fn line<S: AsRef<str>>(columns: &[Column], cells: &[S]) -> String {
     out
 }
 
-fn header(columns: &[Column]) -> String {
-    let titles: Vec<&str> = columns
-        .iter()
-        .filter_map(|c| match *c {
-            Left(title, _) | Right(title, _) => Some(title),
-            Gap => None,
-        })
-        .collect();
-    line(columns, &titles)
-}
-
 /// A point's row in `columns`: its model and connections, then `figures`
 /// of its summary, the first marked when it was generator-bound or cut
 /// short; or what happened instead.
@@ -250,7 +239,14 @@ fn table<S, M>(
     row: fn(&Point<S, M>) -> String,
 ) {
     if !points.is_empty() {
-        let _ = writeln!(out, "{}", header(columns));
+        let titles: Vec<&str> = columns
+            .iter()
+            .filter_map(|c| match *c {
+                Left(title, _) | Right(title, _) => Some(title),
+                Gap => None,
+            })
+            .collect();
+        let _ = writeln!(out, "{}", line(columns, &titles));
     }
     for p in points {
         let _ = writeln!(out, "{}", row(p));
