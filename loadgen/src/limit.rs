@@ -35,6 +35,18 @@ pub enum Limit {
     Unknown,
 }
 
+impl Limit {
+    /// The verdict in one word, as `results.json` writes it: `server`,
+    /// `generator` or `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Server => "server",
+            Limit::Generator => "generator",
+            Limit::Unknown => "unknown",
+        }
+    }
+}
+
 /// The verdict for a server that used `server` over the window, or
 /// [`Limit::Unknown`] when that was not measured.
 pub fn limit(server: Option<&ServerUsage>) -> Limit {
@@ -114,8 +126,17 @@ mod tests {
     use super::*;
     use crate::procstat::Reading;
 
-    fn server(total: f64, busiest: Option<f64>, cpus: usize) -> ServerUsage {
-        ServerUsage {
+    /// The line on a server that used `total` of a CPU (`busiest` in its
+    /// busiest thread) and may run on `cpus`, beside a generator at
+    /// `generator`, once its verdict is found to be `want`.
+    fn judged(
+        total: f64,
+        busiest: Option<f64>,
+        cpus: usize,
+        generator: f64,
+        want: Limit,
+    ) -> String {
+        let s = ServerUsage {
             pid: 42,
             cpu_utilisation: total,
             busiest_thread_utilisation: match busiest {
@@ -124,61 +145,56 @@ mod tests {
             },
             cpus,
             cpu_seconds: total,
-        }
+        };
+        assert_eq!(
+            limit(Some(&s)),
+            want,
+            "{total} of {cpus} CPU(s), busiest {busiest:?}"
+        );
+        line(want, Some(&s), generator)
     }
 
     #[test]
     fn a_saturated_thread_makes_the_server_the_limit() {
         // One thread of a many-CPU machine at 97%: the server is done.
-        let s = server(0.99, Some(0.97), 8);
-        assert_eq!(limit(Some(&s)), Limit::Server);
-        let l = line(Limit::Server, Some(&s), 0.7);
+        let l = judged(0.99, Some(0.97), 8, 0.7, Limit::Server);
         assert!(
-            l.starts_with("server-bound (busiest server thread at 97% of a CPU"),
+            l.starts_with("server-bound (busiest server thread at 97% of a CPU")
+                && l.ends_with("the generator used 70% of a CPU"),
             "{l}"
         );
-        assert!(l.ends_with("the generator used 70% of a CPU"), "{l}");
     }
 
     #[test]
     fn all_its_cpus_busy_makes_the_server_the_limit() {
         // Many threads, none saturated, but both CPUs it may use are full.
-        let s = server(1.92, Some(0.04), 2);
-        assert_eq!(limit(Some(&s)), Limit::Server);
-        let l = line(Limit::Server, Some(&s), 0.5);
+        let l = judged(1.92, Some(0.04), 2, 0.5, Limit::Server);
         assert!(
             l.starts_with("server-bound (server at 96% of the 2 CPUs it may run on)"),
             "{l}"
         );
         // Off Linux, by the total alone.
-        assert_eq!(limit(Some(&server(0.96, None, 1))), Limit::Server);
+        judged(0.96, None, 1, 0.5, Limit::Server);
     }
 
     #[test]
     fn below_the_threshold_the_generator_was_the_limit() {
-        let s = server(0.84, Some(0.84), 1);
-        assert_eq!(limit(Some(&s)), Limit::Generator);
-        let l = line(Limit::Generator, Some(&s), 1.0);
+        let l = judged(0.84, Some(0.84), 1, 1.0, Limit::Generator);
         assert!(
-            l.starts_with("the generator was the limit: the server used only 84% of a CPU;"),
+            l.starts_with("the generator was the limit: the server used only 84% of a CPU;")
+                && l.contains("these MB/s are the generator's, not the server's")
+                && l.contains("the generator used 100% of a CPU"),
             "{l}"
         );
-        assert!(
-            l.contains("these MB/s are the generator's, not the server's"),
-            "{l}"
-        );
-        assert!(l.contains("the generator used 100% of a CPU"), "{l}");
         // Just under on both counts.
-        let s = server(1.89, Some(0.949), 2);
-        assert_eq!(limit(Some(&s)), Limit::Generator);
-        let l = line(Limit::Generator, Some(&s), 1.0);
+        let l = judged(1.89, Some(0.949), 2, 1.0, Limit::Generator);
         assert!(
             l.contains(
                 "only 94% of a CPU in its busiest thread and 189% of a CPU in all, of the 2 CPUs"
             ),
             "{l}"
         );
-        assert_eq!(limit(Some(&server(0.949, None, 1))), Limit::Generator);
+        judged(0.949, None, 1, 1.0, Limit::Generator);
     }
 
     #[test]
@@ -186,9 +202,11 @@ mod tests {
         assert_eq!(limit(None), Limit::Unknown);
         let l = line(Limit::Unknown, None, 0.5);
         assert!(l.starts_with("unknown: pass --server-pid PID"), "{l}");
-        assert_eq!(
-            serde_json::to_string(&Limit::Generator).unwrap(),
-            "\"generator\""
-        );
+        for l in [Limit::Server, Limit::Generator, Limit::Unknown] {
+            assert_eq!(
+                serde_json::to_string(&l).unwrap(),
+                format!("\"{}\"", l.name())
+            );
+        }
     }
 }

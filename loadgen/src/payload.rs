@@ -145,6 +145,79 @@ impl Header {
     }
 }
 
+/// A run of bytes of a request, as [`pieces`] hands it out.
+enum Piece<'a> {
+    /// These bytes: part of the header, or of a body word.
+    Bytes(&'a [u8]),
+    /// `len` bytes of whole body words `w, w + 1, …` of `seed`.
+    Words { seed: u64, w: usize, len: usize },
+}
+
+/// Hands bytes `start .. start + len` of request `(conn, seq)` of `size`
+/// bytes to `visit`, in order, each piece with its offset in the range:
+/// the header bytes, a leading partial body word, the whole words (one
+/// piece, for one vectorised loop) and a trailing partial word. Stops, and
+/// returns false, as soon as `visit` does.
+///
+/// # Panics
+/// If the range runs past `size`, or `size < MIN_SIZE` (both are caller bugs:
+/// sizes are validated once, at the command line).
+#[inline]
+fn pieces(
+    (conn, seq, size): (u32, u64, usize),
+    start: usize,
+    len: usize,
+    mut visit: impl FnMut(usize, Piece<'_>) -> bool,
+) -> bool {
+    assert!(
+        size >= MIN_SIZE && start + len <= size,
+        "payload range out of bounds"
+    );
+    let mut at = 0;
+    if start < HEADER_LEN {
+        let header = Header {
+            conn,
+            seq,
+            size: size as u32,
+        }
+        .encode();
+        at = (HEADER_LEN - start).min(len);
+        if !visit(0, Piece::Bytes(&header[start..start + at])) {
+            return false;
+        }
+    }
+    if at == len {
+        return true;
+    }
+    let seed = body_seed(conn, seq);
+    let body = start + at - HEADER_LEN;
+    let within = body % 8;
+    let mut w = body / 8;
+    if within != 0 {
+        let word = body_word(seed, w).to_le_bytes();
+        let n = (8 - within).min(len - at);
+        if !visit(at, Piece::Bytes(&word[within..within + n])) {
+            return false;
+        }
+        at += n;
+        w += 1;
+    }
+    let whole = (len - at) / 8 * 8;
+    if !visit(
+        at,
+        Piece::Words {
+            seed,
+            w,
+            len: whole,
+        },
+    ) {
+        return false;
+    }
+    at += whole;
+    let tail = body_word(seed, w + whole / 8).to_le_bytes();
+    at == len || visit(at, Piece::Bytes(&tail[..len - at]))
+}
+
 /// Writes bytes `start .. start + out.len()` of request `(conn, seq)` of
 /// `size` bytes into `out`.
 ///
@@ -155,46 +228,13 @@ impl Header {
 /// If the range runs past `size`, or `size < MIN_SIZE` (both are caller bugs:
 /// sizes are validated once, at the command line).
 pub fn fill(conn: u32, seq: u64, size: usize, start: usize, out: &mut [u8]) {
-    assert!(
-        size >= MIN_SIZE && start + out.len() <= size,
-        "payload range out of bounds"
-    );
-    let mut pos = start;
-    let mut out = out;
-    if pos < HEADER_LEN {
-        let header = Header {
-            conn,
-            seq,
-            size: size as u32,
+    pieces((conn, seq, size), start, out.len(), |at, piece| {
+        match piece {
+            Piece::Bytes(b) => out[at..at + b.len()].copy_from_slice(b),
+            Piece::Words { seed, w, len } => fill_words(seed, w, &mut out[at..at + len]),
         }
-        .encode();
-        let n = (HEADER_LEN - pos).min(out.len());
-        out[..n].copy_from_slice(&header[pos..pos + n]);
-        out = &mut out[n..];
-        pos += n;
-    }
-    if out.is_empty() {
-        return;
-    }
-    let seed = body_seed(conn, seq);
-    let body = pos - HEADER_LEN;
-    // A leading partial word, then whole words, then a trailing partial word.
-    let within = body % 8;
-    let mut w = body / 8;
-    if within != 0 {
-        let word = body_word(seed, w).to_le_bytes();
-        let n = (8 - within).min(out.len());
-        out[..n].copy_from_slice(&word[within..within + n]);
-        out = &mut out[n..];
-        w += 1;
-    }
-    let whole = out.len() / 8 * 8;
-    let (words, tail) = out.split_at_mut(whole);
-    fill_words(seed, w, words);
-    if !tail.is_empty() {
-        let n = tail.len();
-        tail.copy_from_slice(&body_word(seed, w + whole / 8).to_le_bytes()[..n]);
-    }
+        true
+    });
 }
 
 /// True when `data` equals bytes `start .. start + data.len()` of request
@@ -205,46 +245,15 @@ pub fn fill(conn: u32, seq: u64, size: usize, start: usize, out: &mut [u8]) {
 /// # Panics
 /// If the range runs past `size`, or `size < MIN_SIZE`.
 pub fn matches(conn: u32, seq: u64, size: usize, start: usize, data: &[u8]) -> bool {
-    assert!(
-        size >= MIN_SIZE && start + data.len() <= size,
-        "payload range out of bounds"
-    );
-    let mut pos = start;
-    let mut data = data;
-    if pos < HEADER_LEN {
-        let header = Header {
-            conn,
-            seq,
-            size: size as u32,
-        }
-        .encode();
-        let n = (HEADER_LEN - pos).min(data.len());
-        if data[..n] != header[pos..pos + n] {
-            return false;
-        }
-        data = &data[n..];
-        pos += n;
-    }
-    if data.is_empty() {
-        return true;
-    }
-    let seed = body_seed(conn, seq);
-    let body = pos - HEADER_LEN;
-    let within = body % 8;
-    let mut w = body / 8;
-    if within != 0 {
-        let word = body_word(seed, w).to_le_bytes();
-        let n = (8 - within).min(data.len());
-        if data[..n] != word[within..within + n] {
-            return false;
-        }
-        data = &data[n..];
-        w += 1;
-    }
-    let whole = data.len() / 8 * 8;
-    let (words, tail) = data.split_at(whole);
-    words_match(seed, w, words)
-        && (tail.is_empty() || *tail == body_word(seed, w + whole / 8).to_le_bytes()[..tail.len()])
+    pieces(
+        (conn, seq, size),
+        start,
+        data.len(),
+        |at, piece| match piece {
+            Piece::Bytes(b) => data[at..at + b.len()] == *b,
+            Piece::Words { seed, w, len } => words_match(seed, w, &data[at..at + len]),
+        },
+    )
 }
 
 /// Appends the whole of request `(conn, seq)` of `size` bytes to `buf`:

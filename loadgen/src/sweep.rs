@@ -453,13 +453,6 @@ impl CompareReport {
     pub fn at(&self, conns: u32) -> impl Iterator<Item = &Point> {
         self.points.iter().filter(move |p| p.connections == conns)
     }
-
-    /// Saturation points measured at `conns` connections.
-    pub fn flood_at(&self, conns: u32) -> impl Iterator<Item = &FloodPoint> {
-        self.saturation
-            .iter()
-            .filter(move |p| p.connections == conns)
-    }
 }
 
 /// Ranks the measured models at each connection count in `points` by

@@ -280,20 +280,23 @@ mod tests {
         assert_eq!(got[1].1, Verdict::Foreign { got: 9 });
     }
 
+    /// The verdicts `v` reaches on being fed `data`.
+    fn fed(v: &mut StreamVerifier, data: &[u8]) -> Vec<(u64, Verdict)> {
+        let mut got = Vec::new();
+        v.feed(data, |s, d| got.push((s, d)));
+        got
+    }
+
     // Regression: a short wrong reply (an HTTP error page) went unjudged
     // until its last byte, which never came, so it was called a timeout or
     // a truncation instead of corruption.
     #[test]
     fn a_short_wrong_reply_is_reported_before_it_completes() {
         let mut v = StreamVerifier::new(0, 1, 1000);
-        let mut got = Vec::new();
-        v.feed(b"HTTP/1.0 400 Bad request\r\n\r\nnope\n", |s, d| {
-            got.push((s, d))
-        });
-        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        let page = b"HTTP/1.0 400 Bad request\r\n\r\nnope\n";
+        assert_eq!(fed(&mut v, page), [(0, Verdict::Corrupt)]);
         // The rest of that reply does not report it again.
-        v.feed(&[0u8; 967], |s, d| got.push((s, d)));
-        assert_eq!(got.len(), 1);
+        assert_eq!(fed(&mut v, &[0u8; 967]), []);
         assert_eq!(v.take_damage(), None);
     }
 
@@ -301,9 +304,7 @@ mod tests {
     fn damage_shorter_than_a_header_is_taken_when_the_caller_gives_up() {
         // 0x01 could begin connection 1's header: no verdict yet.
         let mut v = StreamVerifier::new(0, 2, 100);
-        let mut got = Vec::new();
-        v.feed(b"\x01", |s, d| got.push((s, d)));
-        assert!(got.is_empty(), "could be another header: not judged yet");
+        assert_eq!(fed(&mut v, b"\x01"), [], "could be another header");
         assert_eq!(v.take_damage(), Some((0, Verdict::Corrupt)));
         assert_eq!(v.take_damage(), None);
     }
@@ -314,17 +315,12 @@ mod tests {
     fn wrong_header_bytes_are_corrupt_once_no_request_could_begin_so() {
         // "nope" is at once no connection of a 4-connection run.
         let mut v = StreamVerifier::new(0, 4, 100);
-        let mut got = Vec::new();
-        v.feed(b"nope\n", |s, d| got.push((s, d)));
-        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        assert_eq!(fed(&mut v, b"nope\n"), [(0, Verdict::Corrupt)]);
         assert_eq!(v.take_damage(), None);
         // 02 00 could begin connection 2's header; 02 00 00 01 cannot.
         let mut v = StreamVerifier::new(0, 4, 100);
-        got.clear();
-        v.feed(&[2, 0], |s, d| got.push((s, d)));
-        assert!(got.is_empty(), "could still be connection 2");
-        v.feed(&[0, 1], |s, d| got.push((s, d)));
-        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        assert_eq!(fed(&mut v, &[2, 0]), [], "could still be connection 2");
+        assert_eq!(fed(&mut v, &[0, 1]), [(0, Verdict::Corrupt)]);
         assert_eq!(v.take_damage(), None);
         // A plausible connection and sequence but another size: no request
         // of this run has that header.
@@ -335,12 +331,9 @@ mod tests {
         }
         .encode();
         let mut v = StreamVerifier::new(0, 4, 100);
-        got.clear();
-        v.feed(&h[..12], |s, d| got.push((s, d)));
-        assert!(got.is_empty());
+        assert_eq!(fed(&mut v, &h[..12]), []);
         h[13] ^= 1;
-        v.feed(&h[12..14], |s, d| got.push((s, d)));
-        assert_eq!(got, [(0, Verdict::Corrupt)]);
+        assert_eq!(fed(&mut v, &h[12..14]), [(0, Verdict::Corrupt)]);
     }
 
     #[test]

@@ -4,12 +4,42 @@
 //! in one place so that the two reports cannot disagree about them.
 
 use crate::procstat::Reading;
-use crate::sweep::{CompareReport, FloodSummary, Outcome, Point, Ranking, Round, Summary};
+use crate::sweep::{
+    CompareReport, FloodSummary, Outcome, Point, Ranking, Round, RoundFigures, Summary,
+};
 
-/// Faults of a point: errors and damaged replies over all its rounds.
-pub(crate) fn faults(s: &Summary) -> u64 {
-    s.errors + s.corrupt
+/// What the reports read off a point's summary, whatever kind of point
+/// it is, so that one renderer serves both kinds.
+pub(crate) trait Marks {
+    /// Errors and damaged replies over all its rounds.
+    fn faults(&self) -> u64;
+    /// Rounds that were measured.
+    fn rounds_measured(&self) -> usize;
+    /// True when the generator, not the server, was the limit.
+    fn generator_bound(&self) -> bool;
+    /// True when an interruption cut a round's window short.
+    fn interrupted(&self) -> bool;
 }
+
+macro_rules! marks {
+    ($($summary:ty),*) => {$(
+        impl Marks for $summary {
+            fn faults(&self) -> u64 {
+                self.errors + self.corrupt
+            }
+            fn rounds_measured(&self) -> usize {
+                self.rounds_measured
+            }
+            fn generator_bound(&self) -> bool {
+                self.generator_bound
+            }
+            fn interrupted(&self) -> bool {
+                self.interrupted
+            }
+        }
+    )*};
+}
+marks!(Summary, FloodSummary);
 
 /// Server RSS in MiB, or why it could not be read.
 pub(crate) fn rss_mib(s: &Summary) -> Reading<f64> {
@@ -37,28 +67,44 @@ pub(crate) fn failed_rounds<S, M>(p: &Point<S, M>) -> impl Iterator<Item = (usiz
     })
 }
 
-/// The models a ranking names whose point was generator-bound: a ranking
-/// between generators says nothing about the servers.
-pub(crate) fn generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking) -> Vec<&'a str> {
+/// The failed rounds of the measured points among `points`, as `(point,
+/// 1-based round, error)`: the figures of those points are over their
+/// other rounds, which a report says under its table. (A point with no
+/// measured round says why in its own row.)
+pub(crate) fn failed_rounds_of<S, M>(
+    points: &[Point<S, M>],
+) -> impl Iterator<Item = (&Point<S, M>, usize, &str)> {
+    let measured = points
+        .iter()
+        .filter(|p| matches!(p.outcome, Outcome::Ok(_)));
+    measured.flat_map(|p| failed_rounds(p).map(move |(i, e)| (p, i, e)))
+}
+
+/// The models a ranking names whose point among `points` was
+/// generator-bound: a ranking between generators says nothing about the
+/// servers (for saturation points: it was taken at part load).
+pub(crate) fn generator_bound_in<'a, S: Marks, M: RoundFigures>(
+    points: &'a [Point<S, M>],
+    k: &'a Ranking,
+) -> Vec<&'a str> {
     let named = std::iter::once(k.leader.as_str()).chain(k.runner_up.as_deref());
     named
         .filter(|m| {
-            r.at(k.connections)
-                .any(|p| p.model == *m && p.summary().is_some_and(|s| s.generator_bound))
+            points.iter().any(|p| {
+                p.connections == k.connections
+                    && p.model == *m
+                    && p.summary().is_some_and(S::generator_bound)
+            })
         })
         .collect()
 }
 
-/// The models a saturation ranking names whose point was generator-bound
-/// (the server had CPU to spare): such a ranking compares generators.
-pub(crate) fn flood_generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking) -> Vec<&'a str> {
-    let named = std::iter::once(k.leader.as_str()).chain(k.runner_up.as_deref());
-    named
-        .filter(|m| {
-            r.flood_at(k.connections)
-                .any(|p| p.model == *m && p.summary().is_some_and(|s| s.generator_bound))
-        })
-        .collect()
+/// `"reactor was generator-bound there"` when a closed-loop ranking names
+/// generator-bound models, or None; each report says in its own words
+/// what that does to the ranking.
+pub(crate) fn closed_caveat(r: &CompareReport, k: &Ranking) -> Option<String> {
+    let bound = generator_bound_in(&r.points, k);
+    (!bound.is_empty()).then(|| format!("{} generator-bound there", were(&bound)))
 }
 
 /// What a saturation ranking naming generator-bound models can and cannot
@@ -68,7 +114,7 @@ pub(crate) fn flood_generator_bound_in<'a>(r: &'a CompareReport, k: &'a Ranking)
 /// which saturation only lowers. So a clear lead taken at part load by the
 /// leader alone stands, as a lower bound; any other case may not hold.
 pub(crate) fn flood_caveat(r: &CompareReport, k: &Ranking) -> Option<String> {
-    let bound = flood_generator_bound_in(r, k);
+    let bound = generator_bound_in(&r.saturation, k);
     if bound.is_empty() {
         return None;
     }
@@ -83,11 +129,6 @@ pub(crate) fn flood_caveat(r: &CompareReport, k: &Ranking) -> Option<String> {
     })
 }
 
-/// Faults of a saturation point over all its rounds.
-pub(crate) fn flood_faults(s: &FloodSummary) -> u64 {
-    s.errors + s.corrupt
-}
-
 /// `"reactor was"`, `"reactor and threads were"`: the subject of a
 /// sentence about the models in `names`.
 pub(crate) fn were(names: &[&str]) -> String {
@@ -96,11 +137,12 @@ pub(crate) fn were(names: &[&str]) -> String {
 
 /// Points of either kind the sweep did not reach, and all points.
 pub(crate) fn not_run(r: &CompareReport) -> (usize, usize) {
-    let closed = r.points.iter().map(|p| &p.outcome);
-    let flood = r.saturation.iter();
-    let n = closed.filter(|o| matches!(o, Outcome::NotRun)).count()
-        + flood
+    fn unrun<S, M>(points: &[Point<S, M>]) -> usize {
+        points
+            .iter()
             .filter(|p| matches!(p.outcome, Outcome::NotRun))
-            .count();
-    (n, r.points.len() + r.saturation.len())
+            .count()
+    }
+    let all = r.points.len() + r.saturation.len();
+    (unrun(&r.points) + unrun(&r.saturation), all)
 }

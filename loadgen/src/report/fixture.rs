@@ -139,6 +139,18 @@ pub(crate) fn flooded(model: &str, per_cpu_s: &[f64], busiest: f64) -> FloodPoin
     }
 }
 
+/// The first line of a rendered `text` that starts with `start`.
+pub(crate) fn line<'a>(text: &'a str, start: &str) -> &'a str {
+    let found = text.lines().find(|l| l.starts_with(start));
+    found.unwrap_or_else(|| panic!("no line starts with {start:?} in:\n{text}"))
+}
+
+/// Asserts that the line of `text` starting with `start` holds `part`.
+pub(crate) fn assert_line(text: &str, start: &str, part: &str) {
+    let l = line(text, start);
+    assert!(l.contains(part), "{l}");
+}
+
 /// The report described at the top of this module.
 pub(crate) fn report() -> CompareReport {
     fn na<S>() -> Outcome<S> {

@@ -50,12 +50,8 @@ mod tests {
 
     #[test]
     fn compact_numbers_keep_about_four_digits() {
-        let got: Vec<String> = [0.421, 3.25159, 85.34, 950.2, 9500.0, 174_321.0, 1_250_000.0]
-            .iter()
-            .map(|&x| compact(x))
-            .collect();
         assert_eq!(
-            got,
+            [0.421, 3.25159, 85.34, 950.2, 9500.0, 174_321.0, 1_250_000.0].map(compact),
             ["0.42", "3.25", "85.3", "950", "9500", "174.3k", "1.25M"]
         );
     }

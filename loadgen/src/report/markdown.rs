@@ -8,16 +8,14 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::figures::{
-    failed_rounds, faults, flood_caveat, flood_faults, generator_bound_in, not_run, rss_mib, were,
-};
+use super::figures::{closed_caveat, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks};
 use super::format::{compact, spread};
 use super::summary::bytes_text;
-use crate::limit::{percent, Limit, SATURATED};
+use crate::limit::{percent, SATURATED};
 use crate::machine::Sample;
 use crate::procstat::Reading;
 use crate::stats;
-use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point};
+use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point, Ranking};
 
 /// The saturation plot's file name: linked from its own section, not the
 /// list of plots.
@@ -66,35 +64,54 @@ fn table_row(cells: &[String]) -> String {
     format!("| {} |", cells.join(" | "))
 }
 
-fn point_row(p: &Point, rounds: u32) -> String {
+/// A row of a table with `columns` columns: the model, the connections,
+/// the rounds, then `figures` of a measured point, the first marked when
+/// the point was generator-bound or cut short. A point that ran no round,
+/// or none that could be measured, says what happened instead.
+fn row<S: Marks, M>(
+    p: &Point<S, M>,
+    rounds: u32,
+    columns: usize,
+    figures: impl FnOnce(&S) -> Vec<String>,
+) -> String {
     let mut cells = vec![cell(&p.model), p.connections.to_string()];
     let Outcome::Ok(s) = &p.outcome else {
-        return unmeasured_row(p, COLUMNS.len());
+        return unmeasured_row(p, cells, columns);
     };
-    let measured = rounds_cell(p, s.rounds_measured, rounds);
-    let mut rps = spread(&s.requests_per_sec);
-    if s.generator_bound {
-        rps.push_str(" **generator-bound**");
+    let measured = s.rounds_measured();
+    cells.push(if measured as u32 == rounds {
+        measured.to_string()
+    } else {
+        format!("{} of {}", measured, p.rounds.len().max(rounds as usize))
+    });
+    let mut figures = figures(s);
+    if s.generator_bound() {
+        figures[0].push_str(" **generator-bound**");
     }
-    if s.interrupted {
-        rps.push_str(" (cut short)");
+    if s.interrupted() {
+        figures[0].push_str(" (cut short)");
     }
-    cells.extend([
-        measured,
-        rps,
-        spread(&s.server_cpu_us_per_request),
-        spread(&s.p99_us),
-        compact(s.latency_us.p50),
-        compact(s.latency_us.p999),
-        compact(s.latency_us.max),
-        format!("{:.2}", s.mb_per_sec),
-        format!("{:.0}", s.server_cpu_utilisation * 100.0),
-        cell(&rss_mib(s).show(|m| format!("{m:.1}"))),
-        format!("{:.0}", s.generator_cpu_utilisation * 100.0),
-        format!("{:.3}", s.jain_fairness),
-        faults(s).to_string(),
-    ]);
+    cells.extend(figures);
     table_row(&cells)
+}
+
+fn point_row(p: &Point, rounds: u32) -> String {
+    row(p, rounds, COLUMNS.len(), |s| {
+        vec![
+            spread(&s.requests_per_sec),
+            spread(&s.server_cpu_us_per_request),
+            spread(&s.p99_us),
+            compact(s.latency_us.p50),
+            compact(s.latency_us.p999),
+            compact(s.latency_us.max),
+            format!("{:.2}", s.mb_per_sec),
+            format!("{:.0}", s.server_cpu_utilisation * 100.0),
+            cell(&rss_mib(s).show(|m| format!("{m:.1}"))),
+            format!("{:.0}", s.generator_cpu_utilisation * 100.0),
+            format!("{:.3}", s.jain_fairness),
+            s.faults().to_string(),
+        ]
+    })
 }
 
 /// A header row, its alignment row, then `rows`.
@@ -111,10 +128,9 @@ fn table(s: &mut String, columns: &[&str], rows: impl Iterator<Item = String>) {
     let _ = writeln!(s);
 }
 
-/// A row that ran no round, or none that could be measured: what happened
-/// in the first cell after the count of rounds tried.
-fn unmeasured_row<S, M>(p: &Point<S, M>, columns: usize) -> String {
-    let mut cells = vec![cell(&p.model), p.connections.to_string()];
+/// The rest of a row that ran no round, or none that could be measured:
+/// what happened, in the first cell after the count of rounds tried.
+fn unmeasured_row<S, M>(p: &Point<S, M>, mut cells: Vec<String>, columns: usize) -> String {
     let what = match &p.outcome {
         Outcome::NotApplicable { reason } => format!("n/a: {}", cell(reason)),
         Outcome::Failed { error } => format!("**FAILED**: {}", cell(error)),
@@ -133,50 +149,60 @@ fn unmeasured_row<S, M>(p: &Point<S, M>, columns: usize) -> String {
     table_row(&cells)
 }
 
-/// "3", or "2 of 3" when a round failed.
-fn rounds_cell<S, M>(p: &Point<S, M>, measured: usize, rounds: u32) -> String {
-    if measured as u32 == rounds {
-        measured.to_string()
-    } else {
-        format!("{} of {}", measured, p.rounds.len().max(rounds as usize))
+fn flood_row(p: &FloodPoint, rounds: u32) -> String {
+    let pct = |x: f64| percent(x).to_string();
+    row(p, rounds, FLOOD_COLUMNS.len(), |s| {
+        vec![
+            spread(&s.mb_per_sec),
+            spread(&s.mb_per_server_cpu_second),
+            pct(s.server_cpu_utilisation),
+            cell(&s.busiest_thread_utilisation.show(|&t| pct(t))),
+            pct(s.generator_cpu_utilisation),
+            s.limit.name().to_string(),
+            cell(
+                &s.server_memory
+                    .rss_kib
+                    .show(|&kib| format!("{:.1}", kib as f64 / 1024.0)),
+            ),
+            s.faults().to_string(),
+        ]
+    })
+}
+
+/// The rounds that failed at measured points, listed under their table.
+fn failed_rounds_list<S, M>(s: &mut String, points: &[Point<S, M>]) {
+    let failed: Vec<String> = failed_rounds_of(points)
+        .map(|(p, i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
+            failed.join("\n")
+        );
     }
 }
 
-fn flood_row(p: &FloodPoint, rounds: u32) -> String {
-    let Outcome::Ok(s) = &p.outcome else {
-        return unmeasured_row(p, FLOOD_COLUMNS.len());
-    };
-    let mut mbs = spread(&s.mb_per_sec);
-    if s.generator_bound {
-        mbs.push_str(" **generator-bound**");
+/// A ranking per connection count under `title`, each followed by what
+/// `caveat` says qualifies it.
+fn rankings(
+    s: &mut String,
+    title: &str,
+    rankings: &[Ranking],
+    caveat: impl Fn(&Ranking) -> Option<String>,
+) {
+    if rankings.is_empty() {
+        return;
     }
-    if s.interrupted {
-        mbs.push_str(" (cut short)");
-    }
-    let pct = |x: f64| percent(x).to_string();
-    let cells = vec![
-        cell(&p.model),
-        p.connections.to_string(),
-        rounds_cell(p, s.rounds_measured, rounds),
-        mbs,
-        spread(&s.mb_per_server_cpu_second),
-        pct(s.server_cpu_utilisation),
-        cell(&s.busiest_thread_utilisation.show(|&t| pct(t))),
-        pct(s.generator_cpu_utilisation),
-        match s.limit {
-            Limit::Server => "server",
-            Limit::Generator => "generator",
-            Limit::Unknown => "unknown",
+    let _ = writeln!(s, "{title}\n");
+    for k in rankings {
+        let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
+        if let Some(caveat) = caveat(k) {
+            let _ = write!(s, ". But {caveat}");
         }
-        .to_string(),
-        cell(
-            &s.server_memory
-                .rss_kib
-                .show(|&kib| format!("{:.1}", kib as f64 / 1024.0)),
-        ),
-        flood_faults(s).to_string(),
-    ];
-    table_row(&cells)
+        let _ = writeln!(s, ".");
+    }
+    let _ = writeln!(s);
 }
 
 /// The "Saturation (flood)" section: what it measures and how to read it,
@@ -218,36 +244,13 @@ fn saturation(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
         &FLOOD_COLUMNS,
         report.saturation.iter().map(|p| flood_row(p, c.rounds)),
     );
-    let failed: Vec<String> = report
-        .saturation
-        .iter()
-        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
-        .flat_map(|p| {
-            failed_rounds(p)
-                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
-        })
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(
-            s,
-            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
-            failed.join("\n")
-        );
-    }
-    if !report.saturation_rankings.is_empty() {
-        let _ = writeln!(
-            s,
-            "By median MB per server CPU-second at each connection count:\n"
-        );
-        for k in &report.saturation_rankings {
-            let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
-            if let Some(caveat) = flood_caveat(report, k) {
-                let _ = write!(s, ". But {caveat}");
-            }
-            let _ = writeln!(s, ".");
-        }
-        let _ = writeln!(s);
-    }
+    failed_rounds_list(s, &report.saturation);
+    rankings(
+        s,
+        "By median MB per server CPU-second at each connection count:",
+        &report.saturation_rankings,
+        |k| flood_caveat(report, k),
+    );
     if let Some(plot) = plot {
         let _ = writeln!(s, "![{0}]({0})\n", plot.display());
     }
@@ -367,42 +370,15 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
             report.points.iter().map(|p| point_row(p, c.rounds)),
         );
     }
-    let failed: Vec<String> = report
-        .points
-        .iter()
-        .filter(|p| matches!(p.outcome, Outcome::Ok(_)))
-        .flat_map(|p| {
-            failed_rounds(p)
-                .map(move |(i, e)| format!("- {} x {}, round {i}: {e}", p.model, p.connections))
-        })
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(
-            s,
-            "Rounds that failed (the figures above are over the other rounds of those points):\n\n{}\n",
-            failed.join("\n")
-        );
-    }
-
-    if !report.rankings.is_empty() {
-        let _ = writeln!(
-            s,
-            "## Ranking\n\nBy median req/s at each connection count:\n"
-        );
-        for k in &report.rankings {
-            let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
-            let bound = generator_bound_in(report, k);
-            if !bound.is_empty() {
-                let _ = write!(
-                    s,
-                    ". But {} generator-bound there, so this compares the generator, not the server",
-                    were(&bound)
-                );
-            }
-            let _ = writeln!(s, ".");
-        }
-        let _ = writeln!(s);
-    }
+    failed_rounds_list(&mut s, &report.points);
+    rankings(
+        &mut s,
+        "## Ranking\n\nBy median req/s at each connection count:",
+        &report.rankings,
+        |k| {
+            closed_caveat(report, k).map(|c| c + ", so this compares the generator, not the server")
+        },
+    );
 
     let (saturation_plot, plots): (Vec<&PathBuf>, Vec<&PathBuf>) =
         plots.iter().partition(|p| p.as_os_str() == SATURATION_PLOT);
@@ -471,46 +447,42 @@ mod tests {
         render(&fixture::report(), &plots)
     }
 
-    #[test]
-    fn rows_show_medians_with_their_spread() {
-        let md = report_md();
-        let row = md
-            .lines()
-            .find(|l| l.starts_with("| reactor | 100 |"))
-            .unwrap();
-        assert!(
-            row.contains("| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |"),
-            "{row}"
-        );
-        // Every row has as many cells as the header, whatever its outcome.
+    /// The rows of the first results table in `md`, after checking that
+    /// every one has as many cells as the header, whatever its outcome.
+    fn rows_of_first_table(md: &str) -> usize {
         let cells = |l: &str| l.matches(" | ").count();
         let mut table = md.lines().skip_while(|l| !l.starts_with("| model |"));
         let header = table.next().unwrap();
         let rows: Vec<&str> = table.take_while(|l| !l.is_empty()).collect();
-        assert_eq!(rows.len(), 1 + 12);
-        for l in rows {
+        for l in &rows {
             assert_eq!(cells(l), cells(header), "{l}");
         }
+        rows.len() - 1
+    }
+
+    #[test]
+    fn rows_show_medians_with_their_spread() {
+        let md = report_md();
+        fixture::assert_line(
+            &md,
+            "| reactor | 100 |",
+            "| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |",
+        );
+        assert_eq!(rows_of_first_table(&md), 12);
     }
 
     #[test]
     fn a_generator_bound_point_is_marked_and_its_ranking_qualified() {
         let md = report_md();
-        let row = md
-            .lines()
-            .find(|l| l.starts_with("| reactor | 1 |"))
-            .unwrap();
-        assert!(
-            row.contains("22.5k (21.0k–23.0k) **generator-bound**"),
-            "{row}"
+        fixture::assert_line(
+            &md,
+            "| reactor | 1 |",
+            "22.5k (21.0k–23.0k) **generator-bound**",
         );
-        let rank = md
-            .lines()
-            .find(|l| l.starts_with("- **1 connection(s)**"))
-            .unwrap();
-        assert!(
-            rank.contains("But reactor was generator-bound there"),
-            "{rank}"
+        fixture::assert_line(
+            &md,
+            "- **1 connection(s)**",
+            "But reactor was generator-bound there",
         );
         assert!(md.contains("**Generator-bound.**"));
     }
@@ -560,16 +532,12 @@ mod tests {
             md.contains("| CPU frequency governor | n/a (no cpufreq) | n/a (no cpufreq) |"),
             "{md}"
         );
-        let row = md
-            .lines()
-            .find(|l| l.starts_with("| reactor | 100 |"))
-            .unwrap();
-        assert!(
-            row.contains("| n/a (proc_pid_rusage(42): No such process) |"),
-            "{row}"
+        fixture::assert_line(
+            &md,
+            "| reactor | 100 |",
+            "| n/a (proc_pid_rusage(42): No such process) |",
         );
-        let header = md.lines().find(|l| l.starts_with("| model |")).unwrap();
-        assert_eq!(row.matches(" | ").count(), header.matches(" | ").count());
+        rows_of_first_table(&md);
     }
 
     #[test]
@@ -601,25 +569,8 @@ mod tests {
         assert!(sat.contains("MB per server CPU-second"), "{sat}");
         assert!(sat.contains("1 MiB sent and not yet echoed"), "{sat}");
         assert!(sat.contains("Latency is not reported"), "{sat}");
-        let row = sat
-            .lines()
-            .find(|l| l.starts_with("| threads | 50 |"))
-            .unwrap();
-        assert!(
-            row.contains("| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |"),
-            "{row}"
-        );
-        let header = sat.lines().find(|l| l.starts_with("| model |")).unwrap();
-        for l in sat
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
-        {
-            assert_eq!(
-                l.matches(" | ").count(),
-                header.matches(" | ").count(),
-                "{l}"
-            );
-        }
+        fixture::assert_line(sat, "| threads | 50 |", "| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |");
+        assert_eq!(rows_of_first_table(sat), 3);
         assert!(sat.contains("| iterative | 50 | – | n/a: serves one connection at a time |"));
         assert!(
             sat.contains("- **50 connection(s)**: threads ahead of reactor")

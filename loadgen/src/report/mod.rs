@@ -9,12 +9,15 @@
 //!   reads the same in each: [`format`](mod@format) writes numbers,
 //!   [`figures`] derives what a point's summary does not hold directly.
 //! - `fixture` (tests only) is the one hand-built comparison every report is
-//!   tested against.
+//!   tested against; `golden` pins what each report makes of it, byte for
+//!   byte.
 
 mod figures;
 #[cfg(test)]
 mod fixture;
 mod format;
+#[cfg(test)]
+mod golden;
 pub mod json;
 pub mod markdown;
 pub mod plot;

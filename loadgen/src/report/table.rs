@@ -9,13 +9,15 @@
 use std::fmt::Write as _;
 
 use super::figures::{
-    failed_rounds, faults, flood_caveat, flood_faults, generator_bound_in, not_run, rss_mib,
-    rss_missing, were,
+    closed_caveat, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib, rss_missing,
+    Marks,
 };
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
-use crate::limit::{percent, Limit, SATURATED};
-use crate::sweep::{self, CompareReport, Finished, FloodPoint, Outcome, Point};
+use crate::limit::{percent, SATURATED};
+use crate::sweep::{
+    self, CompareReport, Finished, FloodPoint, Outcome, Point, Ranking, RoundFigures,
+};
 
 /// Marks a generator-bound point in the table; explained under it.
 const GENERATOR_BOUND: &str = "*";
@@ -24,6 +26,36 @@ const CUT_SHORT: &str = "!";
 /// In the RSS column when it could not be read; the reason is under the
 /// table.
 const NO_RSS: &str = "n/a";
+
+/// A point as a progress line: `<model> x <conns> conns<kind>: ` then
+/// `figures` of its summary, the failed rounds and its marks; or
+/// `n/a (reason)`, `FAILED: error`, `not run`.
+fn progress<S: Marks, M>(
+    p: &Point<S, M>,
+    kind: &str,
+    figures: impl FnOnce(&S) -> String,
+) -> String {
+    let what = match &p.outcome {
+        Outcome::Ok(s) => {
+            let mut line = figures(s);
+            let failed = failed_rounds(p).count();
+            if failed > 0 {
+                let _ = write!(line, " (+{failed} FAILED)");
+            }
+            if s.generator_bound() {
+                line.push_str(" [generator-bound]");
+            }
+            if s.interrupted() {
+                line.push_str(" [cut short]");
+            }
+            line
+        }
+        Outcome::NotApplicable { reason } => format!("n/a ({reason})"),
+        Outcome::Failed { error } => format!("FAILED: {error}"),
+        Outcome::NotRun => "not run".into(),
+    };
+    format!("{} x {} conns{kind}: {what}", p.model, p.connections)
+}
 
 /// One point as a progress line, printed as the sweep goes:
 /// `reactor x 100 conns: 174.3k req/s (170.0k–176.0k), p99 1270 µs,
@@ -34,35 +66,18 @@ const NO_RSS: &str = "n/a";
 /// A generator-bound point, and one an interruption cut short, say so at
 /// the end of the line.
 pub fn one_line(p: &Point) -> String {
-    let what = match &p.outcome {
-        Outcome::Ok(s) => {
-            let mut line = format!(
-                "{} req/s{}, p99 {} µs, {} µs CPU/req, RSS {}, {} faults, {} round(s)",
-                compact(s.requests_per_sec.median),
-                range(&s.requests_per_sec),
-                compact(s.p99_us.median),
-                compact(s.server_cpu_us_per_request.median),
-                rss_mib(s).show(|m| format!("{m:.1} MiB")),
-                faults(s),
-                s.rounds_measured,
-            );
-            let failed = failed_rounds(p).count();
-            if failed > 0 {
-                let _ = write!(line, " (+{failed} FAILED)");
-            }
-            if s.generator_bound {
-                line.push_str(" [generator-bound]");
-            }
-            if s.interrupted {
-                line.push_str(" [cut short]");
-            }
-            line
-        }
-        Outcome::NotApplicable { reason } => format!("n/a ({reason})"),
-        Outcome::Failed { error } => format!("FAILED: {error}"),
-        Outcome::NotRun => "not run".into(),
-    };
-    format!("{} x {} conns: {what}", p.model, p.connections)
+    progress(p, "", |s| {
+        format!(
+            "{} req/s{}, p99 {} µs, {} µs CPU/req, RSS {}, {} faults, {} round(s)",
+            compact(s.requests_per_sec.median),
+            range(&s.requests_per_sec),
+            compact(s.p99_us.median),
+            compact(s.server_cpu_us_per_request.median),
+            rss_mib(s).show(|m| format!("{m:.1} MiB")),
+            s.faults(),
+            s.rounds_measured,
+        )
+    })
 }
 
 /// A finished point's progress line: [`one_line`] or [`flood_line`].
@@ -78,161 +93,204 @@ pub fn progress_line(p: Finished<'_>) -> String {
 /// thread 97%), generator 88%, 0 faults, 3 round(s)`, with
 /// `[generator-bound]` and `[cut short]` at the end when they apply.
 pub fn flood_line(p: &FloodPoint) -> String {
-    let what = match &p.outcome {
-        Outcome::Ok(s) => {
-            let mut line = format!(
-                "{} MB/s{}, {} MB per server CPU-second, server {}% (busiest thread {}), \
-                 generator {}%, {} faults, {} round(s)",
-                compact(s.mb_per_sec.median),
-                range(&s.mb_per_sec),
-                compact(s.mb_per_server_cpu_second.median),
-                percent(s.server_cpu_utilisation),
-                s.busiest_thread_utilisation
-                    .show(|&t| format!("{}%", percent(t))),
-                percent(s.generator_cpu_utilisation),
-                flood_faults(s),
-                s.rounds_measured,
-            );
-            let failed = failed_rounds(p).count();
-            if failed > 0 {
-                let _ = write!(line, " (+{failed} FAILED)");
-            }
-            if s.generator_bound {
-                line.push_str(" [generator-bound]");
-            }
-            if s.interrupted {
-                line.push_str(" [cut short]");
-            }
-            line
-        }
-        Outcome::NotApplicable { reason } => format!("n/a ({reason})"),
-        Outcome::Failed { error } => format!("FAILED: {error}"),
-        Outcome::NotRun => "not run".into(),
-    };
-    format!("{} x {} conns flood: {what}", p.model, p.connections)
+    progress(p, " flood", |s| {
+        format!(
+            "{} MB/s{}, {} MB per server CPU-second, server {}% (busiest thread {}), \
+             generator {}%, {} faults, {} round(s)",
+            compact(s.mb_per_sec.median),
+            range(&s.mb_per_sec),
+            compact(s.mb_per_server_cpu_second.median),
+            percent(s.server_cpu_utilisation),
+            s.busiest_thread_utilisation
+                .show(|&t| format!("{}%", percent(t))),
+            percent(s.generator_cpu_utilisation),
+            s.faults(),
+            s.rounds_measured,
+        )
+    })
 }
 
-/// Formats the columns of a measured row (and of the header, so the two
-/// cannot drift apart).
-#[allow(clippy::too_many_arguments)]
-fn columns(
-    head: &str,
-    rps: &str,
-    cpu: &str,
-    p99: &str,
-    p50: &str,
-    p999: &str,
-    rss: &str,
-    gen: &str,
-    faults: &str,
+/// A column of a table: its title and width, its text kept to the left or
+/// to the right; a `Gap` is the two spaces that set groups of columns
+/// apart.
+#[derive(Clone, Copy)]
+enum Column {
+    Left(&'static str, usize),
+    Right(&'static str, usize),
+    Gap,
+}
+
+use Column::{Gap, Left, Right};
+
+/// Every table starts with these: what is in the row, and where.
+const HEAD: [Column; 2] = [Left("model", 10), Right("conns", 6)];
+
+/// The closed-loop table.
+const CLOSED: [Column; 11] = [
+    HEAD[0],
+    HEAD[1],
+    Gap,
+    Left("req/s", 25),
+    Left("CPU µs/echo", 18),
+    Left("p99 µs", 20),
+    Right("p50 µs", 6),
+    Right("p99.9 µs", 9),
+    Right("RSS MiB", 8),
+    Right("gen CPU", 8),
+    Right("faults", 7),
+];
+
+/// The saturation table.
+const FLOOD: [Column; 11] = [
+    HEAD[0],
+    HEAD[1],
+    Gap,
+    Left("MB/s", 22),
+    Left("MB/server CPU-s", 22),
+    Right("srv CPU", 8),
+    Right("busiest", 9),
+    Right("gen CPU", 9),
+    Gap,
+    Left("limit", 10),
+    Right("faults", 6),
+];
+
+/// `cells` laid out in `columns`, one cell per column that is not a gap.
+fn line<S: AsRef<str>>(columns: &[Column], cells: &[S]) -> String {
+    let mut cells = cells.iter().map(AsRef::as_ref);
+    let mut out = String::new();
+    for c in columns {
+        let _ = match *c {
+            Gap => write!(out, "  "),
+            Left(_, width) => write!(out, "{:<width$}", cells.next().unwrap_or_default()),
+            Right(_, width) => write!(out, "{:>width$}", cells.next().unwrap_or_default()),
+        };
+    }
+    out
+}
+
+/// A point's row in `columns`: its model and connections, then `figures`
+/// of its summary, the first marked when it was generator-bound or cut
+/// short; or what happened instead.
+fn row<S: Marks, M>(
+    p: &Point<S, M>,
+    columns: &[Column],
+    figures: impl FnOnce(&S) -> Vec<String>,
 ) -> String {
-    format!("{head}  {rps:<25}{cpu:<18}{p99:<20}{p50:>6}{p999:>9}{rss:>8}{gen:>8}{faults:>7}")
-}
-
-fn header() -> String {
-    columns(
-        &format!("{:<10}{:>6}", "model", "conns"),
-        "req/s",
-        "CPU µs/echo",
-        "p99 µs",
-        "p50 µs",
-        "p99.9 µs",
-        "RSS MiB",
-        "gen CPU",
-        "faults",
-    )
-}
-
-fn row(p: &Point) -> String {
-    let head = format!("{:<10}{:>6}", p.model, p.connections);
+    let mut cells = vec![p.model.clone(), p.connections.to_string()];
+    let head = line(&HEAD, &cells);
     let s = match &p.outcome {
         Outcome::Ok(s) => s,
         Outcome::NotApplicable { reason } => return format!("{head}  n/a ({reason})"),
         Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
         Outcome::NotRun => return format!("{head}  not run"),
     };
-    let mut marks = String::new();
-    if s.generator_bound {
-        marks.push_str(GENERATOR_BOUND);
+    let mut figures = figures(s);
+    if s.generator_bound() {
+        figures[0].push_str(GENERATOR_BOUND);
     }
-    if s.interrupted {
-        marks.push_str(CUT_SHORT);
+    if s.interrupted() {
+        figures[0].push_str(CUT_SHORT);
     }
-    columns(
-        &head,
-        &(spread(&s.requests_per_sec) + &marks),
-        &spread(&s.server_cpu_us_per_request),
-        &spread(&s.p99_us),
-        &compact(s.latency_us.p50),
-        &compact(s.latency_us.p999),
-        &rss_mib(s)
-            .value()
-            .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
-        &format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
-        &faults(s).to_string(),
-    )
+    cells.extend(figures);
+    line(columns, &cells)
 }
 
-/// The saturation table's columns, as [`columns`] is the closed loop's.
-#[allow(clippy::too_many_arguments)]
-fn flood_columns(
-    head: &str,
-    mbs: &str,
-    per_cpu: &str,
-    srv: &str,
-    busiest: &str,
-    gen: &str,
-    limit: &str,
-    faults: &str,
-) -> String {
-    format!("{head}  {mbs:<22}{per_cpu:<22}{srv:>8}{busiest:>9}{gen:>9}  {limit:<10}{faults:>6}")
-}
-
-fn flood_header() -> String {
-    flood_columns(
-        &format!("{:<10}{:>6}", "model", "conns"),
-        "MB/s",
-        "MB/server CPU-s",
-        "srv CPU",
-        "busiest",
-        "gen CPU",
-        "limit",
-        "faults",
-    )
+fn closed_row(p: &Point) -> String {
+    row(p, &CLOSED, |s| {
+        vec![
+            spread(&s.requests_per_sec),
+            spread(&s.server_cpu_us_per_request),
+            spread(&s.p99_us),
+            compact(s.latency_us.p50),
+            compact(s.latency_us.p999),
+            rss_mib(s)
+                .value()
+                .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
+            format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
+            s.faults().to_string(),
+        ]
+    })
 }
 
 fn flood_row(p: &FloodPoint) -> String {
-    let head = format!("{:<10}{:>6}", p.model, p.connections);
-    let s = match &p.outcome {
-        Outcome::Ok(s) => s,
-        Outcome::NotApplicable { reason } => return format!("{head}  n/a ({reason})"),
-        Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
-        Outcome::NotRun => return format!("{head}  not run"),
-    };
-    let mut marks = String::new();
-    if s.generator_bound {
-        marks.push_str(GENERATOR_BOUND);
-    }
-    if s.interrupted {
-        marks.push_str(CUT_SHORT);
-    }
     let pct = |x: f64| format!("{}%", percent(x));
-    flood_columns(
-        &head,
-        &(spread(&s.mb_per_sec) + &marks),
-        &spread(&s.mb_per_server_cpu_second),
-        &pct(s.server_cpu_utilisation),
-        &s.busiest_thread_utilisation
-            .value()
-            .map_or("n/a".into(), |&t| pct(t)),
-        &pct(s.generator_cpu_utilisation),
-        match s.limit {
-            Limit::Server => "server",
-            Limit::Generator => "generator",
-            Limit::Unknown => "unknown",
-        },
-        &flood_faults(s).to_string(),
-    )
+    row(p, &FLOOD, |s| {
+        vec![
+            spread(&s.mb_per_sec),
+            spread(&s.mb_per_server_cpu_second),
+            pct(s.server_cpu_utilisation),
+            s.busiest_thread_utilisation
+                .value()
+                .map_or("n/a".into(), |&t| pct(t)),
+            pct(s.generator_cpu_utilisation),
+            s.limit.name().into(),
+            s.faults().to_string(),
+        ]
+    })
+}
+
+/// `points` as a table in `columns`, a row each by `row`; nothing at all
+/// without points.
+fn table<S, M>(
+    out: &mut String,
+    columns: &[Column],
+    points: &[Point<S, M>],
+    row: fn(&Point<S, M>) -> String,
+) {
+    if !points.is_empty() {
+        let titles: Vec<&str> = columns
+            .iter()
+            .filter_map(|c| match *c {
+                Left(title, _) | Right(title, _) => Some(title),
+                Gap => None,
+            })
+            .collect();
+        let _ = writeln!(out, "{}", line(columns, &titles));
+    }
+    for p in points {
+        let _ = writeln!(out, "{}", row(p));
+    }
+}
+
+/// True when a measured point among `points` bears `mark`, which the
+/// table's footnotes then explain.
+fn any<S: Marks, M: RoundFigures>(points: &[Point<S, M>], mark: fn(&S) -> bool) -> bool {
+    points.iter().filter_map(Point::summary).any(mark)
+}
+
+/// A line for each failed round of a measured point among `points`;
+/// `kind` follows the connections (` flood`).
+fn failed_rounds_lines<S, M>(out: &mut String, points: &[Point<S, M>], kind: &str) {
+    for (p, i, error) in failed_rounds_of(points) {
+        let _ = writeln!(
+            out,
+            "{} x {}{kind}: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
+            p.model,
+            p.connections,
+            p.rounds.len()
+        );
+    }
+}
+
+/// The `rankings` under `title`, each followed by what `caveat` says
+/// qualifies it.
+fn rankings(
+    out: &mut String,
+    title: &str,
+    rankings: &[Ranking],
+    caveat: impl Fn(&Ranking) -> Option<String>,
+) {
+    if rankings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}");
+    for k in rankings {
+        let _ = writeln!(out, "  {:>6} conns: {}", k.connections, k.verdict);
+        if let Some(caveat) = caveat(k) {
+            let _ = writeln!(out, "{:16}but {caveat}", "");
+        }
+    }
 }
 
 /// The saturation points: their table, what a mark in it means, and the
@@ -248,12 +306,8 @@ fn render_saturation(out: &mut String, r: &CompareReport) {
         bytes_text(c.window),
         c.flood_size
     );
-    let _ = writeln!(out, "{}", flood_header());
-    for p in &r.saturation {
-        let _ = writeln!(out, "{}", flood_row(p));
-    }
-    let summaries = || r.saturation.iter().filter_map(FloodPoint::summary);
-    if summaries().any(|s| s.generator_bound) {
+    table(out, &FLOOD, &r.saturation, flood_row);
+    if any(&r.saturation, Marks::generator_bound) {
         let _ = writeln!(
             out,
             "{GENERATOR_BOUND} generator-bound: the server's busiest thread stayed below {:.0}% of a CPU (and all\n  \
@@ -263,28 +317,13 @@ fn render_saturation(out: &mut String, r: &CompareReport) {
             SATURATED * 100.0
         );
     }
-    for p in &r.saturation {
-        for (i, error) in failed_rounds(p) {
-            if matches!(p.outcome, Outcome::Ok(_)) {
-                let _ = writeln!(
-                    out,
-                    "{} x {} flood: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
-                    p.model,
-                    p.connections,
-                    p.rounds.len()
-                );
-            }
-        }
-    }
-    if !r.saturation_rankings.is_empty() {
-        let _ = writeln!(out, "\nRanking by median MB per server CPU-second:");
-        for k in &r.saturation_rankings {
-            let _ = writeln!(out, "  {:>6} conns: {}", k.connections, k.verdict);
-            if let Some(caveat) = flood_caveat(r, k) {
-                let _ = writeln!(out, "{:16}but {caveat}", "");
-            }
-        }
-    }
+    failed_rounds_lines(out, &r.saturation, " flood");
+    rankings(
+        out,
+        "Ranking by median MB per server CPU-second:",
+        &r.saturation_rankings,
+        |k| flood_caveat(r, k),
+    );
 }
 
 /// The whole terminal report for `r`: a line on how the figures were taken,
@@ -302,14 +341,8 @@ pub fn render(r: &CompareReport) -> String {
         out,
         "{rounds} round(s) per point: median (min–max) over the rounds; p50 and p99.9 of all rounds' requests pooled."
     );
-    if !r.points.is_empty() {
-        let _ = writeln!(out, "{}", header());
-    }
-    for p in &r.points {
-        let _ = writeln!(out, "{}", row(p));
-    }
-    let summaries = || r.points.iter().filter_map(Point::summary);
-    if summaries().any(|s| s.generator_bound) {
+    table(&mut out, &CLOSED, &r.points, closed_row);
+    if any(&r.points, Marks::generator_bound) {
         let _ = writeln!(
             out,
             "{GENERATOR_BOUND} generator-bound: the generator used all the CPU its {} thread(s) could use and the\n  \
@@ -318,7 +351,7 @@ pub fn render(r: &CompareReport) -> String {
             sweep::generator_bound_advice(r.config.threads, r.env.generator_cpus.len())
         );
     }
-    if summaries().any(|s| s.interrupted) {
+    if any(&r.points, Marks::interrupted) {
         let _ = writeln!(
             out,
             "{CUT_SHORT} cut short: an interruption ended a round's window early."
@@ -327,34 +360,10 @@ pub fn render(r: &CompareReport) -> String {
     for reason in rss_missing(r) {
         let _ = writeln!(out, "RSS {NO_RSS}: {reason}.");
     }
-    for p in &r.points {
-        for (i, error) in failed_rounds(p) {
-            if matches!(p.outcome, Outcome::Ok(_)) {
-                let _ = writeln!(
-                    out,
-                    "{} x {}: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
-                    p.model,
-                    p.connections,
-                    p.rounds.len()
-                );
-            }
-        }
-    }
-    if !r.rankings.is_empty() {
-        let _ = writeln!(out, "\nRanking by median req/s:");
-        for k in &r.rankings {
-            let _ = writeln!(out, "  {:>6} conns: {}", k.connections, k.verdict);
-            let bound = generator_bound_in(r, k);
-            if !bound.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "{:16}but {} generator-bound there: this compares the generator, not the server",
-                    "",
-                    were(&bound),
-                );
-            }
-        }
-    }
+    failed_rounds_lines(&mut out, &r.points, "");
+    rankings(&mut out, "Ranking by median req/s:", &r.rankings, |k| {
+        closed_caveat(r, k).map(|c| c + ": this compares the generator, not the server")
+    });
     render_saturation(&mut out, r);
     if r.machine_load.busy() {
         let _ = writeln!(out, "\nThe machine was not quiet; compare with care:");
@@ -381,12 +390,8 @@ mod tests {
     #[test]
     fn table_shows_medians_with_their_spread() {
         let t = render(&fixture::report());
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("reactor      100"))
-            .unwrap();
-        assert!(row.contains("174.3k (170.0k–176.0k)"), "{row}");
-        assert!(row.contains("2.29 (2.27–2.35)"), "{row}");
+        let row = "174.3k (170.0k–176.0k)   2.29 (2.27–2.35)";
+        fixture::assert_line(&t, "reactor      100", row);
         let table = t.split("\n\n").next().unwrap();
         assert!(table.lines().all(|l| l.chars().count() <= 120), "{t}");
     }
@@ -394,11 +399,7 @@ mod tests {
     #[test]
     fn a_generator_bound_point_is_marked_and_explained() {
         let t = render(&fixture::report());
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("reactor        1"))
-            .unwrap();
-        assert!(row.contains("22.5k (21.0k–23.0k)*"), "{row}");
+        fixture::assert_line(&t, "reactor        1", "22.5k (21.0k–23.0k)*");
         assert!(t.contains("* generator-bound:"), "{t}");
         assert!(t.contains("but reactor was generator-bound there"), "{t}");
         let line = one_line(&fixture::report().points[0]);
@@ -465,11 +466,7 @@ mod tests {
             }
         }
         let t = render(&r);
-        let row = t
-            .lines()
-            .find(|l| l.starts_with("reactor      100"))
-            .unwrap();
-        assert!(row.contains(" n/a "), "{row}");
+        fixture::assert_line(&t, "reactor      100", " n/a ");
         assert_eq!(t.matches(&format!("RSS n/a: {why}.\n")).count(), 1, "{t}");
         let line = one_line(&r.points[6]);
         assert!(line.contains(&format!("RSS n/a ({why}),")), "{line}");
@@ -524,16 +521,9 @@ mod tests {
             sat.starts_with(", 1 MiB unechoed per connection, 16384 B requests)"),
             "{sat}"
         );
-        let row = sat
-            .lines()
-            .find(|l| l.starts_with("reactor       50"))
-            .unwrap();
-        assert!(row.contains("1550 (1500–1580)"), "{row}");
-        assert!(row.contains("98%") && row.contains("server"), "{row}");
-        let row = sat
-            .lines()
-            .find(|l| l.starts_with("threads       50"))
-            .unwrap();
+        let row = "1550 (1500–1580)           98%      98%      70%  server";
+        fixture::assert_line(sat, "reactor       50", row);
+        let row = fixture::line(sat, "threads       50");
         assert!(row.contains("*") && row.contains("generator"), "{row}");
         assert!(sat.contains("iterative     50  n/a ("), "{sat}");
         assert!(sat.contains("* generator-bound: the server's busiest thread stayed below 95%"));

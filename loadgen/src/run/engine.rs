@@ -178,9 +178,8 @@ impl<C: Link> Engine<C> {
             conns.push(conn);
         }
         wait_connected(&mut poll, &mut conns, timeout)?;
-        let mut timer = Timer::new()?;
-        poll.registry()
-            .register(&mut timer, TIMER, Interest::READABLE)?;
+        let timer = Timer::new()?;
+        timer.register(poll.registry(), TIMER)?;
         let mut m = Measurements::new(spec.total_conns as usize);
         m.open_until = u64::MAX;
         let in_flight = spec.load.in_flight(spec.size);

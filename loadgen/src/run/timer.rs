@@ -40,7 +40,6 @@ mod timerfd {
     use super::*;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-    use mio::event::Source;
     use mio::unix::SourceFd;
     use mio::{Interest, Registry, Token};
 
@@ -115,36 +114,22 @@ mod timerfd {
             false
         }
 
+        /// Registers the timer with `registry` under `token`, readable when
+        /// the deadline passes. Closing it (on drop) deregisters it.
+        pub fn register(&self, registry: &Registry, token: Token) -> io::Result<()> {
+            registry.register(
+                &mut SourceFd(&self.fd.as_raw_fd()),
+                token,
+                Interest::READABLE,
+            )
+        }
+
         /// Consumes an expiry so the next one is reported again.
         pub fn ack(&self) {
             let mut buf = [0u8; 8];
             // SAFETY: reads at most 8 bytes into an 8-byte buffer. WouldBlock
             // (no expiry pending, e.g. a spurious wake-up) is fine to ignore.
             unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        }
-    }
-
-    impl Source for Timer {
-        fn register(
-            &mut self,
-            registry: &Registry,
-            token: Token,
-            interests: Interest,
-        ) -> io::Result<()> {
-            SourceFd(&self.fd.as_raw_fd()).register(registry, token, interests)
-        }
-
-        fn reregister(
-            &mut self,
-            registry: &Registry,
-            token: Token,
-            interests: Interest,
-        ) -> io::Result<()> {
-            SourceFd(&self.fd.as_raw_fd()).reregister(registry, token, interests)
-        }
-
-        fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-            SourceFd(&self.fd.as_raw_fd()).deregister(registry)
         }
     }
 }
@@ -157,8 +142,7 @@ mod deadline {
     use super::*;
     use std::time::Instant;
 
-    use mio::event::Source;
-    use mio::{Interest, Registry, Token};
+    use mio::{Registry, Token};
 
     /// A deadline that the owner turns into its poll timeout.
     ///
@@ -202,40 +186,29 @@ mod deadline {
             due
         }
 
+        /// Nothing to register: the deadline becomes the poll timeout.
+        /// Accepted, so the owner registers either kind of timer the same
+        /// way.
+        pub fn register(&self, _: &Registry, _: Token) -> io::Result<()> {
+            Ok(())
+        }
+
         /// Nothing to consume: no event is ever delivered for this timer.
         pub fn ack(&self) {}
-    }
-
-    /// Registration is accepted and does nothing, so the owner registers
-    /// either kind of timer the same way.
-    impl Source for Timer {
-        fn register(&mut self, _: &Registry, _: Token, _: Interest) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn reregister(&mut self, _: &Registry, _: Token, _: Interest) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn deregister(&mut self, _: &Registry) -> io::Result<()> {
-            Ok(())
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mio::{Events, Interest, Poll, Token};
+    use mio::{Events, Poll, Token};
     use std::time::Instant;
 
     #[test]
     fn fires_after_a_sub_millisecond_deadline() {
         let mut poll = Poll::new().unwrap();
         let mut timer = Timer::new().unwrap();
-        poll.registry()
-            .register(&mut timer, Token(0), Interest::READABLE)
-            .unwrap();
+        timer.register(poll.registry(), Token(0)).unwrap();
         let mut events = Events::with_capacity(4);
         let start = Instant::now();
         timer.arm(Duration::from_micros(300)).unwrap();
@@ -257,9 +230,7 @@ mod tests {
     fn a_deadline_timer_wakes_the_poll_at_its_deadline() {
         let mut poll = Poll::new().unwrap();
         let mut timer = deadline::Timer::new().unwrap();
-        poll.registry()
-            .register(&mut timer, Token(0), Interest::READABLE)
-            .unwrap();
+        timer.register(poll.registry(), Token(0)).unwrap();
         let net = Duration::from_secs(5);
         assert_eq!(timer.poll_timeout(net), net);
         let mut events = Events::with_capacity(4);

@@ -206,26 +206,22 @@ mod tests {
 
     #[test]
     fn counts_and_latencies_are_labelled_without_repeated_zeros() {
-        let labels: Vec<String> = [0.0, 0.25, 2.5, 50.0, 25_000.0, 150_000.0, 1.2e6]
-            .iter()
-            .map(|&y| count_label(y))
-            .collect();
-        assert_eq!(labels, ["0", "0.25", "2.5", "50", "25k", "150k", "1.2M"]);
-        let labels: Vec<String> = [0.5, 200.0, 2500.0, 1.5e6]
-            .iter()
-            .map(|&y| latency_label(y))
-            .collect();
-        assert_eq!(labels, ["0.5 µs", "200 µs", "2.5 ms", "1.5 s"]);
+        assert_eq!(
+            [0.0, 0.25, 2.5, 50.0, 25_000.0, 150_000.0, 1.2e6].map(count_label),
+            ["0", "0.25", "2.5", "50", "25k", "150k", "1.2M"]
+        );
+        assert_eq!(
+            [0.5, 200.0, 2500.0, 1.5e6].map(latency_label),
+            ["0.5 µs", "200 µs", "2.5 ms", "1.5 s"]
+        );
     }
 
     #[test]
     fn linear_ticks_are_round() {
-        let labels: Vec<String> = linear_ticks(193_000.0)
-            .iter()
-            .map(|&y| count_label(y))
-            .collect();
-        assert_eq!(labels, ["0", "50k", "100k", "150k"]);
-        let labels: Vec<String> = linear_ticks(1.3).iter().map(|&y| trim(y)).collect();
-        assert_eq!(labels, ["0", "0.25", "0.5", "0.75", "1", "1.25"]);
+        let labels = |hi: f64, label: fn(f64) -> String| -> Vec<String> {
+            linear_ticks(hi).into_iter().map(label).collect()
+        };
+        assert_eq!(labels(193_000.0, count_label), ["0", "50k", "100k", "150k"]);
+        assert_eq!(labels(1.3, trim), ["0", "0.25", "0.5", "0.75", "1", "1.25"]);
     }
 }

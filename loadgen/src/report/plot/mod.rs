@@ -27,15 +27,16 @@
 //!
 //! # Layout
 //! Each plot has its own file ([`throughput`], [`saturation`], [`spectrum`])
-//! and draws on the
-//! canvas made here, in the colours chosen here, so the two cannot drift
-//! apart. [`axes`] picks ticks and labels, [`curve`] decides what of a
-//! spectrum is drawn and how firmly, and [`legend`] draws the column beside
-//! each chart.
+//! and draws on the canvas, chart and axes made here, in the colours chosen
+//! here, so the plots cannot drift apart. [`axes`] picks ticks and labels,
+//! [`marker`] draws a median with its spread (throughput and saturation
+//! alike), [`curve`] decides what of a spectrum is drawn and how firmly, and
+//! [`legend`] draws the column beside each chart.
 
 mod axes;
 mod curve;
 mod legend;
+mod marker;
 mod saturation;
 mod spectrum;
 mod throughput;
@@ -43,8 +44,7 @@ mod throughput;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use plotters::chart::MeshStyle;
-use plotters::coord::ranged1d::Ranged;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -56,23 +56,57 @@ const LEGEND_WIDTH: u32 = 250;
 const GREY: RGBColor = RGBColor(120, 120, 120);
 const FONT: &str = "sans-serif";
 
-/// The grid and label styles every plot shares, applied to a mesh whose
-/// axes and labels the caller has set; returns it for `.draw()`.
-fn house_style<'m, 'a, 'b, X, Y, DB>(
-    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
-) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+/// A chart drawn on an [`Area`] of the canvas.
+type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
+/// A chart on `area` with axes `x` and `y`, its labels given room on
+/// the left (`margins.1`) and room on the right (`margins.0`) for the
+/// last tick label.
+fn chart<'a, 'b, X: AsRangedCoord, Y: AsRangedCoord>(
+    area: &'a Area<'b>,
+    margins: (u32, u32),
+    x: X,
+    y: Y,
+) -> io::Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>> {
+    ChartBuilder::on(area)
+        .margin(10)
+        .margin_right(margins.0)
+        .x_label_area_size(45)
+        .y_label_area_size(margins.1)
+        .build_cartesian_2d(x, y)
+        .map_err(err)
+}
+
+/// Draws the grid and the axes every plot shares, the axes described by
+/// `desc` (x, y) and labelled by `x_label` and `y_label`; no vertical
+/// grid lines unless `x_grid`.
+fn draw_axes<X, Y>(
+    chart: &mut Chart<'_, '_, X, Y>,
+    desc: [&str; 2],
+    x_label: &dyn Fn(&X::ValueType) -> String,
+    y_label: &dyn Fn(&Y::ValueType) -> String,
+    x_grid: bool,
+) -> io::Result<()>
 where
-    X: Ranged,
-    Y: Ranged,
-    DB: DrawingBackend,
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
 {
+    let mut mesh = chart.configure_mesh();
+    if !x_grid {
+        mesh.disable_x_mesh();
+    }
     mesh.light_line_style(BLACK.mix(0.05))
         .bold_line_style(BLACK.mix(0.15))
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
+        .x_desc(desc[0])
+        .y_desc(desc[1])
+        .x_label_formatter(x_label)
+        .y_label_formatter(y_label)
+        .draw()
+        .map_err(err)
 }
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 fn colour(i: usize) -> RGBColor {
     const PALETTE: [RGBColor; 6] = [

@@ -11,7 +11,8 @@ use plotters::prelude::*;
 
 use super::axes::{count_label, linear_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, colour, err, house_style, interrupted, model_index, GREY};
+use super::marker::Marked;
+use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index};
 use crate::limit::SATURATED;
 use crate::report::summary::bytes_text;
 use crate::sweep::{CompareReport, Outcome};
@@ -67,22 +68,18 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
     );
     let (root, area, legend) = canvas(path, &title)?;
     let x_ticks: Vec<f64> = (0..counts.len()).map(|i| i as f64).collect();
-    let mut chart = ChartBuilder::on(&area)
-        .margin(10)
-        .margin_right(25)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            Linear {
-                range: -0.5..counts.len() as f64 - 0.5,
-                ticks: x_ticks,
-            },
-            Linear {
-                range: 0.0..top,
-                ticks: linear_ticks(top),
-            },
-        )
-        .map_err(err)?;
+    let mut chart = chart(
+        &area,
+        (25, 70),
+        Linear {
+            range: -0.5..counts.len() as f64 - 0.5,
+            ticks: x_ticks,
+        },
+        Linear {
+            range: 0.0..top,
+            ticks: linear_ticks(top),
+        },
+    )?;
     let label = |x: &f64| {
         let i = x.round();
         if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < counts.len() {
@@ -91,20 +88,16 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             String::new()
         }
     };
-    house_style(
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_desc("flood connections")
-            .y_desc("MB echoed per server CPU-second")
-            .x_label_formatter(&label)
-            .y_label_formatter(&|y| count_label(*y)),
-    )
-    .draw()
-    .map_err(err)?;
+    draw_axes(
+        &mut chart,
+        ["flood connections", "MB echoed per server CPU-second"],
+        &label,
+        &|y| count_label(*y),
+        false,
+    )?;
 
     let mut entries = Vec::new();
-    let (mut any_bound, mut any_failed, mut not_applicable) = (false, false, Vec::new());
+    let (mut marked, mut not_applicable) = (Marked::default(), Vec::new());
     for model in models {
         let col = colour(model_index(report, model));
         let points: Vec<_> = report
@@ -127,75 +120,27 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         entries.push(Entry::new(Glyph::Dot, col, &[model]));
         for p in points {
             let x = group(p.connections) + offset(model);
-            match &p.outcome {
-                Outcome::Ok(s) => {
-                    let r = &s.mb_per_server_cpu_second;
-                    if r.max > r.min {
-                        let bar = col.stroke_width(1);
-                        chart
-                            .draw_series([PathElement::new(vec![(x, r.min), (x, r.max)], bar)])
-                            .map_err(err)?;
-                        let cap = |y| {
-                            EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], bar)
-                        };
-                        chart.draw_series([cap(r.min), cap(r.max)]).map_err(err)?;
-                    }
-                    let at = (x, r.median);
-                    if s.generator_bound {
-                        any_bound = true;
-                        chart
-                            .draw_series([
-                                Circle::new(at, 7, WHITE.filled()),
-                                Circle::new(at, 7, col.stroke_width(2)),
-                            ])
-                            .map_err(err)?;
-                    } else {
-                        chart
-                            .draw_series([Circle::new(at, 6, col.filled())])
-                            .map_err(err)?;
-                    }
-                }
-                Outcome::Failed { .. } => {
-                    any_failed = true;
-                    chart
-                        .draw_series([Cross::new((x, 0.0), 7, col.stroke_width(3))])
-                        .map_err(err)?;
-                }
-                Outcome::NotApplicable { .. } | Outcome::NotRun => {}
-            }
+            marked.draw(
+                &mut chart,
+                x,
+                &p.outcome,
+                |s| &s.mb_per_server_cpu_second,
+                col,
+                6,
+            )?;
         }
     }
-    if report.config.rounds > 1 {
-        entries.push(Entry::new(
-            Glyph::Bar,
-            GREY,
-            &[
-                "bar: slowest to fastest round",
-                "(overlapping bars: no clear",
-                "difference)",
-            ],
-        ));
-    }
     let threshold = format!("server used under {:.0}% of", SATURATED * 100.0);
-    if any_bound {
-        entries.push(Entry::new(
-            Glyph::Hollow,
-            GREY,
-            &[
-                "hollow: generator-bound; the",
-                &threshold,
-                "its CPU: its cost per byte",
-                "at part load, not saturated",
-            ],
-        ));
-    }
-    if any_failed {
-        entries.push(Entry::new(
-            Glyph::Cross,
-            GREY,
-            &["cross on the axis: failed,", "nothing measured (not zero)"],
-        ));
-    }
+    marked.legend(
+        &mut entries,
+        report.config.rounds,
+        &[
+            "hollow: generator-bound; the",
+            &threshold,
+            "its CPU: its cost per byte",
+            "at part load, not saturated",
+        ],
+    );
     for model in not_applicable {
         let text = format!("{model}: n/a (one client");
         entries.push(Entry::new(

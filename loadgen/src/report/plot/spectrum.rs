@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::axes::{latency_label, log_ticks, nice, nines_ticks, Linear};
 use super::curve::{curve, Curve};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, colour, err, house_style, interrupted, model_index, GREY};
+use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, GREY};
 use crate::report::format::compact;
 use crate::stats;
 use crate::sweep::{CompareReport, Outcome, Point, Summary};
@@ -48,38 +48,34 @@ pub(super) fn write(path: &Path, report: &CompareReport, conns: u32) -> io::Resu
         interrupted(report)
     );
     let (root, area, legend) = canvas(path, &title)?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(10)
-        .margin_right(25)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(
-            Linear {
-                range: 0.0..x_hi,
-                ticks: x_bold,
-            },
-            (y_lo..y_hi)
-                .log_scale()
-                .with_key_points(y_bold)
-                .with_light_points(y_light),
-        )
-        .map_err(err)?;
+    let mut chart = chart(
+        &area,
+        (25, 80),
+        Linear {
+            range: 0.0..x_hi,
+            ticks: x_bold,
+        },
+        (y_lo..y_hi)
+            .log_scale()
+            .with_key_points(y_bold)
+            .with_light_points(y_light),
+    )?;
     let label = |x: &f64| {
         x_ticks
             .iter()
             .find(|t| (t.0 - x).abs() < 1e-9)
             .map_or_else(String::new, |t| t.1.clone())
     };
-    house_style(
-        chart
-            .configure_mesh()
-            .x_desc("percentile (log scale of 1/(1 − q): one step per nine)")
-            .y_desc("latency (log scale)")
-            .x_label_formatter(&label)
-            .y_label_formatter(&|y| latency_label(*y)),
-    )
-    .draw()
-    .map_err(err)?;
+    draw_axes(
+        &mut chart,
+        [
+            "percentile (log scale of 1/(1 − q): one step per nine)",
+            "latency (log scale)",
+        ],
+        &label,
+        &|y| latency_label(*y),
+        true,
+    )?;
 
     let mut entries = Vec::new();
     let mut any_bound = false;

@@ -10,7 +10,8 @@ use plotters::prelude::*;
 
 use super::axes::{count_label, linear_ticks, log_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, colour, err, house_style, interrupted, model_index, GREY};
+use super::marker::Marked;
+use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index};
 use crate::sweep::{CompareReport, Outcome, Point};
 
 /// Requests/s against connections (log x): per model the median over
@@ -56,34 +57,28 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         interrupted(report)
     );
     let (root, area, legend) = canvas(path, &title)?;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(10)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            (x_lo..x_hi)
-                .log_scale()
-                .with_key_points(x_bold)
-                .with_light_points(x_light),
-            Linear {
-                range: 0.0..top,
-                ticks: linear_ticks(top),
-            },
-        )
-        .map_err(err)?;
-    house_style(
-        chart
-            .configure_mesh()
-            .x_desc("connections (log scale)")
-            .y_desc("requests/s")
-            .x_label_formatter(&|x| count_label(*x))
-            .y_label_formatter(&|y| count_label(*y)),
-    )
-    .draw()
-    .map_err(err)?;
+    let mut chart = chart(
+        &area,
+        (10, 70),
+        (x_lo..x_hi)
+            .log_scale()
+            .with_key_points(x_bold)
+            .with_light_points(x_light),
+        Linear {
+            range: 0.0..top,
+            ticks: linear_ticks(top),
+        },
+    )?;
+    draw_axes(
+        &mut chart,
+        ["connections (log scale)", "requests/s"],
+        &|x| count_label(*x),
+        &|y| count_label(*y),
+        true,
+    )?;
 
     let mut entries = Vec::new();
-    let (mut any_bound, mut any_failed) = (false, false);
+    let mut marked = Marked::default();
     for model in report.config.models.iter() {
         let c = colour(model_index(report, model));
         let points: Vec<&Point> = report.points.iter().filter(|p| &p.model == model).collect();
@@ -115,74 +110,19 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         }
         for p in &points {
             let x = p.connections.max(1) as f64 * dodge(model);
-            match &p.outcome {
-                Outcome::Ok(s) => {
-                    let r = &s.requests_per_sec;
-                    if r.max > r.min {
-                        let bar = c.stroke_width(1);
-                        chart
-                            .draw_series([PathElement::new(vec![(x, r.min), (x, r.max)], bar)])
-                            .map_err(err)?;
-                        let cap = |y| {
-                            EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], bar)
-                        };
-                        chart.draw_series([cap(r.min), cap(r.max)]).map_err(err)?;
-                    }
-                    let at = (x, r.median);
-                    if s.generator_bound {
-                        any_bound = true;
-                        chart
-                            .draw_series([
-                                Circle::new(at, 6, WHITE.filled()),
-                                Circle::new(at, 6, c.stroke_width(2)),
-                            ])
-                            .map_err(err)?;
-                    } else {
-                        chart
-                            .draw_series([Circle::new(at, 5, c.filled())])
-                            .map_err(err)?;
-                    }
-                }
-                Outcome::Failed { .. } => {
-                    any_failed = true;
-                    chart
-                        .draw_series([Cross::new((x, 0.0), 7, c.stroke_width(3))])
-                        .map_err(err)?;
-                }
-                Outcome::NotApplicable { .. } | Outcome::NotRun => {}
-            }
+            marked.draw(&mut chart, x, &p.outcome, |s| &s.requests_per_sec, c, 5)?;
         }
     }
-    if rounds > 1 {
-        entries.push(Entry::new(
-            Glyph::Bar,
-            GREY,
-            &[
-                "bar: slowest to fastest round",
-                "(overlapping bars: no clear",
-                "difference)",
-            ],
-        ));
-    }
-    if any_bound {
-        entries.push(Entry::new(
-            Glyph::Hollow,
-            GREY,
-            &[
-                "hollow: generator-bound; the",
-                "generator was at its limit,",
-                "not the server: this measures",
-                "the generator",
-            ],
-        ));
-    }
-    if any_failed {
-        entries.push(Entry::new(
-            Glyph::Cross,
-            GREY,
-            &["cross on the axis: failed,", "nothing measured (not zero)"],
-        ));
-    }
+    marked.legend(
+        &mut entries,
+        rounds,
+        &[
+            "hollow: generator-bound; the",
+            "generator was at its limit,",
+            "not the server: this measures",
+            "the generator",
+        ],
+    );
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)
 }

@@ -1,0 +1,111 @@
+//! The fixture's reports pinned byte for byte: the terminal table with the
+//! progress lines and `report.md` of the plain fixture and of a troubled
+//! one (failed rounds, a cut-short point, an unreadable RSS, a busy
+//! machine, an interruption), and the plots by a digest of each file, so
+//! that a change to how the reports are built cannot change what they say.
+//! To accept an intended change, run the tests with `BLESS=1` and review
+//! the diff of `golden/`.
+
+use std::path::{Path, PathBuf};
+
+use super::{fixture, markdown, table};
+use crate::procstat::Reading;
+use crate::sweep::{CompareReport, Outcome, Round};
+
+/// The fixture with one of everything that qualifies a figure.
+fn troubled() -> CompareReport {
+    let mut r = fixture::report();
+    fn failed<M>() -> Round<M> {
+        Round::Failed {
+            error: "reactor: connect to 127.0.0.1:7000 failed: connection refused".into(),
+        }
+    }
+    r.points[3].rounds = vec![failed(), failed()];
+    r.saturation[0].rounds = vec![failed()];
+    if let Outcome::Ok(s) = &mut r.points[6].outcome {
+        s.interrupted = true;
+        s.server_memory.rss_kib = Reading::Unavailable {
+            reason: "the server exited before it was read".into(),
+        };
+    }
+    if let Outcome::Ok(s) = &mut r.saturation[1].outcome {
+        s.interrupted = true;
+        s.busiest_thread_utilisation = Reading::Unavailable {
+            reason: "no per-thread times | here".into(),
+        };
+    }
+    r.points[9].outcome = Outcome::NotRun;
+    r.machine_load.warnings = vec!["load average 1.70 on 4 CPUs before the sweep".into()];
+    r.interrupted = true;
+    r
+}
+
+/// Compares `got` with the file `golden/<name>`, or rewrites the file
+/// when `BLESS` is set.
+fn pinned(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/report/golden")
+        .join(name);
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert!(got == want, "{name} differs from {}", path.display());
+}
+
+fn plots() -> Vec<PathBuf> {
+    [
+        "throughput.svg",
+        "latency_c1.svg",
+        markdown::SATURATION_PLOT,
+    ]
+    .map(PathBuf::from)
+    .to_vec()
+}
+
+#[test]
+fn the_fixtures_report_md_is_unchanged() {
+    pinned("report.md", &markdown::render(&fixture::report(), &plots()));
+    pinned("troubled.md", &markdown::render(&troubled(), &plots()));
+}
+
+/// The table, then every point's progress line.
+fn terminal(r: &CompareReport) -> String {
+    let lines = r.points.iter().map(table::one_line);
+    let floods = r.saturation.iter().map(table::flood_line);
+    let mut s = table::render(r);
+    for line in lines.chain(floods) {
+        s += &line;
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn the_fixtures_terminal_table_is_unchanged() {
+    pinned("table.txt", &terminal(&fixture::report()));
+    pinned("troubled.txt", &terminal(&troubled()));
+}
+
+/// 64-bit FNV-1a: a digest that is the same on every platform and Rust
+/// version, so that the plots can be pinned without storing them.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn the_fixtures_plots_are_unchanged() {
+    let dir = std::env::temp_dir().join(format!("loadgen-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut digests = String::new();
+    for (name, r) in [("fixture", fixture::report()), ("troubled", troubled())] {
+        for file in super::plot::write_all(&dir, &r).unwrap() {
+            let svg = std::fs::read(dir.join(&file)).unwrap();
+            digests += &format!("{name} {} {:016x}\n", file.display(), fnv1a(&svg));
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    pinned("plots.txt", &digests);
+}
