@@ -14,7 +14,7 @@
 //! instant, though: one may come from a reactor's turn `t` and its
 //! neighbour from turn `t + 1` (a store in between). Prometheus asks no
 //! more; a test that wants exact numbers waits until the traffic it made
-//! is over (see `tests/metrics.rs`).
+//! is over (see `tests/it/metrics.rs`).
 //!
 //! Each slot is aligned to a cache line pair (128 bytes) and fills whole
 //! pairs, so reactors publishing at once do not share lines with each
