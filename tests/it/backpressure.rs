@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{connect, pattern, ping, Server, IO_TIMEOUT};
+use util::{connect, pattern, per_model, ping, Server, IO_TIMEOUT};
 
 /// Memory bounds, Linux only: the server's RSS and its peak come from
 /// /proc.
@@ -121,20 +121,7 @@ mod memory {
         );
     }
 
-    #[test]
-    fn reactor_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
-        never_reading_clients_keep_memory_bounded("reactor");
-    }
-
-    #[test]
-    fn threads_memory_stays_bounded_with_50_non_readers() {
-        never_reading_clients_keep_memory_bounded("threads");
-    }
-
-    #[test]
-    fn tokio_memory_stays_bounded_by_max_buffer_with_50_non_readers() {
-        never_reading_clients_keep_memory_bounded("tokio");
-    }
+    per_model!(never_reading_clients_keep_memory_bounded: reactor, threads, tokio);
 }
 
 /// One client streams full duplex as fast as it can with big buffers;
@@ -222,17 +209,4 @@ fn flood_does_not_starve_ping_pong(model: &str) {
     assert!(flowing, "{model}: the flood stalled after the pings");
 }
 
-#[test]
-fn reactor_flooding_client_does_not_starve_ping_pong() {
-    flood_does_not_starve_ping_pong("reactor");
-}
-
-#[test]
-fn threads_flooding_client_does_not_starve_ping_pong() {
-    flood_does_not_starve_ping_pong("threads");
-}
-
-#[test]
-fn tokio_flooding_client_does_not_starve_ping_pong() {
-    flood_does_not_starve_ping_pong("tokio");
-}
+per_model!(flood_does_not_starve_ping_pong: reactor, threads, tokio);

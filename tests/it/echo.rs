@@ -12,7 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use util::{connect, echo_all, pattern, ping, Server};
+use util::{connect, echo_all, pattern, per_model, ping, Server};
 
 const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
@@ -61,31 +61,7 @@ fn echoes_every_size(model: &str) {
     }
 }
 
-#[test]
-fn reactor_echoes_binary_data_of_every_size_byte_exact() {
-    echoes_every_size("reactor");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_splicing_every_read_echoes_binary_data_of_every_size_byte_exact() {
-    echoes_every_size(SPLICING);
-}
-
-#[test]
-fn threads_echo_binary_data_of_every_size_byte_exact() {
-    echoes_every_size("threads");
-}
-
-#[test]
-fn iterative_echoes_binary_data_of_every_size_byte_exact() {
-    echoes_every_size("iterative");
-}
-
-#[test]
-fn tokio_echoes_binary_data_of_every_size_byte_exact() {
-    echoes_every_size("tokio");
-}
+per_model!(echoes_every_size: reactor, #[cfg(target_os = "linux")] reactor_splicing = SPLICING, threads, iterative, tokio);
 
 #[test]
 fn utf8_text_comes_back_unchanged_on_every_model() {
@@ -201,28 +177,14 @@ fn stream_echo(addr: SocketAddr, total: u64, seed: u64) {
     }
 }
 
-#[test]
-fn reactor_streams_256_mib_byte_exact() {
-    let server = start("reactor");
-    stream_echo(server.addr(), 256 << 20, 0x256);
+/// `mib` MiB streamed through one connection (the seed is the size, so
+/// each model gets its own bytes).
+fn streams_byte_exact((model, mib): (&str, u64)) {
+    let server = start(model);
+    stream_echo(server.addr(), mib << 20, mib);
 }
 
-#[test]
-fn threads_stream_32_mib_byte_exact() {
-    let server = start("threads");
-    stream_echo(server.addr(), 32 << 20, 0x32);
-}
-
-#[test]
-fn tokio_streams_64_mib_byte_exact() {
-    let server = start("tokio");
-    stream_echo(server.addr(), 64 << 20, 0x64);
-}
-
-#[test]
-fn tokio_random_payloads_in_random_chunkings_echo_byte_exact() {
-    random_chunkings_echo_byte_exact("tokio", 32);
-}
+per_model!(streams_byte_exact: reactor = ("reactor", 256), threads = ("threads", 32), tokio = ("tokio", 64));
 
 /// A chunk size for the property test: mostly tiny or around a segment,
 /// sometimes larger than the server's 64 KiB buffer.
@@ -275,19 +237,10 @@ fn echo_chunked(
     })
 }
 
-#[test]
-fn random_payloads_in_random_chunkings_echo_byte_exact() {
-    random_chunkings_echo_byte_exact("reactor", 64);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn random_payloads_in_random_chunkings_echo_byte_exact_when_splicing() {
-    random_chunkings_echo_byte_exact(SPLICING, 64);
-}
+per_model!(random_chunkings_echo_byte_exact: reactor = ("reactor", 64), #[cfg(target_os = "linux")] reactor_splicing = (SPLICING, 64), tokio = ("tokio", 32));
 
 /// `cases` random payloads, each written and read back in random chunks.
-fn random_chunkings_echo_byte_exact(model: &str, cases: u32) {
+fn random_chunkings_echo_byte_exact((model, cases): (&str, u32)) {
     // One server for the whole run; each case gets its own connection.
     let server = start(model);
     let mut runner = TestRunner::new(ProptestConfig {

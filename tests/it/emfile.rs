@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use libc::SIGTERM;
-use util::{await_echo, connect, ping, probe, wait_until, Outcome, Server, IO_TIMEOUT};
+use util::{await_echo, connect, per_model, ping, probe, wait_until, Outcome, Server, IO_TIMEOUT};
 
 /// Descriptors the server gets: a few go to stdio, epoll (kqueue), the signal pipe
 /// and the listener; the rest (~55) to clients.
@@ -161,15 +161,7 @@ fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-#[test]
-fn threads_wait_without_spinning_when_out_of_fds_and_recover() {
-    wait_without_spinning_when_out_of_fds_and_recover("threads");
-}
-
-#[test]
-fn tokio_waits_without_spinning_when_out_of_fds_and_recovers() {
-    wait_without_spinning_when_out_of_fds_and_recover("tokio");
-}
+per_model!(wait_without_spinning_when_out_of_fds_and_recover: threads, tokio);
 
 /// Out of descriptors, `model` leaves new connections queued, retries on
 /// a backoff without spinning, and serves them once descriptors free up.

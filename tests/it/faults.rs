@@ -8,7 +8,7 @@ use crate::util;
 use std::io::{self, Write};
 use std::net::TcpStream;
 
-use util::{connect, connect_small, echo_all, pattern, ping, set_linger_zero, Server};
+use util::{connect, connect_small, echo_all, pattern, per_model, ping, set_linger_zero, Server};
 #[cfg(target_os = "linux")]
 use util::{wait_until, IO_TIMEOUT};
 
@@ -138,20 +138,7 @@ fn rst_storm(model: &str) {
     base.assert_recovered(&mut server, &mut healthy, model);
 }
 
-#[test]
-fn reactor_survives_an_rst_storm_and_keeps_serving() {
-    rst_storm("reactor");
-}
-
-#[test]
-fn threads_survive_an_rst_storm_and_keep_serving() {
-    rst_storm("threads");
-}
-
-#[test]
-fn tokio_survives_an_rst_storm_and_keeps_serving() {
-    rst_storm("tokio");
-}
+per_model!(rst_storm: reactor, threads, tokio);
 
 /// Clients that reset straight after the handshake, often before the
 /// server has even accepted them.
@@ -166,20 +153,7 @@ fn immediate_resets(model: &str) {
     base.assert_recovered(&mut server, &mut healthy, model);
 }
 
-#[test]
-fn reactor_shrugs_off_clients_that_reset_right_after_connecting() {
-    immediate_resets("reactor");
-}
-
-#[test]
-fn threads_shrug_off_clients_that_reset_right_after_connecting() {
-    immediate_resets("threads");
-}
-
-#[test]
-fn tokio_shrugs_off_clients_that_reset_right_after_connecting() {
-    immediate_resets("tokio");
-}
+per_model!(immediate_resets: reactor, threads, tokio);
 
 /// Resets while the server is blocked on a full send buffer, Linux only:
 /// seeing it blocked takes its socket queues, from /proc/net/tcp.
@@ -251,18 +225,5 @@ mod blocked {
         base.assert_recovered(&mut server, &mut healthy, model);
     }
 
-    #[test]
-    fn reactor_survives_a_reset_while_blocked_on_a_full_send_buffer() {
-        reset_while_blocked("reactor");
-    }
-
-    #[test]
-    fn threads_survive_a_reset_while_blocked_on_a_full_send_buffer() {
-        reset_while_blocked("threads");
-    }
-
-    #[test]
-    fn tokio_survives_a_reset_while_blocked_on_a_full_send_buffer() {
-        reset_while_blocked("tokio");
-    }
+    per_model!(reset_while_blocked: reactor, threads, tokio);
 }

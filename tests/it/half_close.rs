@@ -8,7 +8,7 @@ use crate::util;
 use std::io::Write;
 use std::net::Shutdown;
 
-use util::{connect, pattern, ping, read_n, read_to_eof, Server};
+use util::{connect, pattern, per_model, ping, read_n, read_to_eof, Server};
 // Seeing echo pending at the FIN takes the socket's queues and state, from
 // /proc/net/tcp: those cases are Linux only.
 #[cfg(target_os = "linux")]
@@ -94,7 +94,8 @@ fn every_model_closes_at_once_after_an_immediate_half_close() {
 /// nothing and can hold 4 KiB); then reads everything and expects EOF
 /// right after the last byte.
 #[cfg(target_os = "linux")]
-fn pending_echo_survives_fin(server: &Server, what: &str, fully_read: bool) {
+fn pending_echo_survives_fin(spec: &str, fully_read: bool) {
+    let (server, what) = (Server::model(spec), spec);
     let addr = server.addr();
     let (mut s, n) = connect_big_send_small_receive(addr);
     let data = pattern(n as u64, n);
@@ -131,18 +132,17 @@ fn pending_echo_survives_fin(server: &Server, what: &str, fully_read: bool) {
     assert_echo(&got, &data, &format!("{what}, {n} bytes queued before FIN"));
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_splicing_flushes_echo_pending_in_its_pipe_when_fin_arrives_then_eof() {
-    let server = Server::start(&["--model", "reactor", "--splice", "always"]);
-    pending_echo_survives_fin(&server, "reactor --splice always", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_flushes_echo_pending_when_fin_arrives_then_eof() {
-    pending_echo_survives_fin(&Server::start(&["--model", "reactor"]), "reactor", false);
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    pending_echo_survives_fin(false):
+    reactor,
+    reactor_splicing = "reactor --splice always",
+    reactor_max_buffer_512 = "reactor --max-buffer 512",
+    threads,
+    tokio,
+    tokio_max_buffer_512 = "tokio --max-buffer 512",
+    iterative,
+);
 
 #[cfg(target_os = "linux")]
 #[test]
@@ -150,41 +150,7 @@ fn reactor_reads_eof_with_a_full_buffer_pending_and_still_flushes_it() {
     // A buffer larger than the payload: the reactor takes in every byte and
     // the FIN while the client reads nothing, so it meets EOF with
     // megabytes of echo in its own buffer.
-    let server = Server::start(&["--model", "reactor", "--max-buffer", "64M"]);
-    pending_echo_survives_fin(&server, "reactor --max-buffer 64M", true);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_with_smallest_buffer_flushes_pending_echo_after_fin() {
-    let server = Server::start(&["--model", "reactor", "--max-buffer", "512"]);
-    pending_echo_survives_fin(&server, "reactor --max-buffer 512", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_flush_echo_pending_when_fin_arrives_then_eof() {
-    pending_echo_survives_fin(&Server::start(&["--model", "threads"]), "threads", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_flushes_echo_pending_when_fin_arrives_then_eof() {
-    pending_echo_survives_fin(&Server::start(&["--model", "tokio"]), "tokio", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_with_smallest_buffer_flushes_pending_echo_after_fin() {
-    let server = Server::start(&["--model", "tokio", "--max-buffer", "512"]);
-    pending_echo_survives_fin(&server, "tokio --max-buffer 512", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_flushes_echo_pending_when_fin_arrives_then_eof() {
-    let server = Server::start(&["--model", "iterative"]);
-    pending_echo_survives_fin(&server, "iterative", false);
+    pending_echo_survives_fin("reactor --max-buffer 64M", true);
 }
 
 #[test]

@@ -5,11 +5,11 @@
 use crate::util;
 
 use std::io::{ErrorKind, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{connect, ping, probe, wait_until, Outcome, Server, IO_TIMEOUT};
+use util::{connect, per_model, ping, probe, wait_until, Outcome, Server, IO_TIMEOUT};
 
 /// With N connections served, the next is closed at once, the N carry on,
 /// and closing one of them makes room for a new one.
@@ -65,20 +65,7 @@ fn max_conns_is_enforced_and_frees_up(model: &str) {
     }
 }
 
-#[test]
-fn reactor_closes_connections_beyond_max_conns_and_frees_slots() {
-    max_conns_is_enforced_and_frees_up("reactor");
-}
-
-#[test]
-fn threads_close_connections_beyond_max_conns_and_free_slots() {
-    max_conns_is_enforced_and_frees_up("threads");
-}
-
-#[test]
-fn tokio_closes_connections_beyond_max_conns_and_frees_slots() {
-    max_conns_is_enforced_and_frees_up("tokio");
-}
+per_model!(max_conns_is_enforced_and_frees_up: reactor, threads, tokio);
 
 /// With `--idle-timeout 500ms`, a silent connection is closed while one
 /// that pings every 100 ms for well over twice the timeout stays open.
@@ -112,25 +99,13 @@ fn idle_timeout_closes_only_quiet_connections(model: &str) {
     ping(&mut busy, b"still here");
 }
 
-#[test]
-fn reactor_idle_timeout_closes_quiet_but_not_busy_connections() {
-    idle_timeout_closes_only_quiet_connections("reactor");
-}
+per_model!(idle_timeout_closes_only_quiet_connections: reactor, threads, tokio);
 
-#[test]
-fn threads_idle_timeout_closes_quiet_but_not_busy_connections() {
-    idle_timeout_closes_only_quiet_connections("threads");
-}
-
-#[test]
-fn tokio_idle_timeout_closes_quiet_but_not_busy_connections() {
-    idle_timeout_closes_only_quiet_connections("tokio");
-}
-
-/// Reads with a 1 s timeout on a connection that has nothing to say: the
-/// read must time out, not see EOF or a reset.
-fn stays_open_for_a_second(addr: SocketAddr, model: &str) {
-    let mut c = connect(addr);
+/// Without `--idle-timeout`, reads with a 1 s timeout on a connection that
+/// has nothing to say: the read must time out, not see EOF or a reset.
+fn stays_open_for_a_second(model: &str) {
+    let server = Server::model(model);
+    let mut c = connect(server.addr());
     ping(&mut c, b"hello");
     c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     let mut buf = [0u8; 16];
@@ -142,20 +117,4 @@ fn stays_open_for_a_second(addr: SocketAddr, model: &str) {
     ping(&mut c, b"still open");
 }
 
-#[test]
-fn reactor_without_idle_timeout_keeps_quiet_connections_open() {
-    let server = Server::start(&[]);
-    stays_open_for_a_second(server.addr(), "reactor");
-}
-
-#[test]
-fn threads_without_idle_timeout_keep_quiet_connections_open() {
-    let server = Server::start(&["--model", "threads"]);
-    stays_open_for_a_second(server.addr(), "threads");
-}
-
-#[test]
-fn tokio_without_idle_timeout_keeps_quiet_connections_open() {
-    let server = Server::start(&["--model", "tokio"]);
-    stays_open_for_a_second(server.addr(), "tokio");
-}
+per_model!(stays_open_for_a_second: reactor, threads, tokio);

@@ -7,7 +7,9 @@ use crate::util;
 use std::io::Write;
 use std::net::TcpStream;
 
-use util::{connect, pattern, ping, read_n, read_to_eof, wait_until, Server, IO_TIMEOUT};
+use util::{
+    connect, pattern, per_model, ping, read_n, read_to_eof, wait_until, Server, IO_TIMEOUT,
+};
 
 /// Raises this process's soft RLIMIT_NOFILE to the hard limit: thousands
 /// of client sockets do not fit in the usual 1024. Local helper: the
@@ -68,7 +70,7 @@ fn fd_count(server: &Server) -> Option<usize> {
 /// message, and only then are the replies read, in reverse order, each
 /// checked against its own message. With every connection still open the
 /// server must hold one descriptor per client; once all close, none.
-fn serve_all_at_once(model: &str, n: usize) {
+fn serve_all_at_once((model, n): (&str, usize)) {
     raise_fd_limit(n as u64 + 256);
     let server = Server::start(&["--model", model]);
     // Count with one client connected and served, so every descriptor of
@@ -119,17 +121,4 @@ fn serve_all_at_once(model: &str, n: usize) {
     }
 }
 
-#[test]
-fn reactor_serves_3000_concurrent_clients_each_its_own_echo() {
-    serve_all_at_once("reactor", 3000);
-}
-
-#[test]
-fn threads_serve_1000_concurrent_clients_each_its_own_echo() {
-    serve_all_at_once("threads", 1000);
-}
-
-#[test]
-fn tokio_serves_3000_concurrent_clients_each_its_own_echo() {
-    serve_all_at_once("tokio", 3000);
-}
+per_model!(serve_all_at_once: reactor = ("reactor", 3000), threads = ("threads", 1000), tokio = ("tokio", 3000));

@@ -24,8 +24,8 @@ use std::time::Duration;
 use libc::{SIGHUP, SIGINT, SIGTERM};
 use util::non_reader::NonReader;
 use util::{
-    assert_exits, assert_usage_error, connect, connect_small, ping, probe, Outcome, Server,
-    IO_TIMEOUT,
+    assert_exits, assert_usage_error, connect, connect_small, per_model, ping, probe, Outcome,
+    Server, IO_TIMEOUT,
 };
 
 // What the tests that read /proc (Linux only) use besides.
@@ -211,17 +211,7 @@ fn spread_and_echo(threads: usize) {
     }
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_2_spread_connections_over_both_reactors_and_echo_byte_exact() {
-    spread_and_echo(2);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_4_spread_connections_over_every_reactor_and_echo_byte_exact() {
-    spread_and_echo(4);
-}
+per_model!(#[cfg(target_os = "linux")] spread_and_echo: reactors_2 = 2, reactors_4 = 4);
 
 /// Every `--listen` address, port 0 included, gets one listener per
 /// reactor on one resolved port, and is announced once.
@@ -305,15 +295,7 @@ fn max_conns_serves_n_clients_whatever_the_spread(threads: usize, n: usize) {
     }
 }
 
-#[test]
-fn threads_2_max_conns_serves_every_client_up_to_the_limit() {
-    max_conns_serves_n_clients_whatever_the_spread(2, 50);
-}
-
-#[test]
-fn threads_4_max_conns_serves_every_client_up_to_the_limit() {
-    max_conns_serves_n_clients_whatever_the_spread(4, 50);
-}
+per_model!(max_conns_serves_n_clients_whatever_the_spread(50): reactors_2 = 2, reactors_4 = 4);
 
 // ---- shutdown ----
 
@@ -411,7 +393,7 @@ fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
 /// listeners, more than one turn's accept budget in each; then SIGTERM and
 /// SIGCONT. Every client must get its echo or a clean EOF, never a reset.
 #[cfg(target_os = "linux")]
-fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
+fn queued_connections_get_eof_not_reset((threads, clients): (usize, usize)) {
     raise_fd_limit(clients as u64 + 100);
     let n = threads.to_string();
     let mut server = Server::start(&["--threads", &n, "--shutdown-timeout", "30s"]);
@@ -463,17 +445,12 @@ fn queued_connections_get_eof_not_reset(threads: usize, clients: usize) {
     assert_exits(&mut server, IO_TIMEOUT, 0, &format!("--threads {threads}"));
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_4_sigterm_accepts_queued_connections_instead_of_resetting_them() {
-    queued_connections_get_eof_not_reset(4, 1200);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_1_sigterm_accepts_queued_connections_instead_of_resetting_them() {
-    queued_connections_get_eof_not_reset(1, 400);
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    queued_connections_get_eof_not_reset:
+    reactors_4 = (4, 1200),
+    reactors_1 = (1, 400),
+);
 
 /// A second signal while some reactor still drains exits at once with
 /// 128 + its number, whichever reactor it is.

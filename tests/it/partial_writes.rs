@@ -15,8 +15,8 @@ use std::thread;
 use std::time::Duration;
 
 use util::{
-    connect, connect_small, echo_all, overflowing_size, pattern, ping, tcp_queues, wait_until,
-    Server, IO_TIMEOUT,
+    connect, connect_small, echo_all, overflowing_size, pattern, per_model, ping, seed_of,
+    tcp_queues, wait_until, Server, IO_TIMEOUT,
 };
 
 /// A transfer larger than the server's send buffer can ever grow to (Linux
@@ -47,10 +47,13 @@ fn server_backpressured(server: SocketAddr, client: &TcpStream) -> bool {
 /// whose kernel buffers are 4 KiB, reading the echo back in small, uneven
 /// reads. Early on the reader stops altogether until the server is seen
 /// backpressured, so the server really does hit a full socket mid-echo.
-fn slow_reader_echo(server: &Server, seed: u64) {
+/// `spec` is the `--model` spec; the bytes sent depend on it too, so no two
+/// servers see the same stream.
+fn slow_reader_echo(spec: &str) {
+    let server = Server::model(spec);
     let addr = server.addr();
     let total = transfer_size();
-    let data = pattern(seed, total);
+    let data = pattern(seed_of(spec), total);
     let mut r = connect_small(addr, 4096, 4096);
     let mut w = r.try_clone().unwrap();
     let got = thread::scope(|sc| {
@@ -93,11 +96,17 @@ fn slow_reader_echo(server: &Server, seed: u64) {
     assert_eq!(at, None, "echo differs (first differing offset shown)");
 }
 
-#[test]
-fn reactor_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
-    let server = Server::start(&["--model", "reactor"]);
-    slow_reader_echo(&server, 1);
-}
+// `--max-buffer 512`: the buffer fills and slides its window on almost
+// every read, and odd read sizes leave it at every offset.
+per_model!(
+    slow_reader_echo:
+    reactor,
+    reactor_max_buffer_4k = "reactor --max-buffer 4K",
+    reactor_max_buffer_512 = "reactor --max-buffer 512",
+    threads,
+    tokio,
+    tokio_max_buffer_512 = "tokio --max-buffer 512",
+);
 
 /// The pipe is the pending echo when splicing: a full socket leaves bytes
 /// in it, and reading stops until they are out (see src/reactor/splice.rs).
@@ -105,48 +114,8 @@ fn reactor_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
 #[test]
 fn reactor_splicing_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
     for max in ["64K", "4K"] {
-        let server = Server::start(&[
-            "--model",
-            "reactor",
-            "--splice",
-            "always",
-            "--max-buffer",
-            max,
-        ]);
-        slow_reader_echo(&server, 11);
+        slow_reader_echo(&format!("reactor --splice always --max-buffer {max}"));
     }
-}
-
-#[test]
-fn threads_echo_byte_exact_to_a_slow_reader_with_tiny_buffers() {
-    let server = Server::start(&["--model", "threads"]);
-    slow_reader_echo(&server, 2);
-}
-
-#[test]
-fn tokio_echoes_byte_exact_to_a_slow_reader_with_tiny_buffers() {
-    let server = Server::start(&["--model", "tokio"]);
-    slow_reader_echo(&server, 7);
-}
-
-#[test]
-fn tokio_with_smallest_max_buffer_echoes_byte_exact_to_a_slow_reader() {
-    let server = Server::start(&["--model", "tokio", "--max-buffer", "512"]);
-    slow_reader_echo(&server, 8);
-}
-
-#[test]
-fn reactor_with_4k_max_buffer_echoes_byte_exact_to_a_slow_reader() {
-    let server = Server::start(&["--model", "reactor", "--max-buffer", "4K"]);
-    slow_reader_echo(&server, 3);
-}
-
-#[test]
-fn reactor_with_smallest_max_buffer_echoes_byte_exact_to_a_slow_reader() {
-    // 512 bytes: the buffer fills and slides its window on almost every
-    // read, and odd read sizes leave it at every offset.
-    let server = Server::start(&["--model", "reactor", "--max-buffer", "512"]);
-    slow_reader_echo(&server, 4);
 }
 
 #[test]

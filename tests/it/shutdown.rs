@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use libc::{SIGINT, SIGTERM};
 use util::non_reader::PERIOD;
-use util::{assert_exits, connect, pattern, ping, Server, IO_TIMEOUT};
+use util::{assert_exits, connect, pattern, per_model, ping, Server, IO_TIMEOUT};
 #[cfg(target_os = "linux")]
 use {
     libc::SIGHUP,
     util::non_reader::NonReader,
-    util::{read_to_eof, tcp_queues, tcp_socket, wait_until},
+    util::{read_to_eof, seed_of, tcp_queues, tcp_socket, wait_until},
 };
 
 /// TCP_ESTABLISHED in /proc/net/tcp's `st` column.
@@ -82,69 +82,34 @@ impl Close {
     }
 }
 
+/// SIGTERM with echo pending for a client that does not read: the
+/// listener closes, the server stays up until that echo is flushed
+/// (through a pipe when splicing, see src/reactor/splice.rs), then exits 0.
+/// `lingers`: see [`NonReader::read_drained_echo`].
 #[cfg(target_os = "linux")]
-#[test]
-fn reactor_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
-    let mut server = Server::start(&["--shutdown-timeout", "30s"]);
+fn sigterm_flushes_pending_echo((spec, lingers): (&str, bool)) {
+    let mut server = Server::model(&format!("{spec} --shutdown-timeout 30s"));
     let addr = server.addr();
-    let client = NonReader::start(&server, 1);
+    let client = NonReader::start(&server, seed_of(spec));
     server.signal(SIGTERM);
     assert!(
         wait_until(IO_TIMEOUT, || refuses(addr)),
-        "listener still accepting after SIGTERM"
+        "{spec}: listener still accepting after SIGTERM"
     );
-    assert!(server.alive(), "exited with echo still pending");
-    client.read_drained_echo("reactor", true);
-    assert_exits(&mut server, IO_TIMEOUT, 0, "reactor");
+    assert!(server.alive(), "{spec}: exited with echo still pending");
+    client.read_drained_echo(spec, lingers);
+    assert_exits(&mut server, IO_TIMEOUT, 0, spec);
 }
 
-/// The same with the pending echo in a pipe (src/reactor/splice.rs).
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_splicing_flushes_its_pipe_at_sigterm_and_exits_0() {
-    let mut server = Server::start(&["--splice", "always", "--shutdown-timeout", "30s"]);
-    let client = NonReader::start(&server, 4);
-    server.signal(SIGTERM);
-    assert!(server.alive(), "exited with echo still pending");
-    client.read_drained_echo("reactor --splice always", true);
-    assert_exits(&mut server, IO_TIMEOUT, 0, "reactor --splice always");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_sigterm_flushes_pending_echo_and_exits_0() {
-    let mut server = Server::start(&["--model", "threads", "--shutdown-timeout", "30s"]);
-    let client = NonReader::start(&server, 2);
-    server.signal(SIGTERM);
-    client.read_drained_echo("threads", false);
-    assert_exits(&mut server, IO_TIMEOUT, 0, "threads");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_sigterm_closes_listener_then_flushes_pending_echo_and_exits_0() {
-    let mut server = Server::start(&["--model", "tokio", "--shutdown-timeout", "30s"]);
-    let addr = server.addr();
-    let client = NonReader::start(&server, 12);
-    server.signal(SIGTERM);
-    assert!(
-        wait_until(IO_TIMEOUT, || refuses(addr)),
-        "listener still accepting after SIGTERM"
-    );
-    assert!(server.alive(), "exited with echo still pending");
-    client.read_drained_echo("tokio", true);
-    assert_exits(&mut server, IO_TIMEOUT, 0, "tokio");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_sigterm_flushes_pending_echo_and_exits_0() {
-    let mut server = Server::start(&["--model", "iterative", "--shutdown-timeout", "30s"]);
-    let client = NonReader::start(&server, 3);
-    server.signal(SIGTERM);
-    client.read_drained_echo("iterative", false);
-    assert_exits(&mut server, IO_TIMEOUT, 0, "iterative");
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    sigterm_flushes_pending_echo:
+    reactor = ("reactor", true),
+    reactor_splicing = ("reactor --splice always", true),
+    threads = ("threads", false),
+    tokio = ("tokio", true),
+    iterative = ("iterative", false),
+);
 
 /// New connections must be refused as soon as shutdown begins, even while
 /// an earlier client is still draining: otherwise the kernel completes
@@ -162,33 +127,13 @@ fn listener_closes_while_a_client_drains(model: &str) {
     );
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_sigterm_closes_listener_while_a_client_drains() {
-    listener_closes_while_a_client_drains("reactor");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_sigterm_closes_listener_while_a_client_drains() {
-    listener_closes_while_a_client_drains("threads");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_sigterm_closes_listener_while_a_client_drains() {
-    listener_closes_while_a_client_drains("iterative");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_sigterm_closes_listener_while_a_client_drains() {
-    listener_closes_while_a_client_drains("tokio");
-}
+per_model!(#[cfg(target_os = "linux")] listener_closes_while_a_client_drains: reactor, threads, iterative, tokio);
 
 /// Quiet connections at the signal get EOF at once and, with nothing
 /// pending, the server exits 0 long before its 30 s flush deadline.
-fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32, clients: usize) {
+fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32) {
+    // Iterative serves one client; a second would only wait in the backlog.
+    let clients = if model == "iterative" { 1 } else { 3 };
     let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
     let mut quiet: Vec<TcpStream> = (0..clients)
         .map(|i| {
@@ -207,36 +152,13 @@ fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32, clients: us
     assert_exits(&mut server, Duration::from_secs(10), 0, model);
 }
 
-#[test]
-fn reactor_sigterm_closes_quiet_connections_and_exits_0_promptly() {
-    quiet_connections_close_and_exit_is_prompt("reactor", SIGTERM, 3);
-}
-
-#[test]
-fn reactor_sigint_behaves_like_sigterm() {
-    quiet_connections_close_and_exit_is_prompt("reactor", SIGINT, 3);
-}
-
-#[test]
-fn threads_sigterm_closes_quiet_connections_and_exits_0_promptly() {
-    quiet_connections_close_and_exit_is_prompt("threads", SIGTERM, 3);
-}
-
-#[test]
-fn tokio_sigterm_closes_quiet_connections_and_exits_0_promptly() {
-    quiet_connections_close_and_exit_is_prompt("tokio", SIGTERM, 3);
-}
-
-#[test]
-fn tokio_sigint_behaves_like_sigterm() {
-    quiet_connections_close_and_exit_is_prompt("tokio", SIGINT, 3);
-}
-
-#[test]
-fn iterative_sigint_closes_the_quiet_connection_and_exits_0_promptly() {
-    // Iterative serves one client; a second would only wait in the backlog.
-    quiet_connections_close_and_exit_is_prompt("iterative", SIGINT, 1);
-}
+per_model!(quiet_connections_close_and_exit_is_prompt(SIGTERM): reactor, threads, tokio);
+per_model!(
+    sigint_behaves_like_sigterm = quiet_connections_close_and_exit_is_prompt(SIGINT):
+    reactor,
+    tokio,
+    iterative,
+);
 
 /// The stop line in `stderr`, which must be there once.
 #[cfg(target_os = "linux")]
@@ -276,35 +198,15 @@ fn shutdown_timeout_bounds_the_flush(spec: &str) {
     assert!(!line.contains("drained in"), "{spec}: {line:?}");
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
-    shutdown_timeout_bounds_the_flush("reactor");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
-    shutdown_timeout_bounds_the_flush("threads");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
-    shutdown_timeout_bounds_the_flush("tokio");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
-    shutdown_timeout_bounds_the_flush("iterative");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_2_shutdown_timeout_ends_a_stuck_flush_with_exit_0() {
-    shutdown_timeout_bounds_the_flush("reactor --threads 2");
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    shutdown_timeout_bounds_the_flush:
+    reactor,
+    reactors_2 = "reactor --threads 2",
+    threads,
+    tokio,
+    iterative,
+);
 
 /// With a flush that would take 30 s, SIGTERM then SIGINT exits at once
 /// with 130 (128 + SIGINT), and the stop line says the second SIGINT cut
@@ -336,41 +238,21 @@ fn second_signal_exits_at_once(model: &str) {
     );
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_second_signal_exits_at_once_with_130() {
-    second_signal_exits_at_once("iterative");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_2_second_signal_exits_at_once_with_130() {
-    second_signal_exits_at_once("reactor --threads 2");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_second_signal_exits_at_once_with_130() {
-    second_signal_exits_at_once("reactor");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_second_signal_exit_at_once_with_130() {
-    second_signal_exits_at_once("threads");
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_second_signal_exits_at_once_with_130() {
-    second_signal_exits_at_once("tokio");
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    second_signal_exits_at_once:
+    reactor,
+    reactors_2 = "reactor --threads 2",
+    threads,
+    tokio,
+    iterative,
+);
 
 /// SIGHUP is not a second signal: while a client drains it is logged and
 /// ignored like at any other time, and neither forces an exit (129) nor
 /// ends the flush early.
 #[cfg(target_os = "linux")]
-fn sighup_while_draining_changes_nothing(model: &str, lingers: bool) {
+fn sighup_while_draining_changes_nothing((model, lingers): (&str, bool)) {
     let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
     let addr = server.addr();
     let stderr = server.stderr_lines();
@@ -390,29 +272,14 @@ fn sighup_while_draining_changes_nothing(model: &str, lingers: bool) {
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_sighup_while_draining_changes_nothing() {
-    sighup_while_draining_changes_nothing("reactor", true);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_sighup_while_draining_changes_nothing() {
-    sighup_while_draining_changes_nothing("threads", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_sighup_while_draining_changes_nothing() {
-    sighup_while_draining_changes_nothing("iterative", false);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_sighup_while_draining_changes_nothing() {
-    sighup_while_draining_changes_nothing("tokio", true);
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    sighup_while_draining_changes_nothing:
+    reactor = ("reactor", true),
+    threads = ("threads", false),
+    tokio = ("tokio", true),
+    iterative = ("iterative", false),
+);
 
 /// A client streaming full duplex (writing and reading as fast as it can)
 /// when the signal comes must get a byte-exact prefix of its stream and
@@ -469,15 +336,7 @@ fn streaming_client_gets_eof_not_reset(model: &str) {
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
-#[test]
-fn reactor_streaming_client_gets_eof_not_reset_on_sigterm() {
-    streaming_client_gets_eof_not_reset("reactor");
-}
-
-#[test]
-fn tokio_streaming_client_gets_eof_not_reset_on_sigterm() {
-    streaming_client_gets_eof_not_reset("tokio");
-}
+per_model!(streaming_client_gets_eof_not_reset: reactor, tokio);
 
 /// Input that arrives after the server has decided to stop (a client
 /// still talking when the signal comes) must not destroy the echo the
@@ -530,29 +389,14 @@ fn late_input_does_not_destroy_queued_echo(model: &str, close: Close) {
     close.assert_used(&mut server, model);
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn reactor_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("reactor", Close::Exact);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("threads", Close::Exact);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn iterative_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("iterative", Close::Exact);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("tokio", Close::Exact);
-}
+per_model!(
+    #[cfg(target_os = "linux")]
+    late_input_does_not_destroy_queued_echo(Close::Exact):
+    reactor,
+    threads,
+    tokio,
+    iterative,
+);
 
 // ---- the portable lossless-close check, forced on Linux ----
 //
@@ -585,35 +429,15 @@ fn portable_quiet_connections_get_eof_and_exit_is_prompt(model: &str) {
     Close::Portable.assert_used(&mut server, model);
 }
 
-#[test]
-fn reactor_portable_close_quiet_connections_get_eof_and_exit_0() {
-    portable_quiet_connections_get_eof_and_exit_is_prompt("reactor");
-}
-
-#[test]
-fn threads_portable_close_quiet_connections_get_eof_and_exit_0() {
-    portable_quiet_connections_get_eof_and_exit_is_prompt("threads");
-}
-
-#[test]
-fn tokio_portable_close_quiet_connections_get_eof_and_exit_0() {
-    portable_quiet_connections_get_eof_and_exit_is_prompt("tokio");
-}
+per_model!(portable_quiet_connections_get_eof_and_exit_is_prompt: reactor, threads, tokio);
 
 #[cfg(target_os = "linux")] // sees the queues in /proc/net/tcp
-#[test]
-fn reactor_portable_close_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("reactor", Close::Portable);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn threads_portable_close_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("threads", Close::Portable);
-}
-
-#[cfg(target_os = "linux")]
-#[test]
-fn tokio_portable_close_late_input_does_not_destroy_queued_echo() {
-    late_input_does_not_destroy_queued_echo("tokio", Close::Portable);
-}
+                            // Linux only: the check sees the queues in /proc/net/tcp.
+per_model!(
+    #[cfg(target_os = "linux")]
+    portable_close_late_input_does_not_destroy_queued_echo =
+        late_input_does_not_destroy_queued_echo(Close::Portable):
+    reactor,
+    threads,
+    tokio,
+);

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{assert_usage_error, connect, pattern, ping, Server, IO_TIMEOUT};
+use util::{assert_usage_error, connect, pattern, per_model, ping, Server, IO_TIMEOUT};
 
 /// The models that serve UDP.
 const MODELS: [&str; 3] = ["reactor", "threads", "tokio"];
@@ -256,20 +256,7 @@ fn udp_flood_does_not_starve_tcp(model: &str) {
     assert!(still, "{model}: the flood stalled after the pings");
 }
 
-#[test]
-fn reactor_udp_flood_does_not_starve_tcp_ping_pong() {
-    udp_flood_does_not_starve_tcp("reactor");
-}
-
-#[test]
-fn threads_udp_flood_does_not_starve_tcp_ping_pong() {
-    udp_flood_does_not_starve_tcp("threads");
-}
-
-#[test]
-fn tokio_udp_flood_does_not_starve_tcp_ping_pong() {
-    udp_flood_does_not_starve_tcp("tokio");
-}
+per_model!(udp_flood_does_not_starve_tcp: reactor, threads, tokio);
 
 #[test]
 fn sigterm_with_a_udp_listener_exits_zero() {

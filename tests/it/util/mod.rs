@@ -10,6 +10,9 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod non_reader;
+mod per_model;
+
+pub(crate) use per_model::per_model;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -439,6 +442,13 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
             (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
         })
         .collect()
+}
+
+/// A seed for [`pattern`] that differs from one `--model` spec to another,
+/// so tests run per model do not all send the same bytes.
+pub fn seed_of(spec: &str) -> u64 {
+    spec.bytes()
+        .fold(1, |h: u64, b| h.wrapping_mul(31) ^ u64::from(b))
 }
 
 /// Reads exactly `n` bytes (or fails on timeout/EOF).
