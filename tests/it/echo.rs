@@ -12,7 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use util::{connect, echo_all, pattern, per_model, ping, Server};
+use util::{connect, echo_all, ipv6_loopback, pattern, per_model, ping, skipped, Server};
 
 const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
@@ -290,8 +290,11 @@ fn many_sequential_ping_pongs_share_one_connection_on_every_model() {
 
 #[test]
 fn ipv6_loopback_listener_echoes() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("note: ::1 is not available here; skipping the IPv6 echo test");
+    if !ipv6_loopback() {
+        skipped(
+            "echo::ipv6_loopback_listener_echoes",
+            "this machine cannot bind IPv6 loopback",
+        );
         return;
     }
     for model in MODELS {

@@ -8,42 +8,9 @@ use std::io::Write;
 use std::net::TcpStream;
 
 use util::{
-    connect, pattern, per_model, ping, read_n, read_to_eof, wait_until, Server, IO_TIMEOUT,
+    connect, pattern, per_model, ping, raise_fd_limit, read_n, read_to_eof, wait_until, Server,
+    IO_TIMEOUT,
 };
-
-/// Raises this process's soft RLIMIT_NOFILE to the hard limit: thousands
-/// of client sockets do not fit in the usual 1024. Local helper: the
-/// daemon does the same for itself (src/net.rs), tests/it/util does not.
-fn raise_fd_limit(need: u64) {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    let lim = unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        #[allow(unused_mut)]
-        let mut want = lim.rlim_max;
-        // macOS refuses a soft limit above OPEN_MAX (10240) even when the
-        // hard limit is "unlimited" (as src/net.rs knows too).
-        #[cfg(target_os = "macos")]
-        {
-            want = want.min(10240);
-        }
-        if lim.rlim_cur < want {
-            lim.rlim_cur = want;
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-        lim
-    };
-    // rlim_t is u64 on Linux and macOS, i64 on FreeBSD (never negative).
-    #[allow(clippy::unnecessary_cast)]
-    let cur = lim.rlim_cur as u64;
-    assert!(
-        cur >= need,
-        "RLIMIT_NOFILE limit {cur} is below the {need} descriptors this test needs"
-    );
-}
 
 /// Client `i`'s message: its number, then bytes no other client sends, of
 /// a length that differs from its neighbours' so a reply cut short or

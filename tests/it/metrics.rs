@@ -18,7 +18,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{assert_usage_error, connect, ping, set_linger_zero, wait_until, IO_TIMEOUT};
+use util::{
+    assert_usage_error, connect, listening, ping, set_linger_zero, wait_until, Listening,
+    IO_TIMEOUT,
+};
 
 /// The server's `SCRAPE_DEADLINE` and `MAX_SCRAPES`.
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -51,14 +54,13 @@ impl Daemon {
             let addr = |rest: &str| -> SocketAddr {
                 rest.trim_end_matches("/metrics").parse().expect("address")
             };
-            if let Some(rest) = line.strip_prefix("listening on tcp://") {
-                echo.get_or_insert(addr(rest));
-            } else if let Some(rest) = line.strip_prefix("listening on udp://") {
-                udp.get_or_insert(addr(rest));
-            } else if let Some(rest) = line.strip_prefix("metrics on http://") {
-                break addr(rest);
-            } else {
-                panic!("unexpected line {line:?}");
+            match listening(&line) {
+                Some(Listening::Tcp(a)) => _ = echo.get_or_insert(a),
+                Some(Listening::Udp(a)) => _ = udp.get_or_insert(a),
+                _ => match line.strip_prefix("metrics on http://") {
+                    Some(rest) => break addr(rest),
+                    None => panic!("unexpected line {line:?}"),
+                },
             }
         };
         Daemon {
@@ -484,6 +486,8 @@ fn ping_pong(addr: SocketAddr, stop: Arc<AtomicBool>) -> thread::JoinHandle<(Dur
             ping(&mut c, b"ping-pong");
             worst = worst.max(t.elapsed());
             n += 1;
+            // The client's pace (a ping every 5 ms), not a wait for the
+            // server.
             thread::sleep(Duration::from_millis(5));
         }
         (worst, n)
@@ -547,9 +551,13 @@ fn hostile_scrapers_do_not_stall_the_echo() {
     let mut deaf = connect(d.metrics);
     deaf.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
 
-    // Meanwhile a normal scrape works, and sees the echo client.
-    thread::sleep(Duration::from_millis(300));
-    assert_eq!(d.value("echod_connections_active"), 1.0);
+    // Meanwhile a normal scrape works, and sees the echo client (once its
+    // connection is accepted: polled, with a deadline).
+    assert!(
+        wait_until(IO_TIMEOUT, || d.value("echod_connections_active") == 1.0),
+        "echod_connections_active never showed the echo client: {}",
+        d.value("echod_connections_active")
+    );
 
     // The huge one was answered 431 or cut, and closed long before the
     // deadline.

@@ -39,7 +39,8 @@ use {
     std::os::unix::net::UnixStream,
     std::process::{Command, Stdio},
     std::thread,
-    util::{echo_all, epoll_loads, pattern, read_to_eof, wait_until},
+    util::{echo_all, epoll_loads, listening, pattern, raise_fd_limit, read_to_eof, wait_until},
+    util::{socket_path, unix_connect, unix_ping, Listening},
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
@@ -143,23 +144,6 @@ fn process_state(pid: i32) -> char {
         .unwrap()
 }
 
-/// Raises this process's soft RLIMIT_NOFILE to its hard limit.
-#[cfg(target_os = "linux")]
-fn raise_fd_limit(need: u64) {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    let lim = unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        lim.rlim_cur = lim.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        lim
-    };
-    assert!(lim.rlim_cur >= need, "need {need} descriptors");
-}
-
 /// `0-2,5` -> {0, 1, 2, 5}, as /proc prints CPU lists.
 #[cfg(target_os = "linux")]
 fn cpu_list(s: &str) -> Vec<usize> {
@@ -230,10 +214,10 @@ fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
     let addrs: Vec<SocketAddr> = (0..2)
         .map(|_| {
             let line = lines.next().expect("a listening line").unwrap();
-            line.strip_prefix("listening on tcp://")
-                .unwrap_or_else(|| panic!("{line:?}"))
-                .parse()
-                .unwrap()
+            match listening(&line) {
+                Some(Listening::Tcp(addr)) => addr,
+                _ => panic!("{line:?}"),
+            }
         })
         .collect();
     assert_ne!(addrs[0], addrs[1]);
@@ -493,47 +477,6 @@ fn threads_sighup_is_logged_once_not_once_per_reactor() {
 
 // ---- shared sockets: `unix:` ----
 
-/// A socket path in a directory of its own, removed on drop.
-#[cfg(target_os = "linux")]
-struct Scratch(std::path::PathBuf);
-
-#[cfg(target_os = "linux")]
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("echod-m-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self) -> std::path::PathBuf {
-        self.0.join("echo.sock")
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn unix_connect(path: &std::path::Path) -> UnixStream {
-    let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {path:?}: {e}"));
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s
-}
-
-#[cfg(target_os = "linux")]
-fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
-    s.write_all(msg).unwrap();
-    let mut got = vec![0; msg.len()];
-    s.read_exact(&mut got).unwrap();
-    assert_eq!(got, msg);
-}
-
 /// Connections each reactor took since `before`, from its poll's
 /// registrations (see `util::epoll_loads`): with a shared socket every
 /// reactor is woken for each connection, so the wake-up counts used
@@ -552,8 +495,8 @@ fn taken_since(pid: i32, before: &[usize]) -> Vec<usize> {
 #[cfg(target_os = "linux")]
 #[test]
 fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
-    let dir = Scratch::new("shared");
-    let path = dir.path();
+    let dir = socket_path("reactors-shared");
+    let path = dir.to_path_buf();
     let listen = format!("unix:{}", path.display());
     let args = ["--threads", "2", "--listen", &listen, "--unix-mode", "600"];
     let mut server = Server::start(&args);
@@ -633,8 +576,8 @@ fn threads_2_share_a_unix_listener_and_serve_on_both_reactors() {
 fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
     let clients = 300; // under the default --backlog: a connect never blocks
     raise_fd_limit(clients as u64 + 100);
-    let dir = Scratch::new("queued");
-    let path = dir.path();
+    let dir = socket_path("reactors-queued");
+    let path = dir.to_path_buf();
     let listen = format!("unix:{}", path.display());
     let mut server = Server::start(&[
         "--threads",

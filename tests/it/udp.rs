@@ -16,7 +16,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{assert_usage_error, connect, pattern, per_model, ping, Server, IO_TIMEOUT};
+use util::{
+    assert_usage_error, connect, ipv6_loopback, pattern, per_model, ping, skipped, Server,
+    IO_TIMEOUT,
+};
 
 /// The models that serve UDP.
 const MODELS: [&str; 3] = ["reactor", "threads", "tokio"];
@@ -51,10 +54,6 @@ fn echo(s: &UdpSocket, server: SocketAddr, msg: &[u8]) {
     assert!(buf[..n] == *msg, "{} byte echo differs", msg.len());
 }
 
-fn ipv6_loopback() -> bool {
-    UdpSocket::bind("[::1]:0").is_ok()
-}
-
 fn sizes(max: usize) -> Vec<usize> {
     vec![1, 2, 64, 512, 1472, 1473, 4096, 9000, 32_768, 65_000, max]
 }
@@ -65,6 +64,11 @@ fn datagrams_from_one_byte_to_the_largest_come_back_byte_exact() {
         let mut args = vec!["--model", model, "--listen", "udp:127.0.0.1:0"];
         if ipv6_loopback() {
             args.extend(["--listen", "udp:[::1]:0"]);
+        } else {
+            skipped(
+                "udp::datagrams_from_one_byte_to_the_largest_come_back_byte_exact, [::1]",
+                "this machine cannot bind IPv6 loopback",
+            );
         }
         let server = Server::start(&args);
         for &addr in server.addrs() {
@@ -314,7 +318,12 @@ fn a_burst_that_arrives_while_the_server_is_busy_is_not_dropped() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
     if rmem_max < 2 << 20 {
-        eprintln!("skipped: net.core.rmem_max is {rmem_max}, under 2 MiB, so no socket may hold the burst");
+        skipped(
+            "udp::a_burst_that_arrives_while_the_server_is_busy_is_not_dropped",
+            &format!(
+                "net.core.rmem_max is {rmem_max}, under 2 MiB, so no socket may hold the burst"
+            ),
+        );
         return;
     }
     for model in MODELS {

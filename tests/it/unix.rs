@@ -12,52 +12,19 @@ use crate::util;
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
-use std::ops::Deref;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{assert_usage_error, connect, pattern, ping, wait_until, Server, IO_TIMEOUT};
+use util::{
+    assert_usage_error, connect, pattern, ping, socket_path, unix_connect, unix_ping, wait_until,
+    Server, IO_TIMEOUT,
+};
 
 /// The models other than the reactor, which serve `unix:` too.
 const OTHER_MODELS: [&str; 3] = ["threads", "iterative", "tokio"];
-
-/// A socket's path in a fresh, empty directory of its own, removed with
-/// everything in it when this is dropped.
-struct SocketPath {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl Deref for SocketPath {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl AsRef<Path> for SocketPath {
-    fn as_ref(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for SocketPath {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A fresh, empty directory for one test's socket, and the path in it.
-fn socket_path(test: &str) -> SocketPath {
-    let dir = std::env::temp_dir().join(format!("echod-t-{}-{test}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("echo.sock");
-    SocketPath { dir, path }
-}
 
 fn listen_arg(path: &Path) -> String {
     format!("unix:{}", path.display())
@@ -74,20 +41,6 @@ fn start(path: &Path, extra: &[&str]) -> Server {
         "announced as unix://PATH"
     );
     server
-}
-
-fn unix_connect(path: &Path) -> UnixStream {
-    let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {path:?}: {e}"));
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s
-}
-
-fn unix_ping(s: &mut UnixStream, msg: &[u8]) {
-    s.write_all(msg).unwrap();
-    let mut got = vec![0; msg.len()];
-    s.read_exact(&mut got).unwrap();
-    assert_eq!(got, msg);
 }
 
 /// Sends `size` bytes of pattern `seed` from a second thread (more than

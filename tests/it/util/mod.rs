@@ -11,11 +11,14 @@
 
 pub mod non_reader;
 mod per_model;
+mod unix;
 
 pub(crate) use per_model::per_model;
+pub use unix::{socket_path, unix_connect, unix_ping};
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -30,7 +33,7 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Server {
     child: Child,
     addrs: Vec<SocketAddr>,
-    paths: Vec<std::path::PathBuf>,
+    paths: Vec<PathBuf>,
 }
 
 impl Server {
@@ -77,17 +80,11 @@ impl Server {
             let (mut addrs, mut paths) = (Vec::new(), Vec::new());
             while addrs.len() + paths.len() < listeners {
                 match lines.next() {
-                    Some(Ok(line)) => {
-                        if let Some(path) = line.strip_prefix("listening on unix://") {
-                            paths.push(std::path::PathBuf::from(path));
-                            continue;
-                        }
-                        let addr = line
-                            .strip_prefix("listening on tcp://")
-                            .or_else(|| line.strip_prefix("listening on udp://"))
-                            .unwrap_or_else(|| panic!("unexpected stdout line: {line:?}"));
-                        addrs.push(addr.parse::<SocketAddr>().expect("address"));
-                    }
+                    Some(Ok(line)) => match listening(&line) {
+                        Some(Listening::Tcp(addr) | Listening::Udp(addr)) => addrs.push(addr),
+                        Some(Listening::Unix(path)) => paths.push(path),
+                        None => panic!("unexpected stdout line: {line:?}"),
+                    },
                     _ => break,
                 }
             }
@@ -122,7 +119,7 @@ impl Server {
     }
 
     /// Every `unix:` listener's path, in `--listen` order.
-    pub fn paths(&self) -> &[std::path::PathBuf] {
+    pub fn paths(&self) -> &[PathBuf] {
         &self.paths
     }
 
@@ -262,6 +259,78 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What a `listening on` line of echod's stdout announces.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Listening {
+    /// `listening on tcp://ADDR`.
+    Tcp(SocketAddr),
+    /// `listening on udp://ADDR`.
+    Udp(SocketAddr),
+    /// `listening on unix://PATH`.
+    Unix(PathBuf),
+}
+
+/// Parses one `listening on` line; `None` for any other line. The one
+/// parser of that line on the test side: every test that reads echod's
+/// stdout itself goes through it.
+pub fn listening(line: &str) -> Option<Listening> {
+    let rest = line.strip_prefix("listening on ")?;
+    if let Some(path) = rest.strip_prefix("unix://") {
+        return Some(Listening::Unix(PathBuf::from(path)));
+    }
+    let addr = |a: &str| a.parse::<SocketAddr>().ok();
+    if let Some(a) = rest.strip_prefix("tcp://") {
+        return addr(a).map(Listening::Tcp);
+    }
+    addr(rest.strip_prefix("udp://")?).map(Listening::Udp)
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to the hard limit and fails
+/// unless `need` descriptors fit: thousands of client sockets do not fit
+/// in the usual 1024. (The daemon does the same for itself, src/net.rs.)
+pub fn raise_fd_limit(need: u64) {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    let lim = unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        #[allow(unused_mut)]
+        let mut want = lim.rlim_max;
+        // macOS refuses a soft limit above OPEN_MAX (10240) even when the
+        // hard limit is "unlimited" (as src/net.rs knows too).
+        #[cfg(target_os = "macos")]
+        {
+            want = want.min(10240);
+        }
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+        lim
+    };
+    // rlim_t is u64 on Linux and macOS, i64 on FreeBSD (never negative).
+    #[allow(clippy::unnecessary_cast)]
+    let cur = lim.rlim_cur as u64;
+    assert!(
+        cur >= need,
+        "RLIMIT_NOFILE limit {cur} is below the {need} descriptors this test needs"
+    );
+}
+
+/// True when this machine can bind IPv6 loopback.
+pub fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// Says on stderr that `test` (or the part of it named) did not run here
+/// and why, in one line CI logs and `--nocapture` show: a skip that says
+/// nothing looks like a pass.
+pub fn skipped(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
 }
 
 /// What one finished run of the binary left behind.
