@@ -483,16 +483,9 @@ fn first_line(stdout: std::process::ChildStdout) -> String {
 fn stop(child: &mut Reaped) -> Option<i32> {
     // SAFETY: plain kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) }, 0);
-    let mut status = None;
-    let exited = util::wait_until(IO_TIMEOUT, || {
-        status = child.0.try_wait().unwrap();
-        status.is_some()
-    });
-    assert!(
-        exited,
-        "echod did not exit within {IO_TIMEOUT:?} of SIGTERM"
-    );
-    status.and_then(|s| s.code())
+    util::wait_child(&mut child.0, IO_TIMEOUT)
+        .unwrap_or_else(|| panic!("echod did not exit within {IO_TIMEOUT:?} of SIGTERM"))
+        .code()
 }
 
 #[cfg(target_os = "linux")]

@@ -10,9 +10,9 @@ use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use util::{connect, pattern, per_model, ping, Server, IO_TIMEOUT};
+use util::{connect, pattern, per_model, Server, IO_TIMEOUT};
 
 /// Memory bounds, Linux only: the server's RSS and its peak come from
 /// /proc.
@@ -184,13 +184,7 @@ fn flood_does_not_starve_ping_pong(model: &str) {
         util::wait_until(IO_TIMEOUT, || echoed.load(Ordering::SeqCst) >= 8 << 20),
         "{model}: the flood never got going"
     );
-    let mut pinger = connect(addr);
-    let mut worst = Duration::ZERO;
-    for i in 0..PINGS {
-        let t = Instant::now();
-        ping(&mut pinger, format!("ping {i:03}").as_bytes());
-        worst = worst.max(t.elapsed());
-    }
+    let worst = util::slowest_of_pings(addr, PINGS);
     // Not a quiet-time measurement: the flood is still flowing after the
     // pings (the ping-pong did not starve it either).
     let after_pings = echoed.load(Ordering::SeqCst);

@@ -7,7 +7,7 @@ use crate::util;
 
 use std::net::SocketAddr;
 
-use util::{assert_usage_error, ipv6_loopback, ping, run, skipped, Server};
+use util::{assert_usage_error, ipv6_or_skip, ping, run, Server};
 
 /// The part of `--help` that documents `flag`: from its line up to the
 /// next flag's line.
@@ -223,13 +223,8 @@ fn busy_second_listener_announces_nothing() {
 #[test]
 fn every_listen_flag_announces_its_own_real_port_and_serves() {
     let mut args = vec!["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"];
-    if ipv6_loopback() {
+    if ipv6_or_skip("cli::every_listen_flag_announces_its_own_real_port_and_serves, [::1]") {
         args.extend(["--listen", "[::1]:0"]);
-    } else {
-        skipped(
-            "cli::every_listen_flag_announces_its_own_real_port_and_serves, [::1]",
-            "this machine cannot bind IPv6 loopback",
-        );
     }
     let server = Server::start(&args);
     let addrs: Vec<SocketAddr> = server.addrs().to_vec();

@@ -12,7 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use util::{connect, echo_all, ipv6_loopback, pattern, per_model, ping, skipped, Server};
+use util::{connect, echo_all, ipv6_or_skip, pattern, per_model, ping, Server};
 
 const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
 
@@ -61,7 +61,8 @@ fn echoes_every_size(model: &str) {
     }
 }
 
-per_model!(echoes_every_size: reactor, #[cfg(target_os = "linux")] reactor_splicing = SPLICING, threads, iterative, tokio);
+per_model!(echoes_every_size:
+    reactor, #[cfg(target_os = "linux")] reactor_splicing = SPLICING, threads, iterative, tokio);
 
 #[test]
 fn utf8_text_comes_back_unchanged_on_every_model() {
@@ -184,7 +185,8 @@ fn streams_byte_exact((model, mib): (&str, u64)) {
     stream_echo(server.addr(), mib << 20, mib);
 }
 
-per_model!(streams_byte_exact: reactor = ("reactor", 256), threads = ("threads", 32), tokio = ("tokio", 64));
+per_model!(streams_byte_exact:
+    reactor = ("reactor", 256), threads = ("threads", 32), tokio = ("tokio", 64));
 
 /// A chunk size for the property test: mostly tiny or around a segment,
 /// sometimes larger than the server's 64 KiB buffer.
@@ -237,7 +239,8 @@ fn echo_chunked(
     })
 }
 
-per_model!(random_chunkings_echo_byte_exact: reactor = ("reactor", 64), #[cfg(target_os = "linux")] reactor_splicing = (SPLICING, 64), tokio = ("tokio", 32));
+per_model!(random_chunkings_echo_byte_exact: reactor = ("reactor", 64),
+    #[cfg(target_os = "linux")] reactor_splicing = (SPLICING, 64), tokio = ("tokio", 32));
 
 /// `cases` random payloads, each written and read back in random chunks.
 fn random_chunkings_echo_byte_exact((model, cases): (&str, u32)) {
@@ -290,11 +293,7 @@ fn many_sequential_ping_pongs_share_one_connection_on_every_model() {
 
 #[test]
 fn ipv6_loopback_listener_echoes() {
-    if !ipv6_loopback() {
-        skipped(
-            "echo::ipv6_loopback_listener_echoes",
-            "this machine cannot bind IPv6 loopback",
-        );
+    if !ipv6_or_skip("echo::ipv6_loopback_listener_echoes") {
         return;
     }
     for model in MODELS {
@@ -309,14 +308,9 @@ fn ipv6_loopback_listener_echoes() {
 #[test]
 fn two_listen_addresses_both_serve_on_every_model() {
     for model in MODELS {
-        let server = Server::start(&[
-            "--model",
-            model,
-            "--listen",
-            "127.0.0.1:0",
-            "--listen",
-            "127.0.0.1:0",
-        ]);
+        let server = Server::model(&format!(
+            "{model} --listen 127.0.0.1:0 --listen 127.0.0.1:0"
+        ));
         let addrs = server.addrs().to_vec();
         assert_eq!(addrs.len(), 2, "{model}: {addrs:?}");
         assert_ne!(addrs[0], addrs[1], "{model}: one port for two listeners");

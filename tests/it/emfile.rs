@@ -97,33 +97,42 @@ fn stop(mut server: Server) -> String {
     server.stderr()
 }
 
-#[test]
-fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
-    let mut server = start_with_fd_limit("reactor");
-    let addr = server.addr();
-    let (mut served, unserved, outcome) = exhaust(addr, IO_TIMEOUT);
-    drop(unserved);
-    assert!(
-        served.len() >= 32,
-        "only {} served under the limit",
-        served.len()
-    );
+/// Starts `model` under the low descriptor limit and uses it up: at least
+/// 32 clients served, and the request of the next one, awaited for
+/// `patience`, ends `want`. Then clients keep arriving for a second, and
+/// the server must not spin meanwhile (no busy loop on accept). Returns the
+/// server, the served clients, the one over the limit and the later ones.
+fn out_of_fds(model: &str, patience: Duration, want: Outcome) -> OutOfFds {
+    let mut server = start_with_fd_limit(model);
+    let (served, over, outcome) = exhaust(server.addr(), patience);
+    let n = served.len();
+    assert!(n >= 32, "{model}: only {n} served under the limit");
     assert_eq!(
-        outcome,
-        Outcome::Closed,
-        "the first connection over the limit must be shed"
+        outcome, want,
+        "{model}: the first connection over the limit"
     );
-
-    // Out of descriptors, clients keep arriving: no busy loop on accept.
     let mut extra = Vec::new();
     if let Some(share) = cpu_share_while_clients_arrive(&server, &mut extra) {
+        let percent = share * 100.0;
         assert!(
             share < 0.3,
-            "used {:.0}% of a core while out of fds",
-            share * 100.0
+            "{model}: used {percent:.0}% of a core while out of fds"
         );
     }
-    assert!(server.alive(), "died when out of file descriptors");
+    assert!(server.alive(), "{model}: died when out of file descriptors");
+    (server, served, over, extra)
+}
+
+/// What [`out_of_fds`] returns.
+type OutOfFds = (Server, Vec<TcpStream>, TcpStream, Vec<TcpStream>);
+
+#[test]
+fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
+    // The first connection over the limit must be shed.
+    let (mut server, mut served, unserved, mut extra) =
+        out_of_fds("reactor", IO_TIMEOUT, Outcome::Closed);
+    drop(unserved);
+    let addr = server.addr();
 
     // They are shed (closed without an echo) within the retry backoff,
     // not served and not left hanging.
@@ -166,31 +175,12 @@ per_model!(wait_without_spinning_when_out_of_fds_and_recover: threads, tokio);
 /// Out of descriptors, `model` leaves new connections queued, retries on
 /// a backoff without spinning, and serves them once descriptors free up.
 fn wait_without_spinning_when_out_of_fds_and_recover(model: &str) {
-    let mut server = start_with_fd_limit(model);
+    // Connections are left queued when out of fds, not shed.
+    let (mut server, mut served, mut queued, extra) =
+        out_of_fds(model, Duration::from_secs(2), Outcome::Silent);
     let addr = server.addr();
-    let (mut served, mut queued, outcome) = exhaust(addr, Duration::from_secs(2));
     // `exhaust` numbers its requests; this one's was sent and not answered.
     let request = format!("conn {}", served.len());
-    assert!(
-        served.len() >= 32,
-        "{model}: only {} served under the limit",
-        served.len()
-    );
-    assert_eq!(
-        outcome,
-        Outcome::Silent,
-        "{model}: leaves connections queued when out of fds, it does not shed them"
-    );
-
-    let mut extra = Vec::new();
-    if let Some(share) = cpu_share_while_clients_arrive(&server, &mut extra) {
-        assert!(
-            share < 0.3,
-            "{model}: used {:.0}% of a core while out of fds",
-            share * 100.0
-        );
-    }
-    assert!(server.alive(), "{model}: died when out of file descriptors");
     for (i, c) in served.iter_mut().enumerate() {
         ping(c, format!("still served {i}").as_bytes());
     }

@@ -132,17 +132,10 @@ fn pending_echo_survives_fin(spec: &str, fully_read: bool) {
     assert_echo(&got, &data, &format!("{what}, {n} bytes queued before FIN"));
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    pending_echo_survives_fin(false):
-    reactor,
-    reactor_splicing = "reactor --splice always",
-    reactor_max_buffer_512 = "reactor --max-buffer 512",
-    threads,
-    tokio,
-    tokio_max_buffer_512 = "tokio --max-buffer 512",
-    iterative,
-);
+per_model!(#[cfg(target_os = "linux")] pending_echo_survives_fin(false):
+    reactor, reactor_splicing = "reactor --splice always",
+    reactor_max_buffer_512 = "reactor --max-buffer 512", threads, tokio,
+    tokio_max_buffer_512 = "tokio --max-buffer 512", iterative);
 
 #[cfg(target_os = "linux")]
 #[test]

@@ -7,7 +7,7 @@ use crate::util;
 use std::io::{Read, Write};
 use std::net::Shutdown;
 
-use util::{connect, Server, IO_TIMEOUT};
+use util::{connect, sigterm_stop_line, stop_line, Server, IO_TIMEOUT};
 
 /// One echo, then the client closes; SIGTERM; everything stderr got.
 fn one_echo_then_stop(args: &[&str]) -> String {
@@ -90,18 +90,20 @@ fn every_model_logs_the_start_of_the_drain_with_the_connections_open() {
     }
 }
 
+/// The models (and `--threads 2`) that serve UDP as well as TCP.
+const SERVING_UDP_TOO: [&[&str]; 4] = [
+    &[],
+    &["--threads", "2"],
+    &["--model", "threads"],
+    &["--model", "tokio"],
+];
+
 /// `--max-conns` turning clients away is logged once per episode, as
 /// EMFILE is: three refused in a row make one line; once a slot frees and
 /// a client is served again, the next refusal is a new episode.
 #[test]
 fn every_model_logs_max_conns_reached_once_per_episode() {
-    let models: [&[&str]; 4] = [
-        &[],
-        &["--threads", "2"],
-        &["--model", "threads"],
-        &["--model", "tokio"],
-    ];
-    for args in models {
+    for args in SERVING_UDP_TOO {
         let mut all = args.to_vec();
         all.extend(["--max-conns", "1"]);
         let mut server = Server::start(&all);
@@ -170,16 +172,6 @@ const MODELS: [&[&str]; 5] = [
     &["--model", "tokio"],
 ];
 
-/// The stop line in `stderr`, which must hold exactly one.
-fn stop_line(stderr: &str, what: &str) -> String {
-    let stops: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("echod: stopped after "))
-        .collect();
-    assert_eq!(stops.len(), 1, "{what}: {stderr:?}");
-    stops[0].to_string()
-}
-
 #[test]
 fn other_models_print_the_start_and_stop_lines_too() {
     for model in ["threads", "iterative", "tokio"] {
@@ -214,13 +206,7 @@ fn every_model_totals_the_stop_line() {
 /// their bytes in the bytes echoed.
 #[test]
 fn every_udp_model_counts_datagrams_on_the_stop_line() {
-    let models: [&[&str]; 4] = [
-        &[],
-        &["--threads", "2"],
-        &["--model", "threads"],
-        &["--model", "tokio"],
-    ];
-    for args in models {
+    for args in SERVING_UDP_TOO {
         let mut all = vec!["--listen", "udp:127.0.0.1:0"];
         all.extend_from_slice(args);
         let mut server = Server::start(&all);
@@ -233,10 +219,7 @@ fn every_udp_model_counts_datagrams_on_the_stop_line() {
             let (n, _) = s.recv_from(&mut got).expect("echo");
             assert_eq!(&got[..n], msg, "{args:?}");
         }
-        server.signal(libc::SIGTERM);
-        let status = server.wait_exit(IO_TIMEOUT).expect("exit after SIGTERM");
-        assert_eq!(status.code(), Some(0), "{args:?}");
-        let line = stop_line(&server.stderr(), &format!("{args:?}"));
+        let line = sigterm_stop_line(&mut server, &format!("{args:?}"));
         assert!(
             line.contains(": 0 connections, 11 B echoed, 0 reset, 3 datagrams"),
             "{args:?}: {line:?}"
@@ -264,10 +247,7 @@ fn every_model_counts_a_reset_on_the_stop_line() {
             util::wait_until(IO_TIMEOUT, || server.fd_count() == idle),
             "{args:?}: the reset connection was never closed"
         );
-        server.signal(libc::SIGTERM);
-        let status = server.wait_exit(IO_TIMEOUT).expect("exit after SIGTERM");
-        assert_eq!(status.code(), Some(0), "{args:?}");
-        let line = stop_line(&server.stderr(), &format!("{args:?}"));
+        let line = sigterm_stop_line(&mut server, &format!("{args:?}"));
         assert!(
             line.contains(": 1 connection, 5 B echoed, 1 reset"),
             "{args:?}: {line:?}"

@@ -88,4 +88,5 @@ fn serve_all_at_once((model, n): (&str, usize)) {
     }
 }
 
-per_model!(serve_all_at_once: reactor = ("reactor", 3000), threads = ("threads", 1000), tokio = ("tokio", 3000));
+per_model!(serve_all_at_once:
+    reactor = ("reactor", 3000), threads = ("threads", 1000), tokio = ("tokio", 3000));

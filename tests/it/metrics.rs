@@ -10,7 +10,7 @@
 use crate::util;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use util::{
-    assert_usage_error, connect, listening, ping, set_linger_zero, wait_until, Listening,
-    IO_TIMEOUT,
+    assert_usage_error, connect, listening, ping, set_linger_zero, stdout_lines, wait_until,
+    Listening, IO_TIMEOUT,
 };
 
 /// The server's `SCRAPE_DEADLINE` and `MAX_SCRAPES`.
@@ -38,15 +38,9 @@ struct Daemon {
 
 impl Daemon {
     fn start(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
-            .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn echod");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut all = vec!["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let (child, mut lines) = stdout_lines(&all);
         // Every `listening on` line, then the endpoint's.
         let (mut echo, mut udp) = (None, None);
         let metrics = loop {
@@ -373,18 +367,11 @@ fn promtool_accepts_a_real_scrape() {
         ),
         Err(e) => panic!("cannot run promtool: {e}"),
     };
-    let end = Instant::now() + IO_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("promtool check metrics did not finish within {IO_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = util::wait_child(&mut child, IO_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("promtool check metrics did not finish within {IO_TIMEOUT:?}");
+    });
     // Its output is a few lines at most: the pipes cannot fill.
     let mut said = String::new();
     child

@@ -33,14 +33,13 @@ use util::{
 use {
     libc::{SIGCONT, SIGSTOP},
     std::collections::BTreeSet,
-    std::io::{BufRead, BufReader, ErrorKind, Write},
+    std::io::{ErrorKind, Write},
     std::net::{SocketAddr, TcpStream},
     std::os::unix::fs::PermissionsExt,
     std::os::unix::net::UnixStream,
-    std::process::{Command, Stdio},
     std::thread,
     util::{echo_all, epoll_loads, listening, pattern, raise_fd_limit, read_to_eof, wait_until},
-    util::{socket_path, unix_connect, unix_ping, Listening},
+    util::{socket_path, stdout_lines, unix_connect, unix_ping, Listening},
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
@@ -202,15 +201,15 @@ per_model!(#[cfg(target_os = "linux")] spread_and_echo: reactors_2 = 2, reactors
 #[cfg(target_os = "linux")]
 #[test]
 fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
-        .args(["--threads", "3", "--listen", "127.0.0.1:0"])
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn echod");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let args = [
+        "--threads",
+        "3",
+        "--listen",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (mut child, mut lines) = stdout_lines(&args);
     let addrs: Vec<SocketAddr> = (0..2)
         .map(|_| {
             let line = lines.next().expect("a listening line").unwrap();
@@ -429,12 +428,8 @@ fn queued_connections_get_eof_not_reset((threads, clients): (usize, usize)) {
     assert_exits(&mut server, IO_TIMEOUT, 0, &format!("--threads {threads}"));
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    queued_connections_get_eof_not_reset:
-    reactors_4 = (4, 1200),
-    reactors_1 = (1, 400),
-);
+per_model!(#[cfg(target_os = "linux")] queued_connections_get_eof_not_reset:
+    reactors_4 = (4, 1200), reactors_1 = (1, 400));
 
 /// A second signal while some reactor still drains exits at once with
 /// 128 + its number, whichever reactor it is.

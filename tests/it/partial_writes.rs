@@ -98,15 +98,10 @@ fn slow_reader_echo(spec: &str) {
 
 // `--max-buffer 512`: the buffer fills and slides its window on almost
 // every read, and odd read sizes leave it at every offset.
-per_model!(
-    slow_reader_echo:
-    reactor,
-    reactor_max_buffer_4k = "reactor --max-buffer 4K",
-    reactor_max_buffer_512 = "reactor --max-buffer 512",
-    threads,
-    tokio,
-    tokio_max_buffer_512 = "tokio --max-buffer 512",
-);
+per_model!(slow_reader_echo:
+    reactor, reactor_max_buffer_4k = "reactor --max-buffer 4K",
+    reactor_max_buffer_512 = "reactor --max-buffer 512", threads, tokio,
+    tokio_max_buffer_512 = "tokio --max-buffer 512");
 
 /// The pipe is the pending echo when splicing: a full socket leaves bytes
 /// in it, and reading stops until they are out (see src/reactor/splice.rs).

@@ -66,14 +66,9 @@ fn huge_shutdown_timeout_panicked_at_sigterm() {
 #[test]
 fn largest_accepted_timeouts_serve_and_exit_0_on_sigterm() {
     for model in MODELS {
-        let mut server = Server::start(&[
-            "--model",
-            model,
-            "--idle-timeout",
-            "365d",
-            "--shutdown-timeout",
-            "365d",
-        ]);
+        let mut server = Server::model(&format!(
+            "{model} --idle-timeout 365d --shutdown-timeout 365d"
+        ));
         let mut client = connect(server.addr());
         ping(&mut client, b"deadline a year away");
         server.signal(libc::SIGTERM);

@@ -23,7 +23,7 @@ use util::{assert_exits, connect, pattern, per_model, ping, Server, IO_TIMEOUT};
 use {
     libc::SIGHUP,
     util::non_reader::NonReader,
-    util::{read_to_eof, seed_of, tcp_queues, tcp_socket, wait_until},
+    util::{read_to_eof, seed_of, stop_line, tcp_queues, tcp_socket, wait_until},
 };
 
 /// TCP_ESTABLISHED in /proc/net/tcp's `st` column.
@@ -55,7 +55,6 @@ fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
 /// use, forced on Linux by `ECHOD_PORTABLE_CLOSE=1`.
 #[derive(Clone, Copy)]
 enum Close {
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // Linux-only cases
     Exact,
     Portable,
 }
@@ -82,12 +81,11 @@ impl Close {
     }
 }
 
-/// SIGTERM with echo pending for a client that does not read: the
-/// listener closes, the server stays up until that echo is flushed
-/// (through a pipe when splicing, see src/reactor/splice.rs), then exits 0.
-/// `lingers`: see [`NonReader::read_drained_echo`].
+/// Starts `spec` with a 30 s flush deadline and a client holding echo
+/// pending ([`NonReader`]), sends SIGTERM, and returns once the listener
+/// is closed, with the server still up to flush that echo.
 #[cfg(target_os = "linux")]
-fn sigterm_flushes_pending_echo((spec, lingers): (&str, bool)) {
+fn draining(spec: &str) -> (Server, NonReader) {
     let mut server = Server::model(&format!("{spec} --shutdown-timeout 30s"));
     let addr = server.addr();
     let client = NonReader::start(&server, seed_of(spec));
@@ -97,19 +95,23 @@ fn sigterm_flushes_pending_echo((spec, lingers): (&str, bool)) {
         "{spec}: listener still accepting after SIGTERM"
     );
     assert!(server.alive(), "{spec}: exited with echo still pending");
+    (server, client)
+}
+
+/// SIGTERM with echo pending for a client that does not read: the
+/// listener closes, the server stays up until that echo is flushed
+/// (through a pipe when splicing, see src/reactor/splice.rs), then exits 0.
+/// `lingers`: see [`NonReader::read_drained_echo`].
+#[cfg(target_os = "linux")]
+fn sigterm_flushes_pending_echo((spec, lingers): (&str, bool)) {
+    let (mut server, client) = draining(spec);
     client.read_drained_echo(spec, lingers);
     assert_exits(&mut server, IO_TIMEOUT, 0, spec);
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    sigterm_flushes_pending_echo:
-    reactor = ("reactor", true),
-    reactor_splicing = ("reactor --splice always", true),
-    threads = ("threads", false),
-    tokio = ("tokio", true),
-    iterative = ("iterative", false),
-);
+per_model!(#[cfg(target_os = "linux")] sigterm_flushes_pending_echo:
+    reactor = ("reactor", true), reactor_splicing = ("reactor --splice always", true),
+    threads = ("threads", false), tokio = ("tokio", true), iterative = ("iterative", false));
 
 /// New connections must be refused as soon as shutdown begins, even while
 /// an earlier client is still draining: otherwise the kernel completes
@@ -127,14 +129,16 @@ fn listener_closes_while_a_client_drains(model: &str) {
     );
 }
 
-per_model!(#[cfg(target_os = "linux")] listener_closes_while_a_client_drains: reactor, threads, iterative, tokio);
+per_model!(#[cfg(target_os = "linux")] listener_closes_while_a_client_drains:
+    reactor, threads, iterative, tokio);
 
 /// Quiet connections at the signal get EOF at once and, with nothing
 /// pending, the server exits 0 long before its 30 s flush deadline.
-fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32) {
+/// `close`: which lossless-close check the server runs.
+fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32, close: Close) {
     // Iterative serves one client; a second would only wait in the backlog.
     let clients = if model == "iterative" { 1 } else { 3 };
-    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
+    let mut server = close.start(&["--model", model, "--shutdown-timeout", "30s"]);
     let mut quiet: Vec<TcpStream> = (0..clients)
         .map(|i| {
             let mut c = connect(server.addr());
@@ -149,27 +153,19 @@ fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32) {
             "{model}: quiet connection {i} not closed after signal {sig}"
         );
     }
+    if let Close::Portable = close {
+        // The portable check counts the whole send queue, acknowledged or
+        // not: the server exits once the clients have closed.
+        quiet.clear();
+    }
     assert_exits(&mut server, Duration::from_secs(10), 0, model);
+    close.assert_used(&mut server, model);
 }
 
-per_model!(quiet_connections_close_and_exit_is_prompt(SIGTERM): reactor, threads, tokio);
-per_model!(
-    sigint_behaves_like_sigterm = quiet_connections_close_and_exit_is_prompt(SIGINT):
-    reactor,
-    tokio,
-    iterative,
-);
-
-/// The stop line in `stderr`, which must be there once.
-#[cfg(target_os = "linux")]
-fn stop_line(stderr: &str, model: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("echod: stopped after "))
-        .collect();
-    assert_eq!(lines.len(), 1, "{model}: want one stop line: {stderr:?}");
-    lines[0].to_string()
-}
+per_model!(quiet_connections_close_and_exit_is_prompt(SIGTERM, Close::Exact):
+    reactor, threads, tokio);
+per_model!(sigint_behaves_like_sigterm =
+    quiet_connections_close_and_exit_is_prompt(SIGINT, Close::Exact): reactor, tokio, iterative);
 
 /// A client that never reads holds echo pending forever; the flush gives
 /// up after `--shutdown-timeout` (500 ms), the server still exits 0, and
@@ -198,15 +194,8 @@ fn shutdown_timeout_bounds_the_flush(spec: &str) {
     assert!(!line.contains("drained in"), "{spec}: {line:?}");
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    shutdown_timeout_bounds_the_flush:
-    reactor,
-    reactors_2 = "reactor --threads 2",
-    threads,
-    tokio,
-    iterative,
-);
+per_model!(#[cfg(target_os = "linux")] shutdown_timeout_bounds_the_flush:
+    reactor, reactors_2 = "reactor --threads 2", threads, tokio, iterative);
 
 /// With a flush that would take 30 s, SIGTERM then SIGINT exits at once
 /// with 130 (128 + SIGINT), and the stop line says the second SIGINT cut
@@ -218,15 +207,7 @@ per_model!(
 /// still count as draining.) `model` is a model and its flags.
 #[cfg(target_os = "linux")]
 fn second_signal_exits_at_once(model: &str) {
-    let mut server = Server::model(&format!("{model} --shutdown-timeout 30s"));
-    let addr = server.addr();
-    let _client = NonReader::start(&server, 6);
-    server.signal(SIGTERM);
-    assert!(
-        wait_until(IO_TIMEOUT, || refuses(addr)),
-        "{model}: first signal not handled"
-    );
-    assert!(server.alive(), "{model}: exited with echo still pending");
+    let (mut server, _client) = draining(model);
     server.signal(SIGINT);
     let took = assert_exits(&mut server, Duration::from_secs(10), 130, model);
     assert!(took < Duration::from_secs(5), "{model}: took {took:?}");
@@ -238,30 +219,17 @@ fn second_signal_exits_at_once(model: &str) {
     );
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    second_signal_exits_at_once:
-    reactor,
-    reactors_2 = "reactor --threads 2",
-    threads,
-    tokio,
-    iterative,
-);
+per_model!(#[cfg(target_os = "linux")] second_signal_exits_at_once:
+    reactor, reactors_2 = "reactor --threads 2", threads, tokio, iterative);
 
 /// SIGHUP is not a second signal: while a client drains it is logged and
 /// ignored like at any other time, and neither forces an exit (129) nor
 /// ends the flush early.
 #[cfg(target_os = "linux")]
 fn sighup_while_draining_changes_nothing((model, lingers): (&str, bool)) {
-    let mut server = Server::start(&["--model", model, "--shutdown-timeout", "30s"]);
-    let addr = server.addr();
+    let (mut server, client) = draining(model);
+    // Lines already written wait in the pipe: none is missed.
     let stderr = server.stderr_lines();
-    let client = NonReader::start(&server, 7);
-    server.signal(SIGTERM);
-    assert!(
-        wait_until(IO_TIMEOUT, || refuses(addr)),
-        "{model}: first signal not handled"
-    );
     server.signal(SIGHUP);
     let line = stderr
         .recv_timeout(IO_TIMEOUT)
@@ -272,14 +240,9 @@ fn sighup_while_draining_changes_nothing((model, lingers): (&str, bool)) {
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    sighup_while_draining_changes_nothing:
-    reactor = ("reactor", true),
-    threads = ("threads", false),
-    tokio = ("tokio", true),
-    iterative = ("iterative", false),
-);
+per_model!(#[cfg(target_os = "linux")] sighup_while_draining_changes_nothing:
+    reactor = ("reactor", true), threads = ("threads", false), tokio = ("tokio", true),
+    iterative = ("iterative", false));
 
 /// A client streaming full duplex (writing and reading as fast as it can)
 /// when the signal comes must get a byte-exact prefix of its stream and
@@ -389,14 +352,8 @@ fn late_input_does_not_destroy_queued_echo(model: &str, close: Close) {
     close.assert_used(&mut server, model);
 }
 
-per_model!(
-    #[cfg(target_os = "linux")]
-    late_input_does_not_destroy_queued_echo(Close::Exact):
-    reactor,
-    threads,
-    tokio,
-    iterative,
-);
+per_model!(#[cfg(target_os = "linux")] late_input_does_not_destroy_queued_echo(Close::Exact):
+    reactor, threads, tokio, iterative);
 
 // ---- the portable lossless-close check, forced on Linux ----
 //
@@ -405,39 +362,12 @@ per_model!(
 // echod on Linux do the same, so the drains above run here through the
 // path those platforms take, and must lose no echo there either.
 
-/// Quiet connections under the portable check: each gets EOF after the
-/// signal, and the server exits 0 once they close, long before the 30 s
-/// flush deadline.
-fn portable_quiet_connections_get_eof_and_exit_is_prompt(model: &str) {
-    let mut server = Close::Portable.start(&["--model", model, "--shutdown-timeout", "30s"]);
-    let mut quiet: Vec<TcpStream> = (0..3)
-        .map(|i| {
-            let mut c = connect(server.addr());
-            ping(&mut c, format!("quiet {i}").as_bytes());
-            c
-        })
-        .collect();
-    server.signal(SIGTERM);
-    for (i, c) in quiet.iter_mut().enumerate() {
-        assert!(
-            closed_by_server(c, Duration::from_secs(10)),
-            "{model}: quiet connection {i} not closed after SIGTERM"
-        );
-    }
-    drop(quiet);
-    assert_exits(&mut server, Duration::from_secs(10), 0, model);
-    Close::Portable.assert_used(&mut server, model);
-}
+// Quiet connections under the portable check: each gets EOF after the
+// signal, and the server exits 0 once they close, long before the 30 s
+// flush deadline.
+per_model!(portable_quiet_connections_get_eof_and_exit_is_prompt =
+    quiet_connections_close_and_exit_is_prompt(SIGTERM, Close::Portable): reactor, threads, tokio);
 
-per_model!(portable_quiet_connections_get_eof_and_exit_is_prompt: reactor, threads, tokio);
-
-#[cfg(target_os = "linux")] // sees the queues in /proc/net/tcp
-                            // Linux only: the check sees the queues in /proc/net/tcp.
-per_model!(
-    #[cfg(target_os = "linux")]
-    portable_close_late_input_does_not_destroy_queued_echo =
-        late_input_does_not_destroy_queued_echo(Close::Portable):
-    reactor,
-    threads,
-    tokio,
-);
+// Linux only: the check sees the queues in /proc/net/tcp.
+per_model!(#[cfg(target_os = "linux")] portable_close_late_input_does_not_destroy_queued_echo =
+    late_input_does_not_destroy_queued_echo(Close::Portable): reactor, threads, tokio);

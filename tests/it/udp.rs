@@ -14,11 +14,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use util::{
-    assert_usage_error, connect, ipv6_loopback, pattern, per_model, ping, skipped, Server,
-    IO_TIMEOUT,
+    assert_usage_error, connect, ipv6_or_skip, pattern, per_model, ping, Server, IO_TIMEOUT,
 };
 
 /// The models that serve UDP.
@@ -62,13 +61,9 @@ fn sizes(max: usize) -> Vec<usize> {
 fn datagrams_from_one_byte_to_the_largest_come_back_byte_exact() {
     for model in MODELS {
         let mut args = vec!["--model", model, "--listen", "udp:127.0.0.1:0"];
-        if ipv6_loopback() {
+        let part = "udp::datagrams_from_one_byte_to_the_largest_come_back_byte_exact, [::1]";
+        if ipv6_or_skip(part) {
             args.extend(["--listen", "udp:[::1]:0"]);
-        } else {
-            skipped(
-                "udp::datagrams_from_one_byte_to_the_largest_come_back_byte_exact, [::1]",
-                "this machine cannot bind IPv6 loopback",
-            );
         }
         let server = Server::start(&args);
         for &addr in server.addrs() {
@@ -164,14 +159,9 @@ fn datagrams_from_echo_and_friends_get_no_reply() {
 #[test]
 fn tcp_and_udp_listeners_on_one_daemon_both_serve() {
     for model in MODELS {
-        let server = Server::start(&[
-            "--model",
-            model,
-            "--listen",
-            "127.0.0.1:0",
-            "--listen",
-            "udp:127.0.0.1:0",
-        ]);
+        let server = Server::model(&format!(
+            "{model} --listen 127.0.0.1:0 --listen udp:127.0.0.1:0"
+        ));
         let (tcp, udp) = (server.addrs()[0], server.addrs()[1]);
         let mut t = connect(tcp);
         let u = client(udp);
@@ -197,14 +187,9 @@ fn udp_flood_does_not_starve_tcp(model: &str) {
     const BOUND: Duration = Duration::from_secs(1);
     const FLOODERS: usize = 2;
     const SIZE: usize = 64;
-    let server = Server::start(&[
-        "--model",
-        model,
-        "--listen",
-        "127.0.0.1:0",
-        "--listen",
-        "udp:127.0.0.1:0",
-    ]);
+    let server = Server::model(&format!(
+        "{model} --listen 127.0.0.1:0 --listen udp:127.0.0.1:0"
+    ));
     let (tcp, udp) = (server.addrs()[0], server.addrs()[1]);
     let flood = client(udp);
     flood
@@ -239,13 +224,7 @@ fn udp_flood_does_not_starve_tcp(model: &str) {
     let flowing =
         |at_least: u64| util::wait_until(IO_TIMEOUT, || echoed.load(Ordering::SeqCst) >= at_least);
     assert!(flowing(10_000), "{model}: the flood never got going");
-    let mut pinger = connect(tcp);
-    let mut worst = Duration::ZERO;
-    for i in 0..PINGS {
-        let t = Instant::now();
-        ping(&mut pinger, format!("ping {i:03}").as_bytes());
-        worst = worst.max(t.elapsed());
-    }
+    let worst = util::slowest_of_pings(tcp, PINGS);
     let after_pings = echoed.load(Ordering::SeqCst);
     let still = flowing(after_pings + 10_000);
     stop.store(true, Ordering::SeqCst);
@@ -318,7 +297,7 @@ fn a_burst_that_arrives_while_the_server_is_busy_is_not_dropped() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
     if rmem_max < 2 << 20 {
-        skipped(
+        util::skipped(
             "udp::a_burst_that_arrives_while_the_server_is_busy_is_not_dropped",
             &format!(
                 "net.core.rmem_max is {rmem_max}, under 2 MiB, so no socket may hold the burst"

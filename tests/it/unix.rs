@@ -323,19 +323,22 @@ fn other_models_close_idle_unix_clients() {
         let t = Instant::now();
         let mut buf = [0u8; 8];
         let ended = s.read(&mut buf);
-        assert!(
-            matches!(ended, Ok(0))
-                || ended
-                    .as_ref()
-                    .is_err_and(|e| e.kind() != ErrorKind::WouldBlock),
-            "{model}: idle client not closed: {ended:?}"
-        );
+        assert!(closed(&ended), "{model}: idle client not closed: {ended:?}");
         let waited = t.elapsed();
         assert!(
             waited >= Duration::from_millis(250) && waited < IO_TIMEOUT,
             "{model}: closed after {waited:?}"
         );
     }
+}
+
+/// The server closed the connection: EOF, or an error other than a
+/// timeout.
+fn closed(read: &std::io::Result<usize>) -> bool {
+    matches!(read, Ok(0))
+        || read
+            .as_ref()
+            .is_err_and(|e| e.kind() != ErrorKind::WouldBlock)
 }
 
 /// `--max-conns 1`: a second Unix client is closed at once while the
@@ -353,10 +356,7 @@ fn other_models_apply_max_conns_to_unix_clients() {
         let _ = second.write_all(b"refused?");
         let got = second.read(&mut buf);
         assert!(
-            matches!(got, Ok(0))
-                || got
-                    .as_ref()
-                    .is_err_and(|e| e.kind() != ErrorKind::WouldBlock),
+            closed(&got),
             "{model}: a client over --max-conns was served: {got:?}"
         );
         unix_ping(&mut first, b"still served");

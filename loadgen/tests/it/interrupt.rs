@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use util::{loadgen_cmd, read_json, scratch, stderr, stdout, wait_output, Behaviour, TestServer};
+use util::{
+    loadgen_cmd, read_json, scratch, stderr, stdout, wait_output, words, Behaviour, TestServer,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -258,18 +260,11 @@ fn a_killed_compare_takes_its_server_with_it() {
 fn a_server_child_dies_when_the_pipe_from_its_parent_closes() {
     use std::io::BufRead;
     use std::os::unix::process::ExitStatusExt;
-    let mut child = loadgen_cmd(&[
-        "serve",
-        "--",
-        "--model",
-        "reactor",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .env("LOADGEN_SERVE_DIES_WITH_STDIN", "1")
-    .stdin(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = loadgen_cmd(&words("serve -- --model reactor --listen 127.0.0.1:0"))
+        .env("LOADGEN_SERVE_DIES_WITH_STDIN", "1")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Listening: it is up and serving, with the pipe open. (Bounded: a
     // server that fails to start exits and so ends its stdout.)
     let mut line = String::new();

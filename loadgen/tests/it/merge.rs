@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout, Echod, LOADGEN};
+use util::{loadgen, read_json, scratch, stderr, stdout, words, Echod, LOADGEN};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -73,14 +73,7 @@ fn one_runs_log_merges_to_the_runs_own_rate() {
         &server.target(),
         &dir,
         "a",
-        &[
-            "--connections",
-            "4",
-            "--duration",
-            "2500ms",
-            "--hdr-interval",
-            "1s",
-        ],
+        &words("--connections 4 --duration 2500ms --hdr-interval 1s"),
     );
     wait(child);
     let (requests, rate) = run_rate(&dir, "a");
@@ -111,27 +104,13 @@ fn two_simultaneous_runs_merge_to_the_sum_of_their_rates() {
         &target,
         &dir,
         "a",
-        &[
-            "--rate",
-            "500",
-            "--duration",
-            "2s",
-            "--hdr-interval",
-            "100ms",
-        ],
+        &words("--rate 500 --duration 2s --hdr-interval 100ms"),
     );
     let b = spawn_run(
         &target,
         &dir,
         "b",
-        &[
-            "--rate",
-            "1000",
-            "--duration",
-            "2s",
-            "--hdr-interval",
-            "250ms",
-        ],
+        &words("--rate 1000 --duration 2s --hdr-interval 250ms"),
     );
     wait(a);
     wait(b);

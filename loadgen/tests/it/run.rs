@@ -5,26 +5,12 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer, HTTP_400};
+use util::{
+    loadgen, number, run_json, scratch, stderr, stdout, words, Behaviour, Echod, TestServer,
+    HTTP_400,
+};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn run_json(target: &str, name: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
-    let dir = scratch(name);
-    let json = dir.join("result.json");
-    let mut args = vec!["run", "--target", target, "--json", json.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let out = loadgen(&args, LIMIT);
-    let value = read_json(&json);
-    (out, value)
-}
-
-fn f(v: &serde_json::Value, path: &str) -> f64 {
-    path.split('.')
-        .fold(v, |v, k| &v[k])
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path} missing in {v}"))
-}
 
 #[test]
 fn closed_loop_against_echod_is_clean_and_reports_everything() {
@@ -32,29 +18,19 @@ fn closed_loop_against_echod_is_clean_and_reports_everything() {
     let (out, v) = run_json(
         &server.target(),
         "closed",
-        &[
-            "--connections",
-            "4",
-            "--depth",
-            "2",
-            "--duration",
-            "1s",
-            "--warmup",
-            "200ms",
-            "--quiet",
-        ],
+        &words("--connections 4 --depth 2 --duration 1s --warmup 200ms --quiet"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "--quiet printed: {}", stdout(&out));
-    assert!(f(&v, "requests") > 100.0);
-    assert_eq!(f(&v, "errors"), 0.0);
-    assert_eq!(f(&v, "corrupt"), 0.0);
-    assert!(f(&v, "throughput.requests_per_sec") > 100.0);
+    assert!(number(&v, "requests") > 100.0);
+    assert_eq!(number(&v, "errors"), 0.0);
+    assert_eq!(number(&v, "corrupt"), 0.0);
+    assert!(number(&v, "throughput.requests_per_sec") > 100.0);
     assert_eq!(
-        f(&v, "throughput.bytes_per_sec"),
-        f(&v, "throughput.requests_per_sec") * 512.0
+        number(&v, "throughput.bytes_per_sec"),
+        number(&v, "throughput.requests_per_sec") * 512.0
     );
-    let p = |k: &str| f(&v, &format!("latency_us.{k}"));
+    let p = |k: &str| number(&v, &format!("latency_us.{k}"));
     assert!(p("p50") > 0.0 && p("p50") <= p("p90") && p("p90") <= p("p99"));
     assert!(p("p99") <= p("p999") && p("p999") <= p("p9999") && p("p9999") <= p("max"));
     assert!(p("mean") > 0.0);
@@ -63,13 +39,13 @@ fn closed_loop_against_echod_is_clean_and_reports_everything() {
         "closed loop has one latency"
     );
     assert_eq!(v["config"]["load"]["mode"], "closed");
-    assert_eq!(f(&v, "config.load.depth"), 2.0);
+    assert_eq!(number(&v, "config.load.depth"), 2.0);
     assert!(v["env"]["kernel"].as_str().unwrap().starts_with("Linux"));
-    assert!(f(&v, "env.cpu_count") >= 1.0);
-    assert!(f(&v, "env.fd_limit.soft") >= 1.0);
+    assert!(number(&v, "env.cpu_count") >= 1.0);
+    assert!(number(&v, "env.fd_limit.soft") >= 1.0);
     assert!(v["env"]["pinned"].is_boolean());
     // Four connections, equal work: close to perfectly fair.
-    assert!(f(&v, "throughput.jain_fairness") > 0.9);
+    assert!(number(&v, "throughput.jain_fairness") > 0.9);
 }
 
 #[test]
@@ -78,16 +54,7 @@ fn open_loop_against_echod_keeps_the_rate_and_reports_both_latencies() {
     let (out, v) = run_json(
         &server.target(),
         "open",
-        &[
-            "--connections",
-            "5",
-            "--rate",
-            "2000",
-            "--duration",
-            "1s",
-            "--warmup",
-            "200ms",
-        ],
+        &words("--connections 5 --rate 2000 --duration 1s --warmup 200ms"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -96,12 +63,12 @@ fn open_loop_against_echod_keeps_the_rate_and_reports_both_latencies() {
         "{text}"
     );
     // 2000/s for 1 s, by schedule: exactly 2000 slots are intended in the window.
-    assert_eq!(f(&v, "requests"), 2000.0);
-    assert_eq!(f(&v, "counters.unsent"), 0.0);
-    assert!(f(&v, "latency_us_uncorrected.p50") > 0.0);
+    assert_eq!(number(&v, "requests"), 2000.0);
+    assert_eq!(number(&v, "counters.unsent"), 0.0);
+    assert!(number(&v, "latency_us_uncorrected.p50") > 0.0);
     // Intended time never comes after the actual send time.
-    assert!(f(&v, "latency_us.p50") >= f(&v, "latency_us_uncorrected.p50") - 1.0);
-    assert_eq!(f(&v, "schedule.target_rate"), 2000.0);
+    assert!(number(&v, "latency_us.p50") >= number(&v, "latency_us_uncorrected.p50") - 1.0);
+    assert_eq!(number(&v, "schedule.target_rate"), 2000.0);
     assert!(v["schedule"]["generator_kept_up"].is_boolean());
 }
 
@@ -111,21 +78,11 @@ fn several_threads_share_the_connections() {
     let (out, v) = run_json(
         &server.target(),
         "threads",
-        &[
-            "--connections",
-            "6",
-            "--threads",
-            "2",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--quiet",
-        ],
+        &words("--connections 6 --threads 2 --duration 1s --warmup 0s --quiet"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(f(&v, "requests") > 100.0);
-    assert_eq!(f(&v, "config.threads"), 2.0);
+    assert!(number(&v, "requests") > 100.0);
+    assert_eq!(number(&v, "config.threads"), 2.0);
 }
 
 #[test]
@@ -134,17 +91,10 @@ fn corrupting_server_is_caught_and_exits_1() {
     let (out, v) = run_json(
         &server.target(),
         "corrupt",
-        &[
-            "--connections",
-            "2",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "0s",
-        ],
+        &words("--connections 2 --duration 500ms --warmup 0s"),
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(f(&v, "corrupt") > 0.0, "{v}");
+    assert!(number(&v, "corrupt") > 0.0, "{v}");
     assert!(stdout(&out).contains("FAULTS"), "{}", stdout(&out));
     assert!(!v["clean"].as_bool().unwrap());
 }
@@ -161,9 +111,9 @@ fn server_that_hangs_up_midway_is_reported_as_truncated() {
         &["--duration", "500ms", "--warmup", "0s", "--quiet"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(f(&v, "counters.truncated") >= 1.0, "{v}");
-    assert!(f(&v, "counters.connection_errors") >= 1.0, "{v}");
-    assert!(f(&v, "errors") >= 2.0);
+    assert!(number(&v, "counters.truncated") >= 1.0, "{v}");
+    assert!(number(&v, "counters.connection_errors") >= 1.0, "{v}");
+    assert!(number(&v, "errors") >= 2.0);
     let messages = v["error_messages"].to_string();
     assert!(
         messages.contains("server closed the connection"),
@@ -195,8 +145,8 @@ fn freezing_server_shows_its_stall_in_the_rate_mode_p99() {
     assert!(out.status.success(), "{}", stderr(&out));
     let (out, fine) = run_json(&healthy.target(), "healthy", &args);
     assert!(out.status.success(), "{}", stderr(&out));
-    let stalled_p99 = f(&stalled, "latency_us.p99");
-    let fine_p99 = f(&fine, "latency_us.p99");
+    let stalled_p99 = number(&stalled, "latency_us.p99");
+    let fine_p99 = number(&fine, "latency_us.p99");
     assert!(
         stalled_p99 >= 200_000.0,
         "frozen server p99 only {stalled_p99} µs"
@@ -333,22 +283,12 @@ fn generator_that_cannot_keep_up_says_so_loudly() {
     let (out, v) = run_json(
         &server.target(),
         "overload",
-        &[
-            "--connections",
-            "500",
-            "--rate",
-            "2000000",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "0s",
-            "--quiet",
-        ],
+        &words("--connections 500 --rate 2000000 --duration 500ms --warmup 0s --quiet"),
     );
     let err = stderr(&out);
     assert_eq!(v["schedule"]["generator_kept_up"], false, "{v}");
     assert!(err.contains("GENERATOR COULD NOT KEEP UP"), "{err}");
-    assert!(f(&v, "counters.unsent") > 0.0, "{v}");
+    assert!(number(&v, "counters.unsent") > 0.0, "{v}");
     assert!(err.contains("UNDERSTATE"), "{err}");
     // Overload is not a fault of the server: nothing was lost or damaged.
     assert!(out.status.success(), "{err}");
@@ -363,8 +303,8 @@ fn server_that_never_echoes_fails_the_run_after_the_drain_deadline() {
         &["--duration", "200ms", "--warmup", "0s", "--quiet"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(f(&v, "requests"), 0.0);
-    assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
+    assert_eq!(number(&v, "requests"), 0.0);
+    assert_eq!(number(&v, "counters.truncated"), 1.0, "{v}");
     assert!(stderr(&out).contains("drain gave up"), "{}", stderr(&out));
 }
 
@@ -380,7 +320,7 @@ fn short_wrong_reply_is_counted_as_corrupt() {
         &["--duration", "200ms", "--warmup", "0s", "--size", "1024"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(f(&v, "corrupt"), 1.0, "{v}");
+    assert_eq!(number(&v, "corrupt"), 1.0, "{v}");
     let messages = v["error_messages"].to_string();
     assert!(messages.contains("corrupt"), "{messages}");
 }
@@ -399,10 +339,10 @@ fn a_wrong_reply_shorter_than_a_header_on_an_open_connection_is_corrupt() {
         &["--duration", "200ms", "--warmup", "0s", "--size", "1024"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(f(&v, "counters.corrupt"), 1.0, "{v}");
+    assert_eq!(number(&v, "counters.corrupt"), 1.0, "{v}");
     // The request sent in the corrupt reply's slot was swallowed: that one
     // truly is missing.
-    assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
+    assert_eq!(number(&v, "counters.truncated"), 1.0, "{v}");
     let first = v["error_messages"][0].to_string();
     assert!(first.contains("corrupt reply"), "{first}");
 }
@@ -418,18 +358,11 @@ fn wrong_bytes_that_could_begin_a_header_are_corrupt_when_the_drain_gives_up() {
     let (out, v) = run_json(
         &server.target(),
         "short-wrong-prefix",
-        &[
-            "--connections",
-            "2",
-            "--duration",
-            "200ms",
-            "--warmup",
-            "0s",
-        ],
+        &words("--connections 2 --duration 200ms --warmup 0s"),
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(f(&v, "counters.corrupt"), 1.0, "{v}");
-    assert_eq!(f(&v, "counters.truncated"), 1.0, "{v}");
+    assert_eq!(number(&v, "counters.corrupt"), 1.0, "{v}");
+    assert_eq!(number(&v, "counters.truncated"), 1.0, "{v}");
 }
 
 // Regression: when the server closed every connection 2 s into a 5 s
@@ -446,13 +379,13 @@ fn a_window_the_server_left_early_ends_where_the_last_connection_closed() {
         &["--connections", "2", "--duration", "3s", "--warmup", "0s"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let closed = f(&v, "all_connections_closed_s");
+    let closed = number(&v, "all_connections_closed_s");
     // The server hangs up 1 s after it started, which is a little before
     // the generator's window opened.
     assert!(closed > 0.5 && closed <= 1.0, "{v}");
-    assert_eq!(f(&v, "window_s"), closed);
-    let rps = f(&v, "throughput.requests_per_sec");
-    let want = f(&v, "requests") / closed;
+    assert_eq!(number(&v, "window_s"), closed);
+    let rps = number(&v, "throughput.requests_per_sec");
+    let want = number(&v, "requests") / closed;
     assert!((rps - want).abs() <= want * 1e-9, "{rps} vs {want}");
     let text = stdout(&out);
     assert!(
@@ -506,7 +439,7 @@ fn generator_behind_schedule_on_a_busy_machine_names_the_machine() {
             && err.contains("other processes used"),
         "{err}"
     );
-    assert!(f(&v, "machine_load.other_cpu_percent") > 10.0, "{v}");
+    assert!(number(&v, "machine_load.other_cpu_percent") > 10.0, "{v}");
 }
 
 // Regression: a run that counted no reply printed "fairness (Jain) 1.0000"
@@ -563,22 +496,10 @@ fn unsent_requests_are_blamed_on_the_server_that_stopped_reading() {
     let (out, v) = run_json(
         &target,
         "never-reads",
-        &[
-            "--rate",
-            "200",
-            "--size",
-            "64K",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--drain-timeout",
-            "100ms",
-            "--quiet",
-        ],
+        &words("--rate 200 --size 64K --duration 1s --warmup 0s --drain-timeout 100ms --quiet"),
     );
     drop(holder.join());
-    assert!(f(&v, "counters.unsent") > 0.0, "{v}");
+    assert!(number(&v, "counters.unsent") > 0.0, "{v}");
     let err = stderr(&out);
     let line = err
         .lines()

@@ -7,72 +7,45 @@ use crate::util;
 
 use std::time::Duration;
 
-use serde_json::Value;
-use util::{loadgen, read_json, scratch, stderr, stdout, UdpBehaviour, UdpEchod, UdpTestServer};
+use util::{
+    loadgen, number, read_json, run_json, scratch, stderr, stdout, words, UdpBehaviour, UdpEchod,
+    UdpTestServer,
+};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// `loadgen run --target TARGET --json ... EXTRA`, with its JSON result.
-fn run_json(target: &str, name: &str, extra: &[&str]) -> (std::process::Output, Value) {
-    let json = scratch(name).join("result.json");
-    let mut args = vec![
-        "run",
-        "--target",
-        target,
-        "--quiet",
-        "--json",
-        json.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let out = loadgen(&args, LIMIT);
-    assert!(
-        json.exists(),
-        "no JSON written; exit {:?}: {}",
-        out.status.code(),
-        stderr(&out)
-    );
-    (out, read_json(&json))
-}
-
-fn n(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .fold(v, |v, k| &v[k])
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path} missing in {v}"))
-}
-
-const MODEST: [&str; 8] = [
-    "--connections",
-    "4",
-    "--depth",
-    "2",
-    "--duration",
-    "500ms",
-    "--warmup",
-    "100ms",
-];
+/// A short run, quiet so only the result counts.
+const MODEST: &str = "--quiet --connections 4 --depth 2 --duration 500ms --warmup 100ms";
 
 #[test]
 fn every_udp_model_of_echod_is_measured_verified_and_loses_nothing() {
     for model in ["reactor", "threads", "tokio"] {
         let server = UdpEchod::start(&["--model", model]);
-        let (out, v) = run_json(&server.target(), &format!("udp-{model}"), &MODEST);
+        let (out, v) = run_json(&server.target(), &format!("udp-{model}"), &words(MODEST));
         assert!(out.status.success(), "{model}: {}", stderr(&out));
-        assert!(n(&v, "requests") > 50.0, "{model}: {v}");
-        assert_eq!(n(&v, "corrupt"), 0.0, "{model}: {v}");
-        assert_eq!(n(&v, "errors"), 0.0, "{model}: {v}");
+        assert!(number(&v, "requests") > 50.0, "{model}: {v}");
+        assert_eq!(number(&v, "corrupt"), 0.0, "{model}: {v}");
+        assert_eq!(number(&v, "errors"), 0.0, "{model}: {v}");
         assert_eq!(v["clean"], true, "{model}");
         assert_eq!(v["config"]["target"], server.target().as_str());
-        assert_eq!(n(&v, "config.loss_timeout"), 1.0);
+        assert_eq!(number(&v, "config.loss_timeout"), 1.0);
         let d = &v["datagrams"];
-        assert_eq!(n(d, "lost"), 0.0, "{model}: loopback at modest load: {d}");
-        assert_eq!(n(d, "loss_rate"), 0.0, "{model}: {d}");
-        assert_eq!(n(d, "delivered"), n(&v, "requests"), "{model}: {d}");
+        assert_eq!(
+            number(d, "lost"),
+            0.0,
+            "{model}: loopback at modest load: {d}"
+        );
+        assert_eq!(number(d, "loss_rate"), 0.0, "{model}: {d}");
+        assert_eq!(
+            number(d, "delivered"),
+            number(&v, "requests"),
+            "{model}: {d}"
+        );
         for k in ["late", "duplicate", "loss_timeout_s"] {
             assert!(d[k].is_number(), "{model}: {k} missing in {d}");
         }
         assert_eq!(d["percentiles_cover_delivered_only"], true);
-        assert!(n(&v, "latency_us.p50") > 0.0, "{model}: {v}");
+        assert!(number(&v, "latency_us.p50") > 0.0, "{model}: {v}");
     }
 }
 
@@ -110,7 +83,7 @@ fn open_loop_over_udp_keeps_the_rate_and_the_logs_state_the_loss() {
         "{text}"
     );
     let v = read_json(&json);
-    assert_eq!(n(&v, "requests"), 1000.0, "{v}");
+    assert_eq!(number(&v, "requests"), 1000.0, "{v}");
     assert!(v["latency_us_uncorrected"].is_object(), "{v}");
     let log = std::fs::read_to_string(&hlog).unwrap();
     assert!(
@@ -129,30 +102,21 @@ fn a_server_dropping_every_tenth_datagram_shows_ten_percent_loss_and_exits_0() {
     let (out, v) = run_json(
         &server.target(),
         "udp-drop",
-        &[
-            "--connections",
-            "4",
-            "--depth",
-            "4",
-            "--duration",
-            "1s",
-            "--warmup",
-            "100ms",
-            "--loss-timeout",
-            "50ms",
-        ],
+        &words(
+            "--quiet --connections 4 --depth 4 --duration 1s --warmup 100ms --loss-timeout 50ms",
+        ),
     );
     assert!(out.status.success(), "loss is no fault: {}", stderr(&out));
     assert_eq!(v["clean"], true, "{v}");
     let d = &v["datagrams"];
-    let rate = n(d, "loss_rate");
-    assert!(n(d, "lost") >= 10.0, "{d}");
+    let rate = number(d, "loss_rate");
+    assert!(number(d, "lost") >= 10.0, "{d}");
     // 16 slots at 10% loss would all be stuck after ~160 requests if a
     // lost request did not free its slot.
-    assert!(n(&v, "requests") > 500.0, "{v}");
+    assert!(number(&v, "requests") > 500.0, "{v}");
     assert!((0.07..=0.13).contains(&rate), "loss rate {rate}: {d}");
-    assert_eq!(n(d, "late") + n(d, "duplicate"), 0.0, "{d}");
-    assert_eq!(n(&v, "config.loss_timeout"), 0.05);
+    assert_eq!(number(d, "late") + number(d, "duplicate"), 0.0, "{d}");
+    assert_eq!(number(&v, "config.loss_timeout"), 0.05);
     // The note is a warning even with --quiet.
     assert!(stderr(&out).contains("were lost"), "{}", stderr(&out));
     assert!(server.received() > 100);
@@ -161,10 +125,10 @@ fn a_server_dropping_every_tenth_datagram_shows_ten_percent_loss_and_exits_0() {
 #[test]
 fn a_server_corrupting_datagrams_fails_the_run_naming_corruption() {
     let server = UdpTestServer::start(UdpBehaviour::Corrupting { every: 50 });
-    let (out, v) = run_json(&server.target(), "udp-corrupt", &MODEST);
+    let (out, v) = run_json(&server.target(), "udp-corrupt", &words(MODEST));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(n(&v, "corrupt") > 0.0, "{v}");
+    assert!(number(&v, "corrupt") > 0.0, "{v}");
     assert_eq!(v["clean"], false);
     assert!(err.contains("corrupt"), "{err}");
     assert!(err.contains(&server.target()), "{err}");
@@ -173,16 +137,19 @@ fn a_server_corrupting_datagrams_fails_the_run_naming_corruption() {
 #[test]
 fn a_duplicating_server_has_its_duplicates_counted_not_failed() {
     let server = UdpTestServer::start(UdpBehaviour::Duplicating);
-    let (out, v) = run_json(&server.target(), "udp-dup", &MODEST);
+    let (out, v) = run_json(&server.target(), "udp-dup", &words(MODEST));
     assert!(out.status.success(), "{}", stderr(&out));
     let d = &v["datagrams"];
-    let requests = n(&v, "requests");
+    let requests = number(&v, "requests");
     assert!(requests > 50.0, "{v}");
     // Every reply came twice; only the copies of the last few replies may
     // arrive after the drain has ended.
-    assert!(n(d, "duplicate") >= requests - 8.0, "{d} vs {requests}");
-    assert_eq!(n(d, "lost"), 0.0, "{d}");
-    assert_eq!(n(&v, "corrupt"), 0.0, "a duplicate is not damage: {v}");
+    assert!(
+        number(d, "duplicate") >= requests - 8.0,
+        "{d} vs {requests}"
+    );
+    assert_eq!(number(d, "lost"), 0.0, "{d}");
+    assert_eq!(number(&v, "corrupt"), 0.0, "a duplicate is not damage: {v}");
 }
 
 #[test]

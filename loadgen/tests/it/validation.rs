@@ -40,30 +40,10 @@ fn output_paths_are_checked_before_the_run_in_one_format() {
     let dir = scratch("outputs");
     let missing = dir.join("missing-dir/x.json");
     let missing = missing.to_str().unwrap();
-    refused(
-        &[
-            "run",
-            "--target",
-            &t,
-            "--duration",
-            "60s",
-            "--json",
-            missing,
-        ],
-        "--json ",
-    );
-    refused(
-        &[
-            "run",
-            "--target",
-            &t,
-            "--duration",
-            "60s",
-            "--hdr-log",
-            missing,
-        ],
-        "--hdr-log ",
-    );
+    for flag in ["--json", "--hdr-log"] {
+        let args = ["run", "--target", &t, "--duration", "60s", flag, missing];
+        refused(&args, &format!("{flag} "));
+    }
     // A pseudo file system refuses even root, who passes every permission
     // test; only Linux is sure to have /proc mounted.
     #[cfg(target_os = "linux")]

@@ -16,10 +16,10 @@ mod unix;
 pub(crate) use per_model::per_model;
 pub use unix::{socket_path, unix_connect, unix_ping};
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Lines, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -137,16 +137,7 @@ impl Server {
 
     /// Waits up to `limit` for the child to exit.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let end = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            if Instant::now() >= end {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(&mut self.child, limit)
     }
 
     /// True while the child has not exited.
@@ -261,6 +252,34 @@ impl Drop for Server {
     }
 }
 
+/// Starts echod with `args` exactly as given (no listener added), stderr
+/// discarded, and returns it with its stdout line by line: for a test that
+/// must see every line itself. [`Server`] is the usual way to start one.
+pub fn stdout_lines(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echod"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn echod");
+    let stdout = child.stdout.take().expect("piped stdout");
+    (child, BufReader::new(stdout).lines())
+}
+
+/// Does `n` ping-pongs on a fresh connection to `addr`; returns the
+/// slowest round trip.
+pub fn slowest_of_pings(addr: SocketAddr, n: usize) -> Duration {
+    let mut pinger = connect(addr);
+    let mut worst = Duration::ZERO;
+    for i in 0..n {
+        let t = Instant::now();
+        ping(&mut pinger, format!("ping {i:03}").as_bytes());
+        worst = worst.max(t.elapsed());
+    }
+    worst
+}
+
 /// What a `listening on` line of echod's stdout announces.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Listening {
@@ -321,9 +340,14 @@ pub fn raise_fd_limit(need: u64) {
     );
 }
 
-/// True when this machine can bind IPv6 loopback.
-pub fn ipv6_loopback() -> bool {
-    std::net::TcpListener::bind("[::1]:0").is_ok()
+/// True when this machine can bind IPv6 loopback; otherwise says that
+/// `part` (a test, or the IPv6 part of one) is [`skipped`].
+pub fn ipv6_or_skip(part: &str) -> bool {
+    let ok = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if !ok {
+        skipped(part, "this machine cannot bind IPv6 loopback");
+    }
+    ok
 }
 
 /// Says on stderr that `test` (or the part of it named) did not run here
@@ -378,18 +402,11 @@ pub fn run_command(mut cmd: Command) -> Run {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let end = Instant::now() + IO_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("echod {args:?} did not exit within {IO_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_child(&mut child, IO_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("echod {args:?} did not exit within {IO_TIMEOUT:?}");
+    });
     Run {
         status,
         stdout: out.join().unwrap(),
@@ -454,6 +471,24 @@ pub fn assert_exits(server: &mut Server, within: Duration, code: i32, what: &str
     t.elapsed()
 }
 
+/// The stop line in `stderr` (`echod: stopped after ...`), which must
+/// hold exactly one; `what` names the case in messages.
+pub fn stop_line(stderr: &str, what: &str) -> String {
+    let stops: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("echod: stopped after "))
+        .collect();
+    assert_eq!(stops.len(), 1, "{what}: want one stop line: {stderr:?}");
+    stops[0].to_string()
+}
+
+/// Stops `server` with SIGTERM, expects exit 0, and returns its stop line.
+pub fn sigterm_stop_line(server: &mut Server, what: &str) -> String {
+    server.signal(libc::SIGTERM);
+    assert_exits(server, IO_TIMEOUT, 0, what);
+    stop_line(&server.stderr(), what)
+}
+
 /// Polls `cond` every 10 ms until it holds or `limit` passes; for process
 /// state (exit, RSS, fd count) that no socket event announces.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -467,6 +502,17 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Waits up to `limit` for `child` to exit, polled as [`wait_until`] does:
+/// no event announces a child's exit here.
+pub fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(limit, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    status
 }
 
 /// A connected client with read and write timeouts, so no test hangs.

@@ -92,6 +92,37 @@ pub fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// `loadgen run --target TARGET --json DIR/result.json EXTRA`, `DIR` the
+/// scratch directory `name`, bounded by 30 s; returns its output and JSON
+/// result, or fails naming its exit status and stderr if it wrote none.
+pub fn run_json(target: &str, name: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    let json = scratch(name).join("result.json");
+    let mut args = vec!["run", "--target", target, "--json", json.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = loadgen(&args, Duration::from_secs(30));
+    assert!(
+        json.exists(),
+        "no JSON written; exit {:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    (out, read_json(&json))
+}
+
+/// The number at `path` (keys joined by dots) in `v`; fails if missing.
+pub fn number(v: &serde_json::Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+/// `"--a 1 --b 2"` as the arguments `["--a", "1", "--b", "2"]`: a test's
+/// flags read as one line, as they would be typed.
+pub fn words(s: &str) -> Vec<&str> {
+    s.split_whitespace().collect()
+}
+
 /// echod, started as `loadgen serve -- --listen 127.0.0.1:0 ...`.
 pub struct Echod {
     child: Child,
