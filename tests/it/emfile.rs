@@ -123,6 +123,20 @@ fn out_of_fds(model: &str, patience: Duration, want: Outcome) -> OutOfFds {
     (server, served, over, extra)
 }
 
+/// Once descriptors are freed, new connections to `addr` are served again
+/// (retried: the close is noticed asynchronously and accepting resumes on
+/// a timer).
+fn assert_recovers(addr: SocketAddr, model: &str) {
+    let recovered = wait_until(Duration::from_secs(15), || {
+        let mut c = connect(addr);
+        probe(&mut c, b"served again?", Duration::from_secs(3)) == Outcome::Echoed
+    });
+    assert!(
+        recovered,
+        "{model}: new connections not served after descriptors freed up"
+    );
+}
+
 /// What [`out_of_fds`] returns.
 type OutOfFds = (Server, Vec<TcpStream>, TcpStream, Vec<TcpStream>);
 
@@ -149,14 +163,7 @@ fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
     // connections are served again (the close is noticed asynchronously
     // and accepting resumes on a timer, hence the retries).
     served.truncate(served.len() - 5);
-    let recovered = wait_until(Duration::from_secs(15), || {
-        let mut c = connect(addr);
-        probe(&mut c, b"served again?", Duration::from_secs(3)) == Outcome::Echoed
-    });
-    assert!(
-        recovered,
-        "new connections not served after descriptors freed up"
-    );
+    assert_recovers(addr, "reactor");
     for c in &mut served {
         ping(c, b"after recovery");
     }
@@ -197,14 +204,7 @@ fn wait_without_spinning_when_out_of_fds_and_recover(model: &str) {
         Outcome::Echoed,
         "{model}: the queued connection was never served after descriptors freed up"
     );
-    let recovered = wait_until(Duration::from_secs(15), || {
-        let mut c = connect(addr);
-        probe(&mut c, b"served again?", Duration::from_secs(3)) == Outcome::Echoed
-    });
-    assert!(
-        recovered,
-        "{model}: new connections not served after descriptors freed up"
-    );
+    assert_recovers(addr, model);
     assert!(server.alive());
 
     let stderr = stop(server);

@@ -5,7 +5,7 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout};
+use util::{loadgen, read_json, scratch, stderr, stdout, words};
 
 #[test]
 fn small_sweep_writes_table_json_markdown_and_plots() {
@@ -15,24 +15,11 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
     std::fs::write(dir.join("saturation.svg"), "<svg/>").unwrap();
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let out = loadgen(
-        &[
-            "compare",
-            "--models",
-            "reactor,threads,iterative",
-            "--connections",
-            "1,3",
-            "--flood",
-            "none",
-            "--rounds",
-            "2",
-            "--duration",
-            "300ms",
-            "--warmup",
-            "100ms",
-            "--quiet",
-            "--out",
-            dir.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "compare --models reactor,threads,iterative --connections 1,3 --flood none \
+             --rounds 2 --duration 300ms --warmup 100ms --quiet --out {}",
+            dir.display(),
+        )),
         Duration::from_secs(90),
     );
     let text = stdout(&out);
@@ -131,24 +118,11 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
     let dir = scratch("compare-flood");
     std::fs::write(dir.join("throughput.svg"), "<svg/>").unwrap();
     let out = loadgen(
-        &[
-            "compare",
-            "--models",
-            "reactor,threads,iterative",
-            "--connections",
-            "none",
-            "--flood",
-            "2",
-            "--rounds",
-            "1",
-            "--duration",
-            "1s",
-            "--warmup",
-            "100ms",
-            "--quiet",
-            "--out",
-            dir.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "compare --models reactor,threads,iterative --connections none --flood 2 \
+             --rounds 1 --duration 1s --warmup 100ms --quiet --out {}",
+            dir.display(),
+        )),
         Duration::from_secs(60),
     );
     let text = stdout(&out);
@@ -221,16 +195,10 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
 fn a_sweep_that_measures_nothing_draws_no_plot() {
     let dir = scratch("compare-empty");
     let out = loadgen(
-        &[
-            "compare",
-            "--models",
-            "iterative",
-            "--connections",
-            "3",
-            "--quiet",
-            "--out",
-            dir.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "compare --models iterative --connections 3 --quiet --out {}",
+            dir.display()
+        )),
         Duration::from_secs(30),
     );
     assert!(out.status.success(), "{}", stderr(&out));

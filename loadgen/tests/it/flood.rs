@@ -5,7 +5,9 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout, Behaviour, Echod, TestServer};
+use util::{
+    loadgen, read_json, run_json, scratch, stderr, stdout, words, Behaviour, Echod, TestServer,
+};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -122,25 +124,9 @@ fn with_server_pid_the_flood_names_its_limit_and_the_servers_cpu() {
 fn closed_loop_with_server_pid_reports_cpu_per_request() {
     let server = Echod::start(&[]);
     let pid = server.pid().to_string();
-    let json = scratch("closed-pid").join("result.json");
-    let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--duration",
-            "1s",
-            "--warmup",
-            "200ms",
-            "--server-pid",
-            &pid,
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        LIMIT,
-    );
+    let flags = format!("--duration 1s --warmup 200ms --server-pid {pid}");
+    let (out, v) = run_json(&server.target(), "closed-pid", &words(&flags));
     assert!(out.status.success(), "{}", stderr(&out));
-    let v = read_json(&json);
     assert_eq!(v["server"]["pid"].as_u64(), Some(u64::from(server.pid())));
     assert!(
         v["server"]["cpu_us_per_request"].as_f64().unwrap() > 0.0,

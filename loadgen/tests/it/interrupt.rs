@@ -190,22 +190,11 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[cfg(target_os = "linux")]
 fn compare_child(dir: &Path) -> Child {
-    loadgen_cmd(&[
-        "compare",
-        "--models",
-        "reactor",
-        "--connections",
-        "1",
-        "--rounds",
-        "1",
-        "--duration",
-        "60s",
-        "--warmup",
-        "0s",
-        "--quiet",
-        "--out",
-        dir.to_str().unwrap(),
-    ])
+    loadgen_cmd(&words(&format!(
+        "compare --models reactor --connections 1 --rounds 1 --duration 60s --warmup 0s \
+         --quiet --out {}",
+        dir.display(),
+    )))
     .spawn()
     .unwrap()
 }

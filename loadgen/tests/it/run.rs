@@ -160,22 +160,12 @@ fn hdr_log_is_an_interval_log() {
     let dir = scratch("hdrlog");
     let log = dir.join("run.hlog");
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--rate",
-            "1000",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--hdr-interval",
-            "250ms",
-            "--quiet",
-            "--hdr-log",
-            log.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "run --target {} --rate 1000 --duration 1s --warmup 0s --hdr-interval 250ms \
+             --quiet --hdr-log {}",
+            server.target(),
+            log.display(),
+        )),
         LIMIT,
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -415,19 +405,9 @@ fn generator_behind_schedule_on_a_busy_machine_names_the_machine() {
     let (out, v) = run_json(
         &server.target(),
         "busy-machine",
-        &[
-            "--connections",
-            "500",
-            "--rate",
-            "2000000",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--server-pid",
-            &pid,
-            "--quiet",
-        ],
+        &words(&format!(
+            "--connections 500 --rate 2000000 --duration 1s --warmup 0s --server-pid {pid} --quiet"
+        )),
     );
     stop.store(true, Ordering::Relaxed);
     burner.join().unwrap();
@@ -449,17 +429,10 @@ fn generator_behind_schedule_on_a_busy_machine_names_the_machine() {
 fn a_run_that_measured_nothing_says_so_in_words() {
     let server = TestServer::start(Behaviour::BlackHole);
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--duration",
-            "200ms",
-            "--warmup",
-            "0s",
-            "--drain-timeout",
-            "200ms",
-        ],
+        &words(&format!(
+            "run --target {} --duration 200ms --warmup 0s --drain-timeout 200ms",
+            server.target()
+        )),
         LIMIT,
     );
     let text = stdout(&out);

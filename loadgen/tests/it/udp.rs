@@ -56,23 +56,13 @@ fn open_loop_over_udp_keeps_the_rate_and_the_logs_state_the_loss() {
     let hlog = dir.join("run.hlog");
     let json = dir.join("run.json");
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--rate",
-            "1000",
-            "--connections",
-            "2",
-            "--duration",
-            "1s",
-            "--warmup",
-            "100ms",
-            "--hdr-log",
-            hlog.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "run --target {} --rate 1000 --connections 2 --duration 1s --warmup 100ms \
+             --hdr-log {} --json {}",
+            server.target(),
+            hlog.display(),
+            json.display(),
+        )),
         LIMIT,
     );
     let text = stdout(&out);

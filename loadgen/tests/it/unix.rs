@@ -5,33 +5,16 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{loadgen, passes_every_check, read_json, scratch, stderr, stdout, UnixEchod};
+use util::{loadgen, passes_every_check, run_json, scratch, stderr, stdout, words, UnixEchod};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn run_over_a_unix_socket_is_measured_and_clean() {
     let server = UnixEchod::start("unix-run", &[]);
-    let json = scratch("unix-run-out").join("result.json");
-    let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--connections",
-            "4",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "100ms",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        LIMIT,
-    );
+    let flags = words("--connections 4 --duration 500ms --warmup 100ms --quiet");
+    let (out, v) = run_json(&server.target(), "unix-run-out", &flags);
     assert!(out.status.success(), "{}", stderr(&out));
-    let v = read_json(&json);
     assert!(v["requests"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(v["errors"].as_f64(), Some(0.0), "{v}");
     assert_eq!(v["corrupt"].as_f64(), Some(0.0), "{v}");

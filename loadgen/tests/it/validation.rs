@@ -10,7 +10,7 @@ use crate::util;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use util::{loadgen, loadgen_cmd, read_json, scratch, stderr, stdout, wait_output, Echod};
+use util::{loadgen, loadgen_cmd, read_json, scratch, stderr, stdout, wait_output, words, Echod};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -70,13 +70,10 @@ fn output_paths_are_checked_before_the_run_in_one_format() {
 #[test]
 fn connections_beyond_the_generators_own_fd_limit_are_refused_naming_both_numbers() {
     let server = Echod::start(&[]);
-    let mut cmd = loadgen_cmd(&[
-        "run",
-        "--target",
-        &server.target(),
-        "--connections",
-        "30000",
-    ]);
+    let mut cmd = loadgen_cmd(&words(&format!(
+        "run --target {} --connections 30000",
+        server.target()
+    )));
     // SAFETY: setrlimit is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
@@ -113,8 +110,8 @@ fn a_misspelt_flag_keeps_clap_suggestion() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "error: unexpected argument '--conections' found; \
-         a similar argument exists: '--connections' (see --help)\n"
+        "error: unexpected argument '--conections' found; a similar argument exists: \
+         '--connections' (see --help)\n"
     );
 }
 
@@ -174,14 +171,10 @@ fn flood_refuses_what_contradicts_it_naming_the_flags() {
     );
     let hlog = scratch("flood-hdr").join("x.hlog");
     refused(
-        &[
-            "run",
-            "--target",
-            &t,
-            "--flood",
-            "--hdr-log",
-            hlog.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "run --target {t} --flood --hdr-log {}",
+            hlog.display()
+        )),
         "--hdr-log: not with --flood",
     );
     assert!(!hlog.exists());
@@ -229,20 +222,11 @@ fn size_takes_suffixes_and_slow_rates_are_honoured() {
     let dir = scratch("suffix");
     let json = dir.join("r.json");
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--size",
-            "1K",
-            "--duration",
-            "300ms",
-            "--warmup",
-            "0s",
-            "--quiet",
-            "--json",
-            json.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "run --target {} --size 1K --duration 300ms --warmup 0s --quiet --json {}",
+            server.target(),
+            json.display()
+        )),
         LIMIT,
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -251,19 +235,11 @@ fn size_takes_suffixes_and_slow_rates_are_honoured() {
     // Half a request per second for 4 s: two requests, and the report says
     // 0.5, not 0.
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--rate",
-            "0.5",
-            "--duration",
-            "4s",
-            "--warmup",
-            "0s",
-            "--json",
-            json.to_str().unwrap(),
-        ],
+        &words(&format!(
+            "run --target {} --rate 0.5 --duration 4s --warmup 0s --json {}",
+            server.target(),
+            json.display()
+        )),
         LIMIT,
     );
     let text = stdout(&out);
@@ -303,18 +279,10 @@ fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
         bytes_per_sec: 256 * 1024,
     });
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--size",
-            "1M",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "0s",
-            "--quiet",
-        ],
+        &words(&format!(
+            "run --target {} --size 1M --duration 500ms --warmup 0s --quiet",
+            server.target()
+        )),
         LIMIT,
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -324,17 +292,10 @@ fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
 fn a_server_that_closes_every_connection_at_once_is_one_line_not_a_table_of_zeros() {
     let server = util::TestServer::start(util::Behaviour::Truncating { limit: 0 });
     let out = loadgen(
-        &[
-            "run",
-            "--target",
-            &server.target(),
-            "--connections",
-            "3",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "0s",
-        ],
+        &words(&format!(
+            "run --target {} --connections 3 --duration 500ms --warmup 0s",
+            server.target()
+        )),
         LIMIT,
     );
     let err = stderr(&out);

@@ -118,7 +118,9 @@ pub fn number(v: &serde_json::Value, path: &str) -> f64 {
 }
 
 /// `"--a 1 --b 2"` as the arguments `["--a", "1", "--b", "2"]`: a test's
-/// flags read as one line, as they would be typed.
+/// flags read as one line, as they would be typed. Split on whitespace, so
+/// only for values without spaces (scratch paths have none unless the
+/// temporary directory's path does).
 pub fn words(s: &str) -> Vec<&str> {
     s.split_whitespace().collect()
 }
