@@ -13,7 +13,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use util::{
-    loadgen_cmd, read_json, scratch, stderr, stdout, wait_output, words, Behaviour, TestServer,
+    loadgen_cmd, read_json, scratch, stderr, stdout, took_under, wait_output, words, Behaviour,
+    TestServer,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -103,11 +104,7 @@ fn first_ctrl_c_ends_the_window_and_writes_everything_measured() {
     let sent = Instant::now();
     signal(&child, libc::SIGINT);
     let out = wait_output(child, &["run"], LIMIT);
-    assert!(
-        sent.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        sent.elapsed()
-    );
+    took_under(sent, Duration::from_secs(10), "the exit after Ctrl-C");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stdout(&out).contains("INTERRUPTED"), "{}", stdout(&out));
     let v = read_json(&json);
@@ -145,10 +142,10 @@ fn second_ctrl_c_exits_at_once() {
     let sent = Instant::now();
     signal(&child, libc::SIGINT);
     let out = wait_output(child, &["run"], LIMIT);
-    assert!(
-        sent.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        sent.elapsed()
+    took_under(
+        sent,
+        Duration::from_secs(3),
+        "the exit after a second Ctrl-C",
     );
     assert_eq!(out.status.code(), Some(130));
 }

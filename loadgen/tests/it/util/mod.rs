@@ -125,6 +125,16 @@ pub fn words(s: &str) -> Vec<&str> {
     s.split_whitespace().collect()
 }
 
+/// Fails unless less than `limit` has passed since `start`; `what` names
+/// what took that long.
+pub fn took_under(start: Instant, limit: Duration, what: &str) {
+    let took = start.elapsed();
+    assert!(
+        took < limit,
+        "{what}: took {took:?}, the limit is {limit:?}"
+    );
+}
+
 /// echod, started as `loadgen serve -- --listen 127.0.0.1:0 ...`.
 pub struct Echod {
     child: Child,
