@@ -1,6 +1,6 @@
 //! The one line a usage error prints.
 //!
-//! The contract (see `tests/cli.rs`): exactly one short line that names the
+//! The contract (see `tests/it/cli.rs`): exactly one short line that names the
 //! flag. Two things in user input can break it, and both come back in
 //! clap's own messages as well as ours:
 //! - length: a 100 kB argument quoted in full is a 100 kB line, so a

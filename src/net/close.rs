@@ -88,7 +88,7 @@ pub fn unread_bytes(fd: std::os::fd::RawFd) -> Option<usize> {
 /// With `ECHOD_PORTABLE_CLOSE=1` in its environment (read once, at the
 /// first check; logged then), echod on Linux answers as on macOS and
 /// FreeBSD, from SIOCOUTQ, the Linux twin of their counts. It is a hidden
-/// switch for the test suite (tests/shutdown.rs runs the shutdown drain
+/// switch for the test suite (tests/it/shutdown.rs runs the shutdown drain
 /// under it), not an operator setting: nothing is gained by it.
 pub fn close_is_lossless(fd: std::os::fd::RawFd) -> bool {
     nothing_to_send(fd, portable_close()) && unread_bytes(fd) == Some(0)

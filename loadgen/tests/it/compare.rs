@@ -1,0 +1,223 @@
+//! `loadgen compare` on a small sweep: every model in its own process, over
+//! rounds, a table with spreads, and the report files.
+
+use crate::util;
+
+use std::time::Duration;
+
+use util::{loadgen, read_json, scratch, stderr, stdout, words};
+
+#[test]
+fn small_sweep_writes_table_json_markdown_and_plots() {
+    let dir = scratch("compare");
+    // Left by an earlier run: must not survive into this report.
+    std::fs::write(dir.join("latency_c99.svg"), "<svg/>").unwrap();
+    std::fs::write(dir.join("saturation.svg"), "<svg/>").unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let out = loadgen(
+        &words(&format!(
+            "compare --models reactor,threads,iterative --connections 1,3 --flood none \
+             --rounds 2 --duration 300ms --warmup 100ms --quiet --out {}",
+            dir.display(),
+        )),
+        Duration::from_secs(90),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("req/s") && text.contains("n/a"), "{text}");
+
+    let v = read_json(&dir.join("results.json"));
+    assert_eq!(v["config"]["rounds"], 2);
+    assert_eq!(v["interrupted"], false);
+    assert!(v["machine_load"]["before"]["loadavg"].is_array(), "{v}");
+    // Pinned, or it says why not (e.g. macOS has no CPU affinity).
+    let env = &v["env"];
+    assert!(
+        (env["pinned"] == true) != env["not_pinned"].is_string(),
+        "{env}"
+    );
+    // A figure is a number or n/a with its reason, never silently absent.
+    for f in ["steal_percent", "other_cpu_percent"] {
+        let x = &v["machine_load"][f];
+        assert!(x.is_f64() || x["n/a"].is_string(), "{f}: {x}");
+    }
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 6);
+    for p in points {
+        let (model, conns) = (
+            p["model"].as_str().unwrap(),
+            p["connections"].as_u64().unwrap(),
+        );
+        if model == "iterative" && conns > 1 {
+            assert_eq!(p["status"], "not_applicable", "{p}");
+            continue;
+        }
+        assert_eq!(p["status"], "ok", "{p}");
+        assert_eq!(p["rounds_measured"], 2, "{p}");
+        let rps = &p["requests_per_sec"];
+        let (lo, mid, hi) = (
+            rps["min"].as_f64().unwrap(),
+            rps["median"].as_f64().unwrap(),
+            rps["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < lo && lo <= mid && mid <= hi, "{p}");
+        assert!(p["server_cpu_us_per_request"]["median"].as_f64().unwrap() >= 0.0);
+        assert!(p["p99_us"]["median"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(p["spectrum"].as_array().unwrap().len() > 20, "{p}");
+        assert!(p["server_memory"]["rss_kib"].as_u64().unwrap() > 0, "{p}");
+        assert_eq!(p["errors"].as_u64(), Some(0), "{p}");
+        assert_eq!(p["corrupt"].as_u64(), Some(0), "{p}");
+        let rounds = p["rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), 2, "{p}");
+        for r in rounds {
+            // SIGTERM made the server drain and exit 0.
+            assert!(
+                r["server_exit"]
+                    .as_str()
+                    .unwrap()
+                    .contains("exit status: 0"),
+                "{r}"
+            );
+        }
+    }
+    let rankings = v["rankings"].as_array().unwrap();
+    assert_eq!(rankings.len(), 2, "{v}");
+    assert!(rankings[0]["verdict"].as_str().unwrap().len() > 10);
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("reactor") && md.contains("throughput.svg"),
+        "{md}"
+    );
+    for svg in ["throughput.svg", "latency_c1.svg", "latency_c3.svg"] {
+        let text = std::fs::read_to_string(dir.join(svg)).unwrap();
+        assert!(
+            text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+            "{svg}"
+        );
+        assert!(text.contains("reactor"), "{svg} has no legend");
+    }
+    assert!(
+        !dir.join("latency_c99.svg").exists(),
+        "a stale plot survived"
+    );
+    assert!(
+        !dir.join("saturation.svg").exists(),
+        "a stale saturation plot survived a sweep without saturation points"
+    );
+    assert_eq!(v["saturation"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(!md.contains("## Saturation"), "{md}");
+    assert!(
+        dir.join("notes.txt").exists(),
+        "a file not ours was removed"
+    );
+}
+
+#[test]
+fn saturation_points_rank_by_mb_per_server_cpu_second() {
+    let dir = scratch("compare-flood");
+    std::fs::write(dir.join("throughput.svg"), "<svg/>").unwrap();
+    let out = loadgen(
+        &words(&format!(
+            "compare --models reactor,threads,iterative --connections none --flood 2 \
+             --rounds 1 --duration 1s --warmup 100ms --quiet --out {}",
+            dir.display(),
+        )),
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("Saturation (flood, 1 MiB unechoed per connection"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Ranking by median MB per server CPU-second:"),
+        "{text}"
+    );
+
+    let v = read_json(&dir.join("results.json"));
+    assert_eq!(v["config"]["flood_connections"][0], 2, "{v}");
+    assert_eq!(v["config"]["window"], 1 << 20);
+    assert_eq!(v["points"].as_array().map(Vec::len), Some(0));
+    let points = v["saturation"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    for p in points {
+        assert_eq!(p["kind"], "flood", "{p}");
+        if p["model"] == "iterative" {
+            assert_eq!(p["status"], "not_applicable", "{p}");
+            continue;
+        }
+        assert_eq!(p["status"], "ok", "{p}");
+        for k in ["mb_per_sec", "mb_per_server_cpu_second"] {
+            assert!(p[k]["median"].as_f64().unwrap() > 0.0, "{k}: {p}");
+        }
+        assert!(p["server_cpu_utilisation"].as_f64().unwrap() > 0.0, "{p}");
+        // A thread's CPU is counted in clock ticks (10 ms): a lightly
+        // loaded server's may round to none.
+        assert!(
+            p["busiest_thread_utilisation"].as_f64().unwrap() >= 0.0,
+            "{p}"
+        );
+        assert!(
+            p["generator_cpu_utilisation"].as_f64().unwrap() > 0.0,
+            "{p}"
+        );
+        let limit = p["limit"].as_str().unwrap();
+        assert!(limit == "server" || limit == "generator", "{p}");
+        assert_eq!(p["generator_bound"], limit == "generator", "{p}");
+        assert_eq!(p["errors"], 0, "{p}");
+        assert_eq!(p["corrupt"], 0, "{p}");
+        let r = &p["rounds"][0];
+        assert!(r["echoed_bytes"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["limit"].is_string(), "{r}");
+    }
+    let rankings = v["saturation_rankings"].as_array().unwrap();
+    assert_eq!(rankings.len(), 1, "{v}");
+    assert!(rankings[0]["verdict"]
+        .as_str()
+        .unwrap()
+        .contains("MB per server CPU-second"));
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Saturation (flood)"), "{md}");
+    assert!(md.contains("![saturation.svg](saturation.svg)"), "{md}");
+    assert!(!md.contains("## Results"), "{md}");
+    let svg = std::fs::read_to_string(dir.join("saturation.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("reactor"), "{svg}");
+    assert!(
+        !dir.join("throughput.svg").exists(),
+        "a stale throughput plot survived a sweep without closed-loop points"
+    );
+}
+
+#[test]
+fn a_sweep_that_measures_nothing_draws_no_plot() {
+    let dir = scratch("compare-empty");
+    let out = loadgen(
+        &words(&format!(
+            "compare --models iterative --connections 3 --quiet --out {}",
+            dir.display()
+        )),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("results.json").exists());
+    let svgs = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".svg"))
+        .count();
+    assert_eq!(svgs, 0);
+}
+
+#[test]
+fn unknown_model_is_a_usage_error() {
+    let out = loadgen(
+        &["compare", "--models", "reactor,fibers"],
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--models fibers"), "{err}");
+}

@@ -1,0 +1,17 @@
+//! loadgen's integration tests, one binary (one build and link for all
+//! of them): each module is one subject, driving the real `loadgen` binary
+//! against echod and misbehaving servers over loopback; `util` is the one
+//! helper module they share.
+
+mod util;
+
+mod check;
+mod compare;
+mod flood;
+mod interrupt;
+mod merge;
+mod run;
+mod talk;
+mod udp;
+mod unix;
+mod validation;
