@@ -198,36 +198,27 @@ impl Config {
                 "--threads {n}: must be between 1 and {MAX_THREADS}"
             ));
         }
-        if model != Model::Reactor && n != 1 {
-            return Err(format!(
-                "--threads {n}: only the reactor model runs several reactors, not --model {}",
-                model.name()
-            ));
-        }
-        if model != Model::Reactor && self.pin {
-            return Err(format!(
-                "--pin: only the reactor model pins its threads, not --model {}",
-                model.name()
-            ));
+        if model != Model::Reactor {
+            // The first given of the flags only reactors serve.
+            let given = [
+                (n != 1).then(|| (format!("--threads {n}"), "runs several reactors")),
+                self.pin.then(|| ("--pin".to_string(), "pins its threads")),
+                self.metrics
+                    .map(|a| (format!("--metrics {a}"), "serves metrics")),
+                (self.splice != Splice::Auto)
+                    .then(|| (format!("--splice {}", self.splice.name()), "splices")),
+            ];
+            if let Some((flag, what)) = given.into_iter().flatten().next() {
+                let model = model.name();
+                return Err(format!(
+                    "{flag}: only the reactor model {what}, not --model {model}"
+                ));
+            }
         }
         if self.pin && !crate::affinity::SUPPORTED {
             return Err("--pin: this OS cannot pin threads to CPUs (Linux and FreeBSD can)".into());
         }
-        if let Some(addr) = self.metrics.filter(|_| model != Model::Reactor) {
-            return Err(format!(
-                "--metrics {addr}: only the reactor model serves metrics, not --model {}",
-                model.name()
-            ));
-        }
-        let splice = self.splice;
-        if splice != Splice::Auto && model != Model::Reactor {
-            return Err(format!(
-                "--splice {}: only the reactor model splices, not --model {}",
-                splice.name(),
-                model.name()
-            ));
-        }
-        if splice == Splice::Always && !Splice::SUPPORTED {
+        if self.splice == Splice::Always && !Splice::SUPPORTED {
             return Err("--splice always: splice(2) is Linux only".to_string());
         }
         Ok(())

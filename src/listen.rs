@@ -558,10 +558,8 @@ mod tests {
             let ino = st.st_ino as u64;
             ino
         }
-        let dir = std::env::temp_dir().join(format!("echod-another-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let unix = bind(&ListenAddr::Unix(dir.join("sock")), 16).unwrap();
+        let path = unix::scratch("another");
+        let unix = bind(&ListenAddr::Unix(path.clone()), 16).unwrap();
         let copy = another(&unix, false, 16).unwrap();
         assert_eq!(ino(&copy), ino(&unix), "not the same socket");
         assert!(
@@ -576,7 +574,7 @@ mod tests {
         let copy = another(&inherited, true, 16).unwrap();
         assert_eq!(ino(&copy), ino(&inherited), "inherited UDP not shared");
         drop((unix, copy));
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     // See "UDP and SO_REUSEADDR": a second daemon on the same UDP port

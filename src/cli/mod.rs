@@ -225,23 +225,6 @@ mod tests {
     }
 
     #[test]
-    fn negative_values_reach_the_parser_and_name_the_flag() {
-        for (flag, value) in [
-            ("--max-buffer", "-5"),
-            ("--max-conns", "-1"),
-            ("--backlog", "-1"),
-            ("--idle-timeout", "-1s"),
-            ("--shutdown-timeout", "-1s"),
-            ("--threads", "-2"),
-        ] {
-            assert_eq!(
-                error_line(&argv(&["echod", flag, value])),
-                format!("{flag} {value}: must not be negative (see --help)")
-            );
-        }
-    }
-
-    #[test]
     fn flags_still_parse_around_values_that_start_with_a_hyphen() {
         let args = Args::try_parse_from([
             "echod",

@@ -184,7 +184,7 @@ fn is_host_name(s: &str) -> bool {
 
 /// What one `--listen` value names: one listener for an IP address or a
 /// Unix path; one per address for a host name (`localhost:7` may be both
-/// 127.0.0.1:7 and [::1]:7), in the resolver's order, without repeats.
+/// `127.0.0.1:7` and `[::1]:7`), in the resolver's order, without repeats.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listeners(pub Vec<ListenAddr>);
 

@@ -89,7 +89,7 @@ pub fn take() -> Result<Option<Vec<Named>>, String> {
 
 /// Warns about each of `bound` (what [`take`] returned, in its order, with
 /// `names` its `LISTEN_FDNAMES` names) that is a UDP socket with a small
-/// receive buffer: see [`warn_if_small_receive_buffer`]. Call once the
+/// receive buffer: see `warn_if_small_receive_buffer`. Call once the
 /// sockets are known to be served, so a refused start prints only its own
 /// line.
 pub fn warn_small_receive_buffers(bound: &[Bound], names: &[Option<String>]) {

@@ -191,17 +191,20 @@ fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// `sock` in a fresh, empty directory for one unit test: `name` must
+/// differ between the tests of the crate, which share a pid.
+#[cfg(test)]
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("echod-unix-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir.join("sock")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("echod-unix-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir.join("sock")
-    }
 
     #[test]
     fn a_stale_file_is_replaced_and_removed_on_drop() {

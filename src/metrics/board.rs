@@ -2,7 +2,7 @@
 //!
 //! A reactor counts in the plain `u64`s of its own [`Counters`]: the echo
 //! path never touches shared memory. At the end of each turn it copies
-//! them into its [`Slot`] of the [`Board`] with relaxed stores (a plain
+//! them into its `Slot` of the [`Board`] with relaxed stores (a plain
 //! `mov` on x86-64 and AArch64, no lock prefix, no fence), then counts the
 //! publication with one store-release (still a `mov` on x86-64, an `stlr`
 //! on AArch64), and only then can another thread see them. The endpoint's thread, at each scrape,
@@ -67,7 +67,7 @@ struct Slot {
     waker: Mutex<Option<mio::Waker>>,
 }
 
-/// One [`Slot`] per reactor.
+/// One `Slot` per reactor.
 #[derive(Debug)]
 pub struct Board {
     slots: Box<[Slot]>,

@@ -56,45 +56,44 @@ pub fn render(s: &Snapshot, process: &Sample) -> String {
         "echod_build_info{{version=\"{}\",model=\"reactor\"}} 1",
         env!("CARGO_PKG_VERSION")
     ));
-    if let Some(v) = process.cpu_seconds {
-        out.float(
+    // `Display` for f64 never uses an exponent: `0.00001`, `1718000000.5`.
+    let float = |v: Option<f64>| v.map(|v| v.to_string());
+    let whole = |v: Option<u64>| v.map(|v| v.to_string());
+    for (name, kind, help, value) in [
+        (
             "process_cpu_seconds_total",
             "counter",
             "Total user and system CPU time spent in seconds.",
-            v,
-        );
-    }
-    if let Some(v) = process.resident_bytes {
-        out.one(
+            float(process.cpu_seconds),
+        ),
+        (
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
-            v,
-        );
-    }
-    if let Some(v) = process.open_fds {
-        out.one(
+            whole(process.resident_bytes),
+        ),
+        (
             "process_open_fds",
             "gauge",
             "Number of open file descriptors.",
-            v,
-        );
-    }
-    if let Some(v) = process.max_fds {
-        out.one(
+            whole(process.open_fds),
+        ),
+        (
             "process_max_fds",
             "gauge",
             "Maximum number of open file descriptors.",
-            v,
-        );
-    }
-    if let Some(v) = process.start_time_seconds {
-        out.float(
+            whole(process.max_fds),
+        ),
+        (
             "process_start_time_seconds",
             "gauge",
             "Start time of the process since unix epoch in seconds.",
-            v,
-        );
+            float(process.start_time_seconds),
+        ),
+    ] {
+        if let Some(v) = value {
+            out.one(name, kind, help, v);
+        }
     }
     out.0
 }
@@ -114,14 +113,8 @@ impl Text {
         self.0.push('\n');
     }
 
-    fn one(&mut self, name: &str, kind: &str, help: &str, value: u64) {
+    fn one(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
         self.head(name, kind, help);
-        self.line(format_args!("{name} {value}"));
-    }
-
-    fn float(&mut self, name: &str, kind: &str, help: &str, value: f64) {
-        self.head(name, kind, help);
-        // `Display` for f64 never uses an exponent: `0.00001`, `1718000000.5`.
         self.line(format_args!("{name} {value}"));
     }
 

@@ -20,11 +20,12 @@
 //!
 //! The layers, lowest first: [`crate::counters`] (the table), [`board`]
 //! and [`histogram`] (what a reactor imports to publish), then
-//! [`process`], [`exposition`] and [`server`], which only this module and
-//! the reactors' supervisor ([`crate::reactor::multi`]) use.
+//! [`process`], [`exposition`] and [`server`], which only this module
+//! uses; the reactors' supervisor ([`crate::supervisor`]) starts them
+//! through [`Metrics`].
 //!
 //! `--metrics` with `--model` other than `reactor` is refused at startup
-//! (see [`check`]).
+//! (see [`Config::check`]).
 
 pub mod board;
 pub mod exposition;

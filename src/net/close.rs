@@ -137,16 +137,8 @@ fn portable_close() -> bool {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
     use std::time::{Duration, Instant};
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (server, _) = l.accept().unwrap();
-        (server, client)
-    }
 
     /// Polls `cond` every millisecond for at most 10 s.
     fn eventually(mut cond: impl FnMut() -> bool) -> bool {
@@ -166,7 +158,7 @@ mod tests {
     #[test]
     fn both_checks_see_unsent_output_and_unread_input() {
         for portable in [false, true] {
-            let (mut server, mut client) = pair();
+            let (mut client, mut server) = super::super::loopback_pair().unwrap();
             let fd = server.as_raw_fd();
             server.write_all(b"echo").unwrap();
             let mut got = [0u8; 4];
@@ -182,7 +174,7 @@ mod tests {
             assert!(!nothing_to_send(fd, portable), "{portable}: queue full");
             assert!(queued_bytes(fd).unwrap() > 0);
 
-            let (server, mut client) = pair();
+            let (mut client, server) = super::super::loopback_pair().unwrap();
             let fd = server.as_raw_fd();
             client.write_all(b"unread").unwrap();
             assert!(eventually(|| unread_bytes(fd) == Some(6)));
@@ -195,7 +187,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_portable_count_is_never_below_the_exact_one() {
-        let (mut server, _client) = pair();
+        let (_client, mut server) = super::super::loopback_pair().unwrap();
         server.set_nonblocking(true).unwrap();
         let chunk = vec![1u8; 64 << 10];
         while server.write(&chunk).is_ok() {}

@@ -50,6 +50,15 @@ pub fn set_nodelay(sock: impl std::os::fd::AsFd) -> io::Result<()> {
     socket2::SockRef::from(&sock).set_tcp_nodelay(true)
 }
 
+/// A connected TCP pair on loopback, both ends blocking: the connecting
+/// end, then the accepted one. For tests (here and in loadgen) that need a
+/// real socket and no server.
+pub fn loopback_pair() -> io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    Ok((client, listener.accept()?.0))
+}
+
 /// Out of file descriptors, for the process (EMFILE) or the system (ENFILE).
 pub fn fd_exhausted(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))

@@ -754,17 +754,34 @@ mod tests {
         reactor_with(Config::default())
     }
 
-    /// A reactor on a fresh loopback port, with `config` otherwise.
+    /// A reactor on a fresh loopback TCP port, with `config` otherwise.
     fn reactor_with(config: Config) -> (Reactor, std::net::SocketAddr) {
+        reactor_on(crate::config::ListenAddr::Tcp, 16, config)
+    }
+
+    /// A reactor on a fresh loopback port of `kind`, bound with `backlog`.
+    fn reactor_on(
+        kind: fn(std::net::SocketAddr) -> crate::config::ListenAddr,
+        backlog: i32,
+        config: Config,
+    ) -> (Reactor, std::net::SocketAddr) {
         let config = Config {
-            listen: vec![crate::config::ListenAddr::Tcp(
-                "127.0.0.1:0".parse().unwrap(),
-            )],
+            listen: vec![kind("127.0.0.1:0".parse().unwrap())],
             ..config
         };
-        let bound = crate::listen::bind(&config.listen[0], 16).unwrap();
+        let bound = crate::listen::bind(&config.listen[0], backlog).unwrap();
         let addr = bound.addr.ip_addr().unwrap();
         (Reactor::new(&config, vec![bound]).unwrap(), addr)
+    }
+
+    /// The id of the entry at `key`, whatever its kind.
+    fn id(r: &Reactor, key: usize) -> u64 {
+        match &r.entries[key] {
+            Entry::Listener(l) => l.id,
+            Entry::Conn(c) => c.id,
+            Entry::Udp(u) => u.id,
+            Entry::Closed => unreachable!("closed at {key}"),
+        }
     }
 
     /// Accepts until one more connection is in the slab; the client's
@@ -811,10 +828,7 @@ mod tests {
         r.config.idle_timeout = Some(Duration::from_secs(3600));
         let _a = std::net::TcpStream::connect(addr).unwrap();
         let a = admit_one(&mut r);
-        let old_id = match &r.entries[a] {
-            Entry::Conn(c) => c.id,
-            _ => unreachable!(),
-        };
+        let old_id = id(&r, a);
         r.close(a);
         r.reap();
         let mut b_client = std::net::TcpStream::connect(addr).unwrap();
@@ -853,24 +867,14 @@ mod tests {
     // (key, id) instead of looping until the kernel's queue is empty.
     #[test]
     fn a_udp_socket_past_its_budget_waits_on_the_ready_queue() {
-        let addr = crate::config::ListenAddr::Udp("127.0.0.1:0".parse().unwrap());
-        let bound = crate::listen::bind(&addr, 16).unwrap();
-        let server = bound.addr.ip_addr().unwrap();
-        let config = Config {
-            listen: vec![addr],
-            ..Config::default()
-        };
-        let mut r = Reactor::new(&config, vec![bound]).unwrap();
+        let (mut r, server) = reactor_on(crate::config::ListenAddr::Udp, 16, Config::default());
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let total = 3 * udp::DATAGRAM_BUDGET;
         for i in 0..total {
             client.send_to(&(i as u32).to_be_bytes(), server).unwrap();
         }
         let key = 0;
-        let id = match &r.entries[key] {
-            Entry::Udp(u) => u.id,
-            _ => unreachable!(),
-        };
+        let id = id(&r, key);
         // Loopback queues each datagram before send_to returns; allow a
         // loaded machine a few rounds for the first.
         for _ in 0..1000 {
@@ -895,24 +899,14 @@ mod tests {
     // while queued a readiness event does not buy it a second budget.
     #[test]
     fn a_listener_past_its_budget_waits_on_the_ready_queue_once() {
-        let addr = crate::config::ListenAddr::Tcp("127.0.0.1:0".parse().unwrap());
-        let bound = crate::listen::bind(&addr, 1024).unwrap();
-        let server = bound.addr.ip_addr().unwrap();
-        let config = Config {
-            listen: vec![addr],
-            ..Config::default()
-        };
-        let mut r = Reactor::new(&config, vec![bound]).unwrap();
+        let (mut r, server) = reactor_on(crate::config::ListenAddr::Tcp, 1024, Config::default());
         let extra = 10;
         // Two budgets and some: a second call can spend a whole budget too.
         let clients: Vec<_> = (0..2 * ACCEPT_BUDGET + extra)
             .map(|_| std::net::TcpStream::connect(server).unwrap())
             .collect();
         let key = 0;
-        let id = match &r.entries[key] {
-            Entry::Listener(l) => l.id,
-            _ => unreachable!(),
-        };
+        let id = id(&r, key);
         // connect() returns once the handshake is done, so every client
         // is in the accept queue now.
         r.accept(key);
@@ -942,10 +936,7 @@ mod tests {
         });
         let _client = std::net::TcpStream::connect(addr).unwrap();
         let key = admit_one(&mut r); // arms the idle timer
-        let id = match &r.entries[key] {
-            Entry::Conn(c) => c.id,
-            _ => unreachable!(),
-        };
+        let id = id(&r, key);
         r.check_idle(key, id); // re-arms it from the last activity
         assert_eq!(r.connections(), 1, "closed as idle after no time at all");
         r.begin_shutdown(libc::SIGTERM); // arms the shutdown deadline

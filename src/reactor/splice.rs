@@ -270,20 +270,12 @@ mod linux {
     mod tests {
         use super::*;
         use std::io::{Read, Write};
-        use std::net::{TcpListener, TcpStream};
         use std::os::fd::AsRawFd;
-
-        fn pair() -> (TcpStream, TcpStream) {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-            let (b, _) = l.accept().unwrap();
-            b.set_nonblocking(true).unwrap();
-            (a, b)
-        }
 
         #[test]
         fn bytes_go_through_the_pipe_unchanged_and_eagain_means_empty() {
-            let (mut client, server) = pair();
+            let (mut client, server) = crate::net::loopback_pair().unwrap();
+            server.set_nonblocking(true).unwrap();
             let mut pipes = Pipes::new(64 << 10, 1, 4);
             let mut pipe = pipes.take().unwrap();
             let err = pipe.fill(server.as_raw_fd(), 1000).unwrap_err();

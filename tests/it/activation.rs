@@ -87,10 +87,8 @@ fn tcp_and_udp_sockets_passed_by_the_manager_are_served() {
 
 #[test]
 fn a_unix_socket_passed_by_the_manager_is_served_and_left_in_place() {
-    let dir = std::env::temp_dir().join(format!("echod-act-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("echo.sock");
+    let sock = util::socket_path("activated-unix");
+    let path = sock.path.clone();
     let unix = UnixListener::bind(&path).unwrap();
     let mut server = Server::spawn(activated(&[&unix], "1", &[]), 1);
     drop(unix);
@@ -196,10 +194,8 @@ fn models_and_flags_are_checked_against_the_passed_sockets() {
 #[cfg(target_os = "linux")]
 #[test]
 fn threads_2_share_every_passed_socket() {
-    let dir = std::env::temp_dir().join(format!("echod-a-{}-threads", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("echo.sock");
+    let sock = util::socket_path("activated-threads");
+    let path = sock.path.clone();
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let unix = UnixListener::bind(&path).unwrap();
@@ -264,7 +260,6 @@ fn threads_2_share_every_passed_socket() {
     let status = server.wait_exit(IO_TIMEOUT).expect("exited");
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
     assert!(path.exists(), "removed the manager's socket file");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Under socket activation a `--listen` typed on the command line is

@@ -92,6 +92,7 @@ fn negative_numbers_were_called_unexpected_arguments() {
         ("--backlog", "-1"),
         ("--idle-timeout", "-1s"),
         ("--shutdown-timeout", "-1s"),
+        ("--threads", "-2"),
     ] {
         let r = run(&[flag, value]);
         assert_eq!(r.status.code(), Some(2), "{flag} {value}: {:?}", r.stderr);

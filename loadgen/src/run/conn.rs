@@ -384,15 +384,13 @@ impl Link for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::net::TcpStream as StdStream;
     use std::thread;
     use std::time::Duration;
 
     /// A connected pair: the generator's non-blocking end and a blocking peer.
     fn pair() -> (Stream, StdStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (peer, _) = listener.accept().unwrap();
+        let (client, peer) = echod::net::loopback_pair().unwrap();
         client.set_nonblocking(true).unwrap();
         (Stream::Tcp(client), peer)
     }

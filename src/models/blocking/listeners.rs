@@ -201,10 +201,7 @@ mod tests {
     // What Unix listeners use everywhere, Linux included.
     #[test]
     fn replace_stops_a_unix_listener() {
-        let dir = std::env::temp_dir().join(format!("echod-stop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sock");
+        let path = crate::listen::unix::scratch("stop");
         let l = UnixListener::bind(&path).unwrap();
         let mut queued = UnixStream::connect(&path).unwrap();
         queued
@@ -216,7 +213,7 @@ mod tests {
         assert!(is_refused(&err), "{err}");
         ends(queued);
         drop(l);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     // Linux TCP keeps `shutdown(SHUT_RD)`; this pins what it relies on.
@@ -232,10 +229,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn shut_read_leaves_a_linux_unix_listeners_queue_waiting() {
-        let dir = std::env::temp_dir().join(format!("echod-shutrd-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sock");
+        let path = crate::listen::unix::scratch("shut-read");
         let l = UnixListener::bind(&path).unwrap();
         let _queued = UnixStream::connect(&path).unwrap();
         stop_listening(l.as_raw_fd(), Stop::ShutRead).unwrap();
@@ -243,7 +237,7 @@ mod tests {
         assert!(is_refused(&err), "{err}");
         l.set_nonblocking(true).unwrap();
         assert!(l.accept().is_ok(), "the queue was not kept");
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]

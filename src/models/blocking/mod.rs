@@ -162,9 +162,8 @@ mod tests {
 
     #[test]
     fn duration_max_idle_timeout_still_serves() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let mut stream = Stream::Tcp(listener.accept().unwrap().0);
+        let (mut client, server) = crate::net::loopback_pair().unwrap();
+        let mut stream = Stream::Tcp(server);
         let config = Config {
             idle_timeout: Some(Duration::MAX),
             ..Config::default()

@@ -66,29 +66,14 @@ pub async fn run<L, S, P>(
     S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
     P: fmt::Debug + Send + 'static,
 {
-    accept_until_drained(&listener, poll_accept, &addr, ctx).await;
-    drop(listener);
-    drop(file);
-}
-
-async fn accept_until_drained<L, S, P>(
-    listener: &L,
-    poll_accept: PollAccept<L, S, P>,
-    addr: &ListenAddr,
-    ctx: Ctx,
-) where
-    L: Send + Sync + 'static,
-    S: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
-    P: fmt::Debug + Send + 'static,
-{
     let mut drain = ctx.drain.clone();
     let mut backoff = Backoff::new();
     loop {
         // Cancel-safe, as tokio's `accept` is.
         let accepted = tokio::select! {
             biased;
-            () = drained(&mut drain) => return,
-            accepted = std::future::poll_fn(|cx| poll_accept(listener, cx)) => accepted,
+            () = drained(&mut drain) => break,
+            accepted = std::future::poll_fn(|cx| poll_accept(&listener, cx)) => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -100,16 +85,18 @@ async fn accept_until_drained<L, S, P>(
                 // EMFILE and friends: the connection stays queued and the
                 // listener stays "ready", so an immediate retry would spin.
                 if backoff.first() {
-                    crate::log::accept_failure(addr, &e);
+                    crate::log::accept_failure(&addr, &e);
                 }
                 tokio::select! {
                     biased;
-                    () = drained(&mut drain) => return,
+                    () = drained(&mut drain) => break,
                     () = tokio::time::sleep(backoff.fail()) => {}
                 }
             }
         }
     }
+    drop(listener);
+    drop(file);
 }
 
 /// Starts serving `stream`, or drops it (closing it at once) when
