@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::figures::{closed_caveat, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks};
+use super::figures::{
+    closed_caveat, closed_figures, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks,
+};
 use super::format::{compact, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, SATURATED};
@@ -97,12 +99,8 @@ fn row<S: Marks, M>(
 
 fn point_row(p: &Point, rounds: u32) -> String {
     row(p, rounds, COLUMNS.len(), |s| {
-        vec![
-            spread(&s.requests_per_sec),
-            spread(&s.server_cpu_us_per_request),
-            spread(&s.p99_us),
-            compact(s.latency_us.p50),
-            compact(s.latency_us.p999),
+        let mut figures = closed_figures(s);
+        figures.extend([
             compact(s.latency_us.max),
             format!("{:.2}", s.mb_per_sec),
             format!("{:.0}", s.server_cpu_utilisation * 100.0),
@@ -110,7 +108,8 @@ fn point_row(p: &Point, rounds: u32) -> String {
             format!("{:.0}", s.generator_cpu_utilisation * 100.0),
             format!("{:.3}", s.jain_fairness),
             s.faults().to_string(),
-        ]
+        ]);
+        figures
     })
 }
 

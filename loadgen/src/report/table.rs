@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 
 use super::figures::{
-    closed_caveat, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib, rss_missing,
-    Marks,
+    closed_caveat, closed_figures, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib,
+    rss_missing, Marks,
 };
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
@@ -198,18 +198,15 @@ fn row<S: Marks, M>(
 
 fn closed_row(p: &Point) -> String {
     row(p, &CLOSED, |s| {
-        vec![
-            spread(&s.requests_per_sec),
-            spread(&s.server_cpu_us_per_request),
-            spread(&s.p99_us),
-            compact(s.latency_us.p50),
-            compact(s.latency_us.p999),
+        let mut figures = closed_figures(s);
+        figures.extend([
             rss_mib(s)
                 .value()
                 .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
             format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
             s.faults().to_string(),
-        ]
+        ]);
+        figures
     })
 }
 
