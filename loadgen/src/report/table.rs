@@ -387,15 +387,14 @@ mod tests {
     fn more_threads_are_advised_only_when_the_generator_has_cpus_to_spare() {
         let mut r = fixture::report();
         r.config.threads = 1;
-        r.env.generator_cpus = vec![3];
-        let t = render(&r);
-        assert!(t.contains("more --threads cannot help"), "{t}");
-        r.env.generator_cpus = vec![2, 3];
-        let t = render(&r);
-        assert!(
-            t.contains("rerun with more --threads or a larger --depth"),
-            "{t}"
-        );
+        for (cpus, advice) in [
+            (vec![3], "more --threads cannot help"),
+            (vec![2, 3], "rerun with more --threads or a larger --depth"),
+        ] {
+            r.env.generator_cpus = cpus;
+            let t = render(&r);
+            assert!(t.contains(advice), "{t}");
+        }
     }
 
     /// An RSS the OS could not give is "n/a" in its column, with the reason
