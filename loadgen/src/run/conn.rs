@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 
 use echod::net::Stream;
 
-use super::link::{Inflight, Link, LinkState, ReadEnd};
+use super::link::{Dial, Inflight, Link, LinkState, ReadEnd};
 use super::result::Counters;
 use crate::payload;
 use crate::target::Target;
@@ -274,14 +274,8 @@ impl Link for Conn {
     type Socket = Stream;
     const LOSSY: bool = false;
 
-    fn open(
-        target: &Target,
-        id: u32,
-        peers: u32,
-        size: usize,
-        _loss_timeout: u64,
-    ) -> io::Result<Conn> {
-        Ok(Conn::new(connect(target)?, id, peers, size))
+    fn open(dial: &Dial, id: u32) -> io::Result<Conn> {
+        Ok(Conn::new(connect(&dial.target)?, id, dial.peers, dial.size))
     }
 
     fn socket(&mut self) -> &mut Stream {

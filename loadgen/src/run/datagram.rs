@@ -43,7 +43,7 @@ use std::os::fd::AsRawFd;
 use mio::net::UdpSocket;
 
 use super::conn::OUT_HIGH_WATER;
-use super::link::{Inflight, Link, LinkState, ReadEnd, STRAY};
+use super::link::{Dial, Inflight, Link, LinkState, ReadEnd, STRAY};
 use super::result::Counters;
 use crate::payload::{self, Header, HEADER_LEN};
 use crate::target::Target;
@@ -231,14 +231,8 @@ impl Link for DatagramConn {
     type Socket = UdpSocket;
     const LOSSY: bool = true;
 
-    fn open(
-        target: &Target,
-        id: u32,
-        _peers: u32,
-        size: usize,
-        loss_timeout: u64,
-    ) -> io::Result<Self> {
-        let Target::Udp(addr) = target else {
+    fn open(dial: &Dial, id: u32) -> io::Result<Self> {
+        let Target::Udp(addr) = &dial.target else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "only a udp: target takes datagrams",
@@ -255,15 +249,15 @@ impl Link for DatagramConn {
         Ok(DatagramConn {
             sock,
             state: LinkState::new(id),
-            size,
-            loss_timeout,
+            size: dial.size,
+            loss_timeout: dial.loss_timeout,
             base: 0,
             slots: VecDeque::new(),
             next_seq: 0,
             next_send: 0,
             cursor: 0,
             waiting: 0,
-            out: Vec::with_capacity(size),
+            out: Vec::with_capacity(dial.size),
             bytes: 0,
             received: 0,
         })
@@ -444,8 +438,13 @@ mod tests {
     fn pair(size: usize, loss_timeout: u64) -> (DatagramConn, StdUdp) {
         let peer = StdUdp::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let target = Target::Udp(peer.local_addr().unwrap());
-        let conn = DatagramConn::open(&target, 3, 4, size, loss_timeout).unwrap();
+        let dial = Dial {
+            target: Target::Udp(peer.local_addr().unwrap()),
+            peers: 4,
+            size,
+            loss_timeout,
+        };
+        let conn = DatagramConn::open(&dial, 3).unwrap();
         (conn, peer)
     }
 

@@ -52,6 +52,20 @@ pub const STRAY: Inflight = Inflight {
     sent: u64::MAX,
 };
 
+/// What every link of a run is opened with.
+#[derive(Clone, Debug)]
+pub struct Dial {
+    /// The server.
+    pub target: Target,
+    /// Connections across all engines (for the schedule's interleaving).
+    pub peers: u32,
+    /// Request size in bytes.
+    pub size: usize,
+    /// udp: how long (ns) a request waits for its reply before it is lost;
+    /// stream links ignore it.
+    pub loss_timeout: u64,
+}
+
 /// What every link keeps the same way, so that the trait's accessors are
 /// written once (as its provided methods).
 #[derive(Debug)]
@@ -88,16 +102,9 @@ pub trait Link: Sized {
     /// the compiler drop every expiry step from the stream engine.
     const LOSSY: bool;
 
-    /// Starts connecting to `target` as global connection `id` of `peers`
-    /// in the run, sending requests of `size` bytes. `loss_timeout` (ns) is how long a lossy
-    /// link waits for a reply; stream links ignore it.
-    fn open(
-        target: &Target,
-        id: u32,
-        peers: u32,
-        size: usize,
-        loss_timeout: u64,
-    ) -> io::Result<Self>;
+    /// Starts connecting to `dial`'s target as global connection `id` of
+    /// its peers.
+    fn open(dial: &Dial, id: u32) -> io::Result<Self>;
 
     /// The socket, to register with the poller.
     fn socket(&mut self) -> &mut Self::Socket;
