@@ -214,9 +214,57 @@ impl Sweep<'_> {
         round: u32,
         on_point: &mut dyn FnMut(Finished<'_>),
     ) -> bool {
-        M::counts(self.cfg)
-            .iter()
-            .all(|&conns| self.count(points, conns, round, on_point))
+        let (cfg, stop) = (self.cfg, self.stop);
+        // Rotate the models' order each round: no model always runs first (on
+        // a cold machine) or last (after the others heated it).
+        let n = cfg.models.len();
+        for &conns in M::counts(cfg) {
+            for k in 0..n {
+                let model = &cfg.models[(k + round as usize) % n];
+                let Some(point) = points
+                    .iter_mut()
+                    .find(|p| &p.model == model && p.connections == conns)
+                else {
+                    continue;
+                };
+                if matches!(point.outcome, Outcome::NotApplicable { .. }) {
+                    continue;
+                }
+                if stop.raised() {
+                    return false;
+                }
+                let r = match M::measure(self, model, conns) {
+                    Ok(Some(m)) => Round::Ok(Box::new(m)),
+                    Ok(None) => return false,
+                    Err(e) => Round::Failed {
+                        error: format!("{e:#}"),
+                    },
+                };
+                let what = match point.kind {
+                    Kind::Closed => "",
+                    Kind::Flood => " flood",
+                };
+                let line = match &r {
+                    Round::Ok(m) => m.describe(),
+                    Round::Failed { error } => format!("FAILED: {error}"),
+                };
+                eprintln!(
+                    "round {}/{} {model} x {conns}{what}: {line}",
+                    round + 1,
+                    cfg.rounds,
+                );
+                let cut_short = matches!(&r, Round::Ok(m) if m.interrupted());
+                point.rounds.push(r);
+                if round + 1 == cfg.rounds || cut_short {
+                    point.outcome = M::summarise(self, point);
+                    on_point(M::finished(point));
+                }
+                if cut_short {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Gives the points the interruption left with rounds but no outcome
@@ -227,65 +275,6 @@ impl Sweep<'_> {
                 p.outcome = M::summarise(self, p);
             }
         }
-    }
-
-    /// [`Sweep::round`] for the points at `conns` connections.
-    fn count<M: PointKind>(
-        &self,
-        points: &mut [Point<M::Summary, M>],
-        conns: u32,
-        round: u32,
-        on_point: &mut dyn FnMut(Finished<'_>),
-    ) -> bool {
-        let (cfg, stop) = (self.cfg, self.stop);
-        // Rotate the models' order each round: no model always runs first (on
-        // a cold machine) or last (after the others heated it).
-        let n = cfg.models.len();
-        for k in 0..n {
-            let model = &cfg.models[(k + round as usize) % n];
-            let Some(point) = points
-                .iter_mut()
-                .find(|p| &p.model == model && p.connections == conns)
-            else {
-                continue;
-            };
-            if matches!(point.outcome, Outcome::NotApplicable { .. }) {
-                continue;
-            }
-            if stop.raised() {
-                return false;
-            }
-            let r = match M::measure(self, model, conns) {
-                Ok(Some(m)) => Round::Ok(Box::new(m)),
-                Ok(None) => return false,
-                Err(e) => Round::Failed {
-                    error: format!("{e:#}"),
-                },
-            };
-            let what = match point.kind {
-                Kind::Closed => "",
-                Kind::Flood => " flood",
-            };
-            let line = match &r {
-                Round::Ok(m) => m.describe(),
-                Round::Failed { error } => format!("FAILED: {error}"),
-            };
-            eprintln!(
-                "round {}/{} {model} x {conns}{what}: {line}",
-                round + 1,
-                cfg.rounds,
-            );
-            let cut_short = matches!(&r, Round::Ok(m) if m.interrupted());
-            point.rounds.push(r);
-            if round + 1 == cfg.rounds || cut_short {
-                point.outcome = M::summarise(self, point);
-                on_point(M::finished(point));
-            }
-            if cut_short {
-                return false;
-            }
-        }
-        true
     }
 }
 
