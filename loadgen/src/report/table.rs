@@ -385,12 +385,12 @@ mod tests {
     // already had a thread on every CPU it could use.
     #[test]
     fn more_threads_are_advised_only_when_the_generator_has_cpus_to_spare() {
-        let mut r = fixture::report();
-        r.config.threads = 1;
         for (cpus, advice) in [
             (vec![3], "more --threads cannot help"),
             (vec![2, 3], "rerun with more --threads or a larger --depth"),
         ] {
+            let mut r = fixture::report();
+            r.config.threads = 1;
             r.env.generator_cpus = cpus;
             let t = render(&r);
             assert!(t.contains(advice), "{t}");
