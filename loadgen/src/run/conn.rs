@@ -23,8 +23,7 @@ use std::io::{self, Read, Write};
 
 use echod::net::Stream;
 
-use super::link::{Dial, Inflight, Link, LinkState, ReadEnd};
-use super::result::Counters;
+use super::link::{Dial, Found, Inflight, Link, LinkState, ReadEnd};
 use crate::payload;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
@@ -332,14 +331,8 @@ impl Link for Conn {
     }
 
     #[inline]
-    fn read(
-        &mut self,
-        scratch: &mut [u8],
-        closing: bool,
-        done: &mut Vec<(Inflight, Verdict)>,
-        _counters: &mut Counters,
-    ) -> io::Result<ReadEnd> {
-        Conn::read(self, scratch, closing, done)
+    fn read(&mut self, scratch: &mut [u8], closing: bool, to: Found) -> io::Result<ReadEnd> {
+        Conn::read(self, scratch, closing, to.replies)
     }
 
     #[inline]

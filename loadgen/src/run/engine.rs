@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use super::link::{Dial, Inflight, Link, ReadEnd, STRAY};
+use super::link::{Dial, Found, Inflight, Link, ReadEnd, STRAY};
 use super::result::Measurements;
 use super::schedule::Schedule;
 use super::timer::Timer;
@@ -496,7 +496,11 @@ impl<C: Link> Engine<C> {
     fn on_readable(&mut self, i: usize, closing: bool) {
         let mut done = std::mem::take(&mut self.done);
         let before = self.conns[i].received();
-        let end = self.conns[i].read(&mut self.scratch, closing, &mut done, &mut self.m.counters);
+        let to = Found {
+            replies: &mut done,
+            counters: &mut self.m.counters,
+        };
+        let end = self.conns[i].read(&mut self.scratch, closing, to);
         let now = self.clock();
         if now >= self.spec.timeline.warmup_end && now < self.spec.timeline.end {
             self.m.echoed_bytes += self.conns[i].received() - before;

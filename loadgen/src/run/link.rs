@@ -44,6 +44,14 @@ pub enum ReadEnd {
     Eof,
 }
 
+/// Where a [`Link::read`] puts what it found.
+pub struct Found<'a> {
+    /// Each reply to a request of the connection, with its verdict.
+    pub replies: &'a mut Vec<(Inflight, Verdict)>,
+    /// The counts of bytes that answer no outstanding request.
+    pub counters: &'a mut Counters,
+}
+
 /// The timing a lossy link gives a damaged datagram that answers no
 /// request: it lies after every window, so the engine counts the fault but
 /// never a reply, and frees no closed-loop slot for it.
@@ -171,20 +179,14 @@ pub trait Link: Sized {
     }
 
     /// Reads what the socket holds and pushes each reply to a request of
-    /// this connection, with its verdict, to `done`. Bytes that answer no
-    /// outstanding request are accounted in `counters` (and, when they are
-    /// damage, pushed to `done` with a timing that lies outside any window
-    /// so they are counted as faults but never as replies).
+    /// this connection, with its verdict, to `to.replies`. Bytes that answer
+    /// no outstanding request are accounted in `to.counters` (and, when they
+    /// are damage, pushed to the replies with a timing that lies outside any
+    /// window so they are counted as faults but never as replies).
     ///
     /// # Errors
     /// Socket errors, and stream bytes no echo could have sent.
-    fn read(
-        &mut self,
-        scratch: &mut [u8],
-        closing: bool,
-        done: &mut Vec<(Inflight, Verdict)>,
-        counters: &mut Counters,
-    ) -> io::Result<ReadEnd>;
+    fn read(&mut self, scratch: &mut [u8], closing: bool, to: Found) -> io::Result<ReadEnd>;
 
     /// Bytes moved either way so far (the drain's sign of life).
     fn moved(&self) -> u64;
