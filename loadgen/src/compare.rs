@@ -128,52 +128,17 @@ pub fn compare(
     let before = machine::Sample::now();
     let mut points: Vec<Point> = new_points(cfg, &cfg.connections, Kind::Closed);
     let mut saturation: Vec<FloodPoint> = new_points(cfg, &cfg.flood, Kind::Flood);
-    let mut interrupted = false;
-    let cpus = &server_cpus;
-    'sweep: for round in 0..cfg.rounds {
-        for &conns in &cfg.connections {
-            let go = measure_count(
-                &mut points,
-                conns,
-                round,
-                cfg,
-                stop,
-                &mut |model| measure(cfg, model, conns, cpus.clone(), gen_cpus, stop),
-                &|rounds| summarise(rounds, cfg.threads.min(conns), gen_cpus),
-                &mut |p| on_point(Finished::Closed(p)),
-            );
-            if !go {
-                interrupted = true;
-                break 'sweep;
-            }
-        }
-        for &conns in &cfg.flood {
-            let go = measure_count(
-                &mut saturation,
-                conns,
-                round,
-                cfg,
-                stop,
-                &mut |model| measure_flood(cfg, model, conns, cpus.clone(), stop),
-                &summarise_flood,
-                &mut |p| on_point(Finished::Flood(p)),
-            );
-            if !go {
-                interrupted = true;
-                break 'sweep;
-            }
-        }
-    }
-    for p in &mut points {
-        if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
-            p.outcome = summarise(&p.rounds, cfg.threads.min(p.connections), gen_cpus);
-        }
-    }
-    for p in &mut saturation {
-        if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
-            p.outcome = summarise_flood(&p.rounds);
-        }
-    }
+    let sweep = Sweep {
+        cfg,
+        stop,
+        cpus: server_cpus,
+        gen_cpus,
+    };
+    let interrupted = (0..cfg.rounds).any(|round| {
+        !sweep.round(&mut points, round, on_point) || !sweep.round(&mut saturation, round, on_point)
+    });
+    sweep.summarise_unfinished(&mut points);
+    sweep.summarise_unfinished(&mut saturation);
     let machine_load = MachineLoad::between(before, machine::Sample::now(), env.cpu_count);
     let rankings = sweep::rank(&points, &cfg.connections);
     let saturation_rankings = sweep::rank_saturation(&saturation, &cfg.flood);
@@ -229,69 +194,88 @@ fn new_points<S, M>(cfg: &CompareConfig, counts: &[u32], kind: Kind) -> Vec<Poin
         .collect()
 }
 
-/// Measures round `round` of every model's point at `conns` connections
-/// in `points`, summarising each point after its last round (and handing
-/// it to `finished`). Returns false when the sweep must stop: it was
-/// interrupted.
-#[allow(clippy::too_many_arguments)]
-fn measure_count<S, M: RoundFigures + Describe>(
-    points: &mut [Point<S, M>],
-    conns: u32,
-    round: u32,
-    cfg: &CompareConfig,
-    stop: &Interrupt,
-    measure: &mut dyn FnMut(&str) -> anyhow::Result<Option<M>>,
-    summarise: &dyn Fn(&[Round<M>]) -> Outcome<S>,
-    finished: &mut dyn FnMut(&Point<S, M>),
-) -> bool {
-    // Rotate the models' order each round: no model always runs first (on
-    // a cold machine) or last (after the others heated it).
-    let n = cfg.models.len();
-    for k in 0..n {
-        let model = &cfg.models[(k + round as usize) % n];
-        let Some(point) = points
-            .iter_mut()
-            .find(|p| &p.model == model && p.connections == conns)
-        else {
-            continue;
-        };
-        if matches!(point.outcome, Outcome::NotApplicable { .. }) {
-            continue;
+/// What a round of the sweep needs besides the points.
+struct Sweep<'a> {
+    cfg: &'a CompareConfig,
+    stop: &'a Interrupt,
+    /// The server's CPUs, when pinned.
+    cpus: Option<Vec<usize>>,
+    /// CPUs the generator may use.
+    gen_cpus: usize,
+}
+
+impl Sweep<'_> {
+    /// Measures round `round` of every point in `points`, summarising each
+    /// point after its last round and handing it to `on_point`. Returns
+    /// false when the sweep must stop: it was interrupted.
+    fn round<M: PointKind>(
+        &self,
+        points: &mut [Point<M::Summary, M>],
+        round: u32,
+        on_point: &mut dyn FnMut(Finished<'_>),
+    ) -> bool {
+        let (cfg, stop) = (self.cfg, self.stop);
+        // Rotate the models' order each round: no model always runs first (on
+        // a cold machine) or last (after the others heated it).
+        let n = cfg.models.len();
+        for &conns in M::counts(cfg) {
+            for k in 0..n {
+                let model = &cfg.models[(k + round as usize) % n];
+                let Some(point) = points
+                    .iter_mut()
+                    .find(|p| &p.model == model && p.connections == conns)
+                else {
+                    continue;
+                };
+                if matches!(point.outcome, Outcome::NotApplicable { .. }) {
+                    continue;
+                }
+                if stop.raised() {
+                    return false;
+                }
+                let r = match M::measure(self, model, conns) {
+                    Ok(Some(m)) => Round::Ok(Box::new(m)),
+                    Ok(None) => return false,
+                    Err(e) => Round::Failed {
+                        error: format!("{e:#}"),
+                    },
+                };
+                let what = match point.kind {
+                    Kind::Closed => "",
+                    Kind::Flood => " flood",
+                };
+                let line = match &r {
+                    Round::Ok(m) => m.describe(),
+                    Round::Failed { error } => format!("FAILED: {error}"),
+                };
+                eprintln!(
+                    "round {}/{} {model} x {conns}{what}: {line}",
+                    round + 1,
+                    cfg.rounds,
+                );
+                let cut_short = matches!(&r, Round::Ok(m) if m.interrupted());
+                point.rounds.push(r);
+                if round + 1 == cfg.rounds || cut_short {
+                    point.outcome = M::summarise(self, point);
+                    on_point(M::finished(point));
+                }
+                if cut_short {
+                    return false;
+                }
+            }
         }
-        if stop.raised() {
-            return false;
-        }
-        let r = match measure(model) {
-            Ok(Some(m)) => Round::Ok(Box::new(m)),
-            Ok(None) => return false,
-            Err(e) => Round::Failed {
-                error: format!("{e:#}"),
-            },
-        };
-        let what = match point.kind {
-            Kind::Closed => "",
-            Kind::Flood => " flood",
-        };
-        let line = match &r {
-            Round::Ok(m) => m.describe(),
-            Round::Failed { error } => format!("FAILED: {error}"),
-        };
-        eprintln!(
-            "round {}/{} {model} x {conns}{what}: {line}",
-            round + 1,
-            cfg.rounds,
-        );
-        let cut_short = matches!(&r, Round::Ok(m) if m.interrupted());
-        point.rounds.push(r);
-        if round + 1 == cfg.rounds || cut_short {
-            point.outcome = summarise(&point.rounds);
-            finished(point);
-        }
-        if cut_short {
-            return false;
+        true
+    }
+
+    /// Gives the points the interruption left with rounds but no outcome
+    /// the outcome of those rounds.
+    fn summarise_unfinished<M: PointKind>(&self, points: &mut [Point<M::Summary, M>]) {
+        for p in points {
+            if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
+                p.outcome = M::summarise(self, p);
+            }
         }
     }
-    true
 }
 
 /// The exit status of a finished sweep: 0 clean, 1 a failed or faulty
@@ -306,38 +290,81 @@ pub fn exit_status(report: &CompareReport, stop: &Interrupt) -> ExitCode {
     }
 }
 
-/// A measured round as its progress line shows it.
-trait Describe {
+/// What the sweep does differently for each kind of point, by what one
+/// of its rounds measures.
+trait PointKind: RoundFigures + Sized {
+    /// What a point's rounds summarise to.
+    type Summary;
+    /// The connection counts of points of this kind.
+    fn counts(cfg: &CompareConfig) -> &[u32];
+    /// Measures one round of `model` at `conns` connections; None when
+    /// interrupted before its window.
+    fn measure(s: &Sweep, model: &str, conns: u32) -> anyhow::Result<Option<Self>>;
+    /// The outcome of `p`'s rounds.
+    fn summarise(s: &Sweep, p: &Point<Self::Summary, Self>) -> Outcome<Self::Summary>;
+    /// `p` as the caller of [`compare`] is handed it.
+    fn finished(p: &Point<Self::Summary, Self>) -> Finished<'_>;
+    /// A measured round as its progress line shows it.
     fn describe(&self) -> String;
 }
 
-impl Describe for Metrics {
+/// The end of a round's progress line: `generator_bound` and `interrupted`
+/// when they hold.
+fn marks(generator_bound: bool, interrupted: bool) -> String {
+    let mut s = String::new();
+    if generator_bound {
+        s += " (generator-bound)";
+    }
+    if interrupted {
+        s += " (interrupted)";
+    }
+    s
+}
+
+impl PointKind for Metrics {
+    type Summary = Summary;
+    fn counts(cfg: &CompareConfig) -> &[u32] {
+        &cfg.connections
+    }
+    fn measure(s: &Sweep, model: &str, conns: u32) -> anyhow::Result<Option<Metrics>> {
+        measure(s.cfg, model, conns, s.cpus.clone(), s.gen_cpus, s.stop)
+    }
+    fn summarise(s: &Sweep, p: &Point) -> Outcome {
+        summarise(&p.rounds, s.cfg.threads.min(p.connections), s.gen_cpus)
+    }
+    fn finished(p: &Point) -> Finished<'_> {
+        Finished::Closed(p)
+    }
     fn describe(&self) -> String {
         format!(
-            "{:.0} req/s, p99 {:.1} µs, server {:.2} µs CPU/req, {} faults{}{}",
+            "{:.0} req/s, p99 {:.1} µs, server {:.2} µs CPU/req, {} faults{}",
             self.requests_per_sec,
             self.latency_us.p99,
             self.server_cpu_us_per_request,
             self.faults(),
-            if self.generator_bound {
-                " (generator-bound)"
-            } else {
-                ""
-            },
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
+            marks(self.generator_bound, self.interrupted)
         )
     }
 }
 
-impl Describe for FloodMetrics {
+impl PointKind for FloodMetrics {
+    type Summary = FloodSummary;
+    fn counts(cfg: &CompareConfig) -> &[u32] {
+        &cfg.flood
+    }
+    fn measure(s: &Sweep, model: &str, conns: u32) -> anyhow::Result<Option<FloodMetrics>> {
+        measure_flood(s.cfg, model, conns, s.cpus.clone(), s.stop)
+    }
+    fn summarise(_: &Sweep, p: &FloodPoint) -> Outcome<FloodSummary> {
+        summarise_flood(&p.rounds)
+    }
+    fn finished(p: &FloodPoint) -> Finished<'_> {
+        Finished::Flood(p)
+    }
     fn describe(&self) -> String {
         format!(
             "{:.0} MB/s, {:.0} MB per server CPU-second, server {}% (busiest thread {}), \
-             generator {}%, {} faults{}{}",
+             generator {}%, {} faults{}",
             self.mb_per_sec,
             self.mb_per_server_cpu_second,
             limit::percent(self.server_cpu_utilisation),
@@ -345,16 +372,7 @@ impl Describe for FloodMetrics {
                 .show(|&t| format!("{}%", limit::percent(t))),
             limit::percent(self.generator_cpu_utilisation),
             self.faults(),
-            if self.limit == Limit::Generator {
-                " (generator-bound)"
-            } else {
-                ""
-            },
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
+            marks(self.limit == Limit::Generator, self.interrupted)
         )
     }
 }

@@ -431,6 +431,16 @@ mod other {
     }
 }
 
+/// The pid of a child that has exited and been reaped, so that it names
+/// nothing: pids are handed out in turn, and this one comes round again
+/// only after the whole pid space.
+#[cfg(test)]
+pub(crate) fn reaped_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    child.id()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,11 +524,7 @@ mod tests {
 
     #[test]
     fn a_process_that_is_gone_is_an_error_not_a_zero() {
-        // Reaped, so its pid names nothing: pids are handed out in turn,
-        // and this one comes round again only after the whole pid space.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
+        let pid = reaped_pid();
         assert!(cpu_time(pid).is_err());
         assert!(memory(pid).is_err());
     }

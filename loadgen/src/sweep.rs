@@ -601,12 +601,8 @@ mod tests {
         ];
         let r = &rank(&points, &[10])[0];
         assert_eq!(r.leader, "threads");
-        assert!(!r.clear, "{}", r.verdict);
-        assert!(
-            r.verdict.starts_with("no clear difference"),
-            "{}",
-            r.verdict
-        );
+        let v = &r.verdict;
+        assert!(!r.clear && v.starts_with("no clear difference"), "{v}");
     }
 
     #[test]
@@ -624,10 +620,7 @@ mod tests {
     fn one_round_is_never_a_clear_win() {
         let points = [point("threads", &[90e3]), point("reactor", &[170e3])];
         let r = &rank(&points, &[10])[0];
-        assert!(
-            !r.clear && r.verdict.contains("single round"),
-            "{}",
-            r.verdict
-        );
+        let v = &r.verdict;
+        assert!(!r.clear && v.contains("single round"), "{v}");
     }
 }

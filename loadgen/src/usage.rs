@@ -285,9 +285,7 @@ mod tests {
 
     #[test]
     fn a_missing_pid_is_an_error() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
+        let pid = procstat::reaped_pid();
         assert!(check_pid(pid).is_err());
         let mut m = Meter::new(Some(pid));
         m.on_moment(Moment::WindowStart);

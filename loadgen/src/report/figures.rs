@@ -3,6 +3,7 @@
 //! failed, and which models a ranking names were generator-bound. Derived
 //! in one place so that the two reports cannot disagree about them.
 
+use super::format::{compact, spread};
 use crate::procstat::Reading;
 use crate::sweep::{
     CompareReport, FloodSummary, Outcome, Point, Ranking, Round, RoundFigures, Summary,
@@ -40,6 +41,19 @@ macro_rules! marks {
     )*};
 }
 marks!(Summary, FloodSummary);
+
+/// The figures a closed-loop row of either report starts with: req/s,
+/// server CPU per echo and p99 as median (min–max), then the pooled p50
+/// and p99.9.
+pub(crate) fn closed_figures(s: &Summary) -> Vec<String> {
+    vec![
+        spread(&s.requests_per_sec),
+        spread(&s.server_cpu_us_per_request),
+        spread(&s.p99_us),
+        compact(s.latency_us.p50),
+        compact(s.latency_us.p999),
+    ]
+}
 
 /// Server RSS in MiB, or why it could not be read.
 pub(crate) fn rss_mib(s: &Summary) -> Reading<f64> {

@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::figures::{closed_caveat, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks};
+use super::figures::{
+    closed_caveat, closed_figures, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks,
+};
 use super::format::{compact, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, SATURATED};
@@ -97,12 +99,8 @@ fn row<S: Marks, M>(
 
 fn point_row(p: &Point, rounds: u32) -> String {
     row(p, rounds, COLUMNS.len(), |s| {
-        vec![
-            spread(&s.requests_per_sec),
-            spread(&s.server_cpu_us_per_request),
-            spread(&s.p99_us),
-            compact(s.latency_us.p50),
-            compact(s.latency_us.p999),
+        let mut figures = closed_figures(s);
+        figures.extend([
             compact(s.latency_us.max),
             format!("{:.2}", s.mb_per_sec),
             format!("{:.0}", s.server_cpu_utilisation * 100.0),
@@ -110,7 +108,8 @@ fn point_row(p: &Point, rounds: u32) -> String {
             format!("{:.0}", s.generator_cpu_utilisation * 100.0),
             format!("{:.3}", s.jain_fairness),
             s.faults().to_string(),
-        ]
+        ]);
+        figures
     })
 }
 
@@ -191,18 +190,16 @@ fn rankings(
     rankings: &[Ranking],
     caveat: impl Fn(&Ranking) -> Option<String>,
 ) {
-    if rankings.is_empty() {
-        return;
+    let lines: Vec<String> = rankings
+        .iter()
+        .map(|k| {
+            let but = caveat(k).map_or(String::new(), |c| format!(". But {c}"));
+            format!("- **{} connection(s)**: {}{but}.", k.connections, k.verdict)
+        })
+        .collect();
+    if !lines.is_empty() {
+        let _ = writeln!(s, "{title}\n\n{}\n", lines.join("\n"));
     }
-    let _ = writeln!(s, "{title}\n");
-    for k in rankings {
-        let _ = write!(s, "- **{} connection(s)**: {}", k.connections, k.verdict);
-        if let Some(caveat) = caveat(k) {
-            let _ = write!(s, ". But {caveat}");
-        }
-        let _ = writeln!(s, ".");
-    }
-    let _ = writeln!(s);
 }
 
 /// The "Saturation (flood)" section: what it measures and how to read it,
@@ -439,69 +436,15 @@ mod tests {
     use super::*;
     use crate::report::fixture;
 
-    fn report_md() -> String {
-        let plots = [
-            PathBuf::from("throughput.svg"),
-            PathBuf::from("latency_c1.svg"),
-        ];
-        render(&fixture::report(), &plots)
-    }
-
-    /// The rows of the first results table in `md`, after checking that
-    /// every one has as many cells as the header, whatever its outcome.
-    fn rows_of_first_table(md: &str) -> usize {
+    /// Checks that every row of the first results table in `md` has as
+    /// many cells as the header, whatever its outcome.
+    fn assert_rows_fill_the_header(md: &str) {
         let cells = |l: &str| l.matches(" | ").count();
         let mut table = md.lines().skip_while(|l| !l.starts_with("| model |"));
         let header = table.next().unwrap();
-        let rows: Vec<&str> = table.take_while(|l| !l.is_empty()).collect();
-        for l in &rows {
+        for l in table.take_while(|l| !l.is_empty()) {
             assert_eq!(cells(l), cells(header), "{l}");
         }
-        rows.len() - 1
-    }
-
-    #[test]
-    fn rows_show_medians_with_their_spread() {
-        let md = report_md();
-        fixture::assert_line(
-            &md,
-            "| reactor | 100 |",
-            "| 3 | 174.3k (170.0k–176.0k) | 2.29 (2.27–2.35) |",
-        );
-        assert_eq!(rows_of_first_table(&md), 12);
-    }
-
-    #[test]
-    fn a_generator_bound_point_is_marked_and_its_ranking_qualified() {
-        let md = report_md();
-        fixture::assert_line(
-            &md,
-            "| reactor | 1 |",
-            "22.5k (21.0k–23.0k) **generator-bound**",
-        );
-        fixture::assert_line(
-            &md,
-            "- **1 connection(s)**",
-            "But reactor was generator-bound there",
-        );
-        assert!(md.contains("**Generator-bound.**"));
-    }
-
-    #[test]
-    fn rankings_machine_load_and_plots_are_there() {
-        let md = report_md();
-        assert!(
-            md.contains("- **10 connection(s)**: no clear difference between reactor and threads")
-        );
-        assert!(
-            md.contains("| load average (1, 5, 15 min) | 0.12, 0.30, 0.25 | 1.45, 0.80, 0.40 |")
-        );
-        assert!(md.contains("steal time 0.3% of the machine's CPU time"));
-        assert!(md.contains("No warnings"));
-        assert!(md.contains("![latency_c1.svg](latency_c1.svg)"));
-        assert!(!md.contains("INTERRUPTED"));
-        assert!(md.contains("| threads | 1000 | – | **FAILED**: threads: connect"));
-        assert!(md.contains("fewer than 10 requests lie beyond"));
     }
 
     /// What macOS or FreeBSD cannot give (pinning, steal time, the
@@ -537,7 +480,7 @@ mod tests {
             "| reactor | 100 |",
             "| n/a (proc_pid_rusage(42): No such process) |",
         );
-        rows_of_first_table(&md);
+        assert_rows_fill_the_header(&md);
     }
 
     #[test]
@@ -554,32 +497,5 @@ mod tests {
         );
         assert!(md.contains("- other processes used 80% of a CPU\n"));
         assert!(!md.contains("## Plots") && !md.contains("## Ranking"));
-    }
-
-    #[test]
-    fn the_saturation_section_explains_shows_ranks_and_links_its_plot() {
-        let plots = [
-            PathBuf::from("throughput.svg"),
-            PathBuf::from(SATURATION_PLOT),
-            PathBuf::from("latency_c1.svg"),
-        ];
-        let md = render(&fixture::report(), &plots);
-        let sat = md.split("## Saturation (flood)").nth(1).expect(&md);
-        let sat = sat.split("\n## ").next().unwrap();
-        assert!(sat.contains("MB per server CPU-second"), "{sat}");
-        assert!(sat.contains("1 MiB sent and not yet echoed"), "{sat}");
-        assert!(sat.contains("Latency is not reported"), "{sat}");
-        fixture::assert_line(sat, "| threads | 50 |", "| 3 | 1512 (1428–1596) **generator-bound** | 1800 (1700–1900) | 84 | 84 | 100 | generator |");
-        assert_eq!(rows_of_first_table(sat), 3);
-        assert!(sat.contains("| iterative | 50 | – | n/a: serves one connection at a time |"));
-        assert!(
-            sat.contains("- **50 connection(s)**: threads ahead of reactor")
-                && sat.contains("But threads was generator-bound there"),
-            "{sat}"
-        );
-        assert!(sat.contains("![saturation.svg](saturation.svg)"), "{sat}");
-        // Linked once, in its own section, not again under Plots.
-        assert_eq!(md.matches("(saturation.svg)").count(), 1);
-        assert!(md.contains("and saturation (flood) with 1 MiB unechoed per connection"));
     }
 }

@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 
 use super::figures::{
-    closed_caveat, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib, rss_missing,
-    Marks,
+    closed_caveat, closed_figures, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib,
+    rss_missing, Marks,
 };
 use super::format::{compact, range, spread};
 use super::summary::bytes_text;
@@ -198,18 +198,15 @@ fn row<S: Marks, M>(
 
 fn closed_row(p: &Point) -> String {
     row(p, &CLOSED, |s| {
-        vec![
-            spread(&s.requests_per_sec),
-            spread(&s.server_cpu_us_per_request),
-            spread(&s.p99_us),
-            compact(s.latency_us.p50),
-            compact(s.latency_us.p999),
+        let mut figures = closed_figures(s);
+        figures.extend([
             rss_mib(s)
                 .value()
                 .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
             format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
             s.faults().to_string(),
-        ]
+        ]);
+        figures
     })
 }
 
@@ -281,15 +278,12 @@ fn rankings(
     rankings: &[Ranking],
     caveat: impl Fn(&Ranking) -> Option<String>,
 ) {
-    if rankings.is_empty() {
-        return;
+    if !rankings.is_empty() {
+        let _ = writeln!(out, "\n{title}");
     }
-    let _ = writeln!(out, "\n{title}");
     for k in rankings {
-        let _ = writeln!(out, "  {:>6} conns: {}", k.connections, k.verdict);
-        if let Some(caveat) = caveat(k) {
-            let _ = writeln!(out, "{:16}but {caveat}", "");
-        }
+        let but = caveat(k).map_or(String::new(), |c| format!("\n{:16}but {c}", ""));
+        let _ = writeln!(out, "  {:>6} conns: {}{but}", k.connections, k.verdict);
     }
 }
 
@@ -387,71 +381,20 @@ mod tests {
     use super::*;
     use crate::report::fixture;
 
-    #[test]
-    fn table_shows_medians_with_their_spread() {
-        let t = render(&fixture::report());
-        let row = "174.3k (170.0k–176.0k)   2.29 (2.27–2.35)";
-        fixture::assert_line(&t, "reactor      100", row);
-        let table = t.split("\n\n").next().unwrap();
-        assert!(table.lines().all(|l| l.chars().count() <= 120), "{t}");
-    }
-
-    #[test]
-    fn a_generator_bound_point_is_marked_and_explained() {
-        let t = render(&fixture::report());
-        fixture::assert_line(&t, "reactor        1", "22.5k (21.0k–23.0k)*");
-        assert!(t.contains("* generator-bound:"), "{t}");
-        assert!(t.contains("but reactor was generator-bound there"), "{t}");
-        let line = one_line(&fixture::report().points[0]);
-        assert!(line.ends_with("[generator-bound]"), "{line}");
-    }
-
     // Regression: the advice was "more --threads" even when the generator
     // already had a thread on every CPU it could use.
     #[test]
     fn more_threads_are_advised_only_when_the_generator_has_cpus_to_spare() {
-        let mut r = fixture::report();
-        r.config.threads = 1;
-        r.env.generator_cpus = vec![3];
-        let t = render(&r);
-        assert!(t.contains("more --threads cannot help"), "{t}");
-        r.env.generator_cpus = vec![2, 3];
-        let t = render(&r);
-        assert!(
-            t.contains("rerun with more --threads or a larger --depth"),
-            "{t}"
-        );
-    }
-
-    #[test]
-    fn overlapping_spreads_read_as_no_clear_difference() {
-        let t = render(&fixture::report());
-        let line = t.lines().find(|l| l.contains("    10 conns:")).unwrap();
-        assert!(line.contains("no clear difference between"), "{line}");
-        assert!(t.contains("reactor ahead of threads"), "{t}");
-    }
-
-    #[test]
-    fn every_kind_of_outcome_gets_a_line() {
-        let r = fixture::report();
-        let lines: Vec<String> = r.points.iter().map(one_line).collect();
-        assert!(
-            lines[5].starts_with("iterative x 10 conns: n/a ("),
-            "{}",
-            lines[5]
-        );
-        assert!(
-            lines[10].contains("FAILED: threads: connect"),
-            "{}",
-            lines[10]
-        );
-        assert!(
-            lines[6].contains("174.3k req/s (170.0k–176.0k)"),
-            "{}",
-            lines[6]
-        );
-        let empty = fixture::nothing_measured();
-        assert_eq!(one_line(&empty.points[0]), "reactor x 1 conns: not run");
+        for (cpus, advice) in [
+            (vec![3], "more --threads cannot help"),
+            (vec![2, 3], "rerun with more --threads or a larger --depth"),
+        ] {
+            let mut r = fixture::report();
+            r.config.threads = 1;
+            r.env.generator_cpus = cpus;
+            let t = render(&r);
+            assert!(t.contains(advice), "{t}");
+        }
     }
 
     /// An RSS the OS could not give is "n/a" in its column, with the reason
@@ -474,27 +417,6 @@ mod tests {
     }
 
     #[test]
-    fn warnings_and_interruptions_are_reported_last() {
-        let mut r = fixture::report();
-        assert!(!render(&r).contains("warning:"));
-        r.machine_load
-            .warnings
-            .push("the machine was busy before the sweep".into());
-        r.interrupted = true;
-        r.points[11].outcome = Outcome::NotRun;
-        let t = render(&r);
-        assert!(
-            t.contains("  warning: the machine was busy before the sweep\n"),
-            "{t}"
-        );
-        let last = t.lines().last().unwrap();
-        assert!(
-            last.starts_with("INTERRUPTED:") && last.contains("1 of 15 points"),
-            "{last}"
-        );
-    }
-
-    #[test]
     fn a_saturation_ranking_whose_runner_up_was_at_part_load_may_not_hold() {
         let mut r = fixture::report();
         for p in r.saturation.iter_mut().filter(|p| p.model == "reactor") {
@@ -511,51 +433,6 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains("lower bound"), "{t}");
-    }
-
-    #[test]
-    fn saturation_points_get_their_own_table_and_ranking() {
-        let t = render(&fixture::report());
-        let sat = t.split("\nSaturation (flood").nth(1).expect(&t);
-        assert!(
-            sat.starts_with(", 1 MiB unechoed per connection, 16384 B requests)"),
-            "{sat}"
-        );
-        let row = "1550 (1500–1580)           98%      98%      70%  server";
-        fixture::assert_line(sat, "reactor       50", row);
-        let row = fixture::line(sat, "threads       50");
-        assert!(row.contains("*") && row.contains("generator"), "{row}");
-        assert!(sat.contains("iterative     50  n/a ("), "{sat}");
-        assert!(sat.contains("* generator-bound: the server's busiest thread stayed below 95%"));
-        assert!(
-            sat.contains("Ranking by median MB per server CPU-second:"),
-            "{sat}"
-        );
-        assert!(
-            sat.contains("threads ahead of reactor (1.16x the median MB per server CPU-second)"),
-            "{sat}"
-        );
-        // Only the leader was at part load, and it led clearly: the lead
-        // stands, and the line says why rather than discarding it.
-        assert!(
-            sat.contains(
-                "but threads was generator-bound there, so measured at part load, not saturated: \
-                 saturated it would spend no more CPU per byte, so its lead is a lower bound"
-            ),
-            "{sat}"
-        );
-        let line = flood_line(&fixture::report().saturation[1]);
-        assert!(
-            line.starts_with(
-                "threads x 50 conns flood: 1512 MB/s (1428–1596), 1800 MB per server CPU-second"
-            ) && line.ends_with("[generator-bound]"),
-            "{line}"
-        );
-        let sat_table = sat.split("\n\n").next().unwrap();
-        assert!(
-            sat_table.lines().all(|l| l.chars().count() <= 120),
-            "{sat_table}"
-        );
     }
 
     #[test]

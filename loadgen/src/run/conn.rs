@@ -23,8 +23,7 @@ use std::io::{self, Read, Write};
 
 use echod::net::Stream;
 
-use super::link::{Inflight, Link, LinkState, ReadEnd};
-use super::result::Counters;
+use super::link::{Dial, Found, Inflight, Link, LinkState, ReadEnd};
 use crate::payload;
 use crate::target::Target;
 use crate::verify::{StreamVerifier, Verdict};
@@ -274,14 +273,8 @@ impl Link for Conn {
     type Socket = Stream;
     const LOSSY: bool = false;
 
-    fn open(
-        target: &Target,
-        id: u32,
-        peers: u32,
-        size: usize,
-        _loss_timeout: u64,
-    ) -> io::Result<Conn> {
-        Ok(Conn::new(connect(target)?, id, peers, size))
+    fn open(dial: &Dial, id: u32) -> io::Result<Conn> {
+        Ok(Conn::new(connect(&dial.target)?, id, dial.peers, dial.size))
     }
 
     fn socket(&mut self) -> &mut Stream {
@@ -338,14 +331,8 @@ impl Link for Conn {
     }
 
     #[inline]
-    fn read(
-        &mut self,
-        scratch: &mut [u8],
-        closing: bool,
-        done: &mut Vec<(Inflight, Verdict)>,
-        _counters: &mut Counters,
-    ) -> io::Result<ReadEnd> {
-        Conn::read(self, scratch, closing, done)
+    fn read(&mut self, scratch: &mut [u8], closing: bool, to: Found) -> io::Result<ReadEnd> {
+        Conn::read(self, scratch, closing, to.replies)
     }
 
     #[inline]

@@ -43,8 +43,7 @@ use std::os::fd::AsRawFd;
 use mio::net::UdpSocket;
 
 use super::conn::OUT_HIGH_WATER;
-use super::link::{Inflight, Link, LinkState, ReadEnd, STRAY};
-use super::result::Counters;
+use super::link::{Dial, Found, Inflight, Link, LinkState, ReadEnd, STRAY};
 use crate::payload::{self, Header, HEADER_LEN};
 use crate::target::Target;
 use crate::verify::Verdict;
@@ -171,18 +170,18 @@ impl DatagramConn {
     }
 
     /// Files one received datagram.
-    fn file(&mut self, data: &[u8], done: &mut Vec<(Inflight, Verdict)>, counters: &mut Counters) {
+    fn file(&mut self, data: &[u8], to: &mut Found) {
         let header = (data.len() >= HEADER_LEN)
             .then(|| Header::decode(data[..HEADER_LEN].try_into().expect("header length")))
             .flatten();
         let h = match header {
             Some(h) if h.conn != self.state.id => {
-                done.push((STRAY, Verdict::Foreign { got: h.conn }));
+                to.replies.push((STRAY, Verdict::Foreign { got: h.conn }));
                 return;
             }
             Some(h) if h.size as usize == self.size && h.seq < self.next_send => h,
             _ => {
-                done.push((STRAY, Verdict::Corrupt));
+                to.replies.push((STRAY, Verdict::Corrupt));
                 return;
             }
         };
@@ -191,9 +190,9 @@ impl DatagramConn {
         let Some(slot) = self.slot(h.seq) else {
             // Forgotten: resolved long ago (see "Memory").
             if intact {
-                counters.late += 1;
+                to.counters.late += 1;
             } else {
-                done.push((STRAY, Verdict::Corrupt));
+                to.replies.push((STRAY, Verdict::Corrupt));
             }
             return;
         };
@@ -207,14 +206,14 @@ impl DatagramConn {
                 } else {
                     Verdict::Corrupt
                 };
-                done.push((timing, verdict));
+                to.replies.push((timing, verdict));
             }
             (State::Lost, true) => {
                 slot.state = State::LateAnswered;
-                counters.late += 1;
+                to.counters.late += 1;
             }
-            (State::Answered | State::LateAnswered, true) => counters.duplicate += 1,
-            (_, false) => done.push((STRAY, Verdict::Corrupt)),
+            (State::Answered | State::LateAnswered, true) => to.counters.duplicate += 1,
+            (_, false) => to.replies.push((STRAY, Verdict::Corrupt)),
         }
     }
 }
@@ -231,14 +230,8 @@ impl Link for DatagramConn {
     type Socket = UdpSocket;
     const LOSSY: bool = true;
 
-    fn open(
-        target: &Target,
-        id: u32,
-        _peers: u32,
-        size: usize,
-        loss_timeout: u64,
-    ) -> io::Result<Self> {
-        let Target::Udp(addr) = target else {
+    fn open(dial: &Dial, id: u32) -> io::Result<Self> {
+        let Target::Udp(addr) = &dial.target else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "only a udp: target takes datagrams",
@@ -255,15 +248,15 @@ impl Link for DatagramConn {
         Ok(DatagramConn {
             sock,
             state: LinkState::new(id),
-            size,
-            loss_timeout,
+            size: dial.size,
+            loss_timeout: dial.loss_timeout,
             base: 0,
             slots: VecDeque::new(),
             next_seq: 0,
             next_send: 0,
             cursor: 0,
             waiting: 0,
-            out: Vec::with_capacity(size),
+            out: Vec::with_capacity(dial.size),
             bytes: 0,
             received: 0,
         })
@@ -360,13 +353,7 @@ impl Link for DatagramConn {
     /// Receives datagrams until `WouldBlock` (edge-triggered readiness: a
     /// datagram left behind would get no new event). `closing` means
     /// nothing for a datagram socket; an empty datagram is not an EOF.
-    fn read(
-        &mut self,
-        scratch: &mut [u8],
-        _closing: bool,
-        done: &mut Vec<(Inflight, Verdict)>,
-        counters: &mut Counters,
-    ) -> io::Result<ReadEnd> {
+    fn read(&mut self, scratch: &mut [u8], _closing: bool, mut to: Found) -> io::Result<ReadEnd> {
         loop {
             // `scratch` holds 64 KiB, more than any UDP payload: nothing
             // is cut.
@@ -378,7 +365,7 @@ impl Link for DatagramConn {
             };
             self.bytes += n as u64;
             self.received += n as u64;
-            self.file(&scratch[..n], done, counters);
+            self.file(&scratch[..n], &mut to);
         }
         self.skip_resolved();
         Ok(ReadEnd::Drained)
@@ -437,6 +424,7 @@ impl Link for DatagramConn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::result::Counters;
     use std::net::UdpSocket as StdUdp;
     use std::time::Duration;
 
@@ -444,8 +432,13 @@ mod tests {
     fn pair(size: usize, loss_timeout: u64) -> (DatagramConn, StdUdp) {
         let peer = StdUdp::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let target = Target::Udp(peer.local_addr().unwrap());
-        let conn = DatagramConn::open(&target, 3, 4, size, loss_timeout).unwrap();
+        let dial = Dial {
+            target: Target::Udp(peer.local_addr().unwrap()),
+            peers: 4,
+            size,
+            loss_timeout,
+        };
+        let conn = DatagramConn::open(&dial, 3).unwrap();
         (conn, peer)
     }
 
@@ -465,7 +458,11 @@ mod tests {
         let mut scratch = vec![0u8; 64 * 1024];
         let mut done = Vec::new();
         for _ in 0..5000 {
-            conn.read(&mut scratch, false, &mut done, counters).unwrap();
+            let to = Found {
+                replies: &mut done,
+                counters,
+            };
+            conn.read(&mut scratch, false, to).unwrap();
             if done.len() + (counters.late + counters.duplicate) as usize >= want {
                 break;
             }

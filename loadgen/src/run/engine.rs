@@ -45,13 +45,12 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use super::link::{Inflight, Link, ReadEnd, STRAY};
+use super::link::{Dial, Found, Inflight, Link, ReadEnd, STRAY};
 use super::result::Measurements;
 use super::schedule::Schedule;
 use super::timer::Timer;
 use super::Load;
 use crate::stats;
-use crate::target::Target;
 use crate::verify::Verdict;
 
 const TIMER: Token = Token(usize::MAX);
@@ -72,22 +71,16 @@ pub struct Timeline {
 /// What one engine is asked to do.
 #[derive(Clone, Debug)]
 pub struct EngineSpec {
-    /// The server.
-    pub target: Target,
+    /// The server, and what every connection is opened with.
+    pub dial: Dial,
     /// Global indices of this engine's connections.
     pub conn_ids: Vec<u32>,
-    /// Connections across all engines (for the schedule's interleaving).
-    pub total_conns: u32,
-    /// Request size in bytes.
-    pub size: usize,
     /// Closed or open loop.
     pub load: Load,
     /// Phase deadlines.
     pub timeline: Timeline,
     /// `--hdr-log` interval length, when intervals are wanted.
     pub interval: Option<Duration>,
-    /// udp: how long (ns) a request waits for its reply before it is lost.
-    pub loss_timeout: u64,
 }
 
 /// What engines and the coordinator share while a run is going: three
@@ -163,13 +156,7 @@ impl<C: Link> Engine<C> {
         let mut poll = Poll::new()?;
         let mut conns = Vec::with_capacity(spec.conn_ids.len());
         for (i, &id) in spec.conn_ids.iter().enumerate() {
-            let mut conn = C::open(
-                &spec.target,
-                id,
-                spec.total_conns,
-                spec.size,
-                spec.loss_timeout,
-            )?;
+            let mut conn = C::open(&spec.dial, id)?;
             poll.registry().register(
                 conn.socket(),
                 Token(i),
@@ -180,9 +167,9 @@ impl<C: Link> Engine<C> {
         wait_connected(&mut poll, &mut conns, timeout)?;
         let timer = Timer::new()?;
         timer.register(poll.registry(), TIMER)?;
-        let mut m = Measurements::new(spec.total_conns as usize);
+        let mut m = Measurements::new(spec.dial.peers as usize);
         m.open_until = u64::MAX;
-        let in_flight = spec.load.in_flight(spec.size);
+        let in_flight = spec.load.in_flight(spec.dial.size);
         Ok(Engine {
             spec,
             poll,
@@ -341,7 +328,7 @@ impl<C: Link> Engine<C> {
             }
             Load::Open { rate } => {
                 for (i, c) in self.conns.iter().enumerate() {
-                    let s = Schedule::new(0, c.id(), self.spec.total_conns, rate);
+                    let s = Schedule::new(0, c.id(), self.spec.dial.peers, rate);
                     self.heap.push(Reverse((s.next_due(), i)));
                     self.schedules.push(s);
                 }
@@ -509,7 +496,11 @@ impl<C: Link> Engine<C> {
     fn on_readable(&mut self, i: usize, closing: bool) {
         let mut done = std::mem::take(&mut self.done);
         let before = self.conns[i].received();
-        let end = self.conns[i].read(&mut self.scratch, closing, &mut done, &mut self.m.counters);
+        let to = Found {
+            replies: &mut done,
+            counters: &mut self.m.counters,
+        };
+        let end = self.conns[i].read(&mut self.scratch, closing, to);
         let now = self.clock();
         if now >= self.spec.timeline.warmup_end && now < self.spec.timeline.end {
             self.m.echoed_bytes += self.conns[i].received() - before;
@@ -590,7 +581,7 @@ impl<C: Link> Engine<C> {
                 format!("reply carried bytes sent on connection {got}")
             }
         };
-        let msg = format!("{} connection {id}: {what}", self.spec.target);
+        let msg = format!("{} connection {id}: {what}", self.spec.dial.target);
         self.m.note_error(msg);
     }
 
@@ -608,7 +599,7 @@ impl<C: Link> Engine<C> {
         self.m.counters.unsent += unsent;
         let msg = format!(
             "{} connection {id}: {why} ({} outstanding)",
-            self.spec.target,
+            self.spec.dial.target,
             replies(owed)
         );
         self.m.note_error(msg);
@@ -643,7 +634,7 @@ impl<C: Link> Engine<C> {
                 let msg = format!(
                     "{} connection {}: {} still missing when the drain gave up, after {:?} \
                      without a byte moving or {:?} after the window ({})",
-                    self.spec.target,
+                    self.spec.dial.target,
                     c.id(),
                     replies(owed),
                     Duration::from_nanos(t.drain_stall),

@@ -44,6 +44,14 @@ pub enum ReadEnd {
     Eof,
 }
 
+/// Where a [`Link::read`] puts what it found.
+pub struct Found<'a> {
+    /// Each reply to a request of the connection, with its verdict.
+    pub replies: &'a mut Vec<(Inflight, Verdict)>,
+    /// The counts of bytes that answer no outstanding request.
+    pub counters: &'a mut Counters,
+}
+
 /// The timing a lossy link gives a damaged datagram that answers no
 /// request: it lies after every window, so the engine counts the fault but
 /// never a reply, and frees no closed-loop slot for it.
@@ -51,6 +59,20 @@ pub const STRAY: Inflight = Inflight {
     intended: u64::MAX,
     sent: u64::MAX,
 };
+
+/// What every link of a run is opened with.
+#[derive(Clone, Debug)]
+pub struct Dial {
+    /// The server.
+    pub target: Target,
+    /// Connections across all engines (for the schedule's interleaving).
+    pub peers: u32,
+    /// Request size in bytes.
+    pub size: usize,
+    /// udp: how long (ns) a request waits for its reply before it is lost;
+    /// stream links ignore it.
+    pub loss_timeout: u64,
+}
 
 /// What every link keeps the same way, so that the trait's accessors are
 /// written once (as its provided methods).
@@ -88,16 +110,9 @@ pub trait Link: Sized {
     /// the compiler drop every expiry step from the stream engine.
     const LOSSY: bool;
 
-    /// Starts connecting to `target` as global connection `id` of `peers`
-    /// in the run, sending requests of `size` bytes. `loss_timeout` (ns) is how long a lossy
-    /// link waits for a reply; stream links ignore it.
-    fn open(
-        target: &Target,
-        id: u32,
-        peers: u32,
-        size: usize,
-        loss_timeout: u64,
-    ) -> io::Result<Self>;
+    /// Starts connecting to `dial`'s target as global connection `id` of
+    /// its peers.
+    fn open(dial: &Dial, id: u32) -> io::Result<Self>;
 
     /// The socket, to register with the poller.
     fn socket(&mut self) -> &mut Self::Socket;
@@ -164,20 +179,14 @@ pub trait Link: Sized {
     }
 
     /// Reads what the socket holds and pushes each reply to a request of
-    /// this connection, with its verdict, to `done`. Bytes that answer no
-    /// outstanding request are accounted in `counters` (and, when they are
-    /// damage, pushed to `done` with a timing that lies outside any window
-    /// so they are counted as faults but never as replies).
+    /// this connection, with its verdict, to `to.replies`. Bytes that answer
+    /// no outstanding request are accounted in `to.counters` (and, when they
+    /// are damage, pushed to the replies with a timing that lies outside any
+    /// window so they are counted as faults but never as replies).
     ///
     /// # Errors
     /// Socket errors, and stream bytes no echo could have sent.
-    fn read(
-        &mut self,
-        scratch: &mut [u8],
-        closing: bool,
-        done: &mut Vec<(Inflight, Verdict)>,
-        counters: &mut Counters,
-    ) -> io::Result<ReadEnd>;
+    fn read(&mut self, scratch: &mut [u8], closing: bool, to: Found) -> io::Result<ReadEnd>;
 
     /// Bytes moved either way so far (the drain's sign of life).
     fn moved(&self) -> u64;

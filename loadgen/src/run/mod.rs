@@ -31,7 +31,7 @@ use serde::Serialize;
 use conn::Conn;
 use datagram::DatagramConn;
 use engine::{Engine, EngineSpec, Live, Timeline};
-use link::Link;
+use link::{Dial, Link};
 use result::{Measurements, RunResult};
 
 use crate::interrupt::Interrupt;
@@ -231,14 +231,16 @@ pub fn run(
     let mut handles = Vec::new();
     for t in 0..threads {
         let spec = EngineSpec {
-            target: cfg.target.clone(),
+            dial: Dial {
+                target: cfg.target.clone(),
+                peers: cfg.connections,
+                size: cfg.size,
+                loss_timeout: cfg.loss_timeout.unwrap_or(DEFAULT_LOSS_TIMEOUT).as_nanos() as u64,
+            },
             conn_ids: (t..cfg.connections).step_by(threads as usize).collect(),
-            total_conns: cfg.connections,
-            size: cfg.size,
             load: cfg.load,
             timeline,
             interval: cfg.interval,
-            loss_timeout: cfg.loss_timeout.unwrap_or(DEFAULT_LOSS_TIMEOUT).as_nanos() as u64,
         };
         let (go_tx, go_rx) = mpsc::channel::<Option<Instant>>();
         go.push(go_tx);
