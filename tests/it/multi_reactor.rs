@@ -31,6 +31,7 @@ use util::{
 // What the tests that read /proc (Linux only) use besides.
 #[cfg(target_os = "linux")]
 use {
+    echod::{listen::parse_announced, ListenAddr},
     libc::{SIGCONT, SIGSTOP},
     std::collections::BTreeSet,
     std::io::{ErrorKind, Write},
@@ -38,8 +39,8 @@ use {
     std::os::unix::fs::PermissionsExt,
     std::os::unix::net::UnixStream,
     std::thread,
-    util::{echo_all, epoll_loads, listening, pattern, raise_fd_limit, read_to_eof, wait_until},
-    util::{socket_path, stdout_lines, unix_connect, unix_ping, Listening},
+    util::{echo_all, epoll_loads, pattern, raise_fd_limit, read_to_eof, wait_until},
+    util::{socket_path, stdout_lines, unix_connect, unix_ping},
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
@@ -213,8 +214,8 @@ fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
     let addrs: Vec<SocketAddr> = (0..2)
         .map(|_| {
             let line = lines.next().expect("a listening line").unwrap();
-            match listening(&line) {
-                Some(Listening::Tcp(addr)) => addr,
+            match parse_announced(&line) {
+                Some(ListenAddr::Tcp(addr)) => addr,
                 _ => panic!("{line:?}"),
             }
         })
