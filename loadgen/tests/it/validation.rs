@@ -11,7 +11,8 @@ use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use util::{
-    loadgen, loadgen_cmd, read_json, scratch, stderr, stdout, took_under, wait_output, words, Echod,
+    loadgen, loadgen_cmd, read_json, run_text, scratch, stderr, stdout, took_under, wait_output,
+    words, Echod,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -280,12 +281,9 @@ fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
     let server = util::TestServer::start(util::Behaviour::Throttled {
         bytes_per_sec: 256 * 1024,
     });
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --size 1M --duration 500ms --warmup 0s --quiet",
-            server.target()
-        )),
-        LIMIT,
+    let out = run_text(
+        &server.target(),
+        "--size 1M --duration 500ms --warmup 0s --quiet",
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -293,12 +291,9 @@ fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
 #[test]
 fn a_server_that_closes_every_connection_at_once_is_one_line_not_a_table_of_zeros() {
     let server = util::TestServer::start(util::Behaviour::Truncating { limit: 0 });
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --connections 3 --duration 500ms --warmup 0s",
-            server.target()
-        )),
-        LIMIT,
+    let out = run_text(
+        &server.target(),
+        "--connections 3 --duration 500ms --warmup 0s",
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
