@@ -141,6 +141,16 @@ impl Server {
         wait_child(&mut self.child, limit)
     }
 
+    /// Stops the child with SIGTERM, fails unless it exits 0 within
+    /// [`IO_TIMEOUT`], and returns everything it wrote to stderr.
+    pub fn stop(&mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(IO_TIMEOUT);
+        let stderr = self.stderr();
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
+        stderr
+    }
+
     /// True while the child has not exited.
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
@@ -370,6 +380,12 @@ pub fn run_command(mut cmd: Command) -> Run {
 /// starting `echod: ` that contains `needle` (the flag or address), and no
 /// panic.
 pub fn assert_usage_error(args: &[&str], needle: &str) {
+    assert_one_error_line(args, &[needle]);
+}
+
+/// [`assert_usage_error`] for a line that must contain every one of
+/// `needles` (an address and what went wrong with it, say).
+pub fn assert_one_error_line(args: &[&str], needles: &[&str]) {
     let r = run(args);
     assert_eq!(
         r.status.code(),
@@ -390,11 +406,13 @@ pub fn assert_usage_error(args: &[&str], needle: &str) {
         "{args:?}: line lacks the `echod: ` prefix: {:?}",
         lines[0]
     );
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: line does not name {needle:?}: {:?}",
-        lines[0]
-    );
+    for needle in needles {
+        assert!(
+            lines[0].contains(needle),
+            "{args:?}: line does not name {needle:?}: {:?}",
+            lines[0]
+        );
+    }
     assert!(
         !r.stderr.contains("panicked"),
         "{args:?}: panicked: {:?}",
