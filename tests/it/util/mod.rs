@@ -14,7 +14,7 @@ mod per_model;
 mod unix;
 
 pub(crate) use per_model::per_model;
-pub use unix::{socket_path, unix_connect, unix_ping};
+pub use unix::{socket_path, unix_connect, unix_ping, SocketPath};
 
 use std::io::{BufRead, BufReader, ErrorKind, Lines, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
