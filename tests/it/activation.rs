@@ -379,7 +379,6 @@ impl Drop for Reaped {
 /// take it meanwhile, the tool fails to bind and another port is tried.
 #[cfg(target_os = "linux")]
 fn socket_activated(datagram: bool) -> (Reaped, SocketAddr, std::process::ChildStdout) {
-    use std::io::BufRead;
     use std::process::Stdio;
     for _ in 0..5 {
         let addr = match datagram {
@@ -409,15 +408,7 @@ fn socket_activated(datagram: bool) -> (Reaped, SocketAddr, std::process::ChildS
         let stderr = child.0.stderr.take().unwrap();
         // The tool's "Listening on ADDR as 3." is its ready line; every
         // stderr line, the tool's and then echod's, goes to the channel.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = util::lines_of(stderr, &[]);
         let mut said = Vec::new();
         loop {
             match rx.recv_timeout(IO_TIMEOUT) {

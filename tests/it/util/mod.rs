@@ -177,19 +177,7 @@ impl Server {
 
     fn stderr_lines_but(&mut self, skipped: &'static [&'static str]) -> mpsc::Receiver<String> {
         let stderr = self.child.stderr.take().expect("stderr not taken yet");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if skipped.iter().any(|s| line.starts_with(s)) {
-                    continue;
-                }
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        rx
+        lines_of(stderr, skipped)
     }
 
     /// Everything the child wrote to stderr (call after it exited).
@@ -276,6 +264,27 @@ pub fn stdout_lines(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
         .expect("spawn echod");
     let stdout = child.stdout.take().expect("piped stdout");
     (child, BufReader::new(stdout).lines())
+}
+
+/// The lines of `pipe` as they are written, from a reader thread, but
+/// those that start with one of `skipped`.
+pub fn lines_of(
+    pipe: impl Read + Send + 'static,
+    skipped: &'static [&'static str],
+) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if skipped.iter().any(|s| line.starts_with(s)) {
+                continue;
+            }
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Does `n` ping-pongs on a fresh connection to `addr`; returns the
