@@ -3,23 +3,19 @@
 
 use crate::util;
 
+use std::process::Output;
 use std::time::Duration;
 
 use util::{
-    loadgen, number, run_exits, run_json, run_text, scratch, stderr, stdout, words, Behaviour,
-    Echod, TestServer, HTTP_400,
+    loadgen, number, refused, run_exits, run_json, run_text, scratch, stderr, stdout, words,
+    Behaviour, Echod, TestServer, HTTP_400,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn closed_loop_against_echod_is_clean_and_reports_everything() {
-    let server = Echod::start(&[]);
-    let (out, v) = run_exits(
-        &server.target(),
-        "--connections 4 --depth 2 --duration 1s --warmup 200ms --quiet",
-        0,
-    );
+    let (out, v) = echod_run("--connections 4 --depth 2 --duration 1s --warmup 200ms --quiet");
     assert!(stdout(&out).is_empty(), "--quiet printed: {}", stdout(&out));
     assert!(number(&v, "requests") > 100.0);
     assert_eq!(number(&v, "errors"), 0.0);
@@ -49,12 +45,7 @@ fn closed_loop_against_echod_is_clean_and_reports_everything() {
 
 #[test]
 fn open_loop_against_echod_keeps_the_rate_and_reports_both_latencies() {
-    let server = Echod::start(&[]);
-    let (out, v) = run_exits(
-        &server.target(),
-        "--connections 5 --rate 2000 --duration 1s --warmup 200ms",
-        0,
-    );
+    let (out, v) = echod_run("--connections 5 --rate 2000 --duration 1s --warmup 200ms");
     let text = stdout(&out);
     assert!(
         text.contains("corrected") && text.contains("uncorr."),
@@ -76,23 +67,16 @@ fn open_loop_against_echod_keeps_the_rate_and_reports_both_latencies() {
 
 #[test]
 fn several_threads_share_the_connections() {
-    let server = Echod::start(&[]);
-    let (_, v) = run_exits(
-        &server.target(),
-        "--connections 6 --threads 2 --duration 1s --warmup 0s --quiet",
-        0,
-    );
+    let (_, v) = echod_run("--connections 6 --threads 2 --duration 1s --warmup 0s --quiet");
     assert!(number(&v, "requests") > 100.0);
     assert_eq!(number(&v, "config.threads"), 2.0);
 }
 
 #[test]
 fn corrupting_server_is_caught_and_exits_1() {
-    let server = TestServer::start(Behaviour::Corrupting { every: 5000 });
-    let (out, v) = run_exits(
-        &server.target(),
+    let (out, v) = faulty(
+        Behaviour::Corrupting { every: 5000 },
         "--connections 2 --duration 500ms --warmup 0s",
-        1,
     );
     assert!(number(&v, "corrupt") > 0.0, "{v}");
     assert!(stdout(&out).contains("FAULTS"), "{}", stdout(&out));
@@ -104,8 +88,10 @@ fn corrupting_server_is_caught_and_exits_1() {
 /// in with the last data, waiting for the drain deadline instead.
 #[test]
 fn server_that_hangs_up_midway_is_reported_as_truncated() {
-    let server = TestServer::start(Behaviour::Truncating { limit: 10_000 });
-    let (_, v) = run_exits(&server.target(), "--duration 500ms --warmup 0s --quiet", 1);
+    let (_, v) = faulty(
+        Behaviour::Truncating { limit: 10_000 },
+        "--duration 500ms --warmup 0s --quiet",
+    );
     assert!(number(&v, "counters.truncated") >= 1.0, "{v}");
     assert!(number(&v, "counters.connection_errors") >= 1.0, "{v}");
     assert!(number(&v, "errors") >= 2.0);
@@ -142,14 +128,10 @@ fn hdr_log_is_an_interval_log() {
     let server = Echod::start(&[]);
     let dir = scratch("hdrlog");
     let log = dir.join("run.hlog");
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --rate 1000 --duration 1s --warmup 0s --hdr-interval 250ms \
-             --quiet --hdr-log {}",
-            server.target(),
-            log.display(),
-        )),
-        LIMIT,
+    let flags = "--rate 1000 --duration 1s --warmup 0s --hdr-interval 250ms --quiet";
+    let out = run_text(
+        &server.target(),
+        &format!("{flags} --hdr-log {}", log.display()),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&log).unwrap();
@@ -189,12 +171,7 @@ fn bad_command_lines_exit_2_with_one_line_naming_the_flag() {
         (&["run"], "--target"),
     ];
     for (args, flag) in cases {
-        let out = loadgen(args, LIMIT);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(flag), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        refused(args, flag);
     }
 }
 
@@ -269,8 +246,7 @@ fn generator_that_cannot_keep_up_says_so_loudly() {
 
 #[test]
 fn server_that_never_echoes_fails_the_run_after_the_drain_deadline() {
-    let server = TestServer::start(Behaviour::BlackHole);
-    let (out, v) = run_exits(&server.target(), "--duration 200ms --warmup 0s --quiet", 1);
+    let (out, v) = faulty(Behaviour::BlackHole, "--duration 200ms --warmup 0s --quiet");
     assert_eq!(number(&v, "requests"), 0.0);
     assert_eq!(number(&v, "counters.truncated"), 1.0, "{v}");
     assert!(stderr(&out).contains("drain gave up"), "{}", stderr(&out));
@@ -318,13 +294,11 @@ fn wrong_bytes_that_could_begin_a_header_are_corrupt_when_the_drain_gives_up() {
 // that the last 3 s measured nothing.
 #[test]
 fn a_window_the_server_left_early_ends_where_the_last_connection_closed() {
-    let server = TestServer::start(Behaviour::HangsUpAt {
-        at: Duration::from_secs(1),
-    });
-    let (out, v) = run_exits(
-        &server.target(),
+    let (out, v) = faulty(
+        Behaviour::HangsUpAt {
+            at: Duration::from_secs(1),
+        },
         "--connections 2 --duration 3s --warmup 0s",
-        1,
     );
     let closed = number(&v, "all_connections_closed_s");
     // The server hangs up 1 s after it started, which is a little before
@@ -465,8 +439,14 @@ fn help_lists_every_exit_status() {
 /// then reads on in silence, never closing: a fault, so exit 1. Returns
 /// the JSON result.
 fn against_fixed_reply(reply: &'static [u8], extra: &str) -> serde_json::Value {
-    let server = TestServer::start(Behaviour::FixedReply { reply });
-    run_exits(&server.target(), extra, 1).1
+    faulty(Behaviour::FixedReply { reply }, extra).1
+}
+
+/// `loadgen run FLAGS` against a [`TestServer`] behaving as `behaviour`:
+/// the run must find a fault (exit 1).
+fn faulty(behaviour: Behaviour, flags: &str) -> (Output, serde_json::Value) {
+    let server = TestServer::start(behaviour);
+    run_exits(&server.target(), flags, 1)
 }
 
 /// A run's corrupt and truncated replies.
@@ -475,4 +455,10 @@ fn faults(v: &serde_json::Value) -> (f64, f64) {
         number(v, "counters.corrupt"),
         number(v, "counters.truncated"),
     )
+}
+
+/// `loadgen run FLAGS` against a fresh echod: a clean run (exit 0).
+fn echod_run(flags: &str) -> (Output, serde_json::Value) {
+    let server = Echod::start(&[]);
+    run_exits(&server.target(), flags, 0)
 }

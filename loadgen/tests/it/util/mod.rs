@@ -77,6 +77,23 @@ pub fn passes_every_check(target: &str) {
     assert!(!text.contains("FAIL"), "{text}");
 }
 
+/// Exit 2, one line on stderr containing `needle`, no panic, and quickly:
+/// nothing was measured first.
+pub fn refused(args: &[&str], needle: &str) {
+    let start = Instant::now();
+    let out = loadgen(args, Duration::from_secs(30));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    took_under(
+        start,
+        Duration::from_secs(5),
+        &format!("{args:?}: it measured before refusing"),
+    );
+}
+
 /// Runs `loadgen check` against `target` with `--timeout TIMEOUT` and
 /// expects it to fail (exit 1); returns its report.
 pub fn fails_the_check(target: &str, timeout: &str) -> String {
@@ -204,12 +221,12 @@ impl Drop for Served {
 /// Starts `loadgen serve -- --listen LISTEN EXTRA` and returns it with the
 /// listener its listening line names.
 fn spawn_serve(listen: &str, extra: &[&str]) -> (Served, ListenAddr) {
+    // stderr is inherited: what echod says shows in a failing test's output.
     let mut child = Command::new(LOADGEN)
         .args(["serve", "--", "--listen", listen])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn loadgen serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
