@@ -311,10 +311,12 @@ pub struct UdpTestServer {
 impl UdpTestServer {
     pub fn start(behaviour: UdpBehaviour) -> UdpTestServer {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = sock.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicU64::new(0));
-        let (flag, count) = (Arc::clone(&stop), Arc::clone(&received));
+        let server = UdpTestServer {
+            addr: sock.local_addr().unwrap(),
+            stop: Arc::default(),
+            received: Arc::default(),
+        };
+        let (flag, count) = (Arc::clone(&server.stop), Arc::clone(&server.received));
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -339,11 +341,7 @@ impl UdpTestServer {
                 let _ = sock.send_to(d, from);
             }
         });
-        UdpTestServer {
-            addr,
-            stop,
-            received,
-        }
+        server
     }
 
     /// `udp:ADDR`, as `--target` takes it.
