@@ -1,16 +1,31 @@
-# Sourced by benches/flood.sh and benches/tcpkali_flood.sh.
+# Sourced (no arguments) by benches/flood.sh and benches/tcpkali_flood.sh:
+# checks the platform and ROUNDS CONNS SECS SERVER..., cds to the repository
+# root, sets $ROUNDS $CONNS $SECS, $T (the release directory) and $dir (a
+# scratch directory, removed at exit with any running server), and leaves
+# the SERVER list as the positional parameters.
 #
-#   start_server SPEC LOG    starts one server pinned to CPU 0 and waits for
-#                            its address: sets $server (pid), $addr (HOST:PORT)
-#   report_run RESULTS       prints the last run's line, as it ends
-#   summarise RESULTS        the median and range of each server at the end
+#   run_rounds MEASURE SERVER...  every round starts each server afresh
+#       (pinned to CPU 0; $server its pid, $addr its HOST:PORT), calls
+#       `MEASURE SPEC ROUND` to load it and append the run's line to
+#       $dir/results, stops it and prints the line; at the end, the median
+#       and range of each server.
 #
-# RESULTS holds one tab-separated line per run: server, round, MB per
-# server CPU-second, MB/s, server CPU %, and optionally the limit.
-#
-# SPEC is echod's arguments ("--model tokio"), `echod=PATH ARGS` for
-# another echod binary, or "plain" for examples/plain_tokio.rs. $T is the
-# release directory holding echod and examples/.
+# A results line is tab-separated: server, round, MB per server
+# CPU-second, MB/s, server CPU %, and optionally the limit. SPEC is echod's
+# arguments ("--model tokio"), `echod=PATH ARGS` for another echod binary,
+# or "plain" for examples/plain_tokio.rs.
+set -euo pipefail
+me=${0##*/}
+[ "$(uname -s)" = Linux ] || { echo "$me: Linux only (taskset, /proc)" >&2; exit 2; }
+[ $# -ge 4 ] || { echo "usage: $me ROUNDS CONNS SECS SERVER..." >&2; exit 2; }
+cd "$(dirname "$0")/.."
+ROUNDS=$1 CONNS=$2 SECS=$3
+shift 3
+T=${CARGO_TARGET_DIR:-target}/release
+dir=$(mktemp -d)
+server=
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"' EXIT
+
 start_server() {
   local spec=$1 log=$2 echod args
   if [ "$spec" = plain ]; then
@@ -34,6 +49,20 @@ start_server() {
   done
   echo "$spec: did not start: $(cat "$log")" >&2
   exit 1
+}
+
+run_rounds() {
+  local measure=$1 round spec
+  shift
+  for round in $(seq "$ROUNDS"); do
+    for spec in "$@"; do
+      start_server "$spec" "$dir/server.log"
+      "$measure" "$spec" "$round"
+      kill "$server"; wait "$server" 2>/dev/null || true; server=
+      report_run "$dir/results"
+    done
+  done
+  summarise "$dir/results"
 }
 
 report_run() {

@@ -11,45 +11,28 @@
 # round by round. MB per server CPU-second is the bytes tcpkali received
 # over the server's CPU time (/proc/PID/stat, user + system) during the
 # whole tcpkali run, connection set-up included.
-set -euo pipefail
-[ "$(uname -s)" = Linux ] || { echo "tcpkali_flood.sh: Linux only (taskset, /proc)" >&2; exit 2; }
-[ $# -ge 4 ] || { echo "usage: tcpkali_flood.sh ROUNDS CONNS SECS SERVER..." >&2; exit 2; }
-cd "$(dirname "$0")/.."
 # shellcheck source=benches/flood_common.sh
-. benches/flood_common.sh
-ROUNDS=$1 CONNS=$2 SECS=$3
-shift 3
+. "$(dirname "$0")/flood_common.sh"
 TCPKALI=${TCPKALI:-tcpkali}
 command -v "$TCPKALI" >/dev/null || { echo "tcpkali not found: set TCPKALI=/path/to/tcpkali" >&2; exit 2; }
-T=${CARGO_TARGET_DIR:-target}/release
 [ -x "$T/echod" ] || { echo "build first: cargo build --release -p echod" >&2; exit 2; }
 message=$(head -c 512 /dev/zero | tr '\0' x)
 hz=$(getconf CLK_TCK)
-
-dir=$(mktemp -d)
-server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"' EXIT
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 
-for round in $(seq "$ROUNDS"); do
-  for i in $(seq $#); do
-    spec=${!i}
-    start_server "$spec" "$dir/server.log"
-    t0=$(ticks) s0=$(date +%s.%N)
-    taskset -c 1 "$TCPKALI" "$addr" -c "$CONNS" -m "$message" -T "${SECS}s" -w 1 >"$dir/out" 2>&1
-    t1=$(ticks) s1=$(date +%s.%N)
-    kill "$server"; wait "$server" 2>/dev/null || true; server=
-    received=$(sed -n 's/^Total data received:.*(\([0-9]*\) bytes).*/\1/p' "$dir/out")
-    [ -n "$received" ] || { echo "$spec: no tcpkali total: $(tail -3 "$dir/out")" >&2; exit 1; }
-    python3 - "$spec" "$round" "$received" "$t0" "$t1" "$hz" "$s0" "$s1" >>"$dir/results" <<'PY'
+measure() {
+  local t0 t1 s0 s1 received
+  t0=$(ticks) s0=$(date +%s.%N)
+  taskset -c 1 "$TCPKALI" "$addr" -c "$CONNS" -m "$message" -T "${SECS}s" -w 1 >"$dir/out" 2>&1
+  t1=$(ticks) s1=$(date +%s.%N)
+  received=$(sed -n 's/^Total data received:.*(\([0-9]*\) bytes).*/\1/p' "$dir/out")
+  [ -n "$received" ] || { echo "$1: no tcpkali total: $(tail -3 "$dir/out")" >&2; exit 1; }
+  python3 - "$1" "$2" "$received" "$t0" "$t1" "$hz" "$s0" "$s1" >>"$dir/results" <<'PY'
 import sys
 spec, rnd, rx, t0, t1, hz, s0, s1 = sys.argv[1:]
 cpu = (int(t1) - int(t0)) / int(hz)
 wall = float(s1) - float(s0)
 print(f"{spec}\t{rnd}\t{int(rx) / 1e6 / cpu:.0f}\t{int(rx) / 1e6 / wall:.0f}\t{cpu / wall * 100:.0f}")
 PY
-    report_run "$dir/results"
-  done
-done
-
-summarise "$dir/results"
+}
+run_rounds measure "$@"

@@ -10,14 +10,13 @@
 
 use crate::util;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use util::{connect, ping, run_command, Server, IO_TIMEOUT};
+use util::{connect, ping, run_command, unix_connect, unix_ping, Server, IO_TIMEOUT};
 
 /// echod started the way a service manager starts it, with `fds` as
 /// descriptors 3, 4, ..., `LISTEN_FDS` set to `listen_fds` (normally their
@@ -80,9 +79,7 @@ fn tcp_and_udp_sockets_passed_by_the_manager_are_served() {
     );
     ping(&mut connect(tcp_addr), b"activated tcp");
     udp_echo(udp_addr, b"activated udp");
-    server.signal(libc::SIGTERM);
-    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    server.stop();
 }
 
 #[test]
@@ -93,16 +90,8 @@ fn a_unix_socket_passed_by_the_manager_is_served_and_left_in_place() {
     let mut server = Server::spawn(activated(&[&unix], "1", &[]), 1);
     drop(unix);
     assert_eq!(server.paths(), std::slice::from_ref(&path));
-    let mut c = UnixStream::connect(&path).unwrap();
-    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    c.write_all(b"activated unix").unwrap();
-    let mut got = [0u8; 14];
-    c.read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"activated unix");
-    drop(c);
-    server.signal(libc::SIGTERM);
-    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    unix_ping(&mut unix_connect(&path), b"activated unix");
+    server.stop();
     assert!(path.exists(), "removed the manager's socket file");
 }
 
@@ -249,16 +238,8 @@ fn threads_2_share_every_passed_socket() {
     for i in 0..20 {
         udp_echo(udp_addr, format!("datagram {i}").as_bytes());
     }
-    let mut c = UnixStream::connect(&path).unwrap();
-    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    c.write_all(b"activated unix, shared").unwrap();
-    let mut got = [0u8; 22];
-    c.read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"activated unix, shared");
-    drop(c);
-    server.signal(libc::SIGTERM);
-    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    unix_ping(&mut unix_connect(&path), b"activated unix, shared");
+    server.stop();
     assert!(path.exists(), "removed the manager's socket file");
 }
 
@@ -274,9 +255,7 @@ fn an_ignored_listen_is_warned_about_and_the_start_line_names_the_sockets() {
     cmd.env("LISTEN_FDNAMES", "echo:echo-udp");
     let mut server = Server::spawn(cmd, 2);
     drop((tcp, udp));
-    server.signal(libc::SIGTERM);
-    server.wait_exit(IO_TIMEOUT).expect("exited");
-    let stderr = server.stderr();
+    let stderr = server.stop();
     // A default-sized UDP buffer may get its own warning (tested below):
     // not the subject here.
     let lines: Vec<&str> = stderr
@@ -305,9 +284,7 @@ fn without_listen_no_warning_and_unnamed_sockets_are_listed_bare() {
     let addr = tcp.local_addr().unwrap();
     let mut server = Server::spawn(activated(&[&tcp], "1", &[]), 1);
     drop(tcp);
-    server.signal(libc::SIGTERM);
-    server.wait_exit(IO_TIMEOUT).expect("exited");
-    let stderr = server.stderr();
+    let stderr = server.stop();
     assert!(!stderr.contains("ignored"), "{stderr}");
     assert!(
         stderr
@@ -326,11 +303,7 @@ fn stderr_serving(udp: UdpSocket) -> String {
     let mut server = Server::spawn(activated(&[&udp], "1", &[]), 1);
     drop(udp);
     udp_echo(addr, b"served");
-    server.signal(libc::SIGTERM);
-    let status = server.wait_exit(IO_TIMEOUT).expect("exited");
-    let stderr = server.stderr();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    stderr
+    server.stop()
 }
 
 /// SO_RCVBUF of a fresh UDP socket given `bytes`, as the kernel reports it
@@ -401,7 +374,6 @@ impl Drop for Reaped {
 /// take it meanwhile, the tool fails to bind and another port is tried.
 #[cfg(target_os = "linux")]
 fn socket_activated(datagram: bool) -> (Reaped, SocketAddr, std::process::ChildStdout) {
-    use std::io::BufRead;
     use std::process::Stdio;
     for _ in 0..5 {
         let addr = match datagram {
@@ -431,15 +403,7 @@ fn socket_activated(datagram: bool) -> (Reaped, SocketAddr, std::process::ChildS
         let stderr = child.0.stderr.take().unwrap();
         // The tool's "Listening on ADDR as 3." is its ready line; every
         // stderr line, the tool's and then echod's, goes to the channel.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = util::lines_of(stderr, &[]);
         let mut said = Vec::new();
         loop {
             match rx.recv_timeout(IO_TIMEOUT) {

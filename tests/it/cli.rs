@@ -7,7 +7,7 @@ use crate::util;
 
 use std::net::SocketAddr;
 
-use util::{assert_usage_error, ipv6_or_skip, ping, run, Server};
+use util::{assert_one_error_line, assert_usage_error, ipv6_or_skip, ping, run, Server};
 
 /// The part of `--help` that documents `flag`: from its line up to the
 /// next flag's line.
@@ -184,23 +184,7 @@ fn unprintable_arguments_are_escaped_in_the_one_line() {
 fn busy_port_exits_2_naming_the_address_in_use() {
     let first = Server::start(&[]);
     let addr = first.addr().to_string();
-    let r = run(&["--listen", &addr]);
-    assert_eq!(r.status.code(), Some(2), "stderr: {:?}", r.stderr);
-    assert_eq!(r.stdout, "", "nothing may be announced when a bind fails");
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "want one stderr line, got {:?}", r.stderr);
-    assert!(lines[0].starts_with("echod: "), "{:?}", lines[0]);
-    assert!(
-        lines[0].contains(&addr),
-        "does not name {addr}: {:?}",
-        lines[0]
-    );
-    assert!(
-        lines[0].contains("in use"),
-        "does not say in use: {:?}",
-        lines[0]
-    );
-    assert!(!r.stderr.contains("panicked"));
+    assert_one_error_line(&["--listen", &addr], &[&addr, "in use"]);
 }
 
 #[test]
@@ -209,14 +193,9 @@ fn busy_second_listener_announces_nothing() {
     // and no `listening on` line may have gone out for the first.
     let first = Server::start(&[]);
     let addr = first.addr().to_string();
-    let r = run(&["--listen", "127.0.0.1:0", "--listen", &addr]);
-    assert_eq!(r.status.code(), Some(2), "stderr: {:?}", r.stderr);
-    assert_eq!(r.stdout, "");
-    assert_eq!(r.stderr.lines().count(), 1, "{:?}", r.stderr);
-    assert!(
-        r.stderr.contains(&addr) && r.stderr.contains("in use"),
-        "{:?}",
-        r.stderr
+    assert_one_error_line(
+        &["--listen", "127.0.0.1:0", "--listen", &addr],
+        &[&addr, "in use"],
     );
 }
 

@@ -64,28 +64,27 @@ fn echoes_every_size(model: &str) {
 per_model!(echoes_every_size:
     reactor, #[cfg(target_os = "linux")] reactor_splicing = SPLICING, threads, iterative, tokio);
 
-#[test]
-fn utf8_text_comes_back_unchanged_on_every_model() {
+fn utf8_text_comes_back_unchanged(model: &str) {
     // Multi-byte characters of every length (2, 3 and 4 bytes); the long
     // text crosses 64 KiB so some characters straddle a buffer boundary.
     let line = "héllo wörld — 你好, мир! 🦀 ∑ ok\n";
     let short = line.to_string();
     let long = line.repeat(65536 / line.len() + 3);
-    for model in MODELS {
-        let server = start(model);
-        for text in [&short, &long] {
-            // An odd write size splits characters across writes.
-            let got = echo_all(connect(server.addr()), text.as_bytes().to_vec(), 4093);
-            let got = String::from_utf8(got)
-                .unwrap_or_else(|e| panic!("{model}: echo is not UTF-8: {e}"));
-            assert!(
-                got == *text,
-                "{model}: UTF-8 text of {} bytes differs",
-                text.len()
-            );
-        }
+    let server = start(model);
+    for text in [&short, &long] {
+        // An odd write size splits characters across writes.
+        let got = echo_all(connect(server.addr()), text.as_bytes().to_vec(), 4093);
+        let got =
+            String::from_utf8(got).unwrap_or_else(|e| panic!("{model}: echo is not UTF-8: {e}"));
+        assert!(
+            got == *text,
+            "{model}: UTF-8 text of {} bytes differs",
+            text.len()
+        );
     }
 }
+
+per_model!(utf8_text_comes_back_unchanged: reactor, threads, iterative, tokio);
 
 /// An endless, cheap, position-dependent byte stream for transfers too big
 /// to hold: laps of one base pattern, each lap's first 8 bytes replaced by
@@ -276,20 +275,19 @@ fn random_chunkings_echo_byte_exact((model, cases): (&str, u32)) {
     }
 }
 
-#[test]
-fn many_sequential_ping_pongs_share_one_connection_on_every_model() {
-    for model in MODELS {
-        let server = start(model);
-        let mut s = connect(server.addr());
-        for i in 0..1000u64 {
-            // Distinct and of varying length, so a reply left over from
-            // an earlier round (or a short one) cannot pass.
-            let mut msg = format!("{model} #{i}:").into_bytes();
-            msg.extend(pattern(i, 1 + (i as usize * 37) % 700));
-            ping(&mut s, &msg);
-        }
+fn many_sequential_ping_pongs_share_one_connection(model: &str) {
+    let server = start(model);
+    let mut s = connect(server.addr());
+    for i in 0..1000u64 {
+        // Distinct and of varying length, so a reply left over from
+        // an earlier round (or a short one) cannot pass.
+        let mut msg = format!("{model} #{i}:").into_bytes();
+        msg.extend(pattern(i, 1 + (i as usize * 37) % 700));
+        ping(&mut s, &msg);
     }
 }
+
+per_model!(many_sequential_ping_pongs_share_one_connection: reactor, threads, iterative, tokio);
 
 #[test]
 fn ipv6_loopback_listener_echoes() {
@@ -305,27 +303,26 @@ fn ipv6_loopback_listener_echoes() {
     }
 }
 
-#[test]
-fn two_listen_addresses_both_serve_on_every_model() {
-    for model in MODELS {
-        let server = Server::model(&format!(
-            "{model} --listen 127.0.0.1:0 --listen 127.0.0.1:0"
-        ));
-        let addrs = server.addrs().to_vec();
-        assert_eq!(addrs.len(), 2, "{model}: {addrs:?}");
-        assert_ne!(addrs[0], addrs[1], "{model}: one port for two listeners");
-        for (i, &addr) in addrs.iter().enumerate() {
-            let mut s = connect(addr);
-            ping(&mut s, format!("{model} via listener {i}").as_bytes());
-        }
-        if model != "iterative" {
-            // Both at once, interleaved: neither listener waits on the other.
-            let mut a: TcpStream = connect(addrs[0]);
-            let mut b: TcpStream = connect(addrs[1]);
-            for i in 0..50 {
-                ping(&mut a, format!("a{i}").as_bytes());
-                ping(&mut b, format!("b{i}").as_bytes());
-            }
+fn two_listen_addresses_both_serve(model: &str) {
+    let server = Server::model(&format!(
+        "{model} --listen 127.0.0.1:0 --listen 127.0.0.1:0"
+    ));
+    let addrs = server.addrs().to_vec();
+    assert_eq!(addrs.len(), 2, "{model}: {addrs:?}");
+    assert_ne!(addrs[0], addrs[1], "{model}: one port for two listeners");
+    for (i, &addr) in addrs.iter().enumerate() {
+        let mut s = connect(addr);
+        ping(&mut s, format!("{model} via listener {i}").as_bytes());
+    }
+    if model != "iterative" {
+        // Both at once, interleaved: neither listener waits on the other.
+        let mut a: TcpStream = connect(addrs[0]);
+        let mut b: TcpStream = connect(addrs[1]);
+        for i in 0..50 {
+            ping(&mut a, format!("a{i}").as_bytes());
+            ping(&mut b, format!("b{i}").as_bytes());
         }
     }
 }
+
+per_model!(two_listen_addresses_both_serve: reactor, threads, iterative, tokio);

@@ -7,9 +7,8 @@
 
 use crate::util;
 
-use std::io::{self, ErrorKind};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,22 +23,12 @@ const FD_LIMIT: libc::rlim_t = 64;
 /// Starts echod with both soft and hard RLIMIT_NOFILE at [`FD_LIMIT`], so
 /// its own attempt to raise the soft limit gains nothing.
 fn start_with_fd_limit(model: &str) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_echod"));
-    cmd.args(["--model", model, "--listen", "127.0.0.1:0"]);
-    // SAFETY: between fork and exec the closure only calls setrlimit(2),
-    // which is async-signal-safe, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: FD_LIMIT,
-                rlim_max: FD_LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // `ulimit -n` without -H or -S sets both; `exec` keeps the pid.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(r#"ulimit -n {FD_LIMIT} && exec "$0" "$@""#))
+        .arg(env!("CARGO_BIN_EXE_echod"))
+        .args(["--model", model, "--listen", "127.0.0.1:0"]);
     Server::spawn(cmd, 1)
 }
 

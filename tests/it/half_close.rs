@@ -18,8 +18,6 @@ use {
     util::{connect_non_reader, overflowing_size, tcp_socket, wait_until, IO_TIMEOUT},
 };
 
-const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
-
 /// TCP state code of CLOSE_WAIT in /proc/net/tcp: FIN received, socket not
 /// yet closed by its owner.
 #[cfg(target_os = "linux")]
@@ -58,36 +56,34 @@ fn assert_echo(got: &[u8], want: &[u8], what: &str) {
     assert_eq!(at, None, "{what}: first differing offset");
 }
 
-#[test]
-fn every_model_echoes_all_bytes_then_eof_after_client_half_close() {
-    for model in MODELS {
-        let server = Server::start(&["--model", model]);
-        // Small enough to sit in socket buffers while nothing is read.
-        for (i, n) in [1, 1000, 65537, 100_000].into_iter().enumerate() {
-            let data = pattern(i as u64, n);
-            let mut s = connect(server.addr());
-            s.write_all(&data).expect("write");
-            s.shutdown(Shutdown::Write).expect("shutdown");
-            let got = read_to_eof(&mut s).expect("read echo then EOF");
-            assert_echo(&got, &data, &format!("{model}, {n} bytes"));
-        }
+fn echoes_all_bytes_then_eof_after_client_half_close(model: &str) {
+    let server = Server::model(model);
+    // Small enough to sit in socket buffers while nothing is read.
+    for (i, n) in [1, 1000, 65537, 100_000].into_iter().enumerate() {
+        let data = pattern(i as u64, n);
+        let mut s = connect(server.addr());
+        s.write_all(&data).expect("write");
+        s.shutdown(Shutdown::Write).expect("shutdown");
+        let got = read_to_eof(&mut s).expect("read echo then EOF");
+        assert_echo(&got, &data, &format!("{model}, {n} bytes"));
     }
 }
 
-#[test]
-fn every_model_closes_at_once_after_an_immediate_half_close() {
-    for model in MODELS {
-        let server = Server::start(&["--model", model]);
-        let mut s = connect(server.addr());
-        s.shutdown(Shutdown::Write).expect("shutdown");
-        let got = read_to_eof(&mut s).expect("EOF, not an error");
-        assert!(
-            got.is_empty(),
-            "{model}: {} bytes for nothing sent",
-            got.len()
-        );
-    }
+per_model!(echoes_all_bytes_then_eof_after_client_half_close: reactor, threads, iterative, tokio);
+
+fn closes_at_once_after_an_immediate_half_close(model: &str) {
+    let server = Server::model(model);
+    let mut s = connect(server.addr());
+    s.shutdown(Shutdown::Write).expect("shutdown");
+    let got = read_to_eof(&mut s).expect("EOF, not an error");
+    assert!(
+        got.is_empty(),
+        "{model}: {} bytes for nothing sent",
+        got.len()
+    );
 }
+
+per_model!(closes_at_once_after_an_immediate_half_close: reactor, threads, iterative, tokio);
 
 /// Queues megabytes without reading and half-closes, so the FIN reaches the
 /// server while its echo is far from delivered (the client has read

@@ -20,10 +20,7 @@ fn one_echo_then_stop(args: &[&str]) -> String {
     client.shutdown(Shutdown::Write).unwrap();
     assert_eq!(client.read(&mut got).unwrap(), 0, "EOF after the echo");
     drop(client);
-    server.signal(libc::SIGTERM);
-    let status = server.wait_exit(IO_TIMEOUT).expect("exit after SIGTERM");
-    assert_eq!(status.code(), Some(0));
-    server.stderr()
+    server.stop()
 }
 
 #[test]
@@ -307,9 +304,7 @@ fn trace_says_idle_timeout_in_the_other_models() {
         client
             .read_to_end(&mut rest)
             .expect("EOF from the idle timeout");
-        server.signal(libc::SIGTERM);
-        assert_eq!(server.wait_exit(IO_TIMEOUT).and_then(|s| s.code()), Some(0));
-        let stderr = server.stderr();
+        let stderr = server.stop();
         assert!(
             stderr.contains("echod: close: idle timeout conn=1\n"),
             "{model}: {stderr:?}"
@@ -325,9 +320,7 @@ fn an_invalid_rust_log_is_named_in_one_line_and_info_is_used() {
     cmd.args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "echod=loud");
     let mut server = Server::spawn(cmd, 1);
-    server.signal(libc::SIGTERM);
-    assert_eq!(server.wait_exit(IO_TIMEOUT).and_then(|s| s.code()), Some(0));
-    let stderr = server.stderr();
+    let stderr = server.stop();
     let lines: Vec<&str> = stderr.lines().collect();
     assert!(
         lines[0].starts_with("echod: RUST_LOG=echod=loud: not a valid filter (")

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use echod::{listen::parse_announced, ListenAddr};
 use util::{
-    assert_usage_error, connect, listening, ping, set_linger_zero, stdout_lines, wait_until,
-    Listening, IO_TIMEOUT,
+    assert_usage_error, connect, ping, set_linger_zero, stdout_lines, wait_until, IO_TIMEOUT,
 };
 
 /// The server's `SCRAPE_DEADLINE` and `MAX_SCRAPES`.
@@ -48,9 +48,9 @@ impl Daemon {
             let addr = |rest: &str| -> SocketAddr {
                 rest.trim_end_matches("/metrics").parse().expect("address")
             };
-            match listening(&line) {
-                Some(Listening::Tcp(a)) => _ = echo.get_or_insert(a),
-                Some(Listening::Udp(a)) => _ = udp.get_or_insert(a),
+            match parse_announced(&line) {
+                Some(ListenAddr::Tcp(a)) => _ = echo.get_or_insert(a),
+                Some(ListenAddr::Udp(a)) => _ = udp.get_or_insert(a),
                 _ => match line.strip_prefix("metrics on http://") {
                     Some(rest) => break addr(rest),
                     None => panic!("unexpected line {line:?}"),

@@ -31,15 +31,16 @@ use util::{
 // What the tests that read /proc (Linux only) use besides.
 #[cfg(target_os = "linux")]
 use {
-    libc::{SIGCONT, SIGSTOP},
+    echod::{listen::parse_announced, ListenAddr},
+    libc::SIGCONT,
     std::collections::BTreeSet,
     std::io::{ErrorKind, Write},
     std::net::{SocketAddr, TcpStream},
     std::os::unix::fs::PermissionsExt,
     std::os::unix::net::UnixStream,
     std::thread,
-    util::{echo_all, epoll_loads, listening, pattern, raise_fd_limit, read_to_eof, wait_until},
-    util::{socket_path, stdout_lines, unix_connect, unix_ping, Listening},
+    util::{echo_all, epoll_loads, pattern, raise_fd_limit, wait_until},
+    util::{socket_path, stdout_lines, unix_connect, unix_ping},
 };
 
 /// The reactor's accept budget per turn (`reactor::ACCEPT_BUDGET`).
@@ -133,16 +134,6 @@ fn listen_queues(addr: SocketAddr) -> Vec<u64> {
         .collect()
 }
 
-/// The process state letter from /proc/PID/stat (`T` once stopped).
-#[cfg(target_os = "linux")]
-fn process_state(pid: i32) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    stat[stat.rfind(')').expect("comm") + 2..]
-        .chars()
-        .next()
-        .unwrap()
-}
-
 /// `0-2,5` -> {0, 1, 2, 5}, as /proc prints CPU lists.
 #[cfg(target_os = "linux")]
 fn cpu_list(s: &str) -> Vec<usize> {
@@ -213,8 +204,8 @@ fn each_address_gets_a_listener_per_reactor_and_one_listening_line() {
     let addrs: Vec<SocketAddr> = (0..2)
         .map(|_| {
             let line = lines.next().expect("a listening line").unwrap();
-            match listening(&line) {
-                Some(Listening::Tcp(addr)) => addr,
+            match parse_announced(&line) {
+                Some(ListenAddr::Tcp(addr)) => addr,
                 _ => panic!("{line:?}"),
             }
         })
@@ -346,7 +337,8 @@ fn sigterm_drains_every_reactor_and_flushes_pending_echo() {
     assert_exits(&mut server, IO_TIMEOUT, 0, "--threads 3");
 }
 
-/// How a connection queued at the signal ended, for the client.
+/// How a connection queued at the signal ended, for the client; the
+/// order indexes the tally of [`endings`].
 #[cfg(target_os = "linux")]
 #[derive(Debug, PartialEq, Eq)]
 enum Ending {
@@ -359,14 +351,26 @@ enum Ending {
 }
 
 #[cfg(target_os = "linux")]
-fn ending(s: &mut TcpStream, msg: &[u8]) -> Ending {
-    match read_to_eof(s) {
-        Ok(got) if got.is_empty() => Ending::Eof,
-        Ok(got) if got == msg => Ending::Echoed,
-        Ok(got) => panic!("got {got:?} for {msg:?}"),
+fn ending(s: &mut impl Read, msg: &[u8]) -> Ending {
+    let mut got = Vec::new();
+    match s.read_to_end(&mut got) {
+        Ok(_) if got.is_empty() => Ending::Eof,
+        Ok(_) if got == msg => Ending::Echoed,
+        Ok(_) => panic!("got {got:?} for {msg:?}"),
         Err(e) if e.kind() == ErrorKind::ConnectionReset => Ending::Reset,
         Err(e) => panic!("reading the ending: {e}"),
     }
+}
+
+/// How many of `conns` (client `i` sent `msg(i)`) were echoed, got a
+/// clean EOF, were reset.
+#[cfg(target_os = "linux")]
+fn endings(conns: &mut [impl Read], msg: impl Fn(usize) -> Vec<u8>) -> [usize; 3] {
+    let mut endings = [0usize; 3];
+    for (i, c) in conns.iter_mut().enumerate() {
+        endings[ending(c, &msg(i)) as usize] += 1;
+    }
+    endings
 }
 
 /// Regression guard for the SO_REUSEPORT pitfall: closing a listener
@@ -381,11 +385,7 @@ fn queued_connections_get_eof_not_reset((threads, clients): (usize, usize)) {
     let n = threads.to_string();
     let mut server = Server::start(&["--threads", &n, "--shutdown-timeout", "30s"]);
     let addr = server.addr();
-    server.signal(SIGSTOP);
-    assert!(
-        wait_until(IO_TIMEOUT, || process_state(server.pid()) == 'T'),
-        "not stopped"
-    );
+    server.freeze();
     let msg = |i: usize| format!("queued {i}").into_bytes();
     let mut conns: Vec<TcpStream> = (0..clients)
         .map(|i| {
@@ -410,14 +410,7 @@ fn queued_connections_get_eof_not_reset((threads, clients): (usize, usize)) {
     );
     server.signal(SIGTERM);
     server.signal(SIGCONT);
-    let mut endings = [0usize; 3];
-    for (i, c) in conns.iter_mut().enumerate() {
-        match ending(c, &msg(i)) {
-            Ending::Echoed => endings[0] += 1,
-            Ending::Eof => endings[1] += 1,
-            Ending::Reset => endings[2] += 1,
-        }
-    }
+    let endings = endings(&mut conns, msg);
     assert_eq!(
         endings[2], 0,
         "--threads {threads}: {} of {clients} queued clients were reset \
@@ -582,11 +575,7 @@ fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
         "--shutdown-timeout",
         "30s",
     ]);
-    server.signal(SIGSTOP);
-    assert!(
-        wait_until(IO_TIMEOUT, || process_state(server.pid()) == 'T'),
-        "not stopped"
-    );
+    server.freeze();
     let msg = |i: usize| format!("queued {i}").into_bytes();
     let mut conns: Vec<UnixStream> = (0..clients)
         .map(|i| {
@@ -597,17 +586,7 @@ fn threads_2_sigterm_serves_every_client_queued_on_a_shared_unix_listener() {
         .collect();
     server.signal(SIGTERM);
     server.signal(SIGCONT);
-    let mut endings = [0usize; 3];
-    for (i, c) in conns.iter_mut().enumerate() {
-        let mut got = Vec::new();
-        match c.read_to_end(&mut got) {
-            Ok(_) if got.is_empty() => endings[1] += 1,
-            Ok(_) if got == msg(i) => endings[0] += 1,
-            Ok(_) => panic!("client {i}: got {got:?}"),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => endings[2] += 1,
-            Err(e) => panic!("client {i}: {e}"),
-        }
-    }
+    let endings = endings(&mut conns, msg);
     assert_eq!(
         endings[2], 0,
         "{} of {clients} queued clients were reset (echoed {}, EOF {})",

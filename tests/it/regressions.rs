@@ -120,18 +120,14 @@ fn a_100_kb_argument_came_back_as_a_100_kb_stderr_line() {
     ] {
         let what = format!("{:?}", args[0].get(..20).unwrap_or(args[0]));
         let r = run(&args);
+        let err = &r.stderr;
         assert_eq!(r.status.code(), Some(2), "{what}: {:?}", r.status);
-        assert_eq!(r.stderr.lines().count(), 1, "{what}: not one line");
+        assert_eq!(err.lines().count(), 1, "{what}: not one line");
+        assert!(err.len() < 300, "{what}: {} bytes: {err}", err.len());
+        let marked = err.contains("… (10000");
         assert!(
-            r.stderr.len() < 300,
-            "{what}: {} bytes: {}",
-            r.stderr.len(),
-            r.stderr
-        );
-        assert!(
-            r.stderr.contains("… (10000"),
-            "{what}: the cut is not marked with the full length: {}",
-            r.stderr
+            marked,
+            "{what}: the cut does not give the full length: {err}"
         );
     }
 }
@@ -177,6 +173,13 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// [`refused_with`] for one `--FLAG VALUE` (one string) refused with
+/// `FLAG VALUE: WHY (see --help)`.
+fn refused_because(flag: &str, why: &str) {
+    let args: Vec<&str> = flag.split_whitespace().collect();
+    refused_with(&args, &format!("{flag}: {why} (see --help)"));
 }
 
 /// Status 2 and exactly `line` on stderr, nothing on stdout.
@@ -232,29 +235,14 @@ fn echod_colliding_with_itself_was_blamed_on_a_port_in_use() {
 // problem.
 #[test]
 fn a_bad_or_missing_port_was_called_not_an_address() {
-    for (args, line) in [
-        (
-            &["--listen", "127.0.0.1:99999"][..],
-            "--listen 127.0.0.1:99999: port out of range (0-65535) (see --help)",
-        ),
-        (
-            &["--listen", "udp:[::1]:65536"],
-            "--listen udp:[::1]:65536: port out of range (0-65535) (see --help)",
-        ),
-        (
-            &["--listen", "127.0.0.1"],
-            "--listen 127.0.0.1: missing :PORT (see --help)",
-        ),
-        (
-            &["--listen", "localhost"],
-            "--listen localhost: missing :PORT (see --help)",
-        ),
-        (
-            &["--metrics", "127.0.0.1"],
-            "--metrics 127.0.0.1: missing :PORT (see --help)",
-        ),
+    for (flag, why) in [
+        ("--listen 127.0.0.1:99999", "port out of range (0-65535)"),
+        ("--listen udp:[::1]:65536", "port out of range (0-65535)"),
+        ("--listen 127.0.0.1", "missing :PORT"),
+        ("--listen localhost", "missing :PORT"),
+        ("--metrics 127.0.0.1", "missing :PORT"),
     ] {
-        refused_with(args, line);
+        refused_because(flag, why);
     }
 }
 
@@ -263,37 +251,34 @@ fn a_bad_or_missing_port_was_called_not_an_address() {
 // mistake nor what to write instead.
 #[test]
 fn a_port_alone_or_unbracketed_ipv6_was_called_not_an_address() {
-    for (args, line) in [
+    for (flag, why) in [
         (
-            &["--listen", "7007"][..],
-            "--listen 7007: missing address: did you mean 127.0.0.1:7007 or 0.0.0.0:7007? (see --help)",
+            "--listen 7007",
+            "missing address: did you mean 127.0.0.1:7007 or 0.0.0.0:7007?",
         ),
         (
-            &["--listen", "udp::7"],
-            "--listen udp::7: missing address: did you mean udp:127.0.0.1:7 or udp:0.0.0.0:7? (see --help)",
+            "--listen udp::7",
+            "missing address: did you mean udp:127.0.0.1:7 or udp:0.0.0.0:7?",
+        ),
+        ("--listen ::1:7", "IPv6 addresses need brackets: [::1]:7"),
+        (
+            "--listen udp:fe80::1:7007",
+            "IPv6 addresses need brackets: udp:[fe80::1]:7007",
         ),
         (
-            &["--listen", "::1:7"],
-            "--listen ::1:7: IPv6 addresses need brackets: [::1]:7 (see --help)",
+            "--listen ::",
+            "IPv6 addresses need brackets and a port: [::]:PORT",
         ),
         (
-            &["--listen", "udp:fe80::1:7007"],
-            "--listen udp:fe80::1:7007: IPv6 addresses need brackets: udp:[fe80::1]:7007 (see --help)",
+            "--metrics 9100",
+            "missing address: did you mean 127.0.0.1:9100 or 0.0.0.0:9100?",
         ),
         (
-            &["--listen", "::"],
-            "--listen ::: IPv6 addresses need brackets and a port: [::]:PORT (see --help)",
-        ),
-        (
-            &["--metrics", "9100"],
-            "--metrics 9100: missing address: did you mean 127.0.0.1:9100 or 0.0.0.0:9100? (see --help)",
-        ),
-        (
-            &["--metrics", "::1:9100"],
-            "--metrics ::1:9100: IPv6 addresses need brackets: [::1]:9100 (see --help)",
+            "--metrics ::1:9100",
+            "IPv6 addresses need brackets: [::1]:9100",
         ),
     ] {
-        refused_with(args, line);
+        refused_because(flag, why);
     }
 }
 
@@ -320,34 +305,31 @@ fn a_host_name_for_metrics_was_called_not_an_address() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_failed_bind_said_only_the_os_error() {
+    let in_use = |ss: &str, port: u16| {
+        format!(
+            "Address already in use (os error 98); \
+             another process listens there (ss {ss} 'sport = :{port}' shows which)"
+        )
+    };
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let p = tcp.local_addr().unwrap().port();
+    let taken = format!("127.0.0.1:{p}");
+    let why = in_use("-ltnp", p);
     refused_with(
-        &["--listen", &format!("127.0.0.1:{p}")],
-        &format!(
-            "cannot listen on tcp://127.0.0.1:{p}: Address already in use (os error 98); \
-             another process listens there (ss -ltnp 'sport = :{p}' shows which)"
-        ),
+        &["--listen", &taken],
+        &format!("cannot listen on tcp://{taken}: {why}"),
     );
     refused_with(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics",
-            &format!("127.0.0.1:{p}"),
-        ],
-        &format!(
-            "--metrics 127.0.0.1:{p}: cannot listen: Address already in use (os error 98); \
-             another process listens there (ss -ltnp 'sport = :{p}' shows which)"
-        ),
+        &["--listen", "127.0.0.1:0", "--metrics", &taken],
+        &format!("--metrics {taken}: cannot listen: {why}"),
     );
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let q = udp.local_addr().unwrap().port();
     refused_with(
         &["--listen", &format!("udp:127.0.0.1:{q}")],
         &format!(
-            "cannot listen on udp://127.0.0.1:{q}: Address already in use (os error 98); \
-             another process listens there (ss -lunp 'sport = :{q}' shows which)"
+            "cannot listen on udp://127.0.0.1:{q}: {}",
+            in_use("-lunp", q)
         ),
     );
     // 192.0.2.0/24 is reserved for documentation: no machine has it.

@@ -19,12 +19,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use util::{
-    assert_usage_error, connect, pattern, ping, socket_path, unix_connect, unix_ping, wait_until,
-    Server, IO_TIMEOUT,
+    assert_exits, assert_usage_error, connect, pattern, per_model, ping, socket_path, unix_connect,
+    unix_ping, wait_until, Server, SocketPath, IO_TIMEOUT,
 };
-
-/// The models other than the reactor, which serve `unix:` too.
-const OTHER_MODELS: [&str; 3] = ["threads", "iterative", "tokio"];
 
 fn listen_arg(path: &Path) -> String {
     format!("unix:{}", path.display())
@@ -41,6 +38,16 @@ fn start(path: &Path, extra: &[&str]) -> Server {
         "announced as unix://PATH"
     );
     server
+}
+
+/// `--model MODEL EXTRA` on a socket of its own, in a directory named
+/// after `test` and the model.
+fn start_model(test: &str, model: &str, extra: &[&str]) -> (SocketPath, Server) {
+    let path = socket_path(&format!("{test}-{model}"));
+    let mut args = vec!["--model", model];
+    args.extend_from_slice(extra);
+    let server = start(&path, &args);
+    (path, server)
 }
 
 /// Sends `size` bytes of pattern `seed` from a second thread (more than
@@ -265,72 +272,65 @@ fn the_scratch_directory_goes_with_its_guard() {
 
 /// Byte-exact echo in each model, then the half-close: the last bytes
 /// still come back, then EOF.
-#[test]
-fn other_models_echo_through_a_half_close() {
-    for model in OTHER_MODELS {
-        let path = socket_path(&format!("echo-{model}"));
-        let mut server = start(&path, &["--model", model]);
-        let mut s = unix_connect(&path);
-        for (i, size) in [1, 4096, 300_000].into_iter().enumerate() {
-            echo_exact(&mut s, i as u64, size, model);
-        }
-        s.write_all(b"last words").unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        s.read_to_end(&mut rest)
-            .unwrap_or_else(|e| panic!("{model}: {e}"));
-        assert_eq!(rest, b"last words", "{model}");
-        assert!(server.alive(), "{model}: {}", server.stderr());
+fn other_models_echo_through_a_half_close(model: &str) {
+    let (path, mut server) = start_model("echo", model, &[]);
+    let mut s = unix_connect(&path);
+    for (i, size) in [1, 4096, 300_000].into_iter().enumerate() {
+        echo_exact(&mut s, i as u64, size, model);
     }
+    s.write_all(b"last words").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest)
+        .unwrap_or_else(|e| panic!("{model}: {e}"));
+    assert_eq!(rest, b"last words", "{model}");
+    assert!(server.alive(), "{model}: {}", server.stderr());
 }
+
+per_model!(other_models_echo_through_a_half_close: threads, iterative, tokio);
 
 /// After SIGTERM the listener refuses at once, even in the iterative
 /// model while it is busy with a client (the signal thread stops it, see
 /// `models/blocking/listeners.rs`); the client being served keeps its
 /// echo and gets EOF after it; the file is removed; exit 0.
-#[test]
-fn other_models_stop_listening_and_drain_on_sigterm() {
-    for model in OTHER_MODELS {
-        let path = socket_path(&format!("drain-{model}"));
-        let mut server = start(&path, &["--model", model]);
-        let mut busy = unix_connect(&path);
-        unix_ping(&mut busy, b"before");
-        server.signal(libc::SIGTERM);
-        let refused = wait_until(IO_TIMEOUT, || UnixStream::connect(&*path).is_err());
-        assert!(refused, "{model}: still accepting after SIGTERM");
-        assert!(
-            wait_until(IO_TIMEOUT, || !path.exists()),
-            "{model}: socket file kept during the drain"
-        );
-        // Nothing in hand: the server closes the quiet client cleanly.
-        let mut rest = Vec::new();
-        busy.read_to_end(&mut rest)
-            .unwrap_or_else(|e| panic!("{model}: not a clean EOF: {e}"));
-        assert!(rest.is_empty(), "{model}: {rest:?}");
-        let status = server.wait_exit(IO_TIMEOUT).expect("exited");
-        assert_eq!(status.code(), Some(0), "{model}: {}", server.stderr());
-    }
+fn other_models_stop_listening_and_drain_on_sigterm(model: &str) {
+    let (path, mut server) = start_model("drain", model, &[]);
+    let mut busy = unix_connect(&path);
+    unix_ping(&mut busy, b"before");
+    server.signal(libc::SIGTERM);
+    let refused = wait_until(IO_TIMEOUT, || UnixStream::connect(&*path).is_err());
+    assert!(refused, "{model}: still accepting after SIGTERM");
+    assert!(
+        wait_until(IO_TIMEOUT, || !path.exists()),
+        "{model}: socket file kept during the drain"
+    );
+    // Nothing in hand: the server closes the quiet client cleanly.
+    let mut rest = Vec::new();
+    busy.read_to_end(&mut rest)
+        .unwrap_or_else(|e| panic!("{model}: not a clean EOF: {e}"));
+    assert!(rest.is_empty(), "{model}: {rest:?}");
+    assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
+per_model!(other_models_stop_listening_and_drain_on_sigterm: threads, iterative, tokio);
+
 /// `--idle-timeout` closes a silent Unix client, as a TCP one.
-#[test]
-fn other_models_close_idle_unix_clients() {
-    for model in OTHER_MODELS {
-        let path = socket_path(&format!("idle-{model}"));
-        let _server = start(&path, &["--model", model, "--idle-timeout", "300ms"]);
-        let mut s = unix_connect(&path);
-        unix_ping(&mut s, b"then silence");
-        let t = Instant::now();
-        let mut buf = [0u8; 8];
-        let ended = s.read(&mut buf);
-        assert!(closed(&ended), "{model}: idle client not closed: {ended:?}");
-        let waited = t.elapsed();
-        assert!(
-            waited >= Duration::from_millis(250) && waited < IO_TIMEOUT,
-            "{model}: closed after {waited:?}"
-        );
-    }
+fn other_models_close_idle_unix_clients(model: &str) {
+    let (path, _server) = start_model("idle", model, &["--idle-timeout", "300ms"]);
+    let mut s = unix_connect(&path);
+    unix_ping(&mut s, b"then silence");
+    let t = Instant::now();
+    let mut buf = [0u8; 8];
+    let ended = s.read(&mut buf);
+    assert!(closed(&ended), "{model}: idle client not closed: {ended:?}");
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < IO_TIMEOUT,
+        "{model}: closed after {waited:?}"
+    );
 }
+
+per_model!(other_models_close_idle_unix_clients: threads, iterative, tokio);
 
 /// The server closed the connection: EOF, or an error other than a
 /// timeout.
@@ -344,24 +344,22 @@ fn closed(read: &std::io::Result<usize>) -> bool {
 /// `--max-conns 1`: a second Unix client is closed at once while the
 /// first is served (threads and tokio; the iterative model serves one
 /// at a time anyway).
-#[test]
-fn other_models_apply_max_conns_to_unix_clients() {
-    for model in ["threads", "tokio"] {
-        let path = socket_path(&format!("max-{model}"));
-        let _server = start(&path, &["--model", model, "--max-conns", "1"]);
-        let mut first = unix_connect(&path);
-        unix_ping(&mut first, b"served");
-        let mut second = unix_connect(&path);
-        let mut buf = [0u8; 8];
-        let _ = second.write_all(b"refused?");
-        let got = second.read(&mut buf);
-        assert!(
-            closed(&got),
-            "{model}: a client over --max-conns was served: {got:?}"
-        );
-        unix_ping(&mut first, b"still served");
-    }
+fn other_models_apply_max_conns_to_unix_clients(model: &str) {
+    let (path, _server) = start_model("max", model, &["--max-conns", "1"]);
+    let mut first = unix_connect(&path);
+    unix_ping(&mut first, b"served");
+    let mut second = unix_connect(&path);
+    let mut buf = [0u8; 8];
+    let _ = second.write_all(b"refused?");
+    let got = second.read(&mut buf);
+    assert!(
+        closed(&got),
+        "{model}: a client over --max-conns was served: {got:?}"
+    );
+    unix_ping(&mut first, b"still served");
 }
+
+per_model!(other_models_apply_max_conns_to_unix_clients: threads, tokio);
 
 #[test]
 fn every_model_serves_unix() {

@@ -85,9 +85,14 @@ fn idle_ticks(server: &Server, span: Duration) -> u64 {
     server.cpu_ticks() - before
 }
 
-/// `abc`, urgent `!`, `def`, all queued at the server before it reads, on
-/// connection `client`; returns what came back within [`PROMPT`].
-fn urgent_while_stopped(server: &Server, client: &mut TcpStream) -> Vec<u8> {
+/// `abc`, urgent `!`, `def`, all queued at a server started as `model`
+/// before it reads; returns the server, the client and what came back
+/// within [`PROMPT`], as text.
+fn urgent_while_stopped(model: &str) -> (Server, TcpStream, String) {
+    let server = Server::model(model);
+    let mut stream = connect(server.addr());
+    stream.set_nodelay(true).unwrap();
+    let client = &mut stream;
     let (local, remote) = (client.local_addr().unwrap(), server.addr());
     // Accepted and served first: the reads below are a connection's
     // ordinary reads, not its first one after accept.
@@ -106,19 +111,16 @@ fn urgent_while_stopped(server: &Server, client: &mut TcpStream) -> Vec<u8> {
         queued,
         "the 7 bytes never reached the server's receive queue"
     );
-    read_for(client, 7, PROMPT)
+    let got = read_for(client, 7, PROMPT);
+    (server, stream, String::from_utf8_lossy(&got).into_owned())
 }
 
 #[test]
 fn bytes_after_urgent_data_are_echoed_promptly_in_every_model() {
     for model in MODELS {
-        let server = Server::model(model);
-        let mut client = connect(server.addr());
-        client.set_nodelay(true).unwrap();
-        let got = urgent_while_stopped(&server, &mut client);
+        let (server, mut client, got) = urgent_while_stopped(model);
         assert_eq!(
-            String::from_utf8_lossy(&got),
-            "abc!def",
+            got, "abc!def",
             "{model}: every byte, the urgent one inline, within {PROMPT:?}"
         );
         // Still a working echo, and not spinning on the socket.
@@ -140,13 +142,9 @@ fn bytes_after_urgent_data_are_echoed_promptly_in_every_model() {
 /// update docs/operations.md ("Urgent data").
 #[test]
 fn tokio_model_stalls_after_urgent_data() {
-    let server = Server::start(&["--model", "tokio"]);
-    let mut client = connect(server.addr());
-    client.set_nodelay(true).unwrap();
-    let got = urgent_while_stopped(&server, &mut client);
+    let (_server, mut client, got) = urgent_while_stopped("tokio");
     assert_eq!(
-        String::from_utf8_lossy(&got),
-        "abc",
+        got, "abc",
         "the tokio model echoed past the urgent mark: has tokio fixed the stall?"
     );
     // Any later input announces the stuck bytes too.

@@ -6,7 +6,7 @@ use crate::util;
 use std::time::{Duration, Instant};
 
 use util::{
-    loadgen, passes_every_check, stdout, took_under, Behaviour, Echod, TestServer, HTTP_400,
+    fails_the_check, passes_every_check, took_under, Behaviour, Echod, TestServer, HTTP_400,
 };
 
 #[test]
@@ -24,12 +24,7 @@ fn echod_tokio_model_passes_every_check() {
 #[test]
 fn corrupting_server_fails_the_check() {
     let server = TestServer::start(Behaviour::Corrupting { every: 5000 });
-    let out = loadgen(
-        &["check", "--target", &server.target(), "--timeout", "5s"],
-        Duration::from_secs(60),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = fails_the_check(&server.target(), "5s");
     assert!(text.contains("FAIL") && text.contains("differs"), "{text}");
 }
 
@@ -37,12 +32,7 @@ fn corrupting_server_fails_the_check() {
 fn silent_server_fails_every_check_within_its_time_limit() {
     let server = TestServer::start(Behaviour::BlackHole);
     let start = Instant::now();
-    let out = loadgen(
-        &["check", "--target", &server.target(), "--timeout", "1s"],
-        Duration::from_secs(30),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = fails_the_check(&server.target(), "1s");
     assert!(text.contains("0/7 checks passed"), "{text}");
     took_under(
         start,
@@ -58,12 +48,7 @@ fn silent_server_fails_every_check_within_its_time_limit() {
 #[test]
 fn short_wrong_reply_is_reported_as_wrong_bytes_in_every_check() {
     let server = TestServer::start(Behaviour::FixedReply { reply: HTTP_400 });
-    let out = loadgen(
-        &["check", "--target", &server.target(), "--timeout", "2s"],
-        Duration::from_secs(60),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = fails_the_check(&server.target(), "2s");
     assert!(text.contains("0/7 checks passed"), "{text}");
     let fails: Vec<&str> = text.lines().filter(|l| l.contains("FAIL")).collect();
     assert_eq!(fails.len(), 7, "{text}");

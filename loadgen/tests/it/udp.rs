@@ -8,8 +8,8 @@ use crate::util;
 use std::time::Duration;
 
 use util::{
-    loadgen, number, read_json, run_json, scratch, stderr, stdout, words, UdpBehaviour, UdpEchod,
-    UdpTestServer,
+    fails_the_check, loadgen, number, read_json, run_exits, run_json, scratch, stderr, stdout,
+    words, UdpBehaviour, UdpEchod, UdpTestServer,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -115,9 +115,8 @@ fn a_server_dropping_every_tenth_datagram_shows_ten_percent_loss_and_exits_0() {
 #[test]
 fn a_server_corrupting_datagrams_fails_the_run_naming_corruption() {
     let server = UdpTestServer::start(UdpBehaviour::Corrupting { every: 50 });
-    let (out, v) = run_json(&server.target(), "udp-corrupt", &words(MODEST));
+    let (out, v) = run_exits(&server.target(), MODEST, 1);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(number(&v, "corrupt") > 0.0, "{v}");
     assert_eq!(v["clean"], false);
     assert!(err.contains("corrupt"), "{err}");
@@ -127,8 +126,7 @@ fn a_server_corrupting_datagrams_fails_the_run_naming_corruption() {
 #[test]
 fn a_duplicating_server_has_its_duplicates_counted_not_failed() {
     let server = UdpTestServer::start(UdpBehaviour::Duplicating);
-    let (out, v) = run_json(&server.target(), "udp-dup", &words(MODEST));
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, v) = run_exits(&server.target(), MODEST, 0);
     let d = &v["datagrams"];
     let requests = number(&v, "requests");
     assert!(requests > 50.0, "{v}");
@@ -163,12 +161,7 @@ fn check_passes_against_echod_udp_and_lists_stream_checks_as_not_applicable() {
 #[test]
 fn check_fails_against_a_corrupting_udp_server() {
     let server = UdpTestServer::start(UdpBehaviour::Corrupting { every: 1 });
-    let out = loadgen(
-        &["check", "--target", &server.target(), "--timeout", "3s"],
-        Duration::from_secs(60),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = fails_the_check(&server.target(), "3s");
     assert!(text.contains("FAIL") && text.contains("differs"), "{text}");
     // The empty datagram has no byte to damage: that check still passes.
     assert!(text.contains("1/6 checks passed"), "{text}");

@@ -11,27 +11,11 @@ use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use util::{
-    loadgen, loadgen_cmd, read_json, scratch, stderr, stdout, took_under, wait_output, words, Echod,
+    loadgen, loadgen_cmd, read_json, refused, run_text, scratch, stderr, stdout, took_under,
+    wait_output, words, Echod,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Exit 2, one line on stderr containing `needle`, no panic, and quickly:
-/// nothing was measured first.
-fn refused(args: &[&str], needle: &str) {
-    let start = Instant::now();
-    let out = loadgen(args, LIMIT);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-    assert!(err.contains(needle), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    took_under(
-        start,
-        Duration::from_secs(5),
-        &format!("{args:?}: it measured before refusing"),
-    );
-}
 
 #[test]
 fn output_paths_are_checked_before_the_run_in_one_format() {
@@ -223,26 +207,24 @@ fn size_takes_suffixes_and_slow_rates_are_honoured() {
     let server = Echod::start(&[]);
     let dir = scratch("suffix");
     let json = dir.join("r.json");
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --size 1K --duration 300ms --warmup 0s --quiet --json {}",
-            server.target(),
+    let out = run_text(
+        &server.target(),
+        &format!(
+            "--size 1K --duration 300ms --warmup 0s --quiet --json {}",
             json.display()
-        )),
-        LIMIT,
+        ),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(read_json(&json)["config"]["size"], 1024);
 
     // Half a request per second for 4 s: two requests, and the report says
     // 0.5, not 0.
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --rate 0.5 --duration 4s --warmup 0s --json {}",
-            server.target(),
+    let out = run_text(
+        &server.target(),
+        &format!(
+            "--rate 0.5 --duration 4s --warmup 0s --json {}",
             json.display()
-        )),
-        LIMIT,
+        ),
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -280,12 +262,9 @@ fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
     let server = util::TestServer::start(util::Behaviour::Throttled {
         bytes_per_sec: 256 * 1024,
     });
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --size 1M --duration 500ms --warmup 0s --quiet",
-            server.target()
-        )),
-        LIMIT,
+    let out = run_text(
+        &server.target(),
+        "--size 1M --duration 500ms --warmup 0s --quiet",
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -293,12 +272,9 @@ fn a_slow_but_correct_server_is_waited_for_not_called_a_truncator() {
 #[test]
 fn a_server_that_closes_every_connection_at_once_is_one_line_not_a_table_of_zeros() {
     let server = util::TestServer::start(util::Behaviour::Truncating { limit: 0 });
-    let out = loadgen(
-        &words(&format!(
-            "run --target {} --connections 3 --duration 500ms --warmup 0s",
-            server.target()
-        )),
-        LIMIT,
+    let out = run_text(
+        &server.target(),
+        "--connections 3 --duration 500ms --warmup 0s",
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");

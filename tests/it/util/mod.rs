@@ -14,7 +14,7 @@ mod per_model;
 mod unix;
 
 pub(crate) use per_model::per_model;
-pub use unix::{socket_path, unix_connect, unix_ping};
+pub use unix::{socket_path, unix_connect, unix_ping, SocketPath};
 
 use std::io::{BufRead, BufReader, ErrorKind, Lines, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -24,6 +24,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use echod::{listen::parse_announced, ListenAddr};
 use socket2::{Domain, Socket, Type};
 
 /// Generous: the CI machine is shared and has 2 cores.
@@ -80,9 +81,9 @@ impl Server {
             let (mut addrs, mut paths) = (Vec::new(), Vec::new());
             while addrs.len() + paths.len() < listeners {
                 match lines.next() {
-                    Some(Ok(line)) => match listening(&line) {
-                        Some(Listening::Tcp(addr) | Listening::Udp(addr)) => addrs.push(addr),
-                        Some(Listening::Unix(path)) => paths.push(path),
+                    Some(Ok(line)) => match parse_announced(&line) {
+                        Some(ListenAddr::Tcp(addr) | ListenAddr::Udp(addr)) => addrs.push(addr),
+                        Some(ListenAddr::Unix(path)) => paths.push(path),
                         None => panic!("unexpected stdout line: {line:?}"),
                     },
                     _ => break,
@@ -140,6 +141,16 @@ impl Server {
         wait_child(&mut self.child, limit)
     }
 
+    /// Stops the child with SIGTERM, fails unless it exits 0 within
+    /// [`IO_TIMEOUT`], and returns everything it wrote to stderr.
+    pub fn stop(&mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(IO_TIMEOUT);
+        let stderr = self.stderr();
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
+        stderr
+    }
+
     /// True while the child has not exited.
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
@@ -166,19 +177,7 @@ impl Server {
 
     fn stderr_lines_but(&mut self, skipped: &'static [&'static str]) -> mpsc::Receiver<String> {
         let stderr = self.child.stderr.take().expect("stderr not taken yet");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if skipped.iter().any(|s| line.starts_with(s)) {
-                    continue;
-                }
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        rx
+        lines_of(stderr, skipped)
     }
 
     /// Everything the child wrote to stderr (call after it exited).
@@ -267,6 +266,27 @@ pub fn stdout_lines(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
     (child, BufReader::new(stdout).lines())
 }
 
+/// The lines of `pipe` as they are written, from a reader thread, but
+/// those that start with one of `skipped`.
+pub fn lines_of(
+    pipe: impl Read + Send + 'static,
+    skipped: &'static [&'static str],
+) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if skipped.iter().any(|s| line.starts_with(s)) {
+                continue;
+            }
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Does `n` ping-pongs on a fresh connection to `addr`; returns the
 /// slowest round trip.
 pub fn slowest_of_pings(addr: SocketAddr, n: usize) -> Duration {
@@ -280,60 +300,11 @@ pub fn slowest_of_pings(addr: SocketAddr, n: usize) -> Duration {
     worst
 }
 
-/// What a `listening on` line of echod's stdout announces.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Listening {
-    /// `listening on tcp://ADDR`.
-    Tcp(SocketAddr),
-    /// `listening on udp://ADDR`.
-    Udp(SocketAddr),
-    /// `listening on unix://PATH`.
-    Unix(PathBuf),
-}
-
-/// Parses one `listening on` line; `None` for any other line. The one
-/// parser of that line on the test side: every test that reads echod's
-/// stdout itself goes through it.
-pub fn listening(line: &str) -> Option<Listening> {
-    let rest = line.strip_prefix("listening on ")?;
-    if let Some(path) = rest.strip_prefix("unix://") {
-        return Some(Listening::Unix(PathBuf::from(path)));
-    }
-    let addr = |a: &str| a.parse::<SocketAddr>().ok();
-    if let Some(a) = rest.strip_prefix("tcp://") {
-        return addr(a).map(Listening::Tcp);
-    }
-    addr(rest.strip_prefix("udp://")?).map(Listening::Udp)
-}
-
-/// Raises this process's soft RLIMIT_NOFILE to the hard limit and fails
+/// Raises this process's soft RLIMIT_NOFILE as far as it goes and fails
 /// unless `need` descriptors fit: thousands of client sockets do not fit
-/// in the usual 1024. (The daemon does the same for itself, src/net.rs.)
+/// in the usual 1024.
 pub fn raise_fd_limit(need: u64) {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    let lim = unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        #[allow(unused_mut)]
-        let mut want = lim.rlim_max;
-        // macOS refuses a soft limit above OPEN_MAX (10240) even when the
-        // hard limit is "unlimited" (as src/net.rs knows too).
-        #[cfg(target_os = "macos")]
-        {
-            want = want.min(10240);
-        }
-        if lim.rlim_cur < want {
-            lim.rlim_cur = want;
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-        lim
-    };
-    // rlim_t is u64 on Linux and macOS, i64 on FreeBSD (never negative).
-    #[allow(clippy::unnecessary_cast)]
-    let cur = lim.rlim_cur as u64;
+    let cur = echod::net::raise_fd_limit();
     assert!(
         cur >= need,
         "RLIMIT_NOFILE limit {cur} is below the {need} descriptors this test needs"
@@ -418,6 +389,12 @@ pub fn run_command(mut cmd: Command) -> Run {
 /// starting `echod: ` that contains `needle` (the flag or address), and no
 /// panic.
 pub fn assert_usage_error(args: &[&str], needle: &str) {
+    assert_one_error_line(args, &[needle]);
+}
+
+/// [`assert_usage_error`] for a line that must contain every one of
+/// `needles` (an address and what went wrong with it, say).
+pub fn assert_one_error_line(args: &[&str], needles: &[&str]) {
     let r = run(args);
     assert_eq!(
         r.status.code(),
@@ -438,11 +415,13 @@ pub fn assert_usage_error(args: &[&str], needle: &str) {
         "{args:?}: line lacks the `echod: ` prefix: {:?}",
         lines[0]
     );
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: line does not name {needle:?}: {:?}",
-        lines[0]
-    );
+    for needle in needles {
+        assert!(
+            lines[0].contains(needle),
+            "{args:?}: line does not name {needle:?}: {:?}",
+            lines[0]
+        );
+    }
     assert!(
         !r.stderr.contains("panicked"),
         "{args:?}: panicked: {:?}",

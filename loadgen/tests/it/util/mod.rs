@@ -10,11 +10,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+
+use echod::{listen::parse_announced, ListenAddr};
 
 pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
@@ -75,6 +77,35 @@ pub fn passes_every_check(target: &str) {
     assert!(!text.contains("FAIL"), "{text}");
 }
 
+/// Exit 2, one line on stderr containing `needle`, no panic, and quickly:
+/// nothing was measured first.
+pub fn refused(args: &[&str], needle: &str) {
+    let start = Instant::now();
+    let out = loadgen(args, Duration::from_secs(30));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    took_under(
+        start,
+        Duration::from_secs(5),
+        &format!("{args:?}: it measured before refusing"),
+    );
+}
+
+/// Runs `loadgen check` against `target` with `--timeout TIMEOUT` and
+/// expects it to fail (exit 1); returns its report.
+pub fn fails_the_check(target: &str, timeout: &str) -> String {
+    let out = loadgen(
+        &["check", "--target", target, "--timeout", timeout],
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    text
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -109,6 +140,25 @@ pub fn run_json(target: &str, name: &str, extra: &[&str]) -> (Output, serde_json
     (out, read_json(&json))
 }
 
+/// [`run_json`] with `extra` as one line of flags and a scratch directory
+/// of its own, failing unless the run exits with `code` (0 clean, 1 a
+/// fault found).
+pub fn run_exits(target: &str, extra: &str, code: i32) -> (Output, serde_json::Value) {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let name = format!("run-{}", RUNS.fetch_add(1, Ordering::Relaxed));
+    let (out, v) = run_json(target, &name, &words(extra));
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    (out, v)
+}
+
+/// `loadgen run --target TARGET EXTRA` (one line of flags), bounded by
+/// 30 s: for a test that reads what the run prints.
+pub fn run_text(target: &str, extra: &str) -> Output {
+    let mut args = vec!["run", "--target", target];
+    args.extend(words(extra));
+    loadgen(&args, Duration::from_secs(30))
+}
+
 /// The number at `path` (keys joined by dots) in `v`; fails if missing.
 pub fn number(v: &serde_json::Value, path: &str) -> f64 {
     path.split('.')
@@ -137,14 +187,14 @@ pub fn took_under(start: Instant, limit: Duration, what: &str) {
 
 /// echod, started as `loadgen serve -- --listen 127.0.0.1:0 ...`.
 pub struct Echod {
-    child: Child,
+    child: Served,
     pub addr: SocketAddr,
 }
 
 impl Echod {
     pub fn start(extra: &[&str]) -> Echod {
-        let (child, addr) = spawn_serve(&["--listen", "127.0.0.1:0"], extra, "tcp://");
-        let addr = addr.parse().unwrap();
+        let (child, addr) = spawn_serve("127.0.0.1:0", extra);
+        let addr = addr.ip_addr().expect("a TCP listener");
         Echod { child, addr }
     }
 
@@ -154,41 +204,44 @@ impl Echod {
 
     /// The server's process id, for `--server-pid`.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 }
 
-/// Starts `loadgen serve -- LISTEN EXTRA` and returns it with what its
-/// listening line names after `scheme`.
-fn spawn_serve(listen: &[&str], extra: &[&str], scheme: &str) -> (Child, String) {
+/// A `loadgen serve` child, killed on drop.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `loadgen serve -- --listen LISTEN EXTRA` and returns it with the
+/// listener its listening line names.
+fn spawn_serve(listen: &str, extra: &[&str]) -> (Served, ListenAddr) {
+    // stderr is inherited: what echod says shows in a failing test's output.
     let mut child = Command::new(LOADGEN)
-        .arg("serve")
-        .arg("--")
-        .args(listen)
+        .args(["serve", "--", "--listen", listen])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn loadgen serve");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Blocks until echod prints its address (or exits, ending stdout).
     let line = lines.next().expect("echod printed nothing").unwrap();
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.strip_prefix(scheme))
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .trim()
-        .to_string();
+    let addr = parse_announced(&line).unwrap_or_else(|| panic!("unexpected: {line}"));
     // Keep draining stdout so echod never blocks on it.
     std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    (Served(child), addr)
 }
 
 /// echod on a Unix stream socket, started as
 /// `loadgen serve -- --listen unix:PATH ...`.
 pub struct UnixEchod {
-    child: Child,
+    _child: Served,
     pub path: PathBuf,
 }
 
@@ -196,10 +249,16 @@ impl UnixEchod {
     /// Listens on `echod.sock` in a fresh scratch directory named `name`.
     pub fn start(name: &str, extra: &[&str]) -> UnixEchod {
         let path = scratch(name).join("echod.sock");
-        let listen = format!("unix:{}", path.display());
-        let (child, shown) = spawn_serve(&["--listen", &listen], extra, "unix://");
-        assert_eq!(Path::new(&shown), path, "echod listens elsewhere");
-        UnixEchod { child, path }
+        let (child, shown) = spawn_serve(&format!("unix:{}", path.display()), extra);
+        assert_eq!(
+            shown,
+            ListenAddr::Unix(path.clone()),
+            "echod listens elsewhere"
+        );
+        UnixEchod {
+            _child: child,
+            path,
+        }
     }
 
     /// `unix:PATH`, as `--target` takes it.
@@ -211,29 +270,22 @@ impl UnixEchod {
 /// echod serving datagrams, started as
 /// `loadgen serve -- --listen udp:127.0.0.1:0 ...`.
 pub struct UdpEchod {
-    child: Child,
+    _child: Served,
     pub addr: SocketAddr,
 }
 
 impl UdpEchod {
     pub fn start(extra: &[&str]) -> UdpEchod {
-        let (child, addr) = spawn_serve(&["--listen", "udp:127.0.0.1:0"], extra, "udp://");
+        let (child, addr) = spawn_serve("udp:127.0.0.1:0", extra);
         UdpEchod {
-            child,
-            addr: addr.parse().unwrap(),
+            _child: child,
+            addr: addr.ip_addr().expect("a UDP listener"),
         }
     }
 
     /// `udp:ADDR`, as `--target` takes it.
     pub fn target(&self) -> String {
         format!("udp:{}", self.addr)
-    }
-}
-
-impl Drop for UdpEchod {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -259,10 +311,12 @@ pub struct UdpTestServer {
 impl UdpTestServer {
     pub fn start(behaviour: UdpBehaviour) -> UdpTestServer {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = sock.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicU64::new(0));
-        let (flag, count) = (Arc::clone(&stop), Arc::clone(&received));
+        let server = UdpTestServer {
+            addr: sock.local_addr().unwrap(),
+            stop: Arc::default(),
+            received: Arc::default(),
+        };
+        let (flag, count) = (Arc::clone(&server.stop), Arc::clone(&server.received));
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -287,11 +341,7 @@ impl UdpTestServer {
                 let _ = sock.send_to(d, from);
             }
         });
-        UdpTestServer {
-            addr,
-            stop,
-            received,
-        }
+        server
     }
 
     /// `udp:ADDR`, as `--target` takes it.
@@ -312,20 +362,6 @@ impl Drop for UdpTestServer {
         if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
             let _ = s.send_to(&[], self.addr);
         }
-    }
-}
-
-impl Drop for UnixEchod {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Echod {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
