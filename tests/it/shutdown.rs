@@ -184,11 +184,16 @@ fn shutdown_timeout_bounds_the_flush(spec: &str) {
         "{spec}: exited after {took:?}, before the 500 ms flush period"
     );
     let line = stop_line(&server.stderr(), spec);
+    // The line gives the time the drain really took, to 0.1 s: 0.5 s on
+    // a quiet machine, a little more when the deadline's wake-up is late
+    // on a busy one (0.6 s was seen there). Either is the truth.
+    let after = line
+        .split(", drain cut short by --shutdown-timeout after ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" s: closed 1 connection still draining"))
+        .and_then(|secs| secs.parse::<f64>().ok());
     assert!(
-        line.contains(
-            ", drain cut short by --shutdown-timeout after 0.5 s: \
-             closed 1 connection still draining"
-        ),
+        after.is_some_and(|secs| (0.5..2.0).contains(&secs)),
         "{spec}: {line:?}"
     );
     assert!(!line.contains("drained in"), "{spec}: {line:?}");

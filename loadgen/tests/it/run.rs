@@ -301,9 +301,11 @@ fn a_window_the_server_left_early_ends_where_the_last_connection_closed() {
         "--connections 2 --duration 3s --warmup 0s",
     );
     let closed = number(&v, "all_connections_closed_s");
-    // The server hangs up 1 s after it started, which is a little before
-    // the generator's window opened.
-    assert!(closed > 0.5 && closed <= 1.0, "{v}");
+    // The server hangs up 1 s after it started, a little before the
+    // generator's window opened; the generator sees the close when it next
+    // runs, which a busy machine can delay past the 1 s mark (1.0075 was
+    // seen there). What matters is that the window ends there, far from 3 s.
+    assert!(closed > 0.5 && closed < 1.5, "{v}");
     assert_eq!(number(&v, "window_s"), closed);
     let rps = number(&v, "throughput.requests_per_sec");
     let want = number(&v, "requests") / closed;
