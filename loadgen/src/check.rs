@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use echod::net::Stream as Sock;
+use echod::net::Stream;
 
 use crate::cli::CheckConfig;
 use crate::outputs::print;
@@ -182,14 +182,14 @@ fn remaining(deadline: Instant) -> Result<Duration, String> {
 /// Connects within `timeout` (TCP; a Unix connect does not wait for a
 /// handshake), with Nagle off so small requests are not held back: the
 /// blocking socket every check talks through.
-fn open(target: &Target, timeout: Duration) -> io::Result<Sock> {
+fn open(target: &Target, timeout: Duration) -> io::Result<Stream> {
     match target {
         Target::Tcp(addr) => {
             let s = TcpStream::connect_timeout(addr, timeout)?;
             s.set_nodelay(true)?;
-            Ok(Sock::Tcp(s))
+            Ok(Stream::Tcp(s))
         }
-        Target::Unix(path) => UnixStream::connect(path).map(Sock::Unix),
+        Target::Unix(path) => UnixStream::connect(path).map(Stream::Unix),
         // `check` runs the datagram checks for these.
         Target::Udp(_) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -198,7 +198,7 @@ fn open(target: &Target, timeout: Duration) -> io::Result<Sock> {
     }
 }
 
-fn connect(target: &Target, deadline: Instant) -> Result<Sock, String> {
+fn connect(target: &Target, deadline: Instant) -> Result<Stream, String> {
     open(target, remaining(deadline)?).map_err(|e| format!("cannot connect to {target}: {e}"))
 }
 
@@ -222,7 +222,7 @@ type Judge<'a> = dyn FnMut(usize, &[u8]) -> Result<(), String> + 'a;
 /// wrong reply (an error banner) and then waits or closes must be reported
 /// as sending wrong bytes, not as timing out or closing early.
 fn read_judged(
-    s: &mut Sock,
+    s: &mut Stream,
     buf: &mut [u8],
     deadline: Instant,
     judge: &mut Judge,
@@ -267,7 +267,7 @@ fn read_judged(
 /// Reads the echo of `sent` into `buf` (of the same length) before
 /// `deadline`, failing at the first byte that differs.
 fn read_exact_by(
-    s: &mut Sock,
+    s: &mut Stream,
     buf: &mut [u8],
     sent: &[u8],
     deadline: Instant,
@@ -281,7 +281,7 @@ fn timed_out(got: usize, want: usize) -> String {
     format!("timed out with {got} of {want} bytes echoed")
 }
 
-fn write_all_by(s: &mut Sock, data: &[u8], deadline: Instant) -> Result<(), String> {
+fn write_all_by(s: &mut Stream, data: &[u8], deadline: Instant) -> Result<(), String> {
     s.set_write_timeout(Some(remaining(deadline)?))
         .map_err(|e| e.to_string())?;
     s.write_all(data).map_err(|e| format!("write failed: {e}"))
@@ -308,7 +308,12 @@ fn compare(sent: &[u8], got: &[u8]) -> Result<(), String> {
 /// Sends `data` in pieces of the sizes `chunks` yields (cycling) from a
 /// writer thread while this thread reads the echo, so that large transfers
 /// cannot deadlock on full buffers; then checks the echo byte for byte.
-fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> Result<(), String> {
+fn exchange(
+    s: &mut Stream,
+    data: &[u8],
+    chunks: &[usize],
+    deadline: Instant,
+) -> Result<(), String> {
     let owned = data.to_vec();
     let plan = chunks.to_vec();
     echo_while_writing(s, data, deadline, move |mut w| {
@@ -329,10 +334,10 @@ fn exchange(s: &mut Sock, data: &[u8], chunks: &[usize], deadline: Instant) -> R
 /// thread reads back the echo of `data` and checks it, so that large
 /// transfers cannot deadlock on full buffers.
 fn echo_while_writing(
-    s: &mut Sock,
+    s: &mut Stream,
     data: &[u8],
     deadline: Instant,
-    write: impl FnOnce(Sock) -> Result<(), String> + Send + 'static,
+    write: impl FnOnce(Stream) -> Result<(), String> + Send + 'static,
 ) -> Result<(), String> {
     let w = s.try_clone().map_err(|e| e.to_string())?;
     let writer = std::thread::spawn(move || write(w));
@@ -426,7 +431,7 @@ fn slow_reader(target: &Target, deadline: Instant, _: u32) -> CheckResult {
     // Not smaller than 64 KiB: below the loopback MSS the kernel's
     // silly-window avoidance stalls the connection for seconds, whatever the
     // server does. A Unix socket ignores SO_RCVBUF (see the module docs).
-    let shrunk = matches!(s, Sock::Tcp(_));
+    let shrunk = matches!(s, Stream::Tcp(_));
     if shrunk {
         set_receive_buffer(&s, 64 * 1024);
     }
