@@ -36,6 +36,8 @@ const MODELS: &[Model] = &[
     Model::Iterative,
     #[cfg(feature = "tokio")]
     Model::Tokio,
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Model::Uring,
 ];
 
 const SIZES: [usize; 2] = [64, 4 << 10];
@@ -51,6 +53,10 @@ fn run_model(config: &Config, listeners: Vec<echod::listen::Bound>) -> Result<St
         Model::Tokio => echod::models::tokio::run(config, listeners),
         #[cfg(not(feature = "tokio"))]
         Model::Tokio => unreachable!("not in MODELS without the `tokio` feature"),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        Model::Uring => echod::models::uring::run(config, listeners),
+        #[cfg(not(all(feature = "uring", target_os = "linux")))]
+        Model::Uring => unreachable!("not in MODELS without the `uring` feature, or off Linux"),
     }
 }
 

@@ -21,6 +21,10 @@ pub enum Model {
     /// A tokio `current_thread` runtime, one task per connection. Needs the
     /// `tokio` cargo feature (on by default); without it, refused at startup.
     Tokio,
+    /// One thread, one io_uring: completions instead of readiness (Linux
+    /// 6.0 or later; the `uring` cargo feature, on by default). Where
+    /// io_uring is missing or blocked, refused at startup with the cause.
+    Uring,
 }
 
 impl Model {
@@ -31,6 +35,7 @@ impl Model {
             Model::Threads => "threads",
             Model::Iterative => "iterative",
             Model::Tokio => "tokio",
+            Model::Uring => "uring",
         }
     }
 }
@@ -160,6 +165,10 @@ pub struct Config {
     /// with `splice(2)` instead of copying (Linux; see
     /// [`crate::reactor::splice`]).
     pub splice: Splice,
+    /// `--uring-buffers`: buffers in the uring model's provided-buffer
+    /// ring, shared by every connection; `None` for the default
+    /// (see `crate::models::uring`). A power of two, 1 to 32768.
+    pub uring_buffers: Option<u16>,
     /// `--listen` was given on the command line, not defaulted: under
     /// socket activation, where it is ignored, that is worth a warning.
     pub listen_given: bool,
@@ -215,6 +224,12 @@ impl Config {
                 ));
             }
         }
+        if let (Some(n), true) = (self.uring_buffers, model != Model::Uring) {
+            return Err(format!(
+                "--uring-buffers {n}: only the uring model has a buffer ring, not --model {}",
+                model.name()
+            ));
+        }
         if self.pin && !crate::affinity::SUPPORTED {
             return Err("--pin: this OS cannot pin threads to CPUs (Linux and FreeBSD can)".into());
         }
@@ -241,6 +256,7 @@ impl Default for Config {
             unix_mode: None,
             metrics: None,
             splice: Splice::Auto,
+            uring_buffers: None,
             listen_given: false,
         }
     }

@@ -13,7 +13,8 @@ use crate::{listen, log, models, net, supervisor};
 ///
 /// Either every listener is bound and announced, or none is and
 /// [`Error::Startup`] names the address that failed (or `--model tokio`,
-/// in a build without the `tokio` feature).
+/// in a build without the `tokio` feature; or `--model uring` and why
+/// io_uring cannot be had).
 pub fn run(config: Config) -> Result<Stopped, Error> {
     // Flags that cannot work together: refused before anything is bound,
     // like a bad argument.
@@ -24,6 +25,14 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
         return Err(Error::Startup(
             "--model tokio: not in this build (built without the cargo feature `tokio`)".into(),
         ));
+    }
+    #[cfg(not(all(feature = "uring", target_os = "linux")))]
+    if config.model == Model::Uring {
+        return Err(Error::Startup(if cfg!(target_os = "linux") {
+            "--model uring: not in this build (built without the cargo feature `uring`)".into()
+        } else {
+            "--model uring: io_uring is Linux only".into()
+        }));
     }
     // Sockets passed by a service manager replace `--listen`.
     let inherited = listen::activation::take().map_err(Error::Startup)?;
@@ -66,5 +75,9 @@ pub fn run(config: Config) -> Result<Stopped, Error> {
         Model::Tokio => models::tokio::run(&config, listeners),
         #[cfg(not(feature = "tokio"))]
         Model::Tokio => unreachable!("refused before binding"),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        Model::Uring => models::uring::run(&config, listeners),
+        #[cfg(not(all(feature = "uring", target_os = "linux")))]
+        Model::Uring => unreachable!("refused before binding"),
     }
 }

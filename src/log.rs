@@ -93,6 +93,7 @@ pub fn started(config: &Config, addrs: &[ListenAddr]) {
         Model::Threads => "threads",
         Model::Iterative => "iterative",
         Model::Tokio => "tokio",
+        Model::Uring => "uring",
     };
     let reactors = if config.model == Model::Reactor {
         format!(", {} reactor(s)", config.threads)

@@ -18,7 +18,7 @@ pub mod values;
 use crate::config::{Config, Model};
 use values::{
     parse_backlog, parse_count, parse_duration, parse_listen, parse_metrics, parse_size,
-    parse_threads, parse_unix_mode, Listeners,
+    parse_threads, parse_unix_mode, parse_uring_buffers, Listeners,
 };
 
 /// Exit status for bad arguments and startup failures (busy port, ...).
@@ -113,6 +113,12 @@ struct Args {
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     splice: crate::config::Splice,
 
+    /// Buffers in the uring model's receive ring, 16 KiB each (or
+    /// --max-buffer, if smaller), shared by every connection: a power of
+    /// two, 1 to 32768; default 256. Uring model only.
+    #[arg(long, value_name = "COUNT", value_parser = parse_uring_buffers, allow_hyphen_values = true)]
+    uring_buffers: Option<u16>,
+
     /// Log each readiness event, accept, read, partial write, backpressure
     /// pause and resume, and close with its reason (on stderr); the
     /// threads, iterative and tokio models log only accepts and closes.
@@ -138,6 +144,7 @@ impl Args {
             unix_mode: self.unix_mode,
             metrics: self.metrics,
             splice: self.splice,
+            uring_buffers: self.uring_buffers,
         }
     }
 }

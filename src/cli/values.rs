@@ -65,6 +65,17 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `--uring-buffers`: a power of two from 1 to 32768, the most entries a
+/// provided-buffer ring may have.
+pub fn parse_uring_buffers(s: &str) -> Result<u16, String> {
+    let n = parse_whole(s.trim(), || "must be at most 32768".into())?;
+    match u16::try_from(n) {
+        Ok(n) if n.is_power_of_two() && n <= 1 << 15 => Ok(n),
+        _ if n > 1 << 15 => Err("must be at most 32768".into()),
+        _ => Err("must be a power of two (1, 2, 4, ... 32768)".into()),
+    }
+}
+
 /// `--listen`: `IP:PORT` or `tcp:IP:PORT` for TCP, `udp:IP:PORT` for UDP;
 /// IPv6 in brackets (`udp:[::1]:7`); `unix:PATH` for a Unix stream socket
 /// (made absolute here, against the working directory, so it is announced

@@ -6,6 +6,10 @@
 //! thread. The [`tokio`] model (cargo feature `tokio`, on by default) is
 //! the async way: a task per connection on a `current_thread` runtime.
 //! All three count what the stop line reports in a [`tally::Tally`].
+//!
+//! The `uring` model (cargo feature `uring`, on by default; Linux) is the
+//! completion-based twin of the reactor: one thread, one io_uring, and
+//! the reactor's counters, timers and limits.
 
 pub mod blocking;
 pub mod iterative;
@@ -13,3 +17,5 @@ pub mod tally;
 pub mod threads;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub mod uring;

@@ -1,0 +1,991 @@
+//! `--model uring`: one thread, one io_uring; completions instead of
+//! readiness.
+//!
+//! The reactor asks the kernel "which sockets are ready?" and then makes
+//! the syscalls itself: `epoll_wait`, then `read` and `write` per socket.
+//! This model hands the kernel the operations instead, in a shared ring,
+//! and later reads their results from a second ring: "this accept gave
+//! fd 9", "this recv put 512 bytes in buffer 3", "this send took 512
+//! bytes". One `io_uring_enter` per turn submits everything queued and
+//! waits for completions; the sockets' own syscalls disappear.
+//!
+//! It follows the design of liburing's example echo server:
+//!
+//! - **Multishot accept**: one request per listener posts a completion
+//!   per connection, until cancelled or failed.
+//! - **Multishot recv with a provided buffer ring**: one request per
+//!   connection posts a completion per arrival, each naming a buffer the
+//!   kernel took from a ring shared by all connections ([`bufs`]).
+//! - **One send in flight per connection** ([`conn`]): two could complete
+//!   out of order.
+//! - **`io_uring_submit_and_wait` once per turn**, with the earliest
+//!   timer as its timeout.
+//! - **`SINGLE_ISSUER | DEFER_TASKRUN`** where the kernel has them, with
+//!   fallbacks ([`ring`]). No SQPOLL: a kernel thread spinning on the
+//!   submission ring would burn a core and add variance.
+//!
+//! # The loop
+//!
+//! Each turn: submit and wait (at once if work is left from the last
+//! turn); handle every completion; give the turn's receive buffers back
+//! to the kernel in one store; re-arm the recvs the ring ran dry for;
+//! echo UDP; fire due timers (idle timeouts, accept retries, the shutdown
+//! deadline).
+//!
+//! # Signals and UDP: a readiness corner
+//!
+//! Signals (signal-hook's self-pipe) and UDP sockets stay on a
+//! `mio::Poll`, whose epoll descriptor is itself watched by a multishot
+//! poll request in the ring: one completion says "something there is
+//! ready", and a zero-timeout `epoll_wait` says what. UDP is therefore
+//! echoed exactly as by the reactor (its batched `recvmmsg`/`sendmmsg`,
+//! [`crate::reactor::udp`]); the completion path is for streams, TCP and
+//! Unix.
+//!
+//! # Bounded memory and backpressure
+//!
+//! Receive memory is the ring's, shared ([`bufs`]): each buffer is copied
+//! into its connection's pending echo and given back in the same turn, so
+//! a client that never reads its echo holds no ring buffer. Once a
+//! connection's pending echo reaches `--max-buffer` its recv is cancelled,
+//! and re-armed when sends have made room. Bytes the kernel had already
+//! received when the cancel took effect are kept, never dropped: the
+//! pending echo may pass `--max-buffer` by what arrived in that one turn,
+//! at most the ring's size.
+//!
+//! # Buffer-ring exhaustion
+//!
+//! When every buffer of the ring is in use, a recv completes with
+//! `ENOBUFS` and stops. That is normal under load, and loses nothing:
+//! the bytes stay in the socket. The connection is marked *starved* and
+//! its recv re-armed at the end of the turn, after the turn's buffers have
+//! gone back to the ring: at most one re-arm per turn, never a spin.
+//!
+//! # Fairness
+//!
+//! A multishot recv of a flooding connection could take the whole ring,
+//! and the others would see `ENOBUFS`. Two things keep it from starving
+//! them: the kernel posts at most a bounded batch per request before
+//! giving the others a go (`MULTISHOT_MAX_RETRY`), and every buffer comes
+//! back each turn, so a starved connection is re-armed with a full ring
+//! in front of it.
+//!
+//! # Closing
+//!
+//! A request in the kernel holds its socket open: closing the descriptor
+//! alone would not send a FIN while a multishot recv is armed. So a
+//! connection is closed by cancelling its requests and closing its
+//! descriptor; its slab entry (with the bytes of a send in flight, which
+//! the kernel may still read) stays until the last request has completed.
+//!
+//! # Shutdown
+//!
+//! As in the reactor ("Shutdown" in [`crate::reactor`]): listeners are
+//! emptied and closed, quiet connections close, the others flush their
+//! echo, shut their write side and discard input until the client closes
+//! or `--shutdown-timeout` passes; a second signal stops at once.
+
+pub mod bufs;
+pub mod conn;
+pub mod op;
+pub mod ring;
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::config::{Config, ListenAddr};
+use crate::counters::Counters;
+use crate::error::{Error, Stopped};
+use crate::listen::{Bound, Socket};
+use crate::log::{Drain, DrainEnd, TARGET};
+use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, Listening, Stream};
+use crate::reactor::limit::ConnLimit;
+use crate::reactor::listener::{Listener, Reserve};
+use crate::reactor::timers::{Timer, Timers};
+use crate::reactor::udp::{self, Datagrams, Turn};
+use crate::time::deadline;
+use bufs::BufRing;
+use conn::{Conn, Recv};
+use op::Op;
+
+/// Submission slots; the completion ring has four times as many.
+const ENTRIES: u32 = 1024;
+
+/// Receive buffers in the ring unless `--uring-buffers` says otherwise:
+/// 4 MiB of address space at 16 KiB each, touched only as used.
+pub const DEFAULT_BUFFERS: u16 = 256;
+
+/// Emptied pending-echo buffers kept for the next connection that needs
+/// one, instead of freeing and allocating again.
+const POOL_KEEP: usize = 64;
+
+/// Signals arrive as events on this token of the inner poll; UDP sockets
+/// have their index in [`Uring::udp`].
+const SIGNAL_TOKEN: Token = Token(usize::MAX);
+
+/// What lives in a slab slot.
+enum Entry {
+    /// A listening socket, TCP or Unix, and whether its multishot accept
+    /// is in the kernel.
+    Listener(Listener, bool),
+    /// A listener closed at shutdown whose accept has not completed yet.
+    Gone,
+    /// A client connection.
+    Conn(Conn),
+}
+
+/// Runs the uring model on this thread, on already bound listeners, until
+/// a signal stops it. Fails at startup, with the cause, where io_uring is
+/// missing or blocked.
+pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
+    let addrs: Vec<ListenAddr> = listeners.iter().map(Bound::listen_addr).collect();
+    let mut uring =
+        Uring::new(config, listeners).map_err(|e| Error::Startup(format!("--model uring: {e}")))?;
+    crate::listen::announce(&addrs);
+    crate::log::started(config, &addrs);
+    tracing::debug!(target: TARGET, setup = uring.setup, "io_uring");
+    let stopped = uring
+        .run()
+        .map_err(|e| Error::Runtime(format!("io_uring loop failed: {e}")))?;
+    let drain = uring.drain(stopped);
+    let counters = uring.counters;
+    uring.cancel_all();
+    crate::log::stopped_with(Some(counters), drain);
+    Ok(stopped)
+}
+
+/// The model's whole state. Owned by one thread.
+///
+/// Field order matters: the ring is dropped before the buffer ring and
+/// the connections, whose memory its requests may name.
+pub struct Uring {
+    ring: IoUring,
+    bufs: BufRing,
+    entries: Slab<Entry>,
+    /// Signals and UDP sockets (see "Signals and UDP").
+    poll: Poll,
+    events: Events,
+    signals: Signals,
+    udp: Vec<Datagrams>,
+    /// Indexes into `udp` with datagrams left over from their budget.
+    udp_ready: Vec<usize>,
+    datagram: Box<[u8]>,
+    /// Submissions that found the ring full; pushed first next turn.
+    backlog: std::collections::VecDeque<squeue::Entry>,
+    /// `(key, id)` of connections whose recv ran out of buffers.
+    starved: Vec<(usize, u64)>,
+    pool: Vec<Vec<u8>>,
+    timers: Timers,
+    reserve: Reserve,
+    conns: usize,
+    limit: Option<Arc<ConnLimit>>,
+    next_id: u64,
+    now: Instant,
+    draining: bool,
+    drain_began: Option<Instant>,
+    timed_out: bool,
+    config: Config,
+    /// Which ring setup the kernel accepted (see [`ring::open`]).
+    setup: &'static str,
+    /// Totals since startup.
+    pub counters: Counters,
+}
+
+impl Uring {
+    /// Opens the ring and its buffers, and arms an accept per listener
+    /// and the poll that carries signals and UDP. SIGINT, SIGTERM and
+    /// SIGHUP are caught from here on. The error is one line: the cause.
+    pub fn new(config: &Config, listeners: Vec<Bound>) -> Result<Uring, String> {
+        let (ring, setup) = ring::open(ENTRIES)?;
+        let count = config.uring_buffers.unwrap_or(DEFAULT_BUFFERS);
+        let size = bufs::BUFFER.min(config.max_buffer);
+        let bufs = BufRing::register(&ring, count, size).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOMEM) {
+                ring::why_not(&e)
+            } else {
+                format!("cannot register {count} receive buffers of {size} bytes: {e}")
+            }
+        })?;
+        let no_signals = |e: io::Error| format!("cannot catch signals: {e}");
+        let poll = Poll::new().map_err(|e| format!("cannot create the epoll instance: {e}"))?;
+        let mut signals = Signals::new(crate::signals::HANDLED).map_err(no_signals)?;
+        poll.registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)
+            .map_err(no_signals)?;
+        let mut uring = Uring {
+            ring,
+            bufs,
+            entries: Slab::with_capacity(1024),
+            poll,
+            events: Events::with_capacity(64),
+            signals,
+            udp: Vec::new(),
+            udp_ready: Vec::new(),
+            datagram: Box::default(),
+            backlog: Default::default(),
+            starved: Vec::new(),
+            pool: Vec::new(),
+            timers: Timers::default(),
+            reserve: Reserve::new(),
+            conns: 0,
+            limit: config.max_conns.map(|max| Arc::new(ConnLimit::new(max))),
+            next_id: 1,
+            now: Instant::now(),
+            draining: false,
+            drain_began: None,
+            timed_out: false,
+            config: config.clone(),
+            setup,
+            counters: Counters::default(),
+        };
+        for bound in listeners {
+            let id = uring.fresh_id();
+            let sock = match bound.socket {
+                Socket::Tcp(s) => Listening::Tcp(mio::net::TcpListener::from_std(s)),
+                Socket::Unix(s) => Listening::Unix(mio::net::UnixListener::from_std(s)),
+                Socket::Udp(s) => {
+                    let mut sock = mio::net::UdpSocket::from_std(s);
+                    let token = Token(uring.udp.len());
+                    uring
+                        .poll
+                        .registry()
+                        .register(&mut sock, token, Interest::READABLE)
+                        .map_err(|e| format!("cannot watch {}: {e}", bound.addr))?;
+                    if uring.datagram.is_empty() {
+                        uring.datagram = vec![0; udp::BUFFER].into_boxed_slice();
+                    }
+                    let addr = bound
+                        .addr
+                        .ip_addr()
+                        .expect("a UDP socket has an IP address");
+                    uring.udp.push(Datagrams::new(sock, addr, id));
+                    continue;
+                }
+            };
+            let listener = Listener::new(sock, bound.addr, bound.file, id);
+            let key = uring.entries.insert(Entry::Listener(listener, false));
+            uring.arm_accept(key);
+        }
+        uring.arm_poll();
+        Ok(uring)
+    }
+
+    /// The loop. Returns when shutdown has drained (or timed out), or at
+    /// once on a second signal.
+    pub fn run(&mut self) -> io::Result<Stopped> {
+        let mut done: Vec<(u64, i32, u32)> = Vec::with_capacity(ENTRIES as usize * 4);
+        loop {
+            self.push_backlog();
+            let busy = !self.udp_ready.is_empty() || !self.backlog.is_empty();
+            let timeout = self.timers.timeout(Instant::now());
+            let entered = match timeout {
+                _ if busy => self.ring.submit(),
+                Some(t) => {
+                    let ts = Timespec::from(t);
+                    let args = SubmitArgs::new().timespec(&ts);
+                    self.ring.submitter().submit_with_args(1, &args)
+                }
+                None => self.ring.submit_and_wait(1),
+            };
+            match entered {
+                Ok(_) => {}
+                // The timeout passed, a signal interrupted the wait, or
+                // the completion ring is full: handle what is there.
+                Err(e)
+                    if interrupted(&e)
+                        || matches!(e.raw_os_error(), Some(libc::ETIME | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+            self.now = Instant::now();
+            done.clear();
+            done.extend(
+                self.ring
+                    .completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
+            for &(data, res, flags) in &done {
+                if let Some(stop) = self.complete(data, res, flags) {
+                    return Ok(stop);
+                }
+            }
+            self.bufs.publish();
+            self.rearm_starved();
+            self.run_udp_ready();
+            if self.fire_timers() {
+                self.timed_out = true;
+                return Ok(Stopped::Drained);
+            }
+            if self.draining && self.conns == 0 {
+                return Ok(Stopped::Drained);
+            }
+        }
+    }
+
+    /// How the drain ended, for the stop line, once [`run`](Self::run)
+    /// returned `stopped`; `None` if no drain began.
+    pub fn drain(&self, stopped: Stopped) -> Option<Drain> {
+        let began = self.drain_began?;
+        let end = match stopped {
+            Stopped::Forced(sig) => DrainEnd::Signal(sig),
+            Stopped::Drained if self.timed_out => DrainEnd::TimedOut,
+            Stopped::Drained => DrainEnd::Complete,
+        };
+        Some(Drain {
+            took: began.elapsed(),
+            end,
+            cut: self.conns as u64,
+        })
+    }
+
+    /// Connections currently open.
+    pub fn connections(&self) -> usize {
+        self.conns
+    }
+
+    /// Cancels every request still in the kernel and waits (at most a
+    /// second) until none is: after this no request names our memory, and
+    /// the ring, its buffers and the connections may be dropped in any
+    /// order.
+    pub fn cancel_all(&mut self) {
+        let _ = self.ring.submit();
+        let _ = self.ring.submitter().register_sync_cancel(
+            Some(Timespec::from(Duration::from_secs(1))),
+            CancelBuilder::any(),
+        );
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Queues `sqe` for the next submit; when the submission ring is full,
+    /// submits what is there first, and failing that keeps it for the
+    /// next turn (in order).
+    fn push(&mut self, sqe: squeue::Entry) {
+        if self.backlog.is_empty() {
+            // SAFETY (of every push): the memory an entry names (a send's
+            // bytes, nothing else) is a connection's `sending` buffer,
+            // which stays in its slab entry until the send completes.
+            if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+                return;
+            }
+            let _ = self.ring.submit();
+            if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+                return;
+            }
+        }
+        self.backlog.push_back(sqe);
+    }
+
+    fn push_backlog(&mut self) {
+        while let Some(sqe) = self.backlog.pop_front() {
+            if unsafe { self.ring.submission().push(&sqe) }.is_err() {
+                let _ = self.ring.submit();
+                if unsafe { self.ring.submission().push(&sqe) }.is_err() {
+                    self.backlog.push_front(sqe);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn arm_poll(&mut self) {
+        let fd = Fd(self.poll.as_raw_fd());
+        let sqe = opcode::PollAdd::new(fd, libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(op::pack(Op::Poll, 0, 0));
+        self.push(sqe);
+    }
+
+    fn arm_accept(&mut self, key: usize) {
+        let Some(Entry::Listener(l, armed)) = self.entries.get_mut(key) else {
+            return;
+        };
+        if *armed || l.paused {
+            return;
+        }
+        *armed = true;
+        let sqe = opcode::AcceptMulti::new(Fd(l.sock.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(op::pack(Op::Accept, key, l.id));
+        self.push(sqe);
+    }
+
+    fn cancel(&mut self, what: Op, key: usize, id: u64) {
+        let sqe = opcode::AsyncCancel::new(op::pack(what, key, id))
+            .build()
+            .user_data(op::pack(Op::Cancel, key, id));
+        self.push(sqe);
+    }
+
+    /// Handles one completion. Returns `Some` when a signal stops the
+    /// model at once.
+    fn complete(&mut self, data: u64, res: i32, flags: u32) -> Option<Stopped> {
+        let (what, key, id) = op::unpack(data);
+        match what {
+            Some(Op::Poll) => {
+                if !cqueue::more(flags) {
+                    self.arm_poll();
+                }
+                return self.on_poll();
+            }
+            Some(Op::Accept) => self.on_accept(key, id, res, flags),
+            Some(Op::Recv) => self.on_recv(key, id, res, flags),
+            Some(Op::Send) => self.on_send(key, id, res),
+            Some(Op::Cancel) | None => {}
+        }
+        None
+    }
+
+    // ---- accepting ----
+
+    fn on_accept(&mut self, key: usize, id: u64, res: i32, flags: u32) {
+        let more = cqueue::more(flags);
+        let (accepted, unix) = match self.entries.get_mut(key) {
+            Some(Entry::Listener(l, armed)) if op::id_bits(l.id) == id => {
+                if !more {
+                    *armed = false;
+                }
+                (res >= 0, matches!(l.sock, Listening::Unix(_)))
+            }
+            Some(Entry::Gone) => {
+                if !more {
+                    self.entries.remove(key);
+                }
+                if res >= 0 {
+                    // Accepted as the listener closed: refused like any
+                    // connection during the drain.
+                    // SAFETY: the kernel just gave us this descriptor.
+                    drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(res) });
+                    self.counters.refused_max_conns += 1;
+                }
+                return;
+            }
+            _ => return,
+        };
+        if accepted {
+            // SAFETY: the kernel just gave us this descriptor, a connected
+            // stream socket of the listener's kind.
+            let sock = unsafe { stream_from(res, unix) };
+            if let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) {
+                l.backoff.reset();
+            }
+            self.admit(sock);
+            if !more {
+                self.arm_accept(key);
+            }
+            return;
+        }
+        let err = io::Error::from_raw_os_error(-res);
+        if res == -libc::ECANCELED {
+            return;
+        }
+        if interrupted(&err) || accept_transient(&err) || err.kind() == io::ErrorKind::WouldBlock {
+            if accept_transient(&err) {
+                self.counters.accept_errors += 1;
+            }
+            if !more {
+                self.arm_accept(key);
+            }
+            return;
+        }
+        self.counters.accept_errors += 1;
+        if more {
+            // Should not happen (an error ends a multishot), but never
+            // leave a failing accept running.
+            self.cancel(Op::Accept, key, id);
+        }
+        if fd_exhausted(&err) {
+            return self.out_of_fds(key);
+        }
+        if let Some(Entry::Listener(l, _)) = self.entries.get(key) {
+            crate::log::line(format_args!("accept on {} failed: {err}; retrying", l.addr));
+        }
+        self.pause(key);
+    }
+
+    /// Takes an accepted connection, or closes it at once when
+    /// `--max-conns` is reached or shutdown is under way.
+    fn admit(&mut self, sock: Stream) {
+        if self.draining || self.limit.as_ref().is_some_and(|l| !l.take()) {
+            self.counters.refused_max_conns += 1;
+            return;
+        }
+        if self.config.nodelay {
+            // Echo replies are small and latency-bound; failure only costs
+            // latency, not correctness.
+            let _ = sock.set_nodelay();
+        }
+        let id = self.fresh_id();
+        let key = self
+            .entries
+            .insert(Entry::Conn(Conn::new(sock, id, self.now)));
+        self.conns += 1;
+        self.counters.accepted += 1;
+        tracing::debug!(target: TARGET, conn = id, key, "accept");
+        if let Some(idle) = self.config.idle_timeout {
+            self.timers
+                .add(deadline(self.now, idle), Timer::Idle { key, id });
+        }
+        self.settle(key);
+    }
+
+    /// EMFILE/ENFILE: shed what is queued using the reserve descriptor,
+    /// then retry on a timer, as the reactor does.
+    fn out_of_fds(&mut self, key: usize) {
+        let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) else {
+            return;
+        };
+        if l.backoff.first() {
+            crate::log::line(format_args!(
+                "out of file descriptors (limit {}) on {}: \
+                 closing new connections until some free up",
+                fd_limit(),
+                l.addr
+            ));
+        }
+        if self.reserve.release() {
+            for _ in 0..crate::reactor::ACCEPT_BUDGET {
+                match l.sock.accept() {
+                    Ok(_) => self.counters.shed_no_fds += 1,
+                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
+                    Err(_) => break,
+                }
+            }
+            self.reserve.refill();
+        }
+        self.pause(key);
+    }
+
+    fn pause(&mut self, key: usize) {
+        if let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) {
+            l.paused = true;
+            let wait = l.backoff.fail();
+            let id = l.id;
+            self.timers
+                .add(deadline(self.now, wait), Timer::AcceptRetry { key, id });
+        }
+    }
+
+    // ---- connections ----
+
+    fn on_recv(&mut self, key: usize, id: u64, res: i32, flags: u32) {
+        let bid = cqueue::buffer_select(flags);
+        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
+            if let Some(bid) = bid {
+                self.bufs.recycle(bid);
+            }
+            return;
+        };
+        if op::id_bits(c.id) != id {
+            if let Some(bid) = bid {
+                self.bufs.recycle(bid);
+            }
+            return;
+        }
+        if !cqueue::more(flags) {
+            c.recv = Recv::Off;
+        }
+        if res > 0 {
+            let bid = bid.expect("a recv with data names its buffer");
+            let n = res as usize;
+            if c.sock.is_some() {
+                self.counters.bytes_received += n as u64;
+                c.last_active = self.now;
+                if !c.lingering {
+                    if c.out.capacity() == 0 {
+                        c.out = self.pool.pop().unwrap_or_default();
+                    }
+                    c.out.extend_from_slice(self.bufs.get(bid, n));
+                    tracing::trace!(target: TARGET, conn = c.id, bytes = n, "recv");
+                }
+            }
+            self.bufs.recycle(bid);
+        } else if res == 0 {
+            tracing::trace!(target: TARGET, conn = c.id, "recv: EOF");
+            c.eof = true;
+        } else if res == -libc::ENOBUFS {
+            // The ring ran dry: nothing is lost (the bytes stay in the
+            // socket); re-armed once this turn's buffers are back.
+            if !c.starved {
+                c.starved = true;
+                self.starved.push((key, c.id));
+            }
+        } else if res != -libc::ECANCELED && c.sock.is_some() {
+            let err = io::Error::from_raw_os_error(-res);
+            if !interrupted(&err) && err.kind() != io::ErrorKind::WouldBlock {
+                tracing::trace!(target: TARGET, conn = c.id, "close: peer error: {err}");
+                self.counters.peer_errors += 1;
+                self.close(key);
+            }
+        }
+        self.settle(key);
+    }
+
+    fn on_send(&mut self, key: usize, id: u64, res: i32) {
+        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
+            return;
+        };
+        if op::id_bits(c.id) != id {
+            return;
+        }
+        c.send_inflight = false;
+        if c.sock.is_some() {
+            if res > 0 {
+                let n = res as usize;
+                c.sent += n;
+                c.last_active = self.now;
+                self.counters.bytes_echoed += n as u64;
+                if c.sent < c.sending.len() {
+                    // A short send: the rest goes next, before anything
+                    // received since.
+                    tracing::trace!(target: TARGET, conn = c.id, sent = n, kept = c.sending.len() - c.sent, "partial write");
+                    self.counters.partial_writes += 1;
+                }
+            } else {
+                let err = if res == 0 {
+                    io::Error::from(io::ErrorKind::WriteZero)
+                } else {
+                    io::Error::from_raw_os_error(-res)
+                };
+                tracing::trace!(target: TARGET, conn = c.id, "close: peer error: {err}");
+                self.counters.peer_errors += 1;
+                self.close(key);
+            }
+        }
+        self.settle(key);
+    }
+
+    /// Brings connection `key`'s requests in line with its state: frees
+    /// the entry of a closed connection whose requests have all completed;
+    /// starts the next send; closes after the peer's EOF once the echo is
+    /// flushed; shuts the write side when a drain has flushed it; arms or
+    /// cancels the recv as backpressure, EOF and shutdown want.
+    fn settle(&mut self, key: usize) {
+        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let Some(fd) = c.sock.as_ref().map(AsRawFd::as_raw_fd) else {
+            if !c.in_kernel() {
+                if let Entry::Conn(mut c) = self.entries.remove(key) {
+                    give_back(&mut self.pool, c.take_idle_buffers());
+                }
+            }
+            return;
+        };
+        let id = c.id;
+        if let Some(bytes) = c.next_send() {
+            let sqe = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
+                .flags(libc::MSG_NOSIGNAL)
+                .build()
+                .user_data(op::pack(Op::Send, key, id));
+            c.send_inflight = true;
+            self.push(sqe);
+            return self.settle_recv(key, id);
+        }
+        if c.pending() == 0 {
+            give_back(&mut self.pool, c.take_idle_buffers());
+            if c.eof {
+                if c.lingering {
+                    tracing::trace!(target: TARGET, conn = c.id, "close: client closed after our shutdown EOF");
+                    self.counters.closed_shutdown += 1;
+                } else {
+                    tracing::trace!(target: TARGET, conn = c.id, "close: client EOF, echo flushed");
+                    self.counters.closed_eof += 1;
+                }
+                return self.close(key);
+            }
+            let sock = c.sock.as_ref().expect("checked above");
+            if self.draining && !c.lingering {
+                // Everything echoed: the client sees EOF after its last byte.
+                if sock.shutdown(std::net::Shutdown::Write).is_err() {
+                    self.counters.peer_errors += 1;
+                    return self.close(key);
+                }
+                c.lingering = true;
+            }
+        }
+        self.settle_recv(key, id)
+    }
+
+    /// Arms connection `key`'s recv when it should read and it is not in
+    /// the kernel, and cancels it when it should not.
+    fn settle_recv(&mut self, key: usize, id: u64) {
+        let max = self.config.max_buffer;
+        let draining = self.draining;
+        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let Some(sock) = c.sock.as_ref() else {
+            return;
+        };
+        let full = !c.lingering && c.pending() >= max;
+        let wanted = !c.eof && !full && (c.lingering || !draining);
+        if full && !c.paused {
+            tracing::trace!(target: TARGET, conn = c.id, pending = c.pending(), "backpressure: pause reading");
+            self.counters.backpressure_pauses += 1;
+            c.paused = true;
+        } else if !full && c.paused {
+            tracing::trace!(target: TARGET, conn = c.id, pending = c.pending(), "backpressure: resume reading");
+            c.paused = false;
+        }
+        match c.recv {
+            Recv::Off if wanted && !c.starved => {
+                c.recv = Recv::Armed;
+                let sqe = opcode::RecvMulti::new(Fd(sock.as_raw_fd()), bufs::GROUP)
+                    .build()
+                    .user_data(op::pack(Op::Recv, key, id));
+                self.push(sqe);
+            }
+            Recv::Armed if !wanted => {
+                c.recv = Recv::Cancelling;
+                self.cancel(Op::Recv, key, id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-arms the recvs that found the ring empty, now that this turn's
+    /// buffers are back in it.
+    fn rearm_starved(&mut self) {
+        for (key, id) in std::mem::take(&mut self.starved) {
+            if let Some(Entry::Conn(c)) = self.entries.get_mut(key) {
+                if c.id == id {
+                    c.starved = false;
+                    self.settle_recv(key, id);
+                }
+            }
+        }
+    }
+
+    /// Closes connection `key`'s descriptor now and cancels its requests;
+    /// the entry goes once they have completed (see "Closing").
+    fn close(&mut self, key: usize) {
+        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
+            return;
+        };
+        if c.sock.take().is_none() {
+            return;
+        }
+        let (id, recv, send) = (c.id, c.recv == Recv::Armed, c.send_inflight);
+        if recv {
+            c.recv = Recv::Cancelling;
+        }
+        c.out.clear();
+        self.conns -= 1;
+        if let Some(limit) = &self.limit {
+            limit.give_back();
+        }
+        if recv {
+            self.cancel(Op::Recv, key, id);
+        }
+        if send {
+            self.cancel(Op::Send, key, id);
+        }
+        self.settle(key);
+    }
+
+    // ---- signals, UDP, timers ----
+
+    /// The epoll descriptor is ready: signals, or UDP sockets.
+    fn on_poll(&mut self) -> Option<Stopped> {
+        if let Err(e) = self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+            if !interrupted(&e) {
+                crate::log::line(format_args!("epoll_wait failed: {e}"));
+            }
+            return None;
+        }
+        let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
+        for token in tokens {
+            if token == SIGNAL_TOKEN {
+                if let Some(stop) = self.on_signals() {
+                    return Some(stop);
+                }
+            } else {
+                self.echo_datagrams(token.0);
+            }
+        }
+        None
+    }
+
+    fn echo_datagrams(&mut self, i: usize) {
+        let Some(u) = self.udp.get_mut(i) else {
+            return;
+        };
+        if u.queued {
+            return;
+        }
+        if u.echo(&mut self.datagram, &mut self.counters) == Turn::More {
+            u.queued = true;
+            self.udp_ready.push(i);
+        }
+    }
+
+    fn run_udp_ready(&mut self) {
+        for i in std::mem::take(&mut self.udp_ready) {
+            if let Some(u) = self.udp.get_mut(i) {
+                u.queued = false;
+                self.echo_datagrams(i);
+            }
+        }
+    }
+
+    /// Handles due timers. Returns true when the shutdown deadline passed.
+    fn fire_timers(&mut self) -> bool {
+        while let Some(timer) = self.timers.pop_due(self.now) {
+            match timer {
+                Timer::Idle { key, id } => self.check_idle(key, id),
+                Timer::AcceptRetry { key, id } => {
+                    if let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) {
+                        if l.id == id {
+                            l.paused = false;
+                            self.reserve.refill();
+                            self.arm_accept(key);
+                        }
+                    }
+                }
+                Timer::ShutdownDeadline => return true,
+            }
+        }
+        false
+    }
+
+    fn check_idle(&mut self, key: usize, id: u64) {
+        let Some(idle) = self.config.idle_timeout else {
+            return;
+        };
+        let Some(Entry::Conn(c)) = self.entries.get(key) else {
+            return;
+        };
+        if c.id != id || c.sock.is_none() {
+            return;
+        }
+        let due = deadline(c.last_active, idle);
+        if due <= self.now {
+            tracing::trace!(target: TARGET, conn = id, "close: idle timeout");
+            self.counters.idle_closed += 1;
+            self.close(key);
+        } else {
+            self.timers.add(due, Timer::Idle { key, id });
+        }
+    }
+
+    fn on_signals(&mut self) -> Option<Stopped> {
+        let signals: Vec<i32> = self.signals.pending().collect();
+        for sig in signals {
+            if !crate::signals::stops(sig) {
+                crate::signals::ignore_hangup();
+                continue;
+            }
+            if self.draining {
+                return Some(Stopped::Forced(sig));
+            }
+            self.begin_shutdown(sig);
+        }
+        None
+    }
+
+    /// Stops accepting, closes quiet connections, and lets the others
+    /// flush their pending echo until the shutdown deadline.
+    fn begin_shutdown(&mut self, sig: i32) {
+        let listeners: Vec<usize> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Listener(..)))
+            .map(|(k, _)| k)
+            .collect();
+        for key in listeners {
+            let Some(Entry::Listener(l, armed)) = self.entries.get(key) else {
+                continue;
+            };
+            let (id, armed) = (l.id, *armed);
+            if armed {
+                self.cancel(Op::Accept, key, id);
+            }
+            // What the kernel queued drains with the rest (see "Shutdown"
+            // in the reactor): its last accepts, without the accept ring.
+            for _ in 0..self.config.backlog.max(1) {
+                let Some(Entry::Listener(l, _)) = self.entries.get(key) else {
+                    break;
+                };
+                match l.sock.accept() {
+                    Ok(sock) => self.admit(sock),
+                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
+                    Err(_) => break,
+                }
+            }
+            // Dropping the listener closes our descriptor; the socket goes
+            // when the cancelled accept lets go of it.
+            if armed {
+                self.entries[key] = Entry::Gone;
+            } else {
+                self.entries.remove(key);
+            }
+        }
+        for mut u in std::mem::take(&mut self.udp) {
+            let _ = self.poll.registry().deregister(&mut u.sock);
+        }
+        self.udp_ready.clear();
+        self.draining = true;
+        self.drain_began = Some(self.now);
+        crate::log::draining(sig, self.conns as u64, self.config.shutdown_timeout);
+        self.timers.add(
+            deadline(self.now, self.config.shutdown_timeout),
+            Timer::ShutdownDeadline,
+        );
+        let keys: Vec<usize> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Conn(c) if c.sock.is_some()))
+            .map(|(k, _)| k)
+            .collect();
+        for key in keys {
+            let Some(Entry::Conn(c)) = self.entries.get(key) else {
+                continue;
+            };
+            if c.is_quiet() {
+                tracing::trace!(target: TARGET, conn = c.id, "close: quiet at shutdown");
+                self.counters.closed_shutdown += 1;
+                self.close(key);
+            } else {
+                self.settle(key);
+            }
+        }
+    }
+}
+
+/// Keeps emptied buffers for reuse, up to [`POOL_KEEP`].
+fn give_back(pool: &mut Vec<Vec<u8>>, bufs: [Vec<u8>; 2]) {
+    for mut buf in bufs {
+        if buf.capacity() > 0 && pool.len() < POOL_KEEP {
+            buf.clear();
+            pool.push(buf);
+        }
+    }
+}
+
+/// Wraps an accepted descriptor as a [`Stream`] of the listener's kind.
+///
+/// # Safety
+/// `fd` must be an open, connected stream socket that nothing else owns.
+unsafe fn stream_from(fd: RawFd, unix: bool) -> Stream {
+    if unix {
+        let s = std::os::unix::net::UnixStream::from_raw_fd(fd);
+        // Not inherited from a Unix listener: see `crate::net::urgent_inline`.
+        let _ = crate::net::urgent_inline(&s);
+        Stream::Unix(s)
+    } else {
+        Stream::Tcp(std::net::TcpStream::from_raw_fd(fd))
+    }
+}
