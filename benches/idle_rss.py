@@ -7,6 +7,9 @@ model allocates on first use is counted; then all sit idle. The figure is
 descriptors. Build first: cargo build --release.
 
 usage: python3 benches/idle_rss.py [MODEL] [N] [MAX_BUFFER] [PING 0|1]
+MODEL is any echod --model: reactor (default), uring (io_uring, Linux only;
+where io_uring is blocked echod says why and this stops), tokio, threads,
+iterative.
 (ECHOD env var: the echod binary, default target/release/echod)
 Linux only: VmRSS and the descriptor count come from /proc.
 """
@@ -33,8 +36,11 @@ def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 p = subprocess.Popen([echod, "--model", model, "--listen", "127.0.0.1:0", "--max-buffer", maxbuf,
-                      "--backlog", "4096"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                      "--backlog", "4096"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 line = p.stdout.readline().strip()
+if not line:
+    # echod refused the model (uring without io_uring) in one line on stderr.
+    sys.exit(f"idle_rss.py: echod --model {model} did not start: {p.stderr.readline().strip()}")
 host, port = line.rsplit("//", 1)[1].rsplit(":", 1)
 addr = (host, int(port))
 # One connection served first, so lazily created runtime/reactor state exists.

@@ -3,6 +3,9 @@
 #
 #   bash benches/syscalls_per_echo.sh [MODEL] [CONNS] [DEPTH] [SECS] [ECHOD_ARGS...]
 #
+# MODEL is any echod --model: reactor (default), uring (io_uring, Linux
+# only; where io_uring is blocked echod says why and this stops), tokio,
+# threads, iterative.
 # Starts `loadgen serve -- --model MODEL` pinned to CPU 0, drives it from
 # CPU 1 with `loadgen run` (closed loop, 512 B), counts the server's
 # syscalls with `perf stat -e raw_syscalls:sys_enter` (a tracepoint: works
@@ -30,12 +33,13 @@ esac
 command -v perf >/dev/null || { echo "perf not found (Debian: linux-perf)" >&2; exit 2; }
 
 out=$(mktemp)
-taskset -c 0 "$LOADGEN" serve -- --model "$MODEL" --listen "${prefix}127.0.0.1:0" "$@" >"$out" 2>/dev/null &
+taskset -c 0 "$LOADGEN" serve -- --model "$MODEL" --listen "${prefix}127.0.0.1:0" "$@" >"$out" 2>"$out.err" &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$out" "$out.perf" "$out.json"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -f "$out" "$out.err" "$out.perf" "$out.json"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$out" && break; sleep 0.05; done
 addr=$(sed -n "s#listening on $KIND://##p" "$out" | head -1)
-[ -n "$addr" ] || { echo "server did not start" >&2; exit 1; }
+# echod says in one line why a model cannot run here (uring without io_uring).
+[ -n "$addr" ] || { echo "server did not start: $(head -1 "$out.err")" >&2; exit 1; }
 
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 # Warm-up and connection set-up are outside the counted window: perf is

@@ -34,7 +34,19 @@
 //! It serves one client at a time: with N > 1 connections, N − 1 of them
 //! wait forever and a run would only measure a timeout. It is therefore run
 //! at 1 connection only and reported as "n/a" at every other count.
+//!
+//! # A model that cannot run here
+//! echod refuses a model the machine cannot run (uring where io_uring is
+//! missing or blocked, or not Linux) with one line on stderr, before it
+//! listens. When a model's server exits like that at its first start, the
+//! model is unavailable for the whole sweep: one progress line says so,
+//! every point of it is reported "n/a" with echod's reason
+//! ([`Outcome::Unavailable`]), it is not started again, and the other
+//! models are measured as usual. It does not fail the comparison unless no
+//! other model was measured. A server that started before and fails later
+//! is a failed round like any other.
 
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -48,7 +60,7 @@ use crate::machine::{self, MachineLoad};
 use crate::procstat::{Memory, Reading};
 use crate::run::result::RunResult;
 use crate::run::{self, Load, Moment, RunConfig, RunError};
-use crate::serve::ServerProcess;
+use crate::serve::{ServerProcess, SpawnError};
 use crate::stats::{self, Percentiles};
 use crate::sweep::{
     self, CompareReport, Finished, FloodMetrics, FloodPoint, FloodSummary, Kind, Metrics, Outcome,
@@ -128,11 +140,13 @@ pub fn compare(
     let before = machine::Sample::now();
     let mut points: Vec<Point> = new_points(cfg, &cfg.connections, Kind::Closed);
     let mut saturation: Vec<FloodPoint> = new_points(cfg, &cfg.flood, Kind::Flood);
-    let sweep = Sweep {
+    let mut sweep = Sweep {
         cfg,
         stop,
         cpus: server_cpus,
         gen_cpus,
+        tried: HashSet::new(),
+        unavailable: Vec::new(),
     };
     let interrupted = (0..cfg.rounds).any(|round| {
         !sweep.round(&mut points, round, on_point) || !sweep.round(&mut saturation, round, on_point)
@@ -202,6 +216,10 @@ struct Sweep<'a> {
     cpus: Option<Vec<usize>>,
     /// CPUs the generator may use.
     gen_cpus: usize,
+    /// Models whose server the sweep has tried to start.
+    tried: HashSet<String>,
+    /// Models whose server could not start at the first try, and why.
+    unavailable: Vec<(String, String)>,
 }
 
 impl Sweep<'_> {
@@ -209,7 +227,7 @@ impl Sweep<'_> {
     /// point after its last round and handing it to `on_point`. Returns
     /// false when the sweep must stop: it was interrupted.
     fn round<M: PointKind>(
-        &self,
+        &mut self,
         points: &mut [Point<M::Summary, M>],
         round: u32,
         on_point: &mut dyn FnMut(Finished<'_>),
@@ -227,17 +245,38 @@ impl Sweep<'_> {
                 else {
                     continue;
                 };
-                if matches!(point.outcome, Outcome::NotApplicable { .. }) {
+                if matches!(
+                    point.outcome,
+                    Outcome::NotApplicable { .. } | Outcome::Unavailable { .. }
+                ) {
+                    continue;
+                }
+                if let Some(reason) = self.unavailable_reason(model) {
+                    point.outcome = Outcome::Unavailable { reason };
                     continue;
                 }
                 if stop.raised() {
                     return false;
                 }
+                let first_try = self.tried.insert(model.clone());
                 let r = match M::measure(self, model, conns) {
                     Ok(Some(m)) => Round::Ok(Box::new(m)),
                     Ok(None) => return false,
-                    Err(e) => Round::Failed {
-                        error: format!("{e:#}"),
+                    Err(e) => match e.downcast_ref::<SpawnError>() {
+                        Some(SpawnError::NotStarted { reason, .. }) if first_try => {
+                            eprintln!(
+                                "compare: {model} is unavailable here, left out of the whole \
+                                 sweep: {reason}"
+                            );
+                            self.unavailable.push((model.clone(), reason.clone()));
+                            point.outcome = Outcome::Unavailable {
+                                reason: reason.clone(),
+                            };
+                            continue;
+                        }
+                        _ => Round::Failed {
+                            error: format!("{e:#}"),
+                        },
                     },
                 };
                 let what = match point.kind {
@@ -268,18 +307,30 @@ impl Sweep<'_> {
     }
 
     /// Gives the points the interruption left with rounds but no outcome
-    /// the outcome of those rounds.
+    /// the outcome of those rounds, and every point of an unavailable
+    /// model that outcome, reached or not.
     fn summarise_unfinished<M: PointKind>(&self, points: &mut [Point<M::Summary, M>]) {
         for p in points {
-            if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
+            if let Some(reason) = self.unavailable_reason(&p.model) {
+                p.outcome = Outcome::Unavailable { reason };
+            } else if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
                 p.outcome = M::summarise(self, p);
             }
         }
     }
+
+    /// Why `model` could not start, when it could not at its first try:
+    /// it is then not tried again in this sweep.
+    fn unavailable_reason(&self, model: &str) -> Option<String> {
+        let found = self.unavailable.iter().find(|(m, _)| m == model);
+        found.map(|(_, reason)| reason.clone())
+    }
 }
 
-/// The exit status of a finished sweep: 0 clean, 1 a failed or faulty
-/// point, 128 + signal when interrupted.
+/// The exit status of a finished sweep: 0 clean (a model that could not
+/// start here is reported, not a failure, as long as another model was
+/// measured), 1 a failed or faulty point or nothing measured beside
+/// unavailable models, 128 + signal when interrupted.
 pub fn exit_status(report: &CompareReport, stop: &Interrupt) -> ExitCode {
     if report.interrupted {
         ExitCode::from(stop.exit_status())
@@ -402,6 +453,7 @@ fn retype<S>(o: Outcome<()>) -> Outcome<S> {
     match o {
         Outcome::Failed { error } => Outcome::Failed { error },
         Outcome::NotApplicable { reason } => Outcome::NotApplicable { reason },
+        Outcome::Unavailable { reason } => Outcome::Unavailable { reason },
         Outcome::Ok(_) | Outcome::NotRun => Outcome::NotRun,
     }
 }
@@ -521,8 +573,9 @@ fn drive(
     cpus: Option<Vec<usize>>,
     stop: &Interrupt,
 ) -> anyhow::Result<Option<Driven>> {
-    let server = ServerProcess::spawn(model, cpus)
-        .with_context(|| format!("starting echod --model {model}"))?;
+    // Its error names the model; the sweep tells a model that cannot
+    // start here (SpawnError::NotStarted) from a failed round by it.
+    let server = ServerProcess::spawn(model, cpus)?;
     let run_cfg = RunConfig {
         target: Target::Tcp(server.addr),
         connections: conns,

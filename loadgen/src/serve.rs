@@ -138,15 +138,73 @@ pub struct Stopped {
     pub killed: bool,
 }
 
+/// Why a server child is not serving.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// It could not be created, or it exited before announcing an address:
+    /// this model does not run here (echod refuses a model this machine
+    /// cannot run with one line on stderr and exit status 2, before it
+    /// listens). `reason` is that line without echod's `echod: ` prefix,
+    /// or how the child ended when it wrote nothing.
+    NotStarted {
+        /// The model asked for.
+        model: String,
+        /// Why, in one line.
+        reason: String,
+    },
+    /// It is running but announced no address within the startup timeout.
+    Silent {
+        /// The model asked for.
+        model: String,
+        /// What it wrote to stderr.
+        stderr: String,
+    },
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::NotStarted { model, reason } => {
+                write!(f, "echod --model {model} did not start: {reason}")
+            }
+            SpawnError::Silent { model, stderr } => write!(
+                f,
+                "echod --model {model} did not report a listening address within {:?}: {}",
+                STARTUP_TIMEOUT,
+                stderr.trim()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// echod's reason for not starting, in one line: the first line it wrote to
+/// `stderr` without the `echod: ` prefix, or else how it ended (`status`).
+fn not_started_reason(stderr: &str, status: Option<ExitStatus>) -> String {
+    match stderr.lines().map(str::trim).find(|l| !l.is_empty()) {
+        Some(line) => line.strip_prefix("echod: ").unwrap_or(line).to_string(),
+        None => match status {
+            Some(s) => format!("exited ({s}) before listening, saying nothing"),
+            None => "closed its output before listening, saying nothing".to_string(),
+        },
+    }
+}
+
 impl ServerProcess {
     /// Starts `echod --model MODEL --listen 127.0.0.1:0` as a child of this
     /// binary, pinned to `cpus` when given, and waits for its address.
     ///
     /// # Errors
-    /// When the child cannot start, exits, or prints no address within 10 s;
-    /// the message includes what it wrote to stderr.
-    pub fn spawn(model: &str, cpus: Option<Vec<usize>>) -> io::Result<ServerProcess> {
-        let exe = std::env::current_exe()?;
+    /// [`SpawnError::NotStarted`] when the child cannot be created or exits
+    /// (or closes its stdout) before announcing an address;
+    /// [`SpawnError::Silent`] when it prints no address within 10 s.
+    pub fn spawn(model: &str, cpus: Option<Vec<usize>>) -> Result<ServerProcess, SpawnError> {
+        let not_started = |e: io::Error| SpawnError::NotStarted {
+            model: model.to_string(),
+            reason: format!("cannot run loadgen serve: {e}"),
+        };
+        let exe = std::env::current_exe().map_err(not_started)?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--", "--model", model, "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -173,13 +231,16 @@ impl ServerProcess {
                 }
             });
         }
-        let mut child = cmd.spawn()?;
+        let mut child = cmd.spawn().map_err(not_started)?;
         let lifeline = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
+        // Disconnected once the whole of stderr has been read.
+        let (stderr_done, stderr_read) = mpsc::channel::<()>();
         std::thread::spawn(move || {
+            let _done = stderr_done;
             // Keep draining so a chatty server never blocks on a full pipe;
             // keep only the start, which is where a startup error is.
             let mut r = BufReader::new(stderr_pipe);
@@ -206,22 +267,34 @@ impl ServerProcess {
                 }
             }
         });
-        let announced = rx.recv_timeout(STARTUP_TIMEOUT).ok();
+        let announced = rx.recv_timeout(STARTUP_TIMEOUT);
         let mut server = ServerProcess {
             child,
-            addr: announced.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+            addr: *announced
+                .as_ref()
+                .unwrap_or(&SocketAddr::from(([0, 0, 0, 0], 0))),
             stderr,
             _lifeline: lifeline,
         };
-        if announced.is_none() {
-            let _ = server.child.kill();
-            let _ = server.child.wait();
-            return Err(io::Error::other(format!(
-                "echod --model {model} did not report a listening address: {}",
-                server.stderr_text().trim()
-            )));
+        let model = model.to_string();
+        match announced {
+            Ok(_) => Ok(server),
+            // Its stdout closed unannounced: it exited (echod refusing the
+            // model), so its stderr is complete once the reader is done.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = server.child.kill();
+                let status = server.child.wait().ok();
+                let _ = stderr_read.recv_timeout(Duration::from_secs(2));
+                let reason = not_started_reason(&server.stderr_text(), status);
+                Err(SpawnError::NotStarted { model, reason })
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = server.child.kill();
+                let _ = server.child.wait();
+                let stderr = server.stderr_text();
+                Err(SpawnError::Silent { model, stderr })
+            }
         }
-        Ok(server)
     }
 
     /// The child's process id.
@@ -275,5 +348,24 @@ impl Drop for ServerProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_is_echods_first_line_without_its_prefix() {
+        let stderr = "\necho: ignored?\n";
+        assert_eq!(not_started_reason(stderr, None), "echo: ignored?");
+        let refused = "echod: --model uring: io_uring is blocked (io_uring_setup: \
+                       Operation not permitted)\nmore\n";
+        assert_eq!(
+            not_started_reason(refused, None),
+            "--model uring: io_uring is blocked (io_uring_setup: Operation not permitted)"
+        );
+        let silent = not_started_reason("  \n", None);
+        assert!(silent.contains("saying nothing"), "{silent}");
     }
 }

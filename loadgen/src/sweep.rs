@@ -299,6 +299,13 @@ pub enum Outcome<S = Summary> {
         /// Why.
         reason: String,
     },
+    /// The model's server could not start on this machine (say io_uring
+    /// is blocked), so the model was measured at no point of the sweep.
+    /// Reported as "n/a" with the reason, like [`Outcome::NotApplicable`].
+    Unavailable {
+        /// Why, in echod's words.
+        reason: String,
+    },
     /// No round could be measured.
     Failed {
         /// The first round's error.
@@ -345,6 +352,11 @@ impl<S, M: RoundFigures> Point<S, M> {
             Outcome::Ok(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// True when its model could not start on this machine.
+    pub fn unavailable(&self) -> bool {
+        matches!(self.outcome, Outcome::Unavailable { .. })
     }
 
     /// True when the point counts against a clean exit: a failed round, or
@@ -441,12 +453,26 @@ pub struct CompareReport {
 }
 
 impl CompareReport {
-    /// True when every point was measured (or not applicable) and clean.
+    /// True when every point was measured (or not applicable, or its model
+    /// unavailable) and clean, and, if a model was unavailable, some other
+    /// model was measured: a sweep of unavailable models only measured
+    /// nothing.
     pub fn clean(&self) -> bool {
         fn ok<S, M: RoundFigures>(p: &Point<S, M>) -> bool {
-            !p.faulty() && matches!(p.outcome, Outcome::Ok(_) | Outcome::NotApplicable { .. })
+            !p.faulty()
+                && matches!(
+                    p.outcome,
+                    Outcome::Ok(_) | Outcome::NotApplicable { .. } | Outcome::Unavailable { .. }
+                )
         }
-        !self.interrupted && self.points.iter().all(ok) && self.saturation.iter().all(ok)
+        let measured = self.points.iter().any(|p| p.summary().is_some())
+            || self.saturation.iter().any(|p| p.summary().is_some());
+        let unavailable = self.points.iter().any(Point::unavailable)
+            || self.saturation.iter().any(FloodPoint::unavailable);
+        !self.interrupted
+            && self.points.iter().all(ok)
+            && self.saturation.iter().all(ok)
+            && (measured || !unavailable)
     }
 
     /// Closed-loop points measured at `conns` connections.

@@ -31,12 +31,14 @@ use crate::usage_error::{shorten, usage, UsageError};
     )),
 )]
 pub struct CompareArgs {
-    /// echod models to compare, comma-separated (reactor, tokio, threads, iterative).
+    /// echod models to compare, comma-separated (reactor, uring, tokio, threads, iterative;
+    /// uring is Linux only, and in the default only there). A model whose server cannot
+    /// start here (uring where io_uring is blocked) is reported "n/a" with echod's reason.
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "reactor,tokio,threads,iterative"
+        default_value = DEFAULT_MODELS
     )]
     pub models: Vec<String>,
     /// Connection counts of the closed-loop points, comma-separated, or none. The
@@ -112,8 +114,16 @@ fn parse_counts(s: &str) -> Result<Counts, String> {
         .map(Counts)
 }
 
-/// The echod models `compare` knows how to start.
-pub const MODELS: [&str; 4] = ["reactor", "tokio", "threads", "iterative"];
+/// The echod models `compare` knows how to start. uring runs on Linux
+/// only; elsewhere echod refuses it and the sweep reports it "n/a".
+pub const MODELS: [&str; 5] = ["reactor", "uring", "tokio", "threads", "iterative"];
+
+/// `--models` by default: every model this OS can run.
+const DEFAULT_MODELS: &str = if cfg!(target_os = "linux") {
+    "reactor,uring,tokio,threads,iterative"
+} else {
+    "reactor,tokio,threads,iterative"
+};
 
 /// A validated `loadgen compare` configuration.
 #[derive(Clone, Debug)]

@@ -1,7 +1,8 @@
 //! The fixture's reports pinned byte for byte: the terminal table with the
-//! progress lines and `report.md` of the plain fixture and of a troubled
-//! one (failed rounds, a cut-short point, an unreadable RSS, a busy
-//! machine, an interruption), and the plots by a digest of each file, so
+//! progress lines and `report.md` of the plain fixture, of a troubled one
+//! (failed rounds, a cut-short point, an unreadable RSS, a busy machine, an
+//! interruption) and of one with a model that could not start, and the
+//! plots by a digest of each file, so
 //! that a change to how the reports are built cannot change what they say.
 //! To accept an intended change, run the tests with `BLESS=1` and review
 //! the diff of `golden/`.
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{fixture, markdown, table};
 use crate::procstat::Reading;
-use crate::sweep::{CompareReport, Outcome, Round};
+use crate::sweep::{CompareReport, Outcome, Point, Round};
 
 /// The fixture with one of everything that qualifies a figure.
 fn troubled() -> CompareReport {
@@ -37,6 +38,36 @@ fn troubled() -> CompareReport {
     r.points[9].outcome = Outcome::NotRun;
     r.machine_load.warnings = vec!["load average 1.70 on 4 CPUs before the sweep".into()];
     r.interrupted = true;
+    r
+}
+
+/// The fixture with uring after reactor, unavailable: its server exited
+/// before listening, as echod does where io_uring is blocked.
+fn unavailable() -> CompareReport {
+    let mut r = fixture::report();
+    let reason = "--model uring: io_uring is blocked (io_uring_setup: Operation not permitted): \
+                  kernel.io_uring_disabled is 2, or a seccomp filter (Docker's default profile) \
+                  denies it";
+    fn after_reactor<S, M>(points: Vec<Point<S, M>>, reason: &str) -> Vec<Point<S, M>> {
+        let mut out = Vec::new();
+        for p in points {
+            let uring = (p.model == "reactor").then(|| Point {
+                model: "uring".into(),
+                connections: p.connections,
+                kind: p.kind,
+                outcome: Outcome::Unavailable {
+                    reason: reason.into(),
+                },
+                rounds: Vec::new(),
+            });
+            out.push(p);
+            out.extend(uring);
+        }
+        out
+    }
+    r.config.models.insert(1, "uring".into());
+    r.points = after_reactor(r.points, reason);
+    r.saturation = after_reactor(r.saturation, reason);
     r
 }
 
@@ -67,6 +98,10 @@ fn plots() -> Vec<PathBuf> {
 fn the_fixtures_report_md_is_unchanged() {
     pinned("report.md", &markdown::render(&fixture::report(), &plots()));
     pinned("troubled.md", &markdown::render(&troubled(), &plots()));
+    pinned(
+        "unavailable.md",
+        &markdown::render(&unavailable(), &plots()),
+    );
 }
 
 /// The table, then every point's progress line.
@@ -85,6 +120,7 @@ fn terminal(r: &CompareReport) -> String {
 fn the_fixtures_terminal_table_is_unchanged() {
     pinned("table.txt", &terminal(&fixture::report()));
     pinned("troubled.txt", &terminal(&troubled()));
+    pinned("unavailable.txt", &terminal(&unavailable()));
 }
 
 /// 64-bit FNV-1a: a digest that is the same on every platform and Rust
@@ -100,7 +136,12 @@ fn the_fixtures_plots_are_unchanged() {
     let dir = std::env::temp_dir().join(format!("loadgen-golden-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut digests = String::new();
-    for (name, r) in [("fixture", fixture::report()), ("troubled", troubled())] {
+    let reports = [
+        ("fixture", fixture::report()),
+        ("troubled", troubled()),
+        ("unavailable", unavailable()),
+    ];
+    for (name, r) in reports {
         for file in super::plot::write_all(&dir, &r).unwrap() {
             let svg = std::fs::read(dir.join(&file)).unwrap();
             digests += &format!("{name} {} {:016x}\n", file.display(), fnv1a(&svg));

@@ -131,7 +131,9 @@ fn table(s: &mut String, columns: &[&str], rows: impl Iterator<Item = String>) {
 /// what happened, in the first cell after the count of rounds tried.
 fn unmeasured_row<S, M>(p: &Point<S, M>, mut cells: Vec<String>, columns: usize) -> String {
     let what = match &p.outcome {
-        Outcome::NotApplicable { reason } => format!("n/a: {}", cell(reason)),
+        Outcome::NotApplicable { reason } | Outcome::Unavailable { reason } => {
+            format!("n/a: {}", cell(reason))
+        }
         Outcome::Failed { error } => format!("**FAILED**: {}", cell(error)),
         _ => "not run".to_string(),
     };

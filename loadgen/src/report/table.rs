@@ -50,7 +50,9 @@ fn progress<S: Marks, M>(
             }
             line
         }
-        Outcome::NotApplicable { reason } => format!("n/a ({reason})"),
+        Outcome::NotApplicable { reason } | Outcome::Unavailable { reason } => {
+            format!("n/a ({reason})")
+        }
         Outcome::Failed { error } => format!("FAILED: {error}"),
         Outcome::NotRun => "not run".into(),
     };
@@ -181,7 +183,9 @@ fn row<S: Marks, M>(
     let head = line(&HEAD, &cells);
     let s = match &p.outcome {
         Outcome::Ok(s) => s,
-        Outcome::NotApplicable { reason } => return format!("{head}  n/a ({reason})"),
+        Outcome::NotApplicable { reason } | Outcome::Unavailable { reason } => {
+            return format!("{head}  n/a ({reason})")
+        }
         Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
         Outcome::NotRun => return format!("{head}  not run"),
     };

@@ -221,3 +221,73 @@ fn unknown_model_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--models fibers"), "{err}");
 }
+
+/// Runs `loadgen compare ARGS` with io_uring denied to it and its servers.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn compare_without_io_uring(args: &str) -> std::process::Output {
+    let args = words(args);
+    let mut cmd = util::loadgen_cmd(&args);
+    util::deny_io_uring(&mut cmd);
+    let child = cmd.spawn().expect("spawn loadgen");
+    util::wait_output(child, &args, Duration::from_secs(60))
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn a_model_that_cannot_start_is_na_with_its_reason_and_the_others_are_measured() {
+    let dir = scratch("compare-no-uring");
+    let out = compare_without_io_uring(&format!(
+        "compare --models reactor,uring --connections 1 --flood 1 --rounds 2 \
+         --duration 200ms --warmup 0s --out {}",
+        dir.display(),
+    ));
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{text}\n{err}");
+    // Said once, with the reason, and never started again.
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("unavailable")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("uring"), "{err}");
+    assert!(!err.contains("round 1/2 uring") && !err.contains("round 2/2 uring"));
+    // n/a in both tables, with echod's reason (whatever its words).
+    let na: Vec<&str> = text.lines().filter(|l| l.starts_with("uring ")).collect();
+    assert_eq!(na.len(), 2, "{text}");
+    for l in na {
+        assert!(l.contains("n/a (") && l[5..].contains("uring"), "{l}");
+    }
+
+    let v = read_json(&dir.join("results.json"));
+    for kind in ["points", "saturation"] {
+        let points = v[kind].as_array().unwrap();
+        assert_eq!(points.len(), 2, "{kind}: {v}");
+        for p in points {
+            if p["model"] == "reactor" {
+                assert_eq!(p["status"], "ok", "{p}");
+                assert_eq!(p["rounds_measured"], 2, "{p}");
+            } else {
+                assert_eq!(p["status"], "unavailable", "{p}");
+                assert!(p["reason"].as_str().unwrap().contains("uring"), "{p}");
+                assert_eq!(p["rounds"].as_array().map(Vec::len), Some(0), "{p}");
+            }
+        }
+    }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| uring | 1 | – | n/a: "), "{md}");
+    for svg in ["throughput.svg", "saturation.svg", "latency_c1.svg"] {
+        let svg = std::fs::read_to_string(dir.join(svg)).unwrap();
+        assert!(svg.contains("uring: n/a ("), "{svg}");
+    }
+
+    // With no other model, nothing was measured: not a success.
+    let only = compare_without_io_uring(&format!(
+        "compare --models uring --connections 1 --flood none --rounds 3 --quiet --out {}",
+        dir.display(),
+    ));
+    assert_eq!(only.status.code(), Some(1), "{}", stderr(&only));
+    assert_eq!(stderr(&only).matches("unavailable").count(), 1);
+}

@@ -46,6 +46,41 @@ impl Entry {
             text: text.iter().map(|s| s.to_string()).collect(),
         }
     }
+
+    /// An entry of lines already wrapped (see [`wrap`]).
+    pub(super) fn lines(glyph: Glyph, colour: impl Color, text: Vec<String>) -> Entry {
+        Entry {
+            glyph,
+            colour: colour.to_rgba(),
+            text,
+        }
+    }
+}
+
+/// Characters of legend text that fit on one line of the column.
+const LINE_CHARS: usize = 28;
+
+/// `text` broken at spaces into lines that fit the legend column, at most
+/// `max_lines` of them: the last one ends in "…" when text was left out. A
+/// word longer than a line gets a line of its own.
+pub(super) fn wrap(text: &str, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= LINE_CHARS => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            last.push('…');
+        }
+    }
+    lines
 }
 
 /// Draws `entries` top-down in `area`, each glyph left of its text.
@@ -114,4 +149,28 @@ pub(super) fn draw_legend(area: &Area<'_>, entries: &[Entry]) -> io::Result<()> 
         y += LINE * e.text.len().max(1) as i32 + 10;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_fills_lines_and_marks_what_it_cuts() {
+        let lines = wrap(
+            "uring: n/a (io_uring is blocked by a seccomp filter here)",
+            9,
+        );
+        assert_eq!(
+            lines,
+            [
+                "uring: n/a (io_uring is",
+                "blocked by a seccomp filter",
+                "here)"
+            ]
+        );
+        assert!(lines.iter().all(|l| l.chars().count() <= LINE_CHARS));
+        let cut = wrap("one two three four five six seven eight nine ten", 1);
+        assert_eq!(cut, ["one two three four five six…"]);
+    }
 }

@@ -48,7 +48,8 @@ use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::sweep::CompareReport;
+use crate::sweep::{CompareReport, Outcome, Point};
+use legend::{wrap, Entry, Glyph};
 
 const SIZE: (u32, u32) = (1000, 600);
 /// Width of the legend column to the right of each chart.
@@ -184,6 +185,28 @@ fn model_index(report: &CompareReport, model: &str) -> usize {
         .unwrap_or(models.len())
 }
 
+/// Lines of a legend note on a model that could not start.
+const UNAVAILABLE_LINES: usize = 6;
+
+/// A legend note for each model that could not start on this machine (and
+/// so is in no plot), in its colour faded, with echod's reason.
+fn unavailable_notes(report: &CompareReport, entries: &mut Vec<Entry>) {
+    fn reason<'a, S, M>(points: &'a [Point<S, M>], model: &str) -> Option<&'a str> {
+        points.iter().find_map(|p| match &p.outcome {
+            Outcome::Unavailable { reason } if p.model == model => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+    for model in &report.config.models {
+        let Some(why) = reason(&report.points, model).or(reason(&report.saturation, model)) else {
+            continue;
+        };
+        let text = wrap(&format!("{model}: n/a ({why})"), UNAVAILABLE_LINES);
+        let faded = colour(model_index(report, model)).mix(0.3);
+        entries.push(Entry::lines(Glyph::Dot, faded, text));
+    }
+}
+
 /// The white canvas with a title, split into the chart area and the legend
 /// column. The root must be presented once everything is drawn.
 fn canvas<'a>(path: &'a Path, title: &str) -> io::Result<(Area<'a>, Area<'a>, Area<'a>)> {
@@ -198,7 +221,6 @@ fn canvas<'a>(path: &'a Path, title: &str) -> io::Result<(Area<'a>, Area<'a>, Ar
 mod tests {
     use super::*;
     use crate::report::fixture;
-    use crate::sweep::Outcome;
 
     #[test]
     fn a_sweep_that_measured_nothing_writes_no_plot() {

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::axes::{count_label, linear_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::marker::Marked;
-use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index};
+use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
 use crate::limit::SATURATED;
 use crate::report::summary::bytes_text;
 use crate::sweep::{CompareReport, Outcome};
@@ -38,16 +38,20 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         * 1.1;
     let group = |conns: u32| counts.iter().position(|&c| c == conns).unwrap_or(0) as f64;
     // Within a group the models keep the order (and colour) they have in
-    // --models, evenly spaced; a model that is n/a everywhere (iterative)
-    // takes no place, so the group stays centred on its label.
+    // --models, evenly spaced; a model that is n/a everywhere (iterative,
+    // or one that could not start) takes no place, so the group stays
+    // centred on its label.
     let placed: Vec<&str> = models
         .iter()
         .map(String::as_str)
         .filter(|m| {
-            report
-                .saturation
-                .iter()
-                .any(|p| p.model == *m && !matches!(p.outcome, Outcome::NotApplicable { .. }))
+            report.saturation.iter().any(|p| {
+                p.model == *m
+                    && !matches!(
+                        p.outcome,
+                        Outcome::NotApplicable { .. } | Outcome::Unavailable { .. }
+                    )
+            })
         })
         .collect();
     let offset = |model: &str| {
@@ -105,10 +109,12 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             .iter()
             .filter(|p| &p.model == model)
             .collect();
-        if points
-            .iter()
-            .all(|p| matches!(p.outcome, Outcome::NotApplicable { .. } | Outcome::NotRun))
-        {
+        if points.iter().all(|p| {
+            matches!(
+                p.outcome,
+                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } | Outcome::NotRun
+            )
+        }) {
             if points
                 .iter()
                 .any(|p| matches!(p.outcome, Outcome::NotApplicable { .. }))
@@ -149,6 +155,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             &[&text, "at a time)"],
         ));
     }
+    unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)
 }

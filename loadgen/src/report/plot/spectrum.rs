@@ -12,7 +12,9 @@ use plotters::prelude::*;
 use super::axes::{latency_label, log_ticks, nice, nines_ticks, Linear};
 use super::curve::{curve, Curve};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, GREY};
+use super::{
+    canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes, GREY,
+};
 use crate::report::format::compact;
 use crate::stats;
 use crate::sweep::{CompareReport, Outcome, Point, Summary};
@@ -147,6 +149,7 @@ pub(super) fn write(path: &Path, report: &CompareReport, conns: u32) -> io::Resu
             ],
         ));
     }
+    unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)
 }

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use super::axes::{count_label, linear_ticks, log_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::marker::Marked;
-use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index};
+use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
 use crate::sweep::{CompareReport, Outcome, Point};
 
 /// Requests/s against connections (log x): per model the median over
@@ -82,10 +82,12 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
     for model in report.config.models.iter() {
         let c = colour(model_index(report, model));
         let points: Vec<&Point> = report.points.iter().filter(|p| &p.model == model).collect();
-        if points
-            .iter()
-            .all(|p| matches!(p.outcome, Outcome::NotApplicable { .. } | Outcome::NotRun))
-        {
+        if points.iter().all(|p| {
+            matches!(
+                p.outcome,
+                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } | Outcome::NotRun
+            )
+        }) {
             continue;
         }
         entries.push(Entry::new(Glyph::Model, c, &[model]));
@@ -99,7 +101,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
                     .last_mut()
                     .unwrap()
                     .push((x, s.requests_per_sec.median)),
-                Outcome::NotApplicable { .. } => {}
+                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } => {}
                 Outcome::Failed { .. } | Outcome::NotRun => runs.push(Vec::new()),
             }
         }
@@ -123,6 +125,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             "the generator",
         ],
     );
+    unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)
 }

@@ -5,6 +5,7 @@
 //! Every server here listens on 127.0.0.1 port 0 (or, for [`UnixEchod`], a
 //! socket in a scratch directory) and is torn down on drop. UDP has its
 //! own pair: [`UdpEchod`] and the misbehaving [`UdpTestServer`].
+//! `deny_io_uring` (Linux) stages a machine where io_uring is blocked.
 
 #![allow(dead_code)] // each test file uses a different subset
 
@@ -17,6 +18,18 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use echod::{listen::parse_announced, ListenAddr};
+
+// The filter names the syscall ABI: the architectures it knows.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod seccomp;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub use seccomp::deny_io_uring;
 
 pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
