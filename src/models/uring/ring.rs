@@ -66,31 +66,49 @@ pub fn open(entries: u32) -> Result<(IoUring, &'static str), String> {
 /// The reason `io_uring_setup` (or registering the buffer ring) failed
 /// with `err`, in the operator's terms.
 pub fn why_not(err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(libc::ENOSYS) => {
-            format!("io_uring is not in this kernel ({err}): it was built without CONFIG_IO_URING")
-        }
-        Some(libc::EPERM) | Some(libc::EACCES) => match disabled_sysctl() {
-            Some(2) => format!("io_uring is disabled ({err}): kernel.io_uring_disabled is 2"),
+    let code = err.raw_os_error().unwrap_or(0);
+    let errno = errno_name(code);
+    match code {
+        libc::ENOSYS => format!(
+            "io_uring is not in this kernel (io_uring_setup: {errno}): \
+             it was built without CONFIG_IO_URING"
+        ),
+        libc::EPERM | libc::EACCES => match disabled_sysctl() {
+            Some(2) => format!(
+                "io_uring is disabled (io_uring_setup: {errno}): kernel.io_uring_disabled is 2"
+            ),
             Some(1) => format!(
-                "io_uring is restricted ({err}): kernel.io_uring_disabled is 1 and this \
-                 user is not in kernel.io_uring_group"
+                "io_uring is restricted (io_uring_setup: {errno}): kernel.io_uring_disabled \
+                 is 1 and this user is not in kernel.io_uring_group"
             ),
             _ => format!(
-                "io_uring is blocked ({err}): a seccomp filter denies io_uring_setup \
-                 (Docker's default profile does); allow it, or use another --model"
+                "io_uring is blocked (io_uring_setup: {errno}): a seccomp filter denies it, \
+                 as Docker's default profile does; allow io_uring_setup, or use another --model"
             ),
         },
-        Some(libc::ENOMEM) => format!(
-            "cannot set up io_uring ({err}): the locked-memory limit (ulimit -l: {}) is too \
-             small for the ring on this kernel",
+        libc::ENOMEM => format!(
+            "cannot set up io_uring ({errno}): the locked-memory limit (ulimit -l: {}) is \
+             too small for the ring on this kernel",
             memlock_limit()
         ),
-        Some(libc::EINVAL) => format!(
-            "this kernel's io_uring lacks what the model needs ({err}): Linux {}.{} or later",
+        libc::EINVAL => format!(
+            "this kernel's io_uring lacks what the model needs ({errno}): Linux {}.{} or later",
             OLDEST.0, OLDEST.1
         ),
         _ => format!("cannot set up io_uring: {err}"),
+    }
+}
+
+/// The symbolic name of the errors [`why_not`] explains, for an
+/// operator who will search for it; the message for any other.
+fn errno_name(code: i32) -> String {
+    match code {
+        libc::ENOSYS => "ENOSYS".into(),
+        libc::EPERM => "EPERM".into(),
+        libc::EACCES => "EACCES".into(),
+        libc::ENOMEM => "ENOMEM".into(),
+        libc::EINVAL => "EINVAL".into(),
+        _ => io::Error::from_raw_os_error(code).to_string(),
     }
 }
 
