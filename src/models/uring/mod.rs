@@ -195,6 +195,8 @@ pub struct Uring {
     config: Config,
     /// Which ring setup the kernel accepted (see [`ring::open`]).
     setup: &'static str,
+    /// A failure found while handling a completion, returned by the loop.
+    failed: Option<io::Error>,
     /// Totals since startup.
     pub counters: Counters,
 }
@@ -244,6 +246,7 @@ impl Uring {
             timed_out: false,
             config: config.clone(),
             setup,
+            failed: None,
             counters: Counters::default(),
         };
         for bound in listeners {
@@ -315,6 +318,9 @@ impl Uring {
                 if let Some(stop) = self.complete(data, res, flags) {
                     return Ok(stop);
                 }
+            }
+            if let Some(err) = self.failed.take() {
+                return Err(err);
             }
             self.bufs.publish();
             self.rearm_starved();
@@ -435,6 +441,15 @@ impl Uring {
         let (what, key, id) = op::unpack(data);
         match what {
             Some(Op::Poll) => {
+                if res < 0 && res != -libc::ECANCELED {
+                    // Without this poll no signal is ever heard: failing
+                    // beats a daemon that cannot be stopped.
+                    let err = io::Error::from_raw_os_error(-res);
+                    self.failed = Some(io::Error::other(format!(
+                        "the poll request on the epoll descriptor (signals, UDP) failed: {err}"
+                    )));
+                    return None;
+                }
                 if !cqueue::more(flags) {
                     self.arm_poll();
                 }
