@@ -16,7 +16,7 @@ use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use util::{connect, ping, run_command, unix_connect, unix_ping, Server, IO_TIMEOUT};
+use util::{connect, per_model, ping, run_command, unix_connect, unix_ping, Server, IO_TIMEOUT};
 
 /// echod started the way a service manager starts it, with `fds` as
 /// descriptors 3, 4, ..., `LISTEN_FDS` set to `listen_fds` (normally their
@@ -63,13 +63,18 @@ fn udp_echo(server: SocketAddr, msg: &[u8]) {
     assert_eq!((from, &buf[..n]), (server, msg));
 }
 
-#[test]
-fn tcp_and_udp_sockets_passed_by_the_manager_are_served() {
+per_model!(tcp_and_udp_sockets_passed_by_the_manager_are_served: reactor, #[cfg(target_os = "linux")] uring);
+
+fn tcp_and_udp_sockets_passed_by_the_manager_are_served(model: &str) {
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let (tcp_addr, udp_addr) = (tcp.local_addr().unwrap(), udp.local_addr().unwrap());
     // `--listen` is ignored: the manager's sockets are all that is served.
-    let cmd = activated(&[&tcp, &udp], "2", &["--listen", "127.0.0.1:0"]);
+    let cmd = activated(
+        &[&tcp, &udp],
+        "2",
+        &["--model", model, "--listen", "127.0.0.1:0"],
+    );
     let mut server = Server::spawn(cmd, 2);
     drop((tcp, udp)); // only echod holds them now
     assert_eq!(
@@ -82,12 +87,14 @@ fn tcp_and_udp_sockets_passed_by_the_manager_are_served() {
     server.stop();
 }
 
-#[test]
-fn a_unix_socket_passed_by_the_manager_is_served_and_left_in_place() {
-    let sock = util::socket_path("activated-unix");
+per_model!(a_unix_socket_passed_by_the_manager_is_served_and_left_in_place: reactor, #[cfg(target_os = "linux")] uring);
+
+fn a_unix_socket_passed_by_the_manager_is_served_and_left_in_place(model: &str) {
+    // One directory per model: the tests run in parallel.
+    let sock = util::socket_path(&format!("activated-unix-{model}"));
     let path = sock.path.clone();
     let unix = UnixListener::bind(&path).unwrap();
-    let mut server = Server::spawn(activated(&[&unix], "1", &[]), 1);
+    let mut server = Server::spawn(activated(&[&unix], "1", &["--model", model]), 1);
     drop(unix);
     assert_eq!(server.paths(), std::slice::from_ref(&path));
     unix_ping(&mut unix_connect(&path), b"activated unix");

@@ -14,7 +14,14 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 
 use util::{connect, echo_all, ipv6_or_skip, pattern, per_model, ping, Server};
 
-const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
+const MODELS: &[&str] = &[
+    "reactor",
+    "threads",
+    "iterative",
+    "tokio",
+    #[cfg(target_os = "linux")]
+    "uring",
+];
 
 /// Sizes around the interesting edges: one byte, less than a segment, one
 /// page, each side of the default 64 KiB `--max-buffer` and read budget,
@@ -62,7 +69,9 @@ fn echoes_every_size(model: &str) {
 }
 
 per_model!(echoes_every_size:
-    reactor, #[cfg(target_os = "linux")] reactor_splicing = SPLICING, threads, iterative, tokio);
+    reactor, #[cfg(target_os = "linux")] reactor_splicing = SPLICING, threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring,
+    #[cfg(target_os = "linux")] uring_buffers_1 = "uring --uring-buffers 1");
 
 fn utf8_text_comes_back_unchanged(model: &str) {
     // Multi-byte characters of every length (2, 3 and 4 bytes); the long
@@ -84,7 +93,8 @@ fn utf8_text_comes_back_unchanged(model: &str) {
     }
 }
 
-per_model!(utf8_text_comes_back_unchanged: reactor, threads, iterative, tokio);
+per_model!(utf8_text_comes_back_unchanged: reactor, threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring);
 
 /// An endless, cheap, position-dependent byte stream for transfers too big
 /// to hold: laps of one base pattern, each lap's first 8 bytes replaced by
@@ -185,7 +195,8 @@ fn streams_byte_exact((model, mib): (&str, u64)) {
 }
 
 per_model!(streams_byte_exact:
-    reactor = ("reactor", 256), threads = ("threads", 32), tokio = ("tokio", 64));
+    reactor = ("reactor", 256), threads = ("threads", 32), tokio = ("tokio", 64),
+    #[cfg(target_os = "linux")] uring = ("uring", 256));
 
 /// A chunk size for the property test: mostly tiny or around a segment,
 /// sometimes larger than the server's 64 KiB buffer.
@@ -239,7 +250,8 @@ fn echo_chunked(
 }
 
 per_model!(random_chunkings_echo_byte_exact: reactor = ("reactor", 64),
-    #[cfg(target_os = "linux")] reactor_splicing = (SPLICING, 64), tokio = ("tokio", 32));
+    #[cfg(target_os = "linux")] reactor_splicing = (SPLICING, 64), tokio = ("tokio", 32),
+    #[cfg(target_os = "linux")] uring = ("uring", 64));
 
 /// `cases` random payloads, each written and read back in random chunks.
 fn random_chunkings_echo_byte_exact((model, cases): (&str, u32)) {
@@ -287,7 +299,8 @@ fn many_sequential_ping_pongs_share_one_connection(model: &str) {
     }
 }
 
-per_model!(many_sequential_ping_pongs_share_one_connection: reactor, threads, iterative, tokio);
+per_model!(many_sequential_ping_pongs_share_one_connection: reactor, threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring);
 
 #[test]
 fn ipv6_loopback_listener_echoes() {
@@ -325,4 +338,5 @@ fn two_listen_addresses_both_serve(model: &str) {
     }
 }
 
-per_model!(two_listen_addresses_both_serve: reactor, threads, iterative, tokio);
+per_model!(two_listen_addresses_both_serve: reactor, threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring);

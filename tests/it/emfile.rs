@@ -1,9 +1,10 @@
 //! Running out of file descriptors: with RLIMIT_NOFILE lowered to 64, the
 //! server must neither die nor spin once `accept` fails with EMFILE, must
 //! keep serving the connections it has, and must serve new ones again as
-//! soon as descriptors free up. The reactor sheds connections it cannot
-//! take (a reserve descriptor lets it accept and close them); the threads
-//! and tokio models leave them queued until they can.
+//! soon as descriptors free up. The reactor and uring models shed
+//! connections they cannot take (a reserve descriptor lets them accept and
+//! close them); the threads and tokio models leave them queued until they
+//! can.
 
 use crate::util;
 
@@ -129,11 +130,16 @@ fn assert_recovers(addr: SocketAddr, model: &str) {
 /// What [`out_of_fds`] returns.
 type OutOfFds = (Server, Vec<TcpStream>, TcpStream, Vec<TcpStream>);
 
-#[test]
-fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
+per_model!(sheds_without_spinning_when_out_of_fds_and_recover:
+    reactor, #[cfg(target_os = "linux")] uring);
+
+/// Out of descriptors, `model` sheds new connections (closes them unserved)
+/// without spinning, keeps serving its own, and serves new ones again once
+/// descriptors free up.
+fn sheds_without_spinning_when_out_of_fds_and_recover(model: &str) {
     // The first connection over the limit must be shed.
     let (mut server, mut served, unserved, mut extra) =
-        out_of_fds("reactor", IO_TIMEOUT, Outcome::Closed);
+        out_of_fds(model, IO_TIMEOUT, Outcome::Closed);
     drop(unserved);
     let addr = server.addr();
 
@@ -152,7 +158,7 @@ fn reactor_sheds_without_spinning_when_out_of_fds_and_recovers() {
     // connections are served again (the close is noticed asynchronously
     // and accepting resumes on a timer, hence the retries).
     served.truncate(served.len() - 5);
-    assert_recovers(addr, "reactor");
+    assert_recovers(addr, model);
     for c in &mut served {
         ping(c, b"after recovery");
     }

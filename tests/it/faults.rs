@@ -138,7 +138,7 @@ fn rst_storm(model: &str) {
     base.assert_recovered(&mut server, &mut healthy, model);
 }
 
-per_model!(rst_storm: reactor, threads, tokio);
+per_model!(rst_storm: reactor, threads, tokio, #[cfg(target_os = "linux")] uring);
 
 /// Clients that reset straight after the handshake, often before the
 /// server has even accepted them.
@@ -153,7 +153,7 @@ fn immediate_resets(model: &str) {
     base.assert_recovered(&mut server, &mut healthy, model);
 }
 
-per_model!(immediate_resets: reactor, threads, tokio);
+per_model!(immediate_resets: reactor, threads, tokio, #[cfg(target_os = "linux")] uring);
 
 /// Resets while the server is blocked on a full send buffer, Linux only:
 /// seeing it blocked takes its socket queues, from /proc/net/tcp.
@@ -225,5 +225,5 @@ mod blocked {
         base.assert_recovered(&mut server, &mut healthy, model);
     }
 
-    per_model!(reset_while_blocked: reactor, threads, tokio);
+    per_model!(reset_while_blocked: reactor, threads, tokio, uring);
 }

@@ -69,7 +69,8 @@ fn echoes_all_bytes_then_eof_after_client_half_close(model: &str) {
     }
 }
 
-per_model!(echoes_all_bytes_then_eof_after_client_half_close: reactor, threads, iterative, tokio);
+per_model!(echoes_all_bytes_then_eof_after_client_half_close: reactor, threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring);
 
 fn closes_at_once_after_an_immediate_half_close(model: &str) {
     let server = Server::model(model);
@@ -83,7 +84,8 @@ fn closes_at_once_after_an_immediate_half_close(model: &str) {
     );
 }
 
-per_model!(closes_at_once_after_an_immediate_half_close: reactor, threads, iterative, tokio);
+per_model!(closes_at_once_after_an_immediate_half_close: reactor, threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring);
 
 /// Queues megabytes without reading and half-closes, so the FIN reaches the
 /// server while its echo is far from delivered (the client has read
@@ -131,7 +133,8 @@ fn pending_echo_survives_fin(spec: &str, fully_read: bool) {
 per_model!(#[cfg(target_os = "linux")] pending_echo_survives_fin(false):
     reactor, reactor_splicing = "reactor --splice always",
     reactor_max_buffer_512 = "reactor --max-buffer 512", threads, tokio,
-    tokio_max_buffer_512 = "tokio --max-buffer 512", iterative);
+    tokio_max_buffer_512 = "tokio --max-buffer 512", iterative, uring,
+    uring_max_buffer_512 = "uring --max-buffer 512");
 
 #[cfg(target_os = "linux")]
 #[test]

@@ -65,7 +65,7 @@ fn max_conns_is_enforced_and_frees_up(model: &str) {
     }
 }
 
-per_model!(max_conns_is_enforced_and_frees_up: reactor, threads, tokio);
+per_model!(max_conns_is_enforced_and_frees_up: reactor, threads, tokio, #[cfg(target_os = "linux")] uring);
 
 /// With `--idle-timeout 500ms`, a silent connection is closed while one
 /// that pings every 100 ms for well over twice the timeout stays open.
@@ -99,7 +99,7 @@ fn idle_timeout_closes_only_quiet_connections(model: &str) {
     ping(&mut busy, b"still here");
 }
 
-per_model!(idle_timeout_closes_only_quiet_connections: reactor, threads, tokio);
+per_model!(idle_timeout_closes_only_quiet_connections: reactor, threads, tokio, #[cfg(target_os = "linux")] uring);
 
 /// Without `--idle-timeout`, reads with a 1 s timeout on a connection that
 /// has nothing to say: the read must time out, not see EOF or a reset.
@@ -117,4 +117,4 @@ fn stays_open_for_a_second(model: &str) {
     ping(&mut c, b"still open");
 }
 
-per_model!(stays_open_for_a_second: reactor, threads, tokio);
+per_model!(stays_open_for_a_second: reactor, threads, tokio, #[cfg(target_os = "linux")] uring);

@@ -88,11 +88,13 @@ fn every_model_logs_the_start_of_the_drain_with_the_connections_open() {
 }
 
 /// The models (and `--threads 2`) that serve UDP as well as TCP.
-const SERVING_UDP_TOO: [&[&str]; 4] = [
+const SERVING_UDP_TOO: &[&[&str]] = &[
     &[],
     &["--threads", "2"],
     &["--model", "threads"],
     &["--model", "tokio"],
+    #[cfg(target_os = "linux")]
+    &["--model", "uring"],
 ];
 
 /// `--max-conns` turning clients away is logged once per episode, as
@@ -161,17 +163,25 @@ fn trace_shows_accept_read_and_close_for_one_echo() {
 }
 
 /// Every model, and `--threads 2`, as the command line asks for it.
-const MODELS: [&[&str]; 5] = [
+const MODELS: &[&[&str]] = &[
     &[],
     &["--threads", "2"],
     &["--model", "threads"],
     &["--model", "iterative"],
     &["--model", "tokio"],
+    #[cfg(target_os = "linux")]
+    &["--model", "uring"],
 ];
 
 #[test]
 fn other_models_print_the_start_and_stop_lines_too() {
-    for model in ["threads", "iterative", "tokio"] {
+    for model in [
+        "threads",
+        "iterative",
+        "tokio",
+        #[cfg(target_os = "linux")]
+        "uring",
+    ] {
         let stderr = one_echo_then_stop(&["--model", model]);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 3, "{model}: {stderr:?}");

@@ -23,3 +23,4 @@ mod shutdown;
 mod udp;
 mod unix;
 mod urgent;
+mod uring;

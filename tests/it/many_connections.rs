@@ -89,4 +89,5 @@ fn serve_all_at_once((model, n): (&str, usize)) {
 }
 
 per_model!(serve_all_at_once:
-    reactor = ("reactor", 3000), threads = ("threads", 1000), tokio = ("tokio", 3000));
+    reactor = ("reactor", 3000), threads = ("threads", 1000), tokio = ("tokio", 3000),
+    #[cfg(target_os = "linux")] uring = ("uring", 3000));

@@ -655,7 +655,13 @@ fn threads_sum_every_reactor() {
 
 #[test]
 fn other_models_refuse_metrics() {
-    for model in ["threads", "iterative", "tokio"] {
+    for model in [
+        "threads",
+        "iterative",
+        "tokio",
+        #[cfg(target_os = "linux")]
+        "uring",
+    ] {
         assert_usage_error(
             &[
                 "--model",

@@ -672,7 +672,12 @@ fn threads_zero_and_absurd_counts_are_refused_naming_the_flag() {
 
 #[test]
 fn threads_and_pin_are_refused_with_the_other_models() {
-    for model in ["threads", "iterative"] {
+    for model in [
+        "threads",
+        "iterative",
+        #[cfg(target_os = "linux")]
+        "uring",
+    ] {
         assert_usage_error(
             &[
                 "--model",

@@ -101,7 +101,9 @@ fn slow_reader_echo(spec: &str) {
 per_model!(slow_reader_echo:
     reactor, reactor_max_buffer_4k = "reactor --max-buffer 4K",
     reactor_max_buffer_512 = "reactor --max-buffer 512", threads, tokio,
-    tokio_max_buffer_512 = "tokio --max-buffer 512");
+    tokio_max_buffer_512 = "tokio --max-buffer 512", #[cfg(target_os = "linux")] uring,
+    #[cfg(target_os = "linux")] uring_max_buffer_512 = "uring --max-buffer 512",
+    #[cfg(target_os = "linux")] uring_buffers_1 = "uring --uring-buffers 1");
 
 /// The pipe is the pending echo when splicing: a full socket leaves bytes
 /// in it, and reading stops until they are out (see src/reactor/splice.rs).

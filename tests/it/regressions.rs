@@ -27,7 +27,14 @@ fn sigterm_right_after_the_listening_line_drains_instead_of_killing() {
     }
 }
 
-const MODELS: [&str; 4] = ["reactor", "threads", "iterative", "tokio"];
+const MODELS: &[&str] = &[
+    "reactor",
+    "threads",
+    "iterative",
+    "tokio",
+    #[cfg(target_os = "linux")]
+    "uring",
+];
 
 /// The line every model logs for a SIGHUP it ignores.
 const SIGHUP_LINE: &str = "echod: SIGHUP ignored (no configuration to reload)";
@@ -138,7 +145,7 @@ fn a_100_kb_argument_came_back_as_a_100_kb_stderr_line() {
 // drains and exits 0.
 #[test]
 fn sighup_killed_the_daemon_silently() {
-    for model in MODELS {
+    for &model in MODELS {
         let mut server = Server::start(&["--model", model]);
         let stderr = server.stderr_lines();
         let mut client = connect(server.addr());

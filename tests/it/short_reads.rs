@@ -3,7 +3,8 @@
 //! short read means drained"). These tests try to make it miss data: if
 //! the shortcut ever skipped input that no later event announces, a
 //! client below would wait for an echo that never comes and fail on its
-//! read timeout.
+//! read timeout. The uring model runs them too: its multishot recv must
+//! likewise report data and a FIN that arrive just after a completion.
 
 use crate::util;
 
@@ -11,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use util::{connect, pattern, read_to_eof, Server};
+use util::{connect, pattern, per_model, read_to_eof, Server};
 
 /// Small deterministic generator, so a failure can be replayed.
 fn next(state: &mut u64) -> u64 {
@@ -25,9 +26,8 @@ fn next(state: &mut u64) -> u64 {
 /// pause between them, so the later pieces land just after the server's
 /// read of the earlier ones: exactly the moment a short read is taken for
 /// "drained".
-#[test]
-fn data_arriving_just_after_a_short_read_is_still_echoed() {
-    let server = Server::start(&[]);
+fn data_arriving_just_after_a_short_read_is_still_echoed(model: &str) {
+    let server = Server::model(model);
     let addr = server.addr();
     let clients: Vec<_> = (0..32u64)
         .map(|c| {
@@ -66,12 +66,13 @@ fn data_arriving_just_after_a_short_read_is_still_echoed() {
     }
 }
 
+per_model!(data_arriving_just_after_a_short_read_is_still_echoed: reactor, #[cfg(target_os = "linux")] uring);
+
 /// Data and the FIN right behind it: the event that reports the hang-up
 /// must make the reactor read on to EOF, not stop at the short read of
 /// the data, or the connection would never close.
-#[test]
-fn a_fin_right_behind_the_data_is_not_hidden_by_a_short_read() {
-    let server = Server::start(&[]);
+fn a_fin_right_behind_the_data_is_not_hidden_by_a_short_read(model: &str) {
+    let server = Server::model(model);
     for i in 0..200u64 {
         let mut s = connect(server.addr());
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -83,3 +84,5 @@ fn a_fin_right_behind_the_data_is_not_hidden_by_a_short_read() {
         assert!(back == data, "connection {i}: echo differs");
     }
 }
+
+per_model!(a_fin_right_behind_the_data_is_not_hidden_by_a_short_read: reactor, #[cfg(target_os = "linux")] uring);

@@ -111,7 +111,8 @@ fn sigterm_flushes_pending_echo((spec, lingers): (&str, bool)) {
 
 per_model!(#[cfg(target_os = "linux")] sigterm_flushes_pending_echo:
     reactor = ("reactor", true), reactor_splicing = ("reactor --splice always", true),
-    threads = ("threads", false), tokio = ("tokio", true), iterative = ("iterative", false));
+    threads = ("threads", false), tokio = ("tokio", true), iterative = ("iterative", false),
+    uring = ("uring", true));
 
 /// New connections must be refused as soon as shutdown begins, even while
 /// an earlier client is still draining: otherwise the kernel completes
@@ -130,7 +131,7 @@ fn listener_closes_while_a_client_drains(model: &str) {
 }
 
 per_model!(#[cfg(target_os = "linux")] listener_closes_while_a_client_drains:
-    reactor, threads, iterative, tokio);
+    reactor, threads, iterative, tokio, uring);
 
 /// Quiet connections at the signal get EOF at once and, with nothing
 /// pending, the server exits 0 long before its 30 s flush deadline.
@@ -163,9 +164,10 @@ fn quiet_connections_close_and_exit_is_prompt(model: &str, sig: i32, close: Clos
 }
 
 per_model!(quiet_connections_close_and_exit_is_prompt(SIGTERM, Close::Exact):
-    reactor, threads, tokio);
+    reactor, threads, tokio, #[cfg(target_os = "linux")] uring);
 per_model!(sigint_behaves_like_sigterm =
-    quiet_connections_close_and_exit_is_prompt(SIGINT, Close::Exact): reactor, tokio, iterative);
+    quiet_connections_close_and_exit_is_prompt(SIGINT, Close::Exact): reactor, tokio, iterative,
+    #[cfg(target_os = "linux")] uring);
 
 /// A client that never reads holds echo pending forever; the flush gives
 /// up after `--shutdown-timeout` (500 ms), the server still exits 0, and
@@ -200,7 +202,7 @@ fn shutdown_timeout_bounds_the_flush(spec: &str) {
 }
 
 per_model!(#[cfg(target_os = "linux")] shutdown_timeout_bounds_the_flush:
-    reactor, reactors_2 = "reactor --threads 2", threads, tokio, iterative);
+    reactor, reactors_2 = "reactor --threads 2", threads, tokio, iterative, uring);
 
 /// With a flush that would take 30 s, SIGTERM then SIGINT exits at once
 /// with 130 (128 + SIGINT), and the stop line says the second SIGINT cut
@@ -225,7 +227,7 @@ fn second_signal_exits_at_once(model: &str) {
 }
 
 per_model!(#[cfg(target_os = "linux")] second_signal_exits_at_once:
-    reactor, reactors_2 = "reactor --threads 2", threads, tokio, iterative);
+    reactor, reactors_2 = "reactor --threads 2", threads, tokio, iterative, uring);
 
 /// SIGHUP is not a second signal: while a client drains it is logged and
 /// ignored like at any other time, and neither forces an exit (129) nor
@@ -247,7 +249,7 @@ fn sighup_while_draining_changes_nothing((model, lingers): (&str, bool)) {
 
 per_model!(#[cfg(target_os = "linux")] sighup_while_draining_changes_nothing:
     reactor = ("reactor", true), threads = ("threads", false), tokio = ("tokio", true),
-    iterative = ("iterative", false));
+    iterative = ("iterative", false), uring = ("uring", true));
 
 /// A client streaming full duplex (writing and reading as fast as it can)
 /// when the signal comes must get a byte-exact prefix of its stream and
@@ -304,7 +306,7 @@ fn streaming_client_gets_eof_not_reset(model: &str) {
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
-per_model!(streaming_client_gets_eof_not_reset: reactor, tokio);
+per_model!(streaming_client_gets_eof_not_reset: reactor, tokio, #[cfg(target_os = "linux")] uring);
 
 /// Input that arrives after the server has decided to stop (a client
 /// still talking when the signal comes) must not destroy the echo the
@@ -358,7 +360,7 @@ fn late_input_does_not_destroy_queued_echo(model: &str, close: Close) {
 }
 
 per_model!(#[cfg(target_os = "linux")] late_input_does_not_destroy_queued_echo(Close::Exact):
-    reactor, threads, tokio, iterative);
+    reactor, threads, tokio, iterative, uring);
 
 // ---- the portable lossless-close check, forced on Linux ----
 //
@@ -371,8 +373,9 @@ per_model!(#[cfg(target_os = "linux")] late_input_does_not_destroy_queued_echo(C
 // signal, and the server exits 0 once they close, long before the 30 s
 // flush deadline.
 per_model!(portable_quiet_connections_get_eof_and_exit_is_prompt =
-    quiet_connections_close_and_exit_is_prompt(SIGTERM, Close::Portable): reactor, threads, tokio);
+    quiet_connections_close_and_exit_is_prompt(SIGTERM, Close::Portable): reactor, threads, tokio,
+    #[cfg(target_os = "linux")] uring);
 
 // Linux only: the check sees the queues in /proc/net/tcp.
 per_model!(#[cfg(target_os = "linux")] portable_close_late_input_does_not_destroy_queued_echo =
-    late_input_does_not_destroy_queued_echo(Close::Portable): reactor, threads, tokio);
+    late_input_does_not_destroy_queued_echo(Close::Portable): reactor, threads, tokio, uring);

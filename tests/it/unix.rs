@@ -2,8 +2,8 @@
 //! echo is byte-exact (64 MiB streamed, half-close); a stale socket file
 //! is replaced, a live one and anything that is not a socket are refused
 //! and left alone; the file is removed when the daemon stops; `--unix-mode`
-//! sets its permission bits. The threads, iterative and tokio models
-//! serve it as they serve TCP: echo through a half-close, `--idle-timeout`,
+//! sets its permission bits. The threads, iterative, tokio and uring
+//! models serve it as they serve TCP: echo through a half-close, `--idle-timeout`,
 //! `--max-conns`, the drain on SIGTERM (the listener stops at once, even
 //! while the iterative model is busy with a client) and the file removed.
 
@@ -287,7 +287,7 @@ fn other_models_echo_through_a_half_close(model: &str) {
     assert!(server.alive(), "{model}: {}", server.stderr());
 }
 
-per_model!(other_models_echo_through_a_half_close: threads, iterative, tokio);
+per_model!(other_models_echo_through_a_half_close: threads, iterative, tokio, #[cfg(target_os = "linux")] uring);
 
 /// After SIGTERM the listener refuses at once, even in the iterative
 /// model while it is busy with a client (the signal thread stops it, see
@@ -312,7 +312,8 @@ fn other_models_stop_listening_and_drain_on_sigterm(model: &str) {
     assert_exits(&mut server, IO_TIMEOUT, 0, model);
 }
 
-per_model!(other_models_stop_listening_and_drain_on_sigterm: threads, iterative, tokio);
+per_model!(other_models_stop_listening_and_drain_on_sigterm: threads, iterative, tokio,
+    #[cfg(target_os = "linux")] uring);
 
 /// `--idle-timeout` closes a silent Unix client, as a TCP one.
 fn other_models_close_idle_unix_clients(model: &str) {
@@ -330,7 +331,7 @@ fn other_models_close_idle_unix_clients(model: &str) {
     );
 }
 
-per_model!(other_models_close_idle_unix_clients: threads, iterative, tokio);
+per_model!(other_models_close_idle_unix_clients: threads, iterative, tokio, #[cfg(target_os = "linux")] uring);
 
 /// The server closed the connection: EOF, or an error other than a
 /// timeout.
@@ -342,7 +343,7 @@ fn closed(read: &std::io::Result<usize>) -> bool {
 }
 
 /// `--max-conns 1`: a second Unix client is closed at once while the
-/// first is served (threads and tokio; the iterative model serves one
+/// first is served (threads, tokio and uring; the iterative model serves one
 /// at a time anyway).
 fn other_models_apply_max_conns_to_unix_clients(model: &str) {
     let (path, _server) = start_model("max", model, &["--max-conns", "1"]);
@@ -359,13 +360,20 @@ fn other_models_apply_max_conns_to_unix_clients(model: &str) {
     unix_ping(&mut first, b"still served");
 }
 
-per_model!(other_models_apply_max_conns_to_unix_clients: threads, tokio);
+per_model!(other_models_apply_max_conns_to_unix_clients: threads, tokio, #[cfg(target_os = "linux")] uring);
 
 #[test]
 fn every_model_serves_unix() {
     let path = socket_path("models");
     let listen = listen_arg(&path);
-    for model in ["reactor", "threads", "iterative", "tokio"] {
+    for model in [
+        "reactor",
+        "threads",
+        "iterative",
+        "tokio",
+        #[cfg(target_os = "linux")]
+        "uring",
+    ] {
         let server = Server::start(&["--model", model, "--listen", &listen]);
         unix_ping(&mut unix_connect(&path), model.as_bytes());
         drop(server);

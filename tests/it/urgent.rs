@@ -27,7 +27,13 @@ use util::{connect, pattern, tcp_queues, wait_until, Server};
 /// them: see [`tokio_model_stalls_after_urgent_data`].
 /// The reactor also with every read a splice: a splice stops before the
 /// urgent mark and cannot cross it (see src/reactor/splice.rs).
-const MODELS: [&str; 4] = ["reactor", "reactor --splice always", "threads", "iterative"];
+const MODELS: [&str; 5] = [
+    "reactor",
+    "reactor --splice always",
+    "threads",
+    "iterative",
+    "uring",
+];
 
 /// "Promptly": the whole echo within this, once the server runs.
 const PROMPT: Duration = Duration::from_secs(1);

@@ -11,9 +11,13 @@
 
 pub mod non_reader;
 mod per_model;
+#[cfg(target_os = "linux")]
+mod seccomp;
 mod unix;
 
 pub(crate) use per_model::per_model;
+#[cfg(target_os = "linux")]
+pub use seccomp::deny_io_uring;
 pub use unix::{socket_path, unix_connect, unix_ping, SocketPath};
 
 use std::io::{BufRead, BufReader, ErrorKind, Lines, Read, Write};
