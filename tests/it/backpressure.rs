@@ -122,7 +122,6 @@ mod memory {
     }
 
     per_model!(never_reading_clients_keep_memory_bounded: reactor, threads, tokio,
-        #[ignore = "uring model: RSS grows about 45 MiB for 50 non-readers, far over --max-buffer each"]
         uring);
 }
 

@@ -247,7 +247,6 @@ fn udp_flood_does_not_starve_tcp(model: &str) {
 
 per_model!(udp_flood_does_not_starve_tcp: reactor, threads, tokio,
     #[cfg(target_os = "linux")]
-    #[ignore = "uring model: a UDP flood starves the TCP ping-pong (no reply within 20 s)"]
     uring);
 
 #[test]

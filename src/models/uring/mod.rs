@@ -46,12 +46,21 @@
 //!
 //! Receive memory is the ring's, shared ([`bufs`]): each buffer is copied
 //! into its connection's pending echo and given back in the same turn, so
-//! a client that never reads its echo holds no ring buffer. Once a
-//! connection's pending echo reaches `--max-buffer` its recv is cancelled,
-//! and re-armed when sends have made room. Bytes the kernel had already
-//! received when the cancel took effect are kept, never dropped: the
-//! pending echo may pass `--max-buffer` by what arrived in that one turn,
-//! at most the ring's size.
+//! a client that never reads its echo holds no ring buffer.
+//!
+//! A multishot recv, left alone, posts completions for as long as data
+//! comes, many per turn: cancelling it when the pending echo reaches
+//! `--max-buffer` comes too late for what the kernel delivered in the
+//! meantime, which must be kept (an echo server may not drop bytes). With
+//! 50 clients that never read, that was about 900 KiB per client at the
+//! default 64 KiB. So each recv is armed with a cap on its total bytes
+//! (`optlen`): the room left under `--max-buffer`. The kernel ends the
+//! recv there, and it is re-armed, with the new room, once sends have
+//! made some. A connection's pending echo is then at most `--max-buffer`
+//! plus one ring buffer (the last recv may fill a whole buffer). Kernels
+//! before 6.17 do not know the cap (probed at startup, see
+//! `probe_recv_cap`): there the recv is cancelled at `--max-buffer`, and
+//! the pending echo may pass it by what arrived in that turn.
 //!
 //! # Buffer-ring exhaustion
 //!
@@ -151,7 +160,7 @@ pub fn run(config: &Config, listeners: Vec<Bound>) -> Result<Stopped, Error> {
         Uring::new(config, listeners).map_err(|e| Error::Startup(format!("--model uring: {e}")))?;
     crate::listen::announce(&addrs);
     crate::log::started(config, &addrs);
-    tracing::debug!(target: TARGET, setup = uring.setup, "io_uring");
+    tracing::debug!(target: TARGET, setup = uring.setup, recv_cap = uring.recv_cap, "io_uring");
     let stopped = uring
         .run()
         .map_err(|e| Error::Runtime(format!("io_uring loop failed: {e}")))?;
@@ -197,6 +206,9 @@ pub struct Uring {
     setup: &'static str,
     /// A failure found while handling a completion, returned by the loop.
     failed: Option<io::Error>,
+    /// The kernel caps a multishot recv's total bytes (see "Bounded
+    /// memory and backpressure").
+    recv_cap: bool,
     /// Totals since startup.
     pub counters: Counters,
 }
@@ -247,6 +259,7 @@ impl Uring {
             config: config.clone(),
             setup,
             failed: None,
+            recv_cap: false,
             counters: Counters::default(),
         };
         for bound in listeners {
@@ -277,8 +290,51 @@ impl Uring {
             let key = uring.entries.insert(Entry::Listener(listener, false));
             uring.arm_accept(key);
         }
+        uring.recv_cap = uring.probe_recv_cap().unwrap_or(false);
         uring.arm_poll();
         Ok(uring)
+    }
+
+    /// Whether this kernel caps a multishot recv's total bytes (`optlen`,
+    /// Linux 6.17 and later; older kernels ignore the field): one byte is
+    /// written into a socket pair and a recv capped at one byte is armed;
+    /// a kernel that knows the cap ends it after that byte, one that does
+    /// not keeps it armed. Run before any other request is in the ring.
+    fn probe_recv_cap(&mut self) -> io::Result<bool> {
+        use std::io::Write;
+        let (mut tx, rx) = std::os::unix::net::UnixStream::pair()?;
+        tx.write_all(b"x")?;
+        let mut sqe = opcode::RecvMulti::new(Fd(rx.as_raw_fd()), bufs::GROUP).build();
+        cap_total(&mut sqe, 1);
+        self.push(sqe.user_data(op::pack(Op::Recv, 0, 0)));
+        self.ring.submit_and_wait(1)?;
+        let mut ended = false;
+        let mut capped = false;
+        for _ in 0..2 {
+            let done: Vec<(i32, u32)> = self
+                .ring
+                .completion()
+                .map(|c| (c.result(), c.flags()))
+                .collect();
+            for (res, flags) in done {
+                if let Some(bid) = cqueue::buffer_select(flags) {
+                    self.bufs.recycle(bid);
+                }
+                if !cqueue::more(flags) {
+                    ended = true;
+                    capped = res == 1;
+                }
+            }
+            if ended {
+                break;
+            }
+            // Still armed: the cap was ignored. Cancel it and wait for
+            // its last completion, so no request outlives the probe.
+            self.cancel(Op::Recv, 0, 0);
+            self.ring.submit_and_wait(2)?;
+        }
+        self.bufs.publish();
+        Ok(capped)
     }
 
     /// The loop. Returns when shutdown has drained (or timed out), or at
@@ -288,9 +344,16 @@ impl Uring {
         loop {
             self.push_backlog();
             let busy = !self.udp_ready.is_empty() || !self.backlog.is_empty();
-            let timeout = self.timers.timeout(Instant::now());
+            // With work left over, do not sleep, but still enter with
+            // GETEVENTS (a zero timeout): under DEFER_TASKRUN that is when
+            // the kernel completes the sockets' requests, so a plain
+            // submit would leave every stream waiting behind a UDP flood.
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else {
+                self.timers.timeout(Instant::now())
+            };
             let entered = match timeout {
-                _ if busy => self.ring.submit(),
                 Some(t) => {
                     let ts = Timespec::from(t);
                     let args = SubmitArgs::new().timespec(&ts);
@@ -758,10 +821,13 @@ impl Uring {
         match c.recv {
             Recv::Off if wanted && !c.starved => {
                 c.recv = Recv::Armed;
-                let sqe = opcode::RecvMulti::new(Fd(sock.as_raw_fd()), bufs::GROUP)
-                    .build()
-                    .user_data(op::pack(Op::Recv, key, id));
-                self.push(sqe);
+                let mut sqe = opcode::RecvMulti::new(Fd(sock.as_raw_fd()), bufs::GROUP).build();
+                if self.recv_cap && !c.lingering {
+                    // At most the room left: the kernel ends the recv there,
+                    // and it is re-armed once sends have made room again.
+                    cap_total(&mut sqe, (max - c.pending()) as u32);
+                }
+                self.push(sqe.user_data(op::pack(Op::Recv, key, id)));
             }
             Recv::Armed if !wanted => {
                 c.recv = Recv::Cancelling;
@@ -977,6 +1043,23 @@ impl Uring {
                 self.settle(key);
             }
         }
+    }
+}
+
+/// Caps multishot recv `sqe` at `bytes` in all (`sqe->optlen`, at byte 44
+/// of the kernel's 64-byte submission entry; the binding has no setter
+/// for it yet). A kernel without the cap ignores the field.
+fn cap_total(sqe: &mut squeue::Entry, bytes: u32) {
+    const _: () = assert!(std::mem::size_of::<squeue::Entry>() == 64);
+    // SAFETY: `Entry` is `repr(C)` over the kernel's `io_uring_sqe`, whose
+    // layout is ABI: `optlen` (a union with `file_index`, unused by recv)
+    // is the u32 at offset 44, inside the 64 bytes asserted above.
+    unsafe {
+        let field = (sqe as *mut squeue::Entry)
+            .cast::<u8>()
+            .add(44)
+            .cast::<u32>();
+        field.write_unaligned(bytes);
     }
 }
 
