@@ -113,9 +113,9 @@ struct Args {
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     splice: crate::config::Splice,
 
-    /// Buffers in the uring model's receive ring, 16 KiB each (or
+    /// Buffers in the uring model's receive ring, 64 KiB each (or
     /// --max-buffer, if smaller), shared by every connection: a power of
-    /// two, 1 to 32768; default 256. Uring model only.
+    /// two, 1 to 32768; default 128. Uring model only.
     #[arg(long, value_name = "COUNT", value_parser = parse_uring_buffers, allow_hyphen_values = true)]
     uring_buffers: Option<u16>,
 

@@ -64,7 +64,7 @@ fn a_client_that_never_reads_does_not_hold_the_ring() {
     const PINGERS: usize = 10;
     const ROUNDS: usize = 100;
     const BOUND: Duration = Duration::from_secs(10);
-    /// The ring (4 x 16 KiB), one --max-buffer of pending echo, what one
+    /// The ring (4 x 64 KiB), one --max-buffer of pending echo, what one
     /// turn may add past it, and allocator slack: well under the ~11 MiB
     /// of the non-reader's 16 MiB that its socket buffers cannot hold.
     const GROWTH_KIB: u64 = 4 << 10;

@@ -28,8 +28,8 @@ use io_uring::IoUring;
 pub const GROUP: u16 = 0;
 
 /// Each buffer's size, unless `--max-buffer` is smaller: one receive
-/// completion carries at most this many bytes.
-pub const BUFFER: usize = 16 << 10;
+/// completion carries at most this many bytes. The reactor's read size.
+pub const BUFFER: usize = 64 << 10;
 
 /// Anonymous private memory, unmapped on drop.
 struct Mapping {

@@ -12,6 +12,15 @@
 //!
 //! An idle connection holds no buffer: both go back to the model's pool
 //! when the echo is flushed.
+//!
+//! # Straight from the ring
+//!
+//! A connection with nothing pending sends the ring buffer the kernel
+//! just filled, without copying it ([`Conn::direct`]), and without
+//! waiting (`MSG_DONTWAIT`): the send completes within the same
+//! `io_uring_enter`, whatever the client does. What it could not take is
+//! copied into `sending` and the buffer goes back to the ring, so a
+//! client that stops reading holds no ring buffer for longer than that.
 
 use std::time::Instant;
 
@@ -43,6 +52,9 @@ pub struct Conn {
     pub sending: Vec<u8>,
     /// How much of `sending` the kernel has taken.
     pub sent: usize,
+    /// The send in flight is straight from ring buffer `.0`, `.1` bytes
+    /// (see "Straight from the ring"); `sending` and `out` are empty then.
+    pub direct: Option<(u16, usize)>,
     /// The multishot recv.
     pub recv: Recv,
     /// A send is in the kernel.
@@ -70,6 +82,7 @@ impl Conn {
             out: Vec::new(),
             sending: Vec::new(),
             sent: 0,
+            direct: None,
             recv: Recv::Off,
             send_inflight: false,
             starved: false,
@@ -82,7 +95,7 @@ impl Conn {
 
     /// Bytes of echo held for this connection.
     pub fn pending(&self) -> usize {
-        self.out.len() + self.sending.len() - self.sent
+        self.out.len() + self.sending.len() - self.sent + self.direct.map_or(0, |(_, n)| n)
     }
 
     /// Requests of this connection still in the kernel: its entry must
