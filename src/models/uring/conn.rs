@@ -93,9 +93,18 @@ impl Conn {
         }
     }
 
-    /// Bytes of echo held for this connection.
+    /// Bytes of echo not yet sent, wherever they are.
     pub fn pending(&self) -> usize {
-        self.out.len() + self.sending.len() - self.sent + self.direct.map_or(0, |(_, n)| n)
+        self.held() + self.direct.map_or(0, |(_, n)| n)
+    }
+
+    /// Bytes of echo in this connection's own buffers: what `--max-buffer`
+    /// bounds. A send straight from the ring does not count: its bytes are
+    /// the ring's, and what it does not take is copied here at once (see
+    /// "Straight from the ring"), so reading may go on while it is in
+    /// flight.
+    pub fn held(&self) -> usize {
+        self.out.len() + self.sending.len() - self.sent
     }
 
     /// Requests of this connection still in the kernel: its entry must
@@ -172,6 +181,11 @@ mod tests {
         c.sent = 3;
         assert_eq!(c.pending(), 0);
         assert_eq!(c.next_send(), None);
+        // A send straight from the ring is pending but not held: its bytes
+        // are the ring's, and --max-buffer bounds only our own.
+        c.direct = Some((0, 100));
+        assert_eq!((c.pending(), c.held()), (100, 0));
+        c.direct = None;
         let [a, b] = c.take_idle_buffers();
         assert!(a.capacity() + b.capacity() > 0, "buffers given back");
         assert_eq!(c.out.capacity() + c.sending.capacity(), 0);

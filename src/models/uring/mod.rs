@@ -54,7 +54,9 @@
 //! meantime, which must be kept (an echo server may not drop bytes). With
 //! 50 clients that never read, that was about 900 KiB per client at the
 //! default 64 KiB. So each recv is armed with a cap on its total bytes
-//! (`optlen`): the room left under `--max-buffer`. The kernel ends the
+//! (`optlen`): the room left under `--max-buffer` in the connection's own
+//! buffers (a send straight from a ring buffer does not count: see
+//! conn.rs). The kernel ends the
 //! recv there, and it is re-armed, with the new room, once sends have
 //! made some. A connection's pending echo is then at most `--max-buffer`
 //! plus one ring buffer (the last recv may fill a whole buffer). Kernels
@@ -853,14 +855,14 @@ impl Uring {
         let Some(sock) = c.sock.as_ref() else {
             return;
         };
-        let full = !c.lingering && c.pending() >= max;
+        let full = !c.lingering && c.held() >= max;
         let wanted = !c.eof && !full && (c.lingering || !draining);
         if full && !c.paused {
-            tracing::trace!(target: TARGET, conn = c.id, pending = c.pending(), "backpressure: pause reading");
+            tracing::trace!(target: TARGET, conn = c.id, pending = c.held(), "backpressure: pause reading");
             self.counters.backpressure_pauses += 1;
             c.paused = true;
         } else if !full && c.paused {
-            tracing::trace!(target: TARGET, conn = c.id, pending = c.pending(), "backpressure: resume reading");
+            tracing::trace!(target: TARGET, conn = c.id, pending = c.held(), "backpressure: resume reading");
             c.paused = false;
         }
         match c.recv {
@@ -870,7 +872,7 @@ impl Uring {
                 if self.recv_cap && !c.lingering {
                     // At most the room left: the kernel ends the recv there,
                     // and it is re-armed once sends have made room again.
-                    cap_total(&mut sqe, (max - c.pending()) as u32);
+                    cap_total(&mut sqe, (max - c.held()) as u32);
                 }
                 self.push(sqe.user_data(op::pack(Op::Recv, key, id)));
             }
