@@ -9,10 +9,11 @@
 //! The ring is two mappings of our own: the entries (16 bytes each: the
 //! address, length and id of a free buffer; the kernel reads them from
 //! the head, we add at the tail) and the buffers themselves. A buffer is
-//! given back ([`BufRing::recycle`]) as soon as its bytes have been
-//! copied out, in the same turn, and the tail is published once per turn
-//! ([`BufRing::publish`]): so a connection that never reads its echo
-//! holds no buffer, and cannot drain the ring for the others.
+//! given back ([`BufRing::recycle`]) once its bytes have been copied out
+//! or sent (a send that does not wait, so within the same
+//! `io_uring_enter`), and the tail is published once per turn
+//! ([`BufRing::publish`]): a connection that never reads its echo holds
+//! no buffer, and cannot drain the ring for the others.
 //!
 //! The buffers are mapped, not allocated: pages are touched only when the
 //! kernel first fills them, so an idle daemon's resident memory does not

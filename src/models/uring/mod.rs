@@ -44,9 +44,11 @@
 //!
 //! # Bounded memory and backpressure
 //!
-//! Receive memory is the ring's, shared ([`bufs`]): each buffer is copied
-//! into its connection's pending echo and given back in the same turn, so
-//! a client that never reads its echo holds no ring buffer.
+//! Receive memory is the ring's, shared ([`bufs`]): each filled buffer is
+//! either sent as it is, without waiting (`MSG_DONTWAIT`), or copied into
+//! the connection's pending echo, and goes back to the ring within the
+//! turn or the next one (see "Straight from the ring" in [`conn`]). A
+//! client that never reads its echo holds no ring buffer.
 //!
 //! A multishot recv, left alone, posts completions for as long as data
 //! comes, many per turn: cancelling it when the pending echo reaches
@@ -55,10 +57,9 @@
 //! 50 clients that never read, that was about 900 KiB per client at the
 //! default 64 KiB. So each recv is armed with a cap on its total bytes
 //! (`optlen`): the room left under `--max-buffer` in the connection's own
-//! buffers (a send straight from a ring buffer does not count: see
-//! conn.rs). The kernel ends the
-//! recv there, and it is re-armed, with the new room, once sends have
-//! made some. A connection's pending echo is then at most `--max-buffer`
+//! buffers (a send straight from a ring buffer does not count). The
+//! kernel ends the recv there, and it is re-armed, with the new room, once
+//! sends have made some. A connection's pending echo is then at most `--max-buffer`
 //! plus one ring buffer (the last recv may fill a whole buffer). Kernels
 //! before 6.17 do not know the cap (probed at startup, see
 //! `probe_recv_cap`): there the recv is cancelled at `--max-buffer`, and
