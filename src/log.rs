@@ -199,6 +199,29 @@ pub struct Drain {
 }
 
 impl Drain {
+    /// The drain of a loop that returned `stopped`: `None` if none began;
+    /// it ended by `--shutdown-timeout` if `timed_out`, and `cut` is the
+    /// connections still open then (they close with the loop).
+    pub fn ended(
+        began: Option<std::time::Instant>,
+        stopped: crate::error::Stopped,
+        timed_out: bool,
+        cut: usize,
+    ) -> Option<Drain> {
+        use crate::error::Stopped;
+        let began = began?;
+        let end = match stopped {
+            Stopped::Forced(sig) => DrainEnd::Signal(sig),
+            Stopped::Drained if timed_out => DrainEnd::TimedOut,
+            Stopped::Drained => DrainEnd::Complete,
+        };
+        Some(Drain {
+            took: began.elapsed(),
+            end,
+            cut: cut as u64,
+        })
+    }
+
     /// Folds the drain of another reactor of the same process into this
     /// one: the process drained when its slowest reactor did, a second
     /// signal outranks a timeout, and every reactor's cut connections

@@ -23,3 +23,25 @@ pub fn stops(sig: libc::c_int) -> bool {
 pub fn ignore_hangup() {
     crate::log::line(format_args!("SIGHUP ignored (no configuration to reload)"));
 }
+
+/// Goes through one batch of delivered signals, in order, for a loop that
+/// drains: SIGHUP is logged and ignored, the first SIGINT/SIGTERM is
+/// handed to `begin` (unless `draining` already), and the number of a
+/// SIGINT/SIGTERM after that is returned: stop at once.
+pub fn sort(
+    batch: impl IntoIterator<Item = libc::c_int>,
+    mut draining: bool,
+    mut begin: impl FnMut(libc::c_int),
+) -> Option<libc::c_int> {
+    for sig in batch {
+        if !stops(sig) {
+            ignore_hangup();
+        } else if draining {
+            return Some(sig);
+        } else {
+            begin(sig);
+            draining = true;
+        }
+    }
+    None
+}

@@ -4,9 +4,10 @@
 use std::fs::File;
 
 use crate::config::ListenAddr;
+use crate::counters::Counters;
 use crate::listen::SocketFile;
 use crate::net::accept::Backoff;
-use crate::net::Listening;
+use crate::net::{accept_transient, fd_limit, interrupted, Listening};
 
 /// A listener registered with the reactor.
 #[derive(Debug)]
@@ -39,6 +40,35 @@ impl Listener {
             paused: false,
             backoff: Backoff::new(),
             queued: false,
+        }
+    }
+
+    /// Out of descriptors (EMFILE/ENFILE) on `accept`: says so, once per
+    /// episode, then accepts what is queued (up to `budget`) with the
+    /// descriptor `reserve` frees, closing each at once, so those clients
+    /// see a close instead of a hang. No event will announce the
+    /// connections that arrive meanwhile, nor descriptors freed elsewhere:
+    /// the caller retries on a timer.
+    pub fn shed(&self, reserve: &mut Reserve, budget: usize, counters: &mut Counters) {
+        if self.backoff.first() {
+            // Once per episode, not once per connection.
+            crate::log::line(format_args!(
+                "out of file descriptors (limit {}) on {}: \
+                 closing new connections until some free up",
+                fd_limit(),
+                self.addr
+            ));
+        }
+        if reserve.release() {
+            for _ in 0..budget {
+                match self.sock.accept() {
+                    // Closed at once with the descriptor the reserve freed.
+                    Ok(_) => counters.shed_no_fds += 1,
+                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
+                    Err(_) => break,
+                }
+            }
+            reserve.refill();
         }
     }
 }

@@ -76,12 +76,10 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::error::{Error, Stopped};
 use crate::listen::{Bound, Socket};
-use crate::log::{Drain, DrainEnd};
+use crate::log::Drain;
 use crate::metrics::board::Publisher;
 use crate::metrics::histogram::TurnTimes;
-use crate::net::{
-    accept_transient, fd_exhausted, fd_limit, interrupted, would_block, Listening, Stream,
-};
+use crate::net::{accept_transient, fd_exhausted, interrupted, would_block, Listening, Stream};
 use crate::time::deadline;
 use buffer::Pool;
 use connection::{Connection, Ctx, Drive};
@@ -328,17 +326,7 @@ impl Reactor {
     /// returned `stopped`; `None` if no drain began. The connections still
     /// open then are the ones cut short: they close with the reactor.
     pub fn drain(&self, stopped: Stopped) -> Option<Drain> {
-        let began = self.drain_began?;
-        let end = match stopped {
-            Stopped::Forced(sig) => DrainEnd::Signal(sig),
-            Stopped::Drained if self.timed_out => DrainEnd::TimedOut,
-            Stopped::Drained => DrainEnd::Complete,
-        };
-        Some(Drain {
-            took: began.elapsed(),
-            end,
-            cut: self.conns as u64,
-        })
+        Drain::ended(self.drain_began, stopped, self.timed_out, self.conns)
     }
 
     /// At the first SIGINT/SIGTERM, hands `report` the count of open
@@ -568,30 +556,11 @@ impl Reactor {
     /// descriptor, then retry on a timer (no event will announce the
     /// connections that arrive meanwhile, nor descriptors freed elsewhere).
     fn out_of_fds(&mut self, key: usize) {
-        let Some(Entry::Listener(l)) = self.entries.get_mut(key) else {
+        let Some(Entry::Listener(l)) = self.entries.get(key) else {
             return;
         };
         let id = l.id;
-        if l.backoff.first() {
-            // Once per episode, not once per connection.
-            crate::log::line(format_args!(
-                "out of file descriptors (limit {}) on {}: \
-                 closing new connections until some free up",
-                fd_limit(),
-                l.addr
-            ));
-        }
-        if self.reserve.release() {
-            for _ in 0..ACCEPT_BUDGET {
-                match l.sock.accept() {
-                    // Closed at once with the descriptor the reserve freed.
-                    Ok(_) => self.counters.shed_no_fds += 1,
-                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
-                    Err(_) => break,
-                }
-            }
-            self.reserve.refill();
-        }
+        l.shed(&mut self.reserve, ACCEPT_BUDGET, &mut self.counters);
         self.pause(key, id);
     }
 
@@ -649,18 +618,9 @@ impl Reactor {
     /// [`crate::signals`]). The first SIGINT/SIGTERM starts a graceful
     /// shutdown; a second one while draining stops at once.
     fn on_signals(&mut self) -> Option<Stopped> {
-        let signals: Vec<i32> = self.signals.pending().collect();
-        for sig in signals {
-            if !crate::signals::stops(sig) {
-                crate::signals::ignore_hangup();
-                continue;
-            }
-            if self.draining {
-                return Some(Stopped::Forced(sig));
-            }
-            self.begin_shutdown(sig);
-        }
-        None
+        let batch: Vec<i32> = self.signals.pending().collect();
+        crate::signals::sort(batch, self.draining, |sig| self.begin_shutdown(sig))
+            .map(Stopped::Forced)
     }
 
     /// Stops accepting, closes quiet connections, and lets the others flush

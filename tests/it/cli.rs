@@ -222,13 +222,7 @@ fn every_listen_flag_announces_its_own_real_port_and_serves() {
 /// anything but the default, and a value it does not know names the flag.
 #[test]
 fn splice_choices_are_checked() {
-    for model in [
-        "threads",
-        "iterative",
-        "tokio",
-        #[cfg(target_os = "linux")]
-        "uring",
-    ] {
+    for model in util::other_models() {
         for when in ["always", "off"] {
             assert_usage_error(
                 &["--model", model, "--splice", when],

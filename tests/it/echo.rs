@@ -12,16 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use util::{connect, echo_all, ipv6_or_skip, pattern, per_model, ping, Server};
-
-const MODELS: &[&str] = &[
-    "reactor",
-    "threads",
-    "iterative",
-    "tokio",
-    #[cfg(target_os = "linux")]
-    "uring",
-];
+use util::{connect, echo_all, ipv6_or_skip, pattern, per_model, ping, Server, MODELS};
 
 /// Sizes around the interesting edges: one byte, less than a segment, one
 /// page, each side of the default 64 KiB `--max-buffer` and read budget,

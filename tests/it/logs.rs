@@ -175,13 +175,7 @@ const MODELS: &[&[&str]] = &[
 
 #[test]
 fn other_models_print_the_start_and_stop_lines_too() {
-    for model in [
-        "threads",
-        "iterative",
-        "tokio",
-        #[cfg(target_os = "linux")]
-        "uring",
-    ] {
+    for model in util::other_models() {
         let stderr = one_echo_then_stop(&["--model", model]);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 3, "{model}: {stderr:?}");

@@ -655,13 +655,7 @@ fn threads_sum_every_reactor() {
 
 #[test]
 fn other_models_refuse_metrics() {
-    for model in [
-        "threads",
-        "iterative",
-        "tokio",
-        #[cfg(target_os = "linux")]
-        "uring",
-    ] {
+    for model in util::other_models() {
         assert_usage_error(
             &[
                 "--model",

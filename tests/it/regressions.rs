@@ -27,15 +27,6 @@ fn sigterm_right_after_the_listening_line_drains_instead_of_killing() {
     }
 }
 
-const MODELS: &[&str] = &[
-    "reactor",
-    "threads",
-    "iterative",
-    "tokio",
-    #[cfg(target_os = "linux")]
-    "uring",
-];
-
 /// The line every model logs for a SIGHUP it ignores.
 const SIGHUP_LINE: &str = "echod: SIGHUP ignored (no configuration to reload)";
 

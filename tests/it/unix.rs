@@ -366,14 +366,7 @@ per_model!(other_models_apply_max_conns_to_unix_clients: threads, tokio, #[cfg(t
 fn every_model_serves_unix() {
     let path = socket_path("models");
     let listen = listen_arg(&path);
-    for model in [
-        "reactor",
-        "threads",
-        "iterative",
-        "tokio",
-        #[cfg(target_os = "linux")]
-        "uring",
-    ] {
+    for &model in util::MODELS {
         let server = Server::start(&["--model", model, "--listen", &listen]);
         unix_ping(&mut unix_connect(&path), model.as_bytes());
         drop(server);

@@ -117,8 +117,8 @@ use crate::config::{Config, ListenAddr};
 use crate::counters::Counters;
 use crate::error::{Error, Stopped};
 use crate::listen::{Bound, Socket};
-use crate::log::{Drain, DrainEnd, TARGET};
-use crate::net::{accept_transient, fd_exhausted, fd_limit, interrupted, Listening, Stream};
+use crate::log::{Drain, TARGET};
+use crate::net::{accept_transient, fd_exhausted, interrupted, Listening, Stream};
 use crate::reactor::limit::ConnLimit;
 use crate::reactor::listener::{Listener, Reserve};
 use crate::reactor::timers::{Timer, Timers};
@@ -408,17 +408,7 @@ impl Uring {
     /// How the drain ended, for the stop line, once [`run`](Self::run)
     /// returned `stopped`; `None` if no drain began.
     pub fn drain(&self, stopped: Stopped) -> Option<Drain> {
-        let began = self.drain_began?;
-        let end = match stopped {
-            Stopped::Forced(sig) => DrainEnd::Signal(sig),
-            Stopped::Drained if self.timed_out => DrainEnd::TimedOut,
-            Stopped::Drained => DrainEnd::Complete,
-        };
-        Some(Drain {
-            took: began.elapsed(),
-            end,
-            cut: self.conns as u64,
-        })
+        Drain::ended(self.drain_began, stopped, self.timed_out, self.conns)
     }
 
     /// Connections currently open.
@@ -629,27 +619,11 @@ impl Uring {
     /// EMFILE/ENFILE: shed what is queued using the reserve descriptor,
     /// then retry on a timer, as the reactor does.
     fn out_of_fds(&mut self, key: usize) {
-        let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) else {
+        let Some(Entry::Listener(l, _)) = self.entries.get(key) else {
             return;
         };
-        if l.backoff.first() {
-            crate::log::line(format_args!(
-                "out of file descriptors (limit {}) on {}: \
-                 closing new connections until some free up",
-                fd_limit(),
-                l.addr
-            ));
-        }
-        if self.reserve.release() {
-            for _ in 0..crate::reactor::ACCEPT_BUDGET {
-                match l.sock.accept() {
-                    Ok(_) => self.counters.shed_no_fds += 1,
-                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
-                    Err(_) => break,
-                }
-            }
-            self.reserve.refill();
-        }
+        let budget = crate::reactor::ACCEPT_BUDGET;
+        l.shed(&mut self.reserve, budget, &mut self.counters);
         self.pause(key);
     }
 
@@ -1011,18 +985,9 @@ impl Uring {
     }
 
     fn on_signals(&mut self) -> Option<Stopped> {
-        let signals: Vec<i32> = self.signals.pending().collect();
-        for sig in signals {
-            if !crate::signals::stops(sig) {
-                crate::signals::ignore_hangup();
-                continue;
-            }
-            if self.draining {
-                return Some(Stopped::Forced(sig));
-            }
-            self.begin_shutdown(sig);
-        }
-        None
+        let batch: Vec<i32> = self.signals.pending().collect();
+        crate::signals::sort(batch, self.draining, |sig| self.begin_shutdown(sig))
+            .map(Stopped::Forced)
     }
 
     /// Stops accepting, closes quiet connections, and lets the others

@@ -34,6 +34,21 @@ use socket2::{Domain, Socket, Type};
 /// Generous: the CI machine is shared and has 2 cores.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Every model of the default build, the reactor first; `uring` on Linux.
+pub const MODELS: &[&str] = &[
+    "reactor",
+    "threads",
+    "iterative",
+    "tokio",
+    #[cfg(target_os = "linux")]
+    "uring",
+];
+
+/// [`MODELS`] but the reactor: the ones that refuse its own flags.
+pub fn other_models() -> impl Iterator<Item = &'static str> {
+    MODELS.iter().copied().filter(|&m| m != "reactor")
+}
+
 /// A running echod child. Killed (SIGKILL) on drop if still alive.
 pub struct Server {
     child: Child,

@@ -24,6 +24,8 @@ use echod::{listen::parse_announced, ListenAddr};
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
+// echod's own, not a copy: one BPF program to get right.
+#[path = "../../../../tests/it/util/seccomp.rs"]
 mod seccomp;
 #[cfg(all(
     target_os = "linux",
