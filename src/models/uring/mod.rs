@@ -97,13 +97,17 @@
 //! echo, shut their write side and discard input until the client closes
 //! or `--shutdown-timeout` passes; a second signal stops at once.
 
+// The loop's work, by subject: accepting, a connection's echo, the drain.
+mod accept;
 pub mod bufs;
 pub mod conn;
+mod drain;
+mod echo;
 pub mod op;
 pub mod ring;
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -118,14 +122,14 @@ use crate::counters::Counters;
 use crate::error::{Error, Stopped};
 use crate::listen::{Bound, Socket};
 use crate::log::{Drain, TARGET};
-use crate::net::{accept_transient, fd_exhausted, interrupted, Listening, Stream};
+use crate::net::{interrupted, Listening};
 use crate::reactor::limit::ConnLimit;
 use crate::reactor::listener::{Listener, Reserve};
 use crate::reactor::timers::{Timer, Timers};
 use crate::reactor::udp::{self, Datagrams, Turn};
 use crate::time::deadline;
 use bufs::BufRing;
-use conn::{Conn, Recv};
+use conn::Conn;
 use op::Op;
 
 /// Submission slots; the completion ring has four times as many.
@@ -473,21 +477,6 @@ impl Uring {
         self.push(sqe);
     }
 
-    fn arm_accept(&mut self, key: usize) {
-        let Some(Entry::Listener(l, armed)) = self.entries.get_mut(key) else {
-            return;
-        };
-        if *armed || l.paused {
-            return;
-        }
-        *armed = true;
-        let sqe = opcode::AcceptMulti::new(Fd(l.sock.as_raw_fd()))
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(op::pack(Op::Accept, key, l.id));
-        self.push(sqe);
-    }
-
     fn cancel(&mut self, what: Op, key: usize, id: u64) {
         let sqe = opcode::AsyncCancel::new(op::pack(what, key, id))
             .build()
@@ -522,384 +511,6 @@ impl Uring {
         }
         None
     }
-
-    // ---- accepting ----
-
-    fn on_accept(&mut self, key: usize, id: u64, res: i32, flags: u32) {
-        let more = cqueue::more(flags);
-        let (accepted, unix) = match self.entries.get_mut(key) {
-            Some(Entry::Listener(l, armed)) if op::id_bits(l.id) == id => {
-                if !more {
-                    *armed = false;
-                }
-                (res >= 0, matches!(l.sock, Listening::Unix(_)))
-            }
-            Some(Entry::Gone) => {
-                if !more {
-                    self.entries.remove(key);
-                }
-                if res >= 0 {
-                    // Accepted as the listener closed: refused like any
-                    // connection during the drain.
-                    // SAFETY: the kernel just gave us this descriptor.
-                    drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(res) });
-                    self.counters.refused_max_conns += 1;
-                }
-                return;
-            }
-            _ => return,
-        };
-        if accepted {
-            // SAFETY: the kernel just gave us this descriptor, a connected
-            // stream socket of the listener's kind.
-            let sock = unsafe { stream_from(res, unix) };
-            if let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) {
-                l.backoff.reset();
-            }
-            self.admit(sock);
-            if !more {
-                self.arm_accept(key);
-            }
-            return;
-        }
-        let err = io::Error::from_raw_os_error(-res);
-        if res == -libc::ECANCELED {
-            return;
-        }
-        if interrupted(&err) || accept_transient(&err) || err.kind() == io::ErrorKind::WouldBlock {
-            if accept_transient(&err) {
-                self.counters.accept_errors += 1;
-            }
-            if !more {
-                self.arm_accept(key);
-            }
-            return;
-        }
-        self.counters.accept_errors += 1;
-        if more {
-            // Should not happen (an error ends a multishot), but never
-            // leave a failing accept running.
-            self.cancel(Op::Accept, key, id);
-        }
-        if fd_exhausted(&err) {
-            return self.out_of_fds(key);
-        }
-        if let Some(Entry::Listener(l, _)) = self.entries.get(key) {
-            crate::log::line(format_args!("accept on {} failed: {err}; retrying", l.addr));
-        }
-        self.pause(key);
-    }
-
-    /// Takes an accepted connection, or closes it at once when
-    /// `--max-conns` is reached or shutdown is under way.
-    fn admit(&mut self, sock: Stream) {
-        if self.draining || self.limit.as_ref().is_some_and(|l| !l.take()) {
-            self.counters.refused_max_conns += 1;
-            return;
-        }
-        if self.config.nodelay {
-            // Echo replies are small and latency-bound; failure only costs
-            // latency, not correctness.
-            let _ = sock.set_nodelay();
-        }
-        let id = self.fresh_id();
-        let key = self
-            .entries
-            .insert(Entry::Conn(Conn::new(sock, id, self.now)));
-        self.conns += 1;
-        self.counters.accepted += 1;
-        tracing::debug!(target: TARGET, conn = id, key, "accept");
-        if let Some(idle) = self.config.idle_timeout {
-            self.timers
-                .add(deadline(self.now, idle), Timer::Idle { key, id });
-        }
-        self.settle(key);
-    }
-
-    /// EMFILE/ENFILE: shed what is queued using the reserve descriptor,
-    /// then retry on a timer, as the reactor does.
-    fn out_of_fds(&mut self, key: usize) {
-        let Some(Entry::Listener(l, _)) = self.entries.get(key) else {
-            return;
-        };
-        let budget = crate::reactor::ACCEPT_BUDGET;
-        l.shed(&mut self.reserve, budget, &mut self.counters);
-        self.pause(key);
-    }
-
-    fn pause(&mut self, key: usize) {
-        if let Some(Entry::Listener(l, _)) = self.entries.get_mut(key) {
-            l.paused = true;
-            let wait = l.backoff.fail();
-            let id = l.id;
-            self.timers
-                .add(deadline(self.now, wait), Timer::AcceptRetry { key, id });
-        }
-    }
-
-    // ---- connections ----
-
-    fn on_recv(&mut self, key: usize, id: u64, res: i32, flags: u32) {
-        let bid = cqueue::buffer_select(flags);
-        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
-            if let Some(bid) = bid {
-                self.bufs.recycle(bid);
-            }
-            return;
-        };
-        if op::id_bits(c.id) != id {
-            if let Some(bid) = bid {
-                self.bufs.recycle(bid);
-            }
-            return;
-        }
-        if !cqueue::more(flags) {
-            c.recv = Recv::Off;
-        }
-        if res > 0 {
-            let bid = bid.expect("a recv with data names its buffer");
-            let n = res as usize;
-            let mut kept = false;
-            if let Some(fd) = c.sock.as_ref().map(AsRawFd::as_raw_fd) {
-                self.counters.bytes_received += n as u64;
-                c.last_active = self.now;
-                tracing::trace!(target: TARGET, conn = c.id, bytes = n, "recv");
-                if c.lingering {
-                    // Shutdown: input is discarded.
-                } else if c.pending() == 0 && !c.send_inflight {
-                    // Straight from the ring (see conn.rs).
-                    let bytes = self.bufs.get(bid, n);
-                    let sqe = opcode::Send::new(Fd(fd), bytes.as_ptr(), n as u32)
-                        .flags(libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
-                        .build()
-                        .user_data(op::pack(Op::Send, key, c.id));
-                    c.direct = Some((bid, n));
-                    c.send_inflight = true;
-                    kept = true;
-                    self.push(sqe);
-                } else {
-                    if c.out.capacity() == 0 {
-                        c.out = self.pool.pop().unwrap_or_default();
-                    }
-                    c.out.extend_from_slice(self.bufs.get(bid, n));
-                }
-            }
-            if !kept {
-                self.bufs.recycle(bid);
-            }
-        } else if res == 0 {
-            tracing::trace!(target: TARGET, conn = c.id, "recv: EOF");
-            c.eof = true;
-        } else if res == -libc::ENOBUFS {
-            // The ring ran dry: nothing is lost (the bytes stay in the
-            // socket); re-armed once this turn's buffers are back.
-            if !c.starved {
-                c.starved = true;
-                self.starved.push((key, c.id));
-            }
-        } else if res != -libc::ECANCELED && c.sock.is_some() {
-            let err = io::Error::from_raw_os_error(-res);
-            if !interrupted(&err) && err.kind() != io::ErrorKind::WouldBlock {
-                tracing::trace!(target: TARGET, conn = c.id, "close: peer error: {err}");
-                self.counters.peer_errors += 1;
-                self.close(key);
-            }
-        }
-        self.settle(key);
-    }
-
-    fn on_send(&mut self, key: usize, id: u64, res: i32) {
-        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
-            return;
-        };
-        if op::id_bits(c.id) != id {
-            return;
-        }
-        c.send_inflight = false;
-        if let Some((bid, n)) = c.direct.take() {
-            // Whatever the send did not take waits in `sending`; the ring
-            // gets its buffer back either way.
-            let took = res.max(0) as usize;
-            if c.sock.is_some() && (res > 0 || res == -libc::EAGAIN) {
-                self.counters.bytes_echoed += took as u64;
-                c.last_active = self.now;
-                if took < n {
-                    tracing::trace!(target: TARGET, conn = c.id, sent = took, kept = n - took, "partial write");
-                    self.counters.partial_writes += 1;
-                    if c.sending.capacity() == 0 {
-                        c.sending = self.pool.pop().unwrap_or_default();
-                    }
-                    if c.sent == c.sending.len() {
-                        // Only bytes already sent are there: drop them.
-                        c.sending.clear();
-                        c.sent = 0;
-                    }
-                    c.sending.extend_from_slice(&self.bufs.get(bid, n)[took..]);
-                }
-                self.bufs.recycle(bid);
-                return self.settle(key);
-            }
-            self.bufs.recycle(bid);
-        }
-        if c.sock.is_some() {
-            if res > 0 {
-                let n = res as usize;
-                c.sent += n;
-                c.last_active = self.now;
-                self.counters.bytes_echoed += n as u64;
-                if c.sent < c.sending.len() {
-                    // A short send: the rest goes next, before anything
-                    // received since.
-                    tracing::trace!(target: TARGET, conn = c.id, sent = n, kept = c.sending.len() - c.sent, "partial write");
-                    self.counters.partial_writes += 1;
-                }
-            } else {
-                let err = if res == 0 {
-                    io::Error::from(io::ErrorKind::WriteZero)
-                } else {
-                    io::Error::from_raw_os_error(-res)
-                };
-                tracing::trace!(target: TARGET, conn = c.id, "close: peer error: {err}");
-                self.counters.peer_errors += 1;
-                self.close(key);
-            }
-        }
-        self.settle(key);
-    }
-
-    /// Brings connection `key`'s requests in line with its state: frees
-    /// the entry of a closed connection whose requests have all completed;
-    /// starts the next send; closes after the peer's EOF once the echo is
-    /// flushed; shuts the write side when a drain has flushed it; arms or
-    /// cancels the recv as backpressure, EOF and shutdown want.
-    fn settle(&mut self, key: usize) {
-        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
-            return;
-        };
-        let Some(fd) = c.sock.as_ref().map(AsRawFd::as_raw_fd) else {
-            if !c.in_kernel() {
-                if let Entry::Conn(mut c) = self.entries.remove(key) {
-                    give_back(&mut self.pool, c.take_idle_buffers());
-                }
-            }
-            return;
-        };
-        let id = c.id;
-        if let Some(bytes) = c.next_send() {
-            let sqe = opcode::Send::new(Fd(fd), bytes.as_ptr(), bytes.len() as u32)
-                .flags(libc::MSG_NOSIGNAL)
-                .build()
-                .user_data(op::pack(Op::Send, key, id));
-            c.send_inflight = true;
-            self.push(sqe);
-            return self.settle_recv(key, id);
-        }
-        if c.pending() == 0 {
-            give_back(&mut self.pool, c.take_idle_buffers());
-            if c.eof {
-                if c.lingering {
-                    tracing::trace!(target: TARGET, conn = c.id, "close: client closed after our shutdown EOF");
-                    self.counters.closed_shutdown += 1;
-                } else {
-                    tracing::trace!(target: TARGET, conn = c.id, "close: client EOF, echo flushed");
-                    self.counters.closed_eof += 1;
-                }
-                return self.close(key);
-            }
-            let sock = c.sock.as_ref().expect("checked above");
-            if self.draining && !c.lingering {
-                // Everything echoed: the client sees EOF after its last byte.
-                if sock.shutdown(std::net::Shutdown::Write).is_err() {
-                    self.counters.peer_errors += 1;
-                    return self.close(key);
-                }
-                c.lingering = true;
-            }
-        }
-        self.settle_recv(key, id)
-    }
-
-    /// Arms connection `key`'s recv when it should read and it is not in
-    /// the kernel, and cancels it when it should not.
-    fn settle_recv(&mut self, key: usize, id: u64) {
-        let max = self.config.max_buffer;
-        let draining = self.draining;
-        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
-            return;
-        };
-        let Some(sock) = c.sock.as_ref() else {
-            return;
-        };
-        let full = !c.lingering && c.held() >= max;
-        let wanted = !c.eof && !full && (c.lingering || !draining);
-        if full && !c.paused {
-            tracing::trace!(target: TARGET, conn = c.id, pending = c.held(), "backpressure: pause reading");
-            self.counters.backpressure_pauses += 1;
-            c.paused = true;
-        } else if !full && c.paused {
-            tracing::trace!(target: TARGET, conn = c.id, pending = c.held(), "backpressure: resume reading");
-            c.paused = false;
-        }
-        match c.recv {
-            Recv::Off if wanted && !c.starved => {
-                c.recv = Recv::Armed;
-                let mut sqe = opcode::RecvMulti::new(Fd(sock.as_raw_fd()), bufs::GROUP).build();
-                if self.recv_cap && !c.lingering {
-                    // At most the room left: the kernel ends the recv there,
-                    // and it is re-armed once sends have made room again.
-                    cap_total(&mut sqe, (max - c.held()) as u32);
-                }
-                self.push(sqe.user_data(op::pack(Op::Recv, key, id)));
-            }
-            Recv::Armed if !wanted => {
-                c.recv = Recv::Cancelling;
-                self.cancel(Op::Recv, key, id);
-            }
-            _ => {}
-        }
-    }
-
-    /// Re-arms the recvs that found the ring empty, now that this turn's
-    /// buffers are back in it.
-    fn rearm_starved(&mut self) {
-        for (key, id) in std::mem::take(&mut self.starved) {
-            if let Some(Entry::Conn(c)) = self.entries.get_mut(key) {
-                if c.id == id {
-                    c.starved = false;
-                    self.settle_recv(key, id);
-                }
-            }
-        }
-    }
-
-    /// Closes connection `key`'s descriptor now and cancels its requests;
-    /// the entry goes once they have completed (see "Closing").
-    fn close(&mut self, key: usize) {
-        let Some(Entry::Conn(c)) = self.entries.get_mut(key) else {
-            return;
-        };
-        if c.sock.take().is_none() {
-            return;
-        }
-        let (id, recv, send) = (c.id, c.recv == Recv::Armed, c.send_inflight);
-        if recv {
-            c.recv = Recv::Cancelling;
-        }
-        c.out.clear();
-        self.conns -= 1;
-        if let Some(limit) = &self.limit {
-            limit.give_back();
-        }
-        if recv {
-            self.cancel(Op::Recv, key, id);
-        }
-        if send {
-            self.cancel(Op::Send, key, id);
-        }
-        self.settle(key);
-    }
-
-    // ---- signals, UDP, timers ----
 
     /// The epoll descriptor is ready: signals, or UDP sockets.
     fn on_poll(&mut self) -> Option<Stopped> {
@@ -983,80 +594,6 @@ impl Uring {
             self.timers.add(due, Timer::Idle { key, id });
         }
     }
-
-    fn on_signals(&mut self) -> Option<Stopped> {
-        let batch: Vec<i32> = self.signals.pending().collect();
-        crate::signals::sort(batch, self.draining, |sig| self.begin_shutdown(sig))
-            .map(Stopped::Forced)
-    }
-
-    /// Stops accepting, closes quiet connections, and lets the others
-    /// flush their pending echo until the shutdown deadline.
-    fn begin_shutdown(&mut self, sig: i32) {
-        let listeners: Vec<usize> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| matches!(e, Entry::Listener(..)))
-            .map(|(k, _)| k)
-            .collect();
-        for key in listeners {
-            let Some(Entry::Listener(l, armed)) = self.entries.get(key) else {
-                continue;
-            };
-            let (id, armed) = (l.id, *armed);
-            if armed {
-                self.cancel(Op::Accept, key, id);
-            }
-            // What the kernel queued drains with the rest (see "Shutdown"
-            // in the reactor): its last accepts, without the accept ring.
-            for _ in 0..self.config.backlog.max(1) {
-                let Some(Entry::Listener(l, _)) = self.entries.get(key) else {
-                    break;
-                };
-                match l.sock.accept() {
-                    Ok(sock) => self.admit(sock),
-                    Err(e) if interrupted(&e) || accept_transient(&e) => {}
-                    Err(_) => break,
-                }
-            }
-            // Dropping the listener closes our descriptor; the socket goes
-            // when the cancelled accept lets go of it.
-            if armed {
-                self.entries[key] = Entry::Gone;
-            } else {
-                self.entries.remove(key);
-            }
-        }
-        for mut u in std::mem::take(&mut self.udp) {
-            let _ = self.poll.registry().deregister(&mut u.sock);
-        }
-        self.udp_ready.clear();
-        self.draining = true;
-        self.drain_began = Some(self.now);
-        crate::log::draining(sig, self.conns as u64, self.config.shutdown_timeout);
-        self.timers.add(
-            deadline(self.now, self.config.shutdown_timeout),
-            Timer::ShutdownDeadline,
-        );
-        let keys: Vec<usize> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| matches!(e, Entry::Conn(c) if c.sock.is_some()))
-            .map(|(k, _)| k)
-            .collect();
-        for key in keys {
-            let Some(Entry::Conn(c)) = self.entries.get(key) else {
-                continue;
-            };
-            if c.is_quiet() {
-                tracing::trace!(target: TARGET, conn = c.id, "close: quiet at shutdown");
-                self.counters.closed_shutdown += 1;
-                self.close(key);
-            } else {
-                self.settle(key);
-            }
-        }
-    }
 }
 
 /// Caps multishot recv `sqe` at `bytes` in all (`sqe->optlen`, at byte 44
@@ -1083,20 +620,5 @@ fn give_back(pool: &mut Vec<Vec<u8>>, bufs: [Vec<u8>; 2]) {
             buf.clear();
             pool.push(buf);
         }
-    }
-}
-
-/// Wraps an accepted descriptor as a [`Stream`] of the listener's kind.
-///
-/// # Safety
-/// `fd` must be an open, connected stream socket that nothing else owns.
-unsafe fn stream_from(fd: RawFd, unix: bool) -> Stream {
-    if unix {
-        let s = std::os::unix::net::UnixStream::from_raw_fd(fd);
-        // Not inherited from a Unix listener: see `crate::net::urgent_inline`.
-        let _ = crate::net::urgent_inline(&s);
-        Stream::Unix(s)
-    } else {
-        Stream::Tcp(std::net::TcpStream::from_raw_fd(fd))
     }
 }
