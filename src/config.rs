@@ -197,7 +197,8 @@ impl Config {
     /// before anything is bound: `--threads` out of range or with a model
     /// that has no reactors, `--pin` likewise or where the OS cannot pin,
     /// `--metrics` or a `--splice` choice with a model that does not serve
-    /// it, `--splice always` where there is no splice. The one check
+    /// it, `--uring-buffers` with another model than uring, `--splice
+    /// always` where there is no splice. The one check
     /// [`crate::daemon::run`] makes (the command line adds "see --help"); the
     /// reason names the flag.
     pub fn check(&self) -> Result<(), String> {
