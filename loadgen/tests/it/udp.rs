@@ -73,14 +73,17 @@ fn open_loop_over_udp_keeps_the_rate_and_the_logs_state_the_loss() {
         "{text}"
     );
     let v = read_json(&json);
-    assert_eq!(number(&v, "requests"), 1000.0, "{v}");
+    // 1000 scheduled in the window, each either sent or counted unsent: a
+    // loaded machine may leave a few unsent at the window's end (one, under
+    // 12% steal and another build on the other CPU); more than 5% would be
+    // the generator failing its schedule.
+    let (requests, unsent) = (number(&v, "requests"), number(&v, "counters.unsent"));
+    assert_eq!(requests + unsent, 1000.0, "{v}");
+    assert!(unsent < 50.0, "{unsent} of 1000 unsent");
     assert!(v["latency_us_uncorrected"].is_object(), "{v}");
     let log = std::fs::read_to_string(&hlog).unwrap();
-    assert!(
-        log.lines()
-            .any(|l| l.starts_with("#[Datagrams: lost 0 (0.000% of 1000 requests")),
-        "{log}"
-    );
+    let note = format!("#[Datagrams: lost 0 (0.000% of {requests} requests");
+    assert!(log.lines().any(|l| l.starts_with(&note)), "{note}\n{log}");
     // The log still reads as an interval log, the note skipped.
     let merged = loadgen(&["merge", hlog.to_str().unwrap()], LIMIT);
     assert!(merged.status.success(), "{}", stderr(&merged));
