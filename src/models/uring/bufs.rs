@@ -115,11 +115,6 @@ impl BufRing {
         Ok(ring_bufs)
     }
 
-    /// The size of each buffer.
-    pub fn buffer_size(&self) -> usize {
-        self.size
-    }
-
     /// The first `len` bytes of buffer `bid`, as the kernel filled them.
     pub fn get(&self, bid: u16, len: usize) -> &[u8] {
         assert!(

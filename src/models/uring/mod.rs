@@ -415,11 +415,6 @@ impl Uring {
         Drain::ended(self.drain_began, stopped, self.timed_out, self.conns)
     }
 
-    /// Connections currently open.
-    pub fn connections(&self) -> usize {
-        self.conns
-    }
-
     /// Cancels every request still in the kernel and waits (at most a
     /// second) until none is: after this no request names our memory, and
     /// the ring, its buffers and the connections may be dropped in any
