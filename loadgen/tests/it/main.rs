@@ -10,6 +10,9 @@ mod compare;
 mod flood;
 mod interrupt;
 mod merge;
+// The script it drives is Linux's: network namespaces.
+#[cfg(target_os = "linux")]
+mod multihost;
 mod run;
 mod talk;
 mod udp;
