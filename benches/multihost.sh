@@ -38,7 +38,7 @@
 set -euo pipefail
 me=${0##*/}
 [ "$(uname -s)" = Linux ] || { echo "$me: Linux only (network namespaces)" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "$me: needs root (it creates network namespaces): sudo bash $0 $*" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "$me: needs root (it creates network namespaces): sudo bash $0${*:+ $*}" >&2; exit 2; }
 command -v ip >/dev/null || { echo "$me: ip not found (iproute2)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 
