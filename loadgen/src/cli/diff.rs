@@ -28,6 +28,13 @@ shown and marked, but not counted: on a shared machine it moves more between ide
 than anything else.
   A point that was n/a, unavailable, failed or not run in either file is shown as such, with \
 no verdict. Points only one file has are listed at the end.
+  Rounds measure the noise within one measurement, not the drift between two: a machine \
+busier while one file was measured slows all its points alike, and its rounds cannot show \
+it (one build against itself was once \"faster\" by 3x at three points, other processes \
+having used 147% of a CPU during one compare and 67% during the other). So when either file \
+says its machine was busy (compare's and run's own warnings: load average, steal, other \
+processes), every verdict reads \"(busy machine)\" and the warnings are listed: rerun both \
+on a quiet machine before trusting it.
 
 A run's seconds:
   Two `run --json` results are one point each. When both have a per-second timeline, its \

@@ -103,6 +103,24 @@ pub struct Results {
     pub source: Source,
     /// Its points.
     pub entries: Vec<Entry>,
+    /// The producer's warnings that the machine was busy while it
+    /// measured (load, steal, other processes); empty when it was quiet
+    /// or the file does not say.
+    pub busy: Vec<String>,
+}
+
+/// The part of `machine_load` (compare and run alike) diff reads.
+#[derive(Deserialize, Debug, Default)]
+struct MachineLoad {
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+/// The top of either file, for its machine's warnings.
+#[derive(Deserialize, Debug)]
+struct Top {
+    #[serde(default)]
+    machine_load: Option<MachineLoad>,
 }
 
 /// A figure as a file holds it: a spread over rounds, a bare number, or
@@ -371,6 +389,11 @@ pub fn parse(path: &str, text: &str) -> Result<Results, UsageError> {
     let shown = shorten(path);
     let bad = |e: serde_json::Error| usage(format!("{shown}: not a valid results file: {e}"));
     let value: serde_json::Value = serde_json::from_str(text).map_err(bad)?;
+    let busy = serde_json::from_value::<Top>(value.clone())
+        .ok()
+        .and_then(|t| t.machine_load)
+        .unwrap_or_default()
+        .warnings;
     let Some(top) = value.as_object() else {
         return Err(usage(format!(
             "{shown}: not a loadgen result (expected a JSON object)"
@@ -388,12 +411,14 @@ pub fn parse(path: &str, text: &str) -> Result<Results, UsageError> {
         Ok(Results {
             source: Source::Compare,
             entries,
+            busy,
         })
     } else if top.contains_key("throughput") {
         let f: RunFile = serde_json::from_str(text).map_err(bad)?;
         Ok(Results {
             source: Source::Run,
             entries: vec![f.entry()],
+            busy,
         })
     } else {
         Err(usage(format!(

@@ -102,6 +102,10 @@ pub struct DiffReport {
     pub only_in_old: Vec<String>,
     /// Points only NEW has.
     pub only_in_new: Vec<String>,
+    /// OLD's warnings that its machine was busy.
+    pub busy_old: Vec<String>,
+    /// NEW's.
+    pub busy_new: Vec<String>,
 }
 
 impl DiffReport {
@@ -143,6 +147,16 @@ pub fn pair(
             _ => only_in_old.push(o.key.label()),
         }
     }
+    if !(old.busy.is_empty() && new.busy.is_empty()) {
+        // Rounds measure the noise within one sweep, not the drift
+        // between two: a machine busier during one of them moves all its
+        // points alike. Say so on every verdict it could have made.
+        for p in &mut points {
+            if matches!(p.judged, Verdict::Faster | Verdict::Slower | Verdict::Mixed) {
+                p.verdict.push_str(" (busy machine)");
+            }
+        }
+    }
     let only_in_new = (new.entries.iter().zip(&matched))
         .filter(|(_, m)| !**m)
         .map(|(e, _)| e.key.label())
@@ -158,6 +172,8 @@ pub fn pair(
         points,
         only_in_old,
         only_in_new,
+        busy_old: old.busy.clone(),
+        busy_new: new.busy.clone(),
     }
 }
 

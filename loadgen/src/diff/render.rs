@@ -106,6 +106,21 @@ fn footer(r: &DiffReport) -> Vec<String> {
     if !r.only_in_new.is_empty() {
         out.push(format!("only in NEW: {}", r.only_in_new.join(", ")));
     }
+    for (which, warnings) in [("OLD", &r.busy_old), ("NEW", &r.busy_new)] {
+        if !warnings.is_empty() {
+            out.push(format!(
+                "{which}'s machine was busy: {}",
+                warnings.join("; ")
+            ));
+        }
+    }
+    if !(r.busy_old.is_empty() && r.busy_new.is_empty()) {
+        out.push(
+            "(busy machine): a machine busier during one file's measurement moves all its \
+             points alike, which its rounds cannot show; rerun both on a quiet machine"
+                .into(),
+        );
+    }
     if r.points
         .iter()
         .any(|p| p.figures.iter().any(|f| f.per_second))

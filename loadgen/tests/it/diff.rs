@@ -143,6 +143,17 @@ fn a_slowed_point_is_slower_and_only_it() {
     assert_eq!(verdict_of(&back, "reactor x 100 conns"), "faster", "{back}");
     let (code, _, _) = diff(&old, &new, &["--fail-on-slower"]);
     assert_eq!(code, Some(1));
+    // A busy machine qualifies every verdict, and is named.
+    let mut busy = compare_file(0.7);
+    busy["machine_load"] =
+        json!({"warnings": ["other processes used 147% of a CPU during the sweep"]});
+    let busy = write(&dir, "busy.json", &busy);
+    let (_, out, _) = diff(&old, &busy, &[]);
+    assert!(out.contains("slower (busy machine)"), "{out}");
+    assert!(
+        out.contains("NEW's machine was busy: other processes used 147% of a CPU"),
+        "{out}"
+    );
     // A threshold above the change calls nothing.
     let (_, out, _) = diff(&old, &new, &["--threshold", "50%"]);
     assert_eq!(
