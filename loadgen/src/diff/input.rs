@@ -187,11 +187,6 @@ struct RawPoint {
 
 impl RawPoint {
     fn entry(self, section: Section) -> Entry {
-        let own_kind = match section {
-            Section::Closed => "closed",
-            Section::Rate => "rate",
-            Section::Flood => "flood",
-        };
         let at = match section {
             Section::Rate => self.offered.map(rate_text),
             _ => self.connections.map(|c| c.to_string()),
@@ -199,7 +194,11 @@ impl RawPoint {
         let key = Key {
             section,
             model: self.model.or(self.name).unwrap_or_else(|| "?".into()),
-            kind: self.kind.filter(|k| k != own_kind),
+            // A load's name repeats the section; anything else (an
+            // external server's kind) tells points apart.
+            kind: self
+                .kind
+                .filter(|k| !["closed", "open", "rate", "flood"].contains(&k.as_str())),
             at: at.unwrap_or_else(|| "?".into()),
         };
         let why = |s: Option<String>| s.map_or(String::new(), |r| format!(" ({r})"));
@@ -425,5 +424,77 @@ pub fn parse(path: &str, text: &str) -> Result<Results, UsageError> {
             "{shown}: neither a compare results.json (no \"points\") nor a run --json result \
              (no \"throughput\")"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_timelines_take_the_middle_half() {
+        let short = seconds_spread(&[1.0, 2.0, 100.0]).unwrap();
+        assert_eq!(
+            (short.min, short.median, short.max, short.n),
+            (1.0, 2.0, 100.0, 3)
+        );
+        let xs: Vec<f64> = (1..=9).map(f64::from).collect();
+        let long = seconds_spread(&xs).unwrap();
+        assert_eq!(
+            (long.min, long.median, long.max, long.n),
+            (3.0, 5.0, 7.0, 9)
+        );
+        assert!(seconds_spread(&[]).is_none());
+    }
+
+    #[test]
+    fn a_flood_run_reads_as_mb_per_second() {
+        let text = r#"{"config": {"connections": 8, "size": 16384, "load": {"mode": "flood"}},
+            "requests": 100, "throughput": {"requests_per_sec": 1000.0},
+            "flood": {"mb_per_sec": 16.384, "server": {"n/a": "no --server-pid"}},
+            "timeline": [{"start_s": 0, "requests_per_sec": 1000.0},
+                         {"start_s": 1, "requests_per_sec": 2000.0}]}"#;
+        let r = parse("run.json", text).unwrap();
+        assert_eq!(r.source, Source::Run);
+        let e = &r.entries[0];
+        assert_eq!(e.key.label(), "run x 8 conns");
+        assert_eq!(e.key.section, Section::Flood);
+        let State::Measured { whole, seconds } = &e.state else {
+            panic!("{e:?}")
+        };
+        assert_eq!(whole[0].unwrap().median, 16.384);
+        assert!(whole[1].is_none(), "n/a server: no MB per CPU-second");
+        let per_second = seconds.as_ref().unwrap()[0].unwrap();
+        assert!(
+            (per_second.max - 2.0 * 16.384).abs() < 1e-9,
+            "{per_second:?}"
+        );
+    }
+
+    #[test]
+    fn statuses_read_as_the_reports_show_them() {
+        let text = r#"{"points": [
+            {"model": "uring", "connections": 1, "status": "unavailable", "reason": "blocked"},
+            {"model": "tokio", "connections": 1, "status": "failed", "error": "boom"},
+            {"model": "threads", "connections": 1, "status": "not_run"},
+            {"name": "nginx", "kind": "external", "connections": 1, "status": "ok"}]}"#;
+        let r = parse("results.json", text).unwrap();
+        let shown: Vec<String> = r
+            .entries
+            .iter()
+            .map(|e| match &e.state {
+                State::Not(what) => format!("{}: {what}", e.key.label()),
+                State::Measured { .. } => format!("{}: measured", e.key.label()),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "uring x 1 conns: n/a (blocked)",
+                "tokio x 1 conns: FAILED: boom",
+                "threads x 1 conns: not run",
+                "nginx (external) x 1 conns: measured"
+            ]
+        );
     }
 }

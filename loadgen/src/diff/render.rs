@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::input::Section;
+use super::input::{Section, QUARTILES_FROM};
 use super::rule::{Change, MIN_SAMPLES};
 use super::{DiffReport, FigureDiff, PointDiff};
 use crate::report::format::spread;
@@ -125,11 +125,10 @@ fn footer(r: &DiffReport) -> Vec<String> {
         .iter()
         .any(|p| p.figures.iter().any(|f| f.per_second))
     {
-        out.push(
-            "(per s): the run's per-second figures, their middle half as the range from 8 \
-             seconds on"
-                .into(),
-        );
+        out.push(format!(
+            "(per s): the run's per-second figures, their middle half as the range from \
+             {QUARTILES_FROM} seconds on"
+        ));
     }
     out.push(format!(
         "better/worse: the ranges do not overlap and the medians differ by more than {}% \
