@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{CheckArgs, Command, CompareArgs, MergeArgs, RunArgs, TalkArgs};
+use crate::cli::{CheckArgs, Command, CompareArgs, DiffArgs, MergeArgs, RunArgs, TalkArgs};
 use crate::env::Env;
 use crate::interrupt::Interrupt;
 use crate::machine::{MachineLoad, Sample, Span};
@@ -39,6 +39,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare(args),
         Command::Check(args) => check(args),
         Command::Merge(args) => merge(args),
+        Command::Diff(args) => diff(args),
         Command::Talk(args) => talk(args),
         Command::Serve(args) => Ok(crate::serve::serve(args.args)),
     }
@@ -200,6 +201,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// `loadgen merge`.
 pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     crate::merge::merge(args.validate()?)
+}
+
+/// `loadgen diff`.
+pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    crate::diff::diff(&args.validate()?)
 }
 
 /// `loadgen talk`.

@@ -10,7 +10,7 @@
 //! - [`cli`]: the command line, validated into each subcommand's
 //!   configuration.
 //! - The subcommands: [`run`], [`compare`] (with [`sweep`], [`machine`]),
-//!   [`check`], [`merge`], [`talk`], [`serve`]; [`report`] renders what
+//!   [`check`], [`merge`], [`diff`], [`talk`], [`serve`]; [`report`] renders what
 //!   they measured.
 //! - What they share: [`target`], [`payload`] and [`verify`] (what is sent
 //!   and how an echo is judged), [`stats`] and [`hdrlog`] (latencies),
@@ -24,6 +24,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod diff;
 pub mod env;
 pub mod hdrlog;
 pub mod interrupt;

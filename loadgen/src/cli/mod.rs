@@ -3,7 +3,7 @@
 //! module sees a raw string.
 //!
 //! One file per subcommand's flags ([`run`], [`compare`], [`check`],
-//! [`merge`], [`talk`]); [`values`] holds the parsers and checks they
+//! [`merge`], [`diff`], [`talk`]); [`values`] holds the parsers and checks they
 //! share. This file only assembles them.
 //!
 //! Every validation failure is a [`crate::usage_error::UsageError`] whose
@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod diff;
 pub mod merge;
 pub mod run;
 pub mod talk;
@@ -23,6 +24,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use check::{CheckArgs, CheckConfig};
 pub use compare::{CompareArgs, CompareConfig};
+pub use diff::DiffArgs;
 pub use merge::MergeArgs;
 pub use run::RunArgs;
 pub use talk::{TalkArgs, TalkConfig, TalkTarget};
@@ -50,6 +52,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Combine --hdr-log files from several generator processes or machines.
     Merge(MergeArgs),
+    /// Did a change help? Compare two results (compare's results.json, or run --json) point
+    /// by point: faster, slower or no clear difference, judged from the rounds' spread.
+    #[command(after_long_help = diff::RULE)]
+    Diff(DiffArgs),
     /// Talk to a server: send standard input, print what comes back, exit at the end of input.
     Talk(TalkArgs),
     /// Run the echod daemon in this process (used by `compare` and the tests).

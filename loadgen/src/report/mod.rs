@@ -15,7 +15,7 @@
 mod figures;
 #[cfg(test)]
 mod fixture;
-mod format;
+pub(crate) mod format;
 #[cfg(test)]
 mod golden;
 pub mod json;

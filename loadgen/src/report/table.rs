@@ -116,7 +116,7 @@ pub fn flood_line(p: &FloodPoint) -> String {
 /// to the right; a `Gap` is the two spaces that set groups of columns
 /// apart.
 #[derive(Clone, Copy)]
-enum Column {
+pub(crate) enum Column {
     Left(&'static str, usize),
     Right(&'static str, usize),
     Gap,
@@ -158,7 +158,7 @@ const FLOOD: [Column; 11] = [
 ];
 
 /// `cells` laid out in `columns`, one cell per column that is not a gap.
-fn line<S: AsRef<str>>(columns: &[Column], cells: &[S]) -> String {
+pub(crate) fn line<S: AsRef<str>>(columns: &[Column], cells: &[S]) -> String {
     let mut cells = cells.iter().map(AsRef::as_ref);
     let mut out = String::new();
     for c in columns {
