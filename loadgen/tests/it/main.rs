@@ -7,6 +7,7 @@ mod util;
 
 mod check;
 mod compare;
+mod external;
 mod flood;
 mod interrupt;
 mod merge;

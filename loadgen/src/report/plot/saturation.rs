@@ -15,7 +15,14 @@ use super::marker::Marked;
 use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
 use crate::limit::SATURATED;
 use crate::report::summary::bytes_text;
-use crate::sweep::{CompareReport, Outcome};
+use crate::sweep::{CompareReport, CpuFigure, FloodPoint, Outcome};
+
+/// True for a point measured without the server's CPU (a `--target`):
+/// it has no MB per server CPU-second to plot.
+fn unmeasured(p: &FloodPoint) -> bool {
+    p.summary()
+        .is_some_and(|s| !s.mb_per_server_cpu_second.measured())
+}
 
 /// Half the width of a connection count's group on the x axis, in groups.
 const GROUP_HALF_WIDTH: f64 = 0.3;
@@ -49,8 +56,11 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
                 p.model == *m
                     && !matches!(
                         p.outcome,
-                        Outcome::NotApplicable { .. } | Outcome::Unavailable { .. }
+                        Outcome::NotApplicable { .. }
+                            | Outcome::Unavailable { .. }
+                            | Outcome::Refused { .. }
                     )
+                    && !unmeasured(p)
             })
         })
         .collect();
@@ -112,8 +122,11 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         if points.iter().all(|p| {
             matches!(
                 p.outcome,
-                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } | Outcome::NotRun
-            )
+                Outcome::NotApplicable { .. }
+                    | Outcome::Unavailable { .. }
+                    | Outcome::Refused { .. }
+                    | Outcome::NotRun
+            ) || unmeasured(p)
         }) {
             if points
                 .iter()
