@@ -112,6 +112,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
 
     let mut entries = Vec::new();
     let (mut marked, mut not_applicable) = (Marked::default(), Vec::new());
+    let mut not_measured = Vec::new();
     for model in models {
         let col = colour(model_index(report, model));
         let points: Vec<_> = report
@@ -134,10 +135,13 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             {
                 not_applicable.push(model.as_str());
             }
+            if points.iter().any(|p| unmeasured(p)) {
+                not_measured.push(model.as_str());
+            }
             continue;
         }
         entries.push(Entry::new(Glyph::Dot, col, &[model]));
-        for p in points {
+        for p in points.into_iter().filter(|p| !unmeasured(p)) {
             let x = group(p.connections) + offset(model);
             marked.draw(
                 &mut chart,
@@ -166,6 +170,14 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             Glyph::Dot,
             colour(model_index(report, model)).mix(0.3),
             &[&text, "at a time)"],
+        ));
+    }
+    for model in not_measured {
+        let text = format!("{model}: n/a (not started");
+        entries.push(Entry::new(
+            Glyph::Dot,
+            colour(model_index(report, model)).mix(0.3),
+            &[&text, "by loadgen: no server CPU)"],
         ));
     }
     unavailable_notes(report, &mut entries);
