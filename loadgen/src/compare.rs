@@ -423,8 +423,9 @@ const CHECK_CONNECTIONS: u32 = 8;
 
 /// The exit status of a finished sweep: 0 clean (a model that could not
 /// start here is reported, not a failure, as long as another model was
-/// measured), 1 a failed or faulty point or nothing measured beside
-/// unavailable models, 128 + signal when interrupted.
+/// measured), 1 a failed or faulty point, a refused `--server` or
+/// `--target`, or nothing measured beside unavailable models, 128 + signal
+/// when interrupted.
 pub fn exit_status(report: &CompareReport, stop: &Interrupt) -> ExitCode {
     if report.interrupted {
         ExitCode::from(stop.exit_status())

@@ -384,7 +384,7 @@ pub enum Kind {
 /// saturation point.
 #[derive(Clone, Debug, Serialize)]
 pub struct Point<S = Summary, M = Metrics> {
-    /// echod model.
+    /// echod model, or the name of a `--server` or `--target`.
     pub model: String,
     /// Connections.
     pub connections: u32,
