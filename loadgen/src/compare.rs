@@ -45,6 +45,20 @@
 //! models are measured as usual. It does not fail the comparison unless no
 //! other model was measured. A server that started before and fails later
 //! is a failed round like any other.
+//!
+//! # Servers of your own
+//! `--server NAME='CMD {port}'` entries are started, pinned, measured and
+//! stopped for every point exactly as the models are (`serve/external.rs`);
+//! `--target NAME=ADDR` entries are already running and only connected to,
+//! so their server CPU and memory are n/a. They take turns with the models
+//! inside each round. Each passes a short echo check (`check::quick`) once
+//! per sweep, before its first point: a `--server` is started for it and
+//! stopped again, so every measured point still gets a fresh process. One
+//! that does not listen or fails the check is refused for the whole sweep
+//! ([`Outcome::Refused`], one progress line naming it), the others are
+//! measured, and the sweep is not clean. Once per sweep, not per point: a
+//! server that echoes correctly at its first start is not expected to stop
+//! echoing, and the runs verify every reply anyway.
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -52,6 +66,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::check;
+use crate::cli::compare::Entry;
 use crate::cli::CompareConfig;
 use crate::env::{self, Env};
 use crate::interrupt::Interrupt;
@@ -63,8 +79,8 @@ use crate::run::{self, Load, Moment, RunConfig, RunError};
 use crate::serve::{ServerProcess, SpawnError};
 use crate::stats::{self, Percentiles};
 use crate::sweep::{
-    self, CompareReport, Finished, FloodMetrics, FloodPoint, FloodSummary, Kind, Metrics, Outcome,
-    Point, Round, RoundFigures, Spread, Summary, SweepConfig,
+    self, CompareReport, EntryKind, Finished, FloodMetrics, FloodPoint, FloodSummary, Kind,
+    Metrics, Outcome, Point, Round, RoundFigures, Spread, Summary, SweepConfig, NOT_STARTED,
 };
 use crate::target::Target;
 use crate::usage::{Meter, MeterError, ServerUsage};
@@ -122,7 +138,7 @@ pub fn compare(
     eprintln!(
         "compare: models {} x connections {:?} ({} B, depth {}) and flood {:?} ({} B, window {} B), \
          {:?} per point ({}), {} round(s); {}",
-        cfg.models.join(","),
+        cfg.names().join(","),
         cfg.connections,
         cfg.size,
         cfg.depth,
@@ -147,6 +163,7 @@ pub fn compare(
         gen_cpus,
         tried: HashSet::new(),
         unavailable: Vec::new(),
+        refused: Vec::new(),
     };
     let interrupted = (0..cfg.rounds).any(|round| {
         !sweep.round(&mut points, round, on_point) || !sweep.round(&mut saturation, round, on_point)
@@ -159,7 +176,8 @@ pub fn compare(
     Ok(CompareReport {
         tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
         config: SweepConfig {
-            models: cfg.models.clone(),
+            models: cfg.names().into_iter().map(String::from).collect(),
+            entries: entries(cfg),
             connections: cfg.connections.clone(),
             size: cfg.size,
             depth: cfg.depth,
@@ -185,14 +203,32 @@ pub fn compare(
 /// server sees one byte stream whatever it is.
 pub const FLOOD_SIZE: usize = run::DEFAULT_FLOOD_SIZE;
 
-/// One point per (count, model) of `counts`, not yet run; the iterative
+/// What each name compared is, for `results.json`.
+fn entries(cfg: &CompareConfig) -> Vec<sweep::Entry> {
+    let entry = |name: &str| {
+        let (kind, detail) = match cfg.entry(name) {
+            Entry::Model => (EntryKind::Model, None),
+            Entry::Server(s) => (EntryKind::Server, Some(s.command.clone())),
+            Entry::Target(t) => (EntryKind::Target, Some(t.target.to_string())),
+        };
+        sweep::Entry {
+            name: name.to_string(),
+            kind,
+            detail,
+        }
+    };
+    cfg.names().into_iter().map(entry).collect()
+}
+
+/// One point per (count, name) of `counts`, not yet run; the iterative
 /// model is not applicable above one connection.
 fn new_points<S, M>(cfg: &CompareConfig, counts: &[u32], kind: Kind) -> Vec<Point<S, M>> {
+    let names = cfg.names();
     counts
         .iter()
         .flat_map(|&c| {
-            cfg.models.iter().map(move |m| Point {
-                model: m.clone(),
+            names.iter().map(move |&m| Point {
+                model: m.to_string(),
                 connections: c,
                 kind,
                 outcome: if m == "iterative" && c > 1 {
@@ -220,6 +256,8 @@ struct Sweep<'a> {
     tried: HashSet<String>,
     /// Models whose server could not start at the first try, and why.
     unavailable: Vec<(String, String)>,
+    /// `--server`s and `--target`s refused at their first try, and why.
+    refused: Vec<(String, String)>,
 }
 
 impl Sweep<'_> {
@@ -235,10 +273,11 @@ impl Sweep<'_> {
         let (cfg, stop) = (self.cfg, self.stop);
         // Rotate the models' order each round: no model always runs first (on
         // a cold machine) or last (after the others heated it).
-        let n = cfg.models.len();
+        let names = cfg.names();
+        let n = names.len();
         for &conns in M::counts(cfg) {
             for k in 0..n {
-                let model = &cfg.models[(k + round as usize) % n];
+                let model = &names[(k + round as usize) % n].to_string();
                 let Some(point) = points
                     .iter_mut()
                     .find(|p| &p.model == model && p.connections == conns)
@@ -247,18 +286,30 @@ impl Sweep<'_> {
                 };
                 if matches!(
                     point.outcome,
-                    Outcome::NotApplicable { .. } | Outcome::Unavailable { .. }
+                    Outcome::NotApplicable { .. }
+                        | Outcome::Unavailable { .. }
+                        | Outcome::Refused { .. }
                 ) {
                     continue;
                 }
-                if let Some(reason) = self.unavailable_reason(model) {
-                    point.outcome = Outcome::Unavailable { reason };
+                if let Some(left_out) = self.left_out(model) {
+                    point.outcome = left_out;
                     continue;
                 }
                 if stop.raised() {
                     return false;
                 }
                 let first_try = self.tried.insert(model.clone());
+                if first_try {
+                    if let Err(reason) = self.preflight(model) {
+                        eprintln!(
+                            "compare: {model} is refused, left out of the whole sweep: {reason}"
+                        );
+                        self.refused.push((model.clone(), reason.clone()));
+                        point.outcome = Outcome::Refused { reason };
+                        continue;
+                    }
+                }
                 let r = match M::measure(self, model, conns) {
                     Ok(Some(m)) => Round::Ok(Box::new(m)),
                     Ok(None) => return false,
@@ -311,8 +362,8 @@ impl Sweep<'_> {
     /// model that outcome, reached or not.
     fn summarise_unfinished<M: PointKind>(&self, points: &mut [Point<M::Summary, M>]) {
         for p in points {
-            if let Some(reason) = self.unavailable_reason(&p.model) {
-                p.outcome = Outcome::Unavailable { reason };
+            if let Some(left_out) = self.left_out(&p.model) {
+                p.outcome = left_out;
             } else if matches!(p.outcome, Outcome::NotRun) && !p.rounds.is_empty() {
                 p.outcome = M::summarise(self, p);
             }
@@ -325,12 +376,56 @@ impl Sweep<'_> {
         let found = self.unavailable.iter().find(|(m, _)| m == model);
         found.map(|(_, reason)| reason.clone())
     }
+
+    /// The outcome of every point of `name` when it is left out of the
+    /// sweep: unavailable, or refused.
+    fn left_out<S>(&self, name: &str) -> Option<Outcome<S>> {
+        if let Some(reason) = self.unavailable_reason(name) {
+            return Some(Outcome::Unavailable { reason });
+        }
+        let found = self.refused.iter().find(|(m, _)| m == name);
+        found.map(|(_, reason)| Outcome::Refused {
+            reason: reason.clone(),
+        })
+    }
+
+    /// The check a `--server` or `--target` passes before its first point
+    /// (see the module docs); nothing for a model. A `--server` is started
+    /// for it on the server's CPUs and stopped again.
+    fn preflight(&self, name: &str) -> Result<(), String> {
+        let (target, server) = match self.cfg.entry(name) {
+            Entry::Model => return Ok(()),
+            Entry::Target(t) => (t.target.clone(), None),
+            Entry::Server(spec) => {
+                let server =
+                    ServerProcess::spawn_command(spec, self.cpus.clone(), self.cfg.server_wait)
+                        .map_err(|e| match e {
+                            SpawnError::External { reason, .. } => reason,
+                            e => e.to_string(),
+                        })?;
+                (Target::Tcp(server.addr), Some(server))
+            }
+        };
+        let checked = check::quick(&target, CHECK_TIMEOUT, CHECK_CONNECTIONS);
+        if let Some(server) = server {
+            let _ = server.stop(STOP_GRACE);
+        }
+        checked
+    }
 }
+
+/// Time limit of each check before an external server's first point.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections of that check's concurrency test: enough to show a server
+/// that serves one client at a time, few enough for any real server.
+const CHECK_CONNECTIONS: u32 = 8;
 
 /// The exit status of a finished sweep: 0 clean (a model that could not
 /// start here is reported, not a failure, as long as another model was
-/// measured), 1 a failed or faulty point or nothing measured beside
-/// unavailable models, 128 + signal when interrupted.
+/// measured), 1 a failed or faulty point, a refused `--server` or
+/// `--target`, or nothing measured beside unavailable models, 128 + signal
+/// when interrupted.
 pub fn exit_status(report: &CompareReport, stop: &Interrupt) -> ExitCode {
     if report.interrupted {
         ExitCode::from(stop.exit_status())
@@ -357,6 +452,16 @@ trait PointKind: RoundFigures + Sized {
     fn finished(p: &Point<Self::Summary, Self>) -> Finished<'_>;
     /// A measured round as its progress line shows it.
     fn describe(&self) -> String;
+}
+
+/// `show(x)`, or `n/a` for a server CPU figure that was not measured
+/// (NaN: a `--target`'s).
+fn shown(x: f64, show: impl FnOnce(f64) -> String) -> String {
+    if x.is_nan() {
+        "n/a".into()
+    } else {
+        show(x)
+    }
 }
 
 /// The end of a round's progress line: `generator_bound` and `interrupted`
@@ -388,10 +493,10 @@ impl PointKind for Metrics {
     }
     fn describe(&self) -> String {
         format!(
-            "{:.0} req/s, p99 {:.1} µs, server {:.2} µs CPU/req, {} faults{}",
+            "{:.0} req/s, p99 {:.1} µs, server {} µs CPU/req, {} faults{}",
             self.requests_per_sec,
             self.latency_us.p99,
-            self.server_cpu_us_per_request,
+            shown(self.server_cpu_us_per_request, |x| format!("{x:.2}")),
             self.faults(),
             marks(self.generator_bound, self.interrupted)
         )
@@ -414,11 +519,14 @@ impl PointKind for FloodMetrics {
     }
     fn describe(&self) -> String {
         format!(
-            "{:.0} MB/s, {:.0} MB per server CPU-second, server {}% (busiest thread {}), \
+            "{:.0} MB/s, {} MB per server CPU-second, server {} (busiest thread {}), \
              generator {}%, {} faults{}",
             self.mb_per_sec,
-            self.mb_per_server_cpu_second,
-            limit::percent(self.server_cpu_utilisation),
+            shown(self.mb_per_server_cpu_second, |x| format!("{x:.0}")),
+            shown(self.server_cpu_utilisation, |x| format!(
+                "{}%",
+                limit::percent(x)
+            )),
             self.busiest_thread_utilisation
                 .show(|&t| format!("{}%", limit::percent(t))),
             limit::percent(self.generator_cpu_utilisation),
@@ -454,6 +562,7 @@ fn retype<S>(o: Outcome<()>) -> Outcome<S> {
         Outcome::Failed { error } => Outcome::Failed { error },
         Outcome::NotApplicable { reason } => Outcome::NotApplicable { reason },
         Outcome::Unavailable { reason } => Outcome::Unavailable { reason },
+        Outcome::Refused { reason } => Outcome::Refused { reason },
         Outcome::Ok(_) | Outcome::NotRun => Outcome::NotRun,
     }
 }
@@ -520,7 +629,11 @@ fn summarise_flood(rounds: &[Round<FloodMetrics>]) -> Outcome<FloodSummary> {
         cpus: server_cpus,
         cpu_seconds: 0.0,
     };
-    let limit = limit::limit(Some(&median_server));
+    let limit = if ok.iter().any(|m| m.limit == Limit::Unknown) {
+        Limit::Unknown
+    } else {
+        limit::limit(Some(&median_server))
+    };
     Outcome::Ok(Box::new(FloodSummary {
         rounds_measured: ok.len(),
         mb_per_sec: spread(|m| m.mb_per_sec),
@@ -553,8 +666,8 @@ fn largest_memory<'a>(rounds: impl Iterator<Item = &'a Memory> + Clone) -> Memor
 /// point's figures.
 struct Driven {
     result: RunResult,
-    /// The server's CPU over the window.
-    server: ServerUsage,
+    /// The server's CPU over the window; None for a `--target`.
+    server: Option<ServerUsage>,
     /// The generator's own, as a fraction of one CPU.
     generator_cpu: f64,
     memory: Memory,
@@ -575,9 +688,22 @@ fn drive(
 ) -> anyhow::Result<Option<Driven>> {
     // Its error names the model; the sweep tells a model that cannot
     // start here (SpawnError::NotStarted) from a failed round by it.
-    let server = ServerProcess::spawn(model, cpus)?;
+    let (server, target, label) = match cfg.entry(model) {
+        Entry::Model => {
+            let server = ServerProcess::spawn(model, cpus)?;
+            let addr = Target::Tcp(server.addr);
+            (Some(server), addr, format!("echod --model {model}"))
+        }
+        Entry::Server(spec) => {
+            let server = ServerProcess::spawn_command(spec, cpus, cfg.server_wait)?;
+            let addr = Target::Tcp(server.addr);
+            (Some(server), addr, format!("--server {model}"))
+        }
+        Entry::Target(t) => (None, t.target.clone(), format!("--target {model}")),
+    };
+    let pid = server.as_ref().map(ServerProcess::pid);
     let run_cfg = RunConfig {
-        target: Target::Tcp(server.addr),
+        target,
         connections: conns,
         size,
         load,
@@ -588,26 +714,27 @@ fn drive(
         loss_timeout: None,
         interval: None,
         progress: cfg.progress,
-        server_pid: Some(server.pid()),
+        server_pid: pid,
     };
-    let mut meter = Meter::new(Some(server.pid()));
+    let mut meter = Meter::new(pid);
     let mut memory = None;
     let result = run::run(
         &run_cfg,
         &mut |moment| {
             meter.on_moment(moment);
             if moment == Moment::WindowEnd {
-                memory = Some(server.memory());
+                memory = server.as_ref().map(ServerProcess::memory);
             }
         },
         stop,
     );
-    let stderr = server.stderr_text();
-    let stopped = server.stop(STOP_GRACE);
+    let stderr = server.as_ref().map(ServerProcess::stderr_text);
+    let stderr = stderr.unwrap_or_default();
+    let stopped = server.map(|s| s.stop(STOP_GRACE));
     let result = match result {
         Ok(r) => r,
         Err(RunError::Interrupted) => return Ok(None),
-        Err(e) => return Err(anyhow::anyhow!("echod --model {model}: {e}")),
+        Err(e) => return Err(anyhow::anyhow!("{label}: {e}")),
     };
     if result.interrupted && result.window.is_zero() {
         return Ok(None);
@@ -616,31 +743,43 @@ fn drive(
     // generator-bound round, so a failed reading fails the round.
     let usage = match meter.finish() {
         Ok(u) => u,
-        Err(MeterError::NoWindow) => anyhow::bail!(
-            "echod --model {model} exited during the run: {}",
-            stderr.trim()
-        ),
+        Err(MeterError::NoWindow) => {
+            anyhow::bail!("{label} exited during the run: {}", stderr.trim())
+        }
         Err(e) => anyhow::bail!(
-            "echod --model {model}: {e}; did it exit during the run? {}",
+            "{label}: {e}; did it exit during the run? {}",
             stderr.trim()
         ),
     };
     let server_exit = match stopped {
-        Ok(s) if s.killed => format!("killed after ignoring SIGTERM for {STOP_GRACE:?}"),
-        Ok(s) => s.status.to_string(),
-        Err(e) => format!("could not be stopped: {e}"),
+        None => NOT_STARTED.to_string(),
+        Some(Ok(s)) if s.killed => format!("killed after ignoring SIGTERM for {STOP_GRACE:?}"),
+        Some(Ok(s)) => s.status.to_string(),
+        Some(Err(e)) => format!("could not be stopped: {e}"),
     };
     Ok(Some(Driven {
         result,
-        server: usage.server.expect("the meter was given the server's pid"),
+        server: usage.server,
         generator_cpu: usage.generator_cpu_utilisation,
         memory: match memory {
+            _ if pid.is_none() => Memory::unavailable(NOT_STARTED),
             Some(Ok(m)) => m,
             Some(Err(e)) => Memory::unavailable(&e.to_string()),
             None => Memory::unavailable("the window never ended"),
         },
         server_exit,
     }))
+}
+
+/// The CPU figures of a server loadgen did not start: NaN, never 0.
+fn unmeasured() -> ServerUsage {
+    ServerUsage {
+        pid: 0,
+        cpu_utilisation: f64::NAN,
+        busiest_thread_utilisation: Reading::unavailable(NOT_STARTED),
+        cpus: 0,
+        cpu_seconds: f64::NAN,
+    }
 }
 
 /// One closed-loop round: `conns` connections at `--depth` each, the
@@ -657,7 +796,8 @@ fn measure(
     let Some(d) = drive(cfg, model, conns, cfg.size, load, cpus, stop)? else {
         return Ok(None);
     };
-    let server = d.server;
+    // A --target's CPU is not measured: NaN, shown as n/a (see sweep.rs).
+    let server = d.server.unwrap_or_else(unmeasured);
     let m = &d.result.m;
     let requests = m.counters.requests;
     let rps = d.result.requests_per_sec();
@@ -699,15 +839,17 @@ fn measure_flood(
     let Some(d) = drive(cfg, model, conns, FLOOD_SIZE, load, cpus, stop)? else {
         return Ok(None);
     };
-    let server = d.server;
+    let limit = limit::limit(d.server.as_ref());
+    let server = d.server.unwrap_or_else(unmeasured);
     let m = &d.result.m;
     let echoed = m.echoed_bytes;
     Ok(Some(FloodMetrics {
         echoed_bytes: echoed,
         mb_per_sec: d.result.echoed_bytes_per_sec() / 1e6,
-        mb_per_server_cpu_second: echoed as f64 / 1e6 / server.cpu_seconds.max(1e-9),
+        // NaN stays NaN (f64::max would make it 1e-9).
+        mb_per_server_cpu_second: echoed as f64 / 1e6 / server.cpu_seconds.clamp(1e-9, f64::MAX),
         server_cpu_utilisation: server.cpu_utilisation,
-        limit: limit::limit(Some(&server)),
+        limit,
         busiest_thread_utilisation: server.busiest_thread_utilisation,
         server_cpus: server.cpus,
         generator_cpu_utilisation: d.generator_cpu,

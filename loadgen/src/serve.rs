@@ -5,6 +5,8 @@
 //! `current_exe() serve -- --model M --listen 127.0.0.1:0` and learn the port
 //! from the `listening on tcp://ADDR` line echod prints
 //! (`echod::listen::parse_announced`).
+//!
+//! `compare --server` runs other servers the same way ([`external`]).
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
@@ -18,6 +20,8 @@ use echod::listen::parse_announced;
 use echod::ListenAddr;
 
 use crate::procstat::{self, Memory};
+
+pub mod external;
 
 /// In a server child's environment when it is to die with its stdin
 /// ([`die_when_stdin_closes`]).
@@ -127,6 +131,10 @@ pub struct ServerProcess {
     /// death ([`WATCH_PIPE`]): held, never written, closed by the kernel
     /// when we die.
     _lifeline: Option<ChildStdin>,
+    /// True for a command that may have started processes of its own
+    /// ([`external`]): signals go to its whole process group, so no
+    /// grandchild outlives it holding the port.
+    group: bool,
 }
 
 /// How a server child ended.
@@ -152,6 +160,13 @@ pub enum SpawnError {
         /// Why, in one line.
         reason: String,
     },
+    /// A `--server` command did not start listening ([`external`]).
+    External {
+        /// Its `--server` name.
+        name: String,
+        /// Why, in one line naming the address.
+        reason: String,
+    },
     /// It is running but announced no address within the startup timeout.
     Silent {
         /// The model asked for.
@@ -167,6 +182,7 @@ impl std::fmt::Display for SpawnError {
             SpawnError::NotStarted { model, reason } => {
                 write!(f, "echod --model {model} did not start: {reason}")
             }
+            SpawnError::External { name, reason } => write!(f, "--server {name}: {reason}"),
             SpawnError::Silent { model, stderr } => write!(
                 f,
                 "echod --model {model} did not report a listening address within {:?}: {}",
@@ -275,6 +291,7 @@ impl ServerProcess {
                 .unwrap_or(&SocketAddr::from(([0, 0, 0, 0], 0))),
             stderr,
             _lifeline: lifeline,
+            group: false,
         };
         let model = model.to_string();
         match announced {
@@ -315,10 +332,17 @@ impl ServerProcess {
         procstat::memory(self.pid())
     }
 
+    /// Where signals go: the child, or its whole process group.
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: plain kill(2) on our own child's pid, or on the process
+        // group it leads (it was started with process_group(0)).
+        unsafe { libc::kill(if self.group { -pid } else { pid }, signal) };
+    }
+
     /// Sends SIGTERM and waits up to `grace` for a clean exit, then kills.
     pub fn stop(mut self, grace: Duration) -> io::Result<Stopped> {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         let deadline = Instant::now() + grace;
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -344,6 +368,10 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        if self.group {
+            // Whatever the command left behind in its group, alive or not.
+            self.signal(libc::SIGKILL);
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();

@@ -21,8 +21,15 @@
 //! and measure echoed MB/s and MB per second of server CPU; whether the
 //! server really was the limit is judged per point ([`crate::limit`]).
 //! Both share [`Outcome`], [`Round`] and the ranking rule.
+//!
+//! # Servers that are not echod models
+//! `--server` and `--target` entries are more names beside the models
+//! ([`SweepConfig::entries`] says which is which). A `--target` is not
+//! loadgen's child, so its server CPU figures are NaN here, written
+//! `{"n/a": "not started by loadgen"}` in `results.json` and `n/a` in the
+//! reports, never 0; its memory is a [`Reading::Unavailable`].
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::env::Env;
 use crate::limit::Limit;
@@ -66,6 +73,39 @@ impl Spread {
     }
 }
 
+/// Why a `--target`'s CPU and memory figures are n/a: loadgen has no
+/// process of its own to read them from.
+pub const NOT_STARTED: &str = "not started by loadgen";
+
+/// A server CPU figure that may be NaN (a `--target`'s): what the reports
+/// ask before writing it.
+pub trait CpuFigure {
+    /// False when the server's CPU was not measured.
+    fn measured(&self) -> bool;
+}
+
+impl CpuFigure for f64 {
+    fn measured(&self) -> bool {
+        !self.is_nan()
+    }
+}
+
+impl CpuFigure for Spread {
+    fn measured(&self) -> bool {
+        !self.median.is_nan()
+    }
+}
+
+/// Writes a server CPU figure as itself, or, when it was not measured, as
+/// [`Reading::Unavailable`] with [`NOT_STARTED`] (JSON has no NaN).
+fn cpu_figure<T: CpuFigure + Serialize, S: Serializer>(x: &T, s: S) -> Result<S::Ok, S::Error> {
+    if x.measured() {
+        x.serialize(s)
+    } else {
+        Reading::<f64>::unavailable(NOT_STARTED).serialize(s)
+    }
+}
+
 /// The figures of one round of one point.
 #[derive(Clone, Debug, Serialize)]
 pub struct Metrics {
@@ -84,8 +124,10 @@ pub struct Metrics {
     /// Damaged replies.
     pub corrupt: u64,
     /// Server CPU (user + system) per reply, in µs.
+    #[serde(serialize_with = "cpu_figure")]
     pub server_cpu_us_per_request: f64,
     /// Server CPU time over the window, as a fraction of one CPU.
+    #[serde(serialize_with = "cpu_figure")]
     pub server_cpu_utilisation: f64,
     /// Server memory at the end of the window.
     pub server_memory: Memory,
@@ -113,8 +155,10 @@ pub struct FloodMetrics {
     /// Echoed megabytes (10^6 bytes) per second.
     pub mb_per_sec: f64,
     /// Echoed megabytes per second of server CPU time.
+    #[serde(serialize_with = "cpu_figure")]
     pub mb_per_server_cpu_second: f64,
     /// Server CPU time over the window, as a fraction of one CPU.
+    #[serde(serialize_with = "cpu_figure")]
     pub server_cpu_utilisation: f64,
     /// The same for its busiest thread (Linux only).
     pub busiest_thread_utilisation: Reading<f64>,
@@ -145,8 +189,10 @@ pub struct FloodSummary {
     pub mb_per_sec: Spread,
     /// MB echoed per server CPU-second over the rounds: what the models
     /// are ranked by.
+    #[serde(serialize_with = "cpu_figure")]
     pub mb_per_server_cpu_second: Spread,
     /// Median server CPU utilisation (fraction of one CPU).
+    #[serde(serialize_with = "cpu_figure")]
     pub server_cpu_utilisation: f64,
     /// Median utilisation of the server's busiest thread.
     pub busiest_thread_utilisation: Reading<f64>,
@@ -258,6 +304,7 @@ pub struct Summary {
     /// Replies per second over the rounds.
     pub requests_per_sec: Spread,
     /// Server CPU per reply (µs) over the rounds.
+    #[serde(serialize_with = "cpu_figure")]
     pub server_cpu_us_per_request: Spread,
     /// p99 latency (µs) over the rounds.
     pub p99_us: Spread,
@@ -276,6 +323,7 @@ pub struct Summary {
     /// Damaged replies, all rounds.
     pub corrupt: u64,
     /// Median server CPU utilisation (fraction of one CPU).
+    #[serde(serialize_with = "cpu_figure")]
     pub server_cpu_utilisation: f64,
     /// Largest server memory seen over the rounds.
     pub server_memory: Memory,
@@ -306,6 +354,13 @@ pub enum Outcome<S = Summary> {
         /// Why, in echod's words.
         reason: String,
     },
+    /// A `--server` or `--target` that did not start listening or failed
+    /// the echo check before its first point: not measured in this sweep,
+    /// and the sweep is not clean.
+    Refused {
+        /// Why, naming what failed.
+        reason: String,
+    },
     /// No round could be measured.
     Failed {
         /// The first round's error.
@@ -329,7 +384,7 @@ pub enum Kind {
 /// saturation point.
 #[derive(Clone, Debug, Serialize)]
 pub struct Point<S = Summary, M = Metrics> {
-    /// echod model.
+    /// echod model, or the name of a `--server` or `--target`.
     pub model: String,
     /// Connections.
     pub connections: u32,
@@ -398,11 +453,38 @@ pub struct Ranking {
     pub verdict: String,
 }
 
+/// What loadgen does with a server it compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// An echod model, started for every point.
+    Model,
+    /// A `--server` command, started for every point.
+    Server,
+    /// A `--target`, already running: not started, not measured.
+    Target,
+}
+
+/// One server compared, as recorded in `results.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    /// Its name in every table, plot and ranking.
+    pub name: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// The `--server` command as typed, or the `--target` address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
 /// Configuration as recorded in `results.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepConfig {
-    /// Models compared.
+    /// Names compared: the echod models, then the `--server` and
+    /// `--target` names ([`SweepConfig::entries`]).
     pub models: Vec<String>,
+    /// What each name in `models` is, in the same order.
+    pub entries: Vec<Entry>,
     /// Connection counts.
     pub connections: Vec<u32>,
     /// Request size in bytes.
@@ -509,6 +591,8 @@ fn rank_by<S, M: RoundFigures>(
             .iter()
             .filter(|p| p.connections == c)
             .filter_map(|p| Some((p.model.as_str(), figure(p.summary()?))))
+            // A --target's CPU figures were not measured: it is not ranked by them.
+            .filter(|(_, s)| s.measured())
             .collect();
         if measured.is_empty() {
             continue;

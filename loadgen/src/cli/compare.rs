@@ -6,9 +6,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::run::MeasureArgs;
-use super::values::{check_fd_budget, check_size, parse_count, positive};
+use super::values::{check_fd_budget, check_size, parse_count, parse_duration, positive, target};
 use crate::outputs::check_dir;
 use crate::run::{DEFAULT_FLOOD_SIZE, DEFAULT_FLOOD_WINDOW};
+use crate::serve::external::{split_command, ServerSpec, TargetSpec};
+use crate::target::Target;
 use crate::usage_error::{shorten, usage, UsageError};
 
 /// `loadgen compare` as typed.
@@ -32,8 +34,9 @@ use crate::usage_error::{shorten, usage, UsageError};
 )]
 pub struct CompareArgs {
     /// echod models to compare, comma-separated (reactor, uring, tokio, threads, iterative;
-    /// uring is Linux only, and in the default only there). A model whose server cannot
-    /// start here (uring where io_uring is blocked) is reported "n/a" with echod's reason.
+    /// uring is Linux only, and in the default only there), or none (with --server or
+    /// --target). A model whose server cannot start here (uring where io_uring is blocked)
+    /// is reported "n/a" with echod's reason.
     #[arg(
         long,
         value_name = "LIST",
@@ -72,6 +75,31 @@ pub struct CompareArgs {
         default_value_t = 3
     )]
     pub rounds: u32,
+    /// A server of your own beside the models (repeatable): NAME='COMMAND ARGS… {port}'.
+    /// loadgen picks a free loopback port, puts it for {port} (and 127.0.0.1:PORT for
+    /// {addr}), splits the command like a shell (quotes, backslashes; nothing expanded, no
+    /// shell run), and starts it fresh for every point as it does the models: pinned, its
+    /// CPU and RSS measured, SIGTERM then SIGKILL after each point (its whole process
+    /// group). Only the process it starts is measured: the children of a wrapper script
+    /// are not counted, so exec the server (`sh -c 'exec …'`). It must pass a short echo
+    /// check at its first start or it is refused for the whole sweep.
+    #[arg(long = "server", value_name = "NAME=CMD", display_order = 1)]
+    pub servers: Vec<String>,
+    /// A server already running beside the models (repeatable): NAME=HOST:PORT or
+    /// NAME=unix:PATH. Never started or stopped by loadgen, so its CPU and RSS are "n/a"
+    /// and it is left out of the CPU-second ranking; it must pass a short echo check first.
+    #[arg(long = "target", value_name = "NAME=ADDR", display_order = 1)]
+    pub targets: Vec<String>,
+    /// How long a --server command may take to accept a connection on its port.
+    #[arg(
+        long,
+        value_name = "DUR",
+        display_order = 1,
+        value_parser = parse_duration,
+        default_value = "10s",
+        allow_hyphen_values = true
+    )]
+    pub server_wait: Duration,
     #[command(flatten)]
     measure: MeasureArgs,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
@@ -130,6 +158,12 @@ const DEFAULT_MODELS: &str = if cfg!(target_os = "linux") {
 pub struct CompareConfig {
     /// Models, in the order given.
     pub models: Vec<String>,
+    /// `--server` commands, in the order given.
+    pub servers: Vec<ServerSpec>,
+    /// `--target` servers, in the order given.
+    pub targets: Vec<TargetSpec>,
+    /// How long a `--server` command may take to listen.
+    pub server_wait: Duration,
     /// Connection counts of the closed-loop points, in the order given.
     pub connections: Vec<u32>,
     /// Connection counts of the saturation points, in the order given.
@@ -158,9 +192,47 @@ pub struct CompareConfig {
     pub progress: bool,
 }
 
+/// One of the servers a sweep compares, by what loadgen does with it.
+#[derive(Clone, Copy, Debug)]
+pub enum Entry<'a> {
+    /// An echod model, started as `loadgen serve`.
+    Model,
+    /// A `--server` command, started like a model.
+    Server(&'a ServerSpec),
+    /// A `--target`, already running.
+    Target(&'a TargetSpec),
+}
+
+impl CompareConfig {
+    /// Every name compared, as the reports order them: the models, then
+    /// the `--server`s, then the `--target`s.
+    pub fn names(&self) -> Vec<&str> {
+        let models = self.models.iter().map(String::as_str);
+        let servers = self.servers.iter().map(|s| s.name.as_str());
+        models
+            .chain(servers)
+            .chain(self.targets.iter().map(|t| t.name.as_str()))
+            .collect()
+    }
+
+    /// What `name` is; a name that is no server or target is a model.
+    pub fn entry(&self, name: &str) -> Entry<'_> {
+        if let Some(s) = self.servers.iter().find(|s| s.name == name) {
+            Entry::Server(s)
+        } else if let Some(t) = self.targets.iter().find(|t| t.name == name) {
+            Entry::Target(t)
+        } else {
+            Entry::Model
+        }
+    }
+}
+
 impl CompareArgs {
     /// Validates the arguments.
-    pub fn validate(self) -> Result<CompareConfig, UsageError> {
+    pub fn validate(mut self) -> Result<CompareConfig, UsageError> {
+        if self.models == ["none"] {
+            self.models.clear();
+        }
         for m in &self.models {
             if !MODELS.contains(&m.as_str()) {
                 return Err(usage(format!(
@@ -174,8 +246,34 @@ impl CompareArgs {
         if let Some(m) = self.models.iter().find(|m| !seen.insert(m.as_str())) {
             return Err(usage(format!("--models {m}: listed twice")));
         }
-        if self.models.is_empty() {
-            return Err(usage("--models: needs at least one model"));
+        let servers = self
+            .servers
+            .iter()
+            .map(|s| server_spec(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let targets = self
+            .targets
+            .iter()
+            .map(|t| target_spec(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let external = servers.iter().map(|s| ("--server", &s.name));
+        let external = external.chain(targets.iter().map(|t| ("--target", &t.name)));
+        for (flag, name) in external {
+            if MODELS.contains(&name.as_str()) {
+                return Err(usage(format!(
+                    "{flag} {name}: that is an echod model's name; choose another"
+                )));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(usage(format!(
+                    "{flag} {name}: the name is taken by another --server or --target"
+                )));
+            }
+        }
+        if self.models.is_empty() && servers.is_empty() && targets.is_empty() {
+            return Err(usage(
+                "--models: needs at least one model (or a --server or --target)",
+            ));
         }
         if self.connections.0.is_empty() && self.flood.0.is_empty() {
             return Err(usage(
@@ -198,6 +296,9 @@ impl CompareArgs {
         check_dir("--out", &self.out)?;
         Ok(CompareConfig {
             models: self.models,
+            servers,
+            targets,
+            server_wait: positive_duration("--server-wait", self.server_wait)?,
             connections: self.connections.0,
             flood: self.flood.0,
             window,
@@ -213,4 +314,74 @@ impl CompareArgs {
             progress: !self.quiet,
         })
     }
+}
+
+/// `NAME=VALUE` split at the first `=`, the name checked: non-empty, and
+/// letters, digits, `-`, `_` and `.` only, as it becomes a label in
+/// tables, plots and JSON.
+fn named<'a>(flag: &str, value: &'a str, expected: &str) -> Result<(&'a str, &'a str), UsageError> {
+    let Some((name, rest)) = value.split_once('=') else {
+        return Err(usage(format!(
+            "{flag} {}: expected {expected}",
+            shorten(value)
+        )));
+    };
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if name.is_empty() || !name.chars().all(ok) {
+        return Err(usage(format!(
+            "{flag} {}: the name must be letters, digits, '-', '_' or '.'; expected {expected}",
+            shorten(value)
+        )));
+    }
+    Ok((name, rest))
+}
+
+/// A `--server NAME=COMMAND`: the command must split, and say where to
+/// listen with `{port}` or `{addr}` (loadgen cannot tell it otherwise).
+fn server_spec(value: &str) -> Result<ServerSpec, UsageError> {
+    let (name, command) = named("--server", value, "NAME='COMMAND ARGS… {port}'")?;
+    let words = split_command(command)
+        .map_err(|why| usage(format!("--server {name}: cannot split the command: {why}")))?;
+    if words.first().map_or(true, |w| w.is_empty()) {
+        return Err(usage(format!("--server {name}: the command is empty")));
+    }
+    if !words
+        .iter()
+        .any(|w| w.contains("{port}") || w.contains("{addr}"))
+    {
+        return Err(usage(format!(
+            "--server {name}: the command has no {{port}} or {{addr}}, so it cannot be told \
+             where to listen"
+        )));
+    }
+    Ok(ServerSpec {
+        name: name.to_string(),
+        command: command.to_string(),
+        words,
+    })
+}
+
+/// A `--target NAME=ADDR`: an address `run --target` accepts, but a stream
+/// one (compare floods byte streams).
+fn target_spec(value: &str) -> Result<TargetSpec, UsageError> {
+    let (name, addr) = named("--target", value, "NAME=HOST:PORT or NAME=unix:PATH")?;
+    let target = target(&format!("--target {name}:"), addr)?;
+    if let Target::Udp(_) = target {
+        return Err(usage(format!(
+            "--target {name}={}: compare measures stream servers; expected HOST:PORT or unix:PATH",
+            shorten(addr)
+        )));
+    }
+    Ok(TargetSpec {
+        name: name.to_string(),
+        target,
+    })
+}
+
+/// `d`, refused when zero.
+fn positive_duration(flag: &str, d: Duration) -> Result<Duration, UsageError> {
+    if d.is_zero() {
+        return Err(usage(format!("{flag} 0s: must be longer than zero")));
+    }
+    Ok(d)
 }

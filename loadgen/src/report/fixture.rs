@@ -192,6 +192,7 @@ pub(crate) fn report() -> CompareReport {
     ];
     let config = SweepConfig {
         models: vec!["reactor".into(), "threads".into(), "iterative".into()],
+        entries: Vec::new(),
         connections: vec![1, 10, 100, 1000],
         flood_connections: vec![50],
         window: 1 << 20,

@@ -11,7 +11,9 @@ use crate::sweep::Spread;
 /// `1.25M`. Meant for figures that are read, not parsed.
 pub(crate) fn compact(x: f64) -> String {
     let a = x.abs();
-    if !x.is_finite() {
+    if x.is_nan() {
+        NOT_MEASURED.into()
+    } else if !x.is_finite() {
         format!("{x}")
     } else if a >= 1e6 {
         format!("{:.2}M", x / 1e6)
@@ -23,6 +25,19 @@ pub(crate) fn compact(x: f64) -> String {
         format!("{x:.1}")
     } else {
         format!("{x:.2}")
+    }
+}
+
+/// What a figure that was not measured (NaN: a `--target`'s server CPU)
+/// reads as; the reason is in `results.json`.
+pub(crate) const NOT_MEASURED: &str = "n/a";
+
+/// `show(x)`, or [`NOT_MEASURED`] when `x` is NaN.
+pub(crate) fn measured(x: f64, show: impl FnOnce(f64) -> String) -> String {
+    if x.is_nan() {
+        NOT_MEASURED.into()
+    } else {
+        show(x)
     }
 }
 
@@ -54,6 +69,8 @@ mod tests {
             [0.421, 3.25159, 85.34, 950.2, 9500.0, 174_321.0, 1_250_000.0].map(compact),
             ["0.42", "3.25", "85.3", "950", "9500", "174.3k", "1.25M"]
         );
+        assert_eq!(spread(&Spread::of(&[f64::NAN])), "n/a");
+        assert_eq!(measured(f64::NAN, |x| format!("{x}%")), "n/a");
     }
 
     #[test]

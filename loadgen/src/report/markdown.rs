@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::figures::{
     closed_caveat, closed_figures, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks,
 };
-use super::format::{compact, spread};
+use super::format::{compact, measured, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, SATURATED};
 use crate::machine::Sample;
@@ -103,7 +103,7 @@ fn point_row(p: &Point, rounds: u32) -> String {
         figures.extend([
             compact(s.latency_us.max),
             format!("{:.2}", s.mb_per_sec),
-            format!("{:.0}", s.server_cpu_utilisation * 100.0),
+            measured(s.server_cpu_utilisation, |x| format!("{:.0}", x * 100.0)),
             cell(&rss_mib(s).show(|m| format!("{m:.1}"))),
             format!("{:.0}", s.generator_cpu_utilisation * 100.0),
             format!("{:.3}", s.jain_fairness),
@@ -131,7 +131,9 @@ fn table(s: &mut String, columns: &[&str], rows: impl Iterator<Item = String>) {
 /// what happened, in the first cell after the count of rounds tried.
 fn unmeasured_row<S, M>(p: &Point<S, M>, mut cells: Vec<String>, columns: usize) -> String {
     let what = match &p.outcome {
-        Outcome::NotApplicable { reason } | Outcome::Unavailable { reason } => {
+        Outcome::NotApplicable { reason }
+        | Outcome::Unavailable { reason }
+        | Outcome::Refused { reason } => {
             format!("n/a: {}", cell(reason))
         }
         Outcome::Failed { error } => format!("**FAILED**: {}", cell(error)),
@@ -151,7 +153,7 @@ fn unmeasured_row<S, M>(p: &Point<S, M>, mut cells: Vec<String>, columns: usize)
 }
 
 fn flood_row(p: &FloodPoint, rounds: u32) -> String {
-    let pct = |x: f64| percent(x).to_string();
+    let pct = |x: f64| measured(x, |x| percent(x).to_string());
     row(p, rounds, FLOOD_COLUMNS.len(), |s| {
         vec![
             spread(&s.mb_per_sec),

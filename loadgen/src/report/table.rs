@@ -12,7 +12,7 @@ use super::figures::{
     closed_caveat, closed_figures, failed_rounds, failed_rounds_of, flood_caveat, not_run, rss_mib,
     rss_missing, Marks,
 };
-use super::format::{compact, range, spread};
+use super::format::{compact, measured, range, spread};
 use super::summary::bytes_text;
 use crate::limit::{percent, SATURATED};
 use crate::sweep::{
@@ -50,7 +50,9 @@ fn progress<S: Marks, M>(
             }
             line
         }
-        Outcome::NotApplicable { reason } | Outcome::Unavailable { reason } => {
+        Outcome::NotApplicable { reason }
+        | Outcome::Unavailable { reason }
+        | Outcome::Refused { reason } => {
             format!("n/a ({reason})")
         }
         Outcome::Failed { error } => format!("FAILED: {error}"),
@@ -97,12 +99,12 @@ pub fn progress_line(p: Finished<'_>) -> String {
 pub fn flood_line(p: &FloodPoint) -> String {
     progress(p, " flood", |s| {
         format!(
-            "{} MB/s{}, {} MB per server CPU-second, server {}% (busiest thread {}), \
+            "{} MB/s{}, {} MB per server CPU-second, server {} (busiest thread {}), \
              generator {}%, {} faults, {} round(s)",
             compact(s.mb_per_sec.median),
             range(&s.mb_per_sec),
             compact(s.mb_per_server_cpu_second.median),
-            percent(s.server_cpu_utilisation),
+            measured(s.server_cpu_utilisation, |x| format!("{}%", percent(x))),
             s.busiest_thread_utilisation
                 .show(|&t| format!("{}%", percent(t))),
             percent(s.generator_cpu_utilisation),
@@ -183,9 +185,9 @@ fn row<S: Marks, M>(
     let head = line(&HEAD, &cells);
     let s = match &p.outcome {
         Outcome::Ok(s) => s,
-        Outcome::NotApplicable { reason } | Outcome::Unavailable { reason } => {
-            return format!("{head}  n/a ({reason})")
-        }
+        Outcome::NotApplicable { reason }
+        | Outcome::Unavailable { reason }
+        | Outcome::Refused { reason } => return format!("{head}  n/a ({reason})"),
         Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
         Outcome::NotRun => return format!("{head}  not run"),
     };
@@ -215,7 +217,7 @@ fn closed_row(p: &Point) -> String {
 }
 
 fn flood_row(p: &FloodPoint) -> String {
-    let pct = |x: f64| format!("{}%", percent(x));
+    let pct = |x: f64| measured(x, |x| format!("{}%", percent(x)));
     row(p, &FLOOD, |s| {
         vec![
             spread(&s.mb_per_sec),

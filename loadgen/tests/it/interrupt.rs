@@ -238,6 +238,35 @@ fn a_killed_compare_takes_its_server_with_it() {
     );
 }
 
+/// A `--server` command cannot cooperate as echod does; the kernel's
+/// parent-death signal, armed between fork and exec, kills it all the same.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_compare_takes_its_server_command_with_it() {
+    let dir = scratch("compare-sigkill-server");
+    let mut child = loadgen_cmd(&[
+        "compare",
+        "--models",
+        "none",
+        "--server",
+        "sleeper=sleep 60 {port}",
+        "--server-wait",
+        "60s",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .spawn()
+    .unwrap();
+    let server = children(child.id(), Duration::from_secs(20))[0];
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    assert!(
+        wait_gone(server, Duration::from_secs(10)),
+        "server {server} outlived compare"
+    );
+}
+
 /// macOS has no parent-death signal, so there a server child watches its
 /// stdin, a pipe whose only writer is loadgen: when loadgen dies, however
 /// it dies, the kernel closes it. Closing it here must kill the server as

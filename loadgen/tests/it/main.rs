@@ -8,6 +8,7 @@ mod util;
 mod check;
 mod compare;
 mod diff;
+mod external;
 mod flood;
 mod interrupt;
 mod merge;

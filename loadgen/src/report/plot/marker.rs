@@ -42,9 +42,10 @@ impl Marked {
                 let cross = Cross::new((x, 0.0), 7, colour.stroke_width(3));
                 return chart.draw_series([cross]).map(drop).map_err(err);
             }
-            Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } | Outcome::NotRun => {
-                return Ok(())
-            }
+            Outcome::NotApplicable { .. }
+            | Outcome::Unavailable { .. }
+            | Outcome::Refused { .. }
+            | Outcome::NotRun => return Ok(()),
         };
         let r = figure(s);
         if r.max > r.min {

@@ -193,7 +193,9 @@ const UNAVAILABLE_LINES: usize = 6;
 fn unavailable_notes(report: &CompareReport, entries: &mut Vec<Entry>) {
     fn reason<'a, S, M>(points: &'a [Point<S, M>], model: &str) -> Option<&'a str> {
         points.iter().find_map(|p| match &p.outcome {
-            Outcome::Unavailable { reason } if p.model == model => Some(reason.as_str()),
+            Outcome::Unavailable { reason } | Outcome::Refused { reason } if p.model == model => {
+                Some(reason.as_str())
+            }
             _ => None,
         })
     }

@@ -15,7 +15,14 @@ use super::marker::Marked;
 use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
 use crate::limit::SATURATED;
 use crate::report::summary::bytes_text;
-use crate::sweep::{CompareReport, Outcome};
+use crate::sweep::{CompareReport, CpuFigure, FloodPoint, Outcome};
+
+/// True for a point measured without the server's CPU (a `--target`):
+/// it has no MB per server CPU-second to plot.
+fn unmeasured(p: &FloodPoint) -> bool {
+    p.summary()
+        .is_some_and(|s| !s.mb_per_server_cpu_second.measured())
+}
 
 /// Half the width of a connection count's group on the x axis, in groups.
 const GROUP_HALF_WIDTH: f64 = 0.3;
@@ -49,8 +56,11 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
                 p.model == *m
                     && !matches!(
                         p.outcome,
-                        Outcome::NotApplicable { .. } | Outcome::Unavailable { .. }
+                        Outcome::NotApplicable { .. }
+                            | Outcome::Unavailable { .. }
+                            | Outcome::Refused { .. }
                     )
+                    && !unmeasured(p)
             })
         })
         .collect();
@@ -102,6 +112,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
 
     let mut entries = Vec::new();
     let (mut marked, mut not_applicable) = (Marked::default(), Vec::new());
+    let mut not_measured = Vec::new();
     for model in models {
         let col = colour(model_index(report, model));
         let points: Vec<_> = report
@@ -112,8 +123,11 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         if points.iter().all(|p| {
             matches!(
                 p.outcome,
-                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } | Outcome::NotRun
-            )
+                Outcome::NotApplicable { .. }
+                    | Outcome::Unavailable { .. }
+                    | Outcome::Refused { .. }
+                    | Outcome::NotRun
+            ) || unmeasured(p)
         }) {
             if points
                 .iter()
@@ -121,10 +135,13 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             {
                 not_applicable.push(model.as_str());
             }
+            if points.iter().any(|p| unmeasured(p)) {
+                not_measured.push(model.as_str());
+            }
             continue;
         }
         entries.push(Entry::new(Glyph::Dot, col, &[model]));
-        for p in points {
+        for p in points.into_iter().filter(|p| !unmeasured(p)) {
             let x = group(p.connections) + offset(model);
             marked.draw(
                 &mut chart,
@@ -153,6 +170,14 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             Glyph::Dot,
             colour(model_index(report, model)).mix(0.3),
             &[&text, "at a time)"],
+        ));
+    }
+    for model in not_measured {
+        let text = format!("{model}: n/a (not started");
+        entries.push(Entry::new(
+            Glyph::Dot,
+            colour(model_index(report, model)).mix(0.3),
+            &[&text, "by loadgen: no server CPU)"],
         ));
     }
     unavailable_notes(report, &mut entries);

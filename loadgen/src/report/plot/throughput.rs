@@ -85,7 +85,10 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         if points.iter().all(|p| {
             matches!(
                 p.outcome,
-                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } | Outcome::NotRun
+                Outcome::NotApplicable { .. }
+                    | Outcome::Unavailable { .. }
+                    | Outcome::Refused { .. }
+                    | Outcome::NotRun
             )
         }) {
             continue;
@@ -101,7 +104,9 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
                     .last_mut()
                     .unwrap()
                     .push((x, s.requests_per_sec.median)),
-                Outcome::NotApplicable { .. } | Outcome::Unavailable { .. } => {}
+                Outcome::NotApplicable { .. }
+                | Outcome::Unavailable { .. }
+                | Outcome::Refused { .. } => {}
                 Outcome::Failed { .. } | Outcome::NotRun => runs.push(Vec::new()),
             }
         }
