@@ -21,6 +21,8 @@ pub struct Outputs {
     pub json: Option<PathBuf>,
     /// `--hdr-log`.
     pub hdr_log: Option<PathBuf>,
+    /// `run --plot`: the timeline as SVG.
+    pub plot: Option<PathBuf>,
     /// `--quiet`.
     pub quiet: bool,
 }

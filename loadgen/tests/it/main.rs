@@ -12,6 +12,7 @@ mod interrupt;
 mod merge;
 mod run;
 mod talk;
+mod timeline;
 mod udp;
 mod unix;
 mod validation;

@@ -40,6 +40,7 @@ mod marker;
 mod saturation;
 mod spectrum;
 mod throughput;
+mod timeline;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::run::series::SeriesPoint;
 use crate::sweep::{CompareReport, Outcome, Point};
 use legend::{wrap, Entry, Glyph};
 
@@ -164,6 +166,27 @@ pub fn write_all(dir: &Path, report: &CompareReport) -> io::Result<Vec<PathBuf>>
         files.push(PathBuf::from(name));
     }
     Ok(files)
+}
+
+/// Writes one run's timeline (`run --plot`) to `path` under `title`:
+/// req/s and p99 per interval, or MB/s for a flood; `notes` (already
+/// short lines) go in the legend column.
+///
+/// # Errors
+/// Drawing or file failures.
+pub fn write_run_timeline(
+    path: &Path,
+    title: &str,
+    name: &str,
+    points: &[SeriesPoint],
+    notes: &[&str],
+) -> io::Result<()> {
+    let line = timeline::Line {
+        name: name.to_string(),
+        colour: colour(0),
+        points,
+    };
+    timeline::write(path, title, &[line], notes)
 }
 
 /// A title suffix for a sweep cut short.
