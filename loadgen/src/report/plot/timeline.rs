@@ -11,11 +11,12 @@
 use std::io;
 use std::path::Path;
 
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
 use super::axes::{count_label, latency_label, linear_ticks, log_ticks, nice, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, chart, draw_axes, err, Area};
+use super::{canvas, chart, draw_axes, err, Area, Chart};
 use crate::run::series::SeriesPoint;
 
 /// One line of a timeline plot.
@@ -121,8 +122,9 @@ fn rate_panel(
     Ok(())
 }
 
-/// The p99 panel: log scale, an interval without replies breaking the
-/// line.
+/// The p99 panel: on a log scale when the p99s span a decade or more (a
+/// stall is seconds above a body of microseconds), else linear from 0;
+/// an interval without replies breaks the line.
 fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
     let ys = lines
         .iter()
@@ -130,6 +132,28 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
         .filter(|&y| y > 0.0);
     let (lo, hi) = ys.fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
     let (lo, hi) = if hi > 0.0 { (lo, hi) } else { (1.0, 10.0) };
+    let desc = ["seconds into the window", "p99 latency (log scale)"];
+    if hi / lo < 10.0 {
+        let top = hi * 1.08;
+        let mut chart = chart(
+            area,
+            (25, 70),
+            time_axis(x_hi),
+            Linear {
+                range: 0.0..top,
+                ticks: linear_ticks(top),
+            },
+        )?;
+        let desc = [desc[0], "p99 latency"];
+        draw_axes(
+            &mut chart,
+            desc,
+            &|x| count_label(*x),
+            &|y| latency_label(*y),
+            true,
+        )?;
+        return p99_lines(&mut chart, lines);
+    }
     let (y_lo, y_hi) = (nice(lo / 1.05, false), nice(hi * 1.05, true));
     let (bold, light) = log_ticks(y_lo, y_hi);
     let mut chart = chart(
@@ -143,15 +167,23 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
     )?;
     draw_axes(
         &mut chart,
-        ["seconds into the window", "p99 latency (log scale)"],
+        desc,
         &|x| count_label(*x),
         &|y| latency_label(*y),
         true,
     )?;
+    p99_lines(&mut chart, lines)
+}
+
+/// Each line's p99s on `chart`, broken where an interval had no reply.
+fn p99_lines<Y: Ranged<ValueType = f64>>(
+    chart: &mut Chart<'_, '_, Linear, Y>,
+    lines: &[Line],
+) -> io::Result<()> {
     for l in lines {
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for p in l.points {
-            match p.p99_us.filter(|&y| y > 0.0) {
+            match p.p99_us.filter(|&y| y > 0.0 && p.requests > 0) {
                 Some(y) => runs.last_mut().expect("never empty").push((mid(p), y)),
                 None => runs.push(Vec::new()),
             }
