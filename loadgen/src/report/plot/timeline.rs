@@ -145,13 +145,15 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
             },
         )?;
         let desc = [desc[0], "p99 latency"];
-        draw_axes(
-            &mut chart,
-            desc,
-            &|x| count_label(*x),
-            &|y| latency_label(*y),
-            true,
-        )?;
+        // 0 is 0 in any unit: "0 µs" under ticks in ms would read oddly.
+        let y_label = |y: &f64| {
+            if *y == 0.0 {
+                "0".to_string()
+            } else {
+                latency_label(*y)
+            }
+        };
+        draw_axes(&mut chart, desc, &|x| count_label(*x), &y_label, true)?;
         return p99_lines(&mut chart, lines);
     }
     let (y_lo, y_hi) = (nice(lo / 1.05, false), nice(hi * 1.05, true));
