@@ -40,6 +40,13 @@ pub struct Intervals {
     slots: Vec<Slot>,
     /// Highest index recorded so far.
     newest: usize,
+    /// Every slot below this has been packed once: a new interval packs
+    /// only the slots since, so a run of many short intervals does not
+    /// walk all of them again at each one.
+    packed_to: usize,
+    /// Slots below `packed_to` that a late reply unpacked: packed again at
+    /// the next new interval.
+    reopened: Vec<usize>,
     /// Replies counted per interval (with or without a latency).
     replies: Vec<u64>,
     /// Bytes echoed per interval, by arrival time.
@@ -94,10 +101,20 @@ impl Intervals {
         if idx > self.newest {
             // A new interval has begun: those two or more behind it are
             // (nearly always) complete.
-            for s in &mut self.slots[..idx.saturating_sub(1)] {
-                s.pack();
+            let upto = idx.saturating_sub(1);
+            if self.packed_to < upto {
+                for s in &mut self.slots[self.packed_to..upto] {
+                    s.pack();
+                }
+                self.packed_to = upto;
+            }
+            for i in self.reopened.drain(..) {
+                self.slots[i].pack();
             }
             self.newest = idx;
+        }
+        if idx < self.packed_to && !matches!(self.slots[idx], Slot::Live(_)) {
+            self.reopened.push(idx);
         }
         let (c, u) = self.slots[idx].live();
         stats::record(c, corrected);
@@ -189,8 +206,14 @@ mod tests {
                 iv.record(idx, 1_000 + v * 37 + idx as u64, 900 + v);
             }
         }
-        // A late reply for an interval long packed.
+        // A late reply for an interval long packed: unpacked for it, and
+        // packed again when the next interval begins.
         iv.record(3, 5_000_000, 5_000_000);
+        assert!(matches!(iv.slots[3], Slot::Live(_)));
+        iv.record(50, 1_000, 1_000);
+        assert!(matches!(iv.slots[3], Slot::Packed(..)));
+        assert!(matches!(iv.slots[48], Slot::Packed(..)));
+        assert!(matches!(iv.slots[49], Slot::Live(_)));
         for idx in 0..50usize {
             let (c, u) = iv.get(idx).unwrap();
             let extra = u64::from(idx == 3);
@@ -204,7 +227,7 @@ mod tests {
             iv.get(3).unwrap().0.max(),
             stats::new_hist().highest_equivalent(5_000_000)
         );
-        assert!(iv.get(50).is_none());
+        assert!(iv.get(51).is_none());
     }
 
     #[test]
