@@ -5,7 +5,7 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{number, run_exits, scratch, stderr, stdout, Behaviour, Echod, TestServer};
+use util::{number, refused, run_exits, scratch, stderr, stdout, Behaviour, Echod, TestServer};
 
 /// The `timeline` array of a run's JSON.
 fn timeline(v: &serde_json::Value) -> &Vec<serde_json::Value> {
@@ -114,4 +114,14 @@ fn a_stall_shows_in_the_timeline_and_is_named() {
     );
     let text = stdout(&out);
     assert!(text.contains("per second req/s "), "{text}");
+}
+
+#[test]
+fn a_plot_path_that_cannot_be_written_is_refused_before_the_run() {
+    let server = Echod::start(&[]);
+    let dir = scratch("timeline-refused");
+    let bad = dir.join("missing/t.svg");
+    let target = server.target();
+    let args = ["run", "--target", &target, "--plot", bad.to_str().unwrap()];
+    refused(&args, "--plot ");
 }
