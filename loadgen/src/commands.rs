@@ -140,6 +140,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         crate::hdrlog::write_noted(path, result.window_start, result.intervals(), open, &notes)
             .with_context(|| "--hdr-log")?;
     }
+    if let Some(path) = &out.plot {
+        write_run_plot(path, &summary).with_context(|| format!("--plot {}", path.display()))?;
+    }
     if !summary.clean && out.quiet {
         for e in &summary.error_messages {
             eprintln!("fault: {e}");
@@ -156,6 +159,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_FAULT)
     })
+}
+
+/// `run --plot`: the timeline, titled with what ran, a stall named beside it.
+fn write_run_plot(path: &Path, summary: &RunSummary) -> std::io::Result<()> {
+    let c = &summary.config;
+    let title = format!(
+        "Timeline: {} connection(s) x {} B to {}",
+        c.connections, c.size, c.target
+    );
+    let stall = report::timeline::slowest_of(&summary.timeline)
+        .filter(|s| s.stalled())
+        .map(|s| {
+            let p = &summary.timeline[s.index];
+            format!("stall: {}", report::timeline::span_text(p))
+        });
+    let notes: Vec<&str> = stall.iter().map(String::as_str).collect();
+    report::plot::write_run_timeline(
+        path,
+        &title,
+        &c.target.to_string(),
+        &summary.timeline,
+        &notes,
+    )
 }
 
 /// `loadgen compare`.

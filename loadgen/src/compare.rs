@@ -75,12 +75,14 @@ use crate::limit::{self, Limit};
 use crate::machine::{self, MachineLoad};
 use crate::procstat::{Memory, Reading};
 use crate::run::result::RunResult;
+use crate::run::series;
 use crate::run::{self, Load, Moment, RunConfig, RunError};
 use crate::serve::{ServerProcess, SpawnError};
 use crate::stats::{self, Percentiles};
 use crate::sweep::{
     self, CompareReport, EntryKind, Finished, FloodMetrics, FloodPoint, FloodSummary, Kind,
-    Metrics, Outcome, Point, Round, RoundFigures, Spread, Summary, SweepConfig, NOT_STARTED,
+    Metrics, Outcome, Point, Round, RoundFigures, RoundSlowest, Spread, Summary, SweepConfig,
+    NOT_STARTED,
 };
 use crate::target::Target;
 use crate::usage::{Meter, MeterError, ServerUsage};
@@ -599,7 +601,33 @@ fn summarise(rounds: &[Round], threads: u32, gen_cpus: usize) -> Outcome {
         generator_bound: 2 * ok.iter().filter(|m| m.generator_bound).count() > ok.len()
             || sweep::generator_bound(gen_cpu, srv_cpu, threads, gen_cpus),
         interrupted: ok.iter().any(|m| m.interrupted),
+        timeline: median_round(&ok).map_or_else(Vec::new, |m| m.timeline.clone()),
+        slowest_second: slowest_second(rounds),
     }))
+}
+
+/// The round whose req/s is the median of `ok` (the lower middle one of
+/// an even count).
+fn median_round<'a>(ok: &[&'a Metrics]) -> Option<&'a Metrics> {
+    let mut sorted = ok.to_vec();
+    sorted.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// The second of any measured round that fell furthest below its round's
+/// median req/s.
+fn slowest_second(rounds: &[Round]) -> Option<RoundSlowest> {
+    rounds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Round::Ok(m) => Some(RoundSlowest {
+                round: i + 1,
+                slowest: series::slowest(&m.timeline, |p| p.requests_per_sec)?,
+            }),
+            Round::Failed { .. } => None,
+        })
+        .min_by(|a, b| a.slowest.share.total_cmp(&b.slowest.share))
 }
 
 /// Medians and spreads of a saturation point's measured rounds, and the
@@ -712,7 +740,8 @@ fn drive(
         threads: cfg.threads.min(conns),
         drain_timeout: cfg.drain_timeout,
         loss_timeout: None,
-        interval: None,
+        // The timeline's seconds (see `run::series`).
+        interval: Some(Duration::from_secs(1)),
         progress: cfg.progress,
         server_pid: pid,
     };
@@ -824,6 +853,7 @@ fn measure(
         server_exit: d.server_exit,
         interrupted: d.result.interrupted,
         histogram: m.corrected.clone(),
+        timeline: series::series(&d.result, cfg.size, false),
     }))
 }
 

@@ -21,6 +21,8 @@ pub struct Outputs {
     pub json: Option<PathBuf>,
     /// `--hdr-log`.
     pub hdr_log: Option<PathBuf>,
+    /// `run --plot`: the timeline as SVG.
+    pub plot: Option<PathBuf>,
     /// `--quiet`.
     pub quiet: bool,
 }
@@ -81,8 +83,9 @@ pub fn check_dir(flag: &str, dir: &Path) -> Result<(), UsageError> {
 pub fn is_ours(name: &str) -> bool {
     matches!(
         name,
-        "results.json" | "report.md" | "throughput.svg" | "saturation.svg"
-    ) || (name.starts_with("latency_c") && name.ends_with(".svg"))
+        "results.json" | "report.md" | "throughput.svg" | "throughput_mb.svg" | "saturation.svg"
+    ) || ((name.starts_with("latency_c") || name.starts_with("timeline_c"))
+        && name.ends_with(".svg"))
 }
 
 /// Removes the files an earlier `compare` left in `dir` (see [`is_ours`]),
@@ -158,6 +161,7 @@ mod tests {
         for f in [
             "results.json",
             "latency_c1000.svg",
+            "timeline_c4.svg",
             "saturation.svg",
             "notes.txt",
             "latency.svg",
@@ -171,7 +175,8 @@ mod tests {
             [
                 d.join("latency_c1000.svg"),
                 d.join("results.json"),
-                d.join("saturation.svg")
+                d.join("saturation.svg"),
+                d.join("timeline_c4.svg")
             ]
         );
         assert!(d.join("notes.txt").exists() && d.join("latency.svg").exists());

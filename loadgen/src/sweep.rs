@@ -35,6 +35,7 @@ use crate::env::Env;
 use crate::limit::Limit;
 use crate::machine::MachineLoad;
 use crate::procstat::{Memory, Reading};
+use crate::run::series::{SeriesPoint, Slowest};
 use crate::stats::{Hist, Percentiles, SpectrumPoint};
 
 /// Median and range of one figure over a point's measured rounds.
@@ -145,6 +146,11 @@ pub struct Metrics {
     /// Latency from intended send time, kept to pool the rounds.
     #[serde(skip)]
     pub histogram: Hist,
+    /// req/s and p99 per second of the window. Not written per round
+    /// (the point's [`Summary::timeline`] is the median round's), so
+    /// `results.json` stays small on long sweeps.
+    #[serde(skip)]
+    pub timeline: Vec<SeriesPoint>,
 }
 
 /// The figures of one round of one saturation point.
@@ -333,6 +339,23 @@ pub struct Summary {
     pub generator_bound: bool,
     /// True when a round was cut short by an interruption.
     pub interrupted: bool,
+    /// req/s and p99 per second of the round whose req/s was the median
+    /// (the lower middle one of an even count).
+    pub timeline: Vec<SeriesPoint>,
+    /// The slowest second of any round, against that round's median
+    /// second: a stall when below half of it. `None` when no round had
+    /// two seconds to compare.
+    pub slowest_second: Option<RoundSlowest>,
+}
+
+/// The slowest interval of one round of a point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RoundSlowest {
+    /// The round, counted from 1 in the order run (failed ones too).
+    pub round: usize,
+    /// The interval and how it compares with the round's median.
+    #[serde(flatten)]
+    pub slowest: Slowest,
 }
 
 /// What happened at one (model, connections) point over all rounds.
@@ -668,6 +691,8 @@ mod tests {
             generator_cpu_utilisation: 0.0,
             generator_bound: false,
             interrupted: false,
+            timeline: Vec::new(),
+            slowest_second: None,
         };
         Point {
             model: model.into(),

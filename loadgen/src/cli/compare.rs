@@ -104,8 +104,8 @@ pub struct CompareArgs {
     measure: MeasureArgs,
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
-    /// (results.json, report.md, throughput.svg, saturation.svg, latency_c*.svg) are replaced
-    /// or removed, anything else is left alone.
+    /// (results.json, report.md, throughput.svg, throughput_mb.svg, saturation.svg,
+    /// latency_c*.svg, timeline_c*.svg) are replaced or removed, anything else is left alone.
     #[arg(long, value_name = "DIR", default_value = "report")]
     pub out: PathBuf,
     /// Do not pin the server and the generator to different CPUs.

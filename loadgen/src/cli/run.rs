@@ -124,9 +124,14 @@ pub struct RunArgs {
     /// before the run starts) [default: none].
     #[arg(long, value_name = "PATH")]
     pub hdr_log: Option<PathBuf>,
-    /// Length of one --hdr-log interval.
+    /// Length of one interval of the timeline (the report's per-second line, --json's
+    /// `timeline`, --plot) and of --hdr-log.
     #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub hdr_interval: Duration,
+    /// Plot the timeline to PATH as SVG: req/s and p99 per interval (with --flood: MB/s)
+    /// (checked before the run starts) [default: none].
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
     /// No progress display and no report on stdout (only warnings and errors).
     #[arg(long)]
     pub quiet: bool,
@@ -199,7 +204,11 @@ impl RunArgs {
         };
         self.measure.check_times()?;
         check_fd_budget("--connections", connections)?;
-        for (flag, path) in [("--json", &self.json), ("--hdr-log", &self.hdr_log)] {
+        for (flag, path) in [
+            ("--json", &self.json),
+            ("--hdr-log", &self.hdr_log),
+            ("--plot", &self.plot),
+        ] {
             if let Some(p) = path {
                 check_file(flag, p)?;
             }
@@ -252,7 +261,9 @@ impl RunArgs {
             threads,
             drain_timeout: self.measure.drain_timeout,
             loss_timeout,
-            interval: self.hdr_log.is_some().then_some(self.hdr_interval),
+            // Always kept: the timeline needs them, and packing keeps them
+            // small (see `run::intervals`).
+            interval: Some(self.hdr_interval),
             progress: !self.quiet,
             server_pid: self.server_pid,
         };
@@ -261,6 +272,7 @@ impl RunArgs {
             Outputs {
                 json: self.json,
                 hdr_log: self.hdr_log,
+                plot: self.plot,
                 quiet: self.quiet,
             },
         ))

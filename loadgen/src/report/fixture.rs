@@ -15,6 +15,7 @@ use crate::env::{Env, FdLimit};
 use crate::limit::Limit;
 use crate::machine::{MachineLoad, Sample};
 use crate::procstat::{Memory, Reading};
+use crate::run::series::{self, SeriesPoint};
 use crate::stats::{self, Percentiles};
 use crate::sweep::{
     self, CompareReport, FloodPoint, FloodSummary, Kind, Outcome, Point, Spread, Summary,
@@ -61,6 +62,21 @@ pub(crate) fn measured(
         stats::record(&mut h, rng.latency_ns(median_us, 0.35, 3000.0));
     }
     let p = Percentiles::of(&h);
+    let rate = Spread::of(rps).median;
+    // Five seconds that wander a few per cent around the median.
+    let timeline: Vec<SeriesPoint> = (0..5)
+        .map(|k| {
+            let wobble = 1.0 + 0.06 * (rng.unit() - 0.5);
+            SeriesPoint {
+                start_s: k as f64,
+                requests_per_sec: rate * wobble,
+                p99_us: Some(p.p99 / wobble),
+                requests: (rate * wobble) as u64,
+                mb_per_sec: rate * wobble * 64.0 / 1e6,
+                length_s: 1.0,
+            }
+        })
+        .collect();
     let cpu: Vec<f64> = rps.iter().map(|r| 400_000.0 / r).collect();
     let summary = Summary {
         rounds_measured: rps.len(),
@@ -82,6 +98,9 @@ pub(crate) fn measured(
         generator_cpu_utilisation: 0.6,
         generator_bound: false,
         interrupted: false,
+        slowest_second: series::slowest(&timeline, |p| p.requests_per_sec)
+            .map(|slowest| sweep::RoundSlowest { round: 2, slowest }),
+        timeline,
     };
     Point {
         model: model.into(),

@@ -1,7 +1,7 @@
 //! The fixture's reports pinned byte for byte: the terminal table with the
 //! progress lines and `report.md` of the plain fixture, of a troubled one
 //! (failed rounds, a cut-short point, an unreadable RSS, a busy machine, an
-//! interruption) and of one with a model that could not start, and the
+//! interruption, a stall) and of one with a model that could not start, and the
 //! plots by a digest of each file, so
 //! that a change to how the reports are built cannot change what they say.
 //! To accept an intended change, run the tests with `BLESS=1` and review
@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::{fixture, markdown, table};
 use crate::procstat::Reading;
-use crate::sweep::{CompareReport, Outcome, Point, Round};
+use crate::run::series::Slowest;
+use crate::sweep::{CompareReport, Outcome, Point, Round, RoundSlowest};
 
 /// The fixture with one of everything that qualifies a figure.
 fn troubled() -> CompareReport {
@@ -34,6 +35,18 @@ fn troubled() -> CompareReport {
         s.busiest_thread_utilisation = Reading::Unavailable {
             reason: "no per-thread times | here".into(),
         };
+    }
+    if let Outcome::Ok(s) = &mut r.points[7].outcome {
+        s.slowest_second = Some(RoundSlowest {
+            round: 3,
+            slowest: Slowest {
+                index: 2,
+                start_s: 2.0,
+                value: 120.0,
+                median: 128e3,
+                share: 120.0 / 128e3,
+            },
+        });
     }
     r.points[9].outcome = Outcome::NotRun;
     r.machine_load.warnings = vec!["load average 1.70 on 4 CPUs before the sweep".into()];

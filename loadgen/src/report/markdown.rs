@@ -313,6 +313,63 @@ fn machine(s: &mut String, r: &CompareReport) {
     }
 }
 
+/// "Over time": the closed-loop points that stalled, a second of some
+/// round below [`STALL`](crate::run::series::STALL) of that round's median
+/// req/s, or that none did. Nothing when no point was measured.
+fn over_time(s: &mut String, report: &CompareReport) {
+    let measured: Vec<(&Point, &sweep::Summary)> = report
+        .points
+        .iter()
+        .filter_map(|p| Some((p, p.summary()?)))
+        .collect();
+    if measured.is_empty() {
+        return;
+    }
+    let share = crate::run::series::STALL * 100.0;
+    let _ = writeln!(
+        s,
+        "## Over time\n\nEvery round was also measured second by second (each point's median round is in \
+         `results.json` as `timeline`, and plotted in `timeline_c<N>.svg`). A second below {share:.0}% of its \
+         round's median req/s is a stall, which the medians above average away.\n"
+    );
+    let stalls: Vec<String> = measured
+        .iter()
+        .filter_map(|(p, sm)| {
+            let w = sm.slowest_second.filter(|w| w.slowest.stalled())?;
+            Some(format!(
+                "- **{} at {} connection(s)**, round {}: {} req/s in {}–{} s of the window, {:.0}% of the round's \
+                 median {} req/s",
+                p.model,
+                p.connections,
+                w.round,
+                compact(w.slowest.value),
+                w.slowest.start_s,
+                w.slowest.start_s + 1.0,
+                w.slowest.share * 100.0,
+                compact(w.slowest.median)
+            ))
+        })
+        .collect();
+    if stalls.is_empty() {
+        let judged = measured.iter().any(|(_, sm)| sm.slowest_second.is_some());
+        let _ = writeln!(
+            s,
+            "{}
+",
+            if judged {
+                "None stalled: no second of any round fell below that."
+            } else {
+                "No round was two seconds long or more, so none could be judged."
+            }
+        );
+    } else {
+        for line in stalls {
+            let _ = writeln!(s, "{line}");
+        }
+        let _ = writeln!(s);
+    }
+}
+
 /// Renders `report` as Markdown, linking the plot files in `plots` (paths
 /// relative to the report, as [`super::plot::write_all`] returns them).
 ///
@@ -380,6 +437,8 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
             closed_caveat(report, k).map(|c| c + ", so this compares the generator, not the server")
         },
     );
+
+    over_time(&mut s, report);
 
     let (saturation_plot, plots): (Vec<&PathBuf>, Vec<&PathBuf>) =
         plots.iter().partition(|p| p.as_os_str() == SATURATION_PLOT);

@@ -4,7 +4,8 @@
 //! # Layout
 //! - One file per way of showing a comparison: [`table`] for the terminal,
 //!   [`markdown`] for `report.md`, [`plot`] for the SVGs, [`json`] for
-//!   `results.json`. [`summary`] is the same for a single run.
+//!   `results.json`. [`summary`] is the same for a single run, and
+//!   [`timeline`] words its per-interval figures.
 //! - What the renderers share lives apart from all of them, so that a figure
 //!   reads the same in each: [`format`](mod@format) writes numbers,
 //!   [`figures`] derives what a point's summary does not hold directly.
@@ -23,3 +24,4 @@ pub mod markdown;
 pub mod plot;
 pub mod summary;
 pub mod table;
+pub mod timeline;

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::timeline;
 use crate::env::Env;
 use crate::limit::{self, Limit};
 use crate::machine::MachineLoad;
 use crate::procstat::Reading;
 use crate::run::result::{Counters, RunResult};
+use crate::run::series::{self, SeriesPoint};
 use crate::run::{warmup_text, Load, RunConfig};
 use crate::stats::{self, Percentiles};
 use crate::sweep;
@@ -214,6 +216,9 @@ pub struct RunSummary {
     pub error_messages: Vec<String>,
     /// True when no faults occurred.
     pub clean: bool,
+    /// req/s and p99 per `--hdr-interval` of the window, in order
+    /// ([`SeriesPoint`]; under `--flood` MB/s, and `p99_us` is null).
+    pub timeline: Vec<SeriesPoint>,
 }
 
 /// A rate for people: whole numbers where that loses nothing, a few
@@ -416,6 +421,7 @@ impl RunSummary {
             all_connections_closed_s: result.all_closed.map(|d| d.as_secs_f64()),
             error_messages: m.errors.clone(),
             clean: m.counters.clean(),
+            timeline: series::series(result, cfg.size, matches!(cfg.load, Load::Flood { .. })),
         }
     }
 
@@ -475,6 +481,8 @@ impl RunSummary {
         }
         if self.requests == 0 {
             w.push("WARNING: no request completed in the measurement window.".into());
+        } else {
+            w.extend(timeline::stall_warning(&self.timeline));
         }
         w
     }
@@ -532,6 +540,12 @@ impl RunSummary {
                 t.jain_fairness
             );
             self.render_latency(&mut s);
+        }
+        if !self.nothing_measured() {
+            let interval = c.interval.unwrap_or(Duration::from_secs(1));
+            for line in timeline::lines(&self.timeline, interval) {
+                let _ = writeln!(s, "{line}");
+            }
         }
         if let Some(sv) = &self.server {
             let _ = writeln!(

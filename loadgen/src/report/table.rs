@@ -144,6 +144,25 @@ const CLOSED: [Column; 11] = [
     Right("faults", 7),
 ];
 
+/// The closed-loop table for large requests (at least
+/// [`MB_PLOT_SIZE`](super::plot::MB_PLOT_SIZE) bytes): MB/s beside req/s,
+/// since there the bytes are the work.
+const CLOSED_MB: [Column; 13] = [
+    HEAD[0],
+    HEAD[1],
+    Gap,
+    Left("req/s", 25),
+    Right("MB/s", 8),
+    Gap,
+    Left("CPU µs/echo", 18),
+    Left("p99 µs", 20),
+    Right("p50 µs", 6),
+    Right("p99.9 µs", 9),
+    Right("RSS MiB", 8),
+    Right("gen CPU", 8),
+    Right("faults", 7),
+];
+
 /// The saturation table.
 const FLOOD: [Column; 11] = [
     HEAD[0],
@@ -203,17 +222,28 @@ fn row<S: Marks, M>(
 }
 
 fn closed_row(p: &Point) -> String {
-    row(p, &CLOSED, |s| {
-        let mut figures = closed_figures(s);
-        figures.extend([
-            rss_mib(s)
-                .value()
-                .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
-            format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
-            s.faults().to_string(),
-        ]);
-        figures
-    })
+    row(p, &CLOSED, |s| closed_cells(s, false))
+}
+
+/// [`closed_row`] with the median MB/s beside req/s, for [`CLOSED_MB`].
+fn closed_mb_row(p: &Point) -> String {
+    row(p, &CLOSED_MB, |s| closed_cells(s, true))
+}
+
+/// A measured closed-loop point's cells, with MB/s after req/s when `mb`.
+fn closed_cells(s: &sweep::Summary, mb: bool) -> Vec<String> {
+    let mut figures = closed_figures(s);
+    if mb {
+        figures.insert(1, compact(s.mb_per_sec));
+    }
+    figures.extend([
+        rss_mib(s)
+            .value()
+            .map_or(NO_RSS.into(), |m| format!("{m:.1}")),
+        format!("{:.0}%", s.generator_cpu_utilisation * 100.0),
+        s.faults().to_string(),
+    ]);
+    figures
 }
 
 fn flood_row(p: &FloodPoint) -> String {
@@ -341,7 +371,11 @@ pub fn render(r: &CompareReport) -> String {
         out,
         "{rounds} round(s) per point: median (min–max) over the rounds; p50 and p99.9 of all rounds' requests pooled."
     );
-    table(&mut out, &CLOSED, &r.points, closed_row);
+    if r.config.size >= super::plot::MB_PLOT_SIZE {
+        table(&mut out, &CLOSED_MB, &r.points, closed_mb_row);
+    } else {
+        table(&mut out, &CLOSED, &r.points, closed_row);
+    }
     if any(&r.points, Marks::generator_bound) {
         let _ = writeln!(
             out,

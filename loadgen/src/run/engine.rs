@@ -79,7 +79,8 @@ pub struct EngineSpec {
     pub load: Load,
     /// Phase deadlines.
     pub timeline: Timeline,
-    /// `--hdr-log` interval length, when intervals are wanted.
+    /// Interval length of the timeline and `--hdr-log`, when intervals
+    /// are wanted.
     pub interval: Option<Duration>,
 }
 
@@ -309,6 +310,14 @@ impl<C: Link> Engine<C> {
         self.base.elapsed().as_nanos() as u64
     }
 
+    /// The interval holding instant `t` (inside the window), when
+    /// intervals are kept.
+    fn interval_of(&self, t: u64) -> Option<usize> {
+        let len = self.spec.interval?.as_nanos() as u64;
+        let since = t.checked_sub(self.spec.timeline.warmup_end)?;
+        Some((since / len.max(1)) as usize)
+    }
+
     fn in_window(&self, intended: u64) -> bool {
         let t = self.spec.timeline;
         intended >= t.warmup_end && intended < t.end
@@ -503,7 +512,11 @@ impl<C: Link> Engine<C> {
         let end = self.conns[i].read(&mut self.scratch, closing, to);
         let now = self.clock();
         if now >= self.spec.timeline.warmup_end && now < self.spec.timeline.end {
-            self.m.echoed_bytes += self.conns[i].received() - before;
+            let n = self.conns[i].received() - before;
+            self.m.echoed_bytes += n;
+            if let Some(idx) = self.interval_of(now) {
+                self.m.intervals.add_bytes(idx, n);
+            }
         }
         // Damage that answers no request frees no slot.
         let completed = if C::LOSSY {
@@ -553,13 +566,14 @@ impl<C: Link> Engine<C> {
                 // docs): not recorded.
                 Load::Flood { .. } => {}
             }
-            if let Some(len) = self.spec.interval {
-                // By intended time, like the window itself: the intervals then
-                // tile the window exactly, and a reply that completes during
-                // the drain still belongs to the interval it was meant for.
-                let since = timing.intended - self.spec.timeline.warmup_end;
-                let idx = (since / len.as_nanos() as u64) as usize;
-                self.m.intervals.record(idx, corrected, uncorrected);
+            // By intended time, like the window itself: the intervals then
+            // tile the window exactly, and a reply that completes during
+            // the drain still belongs to the interval it was meant for.
+            if let Some(idx) = self.interval_of(timing.intended) {
+                match self.spec.load {
+                    Load::Flood { .. } => self.m.intervals.count(idx),
+                    _ => self.m.intervals.record(idx, corrected, uncorrected),
+                }
             }
         }
         let what = match verdict {

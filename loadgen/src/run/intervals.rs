@@ -1,4 +1,9 @@
-//! The `--hdr-log` intervals of a run, kept small while the run goes on.
+//! The intervals of a run (`--hdr-interval` long): what `--hdr-log` writes
+//! and the per-second timeline reports, kept small while the run goes on.
+//!
+//! Besides the histograms each interval counts its replies and the bytes
+//! echoed in it (by arrival, as a flood counts them): a flood records no
+//! latency, so its timeline is built from those counts alone.
 //!
 //! A latency histogram over 1 ns – 1 h at 3 significant digits is a
 //! quarter of a megabyte, and an interval needs two (corrected and
@@ -28,12 +33,32 @@ enum Slot {
     Packed(Box<[u8]>, Box<[u8]>),
 }
 
-/// Per-interval latency histograms, indexed from the window start.
+/// Per-interval latency histograms and counts, indexed from the window
+/// start.
 #[derive(Clone, Debug, Default)]
 pub struct Intervals {
     slots: Vec<Slot>,
     /// Highest index recorded so far.
     newest: usize,
+    /// Every slot below this has been packed once: a new interval packs
+    /// only the slots since, so a run of many short intervals does not
+    /// walk all of them again at each one.
+    packed_to: usize,
+    /// Slots below `packed_to` that a late reply unpacked: packed again at
+    /// the next new interval.
+    reopened: Vec<usize>,
+    /// Replies counted per interval (with or without a latency).
+    replies: Vec<u64>,
+    /// Bytes echoed per interval, by arrival time.
+    bytes: Vec<u64>,
+}
+
+/// Adds `n` at `idx`, growing `v` as needed.
+fn bump(v: &mut Vec<u64>, idx: usize, n: u64) {
+    if v.len() <= idx {
+        v.resize(idx + 1, 0);
+    }
+    v[idx] += n;
 }
 
 impl Slot {
@@ -76,14 +101,55 @@ impl Intervals {
         if idx > self.newest {
             // A new interval has begun: those two or more behind it are
             // (nearly always) complete.
-            for s in &mut self.slots[..idx.saturating_sub(1)] {
-                s.pack();
+            let upto = idx.saturating_sub(1);
+            if self.packed_to < upto {
+                for s in &mut self.slots[self.packed_to..upto] {
+                    s.pack();
+                }
+                self.packed_to = upto;
+            }
+            for i in self.reopened.drain(..) {
+                self.slots[i].pack();
             }
             self.newest = idx;
+        }
+        if idx < self.packed_to && !matches!(self.slots[idx], Slot::Live(_)) {
+            self.reopened.push(idx);
         }
         let (c, u) = self.slots[idx].live();
         stats::record(c, corrected);
         stats::record(u, uncorrected);
+        bump(&mut self.replies, idx, 1);
+    }
+
+    /// Counts one reply in interval `idx` without a latency (a flood's).
+    pub fn count(&mut self, idx: usize) {
+        bump(&mut self.replies, idx, 1);
+    }
+
+    /// Counts `n` bytes echoed in interval `idx` (by arrival time).
+    pub fn add_bytes(&mut self, idx: usize, n: u64) {
+        bump(&mut self.bytes, idx, n);
+    }
+
+    /// Replies counted in interval `idx`.
+    pub fn replies(&self, idx: usize) -> u64 {
+        self.replies.get(idx).copied().unwrap_or(0)
+    }
+
+    /// Bytes echoed in interval `idx`.
+    pub fn bytes(&self, idx: usize) -> u64 {
+        self.bytes.get(idx).copied().unwrap_or(0)
+    }
+
+    /// Interval `idx`'s corrected histogram alone (what the timeline's
+    /// p99 needs: half the unpacking of [`Intervals::get`]).
+    pub fn corrected(&self, idx: usize) -> Option<Hist> {
+        match self.slots.get(idx)? {
+            Slot::Empty => None,
+            Slot::Live(p) => Some(p.0.clone()),
+            Slot::Packed(c, _) => Some(unpack(c)),
+        }
     }
 
     /// Adds `o` into `self`, interval by interval.
@@ -100,6 +166,12 @@ impl Intervals {
             }
         }
         self.newest = self.newest.max(o.newest);
+        for (i, &n) in o.replies.iter().enumerate() {
+            bump(&mut self.replies, i, n);
+        }
+        for (i, &n) in o.bytes.iter().enumerate() {
+            bump(&mut self.bytes, i, n);
+        }
     }
 
     /// Interval `idx`'s histograms (corrected, uncorrected), if any reply
@@ -134,8 +206,14 @@ mod tests {
                 iv.record(idx, 1_000 + v * 37 + idx as u64, 900 + v);
             }
         }
-        // A late reply for an interval long packed.
+        // A late reply for an interval long packed: unpacked for it, and
+        // packed again when the next interval begins.
         iv.record(3, 5_000_000, 5_000_000);
+        assert!(matches!(iv.slots[3], Slot::Live(_)));
+        iv.record(50, 1_000, 1_000);
+        assert!(matches!(iv.slots[3], Slot::Packed(..)));
+        assert!(matches!(iv.slots[48], Slot::Packed(..)));
+        assert!(matches!(iv.slots[49], Slot::Live(_)));
         for idx in 0..50usize {
             let (c, u) = iv.get(idx).unwrap();
             let extra = u64::from(idx == 3);
@@ -149,7 +227,7 @@ mod tests {
             iv.get(3).unwrap().0.max(),
             stats::new_hist().highest_equivalent(5_000_000)
         );
-        assert!(iv.get(50).is_none());
+        assert!(iv.get(51).is_none());
     }
 
     #[test]
@@ -171,8 +249,15 @@ mod tests {
         a.record(0, 100, 100);
         b.record(0, 200, 200);
         b.record(5, 300, 300);
+        b.count(7);
+        b.add_bytes(7, 100);
+        a.add_bytes(7, 11);
         a.merge(&b);
         assert_eq!(a.get(0).unwrap().0.len(), 2);
+        assert_eq!((a.replies(0), a.replies(5), a.replies(7)), (2, 1, 1));
+        assert_eq!((a.bytes(7), a.bytes(6)), (111, 0));
+        assert_eq!(a.corrected(5).unwrap().len(), 1);
+        assert!(a.get(7).is_none(), "a count alone has no histogram");
         assert!(a.get(1).is_none());
         assert_eq!(a.get(5).unwrap().1.len(), 1);
     }

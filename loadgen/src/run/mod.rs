@@ -18,6 +18,7 @@ pub mod intervals;
 pub mod link;
 pub mod result;
 pub mod schedule;
+pub mod series;
 pub mod timer;
 
 use std::io;
@@ -105,7 +106,8 @@ pub struct RunConfig {
     /// (`--loss-timeout`); `None` for stream targets.
     #[serde(serialize_with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub loss_timeout: Option<Duration>,
-    /// `--hdr-log` interval length, when intervals are wanted.
+    /// Interval length of the timeline and `--hdr-log` (`--hdr-interval`),
+    /// when intervals are wanted.
     #[serde(skip)]
     pub interval: Option<Duration>,
     /// Show a live progress bar (only drawn on a terminal).

@@ -124,7 +124,8 @@ pub struct Measurements {
     /// Bytes received back inside the window, by the time they arrived
     /// (what a flood measures).
     pub echoed_bytes: u64,
-    /// `--hdr-log` intervals, by index from the window start.
+    /// The intervals (timeline and `--hdr-log`), by index from the window
+    /// start.
     pub intervals: Intervals,
     /// The first few failure messages, each naming its connection.
     pub errors: Vec<String>,
@@ -193,7 +194,8 @@ pub struct RunResult {
     pub window: Duration,
     /// Wall-clock time the measurement window began.
     pub window_start: SystemTime,
-    /// Length of one `--hdr-log` interval, if intervals were recorded.
+    /// Length of one interval (timeline and `--hdr-log`), if intervals
+    /// were recorded.
     pub interval: Option<Duration>,
     /// True when a signal closed the window before `--duration` was up;
     /// `window` is then the part really measured.

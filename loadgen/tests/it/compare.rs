@@ -7,11 +7,19 @@ use std::time::Duration;
 
 use util::{loadgen, read_json, scratch, stderr, stdout, words};
 
+/// The texts of an SVG, trimmed: its labels.
+fn texts(svg: &str) -> Vec<&str> {
+    svg.split("</text>")
+        .filter_map(|t| Some(t.rsplit_once('>')?.1.trim()))
+        .collect()
+}
+
 #[test]
 fn small_sweep_writes_table_json_markdown_and_plots() {
     let dir = scratch("compare");
     // Left by an earlier run: must not survive into this report.
     std::fs::write(dir.join("latency_c99.svg"), "<svg/>").unwrap();
+    std::fs::write(dir.join("timeline_c99.svg"), "<svg/>").unwrap();
     std::fs::write(dir.join("saturation.svg"), "<svg/>").unwrap();
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let out = loadgen(
@@ -67,6 +75,13 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
         assert!(p["server_memory"]["rss_kib"].as_u64().unwrap() > 0, "{p}");
         assert_eq!(p["errors"].as_u64(), Some(0), "{p}");
         assert_eq!(p["corrupt"].as_u64(), Some(0), "{p}");
+        // A 300 ms window is one interval of the timeline, shorter than
+        // a second.
+        let t = p["timeline"].as_array().unwrap();
+        assert_eq!(t.len(), 1, "{p}");
+        assert_eq!(t[0]["start_s"], 0.0, "{p}");
+        assert!(t[0]["requests_per_sec"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(t[0]["p99_us"].as_f64().unwrap() > 0.0, "{p}");
         let rounds = p["rounds"].as_array().unwrap();
         assert_eq!(rounds.len(), 2, "{p}");
         for r in rounds {
@@ -89,7 +104,27 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
         md.contains("reactor") && md.contains("throughput.svg"),
         "{md}"
     );
-    for svg in ["throughput.svg", "latency_c1.svg", "latency_c3.svg"] {
+    assert!(
+        md.contains("## Over time") && md.contains("No round was two seconds long"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(dir.join("throughput.svg")).unwrap();
+    let labels = texts(&svg);
+    assert!(
+        labels.contains(&"1") && labels.contains(&"3") && !labels.contains(&"2"),
+        "the x axis is not labelled at the measured counts alone: {labels:?}"
+    );
+    assert!(
+        !dir.join("throughput_mb.svg").exists(),
+        "MB/s plot for 512 B"
+    );
+    for svg in [
+        "throughput.svg",
+        "latency_c1.svg",
+        "latency_c3.svg",
+        "timeline_c1.svg",
+        "timeline_c3.svg",
+    ] {
         let text = std::fs::read_to_string(dir.join(svg)).unwrap();
         assert!(
             text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
@@ -98,7 +133,7 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
         assert!(text.contains("reactor"), "{svg} has no legend");
     }
     assert!(
-        !dir.join("latency_c99.svg").exists(),
+        !dir.join("latency_c99.svg").exists() && !dir.join("timeline_c99.svg").exists(),
         "a stale plot survived"
     );
     assert!(
@@ -111,6 +146,40 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
         dir.join("notes.txt").exists(),
         "a file not ours was removed"
     );
+}
+
+// Large requests: MB/s beside req/s in the table and a plot of its own;
+// a window of over two seconds gives every point a timeline to judge.
+#[test]
+fn large_requests_get_megabytes_and_the_seconds_are_judged() {
+    let dir = scratch("compare-mb");
+    let out = loadgen(
+        &words(&format!(
+            "compare --models reactor --connections 2 --flood none --size 4K --rounds 1 \
+             --duration 2100ms --warmup 0s --quiet --out {}",
+            dir.display(),
+        )),
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    let head = text.lines().find(|l| l.starts_with("model")).unwrap();
+    assert!(head.contains("req/s") && head.contains("MB/s"), "{text}");
+    let svg = std::fs::read_to_string(dir.join("throughput_mb.svg")).unwrap();
+    assert!(svg.contains("MB/s (requests/s x 4096 B)"), "{svg:.300}");
+    let v = read_json(&dir.join("results.json"));
+    let p = &v["points"][0];
+    let t = p["timeline"].as_array().unwrap();
+    assert_eq!(t.len(), 3, "{p}");
+    assert!(
+        (t[2]["length_s"].as_f64().unwrap() - 0.1).abs() < 1e-9,
+        "{p}"
+    );
+    let slowest = &p["slowest_second"];
+    assert_eq!(slowest["round"], 1, "{p}");
+    assert!(slowest["share"].as_f64().unwrap() > 0.0, "{p}");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Over time"), "{md}");
 }
 
 #[test]

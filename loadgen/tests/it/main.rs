@@ -17,6 +17,7 @@ mod merge;
 mod multihost;
 mod run;
 mod talk;
+mod timeline;
 mod udp;
 mod unix;
 mod validation;

@@ -70,6 +70,17 @@ pub(super) fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
     (bold, light)
 }
 
+/// Ticks at exactly the measured `values`, ascending, each once: for an
+/// x axis of what was measured (connection counts, offered rates), so that
+/// every point stands on a labelled tick and no tick names a value that
+/// was not measured. Non-finite values are left out.
+pub(super) fn measured_ticks(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v
+}
+
 /// Ticks from 0 to at most `hi` in steps of 1, 2, 2.5 or 5 times a power of
 /// ten, about six of them.
 pub(super) fn linear_ticks(hi: f64) -> Vec<f64> {
@@ -214,6 +225,17 @@ mod tests {
             [0.5, 200.0, 2500.0, 1.5e6].map(latency_label),
             ["0.5 µs", "200 µs", "2.5 ms", "1.5 s"]
         );
+    }
+
+    #[test]
+    fn measured_ticks_are_exactly_the_measured_values() {
+        assert_eq!(measured_ticks([64.0, 4.0, 64.0]), [4.0, 64.0]);
+        let labels: Vec<String> = measured_ticks([1000.0, 1.0, 50.0, f64::NAN])
+            .into_iter()
+            .map(count_label)
+            .collect();
+        assert_eq!(labels, ["1", "50", "1k"]);
+        assert!(measured_ticks([]).is_empty());
     }
 
     #[test]

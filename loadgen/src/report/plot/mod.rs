@@ -40,6 +40,7 @@ mod marker;
 mod saturation;
 mod spectrum;
 mod throughput;
+mod timeline;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::run::series::SeriesPoint;
 use crate::sweep::{CompareReport, Outcome, Point};
 use legend::{wrap, Entry, Glyph};
 
@@ -126,10 +128,11 @@ fn err(e: impl std::fmt::Display) -> io::Error {
 }
 
 /// Writes every plot for `report` into `dir` and returns their file names,
-/// relative to `dir`: `throughput.svg`, `saturation.svg`
+/// relative to `dir`: `throughput.svg`, `throughput_mb.svg` (requests of
+/// [`MB_PLOT_SIZE`] or more), `saturation.svg`
 /// ([`crate::report::markdown::SATURATION_PLOT`]), then `latency_c<N>.svg`
-/// for each connection count (in sweep order) at which some model was
-/// measured.
+/// and `timeline_c<N>.svg` for each connection count (in sweep order) at
+/// which some model was measured (the timeline when some model has one).
 ///
 /// A plot with no measured point (all failed, n/a or not run) is not
 /// written: an empty chart would only suggest that something was
@@ -142,8 +145,20 @@ pub fn write_all(dir: &Path, report: &CompareReport) -> io::Result<Vec<PathBuf>>
     let mut files = Vec::new();
     let closed = report.points.iter().any(|p| p.summary().is_some());
     if closed {
-        throughput::write(&dir.join("throughput.svg"), report)?;
+        throughput::write(
+            &dir.join("throughput.svg"),
+            report,
+            throughput::Unit::Requests,
+        )?;
         files.push(PathBuf::from("throughput.svg"));
+        if report.config.size >= MB_PLOT_SIZE {
+            throughput::write(
+                &dir.join("throughput_mb.svg"),
+                report,
+                throughput::Unit::Megabytes,
+            )?;
+            files.push(PathBuf::from("throughput_mb.svg"));
+        }
     }
     if report.saturation.iter().any(|p| p.summary().is_some()) {
         let name = crate::report::markdown::SATURATION_PLOT;
@@ -162,8 +177,63 @@ pub fn write_all(dir: &Path, report: &CompareReport) -> io::Result<Vec<PathBuf>>
         let name = format!("latency_c{c}.svg");
         spectrum::write(&dir.join(&name), report, c)?;
         files.push(PathBuf::from(name));
+        if let Some(name) = compare_timeline(dir, report, c)? {
+            files.push(name);
+        }
     }
     Ok(files)
+}
+
+/// Requests this large or larger get a throughput plot in MB/s besides
+/// the one in req/s: there the bytes, not the requests, are the work.
+pub const MB_PLOT_SIZE: usize = 4096;
+
+/// `timeline_c<N>.svg`: each model's median round at `conns`
+/// connections, second by second; `None` (nothing written) when no
+/// model there has a timeline.
+fn compare_timeline(dir: &Path, report: &CompareReport, conns: u32) -> io::Result<Option<PathBuf>> {
+    let lines: Vec<timeline::Line> = report
+        .at(conns)
+        .filter_map(|p| {
+            let s = p.summary().filter(|s| !s.timeline.is_empty())?;
+            Some(timeline::Line {
+                name: p.model.clone(),
+                colour: colour(model_index(report, &p.model)),
+                points: &s.timeline,
+            })
+        })
+        .collect();
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let name = PathBuf::from(format!("timeline_c{conns}.svg"));
+    let title = format!(
+        "Over time at {conns} connection(s): each model's median round{}",
+        interrupted(report)
+    );
+    timeline::write(&dir.join(&name), &title, &lines, &[])?;
+    Ok(Some(name))
+}
+
+/// Writes one run's timeline (`run --plot`) to `path` under `title`:
+/// req/s and p99 per interval, or MB/s for a flood; `notes` (already
+/// short lines) go in the legend column.
+///
+/// # Errors
+/// Drawing or file failures.
+pub fn write_run_timeline(
+    path: &Path,
+    title: &str,
+    name: &str,
+    points: &[SeriesPoint],
+    notes: &[&str],
+) -> io::Result<()> {
+    let line = timeline::Line {
+        name: name.to_string(),
+        colour: colour(0),
+        points,
+    };
+    timeline::write(path, title, &[line], notes)
 }
 
 /// A title suffix for a sweep cut short.

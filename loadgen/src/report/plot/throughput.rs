@@ -8,19 +8,30 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::axes::{count_label, linear_ticks, log_ticks, Linear};
+use super::axes::{count_label, linear_ticks, log_ticks, measured_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::marker::Marked;
 use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
 use crate::sweep::{CompareReport, Outcome, Point};
 
-/// Requests/s against connections (log x): per model the median over
-/// rounds, with a bar from the slowest to the fastest round.
+/// What the y axis of a throughput plot reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    /// Requests per second.
+    Requests,
+    /// Megabytes (10^6 bytes) echoed per second: requests/s times the
+    /// request size, exactly, so the same points on an axis relabelled.
+    Megabytes,
+}
+
+/// Requests/s (or MB/s: [`Unit`]) against connections (log x): per model
+/// the median over rounds, with a bar from the slowest to the fastest
+/// round. The x axis is labelled at the measured connection counts only.
 ///
 /// Models measured at the same connection count are drawn a few pixels
 /// apart ("dodged") so that overlapping bars stay visible side by side,
 /// which is exactly when they matter: overlap means no clear difference.
-pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
+pub(super) fn write(path: &Path, report: &CompareReport, unit: Unit) -> io::Result<()> {
     let conns: Vec<f64> = report
         .points
         .iter()
@@ -41,7 +52,10 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         .fold(0.0, f64::max)
         .max(1.0)
         * 1.08;
-    let (x_bold, x_light) = log_ticks(x_lo, x_hi);
+    // Labelled ticks at the measured counts alone (`--connections 4,64`
+    // is labelled 4 and 64, not 5, 10, 20, 50); the 1-9 grid stays light.
+    let (_, x_light) = log_ticks(x_lo, x_hi);
+    let x_bold = measured_ticks(conns.iter().copied());
     let models = &report.config.models;
     let span = (x_hi / x_lo).log10();
     let dodge = |model: &str| {
@@ -50,8 +64,18 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         10f64.powf((i - mid) * 0.012 * span)
     };
     let rounds = report.config.rounds;
+    // The points stay in req/s; a MB/s axis is the same axis with its
+    // ticks placed at round MB/s values and labelled in them.
+    let (factor, what, y_desc) = match unit {
+        Unit::Requests => (1.0, "Throughput", "requests/s".to_string()),
+        Unit::Megabytes => (
+            report.config.size as f64 / 1e6,
+            "Echoed MB/s",
+            format!("MB/s (requests/s x {} B)", report.config.size),
+        ),
+    };
     let title = format!(
-        "Throughput vs connections ({} B, depth {}; median of {rounds} round(s)){}",
+        "{what} vs connections ({} B, depth {}; median of {rounds} round(s)){}",
         report.config.size,
         report.config.depth,
         interrupted(report)
@@ -66,14 +90,17 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             .with_light_points(x_light),
         Linear {
             range: 0.0..top,
-            ticks: linear_ticks(top),
+            ticks: linear_ticks(top * factor)
+                .into_iter()
+                .map(|t| t / factor)
+                .collect(),
         },
     )?;
     draw_axes(
         &mut chart,
-        ["connections (log scale)", "requests/s"],
+        ["connections (log scale)", &y_desc],
         &|x| count_label(*x),
-        &|y| count_label(*y),
+        &|y| count_label(*y * factor),
         true,
     )?;
 

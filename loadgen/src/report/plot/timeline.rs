@@ -1,0 +1,206 @@
+//! A timeline: req/s per interval above, p99 per interval below, on one
+//! time axis, so that a dip in throughput and the latency spike that goes
+//! with it line up. `run --plot` draws one run; `compare` one line per
+//! model at each connection count (the median round's timeline). A flood
+//! has no latency: its single panel shows MB/s.
+//!
+//! Each interval is drawn at its middle. p99 is on a log scale (a stall
+//! is seconds above a body of microseconds); an interval with no reply has
+//! no p99 and breaks the line rather than being drawn as zero.
+
+use std::io;
+use std::path::Path;
+
+use plotters::coord::ranged1d::Ranged;
+use plotters::prelude::*;
+
+use super::axes::{count_label, latency_label, linear_ticks, log_ticks, nice, Linear};
+use super::legend::{draw_legend, Entry, Glyph};
+use super::{canvas, chart, draw_axes, err, Area, Chart};
+use crate::run::series::SeriesPoint;
+
+/// One line of a timeline plot.
+pub(super) struct Line<'a> {
+    /// What the legend calls it.
+    pub(super) name: String,
+    pub(super) colour: RGBColor,
+    pub(super) points: &'a [SeriesPoint],
+}
+
+/// Draws `lines` into `path` under `title`; `notes` go below the legend
+/// entries. Nothing is drawn for lines without points.
+pub(super) fn write(path: &Path, title: &str, lines: &[Line], notes: &[&str]) -> io::Result<()> {
+    let flood = lines
+        .iter()
+        .flat_map(|l| l.points.first())
+        .all(|p| p.p99_us.is_none());
+    let x_hi = lines
+        .iter()
+        .flat_map(|l| l.points.last())
+        .map(|p| p.start_s + p.length_s)
+        .fold(0.0, f64::max)
+        .max(1e-3);
+    let (root, area, legend) = canvas(path, title)?;
+    let x_label = if flood { "seconds into the window" } else { "" };
+    if flood {
+        rate_panel(&area, lines, x_hi, x_label, "MB/s echoed", |p| p.mb_per_sec)?;
+    } else {
+        let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);
+        rate_panel(&top, lines, x_hi, x_label, "requests/s", |p| {
+            p.requests_per_sec
+        })?;
+        p99_panel(&bottom, lines, x_hi)?;
+    }
+    let mut entries: Vec<Entry> = lines
+        .iter()
+        .filter(|l| !l.points.is_empty())
+        .map(|l| Entry::new(Glyph::Model, l.colour, &[&l.name]))
+        .collect();
+    if !notes.is_empty() {
+        entries.push(Entry::new(Glyph::Dot, WHITE, notes));
+    }
+    draw_legend(&legend, &entries)?;
+    root.present().map_err(err)
+}
+
+/// The middle of interval `p`, in seconds.
+fn mid(p: &SeriesPoint) -> f64 {
+    p.start_s + p.length_s / 2.0
+}
+
+/// A linear x axis over the window, ticked from 0.
+fn time_axis(x_hi: f64) -> Linear {
+    Linear {
+        range: 0.0..x_hi,
+        ticks: linear_ticks(x_hi),
+    }
+}
+
+/// A panel of `figure` per interval from 0, one line per model.
+fn rate_panel(
+    area: &Area<'_>,
+    lines: &[Line],
+    x_hi: f64,
+    x_desc: &str,
+    y_desc: &str,
+    figure: fn(&SeriesPoint) -> f64,
+) -> io::Result<()> {
+    let top = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(figure))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.08;
+    let mut chart = chart(
+        area,
+        (25, 70),
+        time_axis(x_hi),
+        Linear {
+            range: 0.0..top,
+            ticks: linear_ticks(top),
+        },
+    )?;
+    draw_axes(
+        &mut chart,
+        [x_desc, y_desc],
+        &|x| count_label(*x),
+        &|y| count_label(*y),
+        true,
+    )?;
+    for l in lines {
+        let pts: Vec<(f64, f64)> = l.points.iter().map(|p| (mid(p), figure(p))).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), l.colour.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                pts.into_iter()
+                    .map(|at| Circle::new(at, 3, l.colour.filled())),
+            )
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The p99 panel: on a log scale when the p99s span a decade or more (a
+/// stall is seconds above a body of microseconds), else linear from 0;
+/// an interval without replies breaks the line.
+fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
+    let ys = lines
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|p| p.p99_us))
+        .filter(|&y| y > 0.0);
+    let (lo, hi) = ys.fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let (lo, hi) = if hi > 0.0 { (lo, hi) } else { (1.0, 10.0) };
+    let desc = ["seconds into the window", "p99 latency (log scale)"];
+    if hi / lo < 10.0 {
+        let top = hi * 1.08;
+        let mut chart = chart(
+            area,
+            (25, 70),
+            time_axis(x_hi),
+            Linear {
+                range: 0.0..top,
+                ticks: linear_ticks(top),
+            },
+        )?;
+        let desc = [desc[0], "p99 latency"];
+        // 0 is 0 in any unit: "0 µs" under ticks in ms would read oddly.
+        let y_label = |y: &f64| {
+            if *y == 0.0 {
+                "0".to_string()
+            } else {
+                latency_label(*y)
+            }
+        };
+        draw_axes(&mut chart, desc, &|x| count_label(*x), &y_label, true)?;
+        return p99_lines(&mut chart, lines);
+    }
+    let (y_lo, y_hi) = (nice(lo / 1.05, false), nice(hi * 1.05, true));
+    let (bold, light) = log_ticks(y_lo, y_hi);
+    let mut chart = chart(
+        area,
+        (25, 70),
+        time_axis(x_hi),
+        (y_lo..y_hi)
+            .log_scale()
+            .with_key_points(bold)
+            .with_light_points(light),
+    )?;
+    draw_axes(
+        &mut chart,
+        desc,
+        &|x| count_label(*x),
+        &|y| latency_label(*y),
+        true,
+    )?;
+    p99_lines(&mut chart, lines)
+}
+
+/// Each line's p99s on `chart`, broken where an interval had no reply.
+fn p99_lines<Y: Ranged<ValueType = f64>>(
+    chart: &mut Chart<'_, '_, Linear, Y>,
+    lines: &[Line],
+) -> io::Result<()> {
+    for l in lines {
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for p in l.points {
+            match p.p99_us.filter(|&y| y > 0.0 && p.requests > 0) {
+                Some(y) => runs.last_mut().expect("never empty").push((mid(p), y)),
+                None => runs.push(Vec::new()),
+            }
+        }
+        for run in runs.into_iter().filter(|r| !r.is_empty()) {
+            chart
+                .draw_series(LineSeries::new(run.clone(), l.colour.stroke_width(2)))
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    run.into_iter()
+                        .map(|at| Circle::new(at, 3, l.colour.filled())),
+                )
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
