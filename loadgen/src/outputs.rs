@@ -81,7 +81,7 @@ pub fn check_dir(flag: &str, dir: &Path) -> Result<(), UsageError> {
 pub fn is_ours(name: &str) -> bool {
     matches!(
         name,
-        "results.json" | "report.md" | "throughput.svg" | "saturation.svg"
+        "results.json" | "report.md" | "throughput.svg" | "saturation.svg" | "latency_load.svg"
     ) || (name.starts_with("latency_c") && name.ends_with(".svg"))
 }
 
@@ -159,6 +159,7 @@ mod tests {
             "results.json",
             "latency_c1000.svg",
             "saturation.svg",
+            "latency_load.svg",
             "notes.txt",
             "latency.svg",
         ] {
@@ -170,6 +171,7 @@ mod tests {
             removed,
             [
                 d.join("latency_c1000.svg"),
+                d.join("latency_load.svg"),
                 d.join("results.json"),
                 d.join("saturation.svg")
             ]

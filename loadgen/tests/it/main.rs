@@ -10,6 +10,7 @@ mod compare;
 mod flood;
 mod interrupt;
 mod merge;
+mod rates;
 mod run;
 mod talk;
 mod udp;
