@@ -10,7 +10,8 @@
 //!
 //! [`with_rates`] adds open-loop points at 1000 connections: reactor holds
 //! p99 ≤ 1 ms up to 100k req/s (its rounds disagreeing there), threads up
-//! to 50k and falls behind at 100k, iterative is n/a.
+//! to 50k and falls behind at 100k (where its generator fell behind its
+//! schedule too), iterative is n/a.
 //!
 //! One fixture shared by every report's tests, so that the terminal table,
 //! `report.md` and the plots are checked against the same comparison.
@@ -349,6 +350,13 @@ pub(crate) fn with_rates() -> CompareReport {
         ),
         rates::rate_point(100e3, na()),
     ];
+    let mut points = points;
+    // Its generator fell behind too: flagged beside the model's own delay.
+    if let Outcome::Ok(s) = &mut points[7].point.outcome {
+        s.generator_behind = true;
+        s.dispatch_lag_p99_us = Spread::of(&[1800.0, 2500.0, 4000.0]);
+        s.dispatch_lag_max_us = Spread::of(&[9000.0, 12e3, 15e3]);
+    }
     r.open_loop = OpenLoop::judge(1000, Some(slo), points, &r.config.models);
     r
 }

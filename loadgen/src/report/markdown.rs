@@ -243,13 +243,13 @@ fn rate_row(r: &RatePoint, rounds: u32) -> String {
     cells.extend([
         status,
         spread(&s.requests_per_sec),
-        spread(&s.p50_us),
-        spread(&s.p99_us),
-        spread(&s.p999_us),
-        spread(&s.max_us),
+        rates::per_reply(s, || spread(&s.p50_us)),
+        rates::per_reply(s, || spread(&s.p99_us)),
+        rates::per_reply(s, || spread(&s.p999_us)),
+        rates::per_reply(s, || spread(&s.max_us)),
         lag,
         pct(&s.server_cpu_utilisation),
-        spread(&s.server_cpu_us_per_request),
+        rates::per_reply(s, || spread(&s.server_cpu_us_per_request)),
         cell(
             &s.server_memory
                 .rss_kib

@@ -28,21 +28,36 @@ impl Marks for RateSummary {
 }
 
 /// A measured point against its load and the objective: `held`, `over
-/// SLO` (kept up, but the percentile was over the limit) or `behind 82%`
-/// (achieved / offered, on the medians), then `, rounds disagree` when
-/// they did.
+/// SLO` (kept up, but the percentile was over the limit), `behind 82%`
+/// (achieved / offered, on the medians), `behind, 11 unsent` (achieved
+/// enough, but left requests unsent) or `faults`, then `, rounds
+/// disagree` when they did.
 pub(crate) fn status(s: &RateSummary) -> String {
     let mut t = if s.held {
         "held".to_string()
     } else if s.kept_up {
         "over SLO".to_string()
-    } else {
+    } else if s.achieved_ratio < KEPT_UP {
         format!("behind {:.0}%", (s.achieved_ratio * 100.0).floor())
+    } else if s.unsent > 0 {
+        format!("behind, {} unsent", s.unsent)
+    } else {
+        "faults".to_string()
     };
     if s.rounds_disagree() {
         t.push_str(", rounds disagree");
     }
     t
+}
+
+/// `figure` of `s`, or `–` when the point had no reply at all and so no
+/// latency (nor CPU per echo).
+pub(crate) fn per_reply(s: &RateSummary, figure: impl FnOnce() -> String) -> String {
+    if s.requests == 0 {
+        "–".to_string()
+    } else {
+        figure()
+    }
 }
 
 /// The generator's dispatch lag, `p99/max` in µs (medians of the rounds).

@@ -193,7 +193,7 @@ const RATE: [Column; 15] = [
     Gap,
     Right("achieved", 9),
     Gap,
-    Left("status", 12),
+    Left("status", 18),
     Left("p99 µs", 18),
     Right("p50 µs", 7),
     Right("p99.9 µs", 9),
@@ -308,13 +308,13 @@ fn rate_row(r: &RatePoint) -> String {
     cells.extend([
         compact(s.requests_per_sec.median),
         status,
-        spread(&s.p99_us),
-        compact(s.p50_us.median),
-        compact(s.p999_us.median),
-        compact(s.max_us.median),
+        rates::per_reply(s, || spread(&s.p99_us)),
+        rates::per_reply(s, || compact(s.p50_us.median)),
+        rates::per_reply(s, || compact(s.p999_us.median)),
+        rates::per_reply(s, || compact(s.max_us.median)),
         lag,
         format!("{}%", percent(s.server_cpu_utilisation.median)),
-        compact(s.server_cpu_us_per_request.median),
+        rates::per_reply(s, || compact(s.server_cpu_us_per_request.median)),
         s.unsent.to_string(),
     ]);
     line(&RATE, &cells)
@@ -348,7 +348,8 @@ fn render_rates(out: &mut String, r: &CompareReport) {
     if measured().any(|s| !s.kept_up) {
         let _ = writeln!(
             out,
-            "behind N%: achieved only N% of the offered rate, or left requests unsent: the model did not keep up."
+            "behind N%: achieved only N% of the offered rate; behind, N unsent: left N requests unsent. Either way\n  \
+             the model did not keep up, unless the generator fell behind its own schedule there (^)."
         );
     }
     if measured().any(|s| s.rounds_disagree()) {

@@ -164,6 +164,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
     let mut entries = Vec::new();
     let (mut any_behind, mut any_failed, mut not_applicable) = (false, false, Vec::new());
     let any_silent = measured().any(|(_, s)| s.requests == 0);
+    let mut any_lagging = false;
     for model in &report.config.models {
         let col = colour(model_index(report, model));
         let mine: Vec<_> = o.rates.iter().filter(|r| &r.point.model == model).collect();
@@ -193,6 +194,9 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             // x axis, hollow, rather than vanish, and no line leads to it.
             let at = |x: f64, s: &RateSummary| (x, figure(s).max(y_lo));
             for run in points.split(|(_, s)| s.requests == 0) {
+                if run.len() < 2 {
+                    continue;
+                }
                 let line: Vec<(f64, f64)> = run.iter().map(|(x, s)| at(*x, s)).collect();
                 draw_line(&mut chart, line, style, col)?;
             }
@@ -214,6 +218,15 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
                 }
             }
         }
+        // A point whose generator fell behind its own schedule has its
+        // lag in every latency: flagged above the p99, so that it is not
+        // read as the server's.
+        for (x, s) in points.iter().filter(|(_, s)| s.generator_behind) {
+            any_lagging = true;
+            let flag = EmptyElement::at((*x, s.p99_us.median.max(y_lo)))
+                + TriangleMarker::new((0, -13), 5, GREY.filled());
+            chart.draw_series([flag]).map_err(err)?;
+        }
         entries.push(Entry::new(Glyph::Model, col, &[model]));
     }
     entries.push(Entry::new(Glyph::Line, GREY, &["p99 (solid)"]));
@@ -231,6 +244,17 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
                 "hollow: behind; achieved",
                 "under the offered rate or",
                 "left requests unsent",
+            ],
+        ));
+    }
+    if any_lagging {
+        entries.push(Entry::new(
+            Glyph::Triangle,
+            GREY,
+            &[
+                "above a point: the generator",
+                "fell behind its schedule;",
+                "its lag is in that latency",
             ],
         ));
     }

@@ -253,6 +253,7 @@ mod tests {
         assert!(svg.contains("objective: p99 ≤ 1 ms"), "no SLO line");
         assert!(svg.contains("hollow: behind"));
         assert!(svg.contains("iterative: n/a"));
+        assert!(svg.contains("fell behind its schedule;"));
         // No rate points: no such plot.
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
