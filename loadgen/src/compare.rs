@@ -100,7 +100,8 @@ pub fn plan_pinning(available: &[usize], gen_threads: usize) -> Option<(Vec<usiz
 /// point when its last round is done (the caller prints it).
 ///
 /// Each round measures the closed-loop points (`cfg.connections`), then the
-/// saturation points (`cfg.flood`), the models taking turns at each count.
+/// saturation points (`cfg.flood`), then the open-loop points (`cfg.rates`),
+/// the models taking turns at each count and each rate.
 ///
 /// # Errors
 /// Only failures to pin the generator. A point that cannot be measured is

@@ -480,7 +480,8 @@ fn render_saturation(out: &mut String, r: &CompareReport) {
 /// The whole terminal report for `r`: a line on how the figures were taken,
 /// the table (one row per point, in the sweep's order), footnotes for the
 /// marks used in it, failed rounds, the rankings, then the same for the
-/// saturation points, machine-load warnings, and an `INTERRUPTED:` line
+/// saturation points, the open-loop points with their verdicts,
+/// machine-load warnings, and an `INTERRUPTED:` line
 /// when the sweep was cut short.
 ///
 /// Every line ends with a newline; rows stay within about 120 columns
