@@ -193,7 +193,7 @@ const RATE: [Column; 15] = [
     Gap,
     Right("achieved", 9),
     Gap,
-    Left("status", 18),
+    Left("status", 20),
     Left("p99 µs", 18),
     Right("p50 µs", 7),
     Right("p99.9 µs", 9),
