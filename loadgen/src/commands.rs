@@ -198,6 +198,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         cfg.out.display(),
         if report.points.iter().any(|p| p.summary().is_some())
             || report.saturation.iter().any(|p| p.summary().is_some())
+            || report.open_loop.rows().any(|p| p.summary().is_some())
         {
             ", *.svg"
         } else {

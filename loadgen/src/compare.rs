@@ -23,6 +23,14 @@
 //! server CPU-second, and each says whether the server was out of CPU
 //! ([`crate::limit`]): only then do its figures describe the server.
 //!
+//! # Open-loop points
+//! Last in each round, each model is offered each of `--rates` requests
+//! per second over `--rate-connections` connections (`run --rate`),
+//! alternated like the other points. Latency is from each request's
+//! intended send time; a model that cannot keep up is measured behind,
+//! not dropped, and the generator's own dispatch lag is kept beside it.
+//! What they are judged by (`--slo`) is in `sweep/rates.rs`.
+//!
 //! # Interruptions
 //! On the first SIGINT or SIGTERM the point being measured closes its
 //! window at once, and the sweep stops there: every round measured so far
@@ -74,15 +82,17 @@ use crate::interrupt::Interrupt;
 use crate::limit::{self, Limit};
 use crate::machine::{self, MachineLoad};
 use crate::procstat::{Memory, Reading};
+use crate::report::summary::GENERATOR_LAG_LIMIT;
 use crate::run::result::RunResult;
 use crate::run::series;
 use crate::run::{self, Load, Moment, RunConfig, RunError};
 use crate::serve::{ServerProcess, SpawnError};
 use crate::stats::{self, Percentiles};
+use crate::sweep::rates::{self, Slo};
 use crate::sweep::{
     self, CompareReport, EntryKind, Finished, FloodMetrics, FloodPoint, FloodSummary, Kind,
-    Metrics, Outcome, Point, Round, RoundFigures, RoundSlowest, Spread, Summary, SweepConfig,
-    NOT_STARTED,
+    Metrics, OpenLoop, Outcome, Point, RateMetrics, RatePoint, RateRow, RateSummary, Round,
+    RoundFigures, RoundSlowest, Spread, Summary, SweepConfig, NOT_STARTED,
 };
 use crate::target::Target;
 use crate::usage::{Meter, MeterError, ServerUsage};
@@ -107,7 +117,8 @@ pub fn plan_pinning(available: &[usize], gen_threads: usize) -> Option<(Vec<usiz
 /// point when its last round is done (the caller prints it).
 ///
 /// Each round measures the closed-loop points (`cfg.connections`), then the
-/// saturation points (`cfg.flood`), the models taking turns at each count.
+/// saturation points (`cfg.flood`), then the open-loop points (`cfg.rates`),
+/// the models taking turns at each count and each rate.
 ///
 /// # Errors
 /// Only failures to pin the generator. A point that cannot be measured is
@@ -155,9 +166,21 @@ pub fn compare(
             Err(why) => format!("not pinned ({why})"),
         }
     );
+    if !cfg.rates.is_empty() {
+        eprintln!(
+            "compare: and open loop at {:?} req/s over {} connections ({} B), judged by {}",
+            cfg.rates, cfg.rate_connections, cfg.size, cfg.slo
+        );
+    }
     let before = machine::Sample::now();
     let mut points: Vec<Point> = new_points(cfg, &cfg.connections, Kind::Closed);
     let mut saturation: Vec<FloodPoint> = new_points(cfg, &cfg.flood, Kind::Flood);
+    // One group of points per rate: the sweep's rounds find a point by its
+    // connections, which all rate points share.
+    let conns = [cfg.rate_connections];
+    let mut by_rate: Vec<(f64, Vec<RateRow>)> = (cfg.rates.iter())
+        .map(|&r| (r, new_points(cfg, &conns, Kind::Rate)))
+        .collect();
     let mut sweep = Sweep {
         cfg,
         stop,
@@ -166,12 +189,31 @@ pub fn compare(
         tried: HashSet::new(),
         unavailable: Vec::new(),
         refused: Vec::new(),
+        rate: 0.0,
     };
     let interrupted = (0..cfg.rounds).any(|round| {
-        !sweep.round(&mut points, round, on_point) || !sweep.round(&mut saturation, round, on_point)
+        !sweep.round(&mut points, round, on_point)
+            || !sweep.round(&mut saturation, round, on_point)
+            || !by_rate.iter_mut().all(|(rate, group)| {
+                sweep.rate = *rate;
+                sweep.round(group, round, on_point)
+            })
     });
     sweep.summarise_unfinished(&mut points);
     sweep.summarise_unfinished(&mut saturation);
+    for (rate, group) in &mut by_rate {
+        sweep.rate = *rate;
+        sweep.summarise_unfinished(group);
+    }
+    let rates: Vec<RatePoint> = by_rate
+        .into_iter()
+        .flat_map(|(rate, group)| group.into_iter().map(move |p| rates::rate_point(rate, p)))
+        .collect();
+    let open_loop = if cfg.rates.is_empty() {
+        OpenLoop::default()
+    } else {
+        OpenLoop::judge(cfg.rate_connections, Some(cfg.slo), rates, &cfg.models)
+    };
     let machine_load = MachineLoad::between(before, machine::Sample::now(), env.cpu_count);
     let rankings = sweep::rank(&points, &cfg.connections);
     let saturation_rankings = sweep::rank_saturation(&saturation, &cfg.flood);
@@ -198,6 +240,7 @@ pub fn compare(
         rankings,
         saturation,
         saturation_rankings,
+        open_loop,
     })
 }
 
@@ -260,6 +303,8 @@ struct Sweep<'a> {
     unavailable: Vec<(String, String)>,
     /// `--server`s and `--target`s refused at their first try, and why.
     refused: Vec<(String, String)>,
+    /// The offered rate of the open-loop points being measured.
+    rate: f64,
 }
 
 impl Sweep<'_> {
@@ -333,8 +378,9 @@ impl Sweep<'_> {
                     },
                 };
                 let what = match point.kind {
-                    Kind::Closed => "",
-                    Kind::Flood => " flood",
+                    Kind::Closed => String::new(),
+                    Kind::Flood => " flood".into(),
+                    Kind::Rate => format!(" at {:.0} req/s", self.rate),
                 };
                 let line = match &r {
                     Round::Ok(m) => m.describe(),
@@ -349,7 +395,7 @@ impl Sweep<'_> {
                 point.rounds.push(r);
                 if round + 1 == cfg.rounds || cut_short {
                     point.outcome = M::summarise(self, point);
-                    on_point(M::finished(point));
+                    on_point(M::finished(self, point));
                 }
                 if cut_short {
                     return false;
@@ -451,7 +497,7 @@ trait PointKind: RoundFigures + Sized {
     /// The outcome of `p`'s rounds.
     fn summarise(s: &Sweep, p: &Point<Self::Summary, Self>) -> Outcome<Self::Summary>;
     /// `p` as the caller of [`compare`] is handed it.
-    fn finished(p: &Point<Self::Summary, Self>) -> Finished<'_>;
+    fn finished<'a>(s: &Sweep, p: &'a Point<Self::Summary, Self>) -> Finished<'a>;
     /// A measured round as its progress line shows it.
     fn describe(&self) -> String;
 }
@@ -490,7 +536,7 @@ impl PointKind for Metrics {
     fn summarise(s: &Sweep, p: &Point) -> Outcome {
         summarise(&p.rounds, s.cfg.threads.min(p.connections), s.gen_cpus)
     }
-    fn finished(p: &Point) -> Finished<'_> {
+    fn finished<'a>(_: &Sweep, p: &'a Point) -> Finished<'a> {
         Finished::Closed(p)
     }
     fn describe(&self) -> String {
@@ -516,7 +562,7 @@ impl PointKind for FloodMetrics {
     fn summarise(_: &Sweep, p: &FloodPoint) -> Outcome<FloodSummary> {
         summarise_flood(&p.rounds)
     }
-    fn finished(p: &FloodPoint) -> Finished<'_> {
+    fn finished<'a>(_: &Sweep, p: &'a FloodPoint) -> Finished<'a> {
         Finished::Flood(p)
     }
     fn describe(&self) -> String {
@@ -534,6 +580,37 @@ impl PointKind for FloodMetrics {
             limit::percent(self.generator_cpu_utilisation),
             self.faults(),
             marks(self.limit == Limit::Generator, self.interrupted)
+        )
+    }
+}
+
+impl PointKind for RateMetrics {
+    type Summary = RateSummary;
+    fn counts(cfg: &CompareConfig) -> &[u32] {
+        std::slice::from_ref(&cfg.rate_connections)
+    }
+    fn measure(s: &Sweep, model: &str, conns: u32) -> anyhow::Result<Option<RateMetrics>> {
+        measure_rate(s.cfg, model, conns, s.rate, s.cpus.clone(), s.stop)
+    }
+    fn summarise(s: &Sweep, p: &RateRow) -> Outcome<RateSummary> {
+        summarise_rate(&p.rounds, s.rate, &s.cfg.slo)
+    }
+    fn finished<'a>(s: &Sweep, p: &'a RateRow) -> Finished<'a> {
+        Finished::Rate(s.rate, p)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{:.0} of {:.0} req/s{}, p99 {:.1} µs, generator lag p99 {:.0} µs, server {}%, {} unsent, \
+             {} faults{}",
+            self.requests_per_sec,
+            self.offered_per_sec,
+            if self.kept_up() { "" } else { " (behind)" },
+            self.latency_us.p99,
+            self.dispatch_lag_us.p99,
+            limit::percent(self.server_cpu_utilisation),
+            self.unsent,
+            self.faults(),
+            marks(false, self.interrupted)
         )
     }
 }
@@ -676,6 +753,60 @@ fn summarise_flood(rounds: &[Round<FloodMetrics>]) -> Outcome<FloodSummary> {
         server_memory: largest_memory(ok.iter().map(|m| &m.server_memory)),
         limit,
         generator_bound: limit == Limit::Generator,
+        interrupted: ok.iter().any(|m| m.interrupted),
+    }))
+}
+
+/// Medians and spreads of a rate point's measured rounds at `offered`
+/// requests per second, pooled latency, and the verdicts on keeping up
+/// and on `slo` (see `sweep/rates.rs`).
+fn summarise_rate(rounds: &[Round<RateMetrics>], offered: f64, slo: &Slo) -> Outcome<RateSummary> {
+    let ok = match measured(rounds) {
+        Ok(ok) => ok,
+        Err(o) => return retype(o),
+    };
+    let spread =
+        |f: &dyn Fn(&RateMetrics) -> f64| Spread::of(&ok.iter().map(|m| f(m)).collect::<Vec<_>>());
+    let mut pooled = stats::new_hist();
+    for m in &ok {
+        stats::merge(&mut pooled, &m.histogram);
+    }
+    let achieved = spread(&|m| m.requests_per_sec);
+    let slo_us = spread(&|m| slo.percentile.of(&m.latency_us));
+    let unsent = spread(&|m| m.unsent as f64);
+    let (errors, corrupt) = (
+        ok.iter().map(|m| m.errors).sum::<u64>(),
+        ok.iter().map(|m| m.corrupt).sum::<u64>(),
+    );
+    let achieved_ratio = achieved.median / offered.max(f64::MIN_POSITIVE);
+    let kept_up = achieved_ratio >= rates::KEPT_UP && unsent.median == 0.0 && errors + corrupt == 0;
+    Outcome::Ok(Box::new(RateSummary {
+        rounds_measured: ok.len(),
+        requests_per_sec: achieved,
+        achieved_ratio,
+        p50_us: spread(&|m| m.latency_us.p50),
+        p99_us: spread(&|m| m.latency_us.p99),
+        p999_us: spread(&|m| m.latency_us.p999),
+        max_us: spread(&|m| m.latency_us.max),
+        slo_us,
+        latency_us: Percentiles::of(&pooled),
+        dispatch_lag_p99_us: spread(&|m| m.dispatch_lag_us.p99),
+        dispatch_lag_max_us: spread(&|m| m.dispatch_lag_us.max),
+        generator_behind: ok.iter().any(|m| m.generator_behind),
+        server_cpu_utilisation: spread(&|m| m.server_cpu_utilisation),
+        server_cpu_us_per_request: spread(&|m| m.server_cpu_us_per_request),
+        server_memory: largest_memory(ok.iter().map(|m| &m.server_memory)),
+        generator_cpu_utilisation: spread(&|m| m.generator_cpu_utilisation).median,
+        requests: ok.iter().map(|m| m.requests).sum(),
+        unsent: ok.iter().map(|m| m.unsent).sum(),
+        errors,
+        corrupt,
+        kept_up,
+        held: kept_up && slo_us.median <= slo.limit_us,
+        rounds_held: ok
+            .iter()
+            .filter(|m| m.kept_up() && slo.percentile.of(&m.latency_us) <= slo.limit_us)
+            .count(),
         interrupted: ok.iter().any(|m| m.interrupted),
     }))
 }
@@ -888,6 +1019,44 @@ fn measure_flood(
         server_memory: d.memory,
         server_exit: d.server_exit,
         interrupted: d.result.interrupted,
+    }))
+}
+
+/// One open-loop round: `rate` requests per second over `conns`
+/// connections, latency from intended send time.
+fn measure_rate(
+    cfg: &CompareConfig,
+    model: &str,
+    conns: u32,
+    rate: f64,
+    cpus: Option<Vec<usize>>,
+    stop: &Interrupt,
+) -> anyhow::Result<Option<RateMetrics>> {
+    let load = Load::Open { rate };
+    let Some(d) = drive(cfg, model, conns, cfg.size, load, cpus, stop)? else {
+        return Ok(None);
+    };
+    let server = d.server.unwrap_or_else(unmeasured);
+    let m = &d.result.m;
+    let requests = m.counters.requests;
+    let lag = Percentiles::of(&m.dispatch_lag);
+    Ok(Some(RateMetrics {
+        offered_per_sec: rate,
+        requests_per_sec: d.result.requests_per_sec(),
+        latency_us: Percentiles::of(&m.corrected),
+        generator_behind: lag.p99 > GENERATOR_LAG_LIMIT.as_secs_f64() * 1e6,
+        dispatch_lag_us: lag,
+        requests,
+        unsent: m.counters.unsent,
+        errors: m.counters.errors_total(),
+        corrupt: m.counters.corrupt_total(),
+        server_cpu_utilisation: server.cpu_utilisation,
+        server_cpu_us_per_request: server.cpu_seconds * 1e6 / requests.max(1) as f64,
+        server_memory: d.memory,
+        generator_cpu_utilisation: d.generator_cpu,
+        server_exit: d.server_exit,
+        interrupted: d.result.interrupted,
+        histogram: m.corrected.clone(),
     }))
 }
 

@@ -83,7 +83,12 @@ pub fn check_dir(flag: &str, dir: &Path) -> Result<(), UsageError> {
 pub fn is_ours(name: &str) -> bool {
     matches!(
         name,
-        "results.json" | "report.md" | "throughput.svg" | "throughput_mb.svg" | "saturation.svg"
+        "results.json"
+            | "report.md"
+            | "throughput.svg"
+            | "throughput_mb.svg"
+            | "saturation.svg"
+            | "latency_load.svg"
     ) || ((name.starts_with("latency_c") || name.starts_with("timeline_c"))
         && name.ends_with(".svg"))
 }
@@ -163,6 +168,7 @@ mod tests {
             "latency_c1000.svg",
             "timeline_c4.svg",
             "saturation.svg",
+            "latency_load.svg",
             "notes.txt",
             "latency.svg",
         ] {
@@ -174,6 +180,7 @@ mod tests {
             removed,
             [
                 d.join("latency_c1000.svg"),
+                d.join("latency_load.svg"),
                 d.join("results.json"),
                 d.join("saturation.svg"),
                 d.join("timeline_c4.svg")

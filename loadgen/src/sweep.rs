@@ -20,7 +20,9 @@
 //! ([`FloodPoint`], `--flood`) make the server the limit where they can,
 //! and measure echoed MB/s and MB per second of server CPU; whether the
 //! server really was the limit is judged per point ([`crate::limit`]).
-//! Both share [`Outcome`], [`Round`] and the ranking rule.
+//! Both share [`Outcome`], [`Round`] and the ranking rule. Open-loop
+//! points (`--rates`, latency against offered load) are a third kind, in
+//! [`rates`].
 //!
 //! # Servers that are not echod models
 //! `--server` and `--target` entries are more names beside the models
@@ -37,6 +39,9 @@ use crate::machine::MachineLoad;
 use crate::procstat::{Memory, Reading};
 use crate::run::series::{SeriesPoint, Slowest};
 use crate::stats::{Hist, Percentiles, SpectrumPoint};
+
+pub mod rates;
+pub use rates::{OpenLoop, RateMetrics, RatePoint, RateRow, RateSummary, Slo};
 
 /// Median and range of one figure over a point's measured rounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -401,6 +406,8 @@ pub enum Kind {
     Closed,
     /// Flood: `--window` bytes in flight per connection.
     Flood,
+    /// Open loop: a fixed offered rate (`--rates`).
+    Rate,
 }
 
 /// One row of the sweep: a closed-loop point, or (as [`FloodPoint`]) a
@@ -455,6 +462,8 @@ pub enum Finished<'a> {
     Closed(&'a Point),
     /// A saturation point.
     Flood(&'a FloodPoint),
+    /// An open-loop point, with its offered rate.
+    Rate(f64, &'a RateRow),
 }
 
 /// The ranking of the models at one connection count: closed-loop points
@@ -555,6 +564,9 @@ pub struct CompareReport {
     /// One ranking per flood connection count with a measured model, by MB
     /// per server CPU-second.
     pub saturation_rankings: Vec<Ranking>,
+    /// The open-loop points (`--rates`) and their verdicts.
+    #[serde(flatten)]
+    pub open_loop: OpenLoop,
 }
 
 impl CompareReport {
@@ -571,12 +583,15 @@ impl CompareReport {
                 )
         }
         let measured = self.points.iter().any(|p| p.summary().is_some())
-            || self.saturation.iter().any(|p| p.summary().is_some());
+            || self.saturation.iter().any(|p| p.summary().is_some())
+            || self.open_loop.rows().any(|p| p.summary().is_some());
         let unavailable = self.points.iter().any(Point::unavailable)
-            || self.saturation.iter().any(FloodPoint::unavailable);
+            || self.saturation.iter().any(FloodPoint::unavailable)
+            || self.open_loop.rows().any(RateRow::unavailable);
         !self.interrupted
             && self.points.iter().all(ok)
             && self.saturation.iter().all(ok)
+            && self.open_loop.rows().all(ok)
             && (measured || !unavailable)
     }
 

@@ -10,6 +10,8 @@ use super::values::{check_fd_budget, check_size, parse_count, parse_duration, po
 use crate::outputs::check_dir;
 use crate::run::{DEFAULT_FLOOD_SIZE, DEFAULT_FLOOD_WINDOW};
 use crate::serve::external::{split_command, ServerSpec, TargetSpec};
+use crate::sweep::rates::DEFAULT_SLO;
+use crate::sweep::Slo;
 use crate::target::Target;
 use crate::usage_error::{shorten, usage, UsageError};
 
@@ -64,6 +66,39 @@ pub struct CompareArgs {
         allow_hyphen_values = true
     )]
     pub flood: Counts,
+    /// Offered loads of the open-loop points (run --rate), in requests per second,
+    /// comma-separated (suffix k = 1000, M = 10^6, e.g. 10k,50k,100k), or none. Each model
+    /// is measured at each rate, latency from each request's intended send time; a model
+    /// that falls behind a rate is reported "behind" there, never dropped.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "none",
+        allow_hyphen_values = true
+    )]
+    pub rates: Rates,
+    /// Connections of every open-loop point, the offered rate spread over them. The
+    /// default is the target: an echo server at 1000 connections.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_count,
+        allow_hyphen_values = true,
+        default_value_t = 1000
+    )]
+    pub rate_connections: u32,
+    /// The latency objective the open-loop points are judged by: PERCENTILE=LIMIT with
+    /// p50, p90, p99 or p999 and a limit in us, ms or s. The report names, per model, the
+    /// highest rate it kept up with inside it, and the server CPU every model needed at the
+    /// highest rate they all held.
+    #[arg(
+        long,
+        value_name = "SLO",
+        value_parser = Slo::parse,
+        default_value = DEFAULT_SLO,
+        allow_hyphen_values = true
+    )]
+    pub slo: Slo,
     /// Times every point is measured, the models taking turns within each round; the
     /// report gives the median and the min–max spread.
     #[arg(
@@ -105,7 +140,8 @@ pub struct CompareArgs {
     /// Directory for results.json, report.md and the SVG plots. Created if missing and
     /// checked before the first point; files an earlier compare wrote there
     /// (results.json, report.md, throughput.svg, throughput_mb.svg, saturation.svg,
-    /// latency_c*.svg, timeline_c*.svg) are replaced or removed, anything else is left alone.
+    /// latency_load.svg, latency_c*.svg, timeline_c*.svg) are replaced or removed, anything
+    /// else is left alone.
     #[arg(long, value_name = "DIR", default_value = "report")]
     pub out: PathBuf,
     /// Do not pin the server and the generator to different CPUs.
@@ -127,6 +163,47 @@ impl clap::builder::ValueParserFactory for Counts {
     fn value_parser() -> Self::Parser {
         parse_counts
     }
+}
+
+/// A comma-separated list of offered rates in requests per second, or
+/// `none`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rates(pub Vec<f64>);
+
+/// Clap parses `--rates` with `parse_rates`.
+impl clap::builder::ValueParserFactory for Rates {
+    type Parser = fn(&str) -> Result<Rates, String>;
+    fn value_parser() -> Self::Parser {
+        parse_rates
+    }
+}
+
+/// `10k,50k,1.5M`, `200`; `none` for no open-loop points.
+fn parse_rates(s: &str) -> Result<Rates, String> {
+    if s.trim() == "none" {
+        return Ok(Rates(Vec::new()));
+    }
+    s.split(',')
+        .map(|r| {
+            let r = r.trim();
+            let (number, scale) = match r.strip_suffix(['k', 'K']) {
+                Some(n) => (n, 1e3),
+                None => r.strip_suffix('M').map_or((r, 1.0), |n| (n, 1e6)),
+            };
+            number
+                .parse::<f64>()
+                .ok()
+                .map(|x| x * scale)
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| {
+                    format!(
+                        "{}: not a positive number of requests per second (e.g. 50k)",
+                        shorten(r)
+                    )
+                })
+        })
+        .collect::<Result<Vec<f64>, String>>()
+        .map(Rates)
 }
 
 fn parse_counts(s: &str) -> Result<Counts, String> {
@@ -168,6 +245,12 @@ pub struct CompareConfig {
     pub connections: Vec<u32>,
     /// Connection counts of the saturation points, in the order given.
     pub flood: Vec<u32>,
+    /// Offered rates of the open-loop points, in the order given.
+    pub rates: Vec<f64>,
+    /// Connections of the open-loop points.
+    pub rate_connections: u32,
+    /// The objective the open-loop points are judged by.
+    pub slo: Slo,
     /// Unechoed bytes per connection at the saturation points.
     pub window: u64,
     /// Bytes per request at the closed-loop points.
@@ -275,9 +358,9 @@ impl CompareArgs {
                 "--models: needs at least one model (or a --server or --target)",
             ));
         }
-        if self.connections.0.is_empty() && self.flood.0.is_empty() {
+        if self.connections.0.is_empty() && self.flood.0.is_empty() && self.rates.0.is_empty() {
             return Err(usage(
-                "--connections none and --flood none: nothing left to measure",
+                "--connections none, --flood none and --rates none: nothing left to measure",
             ));
         }
         // compare's saturation points use run's default flood size.
@@ -293,6 +376,22 @@ impl CompareArgs {
         let most = |c: &Counts| c.0.iter().copied().max().unwrap_or(1);
         check_fd_budget("--connections", most(&self.connections))?;
         check_fd_budget("--flood", most(&self.flood))?;
+        let rate_connections = positive("--rate-connections", self.rate_connections)?;
+        if !self.rates.0.is_empty() {
+            check_fd_budget("--rate-connections", rate_connections)?;
+        }
+        // Below one request per window a point would measure nothing.
+        if let Some(r) = self
+            .rates
+            .0
+            .iter()
+            .find(|&&r| r * m.duration.as_secs_f64() < 1.0)
+        {
+            return Err(usage(format!(
+                "--rates {r}: schedules no request in --duration {:?}; raise either",
+                m.duration
+            )));
+        }
         check_dir("--out", &self.out)?;
         Ok(CompareConfig {
             models: self.models,
@@ -301,6 +400,9 @@ impl CompareArgs {
             server_wait: positive_duration("--server-wait", self.server_wait)?,
             connections: self.connections.0,
             flood: self.flood.0,
+            rates: self.rates.0,
+            rate_connections,
+            slo: self.slo,
             window,
             size: check_size(m.size.unwrap_or(512))?,
             depth: positive("--depth", m.depth.unwrap_or(1))?,

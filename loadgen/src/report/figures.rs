@@ -157,6 +157,10 @@ pub(crate) fn not_run(r: &CompareReport) -> (usize, usize) {
             .filter(|p| matches!(p.outcome, Outcome::NotRun))
             .count()
     }
-    let all = r.points.len() + r.saturation.len();
-    (unrun(&r.points) + unrun(&r.saturation), all)
+    let rates = r.open_loop.rows();
+    let unrun_rates = rates
+        .filter(|p| matches!(p.outcome, Outcome::NotRun))
+        .count();
+    let all = r.points.len() + r.saturation.len() + r.open_loop.rates.len();
+    (unrun(&r.points) + unrun(&r.saturation) + unrun_rates, all)
 }

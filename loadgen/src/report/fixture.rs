@@ -8,6 +8,11 @@
 //! generator-bound (its server had CPU to spare) and ahead in MB per
 //! server CPU-second, iterative n/a.
 //!
+//! [`with_rates`] adds open-loop points at 1000 connections: reactor holds
+//! p99 ≤ 1 ms up to 100k req/s (its rounds disagreeing there), threads up
+//! to 50k and falls behind at 100k (where its generator fell behind its
+//! schedule too), iterative is n/a.
+//!
 //! One fixture shared by every report's tests, so that the terminal table,
 //! `report.md` and the plots are checked against the same comparison.
 
@@ -17,6 +22,7 @@ use crate::machine::{MachineLoad, Sample};
 use crate::procstat::{Memory, Reading};
 use crate::run::series::{self, SeriesPoint};
 use crate::stats::{self, Percentiles};
+use crate::sweep::rates::{self, OpenLoop, RatePoint, RateSummary, Slo};
 use crate::sweep::{
     self, CompareReport, FloodPoint, FloodSummary, Kind, Outcome, Point, Spread, Summary,
     SweepConfig,
@@ -257,7 +263,122 @@ pub(crate) fn report() -> CompareReport {
         rankings,
         saturation,
         saturation_rankings,
+        open_loop: OpenLoop::default(),
     }
+}
+
+/// A measured rate point: per round, achieved over offered and p99 (µs);
+/// the other percentiles follow p99.
+fn rated(model: &str, offered: f64, rounds: &[(f64, f64)], slo: Slo) -> RatePoint {
+    let of = |f: &dyn Fn(&(f64, f64)) -> f64| Spread::of(&rounds.iter().map(f).collect::<Vec<_>>());
+    let ratio = of(&|r| r.0);
+    let p99 = of(&|r| r.1);
+    let kept_up = ratio.median >= rates::KEPT_UP;
+    let mut latency = Percentiles::default();
+    (latency.p50, latency.p90, latency.p99) = (p99.median / 4.0, p99.median / 2.0, p99.median);
+    (latency.p999, latency.max) = (p99.median * 2.0, p99.median * 5.0);
+    let s = RateSummary {
+        rounds_measured: rounds.len(),
+        requests_per_sec: of(&|r| r.0 * offered),
+        achieved_ratio: ratio.median,
+        p50_us: of(&|r| r.1 / 4.0),
+        p99_us: p99,
+        p999_us: of(&|r| r.1 * 2.0),
+        max_us: of(&|r| r.1 * 5.0),
+        slo_us: p99,
+        latency_us: latency,
+        dispatch_lag_p99_us: Spread::of(&[12.0, 15.0, 20.0]),
+        dispatch_lag_max_us: Spread::of(&[300.0, 450.0, 900.0]),
+        generator_behind: false,
+        server_cpu_utilisation: of(&|r| r.0 * offered * 3e-6),
+        server_cpu_us_per_request: Spread::of(&[2.9, 3.0, 3.2]),
+        server_memory: Memory {
+            rss_kib: Reading::Value(14 * 1024),
+            hwm_kib: Reading::Value(15 * 1024),
+        },
+        generator_cpu_utilisation: 0.3,
+        requests: (offered * 30.0) as u64,
+        unsent: if kept_up { 0 } else { 1200 },
+        errors: 0,
+        corrupt: 0,
+        kept_up,
+        held: kept_up && p99.median <= slo.limit_us,
+        rounds_held: (rounds.iter())
+            .filter(|r| r.0 >= rates::KEPT_UP && r.1 <= slo.limit_us)
+            .count(),
+        interrupted: false,
+    };
+    rates::rate_point(
+        offered,
+        other(model, 1000, Kind::Rate, Outcome::Ok(Box::new(s))),
+    )
+}
+
+/// [`report`] with the open-loop points described at the top of this
+/// module.
+pub(crate) fn with_rates() -> CompareReport {
+    let mut r = report();
+    let slo = Slo::parse(rates::DEFAULT_SLO).unwrap();
+    let na = || {
+        other(
+            "iterative",
+            1000,
+            Kind::Rate,
+            Outcome::NotApplicable {
+                reason: "serves one client at a time".into(),
+            },
+        )
+    };
+    let points = vec![
+        rated(
+            "reactor",
+            10e3,
+            &[(1.0, 40.0), (1.0, 42.0), (1.0, 45.0)],
+            slo,
+        ),
+        rated(
+            "threads",
+            10e3,
+            &[(1.0, 60.0), (1.0, 65.0), (1.0, 70.0)],
+            slo,
+        ),
+        rates::rate_point(10e3, na()),
+        rated(
+            "reactor",
+            50e3,
+            &[(1.0, 90.0), (1.0, 95.0), (1.0, 110.0)],
+            slo,
+        ),
+        rated(
+            "threads",
+            50e3,
+            &[(1.0, 400.0), (1.0, 650.0), (0.99, 900.0)],
+            slo,
+        ),
+        rates::rate_point(50e3, na()),
+        rated(
+            "reactor",
+            100e3,
+            &[(0.99, 700.0), (0.9, 5000.0), (1.0, 800.0)],
+            slo,
+        ),
+        rated(
+            "threads",
+            100e3,
+            &[(0.62, 80e3), (0.6, 95e3), (0.65, 70e3)],
+            slo,
+        ),
+        rates::rate_point(100e3, na()),
+    ];
+    let mut points = points;
+    // Its generator fell behind too: flagged beside the model's own delay.
+    if let Outcome::Ok(s) = &mut points[7].point.outcome {
+        s.generator_behind = true;
+        s.dispatch_lag_p99_us = Spread::of(&[1800.0, 2500.0, 4000.0]);
+        s.dispatch_lag_max_us = Spread::of(&[9000.0, 12e3, 15e3]);
+    }
+    r.open_loop = OpenLoop::judge(1000, Some(slo), points, &r.config.models);
+    r
 }
 
 /// `report()` with nothing measured: interrupted before the first point.

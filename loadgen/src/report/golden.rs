@@ -1,8 +1,9 @@
 //! The fixture's reports pinned byte for byte: the terminal table with the
 //! progress lines and `report.md` of the plain fixture, of a troubled one
 //! (failed rounds, a cut-short point, an unreadable RSS, a busy machine, an
-//! interruption, a stall) and of one with a model that could not start, and the
-//! plots by a digest of each file, so
+//! interruption, a stall), of one with a model that could not start and of
+//! one with open-loop points (`--rates`), and the plots by a digest of each
+//! file, so
 //! that a change to how the reports are built cannot change what they say.
 //! To accept an intended change, run the tests with `BLESS=1` and review
 //! the diff of `golden/`.
@@ -115,14 +116,21 @@ fn the_fixtures_report_md_is_unchanged() {
         "unavailable.md",
         &markdown::render(&unavailable(), &plots()),
     );
+    let mut with_load = plots();
+    with_load.push(PathBuf::from(markdown::LATENCY_LOAD_PLOT));
+    pinned(
+        "rates.md",
+        &markdown::render(&fixture::with_rates(), &with_load),
+    );
 }
 
 /// The table, then every point's progress line.
 fn terminal(r: &CompareReport) -> String {
     let lines = r.points.iter().map(table::one_line);
     let floods = r.saturation.iter().map(table::flood_line);
+    let rates = (r.open_loop.rates.iter()).map(|p| table::rate_line(p.offered_per_sec, &p.point));
     let mut s = table::render(r);
-    for line in lines.chain(floods) {
+    for line in lines.chain(floods).chain(rates) {
         s += &line;
         s.push('\n');
     }
@@ -134,6 +142,7 @@ fn the_fixtures_terminal_table_is_unchanged() {
     pinned("table.txt", &terminal(&fixture::report()));
     pinned("troubled.txt", &terminal(&troubled()));
     pinned("unavailable.txt", &terminal(&unavailable()));
+    pinned("rates.txt", &terminal(&fixture::with_rates()));
 }
 
 /// 64-bit FNV-1a: a digest that is the same on every platform and Rust
@@ -153,6 +162,7 @@ fn the_fixtures_plots_are_unchanged() {
         ("fixture", fixture::report()),
         ("troubled", troubled()),
         ("unavailable", unavailable()),
+        ("rates", fixture::with_rates()),
     ];
     for (name, r) in reports {
         for file in super::plot::write_all(&dir, &r).unwrap() {

@@ -8,20 +8,47 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use super::figures::failed_rounds;
 use super::figures::{
     closed_caveat, closed_figures, failed_rounds_of, flood_caveat, not_run, rss_mib, Marks,
 };
 use super::format::{compact, measured, spread};
+use super::rates;
 use super::summary::bytes_text;
+use super::summary::GENERATOR_LAG_LIMIT;
 use crate::limit::{percent, SATURATED};
 use crate::machine::Sample;
 use crate::procstat::Reading;
 use crate::stats;
-use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point, Ranking};
+use crate::sweep::{self, CompareReport, FloodPoint, Outcome, Point, Ranking, RatePoint, Spread};
 
 /// The saturation plot's file name: linked from its own section, not the
 /// list of plots.
 pub const SATURATION_PLOT: &str = "saturation.svg";
+
+/// The latency-against-load plot's file name: linked from its own
+/// section, not the list of plots.
+pub const LATENCY_LOAD_PLOT: &str = "latency_load.svg";
+
+/// Columns of the open-loop table.
+const RATE_COLUMNS: [&str; 16] = [
+    "model",
+    "offered req/s",
+    "connections",
+    "rounds",
+    "status",
+    "achieved req/s median (min–max)",
+    "p50 µs median (min–max)",
+    "p99 µs median (min–max)",
+    "p99.9 µs median (min–max)",
+    "max µs median (min–max)",
+    "generator dispatch lag µs p99 / max",
+    "server CPU % median (min–max)",
+    "server CPU µs/echo median (min–max)",
+    "server RSS MiB",
+    "unsent",
+    "faults",
+];
 
 /// Columns of the results table; every row has exactly this many cells.
 const COLUMNS: [&str; 15] = [
@@ -170,6 +197,157 @@ fn flood_row(p: &FloodPoint, rounds: u32) -> String {
             s.faults().to_string(),
         ]
     })
+}
+
+fn rate_row(r: &RatePoint, rounds: u32) -> String {
+    let p = &r.point;
+    let mut cells = vec![
+        cell(&p.model),
+        rates::offered(r.offered_per_sec),
+        p.connections.to_string(),
+    ];
+    let Outcome::Ok(s) = &p.outcome else {
+        return unmeasured_row(p, cells, RATE_COLUMNS.len());
+    };
+    cells.push(if s.rounds_measured as u32 == rounds {
+        s.rounds_measured.to_string()
+    } else {
+        format!(
+            "{} of {}",
+            s.rounds_measured,
+            p.rounds.len().max(rounds as usize)
+        )
+    });
+    let mut status = rates::status(s);
+    if !s.kept_up {
+        status = format!("**{status}**");
+    }
+    if s.interrupted {
+        status.push_str(" (cut short)");
+    }
+    let mut lag = format!(
+        "{} / {}",
+        compact(s.dispatch_lag_p99_us.median),
+        compact(s.dispatch_lag_max_us.median)
+    );
+    if s.generator_behind {
+        lag.push_str(" **generator behind schedule**");
+    }
+    let pct = |x: &Spread| {
+        let scaled = |v: f64| v * 100.0;
+        spread(&Spread {
+            median: scaled(x.median),
+            min: scaled(x.min),
+            max: scaled(x.max),
+            n: x.n,
+        })
+    };
+    cells.extend([
+        status,
+        spread(&s.requests_per_sec),
+        rates::per_reply(s, || spread(&s.p50_us)),
+        rates::per_reply(s, || spread(&s.p99_us)),
+        rates::per_reply(s, || spread(&s.p999_us)),
+        rates::per_reply(s, || spread(&s.max_us)),
+        lag,
+        pct(&s.server_cpu_utilisation),
+        rates::per_reply(s, || spread(&s.server_cpu_us_per_request)),
+        cell(
+            &s.server_memory
+                .rss_kib
+                .show(|&kib| format!("{:.1}", kib as f64 / 1024.0)),
+        ),
+        s.unsent.to_string(),
+        s.faults().to_string(),
+    ]);
+    table_row(&cells)
+}
+
+/// The "Latency against offered load" section: what it measures, the
+/// table, each model's highest held rate, the knee, and the plot.
+fn rates_section(s: &mut String, report: &CompareReport, plot: Option<&PathBuf>) {
+    let o = &report.open_loop;
+    if o.rates.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## Latency against offered load\n\n\
+         Each model was offered a fixed rate of requests over {} connections (`loadgen run --rate`), sent on \
+         schedule whether or not replies came back, so a model that cannot keep up builds a queue instead of \
+         slowing the generator down. Latency is from each request's **intended** send time, so that queue is \
+         in it (no coordinated omission). A point where the model did not keep up is marked **behind**, with \
+         the share of the offered rate it achieved, and kept in the table. The generator's own dispatch lag \
+         (how late it took requests off its schedule) is given beside them: a point marked **generator behind \
+         schedule** had a generator that could not keep its own schedule (p99 over {} µs), and its latencies \
+         include that lag.\n\n{}\n",
+        o.rate_connections,
+        GENERATOR_LAG_LIMIT.as_micros(),
+        rates::rule(o),
+    );
+    table(
+        s,
+        &RATE_COLUMNS,
+        o.rates.iter().map(|r| rate_row(r, report.config.rounds)),
+    );
+    let failed: Vec<String> = o
+        .rates
+        .iter()
+        .filter(|r| matches!(r.point.outcome, Outcome::Ok(_)))
+        .flat_map(|r| {
+            failed_rounds(&r.point).map(move |(i, e)| {
+                format!(
+                    "- {} at {}, round {i}: {e}",
+                    r.point.model,
+                    rates::rate(r.offered_per_sec)
+                )
+            })
+        })
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "Rounds that failed (the figures above are over the other rounds of those points):
+
+{}
+",
+            failed.join(
+                "
+"
+            )
+        );
+    }
+    let held: Vec<String> = rates::held_lines(o)
+        .iter()
+        .map(|l| format!("- {l}."))
+        .collect();
+    if !held.is_empty() {
+        let _ = writeln!(
+            s,
+            "Highest offered rate held within the objective:
+
+{}
+",
+            held.join(
+                "
+"
+            )
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{}
+",
+        rates::knee_line(o)
+    );
+    if let Some(plot) = plot {
+        let _ = writeln!(
+            s,
+            "![{0}]({0})
+",
+            plot.display()
+        );
+    }
 }
 
 /// The rounds that failed at measured points, listed under their table.
@@ -402,6 +580,12 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
             bytes_text(c.window)
         ));
     }
+    if !report.open_loop.rates.is_empty() {
+        kinds.push(format!(
+            "open loop at {} connections, {} B requests",
+            report.open_loop.rate_connections, c.size
+        ));
+    }
     let _ = writeln!(
         s,
         "Generated by `{}` with `loadgen compare`: {}; {} s per point after {} s of warm-up, {} generator \
@@ -443,6 +627,10 @@ pub fn render(report: &CompareReport, plots: &[PathBuf]) -> String {
     let (saturation_plot, plots): (Vec<&PathBuf>, Vec<&PathBuf>) =
         plots.iter().partition(|p| p.as_os_str() == SATURATION_PLOT);
     saturation(&mut s, report, saturation_plot.first().copied());
+    let (load_plot, plots): (Vec<&PathBuf>, Vec<&PathBuf>) = plots
+        .into_iter()
+        .partition(|p| p.as_os_str() == LATENCY_LOAD_PLOT);
+    rates_section(&mut s, report, load_plot.first().copied());
 
     if !plots.is_empty() {
         let _ = writeln!(s, "## Plots\n");

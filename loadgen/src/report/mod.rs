@@ -8,7 +8,8 @@
 //!   [`timeline`] words its per-interval figures.
 //! - What the renderers share lives apart from all of them, so that a figure
 //!   reads the same in each: [`format`](mod@format) writes numbers,
-//!   [`figures`] derives what a point's summary does not hold directly.
+//!   [`figures`] derives what a point's summary does not hold directly, and
+//!   [`rates`] what the open-loop points' verdicts say.
 //! - `fixture` (tests only) is the one hand-built comparison every report is
 //!   tested against; `golden` pins what each report makes of it, byte for
 //!   byte.
@@ -22,6 +23,7 @@ mod golden;
 pub mod json;
 pub mod markdown;
 pub mod plot;
+mod rates;
 pub mod summary;
 pub mod table;
 pub mod timeline;

@@ -13,10 +13,13 @@ use super::figures::{
     rss_missing, Marks,
 };
 use super::format::{compact, measured, range, spread};
+use super::rates;
 use super::summary::bytes_text;
+use super::summary::GENERATOR_LAG_LIMIT;
 use crate::limit::{percent, SATURATED};
 use crate::sweep::{
-    self, CompareReport, Finished, FloodPoint, Outcome, Point, Ranking, RoundFigures,
+    self, CompareReport, Finished, FloodPoint, Outcome, Point, Ranking, RatePoint, RateRow,
+    RoundFigures,
 };
 
 /// Marks a generator-bound point in the table; explained under it.
@@ -89,7 +92,32 @@ pub fn progress_line(p: Finished<'_>) -> String {
     match p {
         Finished::Closed(p) => one_line(p),
         Finished::Flood(p) => flood_line(p),
+        Finished::Rate(rate, p) => rate_line(rate, p),
     }
+}
+
+/// An open-loop point as a progress line: `reactor x 1000 conns at 50k
+/// req/s: held, achieved 50.0k, p99 95.0 µs (90.0–110), generator lag
+/// p99/max 15.0/450 µs, server 15%, 3.00 µs CPU/req, 0 unsent, 0 faults,
+/// 3 round(s)`.
+pub fn rate_line(offered: f64, p: &RateRow) -> String {
+    progress(p, &format!(" at {}", rates::rate(offered)), |s| {
+        format!(
+            "{}, achieved {}, p99 {} µs{}, generator lag p99/max {} µs{}, server {}%, {} µs CPU/req, \
+             {} unsent, {} faults, {} round(s)",
+            rates::status(s),
+            compact(s.requests_per_sec.median),
+            compact(s.p99_us.median),
+            range(&s.p99_us),
+            rates::lag(s),
+            if s.generator_behind { " (generator behind schedule)" } else { "" },
+            percent(s.server_cpu_utilisation.median),
+            compact(s.server_cpu_us_per_request.median),
+            s.unsent,
+            s.faults(),
+            s.rounds_measured,
+        )
+    })
 }
 
 /// A saturation point as a progress line: `reactor x 50 conns flood: 1503
@@ -178,6 +206,29 @@ const FLOOD: [Column; 11] = [
     Right("faults", 6),
 ];
 
+/// The open-loop table: the offered rate where the others have
+/// connections (all rate points share theirs).
+const RATE: [Column; 15] = [
+    HEAD[0],
+    Right("offered", 8),
+    Gap,
+    Right("achieved", 9),
+    Gap,
+    Left("status", 20),
+    Left("p99 µs", 18),
+    Right("p50 µs", 7),
+    Right("p99.9 µs", 9),
+    Right("max µs", 8),
+    Gap,
+    Left("gen lag p99/max", 16),
+    Right("srv CPU", 7),
+    Right("CPU µs/echo", 12),
+    Right("unsent", 7),
+];
+
+/// Marks a rate point whose generator fell behind its own schedule.
+const GENERATOR_BEHIND: &str = "^";
+
 /// `cells` laid out in `columns`, one cell per column that is not a gap.
 pub(crate) fn line<S: AsRef<str>>(columns: &[Column], cells: &[S]) -> String {
     let mut cells = cells.iter().map(AsRef::as_ref);
@@ -261,6 +312,110 @@ fn flood_row(p: &FloodPoint) -> String {
             s.faults().to_string(),
         ]
     })
+}
+
+fn rate_row(r: &RatePoint) -> String {
+    let p = &r.point;
+    let mut cells = vec![p.model.clone(), rates::offered(r.offered_per_sec)];
+    let head = line(&RATE[..2], &cells);
+    let s = match &p.outcome {
+        Outcome::Ok(s) => s,
+        Outcome::NotApplicable { reason }
+        | Outcome::Unavailable { reason }
+        | Outcome::Refused { reason } => return format!("{head}  n/a ({reason})"),
+        Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
+        Outcome::NotRun => return format!("{head}  not run"),
+    };
+    let mut status = rates::status(s).replace(", rounds disagree", "~");
+    if s.faults() > 0 {
+        status += &format!(" {}F", s.faults());
+    }
+    if s.interrupted {
+        status.push_str(CUT_SHORT);
+    }
+    let mut lag = rates::lag(s);
+    if s.generator_behind {
+        lag.push_str(GENERATOR_BEHIND);
+    }
+    cells.extend([
+        compact(s.requests_per_sec.median),
+        status,
+        rates::per_reply(s, || spread(&s.p99_us)),
+        rates::per_reply(s, || compact(s.p50_us.median)),
+        rates::per_reply(s, || compact(s.p999_us.median)),
+        rates::per_reply(s, || compact(s.max_us.median)),
+        lag,
+        measured(s.server_cpu_utilisation.median, |x| {
+            format!("{}%", percent(x))
+        }),
+        rates::per_reply(s, || compact(s.server_cpu_us_per_request.median)),
+        s.unsent.to_string(),
+    ]);
+    line(&RATE, &cells)
+}
+
+/// The open-loop points: their table, what its marks mean, each model's
+/// highest held rate and the knee. Nothing without rate points.
+fn render_rates(out: &mut String, r: &CompareReport) {
+    let o = &r.open_loop;
+    if o.rates.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nLatency against offered load (open loop, {} connections, {} B requests): latency from each \
+         request's\nintended send time, median (min–max) over the rounds; achieved req/s and the rest are medians.",
+        o.rate_connections, r.config.size
+    );
+    let titles: Vec<&str> = RATE
+        .iter()
+        .filter_map(|c| match *c {
+            Left(title, _) | Right(title, _) => Some(title),
+            Gap => None,
+        })
+        .collect();
+    let _ = writeln!(out, "{}", line(&RATE, &titles));
+    for p in &o.rates {
+        let _ = writeln!(out, "{}", rate_row(p));
+    }
+    let measured = || o.rows().filter_map(|p| p.summary());
+    if measured().any(|s| !s.kept_up) {
+        let _ = writeln!(
+            out,
+            "behind N%: achieved only N% of the offered rate; behind, N unsent: left N requests unsent. Either way\n  \
+             the model did not keep up, unless the generator fell behind its own schedule there (^)."
+        );
+    }
+    if measured().any(|s| s.rounds_disagree()) {
+        let _ = writeln!(
+            out,
+            "~ the rounds disagree: some held the objective and some did not; the median decided."
+        );
+    }
+    if measured().any(|s| s.generator_behind) {
+        let _ = writeln!(
+            out,
+            "{GENERATOR_BEHIND} the generator fell behind its own schedule (dispatch lag p99 over {} µs): its lag is in\n  \
+             those latencies, so they overstate the server's.",
+            GENERATOR_LAG_LIMIT.as_micros()
+        );
+    }
+    for r in o.rates.iter().filter(|r| r.point.summary().is_some()) {
+        for (i, error) in failed_rounds(&r.point) {
+            let _ = writeln!(
+                out,
+                "{} at {}: round {i} of {} FAILED ({error}); the figures are over the other rounds.",
+                r.point.model,
+                rates::rate(r.offered_per_sec),
+                r.point.rounds.len()
+            );
+        }
+    }
+    let _ = writeln!(out, "{}", rates::rule(o));
+    for l in rates::held_lines(o) {
+        let _ = writeln!(out, "  {l}");
+    }
+    let _ = writeln!(out, "{}", rates::knee_line(o));
 }
 
 /// `points` as a table in `columns`, a row each by `row`; nothing at all
@@ -359,7 +514,8 @@ fn render_saturation(out: &mut String, r: &CompareReport) {
 /// The whole terminal report for `r`: a line on how the figures were taken,
 /// the table (one row per point, in the sweep's order), footnotes for the
 /// marks used in it, failed rounds, the rankings, then the same for the
-/// saturation points, machine-load warnings, and an `INTERRUPTED:` line
+/// saturation points, the open-loop points with their verdicts,
+/// machine-load warnings, and an `INTERRUPTED:` line
 /// when the sweep was cut short.
 ///
 /// Every line ends with a newline; rows stay within about 120 columns
@@ -399,6 +555,7 @@ pub fn render(r: &CompareReport) -> String {
         closed_caveat(r, k).map(|c| c + ": this compares the generator, not the server")
     });
     render_saturation(&mut out, r);
+    render_rates(&mut out, r);
     if r.machine_load.busy() {
         let _ = writeln!(out, "\nThe machine was not quiet; compare with care:");
         for w in &r.machine_load.warnings {

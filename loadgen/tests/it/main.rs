@@ -15,6 +15,7 @@ mod merge;
 // The script it drives is Linux's: network namespaces.
 #[cfg(target_os = "linux")]
 mod multihost;
+mod rates;
 mod run;
 mod talk;
 mod timeline;

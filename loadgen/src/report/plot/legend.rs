@@ -21,6 +21,8 @@ pub(super) enum Glyph {
     Line,
     /// A dashed line.
     Dashed,
+    /// A dotted line.
+    Dotted,
     /// A hollow circle.
     Hollow,
     /// A cross.
@@ -103,6 +105,12 @@ pub(super) fn draw_legend(area: &Area<'_>, entries: &[Entry]) -> io::Result<()> 
             Glyph::Dashed => {
                 for x in (x0..x1).step_by(10) {
                     let seg = vec![(x, cy), ((x + 6).min(x1), cy)];
+                    area.draw(&PathElement::new(seg, style)).map_err(err)?;
+                }
+            }
+            Glyph::Dotted => {
+                for x in (x0..x1).step_by(6) {
+                    let seg = vec![(x, cy), ((x + 2).min(x1), cy)];
                     area.draw(&PathElement::new(seg, style)).map_err(err)?;
                 }
             }

@@ -17,6 +17,9 @@
 //!   [`stats::THIN`](crate::stats::THIN) requests lie beyond it, and ends at
 //!   the maximum, placed where the slowest request actually sits (see
 //!   [`Curve`](curve::Curve)).
+//! - Latency against offered load ([`latency_load`]) is p50, p99 and p99.9
+//!   against the offered rate, a tick at each rate measured; a point where
+//!   the model fell behind is hollow, and the objective is a grey line.
 //! - A sweep that measured nothing writes no file at all.
 //!
 //! # Text
@@ -35,6 +38,7 @@
 
 mod axes;
 mod curve;
+mod latency_load;
 mod legend;
 mod marker;
 mod saturation;
@@ -165,6 +169,11 @@ pub fn write_all(dir: &Path, report: &CompareReport) -> io::Result<Vec<PathBuf>>
         saturation::write(&dir.join(name), report)?;
         files.push(PathBuf::from(name));
     }
+    if report.open_loop.rows().any(|p| p.summary().is_some()) {
+        let name = crate::report::markdown::LATENCY_LOAD_PLOT;
+        latency_load::write(&dir.join(name), report)?;
+        files.push(PathBuf::from(name));
+    }
     if !closed {
         return Ok(files);
     }
@@ -270,7 +279,16 @@ fn unavailable_notes(report: &CompareReport, entries: &mut Vec<Entry>) {
         })
     }
     for model in &report.config.models {
-        let Some(why) = reason(&report.points, model).or(reason(&report.saturation, model)) else {
+        let rates = || {
+            report.open_loop.rows().find_map(|p| match &p.outcome {
+                Outcome::Unavailable { reason } if &p.model == model => Some(reason.as_str()),
+                _ => None,
+            })
+        };
+        let Some(why) = reason(&report.points, model)
+            .or(reason(&report.saturation, model))
+            .or_else(rates)
+        else {
             continue;
         };
         let text = wrap(&format!("{model}: n/a ({why})"), UNAVAILABLE_LINES);
@@ -293,6 +311,28 @@ fn canvas<'a>(path: &'a Path, title: &str) -> io::Result<(Area<'a>, Area<'a>, Ar
 mod tests {
     use super::*;
     use crate::report::fixture;
+
+    #[test]
+    fn latency_against_load_marks_points_behind_and_the_objective() {
+        let dir = std::env::temp_dir().join(format!("loadgen-plot-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, &fixture::with_rates()).unwrap();
+        assert!(
+            files.contains(&PathBuf::from("latency_load.svg")),
+            "{files:?}"
+        );
+        let svg = std::fs::read_to_string(dir.join("latency_load.svg")).unwrap();
+        assert!(svg.contains("objective: p99 ≤ 1 ms"), "no SLO line");
+        assert!(svg.contains("hollow: behind"));
+        assert!(svg.contains("iterative: n/a"));
+        assert!(svg.contains("fell behind its schedule;"));
+        // No rate points: no such plot.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, &fixture::report()).unwrap();
+        assert!(!files.contains(&PathBuf::from("latency_load.svg")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_sweep_that_measured_nothing_writes_no_plot() {
