@@ -174,6 +174,7 @@ struct RawPoint {
     name: Option<String>,
     kind: Option<String>,
     connections: Option<u64>,
+    #[serde(alias = "offered_per_sec")]
     offered: Option<f64>,
     status: Option<String>,
     reason: Option<String>,

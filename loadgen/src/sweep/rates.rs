@@ -60,8 +60,10 @@ pub struct RateMetrics {
     /// Damaged replies.
     pub corrupt: u64,
     /// Server CPU time over the window, as a fraction of one CPU.
+    #[serde(serialize_with = "super::cpu_figure")]
     pub server_cpu_utilisation: f64,
     /// Server CPU (user + system) per reply, in µs.
+    #[serde(serialize_with = "super::cpu_figure")]
     pub server_cpu_us_per_request: f64,
     /// Server memory at the end of the window.
     pub server_memory: Memory,
@@ -125,8 +127,10 @@ pub struct RateSummary {
     /// lag is in every latency of that round.
     pub generator_behind: bool,
     /// Server CPU utilisation (fraction of one CPU) over the rounds.
+    #[serde(serialize_with = "super::cpu_figure")]
     pub server_cpu_utilisation: Spread,
     /// Server CPU per reply (µs) over the rounds.
+    #[serde(serialize_with = "super::cpu_figure")]
     pub server_cpu_us_per_request: Spread,
     /// Largest server memory seen over the rounds.
     pub server_memory: Memory,
