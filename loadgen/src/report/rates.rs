@@ -6,7 +6,7 @@
 
 use super::figures::Marks;
 use super::format::{compact, measured};
-use crate::sweep::rates::{OpenLoop, KEPT_UP};
+use crate::sweep::rates::{OpenLoop, KEPT_UP, UNSENT_SHARE};
 use crate::sweep::RateSummary;
 
 /// Rate points report their generator's lag in a column of its own rather
@@ -30,7 +30,7 @@ impl Marks for RateSummary {
 /// A measured point against its load and the objective: `held`, `over
 /// SLO` (kept up, but the percentile was over the limit), `behind 82%`
 /// (achieved / offered, on the medians), `behind, 11 unsent` (achieved
-/// enough, but left requests unsent) or `faults`, then `, rounds
+/// enough, but left more than its share of requests unsent) or `faults`, then `, rounds
 /// disagree` when they did.
 pub(crate) fn status(s: &RateSummary) -> String {
     let mut t = if s.held {
@@ -95,8 +95,10 @@ pub(crate) fn rule(o: &OpenLoop) -> String {
     let slo = o.slo.map_or_else(|| "?".to_string(), |s| s.to_string());
     format!(
         "A point held the objective ({slo}) when, on the medians of its rounds, it kept up (achieved at least \
-         {:.0}% of the offered rate, left nothing unsent, no faults) and its {} was within the limit.",
+         {:.0}% of the offered rate, left at most {:.0}% of its requests unsent, no faults) and its {} was \
+         within the limit.",
         KEPT_UP * 100.0,
+        UNSENT_SHARE * 100.0,
         o.slo.map_or("percentile", |s| s.percentile.name()),
     )
 }
