@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::format::compact;
-use crate::run::series::{median, slowest, SeriesPoint, Slowest};
+use crate::run::series::{self, median, slowest, SeriesPoint, Slowest};
 
 /// Intervals shown one by one; beyond this the line summarises.
 const SHOWN: usize = 12;
@@ -131,9 +131,21 @@ pub fn slowest_of(points: &[SeriesPoint]) -> Option<Slowest> {
 }
 
 /// A warning naming the interval that stalled (below half the median
-/// rate), or `None` when none did.
+/// rate, or, where the rate held, a p99 far above the median one: see
+/// [`series::latency_stall`]), or `None` when none did.
 pub fn stall_warning(points: &[SeriesPoint]) -> Option<String> {
-    let s = slowest_of(points).filter(Slowest::stalled)?;
+    let Some(s) = slowest_of(points).filter(Slowest::stalled) else {
+        let (index, worst, median) = series::latency_stall(points)?;
+        return Some(format!(
+            "STALL: p99 {} in {} of the window ({:.0}x the median p99 {}): replies waited while the \
+             rate held (an open loop keeps sending); the server, the network or the generator stopped \
+             for a while; the run's averages hide it.",
+            latency_text(worst),
+            span_text(&points[index]),
+            worst / median.max(f64::MIN_POSITIVE),
+            latency_text(median)
+        ));
+    };
     let unit = if points[0].p99_us.is_none() {
         "MB/s"
     } else {

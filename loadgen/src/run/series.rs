@@ -73,6 +73,39 @@ pub fn series(result: &RunResult, size: usize, flood: bool) -> Vec<SeriesPoint> 
 /// Below this share of the median rate an interval is a stall.
 pub const STALL: f64 = 0.5;
 
+/// Above this multiple of the median p99 (and [`LATENCY_STALL_FLOOR_US`])
+/// an interval is a stall too. In an open loop a stalled server does not
+/// lower the rate (requests are counted in the interval they were meant
+/// to be sent in, and all of them are answered in the end): only their
+/// latency shows it.
+pub const LATENCY_STALL: f64 = 10.0;
+
+/// A p99 under this (µs) is never called a stall, however it compares
+/// with a fast median: ten times 80 µs is still a fast second.
+pub const LATENCY_STALL_FLOOR_US: f64 = 1000.0;
+
+/// The interval of `points` whose p99 was highest, when it was a stall
+/// ([`LATENCY_STALL`]): its index, its p99 and the median p99 (µs).
+/// Intervals without a p99 (a flood, or nothing answered) and a short
+/// last one are left out, as in [`slowest`].
+pub fn latency_stall(points: &[SeriesPoint]) -> Option<(usize, f64, f64)> {
+    let full = points.first().map_or(0.0, |p| p.length_s);
+    let judged: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.length_s >= full / 2.0 && p.requests > 0)
+        .filter_map(|(i, p)| p.p99_us.map(|v| (i, v)))
+        .collect();
+    if judged.len() < 2 {
+        return None;
+    }
+    let values: Vec<f64> = judged.iter().map(|&(_, v)| v).collect();
+    let median = median(&values);
+    let &(index, worst) = judged.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (worst >= LATENCY_STALL_FLOOR_US && worst > LATENCY_STALL * median)
+        .then_some((index, worst, median))
+}
+
 /// The interval of `points` with the least of `figure`, set against the
 /// median: what the reports call a stall when `share` < [`STALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -138,6 +171,38 @@ pub fn median(xs: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_of_waiting_replies_is_a_stall_though_the_rate_held() {
+        let at = |i: usize, p99: f64| SeriesPoint {
+            start_s: i as f64,
+            requests_per_sec: 20e3,
+            p99_us: Some(p99),
+            requests: 20_000,
+            mb_per_sec: 10.24,
+            length_s: 1.0,
+        };
+        let mut pts: Vec<SeriesPoint> = [4300.0, 831.0, 805e3, 4100.0, 1800.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| at(i, p))
+            .collect();
+        assert_eq!(latency_stall(&pts), Some((2, 805e3, 4100.0)));
+        // Ten times a fast median, but under a millisecond: no stall.
+        pts = [80.0, 85.0, 900.0, 82.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| at(i, p))
+            .collect();
+        assert_eq!(latency_stall(&pts), None);
+        // An even tail: no stall.
+        pts = [4300.0, 3100.0, 9000.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| at(i, p))
+            .collect();
+        assert_eq!(latency_stall(&pts), None);
+    }
 
     fn point(start_s: f64, rps: f64, length_s: f64) -> SeriesPoint {
         SeriesPoint {

@@ -116,6 +116,34 @@ fn a_stall_shows_in_the_timeline_and_is_named() {
     assert!(text.contains("per second req/s "), "{text}");
 }
 
+// The same kind of server in an open loop: every request of the frozen second is
+// still sent on schedule and answered late, so the rate holds and only
+// the latency of those seconds shows the stall, which must be named.
+#[test]
+fn an_open_loop_stall_holds_the_rate_and_is_named_by_its_latency() {
+    let server = TestServer::start(Behaviour::Freezing {
+        period: Duration::from_secs(4),
+        freeze: Duration::from_secs(1),
+    });
+    let (out, v) = run_exits(
+        &server.target(),
+        "--connections 2 --rate 200 --duration 6s --warmup 0s",
+        0,
+    );
+    let t = timeline(&v);
+    let rates: Vec<f64> = t.iter().map(|p| number(p, "requests_per_sec")).collect();
+    let p99: Vec<f64> = t.iter().map(|p| number(p, "p99_us")).collect();
+    // The server is frozen in its seconds 3-4 (and again at 7-8, after the
+    // window): one window second's replies wait up to a second.
+    assert!(p99.iter().any(|&p| p > 300_000.0), "{p99:?}");
+    assert!(rates.iter().all(|&r| r > 150.0), "{rates:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("STALL: p99 ") && err.contains("x the median p99"),
+        "{err} {p99:?}"
+    );
+}
+
 #[test]
 fn a_plot_path_that_cannot_be_written_is_refused_before_the_run() {
     let server = Echod::start(&[]);
