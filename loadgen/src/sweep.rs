@@ -1,6 +1,6 @@
 //! What a `compare` sweep measured, as plain data.
 //!
-//! `compare.rs` produces these types and the reports (`report/`) render
+//! `compare/` produces these types and the reports (`report/`) render
 //! them; neither looks back at the other. Everything here is serialised
 //! as-is into `results.json`.
 //!
