@@ -52,8 +52,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Combine --hdr-log files from several generator processes or machines.
     Merge(MergeArgs),
-    /// Did a change help? Compare two results (compare's results.json, or run --json) point
-    /// by point: faster, slower or no clear difference, judged from the rounds' spread.
+    /// Did a change help? Compare two results (compare's results.json, or run --json), or two
+    /// entries of one compare, point by point: faster, slower or no clear difference, judged
+    /// from the rounds' spread (two entries: their paired rounds).
     #[command(after_long_help = diff::RULE)]
     Diff(DiffArgs),
     /// Talk to a server: send standard input, print what comes back, exit at the end of input.

@@ -79,6 +79,10 @@ pub struct Entry {
     pub key: Key,
     /// What was measured, or why nothing was.
     pub state: State,
+    /// Per round, in the order run (a failed round too, all `None`): one
+    /// figure per metric of its section, `None` where the round has none.
+    /// What [`super::paired`] pairs up; empty for a run result.
+    pub rounds: Vec<Vec<Option<f64>>>,
 }
 
 /// A point's figures, or what happened instead.
@@ -184,6 +188,45 @@ struct RawPoint {
     p99_us: Option<Fig>,
     mb_per_sec: Option<Fig>,
     mb_per_server_cpu_second: Option<Fig>,
+    #[serde(default)]
+    rounds: Vec<RawRound>,
+}
+
+/// One of a compare point's `rounds`: its figures are bare numbers, or
+/// `{"n/a": …}` where the server's CPU was not measured.
+#[derive(Deserialize, Debug)]
+struct RawRound {
+    status: Option<String>,
+    requests_per_sec: Option<Fig>,
+    server_cpu_us_per_request: Option<Fig>,
+    latency_us: Option<RoundLatency>,
+    mb_per_sec: Option<Fig>,
+    mb_per_server_cpu_second: Option<Fig>,
+}
+
+#[derive(Deserialize, Debug)]
+struct RoundLatency {
+    p99: Option<Fig>,
+}
+
+impl RawRound {
+    /// Its figures in [`super::rule::metrics`]'s order for `section`.
+    fn figures(&self, section: Section) -> Vec<Option<f64>> {
+        let bare = |f: &Option<Fig>| match f {
+            Some(Fig::Bare(x)) => Some(*x),
+            _ => None,
+        };
+        let ok = self.status.as_deref().unwrap_or("ok") == "ok";
+        let figures = match section {
+            Section::Flood => vec![bare(&self.mb_per_sec), bare(&self.mb_per_server_cpu_second)],
+            _ => vec![
+                bare(&self.requests_per_sec),
+                bare(&self.server_cpu_us_per_request),
+                self.latency_us.as_ref().and_then(|l| bare(&l.p99)),
+            ],
+        };
+        figures.into_iter().map(|f| f.filter(|_| ok)).collect()
+    }
 }
 
 impl RawPoint {
@@ -226,7 +269,8 @@ impl RawPoint {
             "not_run" => State::Not("not run".into()),
             other => State::Not(other.replace('_', " ")),
         };
-        Entry { key, state }
+        let rounds = self.rounds.iter().map(|r| r.figures(section)).collect();
+        Entry { key, state, rounds }
     }
 }
 
@@ -333,6 +377,7 @@ impl RunFile {
             return Entry {
                 key,
                 state: State::Not("nothing measured".into()),
+                rounds: Vec::new(),
             };
         }
         let one = |x: Option<f64>| x.map(|x| Spread::of(&[x]));
@@ -371,6 +416,7 @@ impl RunFile {
         Entry {
             key,
             state: State::Measured { whole, seconds },
+            rounds: Vec::new(),
         }
     }
 }

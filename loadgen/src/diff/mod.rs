@@ -1,15 +1,19 @@
 //! `loadgen diff OLD.json NEW.json`: did a change help? Two compare
 //! results (or two run results) matched point by point, each figure's
 //! median old -> new with its relative change, and a verdict per point
-//! decided from the rounds' spread by [`rule`].
+//! decided from the rounds' spread by [`rule`]. Or two entries of one
+//! compare, `loadgen diff RESULTS.json --old A --new B`, judged from their
+//! paired rounds ([`paired`]).
 //!
 //! - [`input`] reads either kind of file, leniently.
+//! - [`paired`] makes two sides of one compare's entries.
 //! - [`rule`] says when a figure changed clearly, and what a point's
 //!   changes add up to.
 //! - [`render`] writes the result for the terminal and as Markdown;
 //!   `--json` is [`DiffReport`] serialised.
 
 pub mod input;
+pub mod paired;
 pub mod render;
 pub mod rule;
 
@@ -28,10 +32,10 @@ use rule::{Better, Change, Verdict};
 /// What `loadgen diff` was asked to do, validated.
 #[derive(Clone, Debug)]
 pub struct DiffConfig {
-    /// The baseline.
+    /// The baseline file; with [`Against::Entries`] the one file.
     pub old: PathBuf,
     /// The candidate.
-    pub new: PathBuf,
+    pub new: Against,
     /// Smallest relative change of the medians that can count, as a
     /// fraction (0.05 = 5%).
     pub threshold: f64,
@@ -41,6 +45,20 @@ pub struct DiffConfig {
     pub markdown: Option<PathBuf>,
     /// Exit 1 when a point is "slower".
     pub fail_on_slower: bool,
+}
+
+/// What OLD is diffed against.
+#[derive(Clone, Debug)]
+pub enum Against {
+    /// A second file, matched point by point.
+    File(PathBuf),
+    /// Two entries of OLD's compare, judged from their paired rounds.
+    Entries {
+        /// The baseline entry's name.
+        old: String,
+        /// The candidate's.
+        new: String,
+    },
 }
 
 /// One figure of one point, OLD against NEW.
@@ -94,6 +112,9 @@ pub struct DiffReport {
     pub new: String,
     /// `compare` or `run`.
     pub results: &'static str,
+    /// True when OLD and NEW are two entries of one compare, judged from
+    /// their paired rounds.
+    pub paired: bool,
     /// The `--threshold`, as a fraction.
     pub threshold: f64,
     /// Points in both files, in OLD's order.
@@ -126,13 +147,16 @@ fn read(flag: &str, path: &Path) -> Result<Results, UsageError> {
     input::parse(&path.display().to_string(), &text)
 }
 
-/// Matches `old`'s points with `new`'s and judges each pair.
+/// Matches `old`'s points with `new`'s and judges each pair: by their
+/// rounds' spread, or when `paired` (two entries of one compare) by their
+/// paired rounds.
 pub fn pair(
     old: &Results,
     new: &Results,
     old_name: &str,
     new_name: &str,
     threshold: f64,
+    paired: bool,
 ) -> DiffReport {
     let find = |r: &'_ Results, k: &Key| r.entries.iter().position(|e| &e.key == k);
     let mut points = Vec::new();
@@ -142,13 +166,15 @@ pub fn pair(
         match find(new, &o.key) {
             Some(i) if !matched[i] => {
                 matched[i] = true;
-                points.push(point(o, &new.entries[i], threshold));
+                points.push(point(o, &new.entries[i], threshold, paired));
             }
             _ => only_in_old.push(o.key.label()),
         }
     }
-    if !(old.busy.is_empty() && new.busy.is_empty()) {
-        // Rounds measure the noise within one sweep, not the drift
+    let busy = !(old.busy.is_empty() && new.busy.is_empty());
+    if busy && !paired {
+        // Paired rounds share the machine's state, so this is for two
+        // files only. Rounds measure the noise within one sweep, not the drift
         // between two: a machine busier during one of them moves all its
         // points alike. Say so on every verdict it could have made.
         for p in &mut points {
@@ -168,6 +194,7 @@ pub fn pair(
             input::Source::Compare => "compare",
             input::Source::Run => "run",
         },
+        paired,
         threshold,
         points,
         only_in_old,
@@ -177,8 +204,9 @@ pub fn pair(
     }
 }
 
-/// One point, judged.
-fn point(old: &Entry, new: &Entry, threshold: f64) -> PointDiff {
+/// One point, judged: by [`rule::judge`], or [`rule::paired`] when
+/// `paired`.
+fn point(old: &Entry, new: &Entry, threshold: f64, paired: bool) -> PointDiff {
     let section = old.key.section;
     let done = |figures, judged: Verdict| PointDiff {
         point: old.key.label(),
@@ -225,13 +253,22 @@ fn point(old: &Entry, new: &Entry, threshold: f64) -> PointDiff {
             Some((Some(a), Some(b))) => (Some(a), Some(b), true),
             _ => (at(o.0, i), at(n.0, i), false),
         };
-        let change = a
+        let mut relative_change = a.zip(b).map(|(a, b)| rule::relative(&a, &b));
+        let mut change = a
             .zip(b)
             .map(|(a, b)| rule::judge(&a, &b, m.better, threshold));
-        if let (Some(a), Some(b), Some(c)) = (a, b, change) {
+        // The samples the verdict had: rounds a side, or rounds paired.
+        let mut samples = a.zip(b).map(|(a, b)| a.n.min(b.n));
+        if paired {
+            let rounds = paired::rounds(old, new, i);
+            let (c, median) = rule::paired(&rounds, m.better, threshold);
+            change = change.map(|_| c);
+            relative_change = median.or(relative_change);
+            samples = samples.map(|_| rounds.len());
+        }
+        if let (Some(c), Some(least)) = (change, samples) {
             if m.counts {
                 counted.push(c);
-                let least = a.n.min(b.n);
                 most = Some(most.map_or(least, |f| f.max(least)));
             }
         }
@@ -242,10 +279,7 @@ fn point(old: &Entry, new: &Entry, threshold: f64) -> PointDiff {
             counted: m.counts,
             old: a,
             new: b,
-            relative_change: a
-                .zip(b)
-                .map(|(a, b)| rule::relative(&a, &b))
-                .filter(|r| r.is_finite()),
+            relative_change: relative_change.filter(|r| r.is_finite()),
             change,
             per_second,
         });
@@ -253,17 +287,11 @@ fn point(old: &Entry, new: &Entry, threshold: f64) -> PointDiff {
     done(figures, rule::verdict(&counted, most))
 }
 
-/// `loadgen diff`: reads both files, prints the table, writes what was
-/// asked for; exit 0 whatever the verdicts, or 1 under
-/// `--fail-on-slower` when a point is slower.
-///
-/// # Errors
-/// A [`UsageError`] (exit 2) when a file cannot be read, is not valid
-/// JSON, or the two are not of one kind; I/O errors writing the outputs.
-pub fn diff(cfg: &DiffConfig) -> anyhow::Result<ExitCode> {
-    let old = read("OLD", &cfg.old)?;
-    let new = read("NEW", &cfg.new)?;
-    let (old_name, new_name) = (cfg.old.display().to_string(), cfg.new.display().to_string());
+/// Two files, read and matched point by point.
+fn two_files(old: &Path, new: &Path, threshold: f64) -> Result<DiffReport, UsageError> {
+    let (old_name, new_name) = (old.display().to_string(), new.display().to_string());
+    let old = read("OLD", old)?;
+    let new = read("NEW", new)?;
     if old.source != new.source {
         return Err(usage(format!(
             "{} is {} but {} is {}: diff compares two of one kind",
@@ -271,10 +299,29 @@ pub fn diff(cfg: &DiffConfig) -> anyhow::Result<ExitCode> {
             old.source.name(),
             shorten(&new_name),
             new.source.name()
-        ))
-        .into());
+        )));
     }
-    let report = pair(&old, &new, &old_name, &new_name, cfg.threshold);
+    Ok(pair(&old, &new, &old_name, &new_name, threshold, false))
+}
+
+/// `loadgen diff`: reads the file(s), prints the table, writes what was
+/// asked for; exit 0 whatever the verdicts, or 1 under `--fail-on-slower`
+/// when a point is slower.
+///
+/// # Errors
+/// A [`UsageError`] (exit 2) when a file cannot be read, is not valid
+/// JSON, the two are not of one kind, or the one file lacks an entry
+/// named; I/O errors writing the outputs.
+pub fn diff(cfg: &DiffConfig) -> anyhow::Result<ExitCode> {
+    let report = match &cfg.new {
+        Against::File(new) => two_files(&cfg.old, new, cfg.threshold)?,
+        Against::Entries { old, new } => {
+            let file = cfg.old.display().to_string();
+            let (a, b) = paired::sides(&file, &read("RESULTS", &cfg.old)?, old, new)?;
+            let name = |n: &str| format!("{file}: {n}");
+            pair(&a, &b, &name(old), &name(new), cfg.threshold, true)
+        }
+    };
     print(&render::table(&report))?;
     if let Some(path) = &cfg.json {
         crate::report::json::write(path, &report).context("--json")?;

@@ -106,15 +106,22 @@ fn footer(r: &DiffReport) -> Vec<String> {
     if !r.only_in_new.is_empty() {
         out.push(format!("only in NEW: {}", r.only_in_new.join(", ")));
     }
+    if r.paired && !r.busy_old.is_empty() {
+        out.push(format!(
+            "the machine was busy: {}; paired rounds share it, so no verdict is qualified",
+            r.busy_old.join("; ")
+        ));
+    }
     for (which, warnings) in [("OLD", &r.busy_old), ("NEW", &r.busy_new)] {
-        if !warnings.is_empty() {
+        if !r.paired && !warnings.is_empty() {
             out.push(format!(
                 "{which}'s machine was busy: {}",
                 warnings.join("; ")
             ));
         }
     }
-    if !(r.busy_old.is_empty() && r.busy_new.is_empty()) {
+    let busy = !(r.busy_old.is_empty() && r.busy_new.is_empty());
+    if busy && !r.paired {
         out.push(
             "(busy machine): a machine busier during one file's measurement moves all its \
              points alike, which its rounds cannot show; rerun both on a quiet machine"
@@ -129,6 +136,15 @@ fn footer(r: &DiffReport) -> Vec<String> {
             "(per s): the run's per-second figures, their middle half as the range from \
              {QUARTILES_FROM} seconds on"
         ));
+    }
+    if r.paired {
+        out.push(format!(
+            "better/worse: every round's paired change goes the same way by more than {}% \
+             ({MIN_SAMPLES} or more rounds paired); the change is their median; p99 is shown, \
+             not counted in the verdict. The rule: loadgen diff --help",
+            r.threshold * 100.0
+        ));
+        return out;
     }
     out.push(format!(
         "better/worse: the ranges do not overlap and the medians differ by more than {}% \

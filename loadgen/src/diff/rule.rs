@@ -12,6 +12,10 @@
 //! 3 with two rounds, which is why a verdict needs [`MIN_SAMPLES`] on both
 //! sides (one in 10 with three, one in 35 with four, before the threshold
 //! cuts it further).
+//!
+//! Two entries of one compare are judged by [`paired`] instead: round i of
+//! each ran back to back, so the machine's drift falls on both halves of a
+//! pair, and the pairs' own changes are what is judged.
 
 use serde::Serialize;
 
@@ -100,20 +104,60 @@ pub enum Change {
     Worse,
     /// The ranges overlap: no clear change.
     Overlap,
-    /// The ranges are apart but the medians within the threshold.
+    /// The ranges are apart but the medians within the threshold (paired
+    /// rounds: no change goes against the others, but not every one is
+    /// past the threshold).
     Small,
     /// Fewer than [`MIN_SAMPLES`] on a side: nothing can be called.
     TooFew,
+    /// Paired rounds: some rounds' changes go up, some down.
+    Disagree,
 }
 
 /// NEW's median relative to OLD's: +0.1 is 10% more. Infinite when OLD's
 /// is 0 and NEW's is not.
 pub fn relative(old: &Spread, new: &Spread) -> f64 {
-    if old.median == new.median {
+    ratio(old.median, new.median)
+}
+
+/// `new` relative to `old`: +0.1 is 10% more; infinite when `old` is 0
+/// and `new` is not.
+fn ratio(old: f64, new: f64) -> f64 {
+    if old == new {
         0.0
     } else {
-        (new.median - old.median) / old.median.abs()
+        (new - old) / old.abs()
     }
+}
+
+/// Judges one figure from paired rounds, `(OLD, NEW)` of each round both
+/// measured, by the rule of two entries of one compare: clearly changed
+/// when every pair changed the same way by more than `threshold`, with
+/// [`MIN_SAMPLES`] pairs or more. Also returns the median of the pairs'
+/// relative changes (`None` without pairs), which is the change shown.
+///
+/// Why every pair: if the two entries were the same, each pair's change
+/// would be up or down by chance, all `n` one way with probability
+/// 2 / 2^n (one in 4 with three rounds, one in 16 with five) before the
+/// threshold cuts it further.
+pub fn paired(pairs: &[(f64, f64)], better: Better, threshold: f64) -> (Change, Option<f64>) {
+    let changes: Vec<f64> = pairs.iter().map(|&(o, n)| ratio(o, n)).collect();
+    let median = (!changes.is_empty()).then(|| Spread::of(&changes).median);
+    if changes.len() < MIN_SAMPLES {
+        return (Change::TooFew, median);
+    }
+    let all = |f: &dyn Fn(f64) -> bool| changes.iter().all(|&c| f(c));
+    let change = if all(&|c| c > threshold) || all(&|c| c < -threshold) {
+        match (changes[0] > 0.0, better) {
+            (true, Better::Higher) | (false, Better::Lower) => Change::Better,
+            _ => Change::Worse,
+        }
+    } else if all(&|c| c >= 0.0) || all(&|c| c <= 0.0) {
+        Change::Small
+    } else {
+        Change::Disagree
+    };
+    (change, median)
 }
 
 /// Judges one figure by the rule in the module doc.
@@ -251,6 +295,42 @@ mod tests {
             Verdict::NoClearDifference(None)
         );
         assert_eq!(verdict(&[Better], Some(3)).text(), "faster");
+    }
+
+    #[test]
+    fn paired_rounds_all_one_way_past_the_threshold_changed() {
+        let slower = [(100.0, 80.0), (60.0, 50.0), (120.0, 100.0)];
+        let (change, median) = paired(&slower, Better::Higher, 0.05);
+        assert_eq!(change, Change::Worse);
+        assert!((median.unwrap() + 1.0 / 6.0).abs() < 1e-9, "{median:?}");
+        assert_eq!(paired(&slower, Better::Lower, 0.05).0, Change::Better);
+        // The rounds moved the machine by 2x; the pairs did not disagree.
+        let back: Vec<(f64, f64)> = slower.iter().map(|&(o, n)| (n, o)).collect();
+        assert_eq!(paired(&back, Better::Higher, 0.05).0, Change::Better);
+    }
+
+    #[test]
+    fn one_paired_round_disagreeing_is_no_change() {
+        let pairs = [(100.0, 80.0), (60.0, 50.0), (120.0, 130.0)];
+        assert_eq!(paired(&pairs, Better::Higher, 0.05).0, Change::Disagree);
+        // One way in every round but one round within the threshold.
+        let pairs = [(100.0, 80.0), (60.0, 50.0), (120.0, 118.0)];
+        assert_eq!(paired(&pairs, Better::Higher, 0.05).0, Change::Small);
+        let same = [(100.0, 100.0); 5];
+        assert_eq!(
+            paired(&same, Better::Higher, 0.05),
+            (Change::Small, Some(0.0))
+        );
+    }
+
+    #[test]
+    fn fewer_than_three_paired_rounds_are_too_few() {
+        let pairs = [(100.0, 50.0), (100.0, 50.0)];
+        assert_eq!(
+            paired(&pairs, Better::Higher, 0.05),
+            (Change::TooFew, Some(-0.5))
+        );
+        assert_eq!(paired(&[], Better::Higher, 0.05), (Change::TooFew, None));
     }
 
     #[test]

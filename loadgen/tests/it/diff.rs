@@ -1,6 +1,7 @@
 //! `loadgen diff`: hand-built results files (today's shapes, and with the
 //! open-loop `rates`, an external server's `kind` and a run's `timeline`)
-//! judged point by point, the refusals, and one real pair of compares.
+//! judged point by point, the refusals, and one real pair of compares;
+//! then two entries of one compare, judged from their paired rounds.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -310,6 +311,182 @@ fn two_real_compares_diff_to_a_row_per_point() {
         "{out}"
     );
     assert!(out.contains("2 rounds: too few to tell"), "{out}");
+    for figure in ["req/s", "CPU µs/echo", "p99 µs"] {
+        assert!(out.contains(figure), "{out}");
+    }
+}
+
+/// A figure's spread over `xs`, as compare writes it.
+fn spread_of(xs: &[f64]) -> Value {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    json!({"median": v[v.len() / 2], "min": v[0], "max": v[v.len() - 1], "n": v.len()})
+}
+
+/// A closed-loop point of `model` with one round per `rps` (CPU per echo
+/// its inverse), as compare writes it: the spreads and the `rounds`.
+fn closed_rounds(model: &str, conns: u32, rps: &[f64]) -> Value {
+    let cpu: Vec<f64> = rps.iter().map(|r| 1e5 / r).collect();
+    let rounds: Vec<Value> = (rps.iter().zip(&cpu))
+        .map(|(r, c)| {
+            json!({"status": "ok", "requests_per_sec": r, "server_cpu_us_per_request": c,
+                   "latency_us": {"p50": 50.0, "p99": 200.0}, "mb_per_sec": r * 512e-6})
+        })
+        .collect();
+    json!({
+        "model": model, "connections": conns, "kind": "closed", "status": "ok",
+        "rounds_measured": rps.len(), "requests_per_sec": spread_of(rps),
+        "server_cpu_us_per_request": spread_of(&cpu), "p99_us": spread_of(&[200.0; 3]),
+        "mb_per_sec": 1.0, "rounds": rounds
+    })
+}
+
+/// One compare of entries `base`, `same` (figures equal to base's) and
+/// `slow` (base's req/s times 0.8 at 100 connections), over 3 rounds
+/// through which the machine drifted by 2x: the rounds of each entry
+/// overlap, the pairs do not.
+fn paired_file() -> Value {
+    let drift = [1.0, 0.5, 0.8];
+    let at = |rps: f64, factor: f64| drift.iter().map(|d| rps * d * factor).collect::<Vec<_>>();
+    let mut points = Vec::new();
+    for conns in [1, 100] {
+        for (model, factor) in [("base", 1.0), ("same", 1.0), ("slow", 0.8)] {
+            let factor = if conns == 100 { factor } else { 1.0 };
+            points.push(closed_rounds(model, conns, &at(20e3, factor)));
+        }
+    }
+    json!({"tool": "loadgen 0.1.0", "points": points, "rankings": [],
+           "machine_load": {"warnings": ["the hypervisor stole 11% of the CPU time"]}})
+}
+
+/// `loadgen diff FILE --old OLD --new NEW EXTRA…`.
+fn diff_entries(file: &Path, old: &str, new: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["diff", file.to_str().unwrap(), "--old", old, "--new", new];
+    args.extend_from_slice(extra);
+    let out = loadgen(&args, Duration::from_secs(30));
+    (
+        out.status.code(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+#[test]
+fn two_entries_of_one_compare_are_judged_round_by_round() {
+    let dir = scratch("diff-paired");
+    let file = write(&dir, "results.json", &paired_file());
+    for (old, new) in [("base", "base"), ("base", "same")] {
+        let (code, out) = diff_entries(&file, old, new, &["--fail-on-slower"]);
+        assert_eq!(code, Some(0), "{out}");
+        for conns in [1, 100] {
+            let point = format!("{old}/{new} x {conns} conns");
+            assert_eq!(verdict_of(&out, &point), "no clear difference", "{out}");
+        }
+        assert!(!out.contains("busy machine"), "{out}");
+    }
+    let json_out = dir.join("paired.json");
+    let (code, out) = diff_entries(
+        &file,
+        "base",
+        "slow",
+        &["--json", json_out.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    // The machine's 2x drift is in every entry's range; the pairs see
+    // through it, and the busy machine qualifies nothing.
+    assert_eq!(verdict_of(&out, "base/slow x 100 conns"), "slower", "{out}");
+    assert_eq!(
+        verdict_of(&out, "base/slow x 1 conns"),
+        "no clear difference",
+        "{out}"
+    );
+    assert!(out.contains("-20.0% worse"), "{out}");
+    assert!(
+        out.contains("results.json: base") && out.contains("results.json: slow"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the machine was busy: the hypervisor stole 11%")
+            && !out.contains("(busy machine)"),
+        "{out}"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
+    assert_eq!(v["paired"], true, "{v}");
+    let (code, _) = diff_entries(&file, "base", "slow", &["--fail-on-slower"]);
+    assert_eq!(code, Some(1));
+    // Two rounds are too few, paired or not.
+    let mut two = paired_file();
+    for p in two["points"].as_array_mut().unwrap() {
+        p["rounds"].as_array_mut().unwrap().pop();
+    }
+    let two = write(&dir, "two.json", &two);
+    let (_, out) = diff_entries(&two, "base", "slow", &[]);
+    assert!(
+        out.contains("no clear difference (2 rounds: too few to tell)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn entries_not_in_the_compare_or_with_two_files_are_refused() {
+    let dir = scratch("diff-paired-refused");
+    let file = write(&dir, "results.json", &paired_file());
+    let f = file.to_str().unwrap();
+    refused(
+        &["diff", f, "--old", "base", "--new", "nginx"],
+        "--new nginx: no such entry in",
+    );
+    refused(
+        &["diff", f, "--old", "nginx", "--new", "base"],
+        "(it has: base, same, slow)",
+    );
+    refused(
+        &["diff", f, f, "--old", "base", "--new", "slow"],
+        "--old/--new name two entries of one results file",
+    );
+    refused(&["diff", f, "--old", "base"], "--old NAME --new NAME");
+    refused(&["diff", f], "diff needs NEW.json");
+    let run = write(&dir, "run.json", &run_file(1e3, false));
+    refused(
+        &["diff", run.to_str().unwrap(), "--old", "a", "--new", "b"],
+        "is a run --json result: --old/--new name entries of a compare",
+    );
+}
+
+#[test]
+fn a_real_compare_of_two_entries_diffs_to_a_row() {
+    let dir = scratch("diff-paired-real");
+    let out_dir = dir.join("ab");
+    let py = format!(
+        "py=python3 {}/../examples/selectors_echo.py {{port}}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = loadgen(
+        &[
+            "compare",
+            "--models",
+            "reactor",
+            "--server",
+            &py,
+            "--connections",
+            "1",
+            "--flood",
+            "none",
+            "--rounds",
+            "3",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "50ms",
+            "--quiet",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        Duration::from_secs(90),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, out) = diff_entries(&out_dir.join("results.json"), "reactor", "py", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    verdict_of(&out, "reactor/py x 1 conns");
     for figure in ["req/s", "CPU µs/echo", "p99 µs"] {
         assert!(out.contains(figure), "{out}");
     }
