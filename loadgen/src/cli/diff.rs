@@ -52,8 +52,12 @@ Two entries of one compare (paired):
 connection count or offered rate). Round i of A and round i of B ran back to back (the entries \
 alternate inside a round, in an order that rotates from round to round), so each round gives \
 a pair and its relative change B/A - 1, per figure. A figure changed clearly only when EVERY \
-round's paired change goes the same way AND is beyond --threshold, with 3 or more rounds \
-measured by both; the change shown is the median of the paired changes. With two entries \
+round's paired change goes the same way AND is beyond --threshold AND the two entries' \
+ranges over the rounds do not overlap, with 3 or more rounds measured by both; the change \
+shown is the median of the paired changes. (Pairs alone were too weak here: one build \
+against itself went the same way in all 5 rounds of a point, by +28.6%. Inside one compare \
+drift widens both ranges alike, so requiring them apart costs only changes smaller than the \
+drift, which nothing could tell from it.) With two entries \
 that are really the same, each pair goes up or down by chance: all of 3 one way one time in \
 4, of 5 one time in 16, of 7 one time in 64, before the threshold cuts that further; so use \
 --rounds 5 or more. Counted figures, p99 and the verdicts are as above. There is no \"(busy \

@@ -140,7 +140,8 @@ fn footer(r: &DiffReport) -> Vec<String> {
     if r.paired {
         out.push(format!(
             "better/worse: every round's paired change goes the same way by more than {}% \
-             ({MIN_SAMPLES} or more rounds paired); the change is their median; p99 is shown, \
+             and the ranges are apart ({MIN_SAMPLES} or more rounds paired); the change is \
+             their median; p99 is shown, \
              not counted in the verdict. The rule: loadgen diff --help",
             r.threshold * 100.0
         ));
