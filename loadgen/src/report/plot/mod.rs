@@ -292,9 +292,22 @@ fn unavailable_notes(report: &CompareReport, entries: &mut Vec<Entry>) {
             continue;
         };
         let text = wrap(&format!("{model}: n/a ({why})"), UNAVAILABLE_LINES);
-        let faded = colour(model_index(report, model)).mix(0.3);
-        entries.push(Entry::lines(Glyph::Dot, faded, text));
+        entries.push(Entry::lines(Glyph::Dot, faded(report, model), text));
     }
+}
+
+/// `model`'s colour faded: the colour of a note on a model that has no
+/// point in the plot.
+fn faded(report: &CompareReport, model: &str) -> RGBAColor {
+    colour(model_index(report, model)).mix(0.3)
+}
+
+/// A legend note that `model` has no point in this plot, in its colour
+/// faded: `why` is the reason on two short lines, read as
+/// "MODEL: n/a (`why[0]`" then "`why[1]`", which closes the parenthesis.
+fn not_applicable_note(report: &CompareReport, model: &str, why: [&str; 2]) -> Entry {
+    let first = format!("{model}: n/a ({}", why[0]);
+    Entry::new(Glyph::Dot, faded(report, model), &[&first, why[1]])
 }
 
 /// The white canvas with a title, split into the chart area and the legend
