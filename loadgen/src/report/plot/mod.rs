@@ -325,11 +325,19 @@ mod tests {
     use super::*;
     use crate::report::fixture;
 
+    /// `report`'s plots, written into a scratch directory of their own
+    /// that starts empty: the directory and [`write_all`]'s file names.
+    fn plots(name: &str, report: &CompareReport) -> (PathBuf, Vec<PathBuf>) {
+        let dir = std::env::temp_dir().join(format!("loadgen-plot-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, report).unwrap();
+        (dir, files)
+    }
+
     #[test]
     fn latency_against_load_marks_points_behind_and_the_objective() {
-        let dir = std::env::temp_dir().join(format!("loadgen-plot-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::with_rates()).unwrap();
+        let (dir, files) = plots("load", &fixture::with_rates());
         assert!(
             files.contains(&PathBuf::from("latency_load.svg")),
             "{files:?}"
@@ -340,18 +348,14 @@ mod tests {
         assert!(svg.contains("iterative: n/a"));
         assert!(svg.contains("fell behind its schedule;"));
         // No rate points: no such plot.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::report()).unwrap();
+        let (dir, files) = plots("load", &fixture::report());
         assert!(!files.contains(&PathBuf::from("latency_load.svg")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_sweep_that_measured_nothing_writes_no_plot() {
-        let dir = std::env::temp_dir().join(format!("loadgen-plot-empty-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::nothing_measured()).unwrap();
+        let (dir, files) = plots("empty", &fixture::nothing_measured());
         assert!(files.is_empty());
         assert!(!dir.join("throughput.svg").exists());
         std::fs::remove_dir_all(&dir).unwrap();
@@ -359,9 +363,7 @@ mod tests {
 
     #[test]
     fn saturation_is_plotted_from_zero_with_generator_bound_points_hollow() {
-        let dir = std::env::temp_dir().join(format!("loadgen-plot-sat-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::report()).unwrap();
+        let (dir, files) = plots("sat", &fixture::report());
         assert!(
             files.contains(&PathBuf::from("saturation.svg")),
             "{files:?}"
@@ -376,9 +378,7 @@ mod tests {
         for p in &mut r.points {
             p.outcome = Outcome::NotRun;
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &r).unwrap();
+        let (dir, files) = plots("sat", &r);
         assert_eq!(files, [PathBuf::from("saturation.svg")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

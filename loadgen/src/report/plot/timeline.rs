@@ -11,7 +11,7 @@
 use std::io;
 use std::path::Path;
 
-use plotters::coord::ranged1d::Ranged;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged};
 use plotters::prelude::*;
 
 use super::axes::{count_label, latency_label, log_latency, Linear};
@@ -68,6 +68,17 @@ fn mid(p: &SeriesPoint) -> f64 {
     p.start_s + p.length_s / 2.0
 }
 
+/// A panel's chart on `area`: the window's seconds from 0 to `x_hi`
+/// across, `y` up, with the same margins in every panel so that their
+/// time axes line up.
+fn panel<'a, 'b, Y: AsRangedCoord>(
+    area: &'a Area<'b>,
+    x_hi: f64,
+    y: Y,
+) -> io::Result<Chart<'a, 'b, Linear, Y::CoordDescType>> {
+    chart(area, (25, 70), Linear::from_zero(x_hi), y)
+}
+
 /// A panel of `figure` per interval from 0, one line per model.
 fn rate_panel(
     area: &Area<'_>,
@@ -83,12 +94,7 @@ fn rate_panel(
         .fold(0.0, f64::max)
         .max(1.0)
         * 1.08;
-    let mut chart = chart(
-        area,
-        (25, 70),
-        Linear::from_zero(x_hi),
-        Linear::from_zero(top),
-    )?;
+    let mut chart = panel(area, x_hi, Linear::from_zero(top))?;
     draw_axes(
         &mut chart,
         [x_desc, y_desc],
@@ -135,12 +141,7 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
     let desc = ["seconds into the window", "p99 latency (log scale)"];
     if hi / lo < 10.0 {
         let top = hi * 1.08;
-        let mut chart = chart(
-            area,
-            (25, 70),
-            Linear::from_zero(x_hi),
-            Linear::from_zero(top),
-        )?;
+        let mut chart = panel(area, x_hi, Linear::from_zero(top))?;
         let desc = [desc[0], "p99 latency"];
         // 0 is 0 in any unit: "0 µs" under ticks in ms would read oddly.
         let y_label = |y: &f64| {
@@ -154,7 +155,7 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
         return p99_lines(&mut chart, lines);
     }
     let (_, y_axis) = log_latency(lo, hi, 1.05);
-    let mut chart = chart(area, (25, 70), Linear::from_zero(x_hi), y_axis)?;
+    let mut chart = panel(area, x_hi, y_axis)?;
     draw_axes(
         &mut chart,
         desc,
