@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use super::axes::{count_label, latency_label, log_latency, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::{
-    canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_note,
+    canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_notes,
     unavailable_notes,
 };
 use super::{Chart, GREY};
@@ -268,13 +268,8 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             &["cross on the axis: failed,", "nothing measured"],
         ));
     }
-    for model in not_applicable {
-        entries.push(not_applicable_note(
-            report,
-            model,
-            ["one client", "at a time)"],
-        ));
-    }
+    let one_client = ["one client", "at a time)"];
+    not_applicable_notes(report, &not_applicable, one_client, &mut entries);
     unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)

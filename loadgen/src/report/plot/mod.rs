@@ -302,12 +302,23 @@ fn faded(report: &CompareReport, model: &str) -> RGBAColor {
     colour(model_index(report, model)).mix(0.3)
 }
 
-/// A legend note that `model` has no point in this plot, in its colour
-/// faded: `why` is the reason on two short lines, read as
+/// A legend note for each of `models`, which have no point in this plot,
+/// in its colour faded: `why` is the reason on two short lines, read as
 /// "MODEL: n/a (`why[0]`" then "`why[1]`", which closes the parenthesis.
-fn not_applicable_note(report: &CompareReport, model: &str, why: [&str; 2]) -> Entry {
-    let first = format!("{model}: n/a ({}", why[0]);
-    Entry::new(Glyph::Dot, faded(report, model), &[&first, why[1]])
+fn not_applicable_notes(
+    report: &CompareReport,
+    models: &[&str],
+    why: [&str; 2],
+    entries: &mut Vec<Entry>,
+) {
+    for model in models {
+        let first = format!("{model}: n/a ({}", why[0]);
+        entries.push(Entry::new(
+            Glyph::Dot,
+            faded(report, model),
+            &[&first, why[1]],
+        ));
+    }
 }
 
 /// The white canvas with a title, split into the chart area and the legend
@@ -335,14 +346,17 @@ mod tests {
         (dir, files)
     }
 
+    /// The text of plot `name` in `dir`, failing unless [`write_all`]
+    /// listed it among `files`.
+    fn svg(dir: &Path, files: &[PathBuf], name: &str) -> String {
+        assert!(files.contains(&PathBuf::from(name)), "{files:?}");
+        std::fs::read_to_string(dir.join(name)).unwrap()
+    }
+
     #[test]
     fn latency_against_load_marks_points_behind_and_the_objective() {
         let (dir, files) = plots("load", &fixture::with_rates());
-        assert!(
-            files.contains(&PathBuf::from("latency_load.svg")),
-            "{files:?}"
-        );
-        let svg = std::fs::read_to_string(dir.join("latency_load.svg")).unwrap();
+        let svg = svg(&dir, &files, "latency_load.svg");
         assert!(svg.contains("objective: p99 ≤ 1 ms"), "no SLO line");
         assert!(svg.contains("hollow: behind"));
         assert!(svg.contains("iterative: n/a"));
@@ -364,11 +378,7 @@ mod tests {
     #[test]
     fn saturation_is_plotted_from_zero_with_generator_bound_points_hollow() {
         let (dir, files) = plots("sat", &fixture::report());
-        assert!(
-            files.contains(&PathBuf::from("saturation.svg")),
-            "{files:?}"
-        );
-        let svg = std::fs::read_to_string(dir.join("saturation.svg")).unwrap();
+        let svg = svg(&dir, &files, "saturation.svg");
         assert!(svg.contains("50 connections"), "no x label");
         assert!(svg.contains("MB echoed per server CPU-second"));
         assert!(svg.contains("hollow: generator-bound"));

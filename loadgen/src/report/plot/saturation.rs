@@ -11,7 +11,7 @@ use super::axes::{count_label, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::marker::Marked;
 use super::{
-    canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_note,
+    canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_notes,
     unavailable_notes,
 };
 use crate::limit::SATURATED;
@@ -162,20 +162,10 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             "at part load, not saturated",
         ],
     );
-    for model in not_applicable {
-        entries.push(not_applicable_note(
-            report,
-            model,
-            ["one client", "at a time)"],
-        ));
-    }
-    for model in not_measured {
-        entries.push(not_applicable_note(
-            report,
-            model,
-            ["not started", "by loadgen: no server CPU)"],
-        ));
-    }
+    let one_client = ["one client", "at a time)"];
+    not_applicable_notes(report, &not_applicable, one_client, &mut entries);
+    let no_cpu = ["not started", "by loadgen: no server CPU)"];
+    not_applicable_notes(report, &not_measured, no_cpu, &mut entries);
     unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)
