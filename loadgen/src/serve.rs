@@ -207,6 +207,67 @@ fn not_started_reason(stderr: &str, status: Option<ExitStatus>) -> String {
     }
 }
 
+/// Arms a server child's `cmd` before it is spawned: its own process
+/// group, so that a Ctrl-C typed at the terminal reaches loadgen alone,
+/// which then ends the window, writes what it has and stops the server
+/// itself, instead of the server starting to drain in the middle of a
+/// measurement; killed when loadgen dies ([`die_with_parent`]); pinned to
+/// `cpus` when given.
+fn arm(cmd: &mut Command, cpus: Option<Vec<usize>>) {
+    cmd.process_group(0);
+    // SAFETY: the closure only makes raw syscalls (prctl or procctl,
+    // getppid, sched_setaffinity or cpuset_setaffinity, _exit) on memory
+    // set up before the fork: all async-signal-safe, as pre_exec requires.
+    let parent = std::process::id() as libc::pid_t;
+    unsafe {
+        cmd.pre_exec(move || {
+            die_with_parent(parent)?;
+            match &cpus {
+                Some(cpus) => crate::env::pin(cpus),
+                None => Ok(()),
+            }
+        });
+    }
+}
+
+/// Which 16 KiB of a server child's stderr [`drain_stderr`] keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// The first: where echod says why it did not start.
+    Start,
+    /// The last (give or take 16 KiB more): where another server's
+    /// complaint about failing to start is, after whatever it logged.
+    End,
+}
+
+/// Reads `pipe` to its end, so that a chatty server never blocks on a
+/// full pipe, keeping in `sink` the part of it that `keep` says.
+fn drain_stderr(pipe: impl Read, sink: &Mutex<String>, keep: Keep) {
+    let mut r = BufReader::new(pipe);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+        match keep {
+            Keep::Start => {
+                if s.len() < 16 * 1024 {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+            Keep::End => {
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if s.len() > 32 * 1024 {
+                    let cut = s.len() - 16 * 1024;
+                    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                    s.drain(..cut);
+                }
+            }
+        }
+    }
+}
+
 impl ServerProcess {
     /// Starts `echod --model MODEL --listen 127.0.0.1:0` as a child of this
     /// binary, pinned to `cpus` when given, and waits for its address.
@@ -229,24 +290,7 @@ impl ServerProcess {
         if WATCH_PIPE {
             cmd.stdin(Stdio::piped()).env(DIE_WITH_STDIN, "1");
         }
-        // Its own process group: a Ctrl-C typed at the terminal reaches
-        // loadgen alone, which then ends the window, writes what it has and
-        // stops the server itself, instead of the server starting to drain
-        // in the middle of a measurement.
-        cmd.process_group(0);
-        // SAFETY: the closure only makes raw syscalls (prctl or procctl,
-        // getppid, sched_setaffinity or cpuset_setaffinity, _exit) on memory
-        // set up before the fork: all async-signal-safe, as pre_exec requires.
-        let parent = std::process::id() as libc::pid_t;
-        unsafe {
-            cmd.pre_exec(move || {
-                die_with_parent(parent)?;
-                match &cpus {
-                    Some(cpus) => crate::env::pin(cpus),
-                    None => Ok(()),
-                }
-            });
-        }
+        arm(&mut cmd, cpus);
         let mut child = cmd.spawn().map_err(not_started)?;
         let lifeline = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -257,19 +301,8 @@ impl ServerProcess {
         let (stderr_done, stderr_read) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             let _done = stderr_done;
-            // Keep draining so a chatty server never blocks on a full pipe;
-            // keep only the start, which is where a startup error is.
-            let mut r = BufReader::new(stderr_pipe);
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
-                if s.len() < 16 * 1024 {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
+            // echod's startup error is the start of what it writes.
+            drain_stderr(stderr_pipe, &sink, Keep::Start);
         });
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

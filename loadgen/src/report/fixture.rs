@@ -329,48 +329,34 @@ pub(crate) fn with_rates() -> CompareReport {
             },
         )
     };
-    let points = vec![
-        rated(
-            "reactor",
+    // Per offered rate: reactor's rounds, threads' rounds, and iterative n/a.
+    let table = [
+        (
             10e3,
-            &[(1.0, 40.0), (1.0, 42.0), (1.0, 45.0)],
-            slo,
+            [(1.0, 40.0), (1.0, 42.0), (1.0, 45.0)],
+            [(1.0, 60.0), (1.0, 65.0), (1.0, 70.0)],
         ),
-        rated(
-            "threads",
-            10e3,
-            &[(1.0, 60.0), (1.0, 65.0), (1.0, 70.0)],
-            slo,
-        ),
-        rates::rate_point(10e3, na()),
-        rated(
-            "reactor",
+        (
             50e3,
-            &[(1.0, 90.0), (1.0, 95.0), (1.0, 110.0)],
-            slo,
+            [(1.0, 90.0), (1.0, 95.0), (1.0, 110.0)],
+            [(1.0, 400.0), (1.0, 650.0), (0.99, 900.0)],
         ),
-        rated(
-            "threads",
-            50e3,
-            &[(1.0, 400.0), (1.0, 650.0), (0.99, 900.0)],
-            slo,
-        ),
-        rates::rate_point(50e3, na()),
-        rated(
-            "reactor",
+        (
             100e3,
-            &[(0.99, 700.0), (0.9, 5000.0), (1.0, 800.0)],
-            slo,
+            [(0.99, 700.0), (0.9, 5000.0), (1.0, 800.0)],
+            [(0.62, 80e3), (0.6, 95e3), (0.65, 70e3)],
         ),
-        rated(
-            "threads",
-            100e3,
-            &[(0.62, 80e3), (0.6, 95e3), (0.65, 70e3)],
-            slo,
-        ),
-        rates::rate_point(100e3, na()),
     ];
-    let mut points = points;
+    let mut points: Vec<_> = table
+        .iter()
+        .flat_map(|(rate, reactor, threads)| {
+            [
+                rated("reactor", *rate, reactor, slo),
+                rated("threads", *rate, threads, slo),
+                rates::rate_point(*rate, na()),
+            ]
+        })
+        .collect();
     // Its generator fell behind too: flagged beside the model's own delay.
     if let Outcome::Ok(s) = &mut points[7].point.outcome {
         s.generator_behind = true;

@@ -38,8 +38,8 @@ fn progress<S: Marks, M>(
     kind: &str,
     figures: impl FnOnce(&S) -> String,
 ) -> String {
-    let what = match &p.outcome {
-        Outcome::Ok(s) => {
+    let what = match summary_or_note(&p.outcome) {
+        Ok(s) => {
             let mut line = figures(s);
             let failed = failed_rounds(p).count();
             if failed > 0 {
@@ -53,13 +53,7 @@ fn progress<S: Marks, M>(
             }
             line
         }
-        Outcome::NotApplicable { reason }
-        | Outcome::Unavailable { reason }
-        | Outcome::Refused { reason } => {
-            format!("n/a ({reason})")
-        }
-        Outcome::Failed { error } => format!("FAILED: {error}"),
-        Outcome::NotRun => "not run".into(),
+        Err(note) => note,
     };
     format!("{} x {} conns{kind}: {what}", p.model, p.connections)
 }
@@ -243,6 +237,19 @@ pub(crate) fn line<S: AsRef<str>>(columns: &[Column], cells: &[S]) -> String {
     out
 }
 
+/// The summary of a measured `outcome`, or else what happened instead, as
+/// the reports say it: `n/a (reason)`, `FAILED: error`, `not run`.
+fn summary_or_note<S>(outcome: &Outcome<S>) -> Result<&S, String> {
+    match outcome {
+        Outcome::Ok(s) => Ok(s),
+        Outcome::NotApplicable { reason }
+        | Outcome::Unavailable { reason }
+        | Outcome::Refused { reason } => Err(format!("n/a ({reason})")),
+        Outcome::Failed { error } => Err(format!("FAILED: {error}")),
+        Outcome::NotRun => Err("not run".into()),
+    }
+}
+
 /// A point's row in `columns`: its model and connections, then `figures`
 /// of its summary, the first marked when it was generator-bound or cut
 /// short; or what happened instead.
@@ -252,14 +259,9 @@ fn row<S: Marks, M>(
     figures: impl FnOnce(&S) -> Vec<String>,
 ) -> String {
     let mut cells = vec![p.model.clone(), p.connections.to_string()];
-    let head = line(&HEAD, &cells);
-    let s = match &p.outcome {
-        Outcome::Ok(s) => s,
-        Outcome::NotApplicable { reason }
-        | Outcome::Unavailable { reason }
-        | Outcome::Refused { reason } => return format!("{head}  n/a ({reason})"),
-        Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
-        Outcome::NotRun => return format!("{head}  not run"),
+    let s = match summary_or_note(&p.outcome) {
+        Ok(s) => s,
+        Err(note) => return format!("{}  {note}", line(&HEAD, &cells)),
     };
     let mut figures = figures(s);
     if s.generator_bound() {
@@ -317,14 +319,9 @@ fn flood_row(p: &FloodPoint) -> String {
 fn rate_row(r: &RatePoint) -> String {
     let p = &r.point;
     let mut cells = vec![p.model.clone(), rates::offered(r.offered_per_sec)];
-    let head = line(&RATE[..2], &cells);
-    let s = match &p.outcome {
-        Outcome::Ok(s) => s,
-        Outcome::NotApplicable { reason }
-        | Outcome::Unavailable { reason }
-        | Outcome::Refused { reason } => return format!("{head}  n/a ({reason})"),
-        Outcome::Failed { error } => return format!("{head}  FAILED: {error}"),
-        Outcome::NotRun => return format!("{head}  not run"),
+    let s = match summary_or_note(&p.outcome) {
+        Ok(s) => s,
+        Err(note) => return format!("{}  {note}", line(&RATE[..2], &cells)),
     };
     let mut status = rates::status(s).replace(", rounds disagree", "~");
     if s.faults() > 0 {
@@ -367,14 +364,7 @@ fn render_rates(out: &mut String, r: &CompareReport) {
          request's\nintended send time, median (min–max) over the rounds; achieved req/s and the rest are medians.",
         o.rate_connections, r.config.size
     );
-    let titles: Vec<&str> = RATE
-        .iter()
-        .filter_map(|c| match *c {
-            Left(title, _) | Right(title, _) => Some(title),
-            Gap => None,
-        })
-        .collect();
-    let _ = writeln!(out, "{}", line(&RATE, &titles));
+    let _ = writeln!(out, "{}", titles(&RATE));
     for p in &o.rates {
         let _ = writeln!(out, "{}", rate_row(p));
     }
@@ -418,6 +408,18 @@ fn render_rates(out: &mut String, r: &CompareReport) {
     let _ = writeln!(out, "{}", rates::knee_line(o));
 }
 
+/// The title line of a table in `columns`.
+fn titles(columns: &[Column]) -> String {
+    let titles: Vec<&str> = columns
+        .iter()
+        .filter_map(|c| match *c {
+            Left(title, _) | Right(title, _) => Some(title),
+            Gap => None,
+        })
+        .collect();
+    line(columns, &titles)
+}
+
 /// `points` as a table in `columns`, a row each by `row`; nothing at all
 /// without points.
 fn table<S, M>(
@@ -427,14 +429,7 @@ fn table<S, M>(
     row: fn(&Point<S, M>) -> String,
 ) {
     if !points.is_empty() {
-        let titles: Vec<&str> = columns
-            .iter()
-            .filter_map(|c| match *c {
-                Left(title, _) | Right(title, _) => Some(title),
-                Gap => None,
-            })
-            .collect();
-        let _ = writeln!(out, "{}", line(columns, &titles));
+        let _ = writeln!(out, "{}", titles(columns));
     }
     for p in points {
         let _ = writeln!(out, "{}", row(p));

@@ -165,17 +165,7 @@ pub fn stall_warning(points: &[SeriesPoint]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn point(start_s: f64, rps: f64, p99: f64) -> SeriesPoint {
-        SeriesPoint {
-            start_s,
-            requests_per_sec: rps,
-            p99_us: Some(p99),
-            requests: rps as u64,
-            mb_per_sec: rps * 512.0 / 1e6,
-            length_s: 1.0,
-        }
-    }
+    use crate::run::series::second as point;
 
     #[test]
     fn a_short_run_shows_every_interval_and_a_stall_is_named() {

@@ -89,18 +89,7 @@ pub const LATENCY_STALL_FLOOR_US: f64 = 1000.0;
 /// Intervals without a p99 (a flood, or nothing answered) and a short
 /// last one are left out, as in [`slowest`].
 pub fn latency_stall(points: &[SeriesPoint]) -> Option<(usize, f64, f64)> {
-    let full = points.first().map_or(0.0, |p| p.length_s);
-    let judged: Vec<(usize, f64)> = points
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.length_s >= full / 2.0 && p.requests > 0)
-        .filter_map(|(i, p)| p.p99_us.map(|v| (i, v)))
-        .collect();
-    if judged.len() < 2 {
-        return None;
-    }
-    let values: Vec<f64> = judged.iter().map(|&(_, v)| v).collect();
-    let median = median(&values);
+    let (judged, median) = judged(points, |p| p.p99_us.filter(|_| p.requests > 0))?;
     let &(index, worst) = judged.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
     (worst >= LATENCY_STALL_FLOOR_US && worst > LATENCY_STALL * median)
         .then_some((index, worst, median))
@@ -134,18 +123,7 @@ impl Slowest {
 /// few milliseconds of window say little about a rate. `None` with fewer
 /// than two intervals left, where "slow" has nothing to be slow against.
 pub fn slowest(points: &[SeriesPoint], figure: fn(&SeriesPoint) -> f64) -> Option<Slowest> {
-    let full = points.first().map_or(0.0, |p| p.length_s);
-    let judged: Vec<(usize, f64)> = points
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.length_s >= full / 2.0)
-        .map(|(i, p)| (i, figure(p)))
-        .collect();
-    if judged.len() < 2 {
-        return None;
-    }
-    let values: Vec<f64> = judged.iter().map(|&(_, v)| v).collect();
-    let median = median(&values);
+    let (judged, median) = judged(points, |p| Some(figure(p)))?;
     let &(index, value) = judged.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
     Some(Slowest {
         index,
@@ -154,6 +132,29 @@ pub fn slowest(points: &[SeriesPoint], figure: fn(&SeriesPoint) -> f64) -> Optio
         median,
         share: if median > 0.0 { value / median } else { 1.0 },
     })
+}
+
+/// The intervals of `points` that a stall is judged among, each with its
+/// index and `figure`, and the median of those figures: a last interval
+/// shorter than half the others, and one whose `figure` is `None`, are
+/// left out. `None` with fewer than two left, where nothing has anything
+/// to stand out against.
+fn judged(
+    points: &[SeriesPoint],
+    figure: impl Fn(&SeriesPoint) -> Option<f64>,
+) -> Option<(Vec<(usize, f64)>, f64)> {
+    let full = points.first().map_or(0.0, |p| p.length_s);
+    let judged: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.length_s >= full / 2.0)
+        .filter_map(|(i, p)| Some((i, figure(p)?)))
+        .collect();
+    if judged.len() < 2 {
+        return None;
+    }
+    let values: Vec<f64> = judged.iter().map(|&(_, v)| v).collect();
+    Some((judged, median(&values)))
 }
 
 /// The median of `xs` (the mean of the middle two for an even count; 0
@@ -168,20 +169,27 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// A one-second interval from `start_s` of `rps` requests of 512 B with
+/// p99 `p99` µs: the timeline tests' unit.
+#[cfg(test)]
+pub(crate) fn second(start_s: f64, rps: f64, p99: f64) -> SeriesPoint {
+    SeriesPoint {
+        start_s,
+        requests_per_sec: rps,
+        p99_us: Some(p99),
+        requests: rps as u64,
+        mb_per_sec: rps * 512.0 / 1e6,
+        length_s: 1.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_second_of_waiting_replies_is_a_stall_though_the_rate_held() {
-        let at = |i: usize, p99: f64| SeriesPoint {
-            start_s: i as f64,
-            requests_per_sec: 20e3,
-            p99_us: Some(p99),
-            requests: 20_000,
-            mb_per_sec: 10.24,
-            length_s: 1.0,
-        };
+        let at = |i: usize, p99: f64| second(i as f64, 20e3, p99);
         let mut pts: Vec<SeriesPoint> = [4300.0, 831.0, 805e3, 4100.0, 1800.0]
             .iter()
             .enumerate()
@@ -206,12 +214,9 @@ mod tests {
 
     fn point(start_s: f64, rps: f64, length_s: f64) -> SeriesPoint {
         SeriesPoint {
-            start_s,
-            requests_per_sec: rps,
-            p99_us: Some(100.0),
             requests: (rps * length_s) as u64,
-            mb_per_sec: 0.0,
             length_s,
+            ..second(start_s, rps, 100.0)
         }
     }
 

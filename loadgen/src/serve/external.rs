@@ -10,14 +10,13 @@
 //! from its own pid. It cannot announce its address, so loadgen waits
 //! until something accepts a connection there.
 
-use std::io::{self, BufReader, Read};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{die_with_parent, ServerProcess, SpawnError};
+use super::{arm, drain_stderr, Keep, ServerProcess, SpawnError};
 use crate::target::Target;
 
 /// A `--server NAME=COMMAND`.
@@ -140,27 +139,15 @@ impl ServerProcess {
         cmd.args(&words[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        // SAFETY: as in `spawn`: raw syscalls on memory set up before the
-        // fork only.
-        let parent = std::process::id() as libc::pid_t;
-        unsafe {
-            cmd.pre_exec(move || {
-                die_with_parent(parent)?;
-                match &cpus {
-                    Some(cpus) => crate::env::pin(cpus),
-                    None => Ok(()),
-                }
-            });
-        }
+            .stderr(Stdio::piped());
+        arm(&mut cmd, cpus);
         let mut child = cmd
             .spawn()
             .map_err(|e| fail(format!("cannot run {}: {e}", words[0])))?;
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().expect("stderr is piped");
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || keep_tail(pipe, &sink));
+        std::thread::spawn(move || drain_stderr(pipe, &sink, Keep::End));
         let mut server = ServerProcess {
             child,
             addr,
@@ -191,25 +178,6 @@ impl ServerProcess {
             // Nothing to wait on but the clock: a refused connect returns at
             // once, so pause between tries rather than spin.
             std::thread::sleep(POLL);
-        }
-    }
-}
-
-/// Reads `pipe` to its end, keeping its last 16 KiB in `sink`: a server's
-/// complaint about failing to start is at the end of what it wrote.
-fn keep_tail(pipe: impl Read, sink: &Mutex<String>) {
-    let mut r = BufReader::new(pipe);
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = r.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
-        s.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if s.len() > 32 * 1024 {
-            let cut = s.len() - 16 * 1024;
-            let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-            s.drain(..cut);
         }
     }
 }

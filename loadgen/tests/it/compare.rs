@@ -5,7 +5,7 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, scratch, stderr, stdout, words};
+use util::{compare_ok, loadgen, read_json, scratch, stderr};
 
 /// The texts of an SVG, trimmed: its labels.
 fn texts(svg: &str) -> Vec<&str> {
@@ -22,16 +22,12 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
     std::fs::write(dir.join("timeline_c99.svg"), "<svg/>").unwrap();
     std::fs::write(dir.join("saturation.svg"), "<svg/>").unwrap();
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
-    let out = loadgen(
-        &words(&format!(
-            "compare --models reactor,threads,iterative --connections 1,3 --flood none \
-             --rounds 2 --duration 300ms --warmup 100ms --quiet --out {}",
-            dir.display(),
-        )),
+    let text = compare_ok(
+        &dir,
+        "--models reactor,threads,iterative --connections 1,3 --flood none \
+         --rounds 2 --duration 300ms --warmup 100ms",
         Duration::from_secs(90),
     );
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains("req/s") && text.contains("n/a"), "{text}");
 
     let v = read_json(&dir.join("results.json"));
@@ -153,16 +149,12 @@ fn small_sweep_writes_table_json_markdown_and_plots() {
 #[test]
 fn large_requests_get_megabytes_and_the_seconds_are_judged() {
     let dir = scratch("compare-mb");
-    let out = loadgen(
-        &words(&format!(
-            "compare --models reactor --connections 2 --flood none --size 4K --rounds 1 \
-             --duration 2100ms --warmup 0s --quiet --out {}",
-            dir.display(),
-        )),
+    let text = compare_ok(
+        &dir,
+        "--models reactor --connections 2 --flood none --size 4K --rounds 1 \
+         --duration 2100ms --warmup 0s",
         Duration::from_secs(60),
     );
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
     let head = text.lines().find(|l| l.starts_with("model")).unwrap();
     assert!(head.contains("req/s") && head.contains("MB/s"), "{text}");
     let svg = std::fs::read_to_string(dir.join("throughput_mb.svg")).unwrap();
@@ -186,16 +178,12 @@ fn large_requests_get_megabytes_and_the_seconds_are_judged() {
 fn saturation_points_rank_by_mb_per_server_cpu_second() {
     let dir = scratch("compare-flood");
     std::fs::write(dir.join("throughput.svg"), "<svg/>").unwrap();
-    let out = loadgen(
-        &words(&format!(
-            "compare --models reactor,threads,iterative --connections none --flood 2 \
-             --rounds 1 --duration 1s --warmup 100ms --quiet --out {}",
-            dir.display(),
-        )),
+    let text = compare_ok(
+        &dir,
+        "--models reactor,threads,iterative --connections none --flood 2 \
+         --rounds 1 --duration 1s --warmup 100ms",
         Duration::from_secs(60),
     );
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
         text.contains("Saturation (flood, 1 MiB unechoed per connection"),
         "{text}"
@@ -263,14 +251,11 @@ fn saturation_points_rank_by_mb_per_server_cpu_second() {
 #[test]
 fn a_sweep_that_measures_nothing_draws_no_plot() {
     let dir = scratch("compare-empty");
-    let out = loadgen(
-        &words(&format!(
-            "compare --models iterative --connections 3 --quiet --out {}",
-            dir.display()
-        )),
+    compare_ok(
+        &dir,
+        "--models iterative --connections 3",
         Duration::from_secs(30),
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.join("results.json").exists());
     let svgs = std::fs::read_dir(&dir)
         .unwrap()
@@ -297,7 +282,7 @@ fn unknown_model_is_a_usage_error() {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 fn compare_without_io_uring(args: &str) -> std::process::Output {
-    let args = words(args);
+    let args = util::words(args);
     let mut cmd = util::loadgen_cmd(&args);
     util::deny_io_uring(&mut cmd);
     let child = cmd.spawn().expect("spawn loadgen");
@@ -316,7 +301,7 @@ fn a_model_that_cannot_start_is_na_with_its_reason_and_the_others_are_measured()
          --duration 200ms --warmup 0s --out {}",
         dir.display(),
     ));
-    let (text, err) = (stdout(&out), stderr(&out));
+    let (text, err) = (util::stdout(&out), stderr(&out));
     assert!(out.status.success(), "{text}\n{err}");
     // Said once, with the reason, and never started again.
     let said: Vec<&str> = err.lines().filter(|l| l.contains("unavailable")).collect();

@@ -224,18 +224,24 @@ fn sigterm_to_compare_alone_stops_its_server_and_writes_the_report() {
     assert!(md.contains("INTERRUPTED"), "{md}");
 }
 
+/// SIGKILLs `compare` once its server child is up, and fails unless the
+/// server dies with it.
 #[cfg(target_os = "linux")]
-#[test]
-fn a_killed_compare_takes_its_server_with_it() {
-    let dir = scratch("compare-sigkill");
-    let mut child = compare_child(&dir);
-    let server = children(child.id(), Duration::from_secs(20))[0];
-    signal(&child, libc::SIGKILL);
-    let _ = child.wait();
+fn killing_takes_the_server(mut compare: Child) {
+    let server = children(compare.id(), Duration::from_secs(20))[0];
+    signal(&compare, libc::SIGKILL);
+    let _ = compare.wait();
     assert!(
         wait_gone(server, Duration::from_secs(10)),
         "server {server} outlived compare"
     );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_compare_takes_its_server_with_it() {
+    let dir = scratch("compare-sigkill");
+    killing_takes_the_server(compare_child(&dir));
 }
 
 /// A `--server` command cannot cooperate as echod does; the kernel's
@@ -244,7 +250,7 @@ fn a_killed_compare_takes_its_server_with_it() {
 #[test]
 fn a_killed_compare_takes_its_server_command_with_it() {
     let dir = scratch("compare-sigkill-server");
-    let mut child = loadgen_cmd(&[
+    let child = loadgen_cmd(&[
         "compare",
         "--models",
         "none",
@@ -258,13 +264,7 @@ fn a_killed_compare_takes_its_server_command_with_it() {
     ])
     .spawn()
     .unwrap();
-    let server = children(child.id(), Duration::from_secs(20))[0];
-    signal(&child, libc::SIGKILL);
-    let _ = child.wait();
-    assert!(
-        wait_gone(server, Duration::from_secs(10)),
-        "server {server} outlived compare"
-    );
+    killing_takes_the_server(child);
 }
 
 /// macOS has no parent-death signal, so there a server child watches its

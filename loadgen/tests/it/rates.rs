@@ -6,24 +6,19 @@ use crate::util;
 
 use std::time::Duration;
 
-use util::{loadgen, read_json, refused, scratch, stderr, stdout, words};
+use util::{compare_ok, loadgen, read_json, refused, scratch, stderr, stdout, words};
 
 #[test]
 fn rate_points_write_a_table_json_and_a_plot() {
     let dir = scratch("compare-rates");
     // Left by an earlier run: replaced, not kept.
     std::fs::write(dir.join("latency_load.svg"), "stale").unwrap();
-    let out = loadgen(
-        &words(&format!(
-            "compare --models reactor,threads,iterative --connections none --flood none \
-             --rates 200,2000 --rate-connections 10 --rounds 1 --duration 300ms --warmup 100ms \
-             --quiet --out {}",
-            dir.display(),
-        )),
+    let text = compare_ok(
+        &dir,
+        "--models reactor,threads,iterative --connections none --flood none \
+         --rates 200,2000 --rate-connections 10 --rounds 1 --duration 300ms --warmup 100ms",
         Duration::from_secs(60),
     );
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
         text.contains("Latency against offered load (open loop, 10 connections"),
         "{text}"

@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+use plotters::coord::combinators::{BindKeyPoints, IntoLogRange, LogCoord, WithKeyPoints};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 
 /// `x` with at most three decimals and no trailing zeros: `2.5`, `20`, `0.25`.
@@ -70,6 +71,20 @@ pub(super) fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
     (bold, light)
 }
 
+/// A log axis of latencies (µs) from `lo / pad` to `hi * pad`, its ends
+/// rounded out to 1-2-5 values ([`nice`]) so that they are labelled, and
+/// ticked by [`log_ticks`]: its bottom (where a value of none is drawn),
+/// then the axis. `0 < lo <= hi`.
+pub(super) fn log_latency(lo: f64, hi: f64, pad: f64) -> (f64, WithKeyPoints<LogCoord<f64>>) {
+    let (y_lo, y_hi) = (nice(lo / pad, false), nice(hi * pad, true));
+    let (bold, light) = log_ticks(y_lo, y_hi);
+    let axis = (y_lo..y_hi)
+        .log_scale()
+        .with_key_points(bold)
+        .with_light_points(light);
+    (y_lo, axis)
+}
+
 /// Ticks at exactly the measured `values`, ascending, each once: for an
 /// x axis of what was measured (connection counts, offered rates), so that
 /// every point stands on a labelled tick and no tick names a value that
@@ -106,6 +121,16 @@ pub(super) fn linear_ticks(hi: f64) -> Vec<f64> {
 pub(super) struct Linear {
     pub(super) range: Range<f64>,
     pub(super) ticks: Vec<f64>,
+}
+
+impl Linear {
+    /// The axis from 0 to `hi`, ticked by [`linear_ticks`].
+    pub(super) fn from_zero(hi: f64) -> Linear {
+        Linear {
+            range: 0.0..hi,
+            ticks: linear_ticks(hi),
+        }
+    }
 }
 
 impl Ranged for Linear {

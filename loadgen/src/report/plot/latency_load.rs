@@ -10,9 +10,12 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::axes::{count_label, latency_label, log_ticks, nice, Linear};
+use super::axes::{count_label, latency_label, log_latency, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
-use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
+use super::{
+    canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_notes,
+    unavailable_notes,
+};
 use super::{Chart, GREY};
 use crate::sweep::{CompareReport, Outcome, RateSummary};
 
@@ -101,11 +104,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         (lo, hi) if lo <= hi => (lo, hi),
         _ => (10.0, 1000.0),
     };
-    let (y_lo, y_hi) = (
-        nice(lo.max(0.01) / 1.3, false),
-        nice(hi.max(lo) * 1.3, true),
-    );
-    let (y_bold, y_light) = log_ticks(y_lo, y_hi);
+    let (y_lo, y_axis) = log_latency(lo.max(0.01), hi.max(lo), 1.3);
 
     let title = format!(
         "Latency against offered load ({} connections, median of {} round(s)){}",
@@ -121,10 +120,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             range: x_lo..x_hi,
             ticks: ticks.clone(),
         },
-        (y_lo..y_hi)
-            .log_scale()
-            .with_key_points(y_bold)
-            .with_light_points(y_light),
+        y_axis,
     )?;
     let label = |x: &f64| {
         let at_a_rate = ticks.iter().any(|t| (t - x).abs() < 1e-9);
@@ -272,14 +268,8 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             &["cross on the axis: failed,", "nothing measured"],
         ));
     }
-    for model in not_applicable {
-        let text = format!("{model}: n/a (one client");
-        entries.push(Entry::new(
-            Glyph::Dot,
-            colour(model_index(report, model)).mix(0.3),
-            &[&text, "at a time)"],
-        ));
-    }
+    let one_client = ["one client", "at a time)"];
+    not_applicable_notes(report, &not_applicable, one_client, &mut entries);
     unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)

@@ -292,8 +292,32 @@ fn unavailable_notes(report: &CompareReport, entries: &mut Vec<Entry>) {
             continue;
         };
         let text = wrap(&format!("{model}: n/a ({why})"), UNAVAILABLE_LINES);
-        let faded = colour(model_index(report, model)).mix(0.3);
-        entries.push(Entry::lines(Glyph::Dot, faded, text));
+        entries.push(Entry::lines(Glyph::Dot, faded(report, model), text));
+    }
+}
+
+/// `model`'s colour faded: the colour of a note on a model that has no
+/// point in the plot.
+fn faded(report: &CompareReport, model: &str) -> RGBAColor {
+    colour(model_index(report, model)).mix(0.3)
+}
+
+/// A legend note for each of `models`, which have no point in this plot,
+/// in its colour faded: `why` is the reason on two short lines, read as
+/// "MODEL: n/a (`why[0]`" then "`why[1]`", which closes the parenthesis.
+fn not_applicable_notes(
+    report: &CompareReport,
+    models: &[&str],
+    why: [&str; 2],
+    entries: &mut Vec<Entry>,
+) {
+    for model in models {
+        let first = format!("{model}: n/a ({}", why[0]);
+        entries.push(Entry::new(
+            Glyph::Dot,
+            faded(report, model),
+            &[&first, why[1]],
+        ));
     }
 }
 
@@ -312,33 +336,40 @@ mod tests {
     use super::*;
     use crate::report::fixture;
 
+    /// `report`'s plots, written into a scratch directory of their own
+    /// that starts empty: the directory and [`write_all`]'s file names.
+    fn plots(name: &str, report: &CompareReport) -> (PathBuf, Vec<PathBuf>) {
+        let dir = std::env::temp_dir().join(format!("loadgen-plot-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = write_all(&dir, report).unwrap();
+        (dir, files)
+    }
+
+    /// The text of plot `name` in `dir`, failing unless [`write_all`]
+    /// listed it among `files`.
+    fn svg(dir: &Path, files: &[PathBuf], name: &str) -> String {
+        assert!(files.contains(&PathBuf::from(name)), "{files:?}");
+        std::fs::read_to_string(dir.join(name)).unwrap()
+    }
+
     #[test]
     fn latency_against_load_marks_points_behind_and_the_objective() {
-        let dir = std::env::temp_dir().join(format!("loadgen-plot-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::with_rates()).unwrap();
-        assert!(
-            files.contains(&PathBuf::from("latency_load.svg")),
-            "{files:?}"
-        );
-        let svg = std::fs::read_to_string(dir.join("latency_load.svg")).unwrap();
+        let (dir, files) = plots("load", &fixture::with_rates());
+        let svg = svg(&dir, &files, "latency_load.svg");
         assert!(svg.contains("objective: p99 ≤ 1 ms"), "no SLO line");
         assert!(svg.contains("hollow: behind"));
         assert!(svg.contains("iterative: n/a"));
         assert!(svg.contains("fell behind its schedule;"));
         // No rate points: no such plot.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::report()).unwrap();
+        let (dir, files) = plots("load", &fixture::report());
         assert!(!files.contains(&PathBuf::from("latency_load.svg")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_sweep_that_measured_nothing_writes_no_plot() {
-        let dir = std::env::temp_dir().join(format!("loadgen-plot-empty-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::nothing_measured()).unwrap();
+        let (dir, files) = plots("empty", &fixture::nothing_measured());
         assert!(files.is_empty());
         assert!(!dir.join("throughput.svg").exists());
         std::fs::remove_dir_all(&dir).unwrap();
@@ -346,14 +377,8 @@ mod tests {
 
     #[test]
     fn saturation_is_plotted_from_zero_with_generator_bound_points_hollow() {
-        let dir = std::env::temp_dir().join(format!("loadgen-plot-sat-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &fixture::report()).unwrap();
-        assert!(
-            files.contains(&PathBuf::from("saturation.svg")),
-            "{files:?}"
-        );
-        let svg = std::fs::read_to_string(dir.join("saturation.svg")).unwrap();
+        let (dir, files) = plots("sat", &fixture::report());
+        let svg = svg(&dir, &files, "saturation.svg");
         assert!(svg.contains("50 connections"), "no x label");
         assert!(svg.contains("MB echoed per server CPU-second"));
         assert!(svg.contains("hollow: generator-bound"));
@@ -363,9 +388,7 @@ mod tests {
         for p in &mut r.points {
             p.outcome = Outcome::NotRun;
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = write_all(&dir, &r).unwrap();
+        let (dir, files) = plots("sat", &r);
         assert_eq!(files, [PathBuf::from("saturation.svg")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,12 +7,13 @@
 use std::io;
 use std::path::Path;
 
-use plotters::prelude::*;
-
-use super::axes::{count_label, linear_ticks, Linear};
+use super::axes::{count_label, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::marker::Marked;
-use super::{canvas, chart, colour, draw_axes, err, interrupted, model_index, unavailable_notes};
+use super::{
+    canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_notes,
+    unavailable_notes,
+};
 use crate::limit::SATURATED;
 use crate::report::summary::bytes_text;
 use crate::sweep::{CompareReport, CpuFigure, FloodPoint, Outcome};
@@ -89,10 +90,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             range: -0.5..counts.len() as f64 - 0.5,
             ticks: x_ticks,
         },
-        Linear {
-            range: 0.0..top,
-            ticks: linear_ticks(top),
-        },
+        Linear::from_zero(top),
     )?;
     let label = |x: &f64| {
         let i = x.round();
@@ -164,22 +162,10 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             "at part load, not saturated",
         ],
     );
-    for model in not_applicable {
-        let text = format!("{model}: n/a (one client");
-        entries.push(Entry::new(
-            Glyph::Dot,
-            colour(model_index(report, model)).mix(0.3),
-            &[&text, "at a time)"],
-        ));
-    }
-    for model in not_measured {
-        let text = format!("{model}: n/a (not started");
-        entries.push(Entry::new(
-            Glyph::Dot,
-            colour(model_index(report, model)).mix(0.3),
-            &[&text, "by loadgen: no server CPU)"],
-        ));
-    }
+    let one_client = ["one client", "at a time)"];
+    not_applicable_notes(report, &not_applicable, one_client, &mut entries);
+    let no_cpu = ["not started", "by loadgen: no server CPU)"];
+    not_applicable_notes(report, &not_measured, no_cpu, &mut entries);
     unavailable_notes(report, &mut entries);
     draw_legend(&legend, &entries)?;
     root.present().map_err(err)

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::axes::{latency_label, log_ticks, nice, nines_ticks, Linear};
+use super::axes::{latency_label, log_latency, nines_ticks, Linear};
 use super::curve::{curve, Curve};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::{
@@ -36,14 +36,10 @@ pub(super) fn write(path: &Path, report: &CompareReport, conns: u32) -> io::Resu
     let (lo, hi) = ys.fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
     // Ends on labelled 1-2-5 values, so the top and bottom of every
     // curve can be read off the axis.
-    let (y_lo, y_hi) = (
-        nice(lo.max(0.01) / 1.05, false),
-        nice(hi.max(lo) * 1.05, true),
-    );
+    let (_, y_axis) = log_latency(lo.max(0.01), hi.max(lo), 1.05);
     let x_hi = measured.iter().map(|(_, _, c)| c.max.0).fold(1.0, f64::max) + 0.25;
     let x_ticks = nines_ticks(x_hi);
     let x_bold: Vec<f64> = x_ticks.iter().map(|t| t.0).collect();
-    let (y_bold, y_light) = log_ticks(y_lo, y_hi);
 
     let title = format!(
         "Latency percentile spectrum, {conns} connection(s), all rounds pooled{}",
@@ -57,10 +53,7 @@ pub(super) fn write(path: &Path, report: &CompareReport, conns: u32) -> io::Resu
             range: 0.0..x_hi,
             ticks: x_bold,
         },
-        (y_lo..y_hi)
-            .log_scale()
-            .with_key_points(y_bold)
-            .with_light_points(y_light),
+        y_axis,
     )?;
     let label = |x: &f64| {
         x_ticks

@@ -11,10 +11,10 @@
 use std::io;
 use std::path::Path;
 
-use plotters::coord::ranged1d::Ranged;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged};
 use plotters::prelude::*;
 
-use super::axes::{count_label, latency_label, linear_ticks, log_ticks, nice, Linear};
+use super::axes::{count_label, latency_label, log_latency, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::{canvas, chart, draw_axes, err, Area, Chart};
 use crate::run::series::SeriesPoint;
@@ -68,12 +68,15 @@ fn mid(p: &SeriesPoint) -> f64 {
     p.start_s + p.length_s / 2.0
 }
 
-/// A linear x axis over the window, ticked from 0.
-fn time_axis(x_hi: f64) -> Linear {
-    Linear {
-        range: 0.0..x_hi,
-        ticks: linear_ticks(x_hi),
-    }
+/// A panel's chart on `area`: the window's seconds from 0 to `x_hi`
+/// across, `y` up, with the same margins in every panel so that their
+/// time axes line up.
+fn panel<'a, 'b, Y: AsRangedCoord>(
+    area: &'a Area<'b>,
+    x_hi: f64,
+    y: Y,
+) -> io::Result<Chart<'a, 'b, Linear, Y::CoordDescType>> {
+    chart(area, (25, 70), Linear::from_zero(x_hi), y)
 }
 
 /// A panel of `figure` per interval from 0, one line per model.
@@ -91,15 +94,7 @@ fn rate_panel(
         .fold(0.0, f64::max)
         .max(1.0)
         * 1.08;
-    let mut chart = chart(
-        area,
-        (25, 70),
-        time_axis(x_hi),
-        Linear {
-            range: 0.0..top,
-            ticks: linear_ticks(top),
-        },
-    )?;
+    let mut chart = panel(area, x_hi, Linear::from_zero(top))?;
     draw_axes(
         &mut chart,
         [x_desc, y_desc],
@@ -109,16 +104,27 @@ fn rate_panel(
     )?;
     for l in lines {
         let pts: Vec<(f64, f64)> = l.points.iter().map(|p| (mid(p), figure(p))).collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), l.colour.stroke_width(2)))
-            .map_err(err)?;
-        chart
-            .draw_series(
-                pts.into_iter()
-                    .map(|at| Circle::new(at, 3, l.colour.filled())),
-            )
-            .map_err(err)?;
+        dotted_line(&mut chart, pts, l.colour)?;
     }
+    Ok(())
+}
+
+/// `pts` joined by a line in `colour`, a dot at each: each dot is one
+/// interval.
+fn dotted_line<Y: Ranged<ValueType = f64>>(
+    chart: &mut Chart<'_, '_, Linear, Y>,
+    pts: Vec<(f64, f64)>,
+    colour: RGBColor,
+) -> io::Result<()> {
+    chart
+        .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            pts.into_iter()
+                .map(|at| Circle::new(at, 3, colour.filled())),
+        )
+        .map_err(err)?;
     Ok(())
 }
 
@@ -135,15 +141,7 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
     let desc = ["seconds into the window", "p99 latency (log scale)"];
     if hi / lo < 10.0 {
         let top = hi * 1.08;
-        let mut chart = chart(
-            area,
-            (25, 70),
-            time_axis(x_hi),
-            Linear {
-                range: 0.0..top,
-                ticks: linear_ticks(top),
-            },
-        )?;
+        let mut chart = panel(area, x_hi, Linear::from_zero(top))?;
         let desc = [desc[0], "p99 latency"];
         // 0 is 0 in any unit: "0 µs" under ticks in ms would read oddly.
         let y_label = |y: &f64| {
@@ -156,17 +154,8 @@ fn p99_panel(area: &Area<'_>, lines: &[Line], x_hi: f64) -> io::Result<()> {
         draw_axes(&mut chart, desc, &|x| count_label(*x), &y_label, true)?;
         return p99_lines(&mut chart, lines);
     }
-    let (y_lo, y_hi) = (nice(lo / 1.05, false), nice(hi * 1.05, true));
-    let (bold, light) = log_ticks(y_lo, y_hi);
-    let mut chart = chart(
-        area,
-        (25, 70),
-        time_axis(x_hi),
-        (y_lo..y_hi)
-            .log_scale()
-            .with_key_points(bold)
-            .with_light_points(light),
-    )?;
+    let (_, y_axis) = log_latency(lo, hi, 1.05);
+    let mut chart = panel(area, x_hi, y_axis)?;
     draw_axes(
         &mut chart,
         desc,
@@ -191,15 +180,7 @@ fn p99_lines<Y: Ranged<ValueType = f64>>(
             }
         }
         for run in runs.into_iter().filter(|r| !r.is_empty()) {
-            chart
-                .draw_series(LineSeries::new(run.clone(), l.colour.stroke_width(2)))
-                .map_err(err)?;
-            chart
-                .draw_series(
-                    run.into_iter()
-                        .map(|at| Circle::new(at, 3, l.colour.filled())),
-                )
-                .map_err(err)?;
+            dotted_line(chart, run, l.colour)?;
         }
     }
     Ok(())

@@ -41,6 +41,16 @@ pub fn loadgen(args: &[&str], limit: Duration) -> Output {
     wait_output(child, args, limit)
 }
 
+/// Runs `loadgen compare FLAGS --quiet --out DIR` within `limit` and
+/// returns its stdout; fails, with its stdout and stderr, unless it exits 0.
+pub fn compare_ok(dir: &std::path::Path, flags: &str, limit: Duration) -> String {
+    let line = format!("compare {flags} --quiet --out {}", dir.display());
+    let out = loadgen(&words(&line), limit);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    text
+}
+
 /// `loadgen ARGS` ready to spawn, with piped output, SIGINT at its default
 /// disposition (a test harness started in the background may have it
 /// ignored, which children inherit).
