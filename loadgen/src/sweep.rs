@@ -398,6 +398,20 @@ pub enum Outcome<S = Summary> {
     NotRun,
 }
 
+impl<S> Outcome<S> {
+    /// The reason when the point is shown "n/a" (not applicable,
+    /// unavailable or refused): a point that was never meant to be
+    /// measured, as opposed to one that failed or was not reached.
+    pub fn na_reason(&self) -> Option<&str> {
+        match self {
+            Outcome::NotApplicable { reason }
+            | Outcome::Unavailable { reason }
+            | Outcome::Refused { reason } => Some(reason),
+            Outcome::Ok(_) | Outcome::Failed { .. } | Outcome::NotRun => None,
+        }
+    }
+}
+
 /// The load a point was measured under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -328,12 +328,7 @@ impl Sweep<'_> {
                 else {
                     continue;
                 };
-                if matches!(
-                    point.outcome,
-                    Outcome::NotApplicable { .. }
-                        | Outcome::Unavailable { .. }
-                        | Outcome::Refused { .. }
-                ) {
+                if point.outcome.na_reason().is_some() {
                     continue;
                 }
                 if let Some(left_out) = self.left_out(model) {

@@ -53,16 +53,10 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
         .iter()
         .map(String::as_str)
         .filter(|m| {
-            report.saturation.iter().any(|p| {
-                p.model == *m
-                    && !matches!(
-                        p.outcome,
-                        Outcome::NotApplicable { .. }
-                            | Outcome::Unavailable { .. }
-                            | Outcome::Refused { .. }
-                    )
-                    && !unmeasured(p)
-            })
+            report
+                .saturation
+                .iter()
+                .any(|p| p.model == *m && p.outcome.na_reason().is_none() && !unmeasured(p))
         })
         .collect();
     let offset = |model: &str| {
@@ -119,13 +113,7 @@ pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
             .filter(|p| &p.model == model)
             .collect();
         if points.iter().all(|p| {
-            matches!(
-                p.outcome,
-                Outcome::NotApplicable { .. }
-                    | Outcome::Unavailable { .. }
-                    | Outcome::Refused { .. }
-                    | Outcome::NotRun
-            ) || unmeasured(p)
+            p.outcome.na_reason().is_some() || matches!(p.outcome, Outcome::NotRun) || unmeasured(p)
         }) {
             if points
                 .iter()

@@ -109,15 +109,10 @@ pub(super) fn write(path: &Path, report: &CompareReport, unit: Unit) -> io::Resu
     for model in report.config.models.iter() {
         let c = colour(model_index(report, model));
         let points: Vec<&Point> = report.points.iter().filter(|p| &p.model == model).collect();
-        if points.iter().all(|p| {
-            matches!(
-                p.outcome,
-                Outcome::NotApplicable { .. }
-                    | Outcome::Unavailable { .. }
-                    | Outcome::Refused { .. }
-                    | Outcome::NotRun
-            )
-        }) {
+        if points
+            .iter()
+            .all(|p| p.outcome.na_reason().is_some() || matches!(p.outcome, Outcome::NotRun))
+        {
             continue;
         }
         entries.push(Entry::new(Glyph::Model, c, &[model]));
