@@ -10,7 +10,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::axes::{count_label, latency_label, log_latency, Linear};
+use super::axes::{count_label, latency_label, log_latency, measured_ticks, Linear};
 use super::legend::{draw_legend, Entry, Glyph};
 use super::{
     canvas, chart, colour, draw_axes, err, interrupted, model_index, not_applicable_notes,
@@ -71,9 +71,7 @@ impl XAxis {
 /// sure one was measured.
 pub(super) fn write(path: &Path, report: &CompareReport) -> io::Result<()> {
     let o = &report.open_loop;
-    let mut rates: Vec<f64> = o.rates.iter().map(|r| r.offered_per_sec).collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
+    let rates = measured_ticks(o.rates.iter().map(|r| r.offered_per_sec));
     let (rmin, rmax) = (rates[0], rates[rates.len() - 1]);
     let axis = XAxis {
         log: rmax / rmin > LOG_X_ABOVE,
