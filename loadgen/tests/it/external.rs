@@ -1,11 +1,15 @@
 //! `loadgen compare --server` and `--target`: servers that are not echod
 //! models, measured beside them, refused with one line when they do not
-//! listen or do not echo.
+//! listen or do not echo. And the teaching guide's two example servers
+//! (`examples/`), which must pass every check.
 
 use crate::util;
 
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use util::{loadgen, read_json, refused, scratch, stderr, stdout, words, Echod};
@@ -239,4 +243,148 @@ fn the_selectors_example_passes_every_check() {
     util::passes_every_check(&addr);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `examples/mini_reactor.rs`'s binary. `cargo test --workspace` builds it
+/// beside this test binary (`target/<profile>/examples/`); when it is
+/// missing (`cargo test -p loadgen` alone) it is built here, once, into
+/// the same place. Cargo releases its build lock before it runs the tests,
+/// so the nested build does not wait on the `cargo test` that started us.
+fn mini_reactor() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        // target/<profile>/deps/it-HASH -> target/<profile>
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap();
+        let path = profile_dir.join("examples/mini_reactor");
+        if path.exists() {
+            return path;
+        }
+        let profile = profile_dir.file_name().unwrap().to_str().unwrap();
+        let profile = if profile == "debug" { "dev" } else { profile };
+        let build = "cargo build -p echod --example mini_reactor";
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let target_dir = profile_dir.parent().unwrap();
+        let child = Command::new(cargo)
+            .args(words(build).into_iter().skip(1))
+            .args(["--profile", profile, "--target-dir"])
+            .arg(target_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{build}: {e}"));
+        let out = util::wait_output(child, &[build], Duration::from_secs(600));
+        assert!(
+            out.status.success() && path.exists(),
+            "{build} (needed for the mini_reactor tests) failed: {}",
+            stderr(&out)
+        );
+        path
+    })
+}
+
+/// `examples/mini_reactor.rs` on a port the kernel picks, killed on drop.
+struct MiniReactor {
+    child: Child,
+    addr: String,
+}
+
+impl MiniReactor {
+    fn start() -> MiniReactor {
+        let mut child = Command::new(mini_reactor())
+            .arg("0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn mini_reactor");
+        // Blocks until it prints its address (or exits, ending stdout).
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on ").map(str::to_owned);
+        let addr = addr.unwrap_or_else(|| panic!("mini_reactor printed {line:?}"));
+        MiniReactor { child, addr }
+    }
+}
+
+impl Drop for MiniReactor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_mini_reactor_example_passes_every_check() {
+    let server = MiniReactor::start();
+    util::passes_every_check(&server.addr);
+}
+
+/// A client that sends 1 MiB and shuts its write side gets all of it back,
+/// then EOF: a server that never closes after the EOF fails on the read
+/// timeout, one that drops or mixes bytes fails the comparison.
+#[test]
+fn the_mini_reactor_echoes_everything_then_closes_after_a_half_close() {
+    let server = MiniReactor::start();
+    let sent: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut conn = TcpStream::connect(&server.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = conn.try_clone().unwrap();
+    let data = sent.clone();
+    // Written while we read, so that nothing depends on the kernel's
+    // buffers holding the whole megabyte.
+    let write = std::thread::spawn(move || {
+        writer.write_all(&data)?;
+        writer.shutdown(Shutdown::Write)
+    });
+    let mut echoed = Vec::new();
+    // Ends at the server's EOF, after every byte: or fails on the timeout.
+    conn.read_to_end(&mut echoed).expect("the echo, then EOF");
+    let wrote = write.join().unwrap();
+    wrote.expect("1 MiB written, then the write side shut");
+    assert!(
+        echoed == sent,
+        "{} of {} bytes, or other bytes",
+        echoed.len(),
+        sent.len()
+    );
+}
+
+/// The server's resident memory, from /proc.
+#[cfg(target_os = "linux")]
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_mini_reactor_stops_reading_from_clients_that_never_read() {
+    let server = MiniReactor::start();
+    let before = rss_kib(server.child.id());
+    let chunk = vec![b'x'; 64 << 10];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut clients = Vec::new();
+    let mut sent = 0;
+    for _ in 0..4 {
+        let mut conn = TcpStream::connect(&server.addr).unwrap();
+        // Stalled for a second: every buffer on the way is full, ours too.
+        conn.set_write_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        while let Ok(n) = conn.write(&chunk) {
+            sent += n;
+            let bounded = sent < 256 << 20 && Instant::now() < deadline;
+            assert!(bounded, "{sent} bytes taken and still reading: no cap?");
+        }
+        clients.push(conn);
+    }
+    let grown = rss_kib(server.child.id()).saturating_sub(before);
+    // The kernel holds megabytes per connection; the server one cap each.
+    assert!(sent > 4 << 20, "only {sent} bytes sent");
+    assert!(grown < 4 << 10, "RSS grew by {grown} KiB for {sent} bytes");
 }
