@@ -66,7 +66,11 @@ start_server() {
   shift
   taskset -c 0 "$LOADGEN" serve -- --model "$model" --listen "${prefix}127.0.0.1:0" "$@" >"$out" 2>"$out.err" &
   server=$!
-  for _ in $(seq 100); do grep -q "listening on" "$out" && break; sleep 0.05; done
+  for _ in $(seq 100); do
+    grep -q "listening on" "$out" && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.05
+  done
   addr=$(sed -n "s#listening on $KIND://##p" "$out" | head -1)
   why=$(grep -v '^echod: started' "$out.err" | head -1)
   [ -n "$addr" ]
