@@ -52,11 +52,19 @@ esac
 command -v perf >/dev/null || { echo "perf not found (Debian: linux-perf)" >&2; exit 2; }
 
 out=$(mktemp)
-server= gen= perf= tracer=
-# A server may be stopped (table): SIGCONT lets it act on the SIGTERM.
-trap 'for p in $tracer $perf $gen; do kill -INT $p 2>/dev/null; done
-  [ -n "$server" ] && kill $server 2>/dev/null && kill -CONT $server
-  rm -f "$out" "$out".*' EXIT
+server='' gen='' perf='' tracer=''
+cleanup() {
+  local p
+  # A server may be stopped (table): let it go on, so that loadgen's drain
+  # and the SIGTERM below are answered.
+  [ -n "$server" ] && kill -CONT "$server" 2>/dev/null
+  # Interrupted, they still write their files: wait before removing them.
+  for p in $tracer $perf $gen; do kill -INT "$p" 2>/dev/null || true; done
+  for p in $tracer $perf $gen; do wait "$p" 2>/dev/null || true; done
+  [ -n "$server" ] && kill "$server" 2>/dev/null
+  rm -f "$out" "$out".*
+}
+trap cleanup EXIT
 
 # Starts MODEL with the echod arguments after it, pinned to CPU 0; sets
 # $server and $addr. Returns 1, with echod's one-line reason in $why, if it
