@@ -102,7 +102,7 @@ start_load() {
 # Bytes the server's connections have sent so far: 512 per echo.
 sent() {
   ss -tinH state established "( sport = :${addr##*:} )" |
-    awk -F'bytes_sent:' 'NF > 1 {split($2, f, " "); s += f[1]} END {print s + 0}'
+    awk -F'bytes_sent:' 'NF > 1 {split($2, f, " "); s += f[1]} END {printf "%.0f\n", s}'
 }
 
 # Stops the server (every thread) or lets it go on. A window opens and
@@ -119,8 +119,8 @@ resume() { kill -CONT "$server"; }
 
 # The server's CPU time in ns (schedstat: exact, where /proc's ticks are
 # 10 ms), and its voluntary context switches: both summed over threads.
-cpu_ns() { awk '{s += $1} END {print s + 0}' /proc/"$server"/task/*/schedstat; }
-voluntary() { awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}' /proc/"$server"/task/*/status; }
+cpu_ns() { awk '{s += $1} END {printf "%.0f\n", s}' /proc/"$server"/task/*/schedstat; }
+voluntary() { awk '/^voluntary_ctxt_switches/ {s += $2} END {printf "%.0f\n", s}' /proc/"$server"/task/*/status; }
 
 # One row of the table: MODEL CONNS [ECHOD_ARGS...], appended to $out.rows
 # as tab-separated fields: model, conns, then either "n/a" and the reason,
